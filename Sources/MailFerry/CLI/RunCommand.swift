@@ -1,0 +1,153 @@
+import Foundation
+
+/// `mailferry run PLAN`: one pass over every mailbox of a plan.
+enum RunCommand {
+    struct Arguments {
+        var plan: String
+        var parallel: Int?
+        var quiet = false
+    }
+
+    static func parse(_ arguments: [String]) throws -> Arguments {
+        var plan: String?
+        var parallel: Int?
+        var quiet = false
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--parallel":
+                guard let value = iterator.next(), let n = Int(value), (1...256).contains(n) else {
+                    throw UsageError("--parallel needs a number from 1 to 256")
+                }
+                parallel = n
+            case "--quiet", "-q":
+                quiet = true
+            default:
+                if argument.hasPrefix("-") { throw UsageError("unknown option \(argument)") }
+                guard plan == nil else { throw UsageError("only one plan at a time (got \(argument) too)") }
+                plan = argument
+            }
+        }
+        guard let plan else { throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5") }
+        return Arguments(plan: plan, parallel: parallel, quiet: quiet)
+    }
+
+    static func main(_ arguments: [String], console: Console) -> Int32 {
+        let args: Arguments
+        do {
+            args = try parse(arguments)
+        } catch {
+            console.error("mailferry run: \(error)\nRun mailferry --help for usage.")
+            return ExitCode.usage
+        }
+        let plan: Plan
+        do {
+            plan = try PlanLoader.load(args.plan)
+        } catch let error as PlanError {
+            console.error(error.description)
+            return ExitCode.usage
+        } catch {
+            console.error("\(args.plan): \(error)")
+            return ExitCode.usage
+        }
+        Interrupt.install()
+        let lock: PlanLock
+        let store: Store
+        do {
+            try FileManager.default.createDirectory(atPath: (plan.statePath as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            lock = try PlanLock(path: plan.statePath + ".lock")
+            store = try Store(path: plan.statePath)
+        } catch let busy as PlanLock.Busy {
+            console.error("mailferry: \(busy); not starting a second one")
+            return ExitCode.locked
+        } catch {
+            console.error("mailferry: \(error)")
+            return ExitCode.incomplete
+        }
+        let summary = execute(plan: plan, store: store, args: args, console: console)
+        withExtendedLifetime(lock) {}
+        return summary.exitCode
+    }
+
+    static func execute(plan: Plan, store: Store, args: Arguments, console: Console) -> RunSummary {
+        let started = Date()
+        let runID = makeRunID(started)
+        try? store.startRun(id: runID)
+        if !args.quiet {
+            console.line("mailferry: plan \(plan.name), \(plan.mailboxes.count) mailbox"
+                + (plan.mailboxes.count == 1 ? "" : "es") + ", run \(runID)")
+        }
+        var results: [MailboxResult] = []
+        do {
+            let runner = try Runner(plan: plan, store: store,
+                                    observer: ConsoleObserver(console: console, quiet: args.quiet))
+            results = runner.run(options: RunOptions(parallel: args.parallel), runID: runID)
+        } catch {
+            console.error("mailferry: \(error)")
+            results = plan.mailboxes.map {
+                var r = MailboxResult(key: $0.key, address: $0.address, target: $0.target)
+                r.error = "\(error)"
+                return r
+            }
+        }
+        var summary = RunSummary(runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
+                                 mailboxes: results, interrupted: Interrupt.requested, exitCode: ExitCode.ok)
+        if Interrupt.requested {
+            summary.exitCode = Interrupt.exitCode
+        } else if !results.allSatisfy(\.ok) {
+            summary.exitCode = ExitCode.incomplete
+        }
+        var reportPath = ""
+        do {
+            reportPath = try ReportWriter.write(summary, to: plan.reportsPath).markdown
+        } catch {
+            console.error("mailferry: cannot write the run report: \(error)")
+        }
+        if let json = try? ReportWriter.json(summary) {
+            try? store.finishRun(id: runID, exitCode: summary.exitCode,
+                                 summaryJSON: String(decoding: json, as: UTF8.self))
+        }
+        if !(args.quiet && summary.uneventful) {
+            console.line(finalLine(summary))
+            if !reportPath.isEmpty { console.line("report: \(relativeToCurrent(reportPath))") }
+        }
+        return summary
+    }
+
+    static func finalLine(_ s: RunSummary) -> String {
+        var text = s.interrupted ? "interrupted: " : "done: "
+        text += "\(s.mailboxes.count) mailbox\(s.mailboxes.count == 1 ? "" : "es"), \(s.delivered) message"
+        text += "\(s.delivered == 1 ? "" : "s") delivered (\(formatBytes(s.bytes))) in "
+        text += String(format: "%.1f s", s.seconds)
+        var tail: [String] = []
+        if s.duplicate > 0 { tail.append("\(s.duplicate) duplicate") }
+        if s.reconciled > 0 { tail.append("\(s.reconciled) confirmed from an interrupted run") }
+        if s.deferred > 0 { tail.append("\(s.deferred) deferred") }
+        if s.failed > 0 { tail.append("\(s.failed) failed") }
+        if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
+        if s.mailboxErrors > 0 { tail.append("\(s.mailboxErrors) mailbox\(s.mailboxErrors == 1 ? "" : "es") stopped") }
+        if !tail.isEmpty { text += "; " + tail.joined(separator: ", ") }
+        text += "; exit \(s.exitCode)"
+        return text
+    }
+
+    static func makeRunID(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        return formatter.string(from: date)
+    }
+
+    static func relativeToCurrent(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        return path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ text: String) { description = text }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+
+/// A retrieved message on local disk: written once while it streams in from the server (hashed on the way),
+/// then read by a delivery. Memory stays constant whatever the message size.
+public final class SpoolFile {
+    public let path: String
+    private var fd: Int32
+    private let hasher = SHA256Hasher()
+    private var pending: [UInt8] = []
+    private static let flushThreshold = 256 * 1024
+    public private(set) var size = 0
+    public private(set) var sha256 = ""
+
+    /// Creates (truncating) the spool file at `path`, mode 0600: it holds someone's mail.
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0o600)
+        if fd < 0 { throw MailError(.local, "cannot create spool file \(path): \(errnoText())") }
+        pending.reserveCapacity(Self.flushThreshold)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Appends bytes as they arrive.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bytes)
+        size += bytes.count
+        if bytes.count >= Self.flushThreshold {
+            try flush()
+            try writeAll(bytes)
+            return
+        }
+        pending.append(contentsOf: bytes)
+        if pending.count >= Self.flushThreshold { try flush() }
+    }
+
+    /// Ends writing: flushes and fixes the hash. The file stays open for reading.
+    public func finish() throws {
+        try flush()
+        sha256 = hasher.finalizeHex()
+    }
+
+    private func flush() throws {
+        guard !pending.isEmpty else { return }
+        try pending.withUnsafeBytes { try writeAll($0) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = retryingEINTR { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 { throw MailError(.local, "cannot write spool file \(path): \(errnoText())") }
+            offset += n
+        }
+    }
+
+    /// Reads the whole file from the start in chunks of at most `chunkSize` bytes.
+    public func readChunks(chunkSize: Int = 256 * 1024, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset: off_t = 0
+        while true {
+            let n = retryingEINTR { pread(fd, buffer.baseAddress, chunkSize, offset) }
+            if n < 0 { throw MailError(.local, "cannot read spool file \(path): \(errnoText())") }
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            offset += off_t(n)
+        }
+    }
+
+    /// Reads up to `limit` bytes from the start (for header parsing).
+    public func head(_ limit: Int) throws -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: min(limit, size))
+        let n = result.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        if n < 0 { throw MailError(.local, "cannot read spool file \(path): \(errnoText())") }
+        result.removeSubrange(n...)
+        return result
+    }
+
+    /// Closes and deletes the file.
+    public func discard() {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        unlink(path)
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Glibc
+
+/// Where a password comes from. Never the plan text itself: plans are copied, mailed and committed.
+/// Resolved only when a login needs it; the value is never printed, logged, reported or stored.
+public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
+    case env(String)
+    case file(String)
+
+    /// Safe to print: names the source of the secret, not its value.
+    public var description: String {
+        switch self {
+        case .env(let name): "env:\(name)"
+        case .file(let path): "file:\(path)"
+        }
+    }
+
+    /// Reads the secret now. Errors name where it was looked for, never what was found.
+    public func resolve() throws -> String {
+        switch self {
+        case .env(let name):
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                throw MailError(.auth, "the environment variable \(name) is not set (it should hold a password)")
+            }
+            return value
+        case .file(let path):
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                throw MailError(.auth, "cannot read secret file \(path): \(errnoText())")
+            }
+            if info.st_mode & 0o077 != 0 {
+                throw MailError(.auth, "secret file \(path) is readable by group or others (mode "
+                    + String(info.st_mode & 0o777, radix: 8) + "); run: chmod 600 \(path)")
+            }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw MailError(.auth, "cannot read secret file \(path)")
+            }
+            var text = String(decoding: data, as: UTF8.self)
+            // One trailing line break is how editors and `echo` end files; it is not part of the password.
+            // ("\r\n" is a single Character in Swift, so one removeLast covers both endings.)
+            if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+            guard !text.isEmpty else { throw MailError(.auth, "secret file \(path) is empty") }
+            return text
+        }
+    }
+}

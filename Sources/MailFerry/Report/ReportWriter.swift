@@ -1,0 +1,84 @@
+import Foundation
+import Glibc
+
+/// Writes a run's reports: `<run-id>.json` for machines and `<run-id>.md` for people, in the plan's reports folder.
+/// Files are written to a temporary name, synced and renamed, so a reader never sees half a report.
+public enum ReportWriter {
+    public static func write(_ summary: RunSummary, to folder: String) throws -> (json: String, markdown: String) {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let jsonPath = "\(folder)/\(summary.runID).json"
+        let markdownPath = "\(folder)/\(summary.runID).md"
+        try writeAtomically(json(summary), to: jsonPath)
+        try writeAtomically(Data(markdown(summary).utf8), to: markdownPath)
+        return (jsonPath, markdownPath)
+    }
+
+    public static func json(_ summary: RunSummary) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(summary)
+    }
+
+    public static func markdown(_ s: RunSummary) -> String {
+        var out = "# mailferry run \(s.runID) — plan \(s.plan)\n\n"
+        out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) (\(String(format: "%.1f", s.seconds)) s)\n"
+        out += "- outcome: \(outcomeText(s))\n"
+        out += "- delivered: \(s.delivered) messages, \(formatBytes(s.bytes)); duplicates skipped: \(s.duplicate); "
+        out += "deferred: \(s.deferred); failed: \(s.failed); in-doubt attempts confirmed: \(s.reconciled); "
+        out += "left for a later run: \(s.pending)\n\n"
+        out += "| mailbox | source | on server | new | delivered | bytes | duplicate | deferred | failed | seconds |\n"
+        out += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for m in s.mailboxes {
+            out += "| \(cell(m.address)) | \(cell(m.key)) | \(m.onServer.map(String.init) ?? "–") | \(m.new) | "
+            out += "\(m.delivered) | \(formatBytes(m.bytes)) | \(m.duplicate) | \(m.deferred) | \(m.failed) | "
+            out += String(format: "%.1f", m.seconds) + " |\n"
+        }
+        let troubled = s.mailboxes.filter { $0.error != nil || !$0.messageErrors.isEmpty }
+        if !troubled.isEmpty {
+            out += "\n## Problems\n\n"
+            for m in troubled {
+                if let error = m.error {
+                    out += "- **\(cell(m.address))** stopped (\(m.errorKind?.rawValue ?? "error")): \(cell(error))\n"
+                }
+                for line in m.messageErrors { out += "- \(cell(m.address)): \(cell(line))\n" }
+            }
+        }
+        out += "\nNothing is deleted from the legacy server: every message stays there.\n"
+        return out
+    }
+
+    static func outcomeText(_ s: RunSummary) -> String {
+        if s.interrupted { return "interrupted (exit \(s.exitCode)); rerun to continue" }
+        if s.exitCode == 0 { return "complete (exit 0)" }
+        return "incomplete (exit \(s.exitCode)): see Problems"
+    }
+
+    /// Table cells must not break the table or carry markup from server text.
+    static func cell(_ text: String) -> String {
+        sanitizeForDisplay(text, limit: 500).replacingOccurrences(of: "|", with: "\\|")
+    }
+
+    static func iso(_ date: Date) -> String {
+        ISO8601DateFormatter().string(from: date)
+    }
+
+    static func writeAtomically(_ data: Data, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = retryingEINTR { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+                if n < 0 { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
+                offset += n
+            }
+        }
+        fsync(fd)
+        guard rename(temporary, path) == 0 else {
+            throw MailError(.local, "cannot rename \(temporary) to \(path): \(errnoText())")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// What happened to one mailbox in one run. Plain data: the terminal, the JSON report and the Markdown report are
+/// all rendered from it.
+public struct MailboxResult: Sendable, Codable, Equatable {
+    public var key: String
+    public var address: String
+    public var target: String
+    /// Messages on the server when it was listed (nil when listing never happened).
+    public var onServer: Int?
+    /// UIDLs seen for the first time in this run.
+    public var new = 0
+    public var delivered = 0
+    /// Bytes of what was delivered in this run.
+    public var bytes = 0
+    /// Same bytes as a message already delivered from this mailbox: not delivered again.
+    public var duplicate = 0
+    /// Transient trouble: retried on a later run.
+    public var deferred = 0
+    /// Permanent trouble: left on the server, named in the report.
+    public var failed = 0
+    /// Attempts a crash had left in doubt and that were found in the target (completed, not redelivered).
+    public var reconciled = 0
+    /// Work left for a later run because the run stopped early (interrupt or a lost connection).
+    public var pending = 0
+    public var seconds = 0.0
+    /// Why the mailbox stopped early, if it did.
+    public var error: String?
+    public var errorKind: FailureKind?
+    /// Problems with single messages: "uidl: reason".
+    public var messageErrors: [String] = []
+
+    public init(key: String, address: String, target: String) {
+        self.key = key
+        self.address = address
+        self.target = target
+    }
+
+    /// Messages of this run that reached a final or deferred state.
+    public var settled: Int { delivered + duplicate + deferred + failed }
+
+    public var ok: Bool { error == nil && deferred == 0 && failed == 0 && pending == 0 }
+}
+
+/// A whole run: what the reports and the summary line are made of.
+public struct RunSummary: Sendable, Codable, Equatable {
+    public var runID: String
+    public var plan: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var mailboxes: [MailboxResult]
+    public var interrupted: Bool
+    public var exitCode: Int32
+
+    public var seconds: Double { finishedAt.timeIntervalSince(startedAt) }
+    public var delivered: Int { mailboxes.reduce(0) { $0 + $1.delivered } }
+    public var bytes: Int { mailboxes.reduce(0) { $0 + $1.bytes } }
+    public var duplicate: Int { mailboxes.reduce(0) { $0 + $1.duplicate } }
+    public var deferred: Int { mailboxes.reduce(0) { $0 + $1.deferred } }
+    public var failed: Int { mailboxes.reduce(0) { $0 + $1.failed } }
+    public var reconciled: Int { mailboxes.reduce(0) { $0 + $1.reconciled } }
+    public var pending: Int { mailboxes.reduce(0) { $0 + $1.pending } }
+    public var mailboxErrors: Int { mailboxes.filter { $0.error != nil }.count }
+    /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
+    public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
+}
+
+/// Human-friendly byte counts: "512 B", "3.4 MiB".
+public func formatBytes(_ count: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(count)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Glibc
+
+/// An exclusive lock per plan (flock on `<state>.lock`), so two runs from cron never work on the same mailboxes.
+/// The kernel drops it when the process dies, however it dies: no stale locks.
+public final class PlanLock {
+    private let fd: Int32
+    public let path: String
+
+    /// Who holds a lock, as written into the lock file by its holder.
+    public struct Busy: Error, CustomStringConvertible {
+        public var path: String
+        public var holder: String
+        public var description: String {
+            "another mailferry run holds \(path)" + (holder.isEmpty ? "" : " (\(holder))")
+        }
+    }
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw MailError(.local, "cannot open lock file \(path): \(errnoText())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(fd)
+            throw Busy(path: path, holder: sanitizeForDisplay(holder))
+        }
+        let note = "pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n"
+        ftruncate(fd, 0)
+        _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    deinit {
+        ftruncate(fd, 0)
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Synchronization
+
+/// Options of one `mailferry run`.
+public struct RunOptions: Sendable {
+    /// Mailboxes worked on at once; nil means the plan's `parallel`.
+    public var parallel: Int?
+    public init(parallel: Int? = nil) { self.parallel = parallel }
+}
+
+/// Receives what the runner does, as it happens (terminal output, tests).
+public protocol RunObserver: Sendable {
+    func mailboxStarted(_ mailbox: Plan.Mailbox)
+    func mailboxFinished(_ result: MailboxResult)
+}
+
+/// Drives a plan: every mailbox through POP3 listing, retrieval and delivery, with the checkpoint kept in the store.
+public final class Runner: Sendable {
+    public let plan: Plan
+    let store: Store
+    let spoolFolder: String
+    let observer: (any RunObserver)?
+
+    public init(plan: Plan, store: Store, observer: (any RunObserver)? = nil) throws {
+        self.plan = plan
+        self.store = store
+        self.observer = observer
+        spoolFolder = (plan.statePath as NSString).deletingLastPathComponent + "/spool-\(plan.name)"
+        do {
+            try FileManager.default.createDirectory(atPath: spoolFolder, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            // Spool files are only ever half-way: left behind by a crash, they are fetched again.
+            for name in try FileManager.default.contentsOfDirectory(atPath: spoolFolder) {
+                unlink("\(spoolFolder)/\(name)")
+            }
+        } catch {
+            throw MailError(.local, "cannot prepare spool folder \(spoolFolder): \(error.localizedDescription)")
+        }
+    }
+
+    /// Migrates every mailbox of the plan once. Never throws for a mailbox's trouble: that goes into its result.
+    public func run(options: RunOptions = RunOptions(), runID: String) -> [MailboxResult] {
+        let results = Mutex<[String: MailboxResult]>([:])
+        let sources = plan.sources
+        let pool = WorkerPool(jobs: plan.mailboxes, group: { $0.source },
+                              limit: { sources[$0]?.maxConnections ?? 1 })
+        pool.run(threads: min(options.parallel ?? plan.parallel, max(1, plan.mailboxes.count))) { mailbox in
+            self.observer?.mailboxStarted(mailbox)
+            let result = self.migrate(mailbox)
+            results.withLock { $0[mailbox.key] = result }
+            self.observer?.mailboxFinished(result)
+        }
+        let collected = results.withLock { $0 }
+        return plan.mailboxes.compactMap { collected[$0.key] }
+    }
+
+    // MARK: - One mailbox
+
+    func migrate(_ mailbox: Plan.Mailbox) -> MailboxResult {
+        let started = Date()
+        var result = MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target)
+        var mailboxID: Int64?
+        do {
+            let id = try store.registerMailbox(key: mailbox.key, source: mailbox.source, user: mailbox.user,
+                                               target: mailbox.target, address: mailbox.address)
+            mailboxID = id
+            let delivery = try makeDelivery(for: mailbox)
+            defer { delivery.close() }
+            try reconcile(mailboxID: id, delivery: delivery, result: &result)
+            try transfer(mailbox, mailboxID: id, delivery: delivery, result: &result)
+            try store.finishPoll(mailbox: id, error: nil)
+        } catch {
+            let mailError = error as? MailError ?? MailError(.local, "\(error)")
+            result.error = mailError.message
+            result.errorKind = mailError.kind
+            if let mailboxID { try? store.finishPoll(mailbox: mailboxID, error: mailError.message) }
+        }
+        result.seconds = Date().timeIntervalSince(started)
+        return result
+    }
+
+    func makeDelivery(for mailbox: Plan.Mailbox) throws -> any Delivery {
+        guard let target = plan.targets[mailbox.target] else {
+            throw MailError(.local, "no target named \(mailbox.target)")
+        }
+        switch target.kind {
+        case .maildir(let template):
+            return try MaildirDelivery(root: expandTemplate(template, mailbox: mailbox))
+        }
+    }
+
+    /// Settles attempts a crash left in doubt, before anything is retried: found in the target means delivered,
+    /// absent means it goes back to be delivered again (DESIGN.md, per-message states).
+    func reconcile(mailboxID: Int64, delivery: any Delivery, result: inout MailboxResult) throws {
+        let doubtful = try store.inDoubt(mailbox: mailboxID)
+        guard !doubtful.isEmpty else { return }
+        let found = try delivery.reconcile(tokens: doubtful.compactMap(\.token))
+        for row in doubtful {
+            if let token = row.token, let ref = found[token] {
+                try store.markDelivered(id: row.id, targetRef: ref)
+                result.reconciled += 1
+            } else {
+                try store.markListed(id: row.id)
+            }
+        }
+    }
+
+    func transfer(_ mailbox: Plan.Mailbox, mailboxID: Int64, delivery: any Delivery,
+                  result: inout MailboxResult) throws {
+        guard let source = plan.sources[mailbox.source] else {
+            throw MailError(.local, "no source named \(mailbox.source)")
+        }
+        let password = try mailbox.password.resolve()
+        let client = POP3Client(endpoint: source.endpoint)
+        defer { client.quit() }
+        try client.connect()
+        try client.login(user: mailbox.user, password: password)
+        let entries = try client.listing()
+        result.onServer = entries.count
+        let (work, new) = try store.syncListing(mailbox: mailboxID, entries: entries)
+        result.new = new
+        let numbers = Dictionary(uniqueKeysWithValues: entries.map { ($0.uidl, $0.number) })
+        for (index, row) in work.enumerated() {
+            if Interrupt.requested {
+                result.pending += work.count - index
+                break
+            }
+            guard let number = numbers[row.uidl] else { continue }
+            let countedBefore = result.settled
+            do {
+                try transferOne(row, number: number, client: client, mailbox: mailbox, mailboxID: mailboxID,
+                                delivery: delivery, result: &result)
+            } catch {
+                // The mailbox stops here (a broken POP3 session, a target in trouble, the store failing): what is
+                // left, including this message unless it was already counted, waits for the next run.
+                result.pending += work.count - index - (result.settled == countedBefore ? 0 : 1)
+                throw error
+            }
+        }
+    }
+
+    func transferOne(_ row: MessageRecord, number: Int, client: POP3Client, mailbox: Plan.Mailbox,
+                     mailboxID: Int64, delivery: any Delivery, result: inout MailboxResult) throws {
+        let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID)-\(row.id).eml")
+        defer { spool.discard() }
+        try client.retrieve(number) { try spool.append($0) }
+        try spool.finish()
+        CrashPoint.hit("after-retr")
+
+        if let original = try store.deliveredCopy(mailbox: mailboxID, sha256: spool.sha256, excluding: row.id) {
+            try store.markDuplicate(id: row.id, of: original, size: spool.size, sha256: spool.sha256)
+            result.duplicate += 1
+            return
+        }
+        let token = Runner.token(mailboxKey: mailbox.key, uidl: row.uidl, firstSeen: row.firstSeenAt)
+        try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
+                                 sha256: spool.sha256)
+        CrashPoint.hit("after-delivering-commit")
+        let arrival = Date(timeIntervalSince1970: row.firstSeenAt)
+        do {
+            let ref = try delivery.deliver(DeliveryRequest(token: token, spool: spool, arrival: arrival))
+            CrashPoint.hit("after-target-ack")
+            try store.markDelivered(id: row.id, targetRef: ref)
+            result.delivered += 1
+            result.bytes += spool.size
+        } catch let error as MailError {
+            result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
+            switch error.kind {
+            case .permanent:
+                try store.markFailed(id: row.id, kind: error.kind, error: error.message)
+                result.failed += 1
+            default:
+                try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
+                                       retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
+                                       countAttempt: false)
+                result.deferred += 1
+                if error.kind == .local || error.kind == .quota {
+                    // The target itself is in trouble (disk full, permissions): stop this mailbox, keep the rest.
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// The delivery token of a message: deterministic per (mailbox, UIDL), so every attempt of the same message
+    /// names the same Maildir file. Maildir-style: "<first seen>.M<hash>.mailferry".
+    static func token(mailboxKey: String, uidl: String, firstSeen: Double) -> String {
+        let digest = SHA256Hasher.hex(Array("\(mailboxKey)\u{0}\(uidl)".utf8))
+        return "\(Int(firstSeen)).M\(digest.prefix(24)).mailferry"
+    }
+
+    /// Backoff for deferred messages: local trouble is worth retrying on the very next run; remote trouble waits
+    /// 5 minutes, doubling per attempt up to 6 hours.
+    static func retryTime(attempts: Int, kind: FailureKind) -> Double {
+        let now = Date().timeIntervalSince1970
+        if kind == .local || kind == .quota { return now }
+        return now + min(300 * pow(2, Double(max(0, attempts - 1))), 21600)
+    }
+}

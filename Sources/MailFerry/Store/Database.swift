@@ -1,0 +1,166 @@
+import CSQLite
+import Foundation
+
+/// An error from SQLite, with the statement or file it concerns.
+public struct DatabaseError: Error, CustomStringConvertible, Sendable {
+    public var code: Int32
+    public var message: String
+    public var description: String { message }
+}
+
+/// One SQLite connection (sqlite3*). Every call into SQLite passes `check`, which turns result codes into errors.
+/// Not thread-safe on its own; `Store` serialises access.
+final class Database {
+    private(set) var handle: OpaquePointer?
+    let path: String
+
+    /// Opens (creating if needed) the database at `path`. The file is created 0600: it names mailboxes and people.
+    init(path: String) throws {
+        self.path = path
+        let existed = FileManager.default.fileExists(atPath: path)
+        if !existed {
+            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                throw DatabaseError(code: SQLITE_CANTOPEN, message: "cannot create state database \(path): \(errnoText())")
+            }
+            close(fd)
+        }
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        handle = db
+        if rc != SQLITE_OK {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            handle = nil
+            throw DatabaseError(code: rc, message: "cannot open state database \(path): \(message)")
+        }
+        sqlite3_busy_timeout(db, 10_000)
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    /// Turns a result code into an error naming what was being done.
+    @discardableResult
+    func check(_ rc: Int32, _ what: @autoclosure () -> String) throws -> Int32 {
+        switch rc {
+        case SQLITE_OK, SQLITE_ROW, SQLITE_DONE:
+            return rc
+        default:
+            let message = String(cString: sqlite3_errmsg(handle))
+            throw DatabaseError(code: rc, message: "state database \(path): \(what()): \(message)")
+        }
+    }
+
+    /// Runs one or more statements without results.
+    func execute(_ sql: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(error)
+            throw DatabaseError(code: rc, message: "state database \(path): \(message)")
+        }
+    }
+
+    func prepare(_ sql: String) throws -> Statement {
+        var statement: OpaquePointer?
+        try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil),
+                  "prepare \(sql.prefix(60))")
+        return Statement(handle: statement!, database: self)
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    var changes: Int { Int(sqlite3_changes(handle)) }
+}
+
+/// A prepared statement (sqlite3_stmt*). Values are bound by position starting at 1; text and blobs are bound with
+/// their byte length and copied (SQLITE_TRANSIENT).
+final class Statement {
+    private let handle: OpaquePointer
+    private unowned let database: Database
+
+    init(handle: OpaquePointer, database: Database) {
+        self.handle = handle
+        self.database = database
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    enum Value {
+        case int(Int64)
+        case double(Double)
+        case text(String)
+        case null
+    }
+
+    @discardableResult
+    func bind(_ values: [Value]) throws -> Statement {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .int(let v): rc = sqlite3_bind_int64(handle, index, v)
+            case .double(let v): rc = sqlite3_bind_double(handle, index, v)
+            case .null: rc = sqlite3_bind_null(handle, index)
+            case .text(let v):
+                rc = v.utf8CString.withUnsafeBufferPointer { utf8 in
+                    sqlite3_bind_text64(handle, index, utf8.baseAddress, sqlite3_uint64(utf8.count - 1),
+                                        mf_sqlite_transient(), UInt8(SQLITE_UTF8))
+                }
+            }
+            try database.check(rc, "bind parameter \(index)")
+        }
+        return self
+    }
+
+    /// Steps once; true while a row is available.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        try database.check(rc, "step")
+        return rc == SQLITE_ROW
+    }
+
+    /// Runs a statement that returns no rows.
+    func run(_ values: [Value] = []) throws {
+        try bind(values)
+        while try step() {}
+        sqlite3_reset(handle)
+    }
+
+    /// Collects every row through `row`.
+    func rows<T>(_ values: [Value] = [], _ row: (Statement) throws -> T) throws -> [T] {
+        try bind(values)
+        var result: [T] = []
+        while try step() { result.append(try row(self)) }
+        sqlite3_reset(handle)
+        return result
+    }
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    func text(_ column: Int32) -> String? {
+        guard let pointer = sqlite3_column_text(handle, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+}

@@ -1,0 +1,57 @@
+/// The state database schema as forward migrations. Entry N brings a database from version N to N+1
+/// (`PRAGMA user_version`). Released entries are never edited: add a new one.
+enum Schema {
+    static let migrations: [String] = [
+        // 1: mailboxes, messages with their checkpoint state, runs.
+        """
+        CREATE TABLE mailboxes (
+            id              INTEGER PRIMARY KEY,
+            key             TEXT NOT NULL UNIQUE,   -- "<source>/<user>": a mailbox's identity across runs
+            source          TEXT NOT NULL,
+            user            TEXT NOT NULL,
+            target          TEXT NOT NULL,
+            address         TEXT,
+            created_at      REAL NOT NULL,
+            last_poll_at    REAL,                   -- last attempt to list the maildrop
+            last_ok_at      REAL,                   -- last poll that listed and finished without error
+            server_count    INTEGER,                -- messages on the server at the last listing
+            server_bytes    INTEGER,
+            last_error      TEXT
+        );
+        CREATE TABLE messages (
+            id              INTEGER PRIMARY KEY,
+            mailbox_id      INTEGER NOT NULL REFERENCES mailboxes(id),
+            uidl            TEXT NOT NULL,
+            listed_size     INTEGER,                -- size from LIST (virtual, CRLF)
+            size            INTEGER,                -- bytes retrieved
+            sha256          TEXT,                   -- of the bytes retrieved
+            state           TEXT NOT NULL CHECK (state IN
+                              ('listed','delivering','delivered','deferred','failed','duplicate','removed')),
+            target          TEXT,
+            token           TEXT,                   -- delivery token: names the attempt at the target
+            target_ref      TEXT,                   -- where the target put it (Maildir file, IMAP UID)
+            first_seen_at   REAL NOT NULL,
+            updated_at      REAL NOT NULL,
+            delivered_at    REAL,
+            next_try_at     REAL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            error_kind      TEXT,
+            last_error      TEXT,
+            duplicate_of    INTEGER REFERENCES messages(id),
+            UNIQUE (mailbox_id, uidl)
+        );
+        CREATE INDEX messages_by_state ON messages (mailbox_id, state);
+        CREATE INDEX messages_by_hash ON messages (mailbox_id, sha256);
+        CREATE TABLE runs (
+            id              INTEGER PRIMARY KEY,
+            run_id          TEXT NOT NULL UNIQUE,
+            started_at      REAL NOT NULL,
+            finished_at     REAL,
+            exit_code       INTEGER,
+            summary         TEXT                    -- the run report's totals as JSON
+        );
+        """,
+    ]
+
+    static var currentVersion: Int { migrations.count }
+}

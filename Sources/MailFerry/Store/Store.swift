@@ -1,0 +1,216 @@
+import Foundation
+import Synchronization
+
+/// The state database: which messages of which mailbox are where. Safe to share between worker threads; every
+/// method is one short critical section, and every state change is committed (synchronous=FULL, WAL) before the
+/// method returns, so it survives a crash of this process or of the machine.
+public final class Store: Sendable {
+    private let database: Mutex<Database>
+    public let path: String
+
+    /// Opens or creates the store at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        let db = try Database(path: path)
+        try db.execute("PRAGMA journal_mode = WAL")
+        try db.execute("PRAGMA synchronous = FULL")
+        try db.execute("PRAGMA foreign_keys = ON")
+        try Store.migrate(db)
+        database = Mutex(db)
+    }
+
+    static func migrate(_ db: Database) throws {
+        let version = try db.prepare("PRAGMA user_version").rows { Int($0.int(0)) }.first ?? 0
+        if version > Schema.currentVersion {
+            throw DatabaseError(code: 0, message: "state database \(db.path) has schema version \(version), newer "
+                + "than this mailferry knows (\(Schema.currentVersion)); use a newer mailferry")
+        }
+        for next in version..<Schema.currentVersion {
+            try db.transaction {
+                try db.execute(Schema.migrations[next])
+                try db.execute("PRAGMA user_version = \(next + 1)")
+            }
+        }
+    }
+
+    public var schemaVersion: Int {
+        (try? database.withLock { db in
+            try db.prepare("PRAGMA user_version").rows { Int($0.int(0)) }.first ?? 0
+        }) ?? 0
+    }
+
+    private func now() -> Double { Date().timeIntervalSince1970 }
+
+    // MARK: - Mailboxes
+
+    /// The id of the mailbox with this identity, creating its row on first sight.
+    public func registerMailbox(key: String, source: String, user: String, target: String,
+                                address: String?) throws -> Int64 {
+        try database.withLock { db in
+            try db.prepare("""
+                INSERT INTO mailboxes (key, source, user, target, address, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET target = excluded.target, address = excluded.address
+                """).run([.text(key), .text(source), .text(user), .text(target), address.map { .text($0) } ?? .null,
+                          .double(now())])
+            return try db.prepare("SELECT id FROM mailboxes WHERE key = ?").rows([.text(key)]) { $0.int(0) }.first!
+        }
+    }
+
+    /// Records a maildrop listing: adds a `listed` row for every UIDL not seen before (one transaction) and notes
+    /// the poll. Returns the rows that still need work, in the server's order: listed, and deferred rows whose next
+    /// try is due.
+    public func syncListing(mailbox: Int64, entries: [POP3Entry]) throws -> (work: [MessageRecord], new: Int) {
+        let time = now()
+        return try database.withLock { db in
+            try db.transaction {
+                let known = try db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
+                    .rows([.int(mailbox)]) { $0.text(0) ?? "" }
+                let knownSet = Set(known)
+                let insert = try db.prepare("""
+                    INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
+                    VALUES (?, ?, ?, 'listed', ?, ?)
+                    """)
+                var added = 0
+                for entry in entries where !knownSet.contains(entry.uidl) {
+                    try insert.run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time),
+                                    .double(time)])
+                    added += 1
+                }
+                try db.prepare("""
+                    UPDATE mailboxes SET last_poll_at = ?, server_count = ?, server_bytes = ? WHERE id = ?
+                    """).run([.double(time), .int(Int64(entries.count)),
+                              .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox)])
+                let pending = try db.prepare("""
+                    SELECT \(Store.recordColumns) FROM messages
+                    WHERE mailbox_id = ? AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
+                    """).rows([.int(mailbox), .double(time)], Store.record)
+                let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
+                // Only what the server still has can be fetched; keep the server's order.
+                let work = pending.filter { order[$0.uidl] != nil }.sorted { order[$0.uidl]! < order[$1.uidl]! }
+                return (work, added)
+            }
+        }
+    }
+
+    /// Notes the end of a mailbox's poll: success clears the last error.
+    public func finishPoll(mailbox: Int64, error: String?) throws {
+        try database.withLock { db in
+            if let error {
+                try db.prepare("UPDATE mailboxes SET last_error = ? WHERE id = ?").run([.text(error), .int(mailbox)])
+            } else {
+                try db.prepare("UPDATE mailboxes SET last_error = NULL, last_ok_at = ? WHERE id = ?")
+                    .run([.double(now()), .int(mailbox)])
+            }
+        }
+    }
+
+    // MARK: - Messages
+
+    static let recordColumns = "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at"
+
+    static func record(_ row: Statement) -> MessageRecord {
+        MessageRecord(id: row.int(0), uidl: row.text(1) ?? "", listedSize: Int(row.int(2)),
+                      state: MessageState(rawValue: row.text(3) ?? "") ?? .listed, token: row.text(4),
+                      targetRef: row.text(5), attempts: Int(row.int(6)), firstSeenAt: row.double(7))
+    }
+
+    /// Rows a crash left between "delivering" and "delivered": to be reconciled with the target before any retry.
+    public func inDoubt(mailbox: Int64) throws -> [MessageRecord] {
+        try database.withLock { db in
+            try db.prepare("SELECT \(Store.recordColumns) FROM messages WHERE mailbox_id = ? AND state = 'delivering'")
+                .rows([.int(mailbox)], Store.record)
+        }
+    }
+
+    public func message(id: Int64) throws -> MessageRecord? {
+        try database.withLock { db in
+            try db.prepare("SELECT \(Store.recordColumns) FROM messages WHERE id = ?").rows([.int(id)], Store.record)
+                .first
+        }
+    }
+
+    /// An already delivered message of the same mailbox with exactly these bytes, if any.
+    public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64) throws -> Int64? {
+        try database.withLock { db in
+            try db.prepare("""
+                SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ?
+                AND state IN ('delivered', 'delivering') ORDER BY id LIMIT 1
+                """).rows([.int(mailbox), .text(sha256), .int(id)]) { $0.int(0) }.first
+        }
+    }
+
+    /// The attempt, written and committed before the target is touched (write the attempt before the act).
+    public func markDelivering(id: Int64, target: String, token: String, size: Int, sha256: String) throws {
+        try update(id, "state = 'delivering', target = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1",
+                   [.text(target), .text(token), .int(Int64(size)), .text(sha256)])
+    }
+
+    /// The target confirmed the message is durable.
+    public func markDelivered(id: Int64, targetRef: String) throws {
+        try update(id, "state = 'delivered', target_ref = ?, delivered_at = ?, error_kind = NULL, last_error = NULL, "
+                   + "next_try_at = NULL", [.text(targetRef), .double(now())])
+    }
+
+    /// Reconciliation found no trace of an in-doubt attempt: the message goes back to be delivered again.
+    public func markListed(id: Int64) throws {
+        try update(id, "state = 'listed', token = NULL", [])
+    }
+
+    public func markDuplicate(id: Int64, of original: Int64, size: Int, sha256: String) throws {
+        try update(id, "state = 'duplicate', duplicate_of = ?, size = ?, sha256 = ?",
+                   [.int(original), .int(Int64(size)), .text(sha256)])
+    }
+
+    /// A transient failure: try again after `retryAt`.
+    public func markDeferred(id: Int64, kind: FailureKind, error: String, retryAt: Double, countAttempt: Bool) throws {
+        try update(id, "state = 'deferred', error_kind = ?, last_error = ?, next_try_at = ?"
+                   + (countAttempt ? ", attempts = attempts + 1" : ""),
+                   [.text(kind.rawValue), .text(error), .double(retryAt)])
+    }
+
+    /// A permanent failure: the message stays on the server, and the report names it.
+    public func markFailed(id: Int64, kind: FailureKind, error: String) throws {
+        try update(id, "state = 'failed', error_kind = ?, last_error = ?", [.text(kind.rawValue), .text(error)])
+    }
+
+    private func update(_ id: Int64, _ assignments: String, _ values: [Statement.Value]) throws {
+        try database.withLock { db in
+            try db.prepare("UPDATE messages SET \(assignments), updated_at = ? WHERE id = ?")
+                .run(values + [.double(now()), .int(id)])
+        }
+    }
+
+    // MARK: - Summaries
+
+    /// Message counts by state for one mailbox.
+    public func counts(mailbox: Int64) throws -> [MessageState: Int] {
+        try database.withLock { db in
+            var result: [MessageState: Int] = [:]
+            for (state, count) in try db.prepare("SELECT state, count(*) FROM messages WHERE mailbox_id = ? GROUP BY state")
+                .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
+                if let s = MessageState(rawValue: state) { result[s] = count }
+            }
+            return result
+        }
+    }
+
+    // MARK: - Runs
+
+    public func startRun(id runID: String) throws {
+        try database.withLock { db in
+            try db.prepare("INSERT INTO runs (run_id, started_at) VALUES (?, ?)").run([.text(runID), .double(now())])
+        }
+    }
+
+    public func finishRun(id runID: String, exitCode: Int32, summaryJSON: String) throws {
+        try database.withLock { db in
+            try db.prepare("UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE run_id = ?")
+                .run([.double(now()), .int(Int64(exitCode)), .text(summaryJSON), .text(runID)])
+        }
+    }
+}
