@@ -84,6 +84,9 @@ final class Connection {
             let available = UnsafeRawBufferPointer(rebasing: buffer[(start + scanned)..<end])
             if let offset = available.firstIndex(of: 10) {
                 let lineEnd = start + scanned + offset
+                if lineEnd - start > maxLineLength {
+                    throw MailError(.protocol, "\(peer) sent a line longer than \(maxLineLength) bytes")
+                }
                 var contentEnd = lineEnd
                 if contentEnd > start && buffer[contentEnd - 1] == 13 { contentEnd -= 1 }
                 let line = Array(UnsafeRawBufferPointer(rebasing: buffer[start..<contentEnd]))

@@ -7,7 +7,8 @@ final class Socket: ByteStream {
     let peer: String
     private var closed = false
 
-    private init(fd: Int32, peer: String) {
+    /// Wraps an already connected descriptor (tests use one end of a socketpair).
+    init(fd: Int32, peer: String) {
         self.fd = fd
         self.peer = peer
     }
