@@ -1,0 +1,119 @@
+import Foundation
+import Glibc
+import MailFerryLab
+import Testing
+@testable import MailFerry
+
+/// mailferry against a real Dovecot on 127.0.0.1, through the real binary. Serialized: each test moves hundreds of
+/// messages and the machine has two cores.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func migratesThreeMailboxesByteForByteAndLeavesACopy() throws {
+        let e2e = try EndToEnd("e2e-migrate", counts: ["alice": 200, "bob": 200, "carol": 200],
+                               bigAttachmentFor: "bob")
+        let first = try e2e.run()
+        #expect(first.code == 0, "\(first.out)\n\(first.err)")
+        #expect(first.out.contains("done: 3 mailboxes, 600 messages delivered"), "\(first.out)")
+        for user in ["alice", "bob", "carol"] {
+            // Byte for byte against what Dovecot serves now, which also proves every message is still there.
+            try e2e.expectExactlyOnce(user)
+            #expect(try e2e.serverMessages(user).count == 200)
+        }
+        let report = try e2e.lastReport()
+        #expect(report.delivered == 600 && report.exitCode == 0)
+        #expect(report.mailboxes.map(\.onServer) == [200, 200, 200])
+
+        let started = Date()
+        let second = try e2e.run()
+        let seconds = Date().timeIntervalSince(started)
+        #expect(second.code == 0, "\(second.out)\n\(second.err)")
+        #expect(second.out.contains("done: 3 mailboxes, 0 messages delivered"), "\(second.out)")
+        #expect(try e2e.lastReport().delivered == 0)
+        #expect(e2e.deliveredCount() == 600)
+        print("second run (nothing new, 3 × 200 messages): \(String(format: "%.3f", seconds)) s")
+
+        let quiet = try e2e.run(["--quiet"])
+        #expect(quiet.code == 0 && quiet.out.isEmpty && quiet.err.isEmpty, "\(quiet.out)\(quiet.err)")
+    }
+
+    @Test func starttlsSourceWorksToo() throws {
+        let e2e = try EndToEnd("e2e-stls", counts: ["dave": 20], tls: .starttls)
+        let result = try e2e.run()
+        #expect(result.code == 0, "\(result.out)\n\(result.err)")
+        try e2e.expectExactlyOnce("dave")
+    }
+
+    @Test func sigkillMidMigrationThenRerunDeliversEachMessageOnce() throws {
+        let e2e = try EndToEnd("e2e-kill", counts: ["alice": 200, "bob": 200, "carol": 200],
+                               bigAttachmentFor: "alice")
+        var kills = 0
+        // Kill at three different depths of the migration, then let it finish.
+        for threshold in [40, 250, 430] {
+            let child = try e2e.start()
+            let deadline = Date().addingTimeInterval(120)
+            while e2e.deliveredCount() < threshold && Date() < deadline && child.wait(timeout: 0) == nil {
+                usleep(2_000)
+            }
+            if child.wait(timeout: 0) == nil {
+                child.kill9()
+                kills += 1
+            }
+            child.removeOutput()
+        }
+        #expect(kills >= 2, "the migration finished before it could be killed")
+        let final = try e2e.run()
+        #expect(final.code == 0, "\(final.out)\n\(final.err)")
+        for user in ["alice", "bob", "carol"] {
+            try e2e.expectExactlyOnce(user)
+        }
+    }
+
+    /// Each named crash point, hit once mid-run: the rerun completes with every message exactly once.
+    @Test(arguments: ["after-retr", "after-delivering-commit", "maildir-before-rename", "after-target-ack"])
+    func crashPointThenRerun(point: String) throws {
+        let e2e = try EndToEnd("e2e-crash", counts: ["erin": 30])
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "\(point)@7"])
+        #expect(crashed.code == 128 + SIGKILL, "\(point): \(crashed.out) \(crashed.err)")
+        let inDoubt = try e2e.rows("erin").filter { $0.state == "delivering" }.count
+        #expect(inDoubt == (point == "after-retr" ? 0 : 1), "\(point)")
+        let rerun = try e2e.run()
+        #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
+        try e2e.expectExactlyOnce("erin")
+        let report = try e2e.lastReport()
+        #expect(report.reconciled == (point == "after-target-ack" ? 1 : 0), "\(point)")
+        #expect(report.delivered == 30 - 6 - report.reconciled, "\(point)")
+    }
+
+    @Test func wrongPasswordIsReportedAndExitsOne() throws {
+        let e2e = try EndToEnd("e2e-auth", counts: ["frank": 3])
+        FileManager.default.createFile(atPath: e2e.folder.path + "/secrets/frank", contents: Data("wrong\n".utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        let result = try e2e.run()
+        #expect(result.code == 1)
+        #expect(result.out.contains("stopped: pop3 127.0.0.1:\(e2e.lab.ports.pop3s): login as frank refused"),
+                "\(result.out)")
+        #expect(!result.out.contains("wrong") && !result.err.contains("wrong"))
+        #expect(e2e.deliveredCount() == 0)
+    }
+
+    @Test func untrustedCertificateIsRefusedBeforeLogin() throws {
+        let e2e = try EndToEnd("e2e-tls", counts: ["gina": 2])
+        // Trust the system store only: the lab's CA is not in it.
+        let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
+            .replacingOccurrences(of: "caFile: \"\(e2e.lab.caFile.path)\",", with: "")
+        try plan.write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+        let result = try e2e.run()
+        #expect(result.code == 1)
+        #expect(result.out.contains("certificate verify failed"), "\(result.out)")
+    }
+
+    @Test func secondRunWhileOneHoldsTheLockExits75() throws {
+        let e2e = try EndToEnd("e2e-lock", counts: ["hank": 1])
+        try FileManager.default.createDirectory(atPath: e2e.workspace + "/state", withIntermediateDirectories: true)
+        let holder = try PlanLock(path: e2e.statePath + ".lock")
+        let result = try e2e.run()
+        #expect(result.code == 75)
+        #expect(result.err.contains("another mailferry run holds"), "\(result.err)")
+        #expect(result.err.contains("pid \(getpid())"), "\(result.err)")
+        withExtendedLifetime(holder) {}
+    }
+}
