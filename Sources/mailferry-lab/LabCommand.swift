@@ -7,7 +7,7 @@ enum LabCommand: Equatable {
     case start(root: URL?, users: [String: String], ports: PortChoice)
     case stop(root: URL)
     case seed(root: URL, user: String, count: Int, seed: UInt64, bigAttachment: Bool, domain: String, seen: Bool)
-    case demo
+    case demo(workspace: URL)
     case help
 
     /// Ports given on the command line; the others are picked free at start.
@@ -44,10 +44,11 @@ enum LabCommand: Equatable {
               Write N corpus messages into NAME's Maildir (new/, or cur/ as read with --seen).
               --big adds a ~3 MiB attachment; --seed picks another deterministic mailbox (default 1);
               --domain is the recipient domain in the headers (default example.com).
-          demo
-              Not yet wired.
+          demo [--workspace DIR]
+              The end-to-end demo: a lab on fixed ports 19110/19995/19143/19993/19024 as the legacy ISP, three
+              seeded mailboxes, `mailferry run DIR/jobs/demo.json5` twice (DIR: default the current folder).
 
-        exit status: 0 ok, 1 the lab failed (message on stderr), 2 bad arguments, 3 demo not wired.
+        exit status: 0 ok, 1 the lab or the demo failed (message on stderr), 2 bad arguments.
         """
 
     static func parse(_ arguments: [String]) throws -> LabCommand {
@@ -82,7 +83,8 @@ enum LabCommand: Equatable {
                 root: root, user: user, count: count, seed: seed ?? 1, bigAttachment: options.flag("--big"),
                 domain: options.value("--domain") ?? "example.com", seen: options.flag("--seen"))
         case "demo":
-            command = .demo
+            command = .demo(workspace: directory(options.value("--workspace")
+                ?? FileManager.default.currentDirectoryPath))
         default:
             throw UsageError(message: "unknown command \"\(name)\"")
         }

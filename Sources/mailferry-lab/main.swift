@@ -50,9 +50,8 @@ func run(_ command: LabCommand) throws -> Int32 {
             print("file=\(name)")
         }
         print("maildir=\(lab.maildir(of: user).path)")
-    case .demo:
-        print("demo: not yet wired")
-        return 3
+    case let .demo(workspace):
+        return try Demo.run(workspace: workspace.path)
     }
     return 0
 }

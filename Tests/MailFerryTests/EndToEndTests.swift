@@ -85,7 +85,7 @@ import Testing
 
     @Test func wrongPasswordIsReportedAndExitsOne() throws {
         let e2e = try EndToEnd("e2e-auth", counts: ["frank": 3])
-        FileManager.default.createFile(atPath: e2e.folder.path + "/secrets/frank", contents: Data("wrong\n".utf8),
+        _ = FileManager.default.createFile(atPath: e2e.folder.path + "/secrets/frank", contents: Data("wrong\n".utf8),
                                        attributes: [.posixPermissions: 0o600])
         let result = try e2e.run()
         #expect(result.code == 1)

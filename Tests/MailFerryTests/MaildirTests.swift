@@ -40,7 +40,7 @@ import Testing
         // A reader moved b to cur/ and flagged it; c died in tmp/ before its rename.
         try FileManager.default.moveItem(atPath: root + "/new/1.Mb.mailferry,S=1",
                                          toPath: root + "/cur/1.Mb.mailferry,S=1:2,S")
-        FileManager.default.createFile(atPath: root + "/tmp/1.Mc.mailferry,S=1", contents: Data("c".utf8))
+        _ = FileManager.default.createFile(atPath: root + "/tmp/1.Mc.mailferry,S=1", contents: Data("c".utf8))
         let found = try maildir.reconcile(tokens: ["1.Ma.mailferry", "1.Mb.mailferry", "1.Mc.mailferry"])
         #expect(found == ["1.Ma.mailferry": "new/1.Ma.mailferry,S=1", "1.Mb.mailferry": "cur/1.Mb.mailferry,S=1:2,S"])
         #expect(!FileManager.default.fileExists(atPath: root + "/tmp/1.Mc.mailferry,S=1"))
