@@ -127,6 +127,7 @@ enum RunCommand {
         if s.deferred > 0 { tail.append("\(s.deferred) deferred") }
         if s.failed > 0 { tail.append("\(s.failed) failed") }
         if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
+        if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }
         if s.mailboxErrors > 0 { tail.append("\(s.mailboxErrors) mailbox\(s.mailboxErrors == 1 ? "" : "es") stopped") }
         if !tail.isEmpty { text += "; " + tail.joined(separator: ", ") }
         text += "; exit \(s.exitCode)"

@@ -1,22 +1,32 @@
 /// What a POP3 server says it can do (CAPA, RFC 2449 §5). Servers without CAPA get the empty set, and we then
 /// try UIDL anyway (RFC 1939 lists it as optional but nearly every server has it).
-struct POP3Capabilities: Equatable, Sendable {
-    var known: Bool = false
-    var names: Set<String> = []
-    var saslMechanisms: [String] = []
+public struct POP3Capabilities: Equatable, Sendable {
+    public var known: Bool = false
+    public var names: Set<String> = []
+    public var saslMechanisms: [String] = []
     /// LOGIN-DELAY in seconds (RFC 2449 §6.5), if announced.
-    var loginDelay: Int?
+    public var loginDelay: Int?
     /// EXPIRE in days or "NEVER" (RFC 2449 §6.7).
-    var expire: String?
-    var implementation: String?
+    public var expire: String?
+    public var implementation: String?
 
-    var stls: Bool { names.contains("STLS") }
-    var user: Bool { names.contains("USER") }
-    var uidl: Bool { names.contains("UIDL") }
-    var pipelining: Bool { names.contains("PIPELINING") }
+    public var stls: Bool { names.contains("STLS") }
+    public var user: Bool { names.contains("USER") }
+    public var uidl: Bool { names.contains("UIDL") }
+    public var pipelining: Bool { names.contains("PIPELINING") }
+    /// EXPIRE 0 (RFC 2449 §6.7): the server deletes what we retrieve, taking it from the person still reading it.
+    public var expireZero: Bool { expire == "0" }
+
+    /// The capabilities worth showing an admin (`check`, reports).
+    public var notable: [String] {
+        ["UIDL", "PIPELINING", "STLS", "TOP", "USER"].filter(names.contains)
+            + (loginDelay.map { ["LOGIN-DELAY \($0)"] } ?? [])
+            + (expire.map { ["EXPIRE \($0)"] } ?? [])
+            + (saslMechanisms.isEmpty ? [] : ["SASL " + saslMechanisms.joined(separator: " ")])
+    }
 
     /// Parses the lines of a CAPA response (without the terminator).
-    static func parse(_ lines: [[UInt8]]) -> POP3Capabilities {
+    public static func parse(_ lines: [[UInt8]]) -> POP3Capabilities {
         var caps = POP3Capabilities(known: true)
         for line in lines {
             let words = String(decoding: line, as: UTF8.self).split(separator: " ").map(String.init)

@@ -29,6 +29,20 @@ public struct Plan: Sendable {
         public var endpoint: POP3Endpoint
         /// Never more than this many sessions to this server at once, whatever `parallel` says.
         public var maxConnections: Int
+        /// Login methods the plan allows, in the order tried (the client still picks only what the server offers).
+        public var auth: [POP3AuthMethod]
+        /// What to do with a server that has no UIDL.
+        public var withoutUIDL: WithoutUIDL
+        /// Permits a server announcing EXPIRE 0 (retrieval deletes). Off: such a server is refused.
+        public var allowExpireZero: Bool
+    }
+
+    /// A named option, not a silent fallback (STYLE.md habit 6): identity without UIDL is weaker, so it is opt-in.
+    public enum WithoutUIDL: String, Sendable, Equatable, CaseIterable {
+        /// Refuse the mailbox with an explanation (the default).
+        case refuse
+        /// Identify messages by the SHA-256 of their header block (TOP n 0); reported as such.
+        case headerFingerprint = "header-fingerprint"
     }
 
     public enum TargetKind: Sendable, Equatable {
@@ -45,7 +59,9 @@ public struct Plan: Sendable {
     public struct Mailbox: Sendable, Equatable {
         public var source: String
         public var user: String
-        public var password: SecretRef
+        public var password: SecretRef?
+        /// An OAuth 2.0 access token (XOAUTH2/OAUTHBEARER) instead of a password.
+        public var token: SecretRef?
         public var target: String
         /// The person's address at the target ("chris@contoso.example"); the user name when not given.
         public var address: String

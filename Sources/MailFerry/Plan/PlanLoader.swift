@@ -73,9 +73,10 @@ struct PlanValidator {
 
     static let topKeys = ["plan", "transition", "state", "reports", "parallel", "sources", "targets", "mailboxes"]
     static let transitionKeys = ["start", "cutover", "end"]
-    static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds"]
+    static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
+                             "auth", "withoutUIDL", "allowExpireZero", "pipelining"]
     static let maildirKeys = ["kind", "path"]
-    static let mailboxKeys = ["source", "user", "password", "target", "mailbox"]
+    static let mailboxKeys = ["source", "user", "password", "token", "target", "mailbox"]
 
     mutating func problem(_ path: String, _ message: String) {
         problems.append(PlanProblem(path: path, message: message))
@@ -169,9 +170,40 @@ struct PlanValidator {
         }
         let timeout = integer(s, "timeoutSeconds", at: at, range: 1...3600) ?? 60
         let maxConnections = integer(s, "maxConnections", at: at, range: 1...1000) ?? 4
+        let pipelining = bool(s, "pipelining", at: at) ?? true
+        var auth = POP3AuthMethod.byStrength
+        switch s["auth"] {
+        case .array(let items)?:
+            auth = []
+            for (index, item) in items.enumerated() {
+                if case .string(let name) = item, let method = POP3AuthMethod(rawValue: name.lowercased()) {
+                    auth.append(method)
+                } else {
+                    let text = { if case .string(let t) = item { return t } else { return item.typeName } }()
+                    problem("\(at).auth[\(index)]", "unknown login method \"\(text)\"; use "
+                        + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                        + suggestion(text, among: POP3AuthMethod.allCases.map(\.rawValue)))
+                }
+            }
+            if items.isEmpty { problem("\(at).auth", "the list is empty: no way to log in") }
+        case nil: break
+        case let other?: problem("\(at).auth", "must be a list like [\"cram-md5\", \"plain\", \"user\"], found "
+            + other.typeName)
+        }
+        var withoutUIDL = Plan.WithoutUIDL.refuse
+        if let text = string(s, "withoutUIDL", at: at) {
+            if let value = Plan.WithoutUIDL(rawValue: text) {
+                withoutUIDL = value
+            } else {
+                problem("\(at).withoutUIDL", "unknown value \"\(text)\"; use \"refuse\" or \"header-fingerprint\"")
+            }
+        }
+        let allowExpireZero = bool(s, "allowExpireZero", at: at) ?? false
         let endpoint = POP3Endpoint(host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile),
-                                    allowPlaintext: allowPlaintext, timeout: Double(timeout))
-        return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections)
+                                    allowPlaintext: allowPlaintext, timeout: Double(timeout),
+                                    pipelineWindow: pipelining ? 16 : 1)
+        return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
+                           withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero)
     }
 
     mutating func buildTarget(_ name: String, _ value: JSONValue) -> Plan.Target? {
@@ -209,7 +241,14 @@ struct PlanValidator {
         let user = string(m, "user", at: at, required: true)
         let target = string(m, "target", at: at, required: true)
         let address = string(m, "mailbox", at: at)
-        let password = secret(m, "password", at: at)
+        var password: SecretRef?
+        var token: SecretRef?
+        if m["token"] != nil {
+            token = secret(m, "token", at: at)
+            if m["password"] != nil { password = secret(m, "password", at: at) }
+        } else {
+            password = secret(m, "password", at: at)
+        }
         if let source, sources[source] == nil {
             problem("\(at).source", "no source named \"\(source)\" in sources"
                 + suggestion(source, among: Array(sources.keys)))
@@ -226,8 +265,12 @@ struct PlanValidator {
             problem("\(at).mailbox", "\"\(sanitizeForDisplay(resolvedAddress))\" cannot name a mailbox: it would "
                 + "escape the target folder")
         }
-        guard let source, let user, let target, let password else { return nil }
-        return Plan.Mailbox(source: source, user: user, password: password, target: target,
+        if let token, let source, let methods = sources[source]?.auth, !methods.contains(where: \.usesToken) {
+            _ = token
+            problem("\(at).token", "sources.\(source).auth allows no token method; add \"oauthbearer\" or \"xoauth2\"")
+        }
+        guard let source, let user, let target, password != nil || token != nil else { return nil }
+        return Plan.Mailbox(source: source, user: user, password: password, token: token, target: target,
                             address: resolvedAddress)
     }
 
@@ -311,12 +354,22 @@ struct PlanValidator {
         case .object(let s)?:
             if s.count == 1, case .string(let name)? = s["env"], !name.isEmpty { return .env(name) }
             if s.count == 1, case .string(let file)? = s["file"], !file.isEmpty { return .file(resolve(file)) }
-            problem(path, "must be { env: \"NAME\" } or { file: \"path\" }")
+            if s.count == 1, case .array(let items)? = s["command"] {
+                let argv = items.compactMap { item -> String? in
+                    if case .string(let text) = item { return text }
+                    return nil
+                }
+                if !argv.isEmpty && argv.count == items.count && !argv[0].isEmpty {
+                    // A relative program path is the plan's, like every other path; a bare name is looked up in PATH.
+                    return .command([argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst())
+                }
+            }
+            problem(path, "must be { env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }")
             return nil
         case .string?:
             problem(path, "a password written in the plan is refused (plans get copied, mailed and committed); "
                 + "put it in an environment variable or a file readable only by you, and write "
-                + "{ env: \"NAME\" } or { file: \"path\" }")
+                + "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }")
             return nil
         case nil:
             problem(path, "missing: write { env: \"NAME\" } or { file: \"path\" }")

@@ -6,12 +6,15 @@ import Glibc
 public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
     case env(String)
     case file(String)
+    /// A program whose standard output is the secret (a vault client, a token helper); bounded in time.
+    case command([String])
 
     /// Safe to print: names the source of the secret, not its value.
     public var description: String {
         switch self {
         case .env(let name): "env:\(name)"
         case .file(let path): "file:\(path)"
+        case .command(let argv): "command:\(argv.first ?? "")"
         }
     }
 
@@ -40,6 +43,17 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
             // ("\r\n" is a single Character in Swift, so one removeLast covers both endings.)
             if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
             guard !text.isEmpty else { throw MailError(.auth, "secret file \(path) is empty") }
+            return text
+        case .command(let argv):
+            let output: [UInt8]
+            do {
+                output = try CommandRunner.capture(argv)
+            } catch {
+                throw MailError(.auth, "secret command failed: \(error)")
+            }
+            var text = String(decoding: output, as: UTF8.self)
+            while text.hasSuffix("\n") || text.hasSuffix("\r\n") { text.removeLast() }
+            guard !text.isEmpty else { throw MailError(.auth, "secret command \(argv[0]) printed nothing") }
             return text
         }
     }

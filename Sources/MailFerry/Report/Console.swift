@@ -50,6 +50,7 @@ struct ConsoleObserver: RunObserver {
         if r.failed > 0 { text += ", \(r.failed) failed" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
         text += String(format: " [%.1f s]", r.seconds)
+        if let waiting = r.waiting { text += "\n    waiting: \(waiting)" }
         if let error = r.error { text += "\n    stopped: \(error)" }
         return text
     }

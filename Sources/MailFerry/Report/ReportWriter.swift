@@ -34,6 +34,14 @@ public enum ReportWriter {
             out += "\(m.delivered) | \(formatBytes(m.bytes)) | \(m.duplicate) | \(m.deferred) | \(m.failed) | "
             out += String(format: "%.1f", m.seconds) + " |\n"
         }
+        let noted = s.mailboxes.filter { $0.waiting != nil || !$0.notes.isEmpty }
+        if !noted.isEmpty {
+            out += "\n## Notes\n\n"
+            for m in noted {
+                if let waiting = m.waiting { out += "- \(cell(m.address)) waiting: \(cell(waiting))\n" }
+                for line in m.notes { out += "- \(cell(m.address)): \(cell(line))\n" }
+            }
+        }
         let troubled = s.mailboxes.filter { $0.error != nil || !$0.messageErrors.isEmpty }
         if !troubled.isEmpty {
             out += "\n## Problems\n\n"

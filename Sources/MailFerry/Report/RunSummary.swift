@@ -24,6 +24,13 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     /// Work left for a later run because the run stopped early (interrupt or a lost connection).
     public var pending = 0
     public var seconds = 0.0
+    /// Why the mailbox was not worked on this time although nothing is wrong (LOGIN-DELAY, [IN-USE]).
+    public var waiting: String?
+    /// Things worth knowing that are not errors (no UIDL, shared UIDLs, LIST size mismatches).
+    public var notes: [String] = []
+    /// How we logged in and over what ("SASL CRAM-MD5", "TLSv1.3").
+    public var authMethod: String?
+    public var tlsVersion: String?
     /// Why the mailbox stopped early, if it did.
     public var error: String?
     public var errorKind: FailureKind?
@@ -61,6 +68,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var reconciled: Int { mailboxes.reduce(0) { $0 + $1.reconciled } }
     public var pending: Int { mailboxes.reduce(0) { $0 + $1.pending } }
     public var mailboxErrors: Int { mailboxes.filter { $0.error != nil }.count }
+    public var waiting: Int { mailboxes.filter { $0.waiting != nil }.count }
     /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
     public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
 }

@@ -105,48 +105,153 @@ public final class Runner: Sendable {
         }
     }
 
+    /// One message to fetch: either its row is known from its UIDL, or (a UIDL shared by several messages) its
+    /// identity comes from its content after retrieval.
+    enum WorkItem {
+        case known(MessageRecord, POP3Entry)
+        case byContent(POP3Entry)
+
+        var entry: POP3Entry {
+            switch self {
+            case .known(_, let entry), .byContent(let entry): entry
+            }
+        }
+    }
+
     func transfer(_ mailbox: Plan.Mailbox, mailboxID: Int64, delivery: any Delivery,
                   result: inout MailboxResult) throws {
         guard let source = plan.sources[mailbox.source] else {
             throw MailError(.local, "no source named \(mailbox.source)")
         }
-        let password = try mailbox.password.resolve()
+        let now = Date().timeIntervalSince1970
+        if let next = try store.nextLoginAllowed(mailbox: mailboxID), next > now {
+            result.waiting = "the server allows the next login in \(Int(next - now)) s (LOGIN-DELAY)"
+            return
+        }
+        let credential: POP3Credential
+        if let token = mailbox.token {
+            credential = .token(try token.resolve())
+        } else {
+            credential = .password(try mailbox.password!.resolve())
+        }
         let client = POP3Client(endpoint: source.endpoint)
         defer { client.quit() }
         try client.connect()
-        try client.login(user: mailbox.user, password: password)
-        let entries = try client.listing()
-        result.onServer = entries.count
-        let (work, new) = try store.syncListing(mailbox: mailboxID, entries: entries)
-        result.new = new
-        let numbers = Dictionary(uniqueKeysWithValues: entries.map { ($0.uidl, $0.number) })
-        for (index, row) in work.enumerated() {
+        result.tlsVersion = client.tlsInfo?.version
+        let before = client.capabilities
+        do {
+            result.authMethod = try client.login(user: mailbox.user, credential: credential,
+                                                 allowed: source.auth).rawValue
+        } catch let error as MailError where error.code == "IN-USE" || error.code == "LOGIN-DELAY" {
+            // RFC 2449 §8.1.1 / RFC 3206: someone else holds the maildrop, or it is too early. Not a failure:
+            // the next run tries again (after the announced delay, if any).
+            if error.code == "LOGIN-DELAY" {
+                let remembered = try store.loginDelay(mailbox: mailboxID)
+                let delay = before.loginDelay ?? remembered ?? 300
+                try store.postponeLogin(mailbox: mailboxID, until: now + Double(delay))
+            }
+            result.waiting = error.message
+            return
+        }
+        try client.refreshCapabilitiesAfterLogin()
+        let after = client.capabilities
+        try store.recordLogin(mailbox: mailboxID, delay: after.loginDelay ?? before.loginDelay)
+        if (after.known ? after.expireZero : before.expireZero) && !source.allowExpireZero {
+            throw MailError(.permanent, "the server announces EXPIRE 0: every message retrieved would be deleted "
+                + "from \(mailbox.user)'s mailbox, which someone may still read; refusing (set allowExpireZero: "
+                + "true on sources.\(source.name) to accept that)")
+        }
+        let items = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
+        let numbers = items.map(\.entry.number)
+        for (index, item) in items.enumerated() {
             if Interrupt.requested {
-                result.pending += work.count - index
+                result.pending += items.count - index
                 break
             }
-            guard let number = numbers[row.uidl] else { continue }
             let countedBefore = result.settled
             do {
-                try transferOne(row, number: number, client: client, mailbox: mailbox, mailboxID: mailboxID,
-                                delivery: delivery, result: &result)
+                try transferOne(item, upcoming: numbers[(index + 1)...], client: client, mailbox: mailbox,
+                                mailboxID: mailboxID, delivery: delivery, result: &result)
+            } catch let error as MailError where !client.botched && error.message.contains("RETR") {
+                // This one message was refused (deleted meanwhile?); the session is fine, go on.
+                if case .known(let row, _) = item {
+                    try store.markDeferred(id: row.id, kind: .transient, error: error.message,
+                                           retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: .transient),
+                                           countAttempt: true)
+                }
+                result.deferred += 1
+                result.messageErrors.append(error.message)
             } catch {
                 // The mailbox stops here (a broken POP3 session, a target in trouble, the store failing): what is
                 // left, including this message unless it was already counted, waits for the next run.
-                result.pending += work.count - index - (result.settled == countedBefore ? 0 : 1)
+                result.pending += items.count - index - (result.settled == countedBefore ? 0 : 1)
                 throw error
             }
         }
     }
 
-    func transferOne(_ row: MessageRecord, number: Int, client: POP3Client, mailbox: Plan.Mailbox,
+    /// Lists the maildrop, records new UIDLs and returns what to fetch, in the server's order.
+    func plannedWork(client: POP3Client, source: Plan.Source, mailboxID: Int64,
+                     result: inout MailboxResult) throws -> [WorkItem] {
+        let listing = try client.maildrop()
+        result.onServer = listing.entries.count
+        var entries = listing.entries
+        if !listing.hasUIDL {
+            guard source.withoutUIDL == .headerFingerprint else {
+                throw MailError(.permanent, "the server does not support UIDL, so messages cannot be told apart "
+                    + "across runs; set withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify "
+                    + "them by their headers instead")
+            }
+            for index in entries.indices {
+                entries[index].uidl = "hdr:" + (try client.headerFingerprint(entries[index].number)).prefix(40)
+            }
+            result.notes.append("the server has no UIDL: messages identified by a fingerprint of their headers")
+        }
+        var counts: [String: Int] = [:]
+        for entry in entries { counts[entry.uidl, default: 0] += 1 }
+        let shared = Set(counts.filter { $0.value > 1 }.keys)
+        if !shared.isEmpty {
+            let affected = entries.filter { shared.contains($0.uidl) }.count
+            result.notes.append("\(affected) messages share \(shared.count) unique id(s) (a server bug): each is "
+                + "fetched and told apart by its content")
+        }
+        let unique = entries.filter { !shared.contains($0.uidl) }
+        let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique)
+        result.new = new
+        let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
+        let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
+            + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
+        return items.sorted { $0.entry.number < $1.entry.number }
+    }
+
+    func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, client: POP3Client, mailbox: Plan.Mailbox,
                      mailboxID: Int64, delivery: any Delivery, result: inout MailboxResult) throws {
-        let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID)-\(row.id).eml")
+        let entry = item.entry
+        let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID)-\(entry.number).eml")
         defer { spool.discard() }
-        try client.retrieve(number) { try spool.append($0) }
+        try client.retrieve(entry.number, upcoming: upcoming) { try spool.append($0) }
         try spool.finish()
         CrashPoint.hit("after-retr")
+        if spool.size != entry.size && result.notes.count < 50 {
+            result.notes.append("message \(sanitizeForDisplay(entry.uidl)): LIST said \(entry.size) bytes, RETR "
+                + "gave \(spool.size)")
+        }
+        let row: MessageRecord
+        switch item {
+        case .known(let known, _):
+            row = known
+        case .byContent:
+            var identified = entry
+            identified.uidl = "\(entry.uidl.prefix(50))#\(spool.sha256.prefix(16))"
+            guard let fresh = try store.messageNeedingWork(mailbox: mailboxID, entry: identified) else { return }
+            row = fresh
+        }
+        try deliverOne(row, spool: spool, mailbox: mailbox, mailboxID: mailboxID, delivery: delivery,
+                       result: &result)
+    }
 
+    func deliverOne(_ row: MessageRecord, spool: SpoolFile, mailbox: Plan.Mailbox, mailboxID: Int64,
+                    delivery: any Delivery, result: inout MailboxResult) throws {
         if let original = try store.deliveredCopy(mailbox: mailboxID, sha256: spool.sha256, excluding: row.id) {
             try store.markDuplicate(id: row.id, of: original, size: spool.size, sha256: spool.sha256)
             result.duplicate += 1

@@ -51,6 +51,12 @@ enum Schema {
             summary         TEXT                    -- the run report's totals as JSON
         );
         """,
+        // 2: LOGIN-DELAY remembered across runs (RFC 2449 §6.5).
+        """
+        ALTER TABLE mailboxes ADD COLUMN last_login_at REAL;
+        ALTER TABLE mailboxes ADD COLUMN login_delay INTEGER;     -- seconds, as the server announced
+        ALTER TABLE mailboxes ADD COLUMN next_login_at REAL;      -- no login before this time
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -109,7 +109,58 @@ public final class Store: Sendable {
         }
     }
 
+    /// When the server next allows a login to this mailbox (LOGIN-DELAY, or a [LOGIN-DELAY]/[IN-USE] refusal).
+    public func nextLoginAllowed(mailbox: Int64) throws -> Double? {
+        try database.withLock { db in
+            try db.prepare("SELECT next_login_at FROM mailboxes WHERE id = ?").rows([.int(mailbox)]) {
+                $0.isNull(0) ? nil : $0.double(0)
+            }.first ?? nil
+        }
+    }
+
+    /// Notes a successful login and the delay the server wants before the next one.
+    public func recordLogin(mailbox: Int64, delay: Int?) throws {
+        let time = now()
+        try database.withLock { db in
+            try db.prepare("UPDATE mailboxes SET last_login_at = ?, login_delay = ?, next_login_at = ? WHERE id = ?")
+                .run([.double(time), delay.map { .int(Int64($0)) } ?? .null,
+                      delay.map { .double(time + Double($0)) } ?? .null, .int(mailbox)])
+        }
+    }
+
+    /// No login before `time` (the server asked us to wait).
+    public func postponeLogin(mailbox: Int64, until time: Double) throws {
+        try database.withLock { db in
+            try db.prepare("UPDATE mailboxes SET next_login_at = ? WHERE id = ?").run([.double(time), .int(mailbox)])
+        }
+    }
+
+    /// The delay the server announced at the last login, if any.
+    public func loginDelay(mailbox: Int64) throws -> Int? {
+        try database.withLock { db in
+            try db.prepare("SELECT login_delay FROM mailboxes WHERE id = ?").rows([.int(mailbox)]) {
+                $0.isNull(0) ? nil : Int($0.int(0))
+            }.first ?? nil
+        }
+    }
+
     // MARK: - Messages
+
+    /// The row for one message identified after retrieval (content identity): created as `listed` when new.
+    /// Returns nil when the message needs no more work (delivered, duplicate, failed, or deferred and not due).
+    public func messageNeedingWork(mailbox: Int64, entry: POP3Entry) throws -> MessageRecord? {
+        let time = now()
+        return try database.withLock { db in
+            try db.prepare("""
+                INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
+                VALUES (?, ?, ?, 'listed', ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
+                """).run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time), .double(time)])
+            return try db.prepare("""
+                SELECT \(Store.recordColumns) FROM messages WHERE mailbox_id = ? AND uidl = ?
+                AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
+                """).rows([.int(mailbox), .text(entry.uidl), .double(time)], Store.record).first
+        }
+    }
 
     static let recordColumns = "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at"
 

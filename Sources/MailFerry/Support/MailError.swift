@@ -20,17 +20,20 @@ public enum FailureKind: String, Sendable, Codable, CaseIterable {
 public struct MailError: Error, CustomStringConvertible, Sendable {
     public var kind: FailureKind
     public var message: String
+    /// The server's response code when it gave one ("IN-USE", "LOGIN-DELAY", "OVERQUOTA").
+    public var code: String?
 
-    public init(_ kind: FailureKind, _ message: String) {
+    public init(_ kind: FailureKind, _ message: String, code: String? = nil) {
         self.kind = kind
         self.message = message
+        self.code = code
     }
 
     public var description: String { message }
 
     /// Prefixes the message with where it happened ("pop3 127.0.0.1:995: ...").
     public func context(_ prefix: String) -> MailError {
-        MailError(kind, "\(prefix): \(message)")
+        MailError(kind, "\(prefix): \(message)", code: code)
     }
 }
 

@@ -1,0 +1,169 @@
+import Foundation
+
+extension POP3Client {
+    /// Logs in with the strongest method both the server and the plan allow, and returns the method used.
+    /// Refuses before sending anything if the connection is not encrypted and the plan does not allow plaintext.
+    /// Falls back to the next method only when the server rejected a mechanism outright, before any credential
+    /// was exchanged; a refused credential stops at once (no lockout by retrying).
+    @discardableResult
+    public func login(user: String, credential: POP3Credential,
+                      allowed: [POP3AuthMethod] = POP3AuthMethod.byStrength) throws -> POP3AuthMethod {
+        try guardedLogin {
+            guard let conn = connection else { throw MailError(.protocol, "not connected") }
+            if conn.tlsInfo == nil && !endpoint.allowPlaintext {
+                throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
+                    + "not set allowPlaintext for this source")
+            }
+            try checkArgument(user, what: "user name")
+            try checkArgument(credential.secret, what: credential.isToken ? "token" : "password")
+            let candidates = allowed.filter { offers($0, for: credential) }
+            guard !candidates.isEmpty else {
+                let offered = (capabilities.saslMechanisms.map { "SASL \($0)" } + (capabilities.user ? ["USER"] : [])
+                    + (apopTimestamp != nil ? ["APOP"] : [])).joined(separator: ", ")
+                throw MailError(.auth, "no usable login method: the server offers \(offered.isEmpty ? "none" : offered)"
+                    + ", the plan allows \(allowed.map(\.rawValue).joined(separator: ", "))"
+                    + (credential.isToken ? " with a token" : " with a password"))
+            }
+            var lastError: MailError?
+            for method in candidates {
+                do {
+                    try authenticate(method, user: user, credential: credential)
+                    return method
+                } catch let failure as MechanismRejected {
+                    lastError = failure.error
+                    continue
+                }
+            }
+            throw lastError!
+        }
+    }
+
+    /// Compatibility form: USER/PASS or whatever is strongest with a password.
+    public func login(user: String, password: String) throws {
+        try login(user: user, credential: .password(password))
+    }
+
+    /// Login errors keep the session usable (we QUIT politely) unless the wire broke.
+    private func guardedLogin<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as MailError {
+            if error.kind == .protocol || error.kind == .transient && error.code == nil { botched = true }
+            throw error.context("pop3 \(endpoint.label)")
+        }
+    }
+
+    private struct MechanismRejected: Error {
+        var error: MailError
+    }
+
+    /// The "<...@...>" timestamp of an APOP-capable greeting (RFC 1939 §7).
+    var apopTimestamp: [UInt8]? {
+        guard let open = greetingRaw.lastIndex(of: 60), let close = greetingRaw[open...].firstIndex(of: 62) else {
+            return nil
+        }
+        let stamp = Array(greetingRaw[open...close])
+        return stamp.contains(64) && stamp.allSatisfy({ $0 > 32 && $0 < 127 }) ? stamp : nil
+    }
+
+    func offers(_ method: POP3AuthMethod, for credential: POP3Credential) -> Bool {
+        guard method.usesToken == credential.isToken else { return false }
+        let sasl = capabilities.saslMechanisms
+        switch method {
+        case .oauthbearer: return sasl.contains("OAUTHBEARER")
+        case .xoauth2: return sasl.contains("XOAUTH2")
+        case .cramMD5: return sasl.contains("CRAM-MD5")
+        case .apop: return apopTimestamp != nil
+        case .plain: return sasl.contains("PLAIN")
+        case .login: return sasl.contains("LOGIN")
+        // RFC 2449 §6.1: USER is announced when supported; servers without CAPA predate that, so try it there.
+        case .user: return capabilities.user || !capabilities.known
+        }
+    }
+
+    private func authenticate(_ method: POP3AuthMethod, user: String, credential: POP3Credential) throws {
+        let secret = credential.secret
+        switch method {
+        case .user:
+            let userReply = try command("USER \(user)")
+            guard userReply.ok else { throw classify(userReply, doing: "USER \(user)", defaultKind: .auth) }
+            let passReply = try command("PASS \(secret)", traceAs: "PASS <redacted>")
+            guard passReply.ok else { throw classify(passReply, doing: "login as \(user)", defaultKind: .auth) }
+        case .apop:
+            let digest = LegacyDigest.md5Hex(apopTimestamp! + Array(secret.utf8))
+            let reply = try command("APOP \(user) \(digest)", traceAs: "APOP \(user) <redacted>")
+            guard reply.ok else { throw classify(reply, doing: "APOP login as \(user)", defaultKind: .auth) }
+        case .plain:
+            try sasl("PLAIN", user: user) { _, step in
+                step == 0 ? Array("\0\(user)\0\(secret)".utf8) : nil
+            }
+        case .login:
+            try sasl("LOGIN", user: user) { _, step in
+                switch step {
+                case 0: Array(user.utf8)
+                case 1: Array(secret.utf8)
+                default: nil
+                }
+            }
+        case .cramMD5:
+            try sasl("CRAM-MD5", user: user) { challenge, step in
+                step == 0 ? Array("\(user) \(LegacyDigest.hmacMD5Hex(key: Array(secret.utf8), data: challenge))".utf8)
+                          : nil
+            }
+        case .xoauth2:
+            // On failure the server sends a JSON error as a challenge; an empty reply ends the exchange.
+            try sasl("XOAUTH2", user: user) { _, step in
+                step == 0 ? Array("user=\(user)\u{1}auth=Bearer \(secret)\u{1}\u{1}".utf8) : []
+            }
+        case .oauthbearer:
+            // RFC 7628 §3.2.3: after an error challenge the client answers with a single %x01.
+            try sasl("OAUTHBEARER", user: user) { _, step in
+                step == 0 ? Array("n,a=\(user),\u{1}host=\(endpoint.host)\u{1}port=\(endpoint.port)\u{1}"
+                    .utf8) + Array("auth=Bearer \(secret)\u{1}\u{1}".utf8) : [1]
+            }
+        }
+    }
+
+    /// A SASL exchange (RFC 5034): "AUTH MECH", then one base64 line per "+ challenge". `respond` gets the decoded
+    /// challenge and the step number and returns the response bytes, or nil to cancel with "*".
+    private func sasl(_ mechanism: String, user: String, respond: ([UInt8], Int) -> [UInt8]?) throws {
+        try send("AUTH \(mechanism)")
+        var step = 0
+        while true {
+            let line = try readLine()
+            if line.first == 43 && (line.count == 1 || line[1] == 32) {  // "+" or "+ base64"
+                let encoded = line.count > 2 ? String(decoding: line[2...], as: UTF8.self) : ""
+                guard let challenge = Data(base64Encoded: encoded.trimmingCharacters(in: .whitespaces)) else {
+                    throw MailError(.protocol, "malformed SASL challenge during AUTH \(mechanism)")
+                }
+                guard step < 8 else { throw MailError(.protocol, "AUTH \(mechanism) does not end") }
+                if let response = respond([UInt8](challenge), step) {
+                    try send(Data(response).base64EncodedString(), traceAs: "<redacted>")
+                } else {
+                    try send("*")
+                }
+                step += 1
+                continue
+            }
+            let reply = try POP3Reply.parse(line)
+            if reply.ok { return }
+            let error = classify(reply, doing: "AUTH \(mechanism) as \(user)", defaultKind: .auth)
+            // Refused before any credential was sent: the mechanism itself is not available.
+            if step == 0 && reply.code == nil { throw MechanismRejected(error: error) }
+            throw error
+        }
+    }
+
+    private func checkArgument(_ value: String, what: String) throws {
+        if value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {
+            throw MailError(.auth, "the \(what) contains a line break or NUL and cannot be sent")
+        }
+    }
+}
+
+extension POP3Credential {
+    var isToken: Bool {
+        if case .token = self { return true }
+        return false
+    }
+}
