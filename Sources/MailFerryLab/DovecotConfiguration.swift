@@ -39,6 +39,8 @@ struct DovecotConfiguration: Sendable {
 
             # Tests log in wrongly on purpose; the default delay of 2 s would make each of those tests slow.
             auth_failure_delay = 0
+            # Every login method a legacy POP3 server may offer, so the client can be tested with each.
+            auth_mechanisms = plain login cram-md5 apop
             auth_verbose = yes
             # LMTP RCPT TO:<alice@any.domain> reaches alice; logins are case-insensitive.
             auth_username_format = %Ln
