@@ -89,9 +89,9 @@ import Testing
                                        attributes: [.posixPermissions: 0o600])
         let result = try e2e.run()
         #expect(result.code == 1)
-        // Dovecot offers SASL PLAIN, which the client prefers to USER/PASS; the refusal carries [AUTH].
-        #expect(result.out.contains("stopped: pop3 127.0.0.1:\(e2e.lab.ports.pop3s): AUTH PLAIN as frank refused: "
-                                    + "[AUTH] Authentication failed."), "\(result.out)")
+        // The lab offers CRAM-MD5, the strongest password method, which the client prefers; the refusal says [AUTH].
+        #expect(result.out.contains("stopped: pop3 127.0.0.1:\(e2e.lab.ports.pop3s): AUTH CRAM-MD5 as frank "
+                                    + "refused: [AUTH] Authentication failed."), "\(result.out)")
         #expect(try e2e.lastReport().mailboxes.first?.errorKind == .auth)
         #expect(!result.out.contains("wrong") && !result.err.contains("wrong"))
         #expect(e2e.deliveredCount() == 0)

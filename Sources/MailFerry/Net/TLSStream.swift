@@ -70,10 +70,10 @@ final class TLSStream: ByteStream {
         ERR_clear_error()
         let rc = SSL_connect(ssl)
         if rc != 1 {
-            let reason = TLSStream.handshakeFailure(ssl: ssl, rc: rc, host: host)
+            let failure = TLSStream.handshakeFailure(ssl: ssl, rc: rc, host: host)
             SSL_free(ssl)
             SSL_CTX_free(ctx)
-            throw MailError(.tls, reason)
+            throw failure
         }
         info = TLSStream.describe(ssl)
     }
@@ -138,8 +138,10 @@ final class TLSStream: ByteStream {
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
-    /// Turns a failed handshake into "certificate verify failed: hostname mismatch for pop.example"-style text.
-    private static func handshakeFailure(ssl: OpaquePointer, rc: Int32, host: String) -> String {
+    /// Turns a failed handshake into "certificate verify failed: hostname mismatch for pop.example"-style errors.
+    /// A certificate or protocol refusal is `.tls`; a handshake that stalls or is cut off is the network's fault
+    /// (`.transient`, worth retrying), as it would be in clear.
+    private static func handshakeFailure(ssl: OpaquePointer, rc: Int32, host: String) -> MailError {
         let verify = SSL_get_verify_result(ssl)
         let queue = drainErrors()
         if verify != X509_V_OK {
@@ -149,16 +151,16 @@ final class TLSStream: ByteStream {
             case X509_V_ERR_IP_ADDRESS_MISMATCH: reason = "IP address mismatch for \(host)"
             default: reason = String(cString: X509_verify_cert_error_string(verify))
             }
-            return "certificate verify failed: \(reason)"
+            return MailError(.tls, "certificate verify failed: \(reason)")
         }
         let error = SSL_get_error(ssl, rc)
         if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE {
-            return "TLS handshake with \(host) timed out"
+            return MailError(.transient, "TLS handshake with \(host) timed out")
         }
-        if queue.isEmpty {
-            return "TLS handshake with \(host) failed: connection closed by the server"
+        if queue.isEmpty || queue.contains("unexpected eof") {
+            return MailError(.transient, "TLS handshake with \(host) failed: connection closed by the server")
         }
-        return "TLS handshake with \(host) failed: \(queue)"
+        return MailError(.tls, "TLS handshake with \(host) failed: \(queue)")
     }
 
     /// Empties OpenSSL's thread-local error queue into one line.

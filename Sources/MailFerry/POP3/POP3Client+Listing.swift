@@ -20,6 +20,9 @@ public struct POP3Listing: Sendable, Equatable {
     public var duplicateUIDLs: Set<String>
     /// False when the server has no UIDL: entries then carry an empty uidl and the caller derives identity.
     public var hasUIDL: Bool
+    /// Message numbers whose UIDL broke RFC 1939 §7 (control bytes, 8-bit, spaces, over 70 characters). Their
+    /// entries carry a stable stand-in ("~" and a hash of the server's bytes) so the message is not lost.
+    public var invalidUIDLs: [Int] = []
 }
 
 extension POP3Client {
@@ -57,6 +60,7 @@ extension POP3Client {
                                    duplicateUIDLs: [], hasUIDL: false)
             }
             var uidls: [String] = []
+            var invalid: [Int] = []
             for line in try readMultiLine() {
                 let parts = line.split(separator: 32, maxSplits: 1, omittingEmptySubsequences: true)
                 guard parts.count == 2, let number = Int(String(decoding: parts[0], as: UTF8.self)) else {
@@ -67,12 +71,14 @@ extension POP3Client {
                         + "\(uidls.count)); refusing to guess which message is which")
                 }
                 let uid = Array(parts[1].drop(while: { $0 == 32 }))
-                // RFC 1939 §7: 1 to 70 characters in the range 0x21 to 0x7E.
-                guard !uid.isEmpty, uid.count <= 70, uid.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
-                    throw MailError(.protocol, "invalid unique id for message \(number): "
-                        + "\"\(sanitizeForDisplay(uid, limit: 120))\" (RFC 1939: 1 to 70 printable characters)")
+                // RFC 1939 §7: 1 to 70 characters in the range 0x21 to 0x7E. Anything else still names one
+                // message on this server, so it is kept under a printable, stable stand-in.
+                if !uid.isEmpty, uid.count <= 70, uid.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) {
+                    uidls.append(String(decoding: uid, as: UTF8.self))
+                } else {
+                    invalid.append(number)
+                    uidls.append("~" + SHA256Hasher.hex(uid).prefix(40))
                 }
-                uidls.append(String(decoding: uid, as: UTF8.self))
             }
             guard uidls.count == sizes.count else {
                 throw MailError(.protocol, "UIDL lists \(uidls.count) messages but LIST lists \(sizes.count)")
@@ -81,7 +87,7 @@ extension POP3Client {
             var duplicates = Set<String>()
             for uid in uidls where !seen.insert(uid).inserted { duplicates.insert(uid) }
             let entries = zip(uidls, sizes).enumerated().map { POP3Entry(number: $0 + 1, uidl: $1.0, size: $1.1) }
-            return POP3Listing(entries: entries, duplicateUIDLs: duplicates, hasUIDL: true)
+            return POP3Listing(entries: entries, duplicateUIDLs: duplicates, hasUIDL: true, invalidUIDLs: invalid)
         }
     }
 

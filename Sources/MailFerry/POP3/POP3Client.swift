@@ -106,7 +106,7 @@ public final class POP3Client {
             capabilities = POP3Capabilities()
             return
         }
-        capabilities = POP3Capabilities.parse(try readMultiLine())
+        capabilities = POP3Capabilities.parse(try readMultiLine(maxBytes: 1 << 20))
     }
 
     /// QUIT (RFC 1939 §6). With no DELE sent, the update state removes nothing. A session with pipelined replies
@@ -154,17 +154,20 @@ public final class POP3Client {
         try POP3Reply.parse(try readLine())
     }
 
-    /// Reads the lines of a multi-line response up to its terminator, dot-unstuffed; bounded in count.
-    func readMultiLine(maxLines: Int = 5_000_000) throws -> [[UInt8]] {
+    /// Reads the lines of a multi-line response up to its terminator, dot-unstuffed; bounded in bytes (128 MiB is
+    /// a UIDL listing of over a million messages), so an endless reply cannot eat the machine's memory.
+    func readMultiLine(maxBytes: Int = 128 << 20) throws -> [[UInt8]] {
         var lines: [[UInt8]] = []
+        var total = 0
         while true {
             var line = try readLine()
             if line == [46] { return lines }
             if line.first == 46 { line.removeFirst() }
-            lines.append(line)
-            if lines.count > maxLines {
-                throw MailError(.protocol, "multi-line response longer than \(maxLines) lines")
+            total += line.count + 2
+            if total > maxBytes {
+                throw MailError(.protocol, "multi-line response longer than \(maxBytes >> 10) KiB")
             }
+            lines.append(line)
         }
     }
 

@@ -207,6 +207,10 @@ public final class Runner: Sendable {
             }
             result.notes.append("the server has no UIDL: messages identified by a fingerprint of their headers")
         }
+        if !listing.invalidUIDLs.isEmpty {
+            result.notes.append("\(listing.invalidUIDLs.count) message(s) have a unique id that breaks RFC 1939 "
+                + "(first: message \(listing.invalidUIDLs[0])); a hash of the server's id stands in for it")
+        }
         var counts: [String: Int] = [:]
         for entry in entries { counts[entry.uidl, default: 0] += 1 }
         let shared = Set(counts.filter { $0.value > 1 }.keys)

@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+@testable import MailFerry
+
+/// How a mailbox run reacts to what odd or busy POP3 servers say, against scripted servers (plaintext on loopback,
+/// allowPlaintext set): what is waited for, what is refused, and that nothing is lost or delivered twice.
+@Suite(.serialized) struct POP3RunnerBehaviourTests {
+    /// A workspace whose plan points at a fake server.
+    struct Setup {
+        let folder = TempFolder("runner")
+        let planFile: String
+
+        init(port: Int, sourceExtras: String = "") {
+            let secret = folder.file("secrets/pw", "pw\n")
+            planFile = folder.file("jobs/fake.json5", """
+                {
+                  plan: "fake",
+                  sources: { odd: { host: "127.0.0.1", port: \(port), tls: "none", allowPlaintext: true,
+                                    timeoutSeconds: 5, auth: ["user"] \(sourceExtras) } },
+                  targets: { box: { kind: "maildir", path: "target/{mailbox}" } },
+                  mailboxes: [ { source: "odd", user: "u", password: { file: "\(secret)" }, target: "box" } ],
+                }
+                """)
+        }
+
+        func run() throws -> MailboxResult {
+            let plan = try PlanLoader.load(planFile)
+            let store = try Store(path: plan.statePath)
+            let runner = try Runner(plan: plan, store: store)
+            return runner.run(runID: "test").first!
+        }
+
+        var maildirFiles: [String] {
+            let dir = URL(fileURLWithPath: folder.path).standardizedFileURL.path + "/target/u/new"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        }
+
+        func fileContents() -> [String] {
+            let dir = URL(fileURLWithPath: folder.path).standardizedFileURL.path + "/target/u/new"
+            return maildirFiles.map { String(decoding: FileManager.default.contents(atPath: dir + "/" + $0)!,
+                                             as: UTF8.self) }.sorted()
+        }
+    }
+
+    static func login(capa: [String] = ["USER", "UIDL"]) -> [FakeStep] {
+        [.send("+OK fake ready\r\n"), .expect("CAPA"), .send("+OK\r\n" + capa.map { $0 + "\r\n" }.joined() + ".\r\n"),
+         .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("+OK logged in\r\n")]
+    }
+
+    static let message1 = "Subject: one\r\n\r\nfirst\r\n"
+    static let message2 = "Subject: two\r\n\r\nsecond\r\n"
+
+    @Test func inUseIsWaitingNotFailure() throws {
+        let server = try FakeServer(steps: [.send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
+                                           .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"),
+                                           .send("-ERR [IN-USE] Mailbox locked by another session\r\n"),
+                                           .expect("QUIT"), .send("+OK\r\n")])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.finish()
+        #expect(result.error == nil)
+        #expect(result.waiting?.contains("[IN-USE]") == true, "\(result)")
+        #expect(result.ok)
+    }
+
+    @Test func loginDelayIsRespectedOnTheNextRun() throws {
+        let server = try FakeServer(connections: 1, steps: Self.login(capa: ["USER", "UIDL", "LOGIN-DELAY 900"]) + [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nLOGIN-DELAY 900\r\n.\r\n"),
+            .expect("LIST"), .send("+OK\r\n.\r\n"), .expect("UIDL"), .send("+OK\r\n.\r\n"),
+            .expect("QUIT"), .send("+OK\r\n"),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let first = try setup.run()
+        server.finish()
+        #expect(first.error == nil && first.waiting == nil, "\(first)")
+        // The second run must not even connect: the server said 900 s between logins.
+        let second = try setup.run()
+        #expect(second.waiting?.contains("LOGIN-DELAY") == true, "\(second)")
+        #expect(second.error == nil)
+    }
+
+    @Test func expireZeroIsRefusedBeforeAnyRetrieval() throws {
+        let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
+            .respond(["QUIT": "+OK\r\n"]),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.stop()
+        server.finish()
+        #expect(result.errorKind == .permanent)
+        #expect(result.error?.contains("EXPIRE 0") == true, "\(result)")
+        #expect(!server.transcript.contains("RETR") && !server.transcript.contains("LIST"))
+    }
+
+    static func listing(uidl: String?) -> [FakeStep] {
+        [.expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
+         .expect("LIST"), .send("+OK\r\n1 \(message1.utf8.count)\r\n2 \(message2.utf8.count)\r\n.\r\n"),
+         .expect("UIDL"), .send(uidl.map { "+OK\r\n\($0)\r\n.\r\n" } ?? "-ERR command not supported\r\n")]
+    }
+
+    static let retrieval: [FakeStep] = [
+        .expect("RETR 1"), .send("+OK\r\n\(message1).\r\n"), .expect("RETR 2"), .send("+OK\r\n\(message2).\r\n"),
+        .expect("QUIT"), .send("+OK\r\n"),
+    ]
+
+    @Test func withoutUIDLTheDefaultRefusesAndSaysWhatToSet() throws {
+        let server = try FakeServer(steps: Self.login(capa: ["USER"]) + Self.listing(uidl: nil) + [
+            .respond(["QUIT": "+OK\r\n"]),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.stop()
+        server.finish()
+        #expect(result.error?.contains("withoutUIDL: \"header-fingerprint\"") == true, "\(result)")
+        #expect(!server.transcript.contains("RETR"))
+    }
+
+    @Test func withoutUIDLHeaderFingerprintsIdentifyMessagesAcrossRuns() throws {
+        let session: [FakeStep] = Self.login(capa: ["USER"]) + Self.listing(uidl: nil) + [
+            .expect("TOP 1 0"), .send("+OK\r\nSubject: one\r\n\r\n.\r\n"),
+            .expect("TOP 2 0"), .send("+OK\r\nSubject: two\r\n\r\n.\r\n"),
+        ]
+        let server = try FakeServer(connections: 2) { s in
+            for step in session { try s.run(step) }
+            if s.number == 0 {
+                for step in Self.retrieval { try s.run(step) }
+            } else {
+                try s.run(.expect("QUIT"))
+                try s.send("+OK\r\n")
+            }
+        }
+        let setup = Setup(port: server.port, sourceExtras: ", withoutUIDL: \"header-fingerprint\"")
+        defer { setup.folder.cleanup() }
+        let first = try setup.run()
+        let second = try setup.run()
+        server.finish()
+        #expect(first.delivered == 2 && first.error == nil, "\(first)")
+        #expect(first.notes.contains { $0.contains("no UIDL") })
+        #expect(second.delivered == 0 && second.new == 0 && second.error == nil, "\(second)")
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    @Test func sharedUIDLsLoseNeitherMessageAndDeliverEachOnce() throws {
+        let session: [FakeStep] = Self.login() + Self.listing(uidl: "1 SAME\r\n2 SAME")
+        let server = try FakeServer(connections: 2, steps: session + Self.retrieval)
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let first = try setup.run()
+        let second = try setup.run()
+        server.finish()
+        #expect(first.delivered == 2, "\(first)")
+        #expect(first.notes.contains { $0.contains("share") })
+        #expect(second.delivered == 0 && second.duplicate == 0 && second.error == nil, "\(second)")
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    @Test func dropMidRetrieveDeliversNothingPartialAndTheRerunCompletes() throws {
+        let server = try FakeServer(connections: 2) { s in
+            for step in Self.login() + Self.listing(uidl: "1 A\r\n2 B") { try s.run(step) }
+            if s.number == 0 {
+                try s.run(.expect("RETR 1"))
+                try s.send("+OK\r\nSubject: one\r\n\r\nfir")
+                s.close()
+            } else {
+                for step in Self.retrieval { try s.run(step) }
+            }
+        }
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let broken = try setup.run()
+        #expect(broken.delivered == 0 && broken.errorKind == .transient, "\(broken)")
+        #expect(broken.pending == 2)
+        #expect(setup.maildirFiles.isEmpty)
+        let rerun = try setup.run()
+        server.finish()
+        #expect(rerun.delivered == 2 && rerun.error == nil, "\(rerun)")
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    @Test func pipeliningSendsRetrievalsAhead() throws {
+        // The server reads all three RETR commands before answering any: a client that waited for each reply
+        // would time out here.
+        let bodies = ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n", "Subject: c\r\n\r\nc\r\n"]
+        let list = bodies.enumerated().map { "\($0.offset + 1) \($0.element.utf8.count)\r\n" }.joined()
+        let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "PIPELINING"]) + [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+            .expect("LIST"), .send("+OK\r\n\(list).\r\n"),
+            .expect("UIDL"), .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
+            .expect("RETR 1"), .expect("RETR 2"), .expect("RETR 3"),
+            .send(bodies.map { "+OK\r\n\($0).\r\n" }.joined()),
+            .expect("QUIT"), .send("+OK\r\n"),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.finish()
+        #expect(result.delivered == 3 && result.error == nil, "\(result)")
+        #expect(setup.fileContents() == bodies.sorted())
+    }
+
+    @Test func aMessageRefusedByRetrIsDeferredAndTheRestArrive() throws {
+        let server = try FakeServer(steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
+            .expect("RETR 1"), .send("-ERR no such message\r\n"),
+            .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.finish()
+        #expect(result.delivered == 1 && result.deferred == 1 && result.error == nil, "\(result)")
+        #expect(setup.fileContents() == [Self.message2])
+    }
+}
