@@ -81,6 +81,22 @@ import Testing
         #expect(second.error == nil)
     }
 
+    @Test func loginDelayRefusalWaitsAndPostponesTheNextLogin() throws {
+        let server = try FakeServer(connections: 1, steps: [
+            .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"), .expect("USER u"),
+            .send("+OK\r\n"), .expect("PASS pw"), .send("-ERR [LOGIN-DELAY] Too soon, wait a while\r\n"),
+            .expect("QUIT"), .send("+OK\r\n"),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let first = try setup.run()
+        server.finish()
+        #expect(first.error == nil && first.waiting?.contains("[LOGIN-DELAY]") == true, "\(first)")
+        // Without an announced delay the default is 300 s: the second run does not connect at all.
+        let second = try setup.run()
+        #expect(second.waiting?.contains("LOGIN-DELAY") == true && second.error == nil, "\(second)")
+    }
+
     @Test func expireZeroIsRefusedBeforeAnyRetrieval() throws {
         let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
             .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
