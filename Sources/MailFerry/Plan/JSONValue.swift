@@ -1,7 +1,7 @@
 import Foundation
 
-/// A plan file as a plain tree, decoded with JSON5 (comments, trailing commas, unquoted keys). Validation walks this
-/// tree itself, so it can report every problem at once and name unknown keys.
+/// A plan file as a plain tree, parsed from JSON5 by `JSON5Parser` (which also records where each key is written).
+/// Validation walks this tree itself, so it can report every problem at once and name unknown keys.
 indirect enum JSONValue: Decodable, Equatable, Sendable {
     case object([String: JSONValue])
     case array([JSONValue])
@@ -28,9 +28,7 @@ indirect enum JSONValue: Decodable, Equatable, Sendable {
     }
 
     static func parseJSON5(_ data: Data) throws -> JSONValue {
-        let decoder = JSONDecoder()
-        decoder.allowsJSON5 = true
-        return try decoder.decode(JSONValue.self, from: data)
+        try JSON5Parser.parse(data).value
     }
 
     var typeName: String {

@@ -15,7 +15,11 @@ public struct Plan: Sendable {
     public var parallel: Int
     public var sources: [String: Source]
     public var targets: [String: Target]
+    /// Every mailbox: those written in `mailboxes`, then those of each `mailboxList` CSV, in file order.
     public var mailboxes: [Mailbox]
+    /// Where each key path of the plan file is written, for problems found after loading (`check` resolving a
+    /// secret).
+    public var locations = PlanLocations()
 
     public struct Transition: Sendable, Equatable {
         public var start: String?
@@ -45,14 +49,89 @@ public struct Plan: Sendable {
         case headerFingerprint = "header-fingerprint"
     }
 
+    /// Where and how to reach a server that is not a POP3 source (IMAP, LMTP and SMTP targets).
+    public struct Endpoint: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var tls: TLSMode
+        public var tlsSettings: TLSSettings
+        /// Permits credentials in clear on a `tls: none` connection.
+        public var allowPlaintext: Bool
+        /// Seconds for connect, the TLS handshake and each read or write.
+        public var timeout: Double
+    }
+
     public enum TargetKind: Sendable, Equatable {
         /// A Maildir per mailbox; `path` may contain {mailbox}, {user}, {local}, {domain}.
         case maildir(path: String)
+        /// IMAP APPEND into a folder, logged in as one admin account that may act for each mailbox.
+        case imap(IMAPTarget)
+        /// LMTP (RFC 2033) to a local delivery agent, over TCP or a Unix socket.
+        case lmtp(LMTPTarget)
+        /// SMTP submission or relay.
+        case smtp(SMTPTarget)
+    }
+
+    public struct IMAPTarget: Sendable, Equatable {
+        public var endpoint: Endpoint
+        /// The account mailferry logs in as (a migration admin).
+        public var user: String
+        public var password: SecretRef?
+        public var token: SecretRef?
+        /// SASL authorization identity per mailbox ("{mailbox}"): the admin acts as that user (RFC 4616 authzid).
+        public var authorize: String?
+        /// The folder messages are appended to.
+        public var folder: String
+        /// Flags set on every appended message, e.g. ["\\Seen"].
+        public var flags: [String]
+    }
+
+    public struct LMTPTarget: Sendable, Equatable {
+        /// TCP (host and port) or, when `socket` is set, a Unix socket; host and port are then unused.
+        public var endpoint: Endpoint?
+        public var socket: String?
+        /// Seconds for connect and each read or write.
+        public var timeout: Double
+        /// MAIL FROM when a message's sender cannot be recovered from its headers; "" is the null sender <>.
+        public var from: String
+    }
+
+    public struct SMTPTarget: Sendable, Equatable {
+        public var endpoint: Endpoint
+        public var user: String?
+        public var password: SecretRef?
+        public var token: SecretRef?
+        /// MAIL FROM when a message's sender cannot be recovered from its headers; "" is the null sender <>.
+        public var from: String
     }
 
     public struct Target: Sendable, Equatable {
         public var name: String
         public var kind: TargetKind
+        /// Where the target's secrets are written ("password", "token"), for messages about them.
+        public var spots: [String: PlanSpot] = [:]
+    }
+
+    /// A catch-all ("global") mailbox: mail for a whole domain, routed per recipient recovered from the trace
+    /// headers (DESIGN.md). The model is validated here; routing itself is a later stage.
+    public struct GlobalRouting: Sendable, Equatable {
+        /// The legacy domains this mailbox catches mail for ("wingtiptoys.com").
+        public var domains: [String]
+        /// New address for a recipient at one of `domains`: "{local}@contoso.example" ({local}, {domain}).
+        public var rewrite: String
+        /// The provider's final hops; only their Received headers are believed for envelope recovery.
+        public var trustedHosts: [String]
+        /// Explicit routes, checked before `rewrite`.
+        public var rules: [Rule]
+        /// Where mail goes that no rule or domain matches; nil means the global mailbox's own address.
+        public var fallback: String?
+
+        public struct Rule: Sendable, Equatable {
+            /// "someone@domain" (one address) or "@domain" (every address there).
+            public var match: String
+            /// The address it goes to.
+            public var mailbox: String
+        }
     }
 
     /// One legacy maildrop and where its mail goes.
@@ -65,8 +144,49 @@ public struct Plan: Sendable {
         public var target: String
         /// The person's address at the target ("chris@contoso.example"); the user name when not given.
         public var address: String
+        /// Set for a catch-all mailbox.
+        public var global: GlobalRouting? = nil
+        /// Where the mailbox is written: "mailboxes[3]" or "jobs/users.csv:14", and where its secrets are.
+        public var origin = PlanOrigin()
         /// Identity in the state database across runs.
         public var key: String { "\(source)/\(user)" }
+
+        public init(source: String, user: String, password: SecretRef?, token: SecretRef?, target: String,
+                    address: String, global: GlobalRouting? = nil, origin: PlanOrigin = PlanOrigin()) {
+            self.source = source
+            self.user = user
+            self.password = password
+            self.token = token
+            self.target = target
+            self.address = address
+            self.global = global
+            self.origin = origin
+        }
+    }
+}
+
+/// Where a setting is written: a key path in the plan file, or a CSV cell, with its file position when known.
+public struct PlanSpot: Sendable, Equatable {
+    /// "mailboxes[3].password" in a plan; the column name ("password") in a CSV row.
+    public var path: String
+    public var location: PlanLocation
+
+    public init(path: String, location: PlanLocation) {
+        self.path = path
+        self.location = location
+    }
+}
+
+/// Where a mailbox comes from.
+public struct PlanOrigin: Sendable, Equatable {
+    /// "mailboxes[3]", or "jobs/users.csv:14" for a CSV row.
+    public var label: String = ""
+    /// Where each of the mailbox's settings is written ("password", "token", "source", ...).
+    public var spots: [String: PlanSpot] = [:]
+
+    public init(label: String = "", spots: [String: PlanSpot] = [:]) {
+        self.label = label
+        self.spots = spots
     }
 }
 
@@ -74,9 +194,15 @@ extension Plan.TargetKind {
     public var kindName: String {
         switch self {
         case .maildir: "maildir"
+        case .imap: "imap"
+        case .lmtp: "lmtp"
+        case .smtp: "smtp"
         }
     }
 }
+
+/// Placeholders a target path or `authorize` may use.
+let mailboxPlaceholders = ["mailbox", "user", "local", "domain"]
 
 /// Fills `{mailbox}`, `{user}`, `{local}` and `{domain}` in a target path template.
 func expandTemplate(_ template: String, mailbox: Plan.Mailbox) -> String {

@@ -83,9 +83,18 @@ public final class Runner: Sendable {
         guard let target = plan.targets[mailbox.target] else {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
+        if mailbox.global != nil {
+            // Delivering a catch-all mailbox without routing would put everyone's mail in one place, and mark it
+            // delivered there for good.
+            throw MailError(.permanent, "global (catch-all) mailboxes are not available in this version yet: their "
+                + "mail must be routed per recipient, which comes in a later version")
+        }
         switch target.kind {
         case .maildir(let template):
             return try MaildirDelivery(root: expandTemplate(template, mailbox: mailbox))
+        case .imap, .lmtp, .smtp:
+            throw MailError(.permanent, "targets of kind \"\(target.kind.kindName)\" are not available in this "
+                + "version yet (targets.\(target.name)); only \"maildir\" delivers for now")
         }
     }
 

@@ -1,0 +1,182 @@
+import Foundation
+
+/// Targets of every kind. Only Maildir delivers in this version; IMAP, LMTP and SMTP targets are validated in full
+/// so plans can be written (and checked) now, and a run stops their mailboxes with a clear reason.
+extension PlanValidator {
+    static let targetKinds = ["maildir", "imap", "lmtp", "smtp"]
+    static let maildirKeys = ["kind", "path"]
+    static let imapKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
+                           "password", "token", "authorize", "folder", "flags"]
+    static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "from"]
+    static let smtpKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
+                           "password", "token", "from"]
+
+    mutating func buildTarget(_ name: String, _ value: JSONValue) -> Plan.Target? {
+        let at = PlanPath.member("targets", name)
+        checkName(name, at: at, what: "target")
+        guard case .object(let t) = value else {
+            problem(at, "must be an object like { kind: \"maildir\", path: \"/srv/mail/{mailbox}\" }, found "
+                + value.typeName)
+            return nil
+        }
+        guard let kind = string(t, "kind", at: at, required: true) else { return nil }
+        switch kind {
+        case "maildir":
+            checkKeys(t, allowed: Self.maildirKeys, at: at)
+            guard let path = nonEmptyString(t, "path", at: at, required: true) else { return nil }
+            guard checkPlaceholders(path, allowed: mailboxPlaceholders,
+                                    spot: locations.spot(PlanPath.member(at, "path"))) else { return nil }
+            return Plan.Target(name: name, kind: .maildir(path: resolve(path)))
+        case "imap":
+            checkKeys(t, allowed: Self.imapKeys, at: at)
+            return imapTarget(name, t, at: at)
+        case "lmtp":
+            checkKeys(t, allowed: Self.lmtpKeys, at: at)
+            return lmtpTarget(name, t, at: at)
+        case "smtp":
+            checkKeys(t, allowed: Self.smtpKeys, at: at)
+            return smtpTarget(name, t, at: at)
+        default:
+            problem(PlanPath.member(at, "kind"), "unknown target kind \"\(sanitizeForDisplay(kind, limit: 40))\"; use "
+                + Self.targetKinds.map { "\"\($0)\"" }.joined(separator: ", ")
+                + suggestion(kind, among: Self.targetKinds))
+            return nil
+        }
+    }
+
+    /// `user` with `password` or `token`, as a server login.
+    private mutating func login(_ t: [String: JSONValue], at: String, required: Bool)
+        -> (user: String?, password: SecretRef?, token: SecretRef?, spots: [String: PlanSpot], ok: Bool) {
+        let user = nonEmptyString(t, "user", at: at, required: required)
+        var spots: [String: PlanSpot] = [:]
+        var password: SecretRef?
+        var token: SecretRef?
+        var ok = user != nil || !required
+        if t["password"] != nil && t["token"] != nil {
+            problem(PlanPath.member(at, "token"), "give either password or token, not both")
+            ok = false
+        } else if t["token"] != nil {
+            token = secret(t, "token", at: at)
+            spots["token"] = locations.spot(PlanPath.member(at, "token"))
+            ok = ok && token != nil
+        } else if user != nil || t["password"] != nil {
+            password = secret(t, "password", at: at)
+            spots["password"] = locations.spot(PlanPath.member(at, "password"))
+            ok = ok && password != nil
+        }
+        if user == nil && !required && (password != nil || token != nil) {
+            problem(PlanPath.member(at, "user"), "missing: a password or token needs the user it belongs to")
+            ok = false
+        }
+        return (user, password, token, spots, ok)
+    }
+
+    private mutating func imapTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
+        let server = endpoint(t, at: at, service: .imap, credentials: true)
+        let credentials = login(t, at: at, required: true)
+        var authorize: String?
+        if let text = nonEmptyString(t, "authorize", at: at) {
+            if checkPlaceholders(text, allowed: mailboxPlaceholders,
+                                 spot: locations.spot(PlanPath.member(at, "authorize"))) {
+                authorize = text
+            }
+        }
+        let folder = nonEmptyString(t, "folder", at: at) ?? "INBOX"
+        if folder.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            problem(PlanPath.member(at, "folder"), "must not contain line breaks or control characters")
+        }
+        var flags: [String] = []
+        let flagsPath = PlanPath.member(at, "flags")
+        for (index, flag) in (stringList(t, "flags", at: at) ?? []).enumerated() {
+            let path = PlanPath.element(flagsPath, index)
+            let system = ["\\Seen", "\\Answered", "\\Flagged", "\\Draft"]
+            if let known = system.first(where: { $0.lowercased() == flag.lowercased() }) {
+                flags.append(known)
+            } else if flag.lowercased() == "\\deleted" {
+                problem(path, "\\Deleted would have the new server remove migrated messages at its next expunge; "
+                    + "refused")
+            } else if flag.lowercased() == "\\recent" {
+                problem(path, "\\Recent is set by the server only (RFC 3501 §2.3.2)")
+            } else if flag.hasPrefix("\\") {
+                problem(path, "unknown system flag \(sanitizeForDisplay(flag, limit: 40)); use "
+                    + system.joined(separator: ", ") + " or a keyword without '\\'"
+                    + suggestion(flag, among: system))
+            } else if flag.isEmpty || flag.count > 100 || flag.unicodeScalars.contains(where: {
+                $0.value <= 32 || $0.value >= 127 || "(){%*\"\\]".unicodeScalars.contains($0) }) {
+                // RFC 3501 §9: a keyword is an atom.
+                problem(path, "a keyword may not contain spaces, control characters or any of (){%*\"\\]")
+            } else {
+                flags.append(flag)
+            }
+        }
+        guard let server, let user = credentials.user, credentials.ok else { return nil }
+        return Plan.Target(name: name, kind: .imap(Plan.IMAPTarget(
+            endpoint: server, user: user, password: credentials.password, token: credentials.token,
+            authorize: authorize, folder: folder, flags: flags)), spots: credentials.spots)
+    }
+
+    private mutating func lmtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
+        let from = envelopeFrom(t, at: at)
+        if let socket = nonEmptyString(t, "socket", at: at) {
+            for key in ["host", "port", "tls", "caFile"] where t[key] != nil {
+                problem(PlanPath.member(at, key), "has no meaning with socket: LMTP then talks over the Unix "
+                    + "socket; remove one of them")
+            }
+            let timeout = integer(t, "timeoutSeconds", at: at, range: 1...3600) ?? 60
+            guard let from else { return nil }
+            return Plan.Target(name: name, kind: .lmtp(Plan.LMTPTarget(endpoint: nil, socket: resolve(socket),
+                                                                       timeout: Double(timeout), from: from)))
+        }
+        if t["host"] == nil {
+            problem(PlanPath.member(at, "host"), "missing: give host (and port, default 24) or socket")
+            return nil
+        }
+        let server = endpoint(t, at: at, service: .lmtp, credentials: false)
+        guard let server, let from else { return nil }
+        return Plan.Target(name: name, kind: .lmtp(Plan.LMTPTarget(endpoint: server, socket: nil,
+                                                                   timeout: server.timeout, from: from)))
+    }
+
+    private mutating func smtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
+        let credentials = login(t, at: at, required: false)
+        let server = endpoint(t, at: at, service: .smtp, credentials: credentials.user != nil)
+        let from = envelopeFrom(t, at: at)
+        guard let server, let from, credentials.ok else { return nil }
+        return Plan.Target(name: name, kind: .smtp(Plan.SMTPTarget(
+            endpoint: server, user: credentials.user, password: credentials.password, token: credentials.token,
+            from: from)), spots: credentials.spots)
+    }
+
+    /// `from`: MAIL FROM when a message's sender cannot be recovered; "" (the default) is the null sender.
+    private mutating func envelopeFrom(_ t: [String: JSONValue], at: String) -> String? {
+        guard t["from"] != nil else { return "" }
+        guard let from = string(t, "from", at: at) else { return nil }
+        if !from.isEmpty && !Self.isAddress(from) {
+            problem(PlanPath.member(at, "from"), "\"\(sanitizeForDisplay(from, limit: 80))\" is not an address like "
+                + "migration@contoso.example (\"\" means the null sender)")
+            return nil
+        }
+        return from
+    }
+
+    /// local@domain, printable, no spaces or angle brackets: what can go into MAIL FROM / RCPT TO as written.
+    static func isAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, isDomain(String(parts[1])), text.utf8.count <= 254 else {
+            return false
+        }
+        return parts[0].unicodeScalars.allSatisfy { $0.value > 32 && $0.value < 127 && !"<>()[],;:\\\"".unicodeScalars
+            .contains($0) }
+    }
+
+    /// A host name of letters, digits and hyphens, with at least one dot (RFC 1035 §2.3.1 labels).
+    static func isDomain(_ text: String) -> Bool {
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, text.utf8.count <= 253 else { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic
+                    || ("0"..."9").contains($0) || $0 == "-") }
+        }
+    }
+}

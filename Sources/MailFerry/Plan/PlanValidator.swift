@@ -1,0 +1,660 @@
+import Foundation
+
+/// Walks the plan tree, building the model and collecting every problem with its place.
+///
+/// Each value is checked where it is written: a reference to a source in `defaults` is checked once, there, not
+/// again for each of the hundreds of mailboxes that inherit it.
+struct PlanValidator {
+    let file: String
+    let workspace: String
+    let locations: PlanLocations
+    private var collected: [PlanProblem] = []
+    /// Files in the order their problems are listed: the plan first, then its CSV lists.
+    private var fileOrder: [String]
+
+    init(file: String, workspace: String, positions: [String: TextPosition]) {
+        self.file = file
+        self.workspace = workspace
+        self.locations = PlanLocations(file: file, positions: positions)
+        self.fileOrder = [file]
+    }
+
+    static let topKeys = ["plan", "transition", "state", "reports", "parallel", "sources", "targets", "defaults",
+                          "mailboxes", "mailboxList"]
+    static let transitionKeys = ["start", "cutover", "end"]
+    static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
+                             "auth", "withoutUIDL", "allowExpireZero", "pipelining"]
+    static let mailboxKeys = ["source", "user", "password", "token", "target", "mailbox", "global"]
+    /// What mailboxes inherit when they do not say.
+    static let defaultsKeys = ["source", "target", "mailbox"]
+
+    // MARK: - Problems
+
+    var problems: [PlanProblem] { collected }
+
+    mutating func problem(_ path: String, _ message: String) {
+        collected.append(PlanProblem(location: locations.location(of: path), path: path, message: message))
+    }
+
+    mutating func problem(at location: PlanLocation, _ path: String, _ message: String) {
+        if !fileOrder.contains(location.file) { fileOrder.append(location.file) }
+        collected.append(PlanProblem(location: location, path: path, message: message))
+    }
+
+    mutating func problem(_ spot: PlanSpot, _ message: String) {
+        problem(at: spot.location, spot.path, message)
+    }
+
+    /// Problems in reading order: by file, then line and column; problems at the same place keep their order.
+    func sortedProblems() -> [PlanProblem] {
+        collected.enumerated().sorted { a, b in
+            let fa = fileOrder.firstIndex(of: a.element.location?.file ?? file) ?? Int.max
+            let fb = fileOrder.firstIndex(of: b.element.location?.file ?? file) ?? Int.max
+            let ka = (fa, a.element.location?.line ?? 0, a.element.location?.column ?? 0, a.offset)
+            let kb = (fb, b.element.location?.line ?? 0, b.element.location?.column ?? 0, b.offset)
+            return ka < kb
+        }.map(\.element)
+    }
+
+    // MARK: - The plan
+
+    mutating func build(_ tree: JSONValue) -> Plan? {
+        guard case .object(let top) = tree else {
+            problem("", "the plan must be an object ({ plan: ..., sources: ..., ... }), found \(tree.typeName)")
+            return nil
+        }
+        checkKeys(top, allowed: Self.topKeys, at: "")
+        let name = string(top, "plan", at: "", required: true) ?? "plan"
+        if !name.isEmpty && !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
+            || name.hasPrefix(".") {
+            problem("plan", "use letters, digits, '-', '_' and '.' only (not first): the name becomes a file and "
+                + "folder name")
+        } else if name.isEmpty {
+            problem("plan", "must not be empty: the name becomes a file and folder name")
+        }
+        let transition = buildTransition(top["transition"])
+        let statePath = resolve(nonEmptyString(top, "state", at: "") ?? "state/\(name).sqlite")
+        let reportsPath = resolve(nonEmptyString(top, "reports", at: "") ?? "reports/\(name)")
+        let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
+
+        var sources: [String: Plan.Source] = [:]
+        for (key, value) in object(top, "sources", at: "", required: true) {
+            if let source = buildSource(key, value) { sources[key] = source }
+        }
+        if case .object(let s)? = top["sources"], s.isEmpty {
+            problem("sources", "is empty: name at least one legacy POP3 server")
+        }
+        var targets: [String: Plan.Target] = [:]
+        for (key, value) in object(top, "targets", at: "", required: true) {
+            if let target = buildTarget(key, value) { targets[key] = target }
+        }
+        if case .object(let t)? = top["targets"], t.isEmpty {
+            problem("targets", "is empty: name at least one place for the mail to go")
+        }
+        // A name that is defined but broken is not "undefined": its own problem is reported where it is written.
+        let names = Names(sources: Set(objectKeys(top["sources"])), targets: Set(objectKeys(top["targets"])),
+                          validSources: sources, validTargets: targets)
+        let defaults = buildInherited(top["defaults"], at: "defaults", names: names)
+
+        var mailboxes: [Plan.Mailbox] = []
+        var seen: [String: String] = [:]
+        // Duplicates are found by identity (source/user) even among mailboxes with other problems.
+        func add(_ result: (key: String?, mailbox: Plan.Mailbox?), draft: MailboxDraft, validator: inout PlanValidator) {
+            guard let key = result.key else { return }
+            if let first = seen[key] {
+                validator.problem(draft.here, "duplicate mailbox \(sanitizeForDisplay(key)) (also \(first))")
+            } else {
+                seen[key] = draft.label
+                if let mailbox = result.mailbox { mailboxes.append(mailbox) }
+            }
+        }
+        switch top["mailboxes"] {
+        case .array(let list)?:
+            for (index, value) in list.enumerated() {
+                let at = PlanPath.element("mailboxes", index)
+                guard let draft = jsonMailbox(value, at: at) else { continue }
+                add(finishMailbox(draft, list: nil, defaults: defaults, names: names), draft: draft, validator: &self)
+            }
+            if list.isEmpty && top["mailboxList"] == nil {
+                problem("mailboxes", "the list is empty: nothing to migrate")
+            }
+        case nil:
+            if top["mailboxList"] == nil {
+                problem("mailboxes", "missing: list the legacy mailboxes to migrate (or give a mailboxList CSV)")
+            }
+        case let other?:
+            problem("mailboxes", "must be a list, found \(other.typeName)")
+        }
+        for (draft, list) in mailboxLists(top["mailboxList"], names: names) {
+            add(finishMailbox(draft, list: list, defaults: defaults, names: names), draft: draft, validator: &self)
+        }
+        var plan = Plan(name: name, file: file, workspace: workspace, transition: transition, statePath: statePath,
+                        reportsPath: reportsPath, parallel: parallel, sources: sources, targets: targets,
+                        mailboxes: mailboxes)
+        plan.locations = locations
+        return plan
+    }
+
+    mutating func buildTransition(_ value: JSONValue?) -> Plan.Transition {
+        var transition = Plan.Transition()
+        guard let value else { return transition }
+        guard case .object(let t) = value else {
+            problem("transition", "must be an object like { cutover: \"2026-12-15\" }, found \(value.typeName)")
+            return transition
+        }
+        checkKeys(t, allowed: Self.transitionKeys, at: "transition")
+        transition.start = date(t, "start", at: "transition")
+        transition.cutover = date(t, "cutover", at: "transition")
+        transition.end = date(t, "end", at: "transition")
+        // YYYY-MM-DD compares correctly as text.
+        let order: [(String, String?)] = [("start", transition.start), ("cutover", transition.cutover),
+                                          ("end", transition.end)]
+        for (i, earlier) in order.enumerated() {
+            for later in order[(i + 1)...] {
+                if let a = earlier.1, let b = later.1, a > b {
+                    problem("transition.\(later.0)", "\(later.0) \(b) is before \(earlier.0) \(a); the dates go "
+                        + "start ≤ cutover ≤ end")
+                }
+            }
+        }
+        return transition
+    }
+
+    // MARK: - Sources
+
+    mutating func buildSource(_ name: String, _ value: JSONValue) -> Plan.Source? {
+        let at = PlanPath.member("sources", name)
+        checkName(name, at: at, what: "source")
+        guard case .object(let s) = value else {
+            problem(at, "must be an object like { host: \"pop.example\", tls: \"implicit\" }, found \(value.typeName)")
+            return nil
+        }
+        checkKeys(s, allowed: Self.sourceKeys, at: at)
+        let server = endpoint(s, at: at, service: .pop3, credentials: true)
+        let maxConnections = integer(s, "maxConnections", at: at, range: 1...1000) ?? 4
+        let pipelining = bool(s, "pipelining", at: at) ?? true
+        var auth = POP3AuthMethod.byStrength
+        switch s["auth"] {
+        case .array(let items)?:
+            auth = []
+            for (index, item) in items.enumerated() {
+                if case .string(let name) = item, let method = POP3AuthMethod(rawValue: name.lowercased()) {
+                    if auth.contains(method) {
+                        problem(PlanPath.element(PlanPath.member(at, "auth"), index), "\"\(name)\" is listed twice")
+                    }
+                    auth.append(method)
+                } else {
+                    let text = { if case .string(let t) = item { return "\"\(sanitizeForDisplay(t, limit: 40))\"" }
+                                 else { return item.typeName } }()
+                    problem(PlanPath.element(PlanPath.member(at, "auth"), index), "unknown login method \(text); use "
+                        + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                        + { if case .string(let t) = item {
+                                return suggestion(t, among: POP3AuthMethod.allCases.map(\.rawValue)) }
+                            return "" }())
+                }
+            }
+            if items.isEmpty { problem(PlanPath.member(at, "auth"), "the list is empty: no way to log in") }
+        case nil: break
+        case let other?: problem(PlanPath.member(at, "auth"), "must be a list like [\"cram-md5\", \"plain\", \"user\"], "
+            + "found \(other.typeName)")
+        }
+        var withoutUIDL = Plan.WithoutUIDL.refuse
+        if let text = string(s, "withoutUIDL", at: at) {
+            if let value = Plan.WithoutUIDL(rawValue: text) {
+                withoutUIDL = value
+            } else {
+                problem(PlanPath.member(at, "withoutUIDL"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; "
+                    + "use \"refuse\" or \"header-fingerprint\""
+                    + suggestion(text, among: Plan.WithoutUIDL.allCases.map(\.rawValue)))
+            }
+        }
+        let allowExpireZero = bool(s, "allowExpireZero", at: at) ?? false
+        guard let server else { return nil }
+        let endpoint = POP3Endpoint(host: server.host, port: server.port, tls: server.tls,
+                                    tlsSettings: server.tlsSettings, allowPlaintext: server.allowPlaintext,
+                                    timeout: server.timeout, pipelineWindow: pipelining ? 16 : 1)
+        return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
+                           withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero)
+    }
+
+    /// Names of sources and targets become parts of mailbox keys and report lines: keep them plain.
+    mutating func checkName(_ name: String, at: String, what: String) {
+        if name.isEmpty || name.contains("/") || name.unicodeScalars.contains(where: {
+            $0.properties.generalCategory == .control || $0 == " " }) {
+            problem(at, "a \(what) name must be non-empty, without '/', spaces or control characters")
+        }
+    }
+
+    // MARK: - Servers (sources and targets)
+
+    /// What a server speaks, for default ports and telling a port that cannot match its TLS mode.
+    struct Service {
+        var name: String
+        /// Port of TLS from the first byte (nil: the protocol has none).
+        var implicitPort: Int?
+        /// Plain-text ports (STARTTLS or none).
+        var plainPorts: [Int]
+        var defaultTLS: TLSMode
+
+        static let pop3 = Service(name: "POP3", implicitPort: 995, plainPorts: [110], defaultTLS: .implicit)
+        static let imap = Service(name: "IMAP", implicitPort: 993, plainPorts: [143], defaultTLS: .implicit)
+        static let smtp = Service(name: "SMTP", implicitPort: 465, plainPorts: [587, 25], defaultTLS: .starttls)
+        static let lmtp = Service(name: "LMTP", implicitPort: nil, plainPorts: [24], defaultTLS: .none)
+    }
+
+    /// host, port, tls, caFile, allowPlaintext and timeoutSeconds of a server, with the impossible combinations
+    /// refused. `credentials`: whether a password or token would travel on this connection.
+    mutating func endpoint(_ s: [String: JSONValue], at: String, service: Service,
+                           credentials: Bool) -> Plan.Endpoint? {
+        let host = string(s, "host", at: at, required: true)
+        if let host, host.isEmpty || host.unicodeScalars.contains(where: { $0 == " " || $0 == "/" || $0.value < 32 }) {
+            problem(PlanPath.member(at, "host"), "is not a host name or address")
+        }
+        var tls = service.defaultTLS
+        if let text = string(s, "tls", at: at) {
+            let allowed = service.implicitPort == nil ? ["starttls", "none"] : ["implicit", "starttls", "none"]
+            if let mode = TLSMode(rawValue: text), allowed.contains(text) {
+                tls = mode
+            } else if text == "implicit" {
+                problem(PlanPath.member(at, "tls"), "\(service.name) has no implicit TLS; use \"starttls\" or \"none\"")
+            } else {
+                problem(PlanPath.member(at, "tls"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; use "
+                    + allowed.map { "\"\($0)\"" }.joined(separator: ", ") + suggestion(text, among: allowed))
+            }
+        }
+        let defaultPort = tls == .implicit ? (service.implicitPort ?? 0) : (service.plainPorts.first ?? 0)
+        let port = integer(s, "port", at: at, range: 1...65535) ?? defaultPort
+        if s["port"] != nil, s["tls"] != nil || service.defaultTLS != .none {
+            // A well-known port that cannot match the TLS mode is a typo that would show as a confusing timeout.
+            if tls == .implicit && service.plainPorts.contains(port) {
+                problem(PlanPath.member(at, "port"), "port \(port) is \(service.name)'s plain-text port, but tls is "
+                    + "\"implicit\" (TLS from the first byte); use port \(service.implicitPort ?? 0), or tls: "
+                    + "\"starttls\"")
+            } else if tls != .implicit, let implicit = service.implicitPort, port == implicit {
+                problem(PlanPath.member(at, "port"), "port \(port) expects TLS from the first byte, but tls is "
+                    + "\"\(tls.rawValue)\"; use tls: \"implicit\", or port \(service.plainPorts[0])")
+            }
+        }
+        let allowPlaintext = bool(s, "allowPlaintext", at: at) ?? false
+        if tls == .none && credentials && !allowPlaintext {
+            problem(PlanPath.member(at, "tls"), "\"none\" sends passwords in clear text; add allowPlaintext: true to "
+                + "this \(at.hasPrefix("sources") ? "source" : "target") if that is really intended, or use "
+                + (service.implicitPort == nil ? "\"starttls\"" : "\"implicit\" or \"starttls\""))
+        }
+        let caFile = nonEmptyString(s, "caFile", at: at).map(resolve)
+        if let caFile {
+            if tls == .none {
+                problem(PlanPath.member(at, "caFile"), "is set but tls is \"none\": there is no certificate to check")
+            } else if !FileManager.default.isReadableFile(atPath: caFile) {
+                problem(PlanPath.member(at, "caFile"), "cannot read \(caFile)"
+                    + (FileManager.default.fileExists(atPath: caFile) ? "" : ": no such file"))
+            }
+        }
+        let timeout = integer(s, "timeoutSeconds", at: at, range: 1...3600) ?? 60
+        guard let host else { return nil }
+        return Plan.Endpoint(host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile),
+                             allowPlaintext: allowPlaintext, timeout: Double(timeout))
+    }
+
+    // MARK: - Mailboxes
+
+    /// Source, target and address template that mailboxes inherit (from `defaults` or a `mailboxList`).
+    struct Inherited {
+        var source: (name: String, spot: PlanSpot)?
+        var target: (name: String, spot: PlanSpot)?
+        /// "{user}@contoso.example"
+        var address: (template: String, spot: PlanSpot)?
+    }
+
+    /// Defined source and target names, for reference checks.
+    struct Names {
+        var sources: Set<String>
+        var targets: Set<String>
+        var validSources: [String: Plan.Source]
+        var validTargets: [String: Plan.Target]
+    }
+
+    /// A mailbox as written, before inheritance.
+    struct MailboxDraft {
+        /// "mailboxes[3]" or "jobs/users.csv:14".
+        var label: String
+        /// The mailbox itself: problems about it as a whole, and keys it lacks.
+        var here: PlanSpot
+        /// Where each written setting is.
+        var spots: [String: PlanSpot] = [:]
+        /// How a setting that is not written would be named ("mailboxes[3].source", or the CSV column).
+        var missing: (String) -> PlanSpot
+        var source: String?
+        var user: String?
+        var target: String?
+        var address: String?
+        var password: SecretRef?
+        var token: SecretRef?
+        var global: Plan.GlobalRouting?
+    }
+
+    mutating func buildInherited(_ value: JSONValue?, at: String, names: Names) -> Inherited {
+        var inherited = Inherited()
+        guard let value else { return inherited }
+        guard case .object(let d) = value else {
+            problem(at, "must be an object like { source: \"isp\", target: \"archive\" }, found \(value.typeName)")
+            return inherited
+        }
+        checkKeys(d, allowed: Self.defaultsKeys, at: at)
+        inheritedFields(d, at: at, names: names, into: &inherited)
+        return inherited
+    }
+
+    /// source, target and mailbox of `defaults` or a `mailboxList` entry, each checked where it is written.
+    mutating func inheritedFields(_ d: [String: JSONValue], at: String, names: Names, into inherited: inout Inherited) {
+        if let source = nonEmptyString(d, "source", at: at) {
+            let spot = locations.spot(PlanPath.member(at, "source"))
+            checkReference(source, kind: "source", defined: names.sources, spot: spot)
+            inherited.source = (source, spot)
+        }
+        if let target = nonEmptyString(d, "target", at: at) {
+            let spot = locations.spot(PlanPath.member(at, "target"))
+            checkReference(target, kind: "target", defined: names.targets, spot: spot)
+            inherited.target = (target, spot)
+        }
+        if let template = string(d, "mailbox", at: at) {
+            let spot = locations.spot(PlanPath.member(at, "mailbox"))
+            if checkPlaceholders(template, allowed: ["user"], spot: spot) {
+                if !template.contains("{user}") {
+                    problem(spot, "must contain {user}, as in \"{user}@contoso.example\": otherwise every mailbox "
+                        + "would get the same address")
+                } else {
+                    inherited.address = (template, spot)
+                }
+            }
+        }
+    }
+
+    mutating func checkReference(_ name: String, kind: String, defined: Set<String>, spot: PlanSpot) {
+        guard !defined.contains(name) else { return }
+        problem(spot, "no \(kind) named \"\(sanitizeForDisplay(name, limit: 60))\" in \(kind)s"
+            + suggestion(name, among: Array(defined)))
+    }
+
+    /// Checks `{name}` placeholders; false when one is unknown.
+    @discardableResult
+    mutating func checkPlaceholders(_ template: String, allowed: [String], spot: PlanSpot) -> Bool {
+        var ok = true
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                problem(spot, "a '{' without its '}'; placeholders are written "
+                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
+                return false
+            }
+            let name = String(rest[rest.index(after: open)..<close])
+            if !allowed.contains(name) {
+                let hint = closest(name, among: allowed).map { " (did you mean {\($0)}?)" } ?? ""
+                problem(spot, "unknown placeholder {\(sanitizeForDisplay(name, limit: 40))}\(hint); use "
+                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
+                ok = false
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return ok
+    }
+
+    /// A mailbox written in the plan's `mailboxes` list.
+    mutating func jsonMailbox(_ value: JSONValue, at: String) -> MailboxDraft? {
+        guard case .object(let m) = value else {
+            problem(at, "must be an object like { source: \"isp\", user: \"chris\", password: { env: \"PW\" }, "
+                + "target: \"archive\" }, found \(value.typeName)")
+            return nil
+        }
+        checkKeys(m, allowed: Self.mailboxKeys, at: at)
+        let locations = self.locations
+        var draft = MailboxDraft(label: at, here: locations.spot(at),
+                                 missing: { locations.spot(PlanPath.member(at, $0)) })
+        for key in m.keys { draft.spots[key] = locations.spot(PlanPath.member(at, key)) }
+        draft.source = nonEmptyString(m, "source", at: at)
+        draft.user = string(m, "user", at: at, required: true)
+        draft.target = nonEmptyString(m, "target", at: at)
+        draft.address = string(m, "mailbox", at: at)
+        if m["token"] != nil && m["password"] != nil {
+            problem(PlanPath.member(at, "token"), "give either password or token, not both")
+        }
+        if m["token"] != nil {
+            draft.token = secret(m, "token", at: at)
+        } else {
+            draft.password = secret(m, "password", at: at)
+        }
+        if let global = m["global"] {
+            draft.global = buildGlobal(global, at: PlanPath.member(at, "global"))
+        }
+        return draft
+    }
+
+    /// Applies inheritance and the checks every mailbox gets, wherever it was written.
+    /// Returns the mailbox's identity (source/user) when it has one, and the mailbox when it has no problem.
+    mutating func finishMailbox(_ draft: MailboxDraft, list: Inherited?, defaults: Inherited,
+                                names: Names) -> (key: String?, mailbox: Plan.Mailbox?) {
+        var ok = true
+        if let source = draft.source, let spot = draft.spots["source"] {
+            checkReference(source, kind: "source", defined: names.sources, spot: spot)
+        }
+        if let target = draft.target, let spot = draft.spots["target"] {
+            checkReference(target, kind: "target", defined: names.targets, spot: spot)
+        }
+        let source = draft.source ?? list?.source?.name ?? defaults.source?.name
+        let target = draft.target ?? list?.target?.name ?? defaults.target?.name
+        if source == nil {
+            problem(draft.missing("source"), "missing, and no defaults.source\(list == nil ? "" : " or mailboxList source") to inherit")
+            ok = false
+        }
+        if target == nil {
+            problem(draft.missing("target"), "missing, and no defaults.target\(list == nil ? "" : " or mailboxList target") to inherit")
+            ok = false
+        }
+        guard let user = draft.user else { return (nil, nil) }
+        let key = source.map { "\($0)/\(user)" }
+        if user.isEmpty || user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            || user.count > 200 {
+            problem(draft.spots["user"] ?? draft.missing("user"), "must be a non-empty name without line breaks or "
+                + "control characters")
+            ok = false
+        }
+        let template = list?.address ?? defaults.address
+        let address = draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
+            ?? user
+        if address.isEmpty || address.contains("/") || address.contains("\0") || address.hasPrefix(".")
+            || address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
+            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
+                + "target folder")
+            ok = false
+        }
+        if draft.token != nil, let source, let methods = names.validSources[source]?.auth,
+           !methods.contains(where: \.usesToken) {
+            problem(draft.spots["token"] ?? draft.here, "sources.\(source).auth allows no token method; add "
+                + "\"oauthbearer\" or \"xoauth2\"")
+        }
+        guard ok, let source, let target, names.validSources[source] != nil, names.validTargets[target] != nil,
+              draft.password != nil || draft.token != nil else { return (key, nil) }
+        if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path) = kind,
+           !path.contains("{") {
+            problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
+                + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
+            return (key, nil)
+        }
+        return (key, Plan.Mailbox(source: source, user: user, password: draft.password, token: draft.token, target: target,
+                            address: address, global: draft.global,
+                            origin: PlanOrigin(label: draft.label, spots: draft.spots)))
+    }
+
+    // MARK: - Typed access with problems
+
+    mutating func checkKeys(_ object: [String: JSONValue], allowed: [String], at: String) {
+        for key in object.keys.sorted() where !allowed.contains(key) {
+            problem(PlanPath.member(at, key), "unknown key" + suggestion(key, among: allowed))
+        }
+    }
+
+    func objectKeys(_ value: JSONValue?) -> [String] {
+        if case .object(let o)? = value { return Array(o.keys) }
+        return []
+    }
+
+    mutating func string(_ object: [String: JSONValue], _ key: String, at: String, required: Bool = false) -> String? {
+        switch object[key] {
+        case .string(let value)?: return value
+        case nil:
+            if required { problem(PlanPath.member(at, key), "missing") }
+            return nil
+        case let other?:
+            problem(PlanPath.member(at, key), "must be text in quotes, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func nonEmptyString(_ object: [String: JSONValue], _ key: String, at: String,
+                                 required: Bool = false) -> String? {
+        guard let value = string(object, key, at: at, required: required) else { return nil }
+        if value.isEmpty {
+            problem(PlanPath.member(at, key), "must not be empty")
+            return nil
+        }
+        return value
+    }
+
+    mutating func integer(_ object: [String: JSONValue], _ key: String, at: String, range: ClosedRange<Int>) -> Int? {
+        switch object[key] {
+        case .number(let value)?:
+            guard value.isFinite, value == value.rounded(), let int = Int(exactly: value), range.contains(int) else {
+                problem(PlanPath.member(at, key), "must be a whole number from \(range.lowerBound) to "
+                    + "\(range.upperBound)")
+                return nil
+            }
+            return int
+        case nil: return nil
+        case let other?:
+            problem(PlanPath.member(at, key), "must be a number, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func bool(_ object: [String: JSONValue], _ key: String, at: String) -> Bool? {
+        switch object[key] {
+        case .bool(let value)?: return value
+        case nil: return nil
+        case let other?:
+            problem(PlanPath.member(at, key), "must be true or false, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func object(_ object: [String: JSONValue], _ key: String, at: String,
+                         required: Bool) -> [(String, JSONValue)] {
+        switch object[key] {
+        case .object(let value)?: return value.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        case nil:
+            if required { problem(PlanPath.member(at, key), "missing") }
+            return []
+        case let other?:
+            problem(PlanPath.member(at, key), "must be an object, found \(other.typeName)")
+            return []
+        }
+    }
+
+    /// A list of strings; problems name the element.
+    mutating func stringList(_ object: [String: JSONValue], _ key: String, at: String) -> [String]? {
+        let path = PlanPath.member(at, key)
+        switch object[key] {
+        case .array(let items)?:
+            var out: [String] = []
+            for (index, item) in items.enumerated() {
+                if case .string(let text) = item {
+                    out.append(text)
+                } else {
+                    problem(PlanPath.element(path, index), "must be text in quotes, found \(item.typeName)")
+                }
+            }
+            return out
+        case nil: return nil
+        case let other?:
+            problem(path, "must be a list, found \(other.typeName)")
+            return nil
+        }
+    }
+
+    mutating func date(_ object: [String: JSONValue], _ key: String, at: String) -> String? {
+        guard let text = string(object, key, at: at) else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        guard text.count == 10, let parsed = formatter.date(from: text), formatter.string(from: parsed) == text else {
+            problem(PlanPath.member(at, key), "\"\(sanitizeForDisplay(text, limit: 40))\" is not a date; write "
+                + "YYYY-MM-DD, e.g. \"2026-12-15\"")
+            return nil
+        }
+        return text
+    }
+
+    /// `{ env: NAME }`, `{ file: PATH }` or `{ command: [...] }`. A password written inline is refused: plan files
+    /// get copied around. Messages never repeat what was written where a secret should be.
+    mutating func secret(_ object: [String: JSONValue], _ key: String, at: String) -> SecretRef? {
+        let path = PlanPath.member(at, key)
+        let forms = "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }"
+        switch object[key] {
+        case .object(let s)?:
+            if s.count == 1, case .string(let name)? = s["env"] {
+                guard Self.isVariableName(name) else {
+                    problem(PlanPath.member(path, "env"), "an environment variable name has letters, digits and "
+                        + "'_' only, and does not start with a digit")
+                    return nil
+                }
+                return .env(name)
+            }
+            if s.count == 1, case .string(let file)? = s["file"], !file.isEmpty { return .file(resolve(file)) }
+            if s.count == 1, case .array(let items)? = s["command"] {
+                let argv = items.compactMap { item -> String? in
+                    if case .string(let text) = item { return text }
+                    return nil
+                }
+                if !argv.isEmpty && argv.count == items.count && !argv[0].isEmpty {
+                    // A relative program path is the plan's, like every other path; a bare name is looked up in PATH.
+                    return .command([argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst())
+                }
+                problem(PlanPath.member(path, "command"), "must be a non-empty list of text: the program, then its "
+                    + "arguments")
+                return nil
+            }
+            let keys = s.keys.sorted()
+            if keys.count == 1, let only = keys.first, let near = closest(only, among: ["env", "file", "command"]) {
+                problem(PlanPath.member(path, only), "unknown key (did you mean \"\(near)\"?)")
+                return nil
+            }
+            problem(path, "must be exactly one of \(forms)")
+            return nil
+        case .string?, .number?:
+            problem(path, "a password written in the plan is refused (plans get copied, mailed and committed); "
+                + "put it in an environment variable or a file readable only by you, and write \(forms)")
+            return nil
+        case nil:
+            problem(path, "missing: write \(forms)")
+            return nil
+        case let other?:
+            problem(path, "must be \(forms), found \(other.typeName)")
+            return nil
+        }
+    }
+
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first), name.count <= 200 else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0 == "_"
+            || ("0"..."9").contains($0)) }
+    }
+
+    func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("~/") { return NSString(string: path).expandingTildeInPath }
+        return URL(fileURLWithPath: workspace).appendingPathComponent(path).standardizedFileURL.path
+    }
+}
