@@ -67,6 +67,31 @@ import Testing
         }
     }
 
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalStopsCleanlyWithReportThenRerunCompletes(signal: Int32) throws {
+        let e2e = try EndToEnd("e2e-signal", counts: ["alice": 200, "bob": 200, "carol": 200],
+                               bigAttachmentFor: "bob")
+        let child = try e2e.start()
+        defer { child.removeOutput() }
+        let deadline = Date().addingTimeInterval(120)
+        while e2e.deliveredCount() < 100 && Date() < deadline && child.wait(timeout: 0) == nil { usleep(1_000) }
+        let sentAt = Date()
+        child.signal(signal)
+        let code = child.wait(timeout: 20)
+        let stopSeconds = Date().timeIntervalSince(sentAt)
+        #expect(code == 128 + signal, "\(child.stdout)\n\(child.stderr)")
+        #expect(stopSeconds < 5, "took \(stopSeconds) s to stop")
+        #expect(child.stdout.contains("interrupted: 3 mailboxes"), "\(child.stdout)")
+        let report = try e2e.lastReport()
+        #expect(report.interrupted && report.exitCode == 128 + signal)
+        #expect(report.delivered == e2e.deliveredCount(), "the report counts what is in the target")
+        #expect(report.delivered < 600 && report.pending > 0)
+        let rerun = try e2e.run()
+        #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
+        #expect(try e2e.lastReport().delivered == 600 - report.delivered)
+        for user in ["alice", "bob", "carol"] { try e2e.expectExactlyOnce(user) }
+    }
+
     /// Each named crash point, hit once mid-run: the rerun completes with every message exactly once.
     @Test(arguments: ["after-retr", "after-delivering-commit", "maildir-before-rename", "after-target-ack"])
     func crashPointThenRerun(point: String) throws {

@@ -50,7 +50,7 @@ enum RunCommand {
             console.error("\(args.plan): \(error)")
             return ExitCode.usage
         }
-        Interrupt.install()
+        StopSignal.install()
         let lock: PlanLock
         let store: Store
         do {
@@ -93,9 +93,9 @@ enum RunCommand {
             }
         }
         var summary = RunSummary(runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
-                                 mailboxes: results, interrupted: Interrupt.requested, exitCode: ExitCode.ok)
-        if Interrupt.requested {
-            summary.exitCode = Interrupt.exitCode
+                                 mailboxes: results, interrupted: StopSignal.requested, exitCode: ExitCode.ok)
+        if StopSignal.requested {
+            summary.exitCode = StopSignal.exitCode
         } else if !results.allSatisfy(\.ok) {
             summary.exitCode = ExitCode.incomplete
         }

@@ -6,6 +6,7 @@ final class Socket: ByteStream {
     let fd: Int32
     let peer: String
     private var closed = false
+    private var timeout = 60.0
 
     /// Wraps an already connected descriptor (tests use one end of a socketpair).
     init(fd: Int32, peer: String) {
@@ -71,12 +72,29 @@ final class Socket: ByteStream {
 
     /// Applies `seconds` to every later read and write (SO_RCVTIMEO / SO_SNDTIMEO).
     func setTimeout(_ seconds: Double) {
+        timeout = seconds
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Waits until the socket has data, in short slices so a stop request (SIGINT/SIGTERM) is noticed at once;
+    /// throws on the timeout or on a stop request.
+    func waitReadable() throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if StopSignal.requested { throw MailError(.transient, "stopped by a signal while waiting for \(peer)") }
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { throw MailError(.transient, "timed out waiting for \(peer)") }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(min(remaining, 0.2) * 1000) + 1)
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR { throw MailError(.transient, "poll on \(peer) failed: \(errnoText())") }
+        }
+    }
+
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try waitReadable()
         let n = retryingEINTR { Glibc.recv(fd, buffer.baseAddress, buffer.count, 0) }
         if n < 0 {
             if errno == EAGAIN || errno == EWOULDBLOCK {

@@ -85,6 +85,8 @@ final class TLSStream: ByteStream {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        // Decrypted bytes may already wait inside OpenSSL; only an empty session waits on the socket.
+        if SSL_pending(ssl) == 0 { try socket.waitReadable() }
         ERR_clear_error()
         let n = SSL_read(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if n > 0 { return Int(n) }

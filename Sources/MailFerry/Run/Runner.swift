@@ -69,6 +69,11 @@ public final class Runner: Sendable {
             try reconcile(mailboxID: id, delivery: delivery, result: &result)
             try transfer(mailbox, mailboxID: id, delivery: delivery, result: &result)
             try store.finishPoll(mailbox: id, error: nil)
+        } catch where StopSignal.requested {
+            // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
+            // (nothing partial is delivered; an in-doubt attempt is reconciled next run).
+            result.notes.append("interrupted: \((error as? MailError)?.message ?? "\(error)")")
+            if result.pending == 0 { result.pending = 1 }
         } catch {
             let mailError = error as? MailError ?? MailError(.local, "\(error)")
             result.error = mailError.message
@@ -173,7 +178,7 @@ public final class Runner: Sendable {
         let items = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
         let numbers = items.map(\.entry.number)
         for (index, item) in items.enumerated() {
-            if Interrupt.requested {
+            if StopSignal.requested {
                 result.pending += items.count - index
                 break
             }
