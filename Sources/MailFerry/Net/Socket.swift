@@ -16,8 +16,12 @@ final class Socket: ByteStream {
 
     deinit { close() }
 
+    /// OpenSSL writes with write(2), which raises SIGPIPE when the peer is gone; a mail tool must get EPIPE instead.
+    private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     /// Resolves `host` (getaddrinfo) and connects to the first address that answers within `timeout` seconds.
     static func connect(host: String, port: Int, timeout: Double) throws -> Socket {
+        _ = ignoreSIGPIPE
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -38,6 +38,7 @@ public struct POP3Capabilities: Equatable, Sendable {
             case "SASL": caps.saslMechanisms = args.map { $0.uppercased() }
             case "LOGIN-DELAY": caps.loginDelay = args.first.flatMap { Int($0) }
             case "EXPIRE": caps.expire = args.first
+            case "EXPIRENEVER": caps.expire = "NEVER"  // GNU Mailutils writes it without the space
             case "IMPLEMENTATION": caps.implementation = sanitizeForDisplay(args.joined(separator: " "), limit: 80)
             default: break
             }

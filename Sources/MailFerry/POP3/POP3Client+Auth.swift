@@ -16,7 +16,12 @@ extension POP3Client {
             }
             try checkArgument(user, what: "user name")
             try checkArgument(credential.secret, what: credential.isToken ? "token" : "password")
-            let candidates = allowed.filter { offers($0, for: credential) }
+            var candidates = allowed.filter { offers($0, for: credential) }
+            if conn.tlsInfo != nil && allowed == POP3AuthMethod.byStrength, let apop = candidates.firstIndex(of: .apop) {
+                // Under TLS the password is protected anyway, and many servers put an APOP timestamp in every
+                // greeting without an APOP secret for the user (GNU Mailutils): by default APOP comes last there.
+                candidates.append(candidates.remove(at: apop))
+            }
             guard !candidates.isEmpty else {
                 let offered = (capabilities.saslMechanisms.map { "SASL \($0)" } + (capabilities.user ? ["USER"] : [])
                     + (apopTimestamp != nil ? ["APOP"] : [])).joined(separator: ", ")
@@ -31,6 +36,11 @@ extension POP3Client {
                     return method
                 } catch let failure as MechanismRejected {
                     lastError = failure.error
+                    continue
+                } catch let error as MailError where method == .apop && method != candidates.last && !botched {
+                    // An APOP refusal often means "no APOP secret for this user", not a wrong password: the
+                    // timestamp is in the greeting whether or not APOP is set up. One more method is worth it.
+                    lastError = error
                     continue
                 }
             }

@@ -1,0 +1,61 @@
+import Foundation
+import Glibc
+import Testing
+@testable import MailFerry
+
+/// The crash promise under fire: SIGKILL at random moments, over and over, then a clean run; every message must
+/// be in its target exactly once and the state database must agree.
+@Suite(.serialized) struct RandomKillTests {
+    @Test func fiftyRandomKillsIntoMaildir() throws {
+        let e2e = try EndToEnd("e2e-randomkill", counts: ["alice": 200, "bob": 200, "carol": 200],
+                               bigAttachmentFor: "carol")
+        var generator = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &generator)
+        var random = SplitMix(seed: seed)
+        var kills = 0
+        var killsMidMigration = 0
+        var finishedEarly = 0
+        var progress: [Int] = []
+        // Bounded: at most 200 attempts to land 50 kills.
+        for _ in 0..<200 where kills < 50 {
+            let child = try e2e.start()
+            // Startup takes a few ms and 600 messages about half a second: short random delays spread the kills over
+            // the whole migration (start-up, listing, retrieval, delivery, commits).
+            usleep(UInt32(5_000 + random.next() % 30_000))
+            if child.wait(timeout: 0) == nil {
+                child.kill9()
+                kills += 1
+                if e2e.deliveredCount() < 600 { killsMidMigration += 1 }
+            } else {
+                finishedEarly += 1
+            }
+            child.removeOutput()
+            progress.append(e2e.deliveredCount())
+        }
+        print("random kills: seed \(seed), \(kills) kills (\(killsMidMigration) mid-migration), \(finishedEarly) runs finished first, delivered after "
+              + "each: \(progress)")
+        #expect(kills >= 50, "seed \(seed)")
+        #expect(killsMidMigration >= 40, "seed \(seed): only \(killsMidMigration) kills landed before the end")
+        let final = try e2e.run()
+        #expect(final.code == 0, "seed \(seed): \(final.out)\n\(final.err)")
+        for user in ["alice", "bob", "carol"] {
+            try e2e.expectExactlyOnce(user)
+            // No leftovers of killed attempts in tmp/.
+            let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: e2e.maildir(user) + "/tmp")) ?? []
+            #expect(leftovers.isEmpty, "seed \(seed): \(leftovers.prefix(3))")
+        }
+    }
+}
+
+/// A small seeded generator, so a failing run can be repeated with its printed seed.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
