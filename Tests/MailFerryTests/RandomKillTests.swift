@@ -17,11 +17,14 @@ import Testing
         var finishedEarly = 0
         var progress: [Int] = []
         // Bounded: at most 200 attempts to land 50 kills.
+        // Start-up takes tens of ms and 600 messages well under a second, and both vary with the machine's load:
+        // the mean delay adapts so the 50 kills spread over the whole migration (start-up, listing, retrieval,
+        // delivery, commits), and each delay is random around it.
+        var meanDelay = 30_000.0
         for _ in 0..<200 where kills < 50 {
+            let before = e2e.deliveredCount()
             let child = try e2e.start()
-            // Startup takes a few ms and 600 messages about half a second: short random delays spread the kills over
-            // the whole migration (start-up, listing, retrieval, delivery, commits).
-            usleep(UInt32(5_000 + random.next() % 30_000))
+            usleep(UInt32(meanDelay * (0.5 + Double(random.next() % 1000) / 1000)))
             if child.wait(timeout: 0) == nil {
                 child.kill9()
                 kills += 1
@@ -30,7 +33,10 @@ import Testing
                 finishedEarly += 1
             }
             child.removeOutput()
-            progress.append(e2e.deliveredCount())
+            let delivered = e2e.deliveredCount()
+            progress.append(delivered)
+            if delivered - before > 15 { meanDelay = max(5_000, meanDelay * 0.8) }
+            if delivered == before { meanDelay = min(150_000, meanDelay * 1.15) }
         }
         print("random kills: seed \(seed), \(kills) kills (\(killsMidMigration) mid-migration), \(finishedEarly) runs finished first, delivered after "
               + "each: \(progress)")
