@@ -7,10 +7,16 @@ import Testing
 @Suite(.serialized) struct POP3RunnerBehaviourTests {
     /// A workspace whose plan points at a fake server.
     struct Setup {
-        let folder = TempFolder("runner")
+        let folder: TempFolder
         let planFile: String
 
+        init(planFile: String, folder: TempFolder) {
+            self.planFile = planFile
+            self.folder = folder
+        }
+
         init(port: Int, sourceExtras: String = "") {
+            folder = TempFolder("runner")
             let secret = folder.file("secrets/pw", "pw\n")
             planFile = folder.file("jobs/fake.json5", """
                 {

@@ -6,12 +6,14 @@ enum RunCommand {
         var plan: String
         var parallel: Int?
         var quiet = false
+        var dryRun = false
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
         var plan: String?
         var parallel: Int?
         var quiet = false
+        var dryRun = false
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
             switch argument {
@@ -22,6 +24,8 @@ enum RunCommand {
                 parallel = n
             case "--quiet", "-q":
                 quiet = true
+            case "--dry-run", "-n":
+                dryRun = true
             default:
                 if argument.hasPrefix("-") { throw UsageError("unknown option \(argument)") }
                 guard plan == nil else { throw UsageError("only one plan at a time (got \(argument) too)") }
@@ -29,7 +33,7 @@ enum RunCommand {
             }
         }
         guard let plan else { throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5") }
-        return Arguments(plan: plan, parallel: parallel, quiet: quiet)
+        return Arguments(plan: plan, parallel: parallel, quiet: quiet, dryRun: dryRun)
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -83,7 +87,7 @@ enum RunCommand {
         do {
             let runner = try Runner(plan: plan, store: store,
                                     observer: ConsoleObserver(console: console, quiet: args.quiet))
-            results = runner.run(options: RunOptions(parallel: args.parallel), runID: runID)
+            results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
         } catch {
             console.error("mailferry: \(error)")
             results = plan.mailboxes.map {
@@ -125,6 +129,8 @@ enum RunCommand {
         if s.duplicate > 0 { tail.append("\(s.duplicate) duplicate") }
         if s.reconciled > 0 { tail.append("\(s.reconciled) confirmed from an interrupted run") }
         if s.deferred > 0 { tail.append("\(s.deferred) deferred") }
+        if s.quarantined > 0 { tail.append("\(s.quarantined) quarantined") }
+        if s.removed > 0 { tail.append("\(s.removed) deleted from the source (retention)") }
         if s.failed > 0 { tail.append("\(s.failed) failed") }
         if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
         if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }

@@ -17,6 +17,9 @@ public struct Plan: Sendable {
     public var targets: [String: Target]
     /// Every mailbox: those written in `mailboxes`, then those of each `mailboxList` CSV, in file order.
     public var mailboxes: [Mailbox]
+    /// A message whose delivery failed this many times is quarantined (set aside with its reason; it stays on the
+    /// server) while the run goes on.
+    public var quarantineAfter: Int = 5
     /// Where each key path of the plan file is written, for problems found after loading (`check` resolving a
     /// secret).
     public var locations = PlanLocations()
@@ -39,6 +42,20 @@ public struct Plan: Sendable {
         public var withoutUIDL: WithoutUIDL
         /// Permits a server announcing EXPIRE 0 (retrieval deletes). Off: such a server is refused.
         public var allowExpireZero: Bool
+        /// Retention: delete at the source messages whose every delivery was confirmed at least this many days ago.
+        /// Off (nil) unless the plan names it: leave-a-copy is the default.
+        public var deleteFromSourceAfterDays: Int? = nil
+        /// What to do when the server seems to have renumbered its UIDLs.
+        public var onUIDLReset: UIDLResetPolicy = .stop
+    }
+
+    /// A sudden mass of unknown UIDLs, while most known ones vanished, looks like a provider migration that
+    /// renumbered everything. Delivering "new" messages then would copy the whole mailbox a second time.
+    public enum UIDLResetPolicy: String, Sendable, Equatable, CaseIterable {
+        /// Stop the mailbox and explain (the default): a circuit breaker.
+        case stop
+        /// Go on: messages whose content was already delivered are re-keyed (recorded as duplicates), not delivered.
+        case rekey
     }
 
     /// A named option, not a silent fallback (STYLE.md habit 6): identity without UIDL is weaker, so it is opt-in.

@@ -48,6 +48,9 @@ struct ConsoleObserver: RunObserver {
         if r.reconciled > 0 { text += ", \(r.reconciled) confirmed from an interrupted run" }
         if r.deferred > 0 { text += ", \(r.deferred) deferred" }
         if r.failed > 0 { text += ", \(r.failed) failed" }
+        if r.quarantined > 0 { text += ", \(r.quarantined) quarantined" }
+        if r.removed > 0 { text += ", \(r.removed) deleted from the source (retention)" }
+        for note in r.notes where note.hasPrefix("would ") { text += "\n    \(note)" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
         text += String(format: " [%.1f s]", r.seconds)
         if let waiting = r.waiting { text += "\n    waiting: \(waiting)" }

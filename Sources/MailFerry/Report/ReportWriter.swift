@@ -25,7 +25,8 @@ public enum ReportWriter {
         out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) (\(String(format: "%.1f", s.seconds)) s)\n"
         out += "- outcome: \(outcomeText(s))\n"
         out += "- delivered: \(s.delivered) messages, \(formatBytes(s.bytes)); duplicates skipped: \(s.duplicate); "
-        out += "deferred: \(s.deferred); failed: \(s.failed); in-doubt attempts confirmed: \(s.reconciled); "
+        out += "deferred: \(s.deferred); failed: \(s.failed); quarantined: \(s.quarantined); "
+        out += "deleted at the source (retention): \(s.removed); in-doubt attempts confirmed: \(s.reconciled); "
         out += "left for a later run: \(s.pending)\n\n"
         out += "| mailbox | source | on server | new | delivered | bytes | duplicate | deferred | failed | seconds |\n"
         out += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
@@ -52,7 +53,9 @@ public enum ReportWriter {
                 for line in m.messageErrors { out += "- \(cell(m.address)): \(cell(line))\n" }
             }
         }
-        out += "\nNothing is deleted from the legacy server: every message stays there.\n"
+        out += s.removed == 0 ? "\nNothing was deleted from the legacy server.\n"
+            : "\n\(s.removed) messages were deleted from the legacy server under the plan's retention policy, each "
+            + "confirmed delivered long enough before.\n"
         return out
     }
 

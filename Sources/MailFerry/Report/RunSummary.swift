@@ -19,6 +19,10 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var deferred = 0
     /// Permanent trouble: left on the server, named in the report.
     public var failed = 0
+    /// Failed too often: set aside with their reason (still on the server).
+    public var quarantined = 0
+    /// Deleted at the source under the plan's retention policy.
+    public var removed = 0
     /// Attempts a crash had left in doubt and that were found in the target (completed, not redelivered).
     public var reconciled = 0
     /// Work left for a later run because the run stopped early (interrupt or a lost connection).
@@ -44,9 +48,9 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     }
 
     /// Messages of this run that reached a final or deferred state.
-    public var settled: Int { delivered + duplicate + deferred + failed }
+    public var settled: Int { delivered + duplicate + deferred + failed + quarantined }
 
-    public var ok: Bool { error == nil && deferred == 0 && failed == 0 && pending == 0 }
+    public var ok: Bool { error == nil && deferred == 0 && failed == 0 && quarantined == 0 && pending == 0 }
 }
 
 /// A whole run: what the reports and the summary line are made of.
@@ -66,6 +70,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var deferred: Int { mailboxes.reduce(0) { $0 + $1.deferred } }
     public var failed: Int { mailboxes.reduce(0) { $0 + $1.failed } }
     public var reconciled: Int { mailboxes.reduce(0) { $0 + $1.reconciled } }
+    public var quarantined: Int { mailboxes.reduce(0) { $0 + $1.quarantined } }
+    public var removed: Int { mailboxes.reduce(0) { $0 + $1.removed } }
     public var pending: Int { mailboxes.reduce(0) { $0 + $1.pending } }
     public var mailboxErrors: Int { mailboxes.filter { $0.error != nil }.count }
     public var waiting: Int { mailboxes.filter { $0.waiting != nil }.count }

@@ -5,7 +5,13 @@ import Synchronization
 public struct RunOptions: Sendable {
     /// Mailboxes worked on at once; nil means the plan's `parallel`.
     public var parallel: Int?
-    public init(parallel: Int? = nil) { self.parallel = parallel }
+    /// List what would be fetched and what a retention policy would delete, without fetching, delivering,
+    /// deleting or recording anything.
+    public var dryRun: Bool
+    public init(parallel: Int? = nil, dryRun: Bool = false) {
+        self.parallel = parallel
+        self.dryRun = dryRun
+    }
 }
 
 /// Receives what the runner does, as it happens (terminal output, tests).
@@ -46,7 +52,7 @@ public final class Runner: Sendable {
                               limit: { sources[$0]?.maxConnections ?? 1 })
         pool.run(threads: min(options.parallel ?? plan.parallel, max(1, plan.mailboxes.count))) { mailbox in
             self.observer?.mailboxStarted(mailbox)
-            let result = self.migrate(mailbox)
+            let result = options.dryRun ? self.preview(mailbox) : self.migrate(mailbox)
             results.withLock { $0[mailbox.key] = result }
             self.observer?.mailboxFinished(result)
         }
@@ -175,7 +181,7 @@ public final class Runner: Sendable {
                 + "from \(mailbox.user)'s mailbox, which someone may still read; refusing (set allowExpireZero: "
                 + "true on sources.\(source.name) to accept that)")
         }
-        let items = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
+        let (items, entries) = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
         let numbers = items.map(\.entry.number)
         for (index, item) in items.enumerated() {
             if StopSignal.requested {
@@ -189,11 +195,11 @@ public final class Runner: Sendable {
             } catch let error as MailError where !client.botched && error.message.contains("RETR") {
                 // This one message was refused (deleted meanwhile?); the session is fine, go on.
                 if case .known(let row, _) = item {
-                    try store.markDeferred(id: row.id, kind: .transient, error: error.message,
-                                           retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: .transient),
-                                           countAttempt: true)
+                    try setAside(row, error: MailError(.transient, error.message), countAttempt: true,
+                                 result: &result)
+                } else {
+                    result.deferred += 1
                 }
-                result.deferred += 1
                 result.messageErrors.append(error.message)
             } catch {
                 // The mailbox stops here (a broken POP3 session, a target in trouble, the store failing): what is
@@ -202,11 +208,73 @@ public final class Runner: Sendable {
                 throw error
             }
         }
+        if !StopSignal.requested {
+            try applyRetention(client: client, entries: entries, source: source, mailboxID: mailboxID, dryRun: false,
+                               result: &result)
+        }
+    }
+
+    /// Retention (only when the plan names `deleteFromSourceAfterDays`): DELE what was confirmed delivered long
+    /// enough ago, then QUIT; the rows become `removed` only once the server confirmed the QUIT.
+    func applyRetention(client: POP3Client, entries: [POP3Entry], source: Plan.Source, mailboxID: Int64,
+                        dryRun: Bool, result: inout MailboxResult) throws {
+        guard let days = source.deleteFromSourceAfterDays else { return }
+        let cutoff = Date().timeIntervalSince1970 - Double(days) * 86_400
+        let removable = try store.removable(mailbox: mailboxID, deliveredBefore: cutoff)
+        let doomed = entries.filter { removable.contains($0.uidl) }
+        guard !doomed.isEmpty else { return }
+        if dryRun {
+            result.notes.append("would delete \(doomed.count) message(s) from the server (delivered over \(days) "
+                + "days ago): " + doomed.prefix(20).map { "\($0.number) \(sanitizeForDisplay($0.uidl))" }
+                .joined(separator: ", ") + (doomed.count > 20 ? ", …" : ""))
+            return
+        }
+        try client.deleteAndQuit(doomed.map(\.number))
+        try store.markRemoved(mailbox: mailboxID, uidls: doomed.map(\.uidl))
+        result.removed = doomed.count
+    }
+
+    /// `run --dry-run` for one mailbox: logs in and lists, then says what a run would fetch and delete. Nothing is
+    /// fetched, delivered, deleted or recorded.
+    func preview(_ mailbox: Plan.Mailbox) -> MailboxResult {
+        let started = Date()
+        var result = MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target)
+        do {
+            guard let source = plan.sources[mailbox.source] else {
+                throw MailError(.local, "no source named \(mailbox.source)")
+            }
+            let credential: POP3Credential = try mailbox.token.map { .token(try $0.resolve()) }
+                ?? .password(try mailbox.password!.resolve())
+            let client = POP3Client(endpoint: source.endpoint)
+            defer { client.quit() }
+            try client.connect()
+            result.tlsVersion = client.tlsInfo?.version
+            result.authMethod = try client.login(user: mailbox.user, credential: credential,
+                                                 allowed: source.auth).rawValue
+            let listing = try client.maildrop()
+            result.onServer = listing.entries.count
+            let id = try store.mailboxID(key: mailbox.key)
+            let known = try id.map { try store.knownSizes(mailbox: $0) } ?? [:]
+            let fresh = listing.entries.filter { known[$0.uidl] == nil }
+            result.new = fresh.count
+            result.notes.append("would fetch \(fresh.count) new message(s), \(formatBytes(fresh.reduce(0) { $0 + $1.size }))"
+                + (listing.hasUIDL ? "" : " (the server has no UIDL)"))
+            if let id {
+                try applyRetention(client: client, entries: listing.entries, source: source, mailboxID: id,
+                                   dryRun: true, result: &result)
+            }
+        } catch {
+            let mailError = error as? MailError ?? MailError(.local, "\(error)")
+            result.error = mailError.message
+            result.errorKind = mailError.kind
+        }
+        result.seconds = Date().timeIntervalSince(started)
+        return result
     }
 
     /// Lists the maildrop, records new UIDLs and returns what to fetch, in the server's order.
     func plannedWork(client: POP3Client, source: Plan.Source, mailboxID: Int64,
-                     result: inout MailboxResult) throws -> [WorkItem] {
+                     result: inout MailboxResult) throws -> (items: [WorkItem], entries: [POP3Entry]) {
         let listing = try client.maildrop()
         result.onServer = listing.entries.count
         var entries = listing.entries
@@ -234,12 +302,43 @@ public final class Runner: Sendable {
                 + "fetched and told apart by its content")
         }
         let unique = entries.filter { !shared.contains($0.uidl) }
+        try checkForUIDLReset(unique, source: source, mailboxID: mailboxID, result: &result)
         let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique)
         result.new = new
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
             + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
-        return items.sorted { $0.entry.number < $1.entry.number }
+        return (items.sorted { $0.entry.number < $1.entry.number }, entries)
+    }
+
+    /// The circuit breaker for renumbered UIDLs (a provider migration): many unknown UIDLs whose LIST sizes match
+    /// messages delivered earlier whose UIDLs vanished. Sizes alone can collide, a mass of them cannot.
+    func checkForUIDLReset(_ entries: [POP3Entry], source: Plan.Source, mailboxID: Int64,
+                           result: inout MailboxResult) throws {
+        let known = try store.knownSizes(mailbox: mailboxID)
+        guard known.count >= 10 else { return }
+        let listed = Set(entries.map(\.uidl))
+        let unknown = entries.filter { known[$0.uidl] == nil }
+        guard unknown.count >= 10 else { return }
+        var vanishedSizes: [Int: Int] = [:]
+        for (uidl, size) in known where !listed.contains(uidl) { vanishedSizes[size, default: 0] += 1 }
+        var matching = 0
+        for entry in unknown where (vanishedSizes[entry.size] ?? 0) > 0 {
+            vanishedSizes[entry.size]! -= 1
+            matching += 1
+        }
+        guard matching >= 10 && matching * 2 >= unknown.count else { return }
+        let summary = "\(unknown.count) of the \(entries.count) messages listed have unique ids never seen before, "
+            + "and \(matching) of them have exactly the size of a message delivered earlier whose id is gone"
+        switch source.onUIDLReset {
+        case .stop:
+            throw MailError(.permanent, "UIDL reset suspected: \(summary). The server seems to have renumbered its "
+                + "messages (a provider migration?); nothing was fetched. If so, set onUIDLReset: \"rekey\" on "
+                + "sources.\(source.name): messages already delivered are then recognised by their content and not "
+                + "delivered again")
+        case .rekey:
+            result.notes.append("UIDL reset: \(summary); re-keying by content (onUIDLReset: rekey)")
+        }
     }
 
     func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, client: POP3Client, mailbox: Plan.Mailbox,
@@ -292,16 +391,34 @@ public final class Runner: Sendable {
             case .permanent:
                 try store.markFailed(id: row.id, kind: error.kind, error: error.message)
                 result.failed += 1
-            default:
+            case .local, .quota:
+                // The target itself is in trouble (disk full, permissions): not this message's fault, so no
+                // quarantine; stop this mailbox, keep the rest.
                 try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
                                        retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
                                        countAttempt: false)
                 result.deferred += 1
-                if error.kind == .local || error.kind == .quota {
-                    // The target itself is in trouble (disk full, permissions): stop this mailbox, keep the rest.
-                    throw error
-                }
+                throw error
+            default:
+                try setAside(row, error: error, countAttempt: false, result: &result)
             }
+        }
+    }
+
+    /// Defers a message after a failure, or quarantines it once it has failed `quarantineAfter` times, so one
+    /// poisonous message cannot hold up a mailbox run after run.
+    func setAside(_ row: MessageRecord, error: MailError, countAttempt: Bool, result: inout MailboxResult) throws {
+        // `attempts` counted this attempt already when it went through "delivering"; a RETR refusal counts now.
+        let attempts = row.attempts + 1
+        if attempts >= plan.quarantineAfter {
+            try store.markQuarantined(id: row.id, kind: error.kind,
+                                      error: "quarantined after \(attempts) failed attempts: \(error.message)")
+            result.quarantined += 1
+        } else {
+            try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
+                                   retryAt: Runner.retryTime(attempts: attempts, kind: error.kind),
+                                   countAttempt: countAttempt)
+            result.deferred += 1
         }
     }
 

@@ -57,6 +57,11 @@ enum Schema {
         ALTER TABLE mailboxes ADD COLUMN login_delay INTEGER;     -- seconds, as the server announced
         ALTER TABLE mailboxes ADD COLUMN next_login_at REAL;      -- no login before this time
         """,
+        // 3: quarantine (a message that kept failing is set aside with its reason) and retention.
+        """
+        ALTER TABLE messages ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN removed_at REAL;          -- deleted at the source under a retention policy
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

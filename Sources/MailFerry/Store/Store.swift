@@ -190,7 +190,7 @@ public final class Store: Sendable {
         try database.withLock { db in
             try db.prepare("""
                 SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ?
-                AND state IN ('delivered', 'delivering') ORDER BY id LIMIT 1
+                AND state IN ('delivered', 'delivering', 'removed') ORDER BY id LIMIT 1
                 """).rows([.int(mailbox), .text(sha256), .int(id)]) { $0.int(0) }.first
         }
     }
@@ -222,6 +222,58 @@ public final class Store: Sendable {
         try update(id, "state = 'deferred', error_kind = ?, last_error = ?, next_try_at = ?"
                    + (countAttempt ? ", attempts = attempts + 1" : ""),
                    [.text(kind.rawValue), .text(error), .double(retryAt)])
+    }
+
+    /// A message that failed `attempts` times is set aside: state failed, flagged quarantined, with its reason;
+    /// the run goes on with the others. It stays on the server.
+    public func markQuarantined(id: Int64, kind: FailureKind, error: String) throws {
+        try update(id, "state = 'failed', quarantined = 1, error_kind = ?, last_error = ?",
+                   [.text(kind.rawValue), .text(error)])
+    }
+
+    /// Every UIDL ever recorded for the mailbox, with its LIST size.
+    public func knownSizes(mailbox: Int64) throws -> [String: Int] {
+        try database.withLock { db in
+            var sizes: [String: Int] = [:]
+            for (uidl, size) in try db.prepare("SELECT uidl, coalesce(listed_size, -1) FROM messages WHERE mailbox_id = ?")
+                .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
+                sizes[uidl] = size
+            }
+            return sizes
+        }
+    }
+
+    /// The id of a mailbox already known to the store, without creating it.
+    public func mailboxID(key: String) throws -> Int64? {
+        try database.withLock { db in
+            try db.prepare("SELECT id FROM mailboxes WHERE key = ?").rows([.text(key)]) { $0.int(0) }.first
+        }
+    }
+
+    /// UIDLs whose every delivery is confirmed (delivered, or a duplicate of a delivered message) at least
+    /// `before` (unix time): what a retention policy may delete at the source.
+    public func removable(mailbox: Int64, deliveredBefore before: Double) throws -> Set<String> {
+        try database.withLock { db in
+            Set(try db.prepare("""
+                SELECT m.uidl FROM messages m LEFT JOIN messages o ON o.id = m.duplicate_of
+                WHERE m.mailbox_id = ? AND (
+                    (m.state = 'delivered' AND m.delivered_at <= ?)
+                    OR (m.state = 'duplicate' AND o.state IN ('delivered', 'removed') AND coalesce(o.delivered_at, 0) <= ?))
+                """).rows([.int(mailbox), .double(before), .double(before)]) { $0.text(0) ?? "" })
+        }
+    }
+
+    /// The server confirmed the deletion (QUIT after DELE).
+    public func markRemoved(mailbox: Int64, uidls: [String]) throws {
+        let time = now()
+        try database.withLock { db in
+            try db.transaction {
+                let statement = try db.prepare("""
+                    UPDATE messages SET state = 'removed', removed_at = ?, updated_at = ? WHERE mailbox_id = ? AND uidl = ?
+                    """)
+                for uidl in uidls { try statement.run([.double(time), .double(time), .int(mailbox), .text(uidl)]) }
+            }
+        }
     }
 
     /// A permanent failure: the message stays on the server, and the report names it.
