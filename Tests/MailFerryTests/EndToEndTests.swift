@@ -144,3 +144,17 @@ import Testing
         withExtendedLifetime(holder) {}
     }
 }
+
+extension EndToEndTests {
+    /// A server that is down is transient trouble: counted apart from failures, and the next run tries again.
+    @Test func closedPortIsDeferredNotStopped() throws {
+        let e2e = try EndToEnd("e2e-down", counts: ["lena": 2])
+        e2e.lab.stop()
+        let result = try e2e.run()
+        #expect(result.code == 1)
+        #expect(result.out.contains("deferred (transient, retried next run): pop3 127.0.0.1:"), "\(result.out)")
+        #expect(result.out.contains("1 mailbox deferred (transient)"), "\(result.out)")
+        #expect(!result.out.contains("stopped"), "\(result.out)")
+        #expect(try e2e.lastReport().mailboxes.first?.errorKind == .transient)
+    }
+}

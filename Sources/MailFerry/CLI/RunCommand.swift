@@ -134,6 +134,9 @@ enum RunCommand {
         if s.failed > 0 { tail.append("\(s.failed) failed") }
         if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
         if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }
+        if s.mailboxesDeferred > 0 {
+            tail.append("\(s.mailboxesDeferred) mailbox\(s.mailboxesDeferred == 1 ? "" : "es") deferred (transient)")
+        }
         if s.mailboxErrors > 0 { tail.append("\(s.mailboxErrors) mailbox\(s.mailboxErrors == 1 ? "" : "es") stopped") }
         if !tail.isEmpty { text += "; " + tail.joined(separator: ", ") }
         text += "; exit \(s.exitCode)"

@@ -54,7 +54,10 @@ struct ConsoleObserver: RunObserver {
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
         text += String(format: " [%.1f s]", r.seconds)
         if let waiting = r.waiting { text += "\n    waiting: \(waiting)" }
-        if let error = r.error { text += "\n    stopped: \(error)" }
+        if let error = r.error {
+            text += (r.errorKind == .transient ? "\n    deferred (transient, retried next run): " : "\n    stopped: ")
+                + error
+        }
         return text
     }
 }

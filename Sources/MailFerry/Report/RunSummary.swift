@@ -73,7 +73,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var quarantined: Int { mailboxes.reduce(0) { $0 + $1.quarantined } }
     public var removed: Int { mailboxes.reduce(0) { $0 + $1.removed } }
     public var pending: Int { mailboxes.reduce(0) { $0 + $1.pending } }
-    public var mailboxErrors: Int { mailboxes.filter { $0.error != nil }.count }
+    /// Mailboxes stopped by a lasting problem (credentials, TLS, a refusal), which needs someone to act.
+    public var mailboxErrors: Int { mailboxes.filter { $0.error != nil && $0.errorKind != .transient }.count }
+    /// Mailboxes stopped by transient trouble (a timeout, a dropped connection): retried by the next run.
+    public var mailboxesDeferred: Int { mailboxes.filter { $0.error != nil && $0.errorKind == .transient }.count }
     public var waiting: Int { mailboxes.filter { $0.waiting != nil }.count }
     /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
     public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
