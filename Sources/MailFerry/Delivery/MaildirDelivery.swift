@@ -30,7 +30,15 @@ public final class MaildirDelivery: Delivery {
 
     static func fileName(token: String, size: Int) -> String { "\(token),S=\(size)" }
 
-    public func deliver(_ request: DeliveryRequest) throws -> String {
+    /// Maildir's answer to an in-doubt attempt is exact: the file name derives from the token.
+    public var inDoubtPolicy: InDoubtPolicy { .exact }
+
+    /// Stores the message for the one mailbox this Maildir is; envelope recipients and flags are not used.
+    public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
+        DeliveryResult(reference: try writeMessage(request))
+    }
+
+    private func writeMessage(_ request: DeliveryRequest) throws -> String {
         let name = Self.fileName(token: request.token, size: request.spool.size)
         let tmpPath = "\(root)/tmp/\(name)"
         let newPath = "\(root)/new/\(name)"
@@ -68,9 +76,9 @@ public final class MaildirDelivery: Delivery {
         return "new/\(name)"
     }
 
-    public func reconcile(tokens: [String]) throws -> [String: String] {
-        guard !tokens.isEmpty else { return [:] }
-        let wanted = Set(tokens)
+    public func reconcile(_ attempts: [InDoubtAttempt]) throws -> [String: String] {
+        guard !attempts.isEmpty else { return [:] }
+        let wanted = Set(attempts.map(\.token))
         var found: [String: String] = [:]
         for sub in ["new", "cur"] {
             for name in try listDirectory("\(root)/\(sub)") {
