@@ -1,0 +1,112 @@
+import Foundation
+
+/// Where an APPEND landed (UIDPLUS, RFC 4315 §3): nil fields when the server does not say.
+public struct IMAPAppendUID: Sendable, Equatable {
+    public var uidValidity: UInt32
+    public var uid: UInt32
+}
+
+/// Collects small writes into large ones: a command line, a header and the first part of a body leave in one TLS
+/// record and one segment instead of three (TCP_NODELAY is set, so nothing else would merge them).
+struct WriteBuffer {
+    private(set) var bytes: [UInt8] = []
+    let limit: Int
+
+    init(limit: Int = 256 * 1024) {
+        self.limit = limit
+        bytes.reserveCapacity(limit + 1024)
+    }
+
+    mutating func append(_ more: UnsafeRawBufferPointer, to conn: Connection) throws {
+        if bytes.count + more.count > limit { try flush(to: conn) }
+        if more.count >= limit {
+            try conn.write(more)
+        } else {
+            bytes.append(contentsOf: more)
+        }
+    }
+
+    mutating func append(_ more: [UInt8], to conn: Connection) throws {
+        try more.withUnsafeBytes { try append($0, to: conn) }
+    }
+
+    mutating func flush(to conn: Connection) throws {
+        guard !bytes.isEmpty else { return }
+        try conn.write(bytes)
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+extension IMAPClient {
+    /// APPEND (RFC 9051 §6.3.12): stores `prefix` (a provenance header, or nothing) followed by the spool's bytes,
+    /// exactly, with `flags` and INTERNALDATE `date`. The literal goes without waiting for "+" when the server offers
+    /// LITERAL+ (RFC 7888). Returns the APPENDUID when the server has UIDPLUS (RFC 4315).
+    ///
+    /// A NO is thrown classified (OVERQUOTA → quota, TRYCREATE/LIMIT/TOOBIG → permanent; the code is kept in
+    /// `MailError.code`) and leaves the session usable; a broken connection botches it.
+    func append(to wireName: String, flags: [String], date: Date, prefix: [UInt8], spool: SpoolFile) throws
+        -> IMAPAppendUID? {
+        let size = prefix.count + spool.size
+        // RFC 7889: a server announcing APPENDLIMIT refuses bigger messages; say so without sending them.
+        if let limit = capabilities.compactMap({ $0.hasPrefix("APPENDLIMIT=") ? Int($0.dropFirst(12)) : nil }).first,
+           size > limit {
+            throw MailError(.permanent, "imap \(endpoint.label): the message (\(size) bytes) is larger than the "
+                + "server's APPENDLIMIT of \(limit) bytes", code: "TOOBIG")
+        }
+        for flag in flags where flag.isEmpty || flag.utf8.contains(where: {
+            $0 <= 32 || $0 >= 127 || "(){%*\"]".utf8.contains($0) || ($0 == 92 && flag.utf8.first != 92) }) {
+            throw MailError(.permanent, "imap \(endpoint.label): \(sanitizeForDisplay(flag, limit: 40)) is not a "
+                + "valid flag (RFC 9051 §9 flag)")
+        }
+        guard let mailbox = IMAPString.quoted(wireName) else {
+            throw MailError(.permanent, "imap \(endpoint.label): the folder name cannot be sent as a quoted string")
+        }
+        var refusal: IMAPResponse?
+        let appended: IMAPAppendUID? = try guarded {
+            guard let conn = connection else { throw MailError(.transient, "not connected") }
+            let tag = nextTag()
+            let nonSync = nonSynchronizing(size)
+            let head = "\(tag) APPEND \(mailbox) (\(flags.joined(separator: " "))) "
+                + "\"\(IMAPString.internalDate(date))\" {\(size)\(nonSync ? "+" : "")}"
+            trace?("C: \(head) <\(size) bytes>")
+            var buffer = WriteBuffer()
+            try buffer.append(Array((head + "\r\n").utf8), to: conn)
+            if !nonSync {
+                try buffer.flush(to: conn)
+                var untagged: [IMAPResponse] = []
+                if let early = try awaitContinuation(tag: tag, untagged: &untagged) {
+                    refusal = early
+                    return nil
+                }
+            }
+            try buffer.append(prefix, to: conn)
+            var sent = prefix.count
+            try spool.readChunks { chunk in
+                sent += chunk.count
+                guard sent <= size else { return }
+                try buffer.append(chunk, to: conn)
+            }
+            guard sent == size else {
+                // The spool changed under us; the literal's length would lie. Abandon the connection.
+                throw MailError(.local, "the spool file \(spool.path) changed while it was being sent")
+            }
+            try buffer.append([13, 10], to: conn)
+            try buffer.flush(to: conn)
+            let reply = try collect(tag: tag).tagged
+            guard reply.status == .ok else {
+                refusal = reply
+                return nil
+            }
+            guard reply.code == "APPENDUID" else { return nil }
+            let parts = reply.codeArguments.split(separator: " ")
+            guard parts.count >= 2, let validity = UInt32(parts[0]), let uid = UInt32(parts[1]) else {
+                throw MailError(.protocol, "malformed APPENDUID: \(reply.codeArguments)")
+            }
+            return IMAPAppendUID(uidValidity: validity, uid: uid)
+        }
+        if let refusal {
+            throw classify(refusal, doing: "APPEND to \(wireName)").context("imap \(endpoint.label)")
+        }
+        return appended
+    }
+}
