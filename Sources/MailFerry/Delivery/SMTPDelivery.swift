@@ -1,0 +1,45 @@
+import Foundation
+
+/// SMTP targets (RFC 5321) to a relay or submission server.
+public enum SMTPDelivery {
+    /// An SMTP target. `tls`: implicit (SMTPS, port 465), starttls (mandatory once configured) or none (then AUTH
+    /// only with `allowPlaintext`). `user` with `password` or `token` (already resolved) logs in with AUTH;
+    /// `authorize` is the SASL authorization identity. `from` is the plan's default sender ("" the null sender),
+    /// `recipients` the mailbox's address(es) used when a message names none.
+    public static func make(host: String, port: Int = 25, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
+                            allowPlaintext: Bool = false, timeout: Double = 60, user: String? = nil,
+                            password: String? = nil, token: String? = nil, authorize: String? = nil,
+                            from: String = "", recipients: [String] = [], clientName: String? = nil)
+        -> MailTransferDelivery {
+        var secret: (@Sendable () throws -> LoginSecret)?
+        if let token {
+            secret = { .token(token) }
+        } else if let password {
+            secret = { .password(password) }
+        }
+        return MailTransferDelivery(settings: MailTransferSettings(
+            endpoint: ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: tlsSettings,
+                                     allowPlaintext: allowPlaintext, timeout: timeout),
+            dialect: .smtp, user: user, secret: secret, authorize: authorize, defaultSender: from,
+            defaultRecipients: recipients, clientName: clientName))
+    }
+
+    /// The same with the plan's secret references, resolved at each (re)connect.
+    public static func make(host: String, port: Int = 25, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
+                            allowPlaintext: Bool = false, timeout: Double = 60, user: String?,
+                            password: SecretRef?, token: SecretRef?, authorize: String? = nil,
+                            from: String = "", recipients: [String] = [], clientName: String? = nil)
+        -> MailTransferDelivery {
+        var secret: (@Sendable () throws -> LoginSecret)?
+        if let token {
+            secret = { .token(try token.resolve()) }
+        } else if let password {
+            secret = { .password(try password.resolve()) }
+        }
+        return MailTransferDelivery(settings: MailTransferSettings(
+            endpoint: ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: tlsSettings,
+                                     allowPlaintext: allowPlaintext, timeout: timeout),
+            dialect: .smtp, user: user, secret: secret, authorize: authorize, defaultSender: from,
+            defaultRecipients: recipients, clientName: clientName))
+    }
+}
