@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 @testable import MailFerry
 
@@ -99,5 +100,157 @@ import Testing
         setenv("MAILFERRY_TEST_SECRET", "from-env", 1)
         #expect(try SecretRef.env("MAILFERRY_TEST_SECRET").resolve() == "from-env")
         #expect(throws: MailError.self) { try SecretRef.env("MAILFERRY_TEST_UNSET_VARIABLE").resolve() }
+    }
+
+    // MARK: - The full format
+
+    static let full = """
+        {
+          plan: "wingtip",
+          quarantineAfter: 3,
+          sources: {
+            isp: { host: "pop.wingtip-isp.example", maxConnections: 2, deleteFromSourceAfterDays: 30,
+                   onUIDLReset: "rekey" },
+            other: { host: "pop.other.example", port: 110, tls: "starttls" },
+          },
+          targets: {
+            archive: { kind: "maildir", path: "mail/{mailbox}" },
+            contoso: { kind: "imap", host: "mail.contoso.example", port: 143, tls: "starttls", user: "admin",
+                       password: { env: "CONTOSO_PW" }, authorize: "{mailbox}", flags: ["\\\\seen", "migrated"] },
+            relay: { kind: "lmtp", host: "127.0.0.1" },
+            local: { kind: "lmtp", socket: "run/lmtp", from: "migration@contoso.example" },
+            smarthost: { kind: "smtp", host: "smtp.contoso.example", user: "m", token: { command: ["bin/token"] } },
+          },
+          defaults: { source: "isp", target: "archive", mailbox: "{user}@contoso.example" },
+          mailboxes: [
+            { user: "chris", password: { env: "WT_CHRIS" } },
+            { user: "everyone", password: { file: "secrets/everyone" }, target: "contoso", mailbox: "all@contoso.example",
+              global: { domains: ["WingtipToys.com"], rewrite: "{local}@contoso.example",
+                        trustedHosts: ["mx1.wingtip-isp.example", "192.0.2.7"],
+                        rules: [ { match: "List@TreyResearch.net", mailbox: "kelly@contoso.example" },
+                                 { match: "@fabrikam.com", mailbox: "sales@contoso.example" } ],
+                        fallback: "postmaster@contoso.example" } },
+          ],
+          mailboxList: [
+            { csv: "jobs/people.csv", target: "relay" },
+            { csv: "jobs/more.csv", source: "other", mailbox: "{user}@fabrikam.example" },
+          ],
+        }
+        """
+
+    @Test func theFullFormatBuildsTheModel() throws {
+        let dir = TempFolder("plan")
+        defer { dir.cleanup() }
+        let file = dir.file("jobs/wingtip.json5", Self.full)
+        _ = dir.file("jobs/people.csv", """
+            \u{FEFF}EmailAddress,UserName,Password,Target
+            kelly@contoso.example,kelly,env:WT_KELLY,
+            "Sam ""the man"", Jr@contoso.example",sam,file:secrets/sam,archive\r
+            # a comment line
+
+            lee@contoso.example,lee,"env:WT_LEE",smarthost
+            """)
+        _ = dir.file("jobs/more.csv", "user;token\npat;env:PAT_TOKEN\n")
+        let plan = try PlanLoader.load(file)
+        let workspace = URL(fileURLWithPath: dir.path).standardizedFileURL.path
+        #expect(plan.mailboxes.map(\.key) == ["isp/chris", "isp/everyone", "isp/kelly", "isp/sam", "isp/lee",
+                                              "other/pat"])
+        #expect(plan.mailboxes.map(\.address) == ["chris@contoso.example", "all@contoso.example",
+                                                  "kelly@contoso.example", "Sam \"the man\", Jr@contoso.example",
+                                                  "lee@contoso.example", "pat@fabrikam.example"])
+        #expect(plan.mailboxes.map(\.target) == ["archive", "contoso", "relay", "archive", "smarthost", "archive"])
+        let people = PlanLoader.display(workspace + "/jobs/people.csv")
+        let more = PlanLoader.display(workspace + "/jobs/more.csv")
+        #expect(plan.mailboxes.map(\.origin.label) == ["mailboxes[0]", "mailboxes[1]", people + ":2", people + ":3",
+                                                       people + ":6", more + ":2"])
+        #expect(plan.mailboxes[3].password == .file(workspace + "/secrets/sam"))
+        #expect(plan.mailboxes[5].token == .env("PAT_TOKEN") && plan.mailboxes[5].password == nil)
+        #expect(plan.mailboxes[2].origin.spots["password"]?.location.description == people + ":2")
+        let global = try #require(plan.mailboxes[1].global)
+        #expect(global.domains == ["wingtiptoys.com"])
+        #expect(global.trustedHosts == ["mx1.wingtip-isp.example", "192.0.2.7"])
+        #expect(global.rules == [.init(match: "list@treyresearch.net", mailbox: "kelly@contoso.example"),
+                                 .init(match: "@fabrikam.com", mailbox: "sales@contoso.example")])
+        #expect(global.fallback == "postmaster@contoso.example")
+        guard case .imap(let imap)? = plan.targets["contoso"]?.kind else { Issue.record("imap"); return }
+        #expect(imap.endpoint.port == 143 && imap.endpoint.tls == .starttls && imap.user == "admin")
+        #expect(imap.password == .env("CONTOSO_PW") && imap.flags == ["\\Seen", "migrated"] && imap.folder == "INBOX")
+        guard case .lmtp(let relay)? = plan.targets["relay"]?.kind, case .lmtp(let local)? = plan.targets["local"]?.kind
+        else { Issue.record("lmtp"); return }
+        #expect(relay.endpoint?.port == 24 && relay.endpoint?.tls == TLSMode.none && relay.from == "")
+        #expect(local.socket == workspace + "/run/lmtp" && local.endpoint == nil)
+        #expect(local.from == "migration@contoso.example")
+        guard case .smtp(let smtp)? = plan.targets["smarthost"]?.kind else { Issue.record("smtp"); return }
+        #expect(smtp.endpoint.port == 587 && smtp.endpoint.tls == .starttls)
+        #expect(smtp.token == .command([workspace + "/bin/token"]))
+        #expect(plan.sources["other"]?.endpoint.port == 110)
+        #expect(plan.sources["isp"]?.deleteFromSourceAfterDays == 30 && plan.sources["isp"]?.onUIDLReset == .rekey)
+        #expect(plan.sources["other"]?.deleteFromSourceAfterDays == nil && plan.sources["other"]?.onUIDLReset == .stop)
+        #expect(plan.quarantineAfter == 3)
+    }
+
+    @Test func problemsComeInFileOrderAcrossThePlanAndItsLists() throws {
+        let dir = TempFolder("plan")
+        defer { dir.cleanup() }
+        let file = dir.file("jobs/p.json5", """
+            {
+              plan: "p",
+              sources: { isp: { host: "h.example" } },
+              targets: { archive: { kind: "maildir", path: "m/{mailbox}" } },
+              defaults: { source: "isp", target: "archive" },
+              mailboxList: { csv: "jobs/b.csv" },
+              mailboxes: [ { user: "x", password: "inline" } ],
+              zzz: 1,
+            }
+            """)
+        _ = dir.file("jobs/b.csv", "user,password\nx,env:X\ny,plain-text-secret\n")
+        let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
+        let lines = error?.description.split(separator: "\n").map(String.init) ?? []
+        #expect(lines == [
+            file + ":7:29: mailboxes[0].password: a password written in the plan is refused (plans get copied, "
+                + "mailed and committed); put it in an environment variable or a file readable only by you, and write "
+                + "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }",
+            file + ":8:3: zzz: unknown key",
+            PlanLoader.display(dir.path + "/jobs/b.csv") + ":2: duplicate mailbox isp/x (also mailboxes[0])",
+            PlanLoader.display(dir.path + "/jobs/b.csv") + ":3: password: a password written in the list is refused "
+                + "(lists get mailed and copied); put it in an environment variable or a file readable only by you, "
+                + "and write env:NAME or file:PATH",
+        ])
+        #expect(error?.description.contains("plain-text-secret") == false)
+    }
+
+    @Test func csvParsing() throws {
+        let table = try CSVTable.parse(Data("a,b,c\r\n1,\"x,y\",\"line\nbreak\"\r\n  spaced , \" kept \" ,\n".utf8))
+        #expect(table.header == ["a", "b", "c"])
+        #expect(table.records.map(\.line) == [2, 4])
+        #expect(table.records.map(\.fields) == [["1", "x,y", "line\nbreak"], ["spaced", " kept ", ""]])
+        #expect(throws: CSVTable.Failure.self) { try CSVTable.parse(Data("a,b\n1,x\"y\n".utf8)) }
+        #expect(throws: CSVTable.Failure.self) { try CSVTable.parse(Data("a,b\n\"1\"x,2\n".utf8)) }
+        #expect(throws: CSVTable.Failure.self) { try CSVTable.parse(Data("# only a comment\n".utf8)) }
+        let semicolons = try CSVTable.parse(Data("user;password\nkim;env:K".utf8))
+        #expect(semicolons.records.first?.fields == ["kim", "env:K"])
+    }
+
+    @Test func initWritesAPlanThatValidates() throws {
+        let dir = TempFolder("init")
+        defer { dir.cleanup() }
+        let out = open("/dev/null", O_WRONLY)
+        defer { close(out) }
+        let console = Console(out: out, err: out)
+        let path = dir.path + "/jobs/example.json5"
+        #expect(MailFerryCLI.main(["init", path], console: console) == ExitCode.ok)
+        let plan = try PlanLoader.load(path)
+        #expect(plan.name == "example")
+        #expect(plan.mailboxes.map(\.key) == ["isp/chris", "isp/kelly", "isp/sam"])
+        #expect(plan.mailboxes.map(\.address) == ["chris@contoso.example", "kelly@contoso.example",
+                                                  "sam@contoso.example"])
+        let before = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(MailFerryCLI.main(["init", path], console: console) == ExitCode.usage)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
+        // Outside a jobs/ folder, the CSV path is relative to the plan's own folder.
+        let loose = dir.path + "/elsewhere/wingtip"
+        #expect(MailFerryCLI.main(["init", loose], console: console) == ExitCode.ok)
+        let other = try PlanLoader.load(loose + ".json5")
+        #expect(other.name == "wingtip" && other.mailboxes.count == 3)
     }
 }

@@ -15,28 +15,10 @@ public enum ExitCode {
 public enum MailFerryCLI {
     public static let version = "0.1.0"
 
-    public static let help = """
-        mailferry \(version): migrate legacy POP3 mailboxes into the mailboxes people use now.
+    /// The top-level help; each command has its own (`mailferry COMMAND --help`), see CLI/Help.swift.
+    public static var help: String { HelpText.top }
 
-        Usage:
-          mailferry run PLAN [--parallel N] [--quiet]
-              Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
-              Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
-          mailferry --help | --version
-
-        Options for run:
-          --parallel N   work on N mailboxes at once (default: the plan's `parallel`, else 4)
-          --quiet        print nothing when nothing new arrived and nothing failed (for cron)
-
-        Exit codes:
-          0    everything listed was delivered
-          1    some messages were deferred or failed, or a mailbox could not be reached (see the report)
-          2    bad plan or bad command line
-          75   another run of this plan is in progress
-          130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
-
-        Plans are JSON5 files (see jobs/demo.json5 and the README). Reports go to reports/<plan>/.
-        """
+    static let commands = ["run", "check", "init", "help", "version"]
 
     public static func main(_ arguments: [String], console: Console = Console()) -> Int32 {
         guard let command = arguments.first else {
@@ -44,18 +26,35 @@ public enum MailFerryCLI {
             return ExitCode.usage
         }
         let rest = Array(arguments.dropFirst())
+        if let text = HelpText.forCommand(command), rest.contains(where: { $0 == "--help" || $0 == "-h" }) {
+            console.line(text)
+            return ExitCode.ok
+        }
         switch command {
         case "run":
             return RunCommand.main(rest, console: console)
+        case "check":
+            return CheckCommand.main(rest, console: console)
+        case "init":
+            return InitCommand.main(rest, console: console)
         case "--help", "-h", "help":
-            console.line(help)
+            if let topic = rest.first {
+                guard let text = HelpText.forCommand(topic) else {
+                    console.error("mailferry help: no command \"\(sanitizeForDisplay(topic))\""
+                        + suggestion(topic, among: ["run", "check", "init"]) + "\nRun mailferry --help for usage.")
+                    return ExitCode.usage
+                }
+                console.line(text)
+            } else {
+                console.line(help)
+            }
             return ExitCode.ok
         case "--version", "version":
             console.line("mailferry \(version)")
             return ExitCode.ok
         default:
             console.error("mailferry: unknown command \"\(sanitizeForDisplay(command))\""
-                + suggestion(command, among: ["run", "help", "version"]) + "\nRun mailferry --help for usage.")
+                + suggestion(command, among: commands) + "\nRun mailferry --help for usage.")
             return ExitCode.usage
         }
     }

@@ -193,7 +193,7 @@ extension PlanValidator {
             guard let meaning else {
                 problem(at: headerAt, "column \(index + 1)", "unknown column \"\(sanitizeForDisplay(name, limit: 40))\""
                     + suggestion(normalized, among: Self.csvColumns) + "; the columns are "
-                    + Self.csvColumns.joined(separator: ", ") + " (one per line in the first row)")
+                    + Self.csvColumns.joined(separator: ", ") + ", named in the first row")
                 continue
             }
             if columns[meaning] != nil {

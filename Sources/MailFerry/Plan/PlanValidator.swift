@@ -9,6 +9,8 @@ struct PlanValidator {
     let workspace: String
     let locations: PlanLocations
     private var collected: [PlanProblem] = []
+    /// Keys that are missing because they are written misspelt (already reported as unknown keys).
+    private var misspelt: Set<String> = []
     /// Files in the order their problems are listed: the plan first, then its CSV lists.
     private var fileOrder: [String]
 
@@ -19,11 +21,12 @@ struct PlanValidator {
         self.fileOrder = [file]
     }
 
-    static let topKeys = ["plan", "transition", "state", "reports", "parallel", "sources", "targets", "defaults",
-                          "mailboxes", "mailboxList"]
+    static let topKeys = ["plan", "transition", "state", "reports", "parallel", "quarantineAfter", "sources", "targets",
+                          "defaults", "mailboxes", "mailboxList"]
     static let transitionKeys = ["start", "cutover", "end"]
     static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
-                             "auth", "withoutUIDL", "allowExpireZero", "pipelining"]
+                             "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
+                             "onUIDLReset"]
     static let mailboxKeys = ["source", "user", "password", "token", "target", "mailbox", "global"]
     /// What mailboxes inherit when they do not say.
     static let defaultsKeys = ["source", "target", "mailbox"]
@@ -33,6 +36,7 @@ struct PlanValidator {
     var problems: [PlanProblem] { collected }
 
     mutating func problem(_ path: String, _ message: String) {
+        if message.hasPrefix("missing") && misspelt.contains(path) { return }
         collected.append(PlanProblem(location: locations.location(of: path), path: path, message: message))
     }
 
@@ -67,8 +71,8 @@ struct PlanValidator {
         let name = string(top, "plan", at: "", required: true) ?? "plan"
         if !name.isEmpty && !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
             || name.hasPrefix(".") {
-            problem("plan", "use letters, digits, '-', '_' and '.' only (not first): the name becomes a file and "
-                + "folder name")
+            problem("plan", "\"\(sanitizeForDisplay(name, limit: 60))\" cannot be a plan name: it becomes a file and "
+                + "folder name, so use letters, digits, '-', '_' and '.' (not at the start)")
         } else if name.isEmpty {
             problem("plan", "must not be empty: the name becomes a file and folder name")
         }
@@ -76,6 +80,7 @@ struct PlanValidator {
         let statePath = resolve(nonEmptyString(top, "state", at: "") ?? "state/\(name).sqlite")
         let reportsPath = resolve(nonEmptyString(top, "reports", at: "") ?? "reports/\(name)")
         let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
+        let quarantineAfter = integer(top, "quarantineAfter", at: "", range: 1...1000) ?? 5
 
         var sources: [String: Plan.Source] = [:]
         for (key, value) in object(top, "sources", at: "", required: true) {
@@ -132,6 +137,7 @@ struct PlanValidator {
                         reportsPath: reportsPath, parallel: parallel, sources: sources, targets: targets,
                         mailboxes: mailboxes)
         plan.locations = locations
+        plan.quarantineAfter = quarantineAfter
         return plan
     }
 
@@ -183,14 +189,14 @@ struct PlanValidator {
                         problem(PlanPath.element(PlanPath.member(at, "auth"), index), "\"\(name)\" is listed twice")
                     }
                     auth.append(method)
-                } else {
-                    let text = { if case .string(let t) = item { return "\"\(sanitizeForDisplay(t, limit: 40))\"" }
-                                 else { return item.typeName } }()
-                    problem(PlanPath.element(PlanPath.member(at, "auth"), index), "unknown login method \(text); use "
+                } else if case .string(let text) = item {
+                    problem(PlanPath.element(PlanPath.member(at, "auth"), index), "unknown login method "
+                        + "\"\(sanitizeForDisplay(text, limit: 40))\"; use "
                         + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-                        + { if case .string(let t) = item {
-                                return suggestion(t, among: POP3AuthMethod.allCases.map(\.rawValue)) }
-                            return "" }())
+                        + suggestion(text, among: POP3AuthMethod.allCases.map(\.rawValue)))
+                } else {
+                    problem(PlanPath.element(PlanPath.member(at, "auth"), index), "must be text in quotes, found "
+                        + item.typeName)
                 }
             }
             if items.isEmpty { problem(PlanPath.member(at, "auth"), "the list is empty: no way to log in") }
@@ -209,12 +215,24 @@ struct PlanValidator {
             }
         }
         let allowExpireZero = bool(s, "allowExpireZero", at: at) ?? false
+        // Retention is never a default: leave-a-copy unless the plan names a number of days.
+        let deleteAfter = integer(s, "deleteFromSourceAfterDays", at: at, range: 0...3650)
+        var onUIDLReset = Plan.UIDLResetPolicy.stop
+        if let text = string(s, "onUIDLReset", at: at) {
+            if let value = Plan.UIDLResetPolicy(rawValue: text) {
+                onUIDLReset = value
+            } else {
+                problem(PlanPath.member(at, "onUIDLReset"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; "
+                    + "use \"stop\" or \"rekey\"" + suggestion(text, among: Plan.UIDLResetPolicy.allCases.map(\.rawValue)))
+            }
+        }
         guard let server else { return nil }
         let endpoint = POP3Endpoint(host: server.host, port: server.port, tls: server.tls,
                                     tlsSettings: server.tlsSettings, allowPlaintext: server.allowPlaintext,
                                     timeout: server.timeout, pipelineWindow: pipelining ? 16 : 1)
         return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
-                           withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero)
+                           withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
+                           deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset)
     }
 
     /// Names of sources and targets become parts of mailbox keys and report lines: keep them plain.
@@ -490,7 +508,10 @@ struct PlanValidator {
 
     mutating func checkKeys(_ object: [String: JSONValue], allowed: [String], at: String) {
         for key in object.keys.sorted() where !allowed.contains(key) {
-            problem(PlanPath.member(at, key), "unknown key" + suggestion(key, among: allowed))
+            let near = closest(key, among: allowed)
+            problem(PlanPath.member(at, key), "unknown key" + (near.map { " (did you mean \"\($0)\"?)" } ?? ""))
+            // "pasword: unknown key (did you mean "password"?)" says it all; "password: missing" would be noise.
+            if let near, object[near] == nil { misspelt.insert(PlanPath.member(at, near)) }
         }
     }
 

@@ -1,0 +1,104 @@
+/// Every help text a person reads, in one place (snapshotted by the golden-file tests in Tests/MailFerryTests/Golden).
+enum HelpText {
+    static let exitCodes = """
+        Exit codes:
+          0    done: everything listed was delivered (run), every row is green (check), files written (init)
+          1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red (check)
+          2    bad plan or bad command line
+          75   another run of this plan is in progress
+          130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
+        """
+
+    static var top: String {
+        """
+        mailferry \(MailFerryCLI.version): migrate legacy POP3 mailboxes into the mailboxes people use now.
+
+        Usage:
+          mailferry run PLAN [--parallel N] [--quiet]
+              Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
+              Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
+          mailferry check PLAN [--parallel N] [--json] [--offline]
+              Validate PLAN, resolve its secrets, log in to every source and target and show a table per mailbox.
+              Moves no mail.
+          mailferry init [PATH]
+              Write a commented example plan (default jobs/example.json5) and its CSV list of people.
+          mailferry help COMMAND      (or mailferry COMMAND --help): more about one command
+          mailferry --version
+
+        \(exitCodes)
+
+        Plans are JSON5 files (see mailferry init and the README). Reports go to reports/<plan>/.
+        """
+    }
+
+    static let run = """
+        Usage: mailferry run PLAN [--parallel N] [--quiet]
+
+        Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
+        server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
+        target is touched: interrupt or kill a run at any moment, run it again, and nothing is lost and nothing
+        arrives twice. Each run prints a line per mailbox and writes a report to reports/<plan>/.
+
+        Options:
+          --parallel N   work on N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
+                         maxConnections still caps the sessions to that server.
+          --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
+          --help, -h     show this text
+
+        Exit codes:
+          0    every listed message is delivered (or was already)
+          1    some messages were deferred or failed, or a mailbox could not be worked on: see the report
+          2    bad plan or bad command line
+          75   another run of this plan holds its lock
+          130  interrupted (SIGINT), 143 terminated (SIGTERM): the checkpoint is written, rerun to continue
+        """
+
+    static let check = """
+        Usage: mailferry check PLAN [--parallel N] [--json] [--offline]
+
+        Checks that a run of PLAN can work, without moving any mail:
+          1. validates the plan and its CSV lists, reporting every problem with FILE:LINE:COL;
+          2. resolves every secret (environment variables, private files, commands); values are never shown;
+          3. per mailbox, connects to its source, checks TLS, logs in, reads the capabilities and the listing
+             (never RETR, never DELE; the session ends with QUIT), and checks that its target can be written.
+        Prints a table: one row per mailbox, green (ok) or red (FAIL) with the reason below it.
+
+        Options:
+          --parallel N   check N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
+                         maxConnections still caps the sessions to that server.
+          --json         print the result as JSON instead of a table
+          --offline      stop after steps 1 and 2: no network, nothing written
+          --help, -h     show this text
+
+        A source that announces LOGIN-DELAY counts the check's login too: the next run may have to wait.
+
+        Exit codes:
+          0    every row is green (or, with --offline, the plan and its secrets are fine)
+          1    at least one row is red
+          2    bad plan (including a secret that cannot be resolved) or bad command line
+        """
+
+    static let initCommand = """
+        Usage: mailferry init [PATH]
+
+        Writes a commented example plan to PATH (default: jobs/example.json5) and the CSV list of people it
+        names, beside it (PATH without .json5, plus -people.csv). Edit both, then run mailferry check PATH.
+        Existing files are never overwritten.
+
+        Options:
+          --help, -h     show this text
+
+        Exit codes:
+          0    files written
+          2    a file exists already, cannot be written, or bad command line
+        """
+
+    static func forCommand(_ command: String) -> String? {
+        switch command {
+        case "run": run
+        case "check": check
+        case "init": initCommand
+        default: nil
+        }
+    }
+}

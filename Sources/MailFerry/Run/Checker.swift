@@ -1,0 +1,331 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// What `mailferry check` found for one mailbox: can a run work on it? Holds no secret.
+public struct CheckRow: Sendable, Codable, Equatable {
+    public var mailbox: String
+    /// Identity in the state database: "<source>/<user>".
+    public var key: String
+    /// Where the mailbox is written: "mailboxes[3]" or "jobs/users.csv:14".
+    public var origin: String
+    public var source: Source
+    public var target: Target
+    /// Why the row is red; empty when green.
+    public var problems: [String] = []
+    /// Worth knowing, not failures (LOGIN-DELAY, a mailbox in use).
+    public var notes: [String] = []
+    public var seconds: Double = 0
+
+    public var ok: Bool { problems.isEmpty }
+
+    public struct Source: Sendable, Codable, Equatable {
+        public var name: String
+        public var server: String
+        public var tls: String
+        /// The server greeted.
+        public var reachable = false
+        public var tlsVersion: String?
+        public var tlsCipher: String?
+        public var certificateSubject: String?
+        /// The login method that worked.
+        public var auth: String?
+        /// CAPA items of note after login (RFC 2449): UIDL, PIPELINING, LOGIN-DELAY, EXPIRE, SASL ...
+        public var capabilities: [String] = []
+        /// Messages and octets waiting in the maildrop (LIST).
+        public var messages: Int?
+        public var bytes: Int?
+        public var ok = false
+    }
+
+    public struct Target: Sendable, Codable, Equatable {
+        public var name: String
+        public var kind: String
+        /// The expanded Maildir path, for Maildir targets.
+        public var path: String?
+        /// "writable", "will be created", or why not.
+        public var state: String?
+        public var ok = false
+    }
+}
+
+/// Checks every mailbox of a plan without moving mail: source reachable, TLS, login, capabilities, listing;
+/// target writable. Bounded parallelism on OS threads, at most `maxConnections` sessions per source.
+public final class Checker: Sendable {
+    public let plan: Plan
+    let credentials: [String: POP3Credential]
+
+    /// `credentials`: by mailbox key, from `resolveSecrets`.
+    public init(plan: Plan, credentials: [String: POP3Credential]) {
+        self.plan = plan
+        self.credentials = credentials
+    }
+
+    // MARK: - Secrets
+
+    /// Resolves every secret of the plan (mailboxes and targets), `parallel` at a time (commands may take
+    /// seconds). Returns the mailbox credentials, and a problem per secret that cannot be resolved, located where
+    /// the secret is written. Values never appear in problems.
+    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> ([String: POP3Credential], [PlanProblem]) {
+        struct Job: Sendable {
+            var key: String
+            var ref: SecretRef
+            var spot: PlanSpot
+            var isToken: Bool
+            var forMailbox: Bool
+        }
+        var jobs: [Job] = []
+        for mailbox in plan.mailboxes {
+            if let token = mailbox.token {
+                jobs.append(Job(key: mailbox.key, ref: token, spot: spot(mailbox, "token", plan), isToken: true,
+                                forMailbox: true))
+            } else if let password = mailbox.password {
+                jobs.append(Job(key: mailbox.key, ref: password, spot: spot(mailbox, "password", plan),
+                                isToken: false, forMailbox: true))
+            }
+        }
+        for target in plan.targets.values.sorted(by: { $0.name < $1.name }) {
+            let refs: [(String, SecretRef?)]
+            switch target.kind {
+            case .imap(let t): refs = [("password", t.password), ("token", t.token)]
+            case .smtp(let t): refs = [("password", t.password), ("token", t.token)]
+            case .maildir, .lmtp: refs = []
+            }
+            for case (let field, let ref?) in refs {
+                let spot = target.spots[field]
+                    ?? plan.locations.spot(PlanPath.member(PlanPath.member("targets", target.name), field))
+                jobs.append(Job(key: "target:\(target.name)", ref: ref, spot: spot, isToken: field == "token",
+                                forMailbox: false))
+            }
+        }
+        let results = Mutex<[Int: Result<String, MailError>]>([:])
+        let indexed = Array(jobs.enumerated())
+        let pool = WorkerPool(jobs: indexed, group: { _ in "secrets" }, limit: { _ in max(1, parallel) })
+        pool.run(threads: min(max(1, parallel), max(1, jobs.count))) { item in
+            let result: Result<String, MailError>
+            do {
+                result = .success(try item.element.ref.resolve())
+            } catch let error as MailError {
+                result = .failure(error)
+            } catch {
+                result = .failure(MailError(.auth, "\(error)"))
+            }
+            results.withLock { $0[item.offset] = result }
+        }
+        var credentials: [String: POP3Credential] = [:]
+        var problems: [PlanProblem] = []
+        let collected = results.withLock { $0 }
+        for (index, job) in jobs.enumerated() {
+            switch collected[index] {
+            case .success(let value)?:
+                if job.forMailbox { credentials[job.key] = job.isToken ? .token(value) : .password(value) }
+            case .failure(let error)?:
+                problems.append(PlanProblem(spot: job.spot, error.message))
+            case nil:
+                problems.append(PlanProblem(spot: job.spot, "was not resolved"))
+            }
+        }
+        return (credentials, problems)
+    }
+
+    private static func spot(_ mailbox: Plan.Mailbox, _ field: String, _ plan: Plan) -> PlanSpot {
+        mailbox.origin.spots[field] ?? plan.locations.spot(PlanPath.member(mailbox.origin.label, field))
+    }
+
+    // MARK: - Checking
+
+    /// Checks every mailbox; rows come back in plan order. `progress` is called as each row is done.
+    public func run(parallel: Int, progress: (@Sendable (CheckRow) -> Void)? = nil) -> [CheckRow] {
+        let rows = Mutex<[String: CheckRow]>([:])
+        let sources = plan.sources
+        let pool = WorkerPool(jobs: plan.mailboxes, group: { $0.source },
+                              limit: { sources[$0]?.maxConnections ?? 1 })
+        pool.run(threads: min(max(1, parallel), max(1, plan.mailboxes.count))) { mailbox in
+            let row = self.check(mailbox)
+            rows.withLock { $0[mailbox.key] = row }
+            progress?(row)
+        }
+        let collected = rows.withLock { $0 }
+        return plan.mailboxes.compactMap { collected[$0.key] }
+    }
+
+    func check(_ mailbox: Plan.Mailbox) -> CheckRow {
+        let started = Date()
+        let source = plan.sources[mailbox.source]
+        let target = plan.targets[mailbox.target]
+        var row = CheckRow(
+            mailbox: mailbox.address, key: mailbox.key, origin: mailbox.origin.label,
+            source: .init(name: mailbox.source, server: source?.endpoint.label ?? "?",
+                          tls: source?.endpoint.tls.rawValue ?? "?"),
+            target: .init(name: mailbox.target, kind: target?.kind.kindName ?? "?"))
+        checkTarget(mailbox, target, &row)
+        if let source {
+            checkSource(mailbox, source, &row)
+        } else {
+            row.problems.append("source: no source named \(mailbox.source)")
+        }
+        row.seconds = Date().timeIntervalSince(started)
+        return row
+    }
+
+    /// Connect, TLS, login, CAPA, LIST/UIDL, QUIT. Never RETR, never DELE.
+    func checkSource(_ mailbox: Plan.Mailbox, _ source: Plan.Source, _ row: inout CheckRow) {
+        guard let credential = credentials[mailbox.key] else {
+            row.problems.append("source: no password or token was resolved for \(mailbox.user)")
+            return
+        }
+        let client = POP3Client(endpoint: source.endpoint)
+        defer { client.quit() }
+        do {
+            try client.connect()
+        } catch {
+            row.problems.append("source: \(Self.describe(error))")
+            return
+        }
+        row.source.reachable = true
+        if let tls = client.tlsInfo {
+            row.source.tlsVersion = tls.version
+            row.source.tlsCipher = tls.cipher
+            row.source.certificateSubject = sanitizeForDisplay(tls.peerSubject, limit: 200)
+        }
+        let before = client.capabilities
+        do {
+            row.source.auth = try client.login(user: mailbox.user, credential: credential,
+                                               allowed: source.auth).rawValue
+        } catch let error as MailError where error.code == "IN-USE" || error.code == "LOGIN-DELAY" {
+            // RFC 2449 §8.1.1, RFC 3206: the login is fine, the maildrop is busy or it is too early. A run waits too.
+            row.source.capabilities = before.notable
+            row.source.ok = true
+            row.notes.append("source: \(error.message); a run would wait and try again")
+            return
+        } catch {
+            row.source.capabilities = before.notable
+            row.problems.append("source: \(Self.describe(error))")
+            return
+        }
+        do {
+            try client.refreshCapabilitiesAfterLogin()
+        } catch {
+            row.problems.append("source: \(Self.describe(error))")
+            return
+        }
+        let after = client.capabilities.known ? client.capabilities : before
+        row.source.capabilities = after.notable
+        if let delay = after.loginDelay ?? before.loginDelay, delay > 0 {
+            row.notes.append("source: LOGIN-DELAY \(delay): the server counts this check's login; the next run may "
+                + "have to wait \(delay) s")
+        }
+        if after.expireZero && !source.allowExpireZero {
+            row.problems.append("source: the server announces EXPIRE 0: every message retrieved would be deleted; a "
+                + "run refuses this mailbox (set allowExpireZero: true on sources.\(source.name) to accept that)")
+        }
+        do {
+            let listing = try client.maildrop()
+            row.source.messages = listing.entries.count
+            row.source.bytes = listing.entries.reduce(0) { $0 + $1.size }
+            if !listing.hasUIDL {
+                if source.withoutUIDL == .refuse {
+                    row.problems.append("source: the server does not support UIDL; a run refuses this mailbox (set "
+                        + "withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify messages by "
+                        + "their headers)")
+                } else {
+                    row.notes.append("source: no UIDL: messages will be identified by their headers")
+                }
+            } else if !listing.duplicateUIDLs.isEmpty {
+                row.notes.append("source: \(listing.duplicateUIDLs.count) unique id(s) shared by several messages "
+                    + "(a server bug); those are told apart by content")
+            }
+        } catch {
+            row.problems.append("source: \(Self.describe(error))")
+            return
+        }
+        row.source.ok = !row.problems.contains { $0.hasPrefix("source:") }
+    }
+
+    func checkTarget(_ mailbox: Plan.Mailbox, _ target: Plan.Target?, _ row: inout CheckRow) {
+        guard let target else {
+            row.problems.append("target: no target named \(mailbox.target)")
+            return
+        }
+        if mailbox.global != nil {
+            row.target.state = "global routing not available yet"
+            row.problems.append("target: global (catch-all) mailboxes are not available in this version yet: their "
+                + "mail must be routed per recipient; a run stops this mailbox")
+            return
+        }
+        switch target.kind {
+        case .maildir(let template):
+            let path = expandTemplate(template, mailbox: mailbox)
+            row.target.path = path
+            switch Self.checkMaildir(path) {
+            case .success(let state):
+                row.target.state = state
+                row.target.ok = true
+            case .failure(let error):
+                row.target.state = "not writable"
+                row.problems.append("target: \(error.message)")
+            }
+        case .imap, .lmtp, .smtp:
+            row.target.state = "not available yet"
+            row.problems.append("target: targets of kind \"\(target.kind.kindName)\" are not available in this "
+                + "version yet (targets.\(target.name)); a run stops this mailbox")
+        }
+    }
+
+    /// Whether a Maildir can take mail, changing nothing that stays: an existing Maildir gets a test file written
+    /// and removed in tmp/; a missing one is checked by creating and removing a folder where it would be created.
+    static func checkMaildir(_ root: String) -> Result<String, MailError> {
+        func isDirectory(_ path: String) -> Bool? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return info.st_mode & S_IFMT == S_IFDIR
+        }
+        let probeName = ".mailferry-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        if let dir = isDirectory(root) {
+            guard dir else { return .failure(MailError(.local, "Maildir \(root) exists and is not a folder")) }
+            var missing: [String] = []
+            for sub in ["tmp", "new", "cur"] {
+                switch isDirectory(root + "/" + sub) {
+                case true?: continue
+                case false?: return .failure(MailError(.local, "Maildir \(root): \(sub) exists and is not a folder"))
+                case nil: missing.append(sub)
+                }
+            }
+            let probeDir = missing.contains("tmp") ? root : root + "/tmp"
+            let probe = probeDir + "/" + probeName
+            let fd = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                return .failure(MailError(.local, "cannot write in \(probeDir): \(errnoText())"))
+            }
+            let text = Array("mailferry check\n".utf8)
+            let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let writeError = written == text.count ? nil : errnoText()
+            close(fd)
+            unlink(probe)
+            if let writeError { return .failure(MailError(.local, "cannot write in \(probeDir): \(writeError)")) }
+            return .success(missing.isEmpty ? "writable" : "writable (\(missing.joined(separator: ", ")) will be "
+                + "created)")
+        }
+        // Not there yet: find the folder it would be created in.
+        var ancestor = (root as NSString).deletingLastPathComponent
+        var depth = 0
+        while isDirectory(ancestor) == nil && ancestor != "/" && !ancestor.isEmpty && depth < 64 {
+            ancestor = (ancestor as NSString).deletingLastPathComponent
+            depth += 1
+        }
+        guard isDirectory(ancestor) == true else {
+            return .failure(MailError(.local, "cannot create Maildir \(root): \(ancestor) is not a folder"))
+        }
+        let probe = ancestor + "/" + probeName
+        guard mkdir(probe, 0o700) == 0 else {
+            return .failure(MailError(.local, "cannot create Maildir \(root): cannot create folders in \(ancestor): "
+                + errnoText()))
+        }
+        rmdir(probe)
+        return .success("will be created")
+    }
+
+    static func describe(_ error: Error) -> String {
+        (error as? MailError)?.message ?? "\(error)"
+    }
+}
