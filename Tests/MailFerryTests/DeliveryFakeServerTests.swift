@@ -213,6 +213,38 @@ enum DeliveryScript {
         #expect(!transcript.joined().contains("tok-123") && !transcript.joined().contains(initial))
     }
 
+    /// OAUTHBEARER (RFC 7628) is preferred when offered; without SASL-IR the initial response follows the empty
+    /// challenge, with the mailbox to act for as the gs2 authzid ("a=alice").
+    @Test func oauthbearerActsForTheMailbox() throws {
+        let initial = Data("n,a=alice,\u{1}host=127.0.0.1\u{1}port=PORT\u{1}auth=Bearer tok-9\u{1}\u{1}".utf8)
+        let server = try FakeServer(connections: 1) { session in
+            try session.send("* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=XOAUTH2 AUTH=OAUTHBEARER] hi\r\n")
+            try session.expect("mf1 AUTHENTICATE OAUTHBEARER")
+            try session.send("+ \r\n")
+            let answer = try session.readLine()
+            let decoded = String(decoding: Data(base64Encoded: answer) ?? Data(), as: UTF8.self)
+            let expected = String(decoding: initial, as: UTF8.self)
+            guard decoded.replacingOccurrences(of: "port=\(decoded.split(separator: "\u{1}")[2].dropFirst(5))",
+                                               with: "port=PORT") == expected else {
+                throw FakeServerError("unexpected OAUTHBEARER response \(String(reflecting: decoded))")
+            }
+            try session.send("mf1 OK Logged in\r\n")
+            try session.expect("mf2 CAPABILITY")
+            try session.send("* CAPABILITY IMAP4rev1 LITERAL+\r\nmf2 OK\r\n")
+            try session.expect("mf3 LIST \"\" \"\"")
+            try session.send("* LIST (\\Noselect) \"/\" \"\"\r\nmf3 OK\r\n")
+            for step in DeliveryScript.append("mf4", reply: "OK [APPENDUID 1 5] done") { try session.run(step) }
+            try session.respond(["mf5 LOGOUT": "mf5 OK bye\r\n"])
+        }
+        let delivery = try DeliveryScript.imapDelivery(server, token: "tok-9")
+        let dir = TempFolder("fake")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        let result = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
+                                                                 arrival: DeliveryScript.arrival))
+        #expect(result.reference == "INBOX;UIDVALIDITY=1;UID=5")
+        #expect(delivery.loginMethod == "AUTHENTICATE OAUTHBEARER")
+    }
+
     /// A target with `tls: none` and no allowPlaintext: no credential is sent in clear.
     @Test func noPlaintextLoginWithoutAllowPlaintext() throws {
         let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
