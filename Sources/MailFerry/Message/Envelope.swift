@@ -1,0 +1,515 @@
+import Foundation
+
+/// Where a piece of the recovered envelope was read: which header field, where, and whether it is believed.
+///
+/// `trusted` means the field lies at or above the provider's entry hop (see `EnvelopeRecovery`), so the legacy
+/// provider wrote it. `false` means "guessed": no trust boundary could be drawn (no `trustedHosts`, or none of them
+/// appears in the Received chain), or the address comes from To/Cc. Fields below a boundary are never used, so they
+/// never carry a provenance; they appear in the envelope's notes.
+public struct Provenance: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    /// The field name in its usual spelling ("X-Original-To", "Delivered-To", "Received", "Return-Path", "To").
+    public var header: String
+    /// The field's index in the header block, 0 = topmost.
+    public var position: Int
+    public var trusted: Bool
+
+    public init(header: String, position: Int, trusted: Bool) {
+        self.header = header
+        self.position = position
+        self.trusted = trusted
+    }
+
+    /// `X-Original-To (field 2, trusted)`, `Received (field 5, guessed)`: the form reports and the state database
+    /// show.
+    public var description: String { "\(header) (field \(position), \(trusted ? "trusted" : "guessed"))" }
+}
+
+/// An envelope recipient recovered from a trace header (or, as a guess, from To/Cc).
+public struct RecoveredRecipient: Sendable, Equatable, Hashable, Codable {
+    /// Normalized (lower-cased addr-spec).
+    public var address: String
+    public var provenance: Provenance
+    /// The address as the header wrote it, when recovery changed it (a qmail virtual-domain prefix removed).
+    public var original: String?
+
+    public init(address: String, provenance: Provenance, original: String? = nil) {
+        self.address = address
+        self.provenance = provenance
+        self.original = original
+    }
+}
+
+/// Where the original arrival time came from, best first.
+public enum ArrivalSource: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The time stamp of the provider's final Received (the topmost one at or above the trust boundary).
+    case providerReceived = "provider-received"
+    /// No trust boundary: the topmost Received with a usable date (normally still the provider's).
+    case topmostReceived = "topmost-received"
+    /// The `Date:` field (RFC 5322 §3.6.1): when the sender wrote it, not when it arrived.
+    case dateHeader = "date-header"
+    /// When mailferry first listed the message: nothing in the header gave a usable time.
+    case firstSeen = "first-seen"
+}
+
+/// Which trace headers the recipients were taken from.
+public enum RecipientSource: String, Sendable, Equatable, Codable, CaseIterable {
+    /// X-Original-To, Envelope-To, X-Envelope-To: the recipient(s) as given in RCPT TO, written at delivery.
+    case originalRecipient = "original-recipient"
+    /// The `for <addr>` clause of a Received field (RFC 5321 §4.4).
+    case receivedFor = "received-for"
+    /// Delivered-To: the mailbox delivered to (after aliases; qmail writes the virtual-domain form here).
+    case deliveredTo = "delivered-to"
+    /// Nothing: the router falls back to To/Cc (a guess) or to the fallback mailbox.
+    case none
+}
+
+/// A mailing list the message came through (RFC 2919 List-Id, RFC 2369 List-Post, or the older Mailing-List and
+/// X-Mailing-List); both parts may be nil when the list names neither.
+public struct MailingList: Sendable, Equatable, Codable {
+    /// The List-Id identifier ("mailinglist.treyresearch.net"), without angle brackets.
+    public var id: String?
+    /// The posting address from List-Post (`<mailto:…>`), Mailing-List (`list x@y; …`) or X-Mailing-List.
+    public var address: String?
+
+    public init(id: String? = nil, address: String? = nil) {
+        self.id = id
+        self.address = address
+    }
+}
+
+/// The SMTP envelope as far as the header lets us know it, and how we know it.
+public struct RecoveredEnvelope: Sendable, Equatable, Codable {
+    /// MAIL FROM: from Return-Path (RFC 5321 §4.4), else X-Envelope-From, else a Received `(envelope-from …)`.
+    /// "" is the null sender `<>` (a bounce); nil means unknown.
+    public var sender: String?
+    public var senderProvenance: Provenance?
+    /// The envelope recipients to route, in header order (topmost first), without duplicates.
+    public var recipients: [RecoveredRecipient]
+    public var recipientSource: RecipientSource
+    /// Envelope addresses that were seen and deliberately not used (a lower-precedence header, a Delivered-To of an
+    /// alias step, an earlier forwarding hop). For reports; the router ignores them.
+    public var alsoSeen: [RecoveredRecipient]
+    /// The addresses of To and Cc, always guessed: a last resort for the router, never for list mail.
+    public var headerRecipients: [RecoveredRecipient]
+    public var mailingList: MailingList?
+    /// The original arrival time: IMAP INTERNALDATE and Maildir mtime.
+    public var arrival: Date
+    /// The zone the arrival time was written in (seconds east of UTC), for INTERNALDATE; nil when unknown.
+    public var arrivalZoneOffset: Int?
+    public var arrivalSource: ArrivalSource
+    /// The field the arrival time was read from (nil for `firstSeen`).
+    public var arrivalProvenance: Provenance?
+    /// The index of the provider's entry Received: fields at or above it are trusted, fields below are
+    /// sender-controlled. Nil when no boundary could be drawn: then everything is a guess.
+    public var trustBoundary: Int?
+    /// The host named in the `by` clause of the entry Received.
+    public var boundaryHost: String?
+    /// What recovery decided and why, one sentence each, for the dry run and the report; what the header parser
+    /// tolerated comes first, prefixed "header: ".
+    public var notes: [String]
+
+    /// True when the recipients are not backed by a trust boundary.
+    public var isGuessed: Bool { trustBoundary == nil || recipients.contains { !$0.provenance.trusted } }
+}
+
+/// Reads the envelope back out of the trace headers a POP3 maildrop keeps (RFC 5321 §4.4 trace fields, RFC 5322
+/// §3.6.7), the way an admin would, and says where every answer came from.
+///
+/// **The trust boundary.** The provider prepends its trace fields, so everything above its first Received was
+/// written by the provider; everything below came with the message and is sender-controlled. The boundary is the
+/// provider's *entry hop*: starting from the topmost Received whose `by` host is a trusted host, walk down while
+/// the hop came *from* a trusted host (an internal relay, a content filter on loopback, or a local re-injection
+/// without a from clause) and the next Received is `by` a trusted or loopback host. The lowest Received reached is
+/// the entry hop; it and every field above it are trusted. A Received below it that claims a trusted `by` host is
+/// not believed (noted as a possible forgery).
+/// Without `trustedHosts`, or when none of them appears, there is no boundary: every field is usable but
+/// "guessed", and the envelope says so.
+///
+/// **Recipients**, by precedence; the first source that names a local domain wins (when none does, the first that
+/// names any address), the rest go to `alsoSeen`:
+/// 1. X-Original-To, Envelope-To, X-Envelope-To (they name RCPT TO as given, before alias expansion). Fields are
+///    grouped into trace blocks (the fields between two Received fields belong to one delivery); one block is
+///    used, all its addresses (Exim's Envelope-To lists several: a fan-out).
+/// 2. The `for` clause of one Received.
+/// 3. One Delivered-To (qmail virtual-domain prefixes removed when `qmailPrefix` says so).
+///
+/// Which block or field: with a boundary, the *lowest* one that names a local domain (closest to the original
+/// RCPT TO; the ones above are the provider's alias and forwarding steps, e.g. several Delivered-To); without a
+/// boundary, the *topmost* one that names a local domain (deeper ones may come from other systems or be forged). If
+/// none names a local domain, the topmost one.
+///
+/// **Arrival**: the provider's final Received (the topmost at or above the boundary with a plausible date), else
+/// (no boundary) the topmost Received, else `Date:`, else the first-seen time. A date more than a day after
+/// first-seen, or before 1970, is implausible and skipped with a note.
+public struct EnvelopeRecovery: Sendable, Equatable {
+    /// The provider's receiving hosts: exact names or IP addresses, or `.isp.example` for every host under
+    /// isp.example. Case-insensitive.
+    public var trustedHosts: [String]
+    /// The legacy domains of the catch-all ("wingtiptoys.com"), lower-case.
+    public var localDomains: [String]
+    public var qmailPrefix: QmailPrefix
+
+    /// qmail (and vpopmail, Plesk) write the virtual-domain form of the recipient into Delivered-To:
+    /// `wingtiptoys.com-chris@wingtiptoys.com` for chris@wingtiptoys.com. A named option (STYLE.md habit 6): off by
+    /// default, so an address is never changed unless the plan says so.
+    public enum QmailPrefix: Sendable, Equatable, Codable {
+        case off
+        /// Remove `<domain>-` from the local part when `<domain>` is the address's own domain and a local domain
+        /// (qmail `virtualdomains` entry `wingtiptoys.com:wingtiptoys.com`).
+        case domain
+        /// Remove the first of these literal prefixes the local part starts with (`wingtip-` for a
+        /// `virtualdomains` entry `wingtiptoys.com:wingtip`), for addresses in a local domain.
+        case prefixes([String])
+    }
+
+    /// Recovery stops collecting after this many addresses per source.
+    static let maxAddresses = 1_000
+
+    public init(trustedHosts: [String], localDomains: [String], qmailPrefix: QmailPrefix = .off) {
+        self.trustedHosts = trustedHosts.map { $0.lowercased() }.filter { !$0.isEmpty }
+        self.localDomains = localDomains.map { $0.lowercased() }
+        self.qmailPrefix = qmailPrefix
+    }
+
+    /// Whether `host` is one of `trustedHosts` (exact, or under a `.suffix` entry).
+    public func isTrusted(host: String) -> Bool {
+        let name = ReceivedHeader.hostName(host)
+        guard !name.isEmpty else { return false }
+        return trustedHosts.contains { entry in
+            entry.hasPrefix(".") ? name.hasSuffix(entry) : name == ReceivedHeader.hostName(entry)
+        }
+    }
+
+    /// Whether `address` is in one of `localDomains`.
+    public func isLocal(_ address: String) -> Bool {
+        localDomains.contains(MailAddress.domain(of: address))
+    }
+
+    /// Recovers the envelope of one message. Pure: `firstSeen` is when mailferry first listed it.
+    public func recover(_ headers: HeaderBlock, firstSeen: Date) -> RecoveredEnvelope {
+        var pass = RecoveryPass(recovery: self, headers: headers, firstSeen: firstSeen)
+        return pass.run()
+    }
+}
+
+/// Hosts that are the same machine as the hop above them (a content filter re-injecting over loopback).
+private let loopbackHosts: Set<String> = ["localhost", "localhost.localdomain", "127.0.0.1", "::1"]
+
+/// One recovery: the state of reading one header block.
+private struct RecoveryPass {
+    let recovery: EnvelopeRecovery
+    let headers: HeaderBlock
+    let firstSeen: Date
+    var notes = BoundedNotes(limit: 120)
+    var received: [(field: HeaderField, trace: ReceivedHeader)] = []
+    var boundary: Int?
+
+    init(recovery: EnvelopeRecovery, headers: HeaderBlock, firstSeen: Date) {
+        self.recovery = recovery
+        self.headers = headers
+        self.firstSeen = firstSeen
+    }
+
+    mutating func run() -> RecoveredEnvelope {
+        for note in headers.notes { notes.add("header: " + note) }
+        received = headers.fields.filter { $0.hasName("Received") }.map { ($0, ReceivedHeader(parsing: $0.text)) }
+        let boundaryHost = drawBoundary()
+        let (recipients, source, alsoSeen) = recoverRecipients()
+        let (sender, senderProvenance) = recoverSender()
+        let arrival = recoverArrival()
+        var envelope = RecoveredEnvelope(
+            sender: sender, senderProvenance: senderProvenance, recipients: recipients, recipientSource: source,
+            alsoSeen: alsoSeen, headerRecipients: headerRecipients(), mailingList: mailingList(),
+            arrival: arrival.date, arrivalZoneOffset: arrival.zone, arrivalSource: arrival.source,
+            arrivalProvenance: arrival.provenance, trustBoundary: boundary, boundaryHost: boundaryHost, notes: [])
+        if headers.truncated { notes.add("the header was not read to its end; recovery used what was read") }
+        envelope.notes = notes.all
+        return envelope
+    }
+
+    // MARK: Trust boundary
+
+    /// Finds the provider's entry hop (see `EnvelopeRecovery`). Returns the `by` host of that hop.
+    private mutating func drawBoundary() -> String? {
+        guard !recovery.trustedHosts.isEmpty else {
+            notes.add("no trustedHosts in the plan: every envelope header is a guess")
+            return nil
+        }
+        guard let start = received.firstIndex(where: { $0.trace.by.map(recovery.isTrusted(host:)) ?? false }) else {
+            notes.add("no Received field is by a trusted host (\(recovery.trustedHosts.joined(separator: ", "))): "
+                + "every envelope header is a guess")
+            return nil
+        }
+        var entry = start
+        // Bounded by the number of Received fields.
+        while entry + 1 < received.count {
+            let hop = received[entry].trace
+            let below = received[entry + 1].trace
+            // A hop without a from clause is a local submission on the trusted host itself (Postfix "from userid",
+            // a forwarding re-injection): what lies below it was already on that host.
+            let local = hop.from == nil && hop.fromHost == nil && hop.fromAddress == nil
+            let cameFromInside = local || [hop.fromHost, hop.fromAddress].contains { name in
+                guard let name else { return false }
+                return recovery.isTrusted(host: name) || loopbackHosts.contains(name)
+            }
+            let belowIsInside = below.by.map { recovery.isTrusted(host: $0) || loopbackHosts.contains($0) } ?? false
+            guard cameFromInside, belowIsInside else { break }
+            entry += 1
+        }
+        let field = received[entry].field
+        boundary = field.index
+        let host = received[entry].trace.by ?? ""
+        notes.add("trust boundary: Received (field \(field.index)) by \(host) is the provider's entry hop; fields "
+            + "below it are sender-controlled")
+        for item in received[(entry + 1)...] {
+            if let by = item.trace.by, recovery.isTrusted(host: by) {
+                notes.add("Received (field \(item.field.index)) below the trust boundary claims to be by \(by): "
+                    + "not believed (forged, or a loop through the provider)")
+            }
+        }
+        return host
+    }
+
+    /// The provenance a field gets, or nil when it is below the boundary (and must not be used).
+    private func provenance(_ field: HeaderField, as header: String) -> Provenance? {
+        guard let boundary else { return Provenance(header: header, position: field.index, trusted: false) }
+        return field.index <= boundary ? Provenance(header: header, position: field.index, trusted: true) : nil
+    }
+
+    /// The trace block of a field: how many Received fields stand above it.
+    private func block(of field: HeaderField) -> Int {
+        received.prefix { $0.field.index < field.index }.count
+    }
+
+    // MARK: Recipients
+
+    private static let originalHeaders = ["X-Original-To", "Envelope-To", "X-Envelope-To"]
+
+    /// One candidate unit: the addresses of one field, or of one trace block for the original-recipient headers.
+    private struct Unit {
+        var recipients: [RecoveredRecipient]
+        var hasLocal: Bool
+    }
+
+    private mutating func recoverRecipients() -> ([RecoveredRecipient], RecipientSource, [RecoveredRecipient]) {
+        var tiers: [(RecipientSource, [Unit])] = []
+        // 1. X-Original-To, Envelope-To, X-Envelope-To, grouped by trace block.
+        var blocks: [Int: [RecoveredRecipient]] = [:]
+        var blockOrder: [Int] = []
+        for field in headers.fields {
+            guard let name = Self.originalHeaders.first(where: field.hasName) else { continue }
+            guard let origin = usable(field, as: name) else { continue }
+            let addresses = MailAddress.list(field.text, limit: EnvelopeRecovery.maxAddresses)
+            if addresses.isEmpty { notes.add("\(name) (field \(field.index)) holds no address") }
+            let key = block(of: field)
+            if blocks[key] == nil { blockOrder.append(key) }
+            blocks[key, default: []] += addresses.map { RecoveredRecipient(address: $0, provenance: origin) }
+        }
+        tiers.append((.originalRecipient, blockOrder.compactMap { key in
+            blocks[key].flatMap { $0.isEmpty ? nil : unit($0) }
+        }))
+        // 2. The for clause of a Received.
+        var forUnits: [Unit] = []
+        for item in received where !item.trace.forAddresses.isEmpty {
+            let named = "for " + item.trace.forAddresses.map { "<\($0)>" }.joined(separator: ", ")
+            guard let origin = usable(item.field, as: "Received", detail: named) else { continue }
+            forUnits.append(unit(item.trace.forAddresses.prefix(EnvelopeRecovery.maxAddresses).map {
+                RecoveredRecipient(address: $0, provenance: origin)
+            }))
+        }
+        tiers.append((.receivedFor, forUnits))
+        // 3. Delivered-To.
+        var deliveredUnits: [Unit] = []
+        for field in headers.all("Delivered-To") {
+            guard let origin = usable(field, as: "Delivered-To") else { continue }
+            let found = MailAddress.list(field.text, limit: EnvelopeRecovery.maxAddresses).map { written in
+                let address = removingQmailPrefix(written)
+                return RecoveredRecipient(address: address, provenance: origin,
+                                          original: address == written ? nil : written)
+            }
+            for recipient in found where recipient.original != nil {
+                notes.add("Delivered-To (field \(field.index)): qmail prefix removed, \(recipient.original ?? "") → "
+                    + recipient.address)
+            }
+            if !found.isEmpty { deliveredUnits.append(unit(found)) }
+        }
+        tiers.append((.deliveredTo, deliveredUnits))
+
+        // The first source naming a local domain wins; when none does, the first source with any address.
+        let winner = tiers.firstIndex { $0.1.contains(where: \.hasLocal) } ?? tiers.firstIndex { !$0.1.isEmpty }
+        var chosen: [RecoveredRecipient] = []
+        var source = RecipientSource.none
+        var alsoSeen: [RecoveredRecipient] = []
+        for (position, (tier, units)) in tiers.enumerated() {
+            guard position == winner, let pick = choose(units) else {
+                alsoSeen += units.flatMap(\.recipients)
+                continue
+            }
+            source = tier
+            chosen = pick.recipients
+            alsoSeen += units.filter { $0.recipients != pick.recipients }.flatMap(\.recipients)
+        }
+        chosen = unique(chosen)
+        let chosenAddresses = Set(chosen.map(\.address))
+        alsoSeen = unique(alsoSeen.filter { !chosenAddresses.contains($0.address) })
+        if chosen.isEmpty {
+            notes.add("no envelope recipient in the trace headers")
+        } else if !alsoSeen.isEmpty {
+            notes.add("also seen, not used: " + alsoSeen.map { "\($0.address) (\($0.provenance))" }
+                .joined(separator: ", "))
+        }
+        return (chosen, source, alsoSeen)
+    }
+
+    private func unit(_ recipients: [RecoveredRecipient]) -> Unit {
+        Unit(recipients: recipients, hasLocal: recipients.contains { recovery.isLocal($0.address) })
+    }
+
+    /// With a boundary the lowest unit naming a local domain, without one the topmost; else the topmost unit.
+    private func choose(_ units: [Unit]) -> Unit? {
+        let local = boundary == nil ? units.first(where: \.hasLocal) : units.last(where: \.hasLocal)
+        return local ?? units.first
+    }
+
+    /// `usable` with the note for a field below the boundary.
+    private mutating func usable(_ field: HeaderField, as header: String, detail: String? = nil) -> Provenance? {
+        if let origin = provenance(field, as: header) { return origin }
+        let what = detail.map { "\(header) (field \(field.index)) \($0)" } ?? "\(header) (field \(field.index))"
+        notes.add("\(what) is below the trust boundary: sender-controlled, ignored")
+        return nil
+    }
+
+    private func removingQmailPrefix(_ address: String) -> String {
+        guard recovery.isLocal(address) else { return address }
+        let local = MailAddress.localPart(of: address)
+        let domain = MailAddress.domain(of: address)
+        let prefixes: [String]
+        switch recovery.qmailPrefix {
+        case .off: return address
+        case .domain: prefixes = [domain + "-"]
+        case .prefixes(let list): prefixes = list.map { $0.lowercased() }
+        }
+        guard let prefix = prefixes.first(where: { !$0.isEmpty && local.hasPrefix($0) && local.count > $0.count })
+        else { return address }
+        return String(local.dropFirst(prefix.count)) + "@" + domain
+    }
+
+    private func unique(_ list: [RecoveredRecipient]) -> [RecoveredRecipient] {
+        var seen = Set<String>()
+        return list.filter { seen.insert($0.address).inserted }
+    }
+
+    // MARK: Sender
+
+    private mutating func recoverSender() -> (String?, Provenance?) {
+        for field in headers.all("Return-Path") {
+            guard let origin = usable(field, as: "Return-Path") else { continue }
+            let text = field.text.trimmingCharacters(in: .whitespaces)
+            if text == "<>" || text.replacingOccurrences(of: " ", with: "") == "<>" { return ("", origin) }
+            if let address = MailAddress.list(text, limit: 1).first { return (address, origin) }
+            notes.add("Return-Path (field \(field.index)) holds no address")
+        }
+        for field in headers.all("X-Envelope-From") {
+            guard let origin = usable(field, as: "X-Envelope-From") else { continue }
+            if field.text.trimmingCharacters(in: .whitespaces) == "<>" { return ("", origin) }
+            if let address = MailAddress.list(field.text, limit: 1).first { return (address, origin) }
+        }
+        for item in received {
+            guard let from = item.trace.envelopeFrom, let origin = provenance(item.field, as: "Received") else {
+                continue
+            }
+            return (from, origin)
+        }
+        notes.add("sender unknown: no usable Return-Path")
+        return (nil, nil)
+    }
+
+    // MARK: Arrival
+
+    private mutating func recoverArrival() -> (date: Date, zone: Int?, source: ArrivalSource, provenance: Provenance?) {
+        let latest = firstSeen.addingTimeInterval(86_400)
+        for item in received {
+            if let boundary, item.field.index > boundary { break }
+            guard let stamp = item.trace.date else {
+                notes.add("Received (field \(item.field.index)) has no readable date"
+                    + (item.trace.dateText.map { ": \"\(sanitizeForDisplay($0, limit: 60))\"" } ?? ""))
+                continue
+            }
+            guard plausible(stamp.date, latest: latest, what: "Received (field \(item.field.index))") else { continue }
+            let origin = Provenance(header: "Received", position: item.field.index, trusted: boundary != nil)
+            return (stamp.date, stamp.zoneOffset, boundary == nil ? .topmostReceived : .providerReceived, origin)
+        }
+        for field in headers.all("Date") {
+            guard let stamp = MailDate.parse(field.text) else {
+                notes.add("Date (field \(field.index)) is not a readable date: \""
+                    + sanitizeForDisplay(field.text, limit: 60) + "\"")
+                continue
+            }
+            guard plausible(stamp.date, latest: latest, what: "Date (field \(field.index))") else { continue }
+            notes.add("arrival time from the Date field (when it was written, not when it arrived)")
+            return (stamp.date, stamp.zoneOffset, .dateHeader, Provenance(header: "Date", position: field.index,
+                                                                           trusted: false))
+        }
+        notes.add("arrival time unknown: first-seen time used")
+        return (firstSeen, nil, .firstSeen, nil)
+    }
+
+    private mutating func plausible(_ date: Date, latest: Date, what: String) -> Bool {
+        if date > latest {
+            notes.add("\(what) is dated after it was first seen; skipped")
+            return false
+        }
+        if date.timeIntervalSince1970 < 0 {
+            notes.add("\(what) is dated before 1970; skipped")
+            return false
+        }
+        return true
+    }
+
+    // MARK: To/Cc and lists
+
+    private func headerRecipients() -> [RecoveredRecipient] {
+        var out: [RecoveredRecipient] = []
+        for field in headers.fields where field.hasName("To") || field.hasName("Cc") {
+            let origin = Provenance(header: field.hasName("To") ? "To" : "Cc", position: field.index, trusted: false)
+            for address in MailAddress.list(field.text, limit: EnvelopeRecovery.maxAddresses)
+            where out.count < EnvelopeRecovery.maxAddresses && !out.contains(where: { $0.address == address }) {
+                out.append(RecoveredRecipient(address: address, provenance: origin))
+            }
+        }
+        return out
+    }
+
+    private func mailingList() -> MailingList? {
+        var list = MailingList()
+        if let field = headers.first("List-Id") {
+            let text = field.text
+            if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
+                list.id = String(text[text.index(after: open)..<close]).lowercased()
+            } else {
+                list.id = text.trimmingCharacters(in: .whitespaces).lowercased()
+            }
+        }
+        if let field = headers.first("List-Post") {
+            // RFC 2369 §3.4: <mailto:list@host>, possibly with a query; "NO" when posting is not allowed.
+            let lower = field.text.lowercased()
+            if let range = lower.range(of: "mailto:") {
+                let rest = lower[range.upperBound...].prefix { $0 != ">" && $0 != "?" && $0 != "," && $0 != " " }
+                list.address = MailAddress.normalize(rest)
+            }
+        }
+        if list.address == nil, let field = headers.first("Mailing-List") {
+            // Yahoo/ezmlm style: "list trey@lists.example; contact trey-owner@…": the word after "list".
+            let words = field.text.replacingOccurrences(of: ";", with: " ").split(separator: " ")
+            if let index = words.firstIndex(where: { $0.lowercased() == "list" }), index + 1 < words.count {
+                list.address = MailAddress.normalize(words[index + 1])
+            }
+        }
+        if list.address == nil, let field = headers.first("X-Mailing-List") {
+            list.address = MailAddress.list(field.text, limit: 1).first  // "<linux-kernel@vger.kernel.org>"
+        }
+        // A list we cannot name is still a list: never routed by its To.
+        let present = ["List-Id", "List-Post", "Mailing-List", "X-Mailing-List"].contains { headers.first($0) != nil }
+        return present ? list : nil
+    }
+}

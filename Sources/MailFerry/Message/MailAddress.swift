@@ -1,0 +1,131 @@
+/// Mail addresses as envelope recovery and routing compare them: an addr-spec (RFC 5322 §3.4.1), lower-cased.
+///
+/// Local parts are case-sensitive in theory (RFC 5321 §2.4) and case-insensitive in every mail system this tool
+/// migrates from, so the whole address is lower-cased: `Chris@WingtipToys.com` and `chris@wingtiptoys.com` are one
+/// recipient.
+public enum MailAddress {
+    /// Longest address accepted (RFC 5321 §4.5.3.1.3: 256 octets for a path).
+    static let maxLength = 320
+
+    /// An addr-spec from one written address: `<chris@x>`, `chris@x`, `<@relay:chris@x>` (RFC 5322 §4.4 obs-route,
+    /// dropped), a trailing dot on the domain dropped. Nil for `<>`, text without `@`, whitespace or control
+    /// characters outside a quoted local part, or over-long text.
+    public static func normalize(_ text: some StringProtocol) -> String? {
+        var candidate = Substring(text).trimmingWhitespace()
+        if candidate.hasPrefix("<") && candidate.hasSuffix(">") && candidate.count >= 2 {
+            candidate = candidate.dropFirst().dropLast().trimmingWhitespace()
+        }
+        if candidate.hasPrefix("@"), let colon = candidate.firstIndex(of: ":") {
+            candidate = candidate[candidate.index(after: colon)...]
+        }
+        while candidate.hasSuffix(".") { candidate = candidate.dropLast() }
+        guard !candidate.isEmpty, candidate.utf8.count <= maxLength,
+              let at = candidate.lastIndex(of: "@") else { return nil }
+        let local = candidate[..<at]
+        let domain = candidate[candidate.index(after: at)...]
+        guard !local.isEmpty, !domain.isEmpty else { return nil }
+        let quoted = local.hasPrefix("\"") && local.hasSuffix("\"") && local.count >= 2
+        for scalar in local.unicodeScalars where scalar.value <= 0x20 || scalar.value == 0x7F {
+            if !(quoted && scalar == " ") { return nil }
+        }
+        if !quoted, local.contains(where: { "<>()[],;:\\\"".contains($0) }) { return nil }
+        // A domain or an address literal ([192.0.2.1], RFC 5321 §4.1.3).
+        let literal = domain.hasPrefix("[") && domain.hasSuffix("]")
+        guard literal || domain.unicodeScalars.allSatisfy({ scalar in
+            scalar.value > 0x7F || scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                || scalar == "-" || scalar == "." || scalar == "_"
+        }) else { return nil }
+        return String(candidate).lowercased()
+    }
+
+    /// The addr-specs of an address list (RFC 5322 §3.4: `To`, `Cc`, `Envelope-To`, ...), tolerant: display names,
+    /// quoted strings, nested comments, groups (`undisclosed-recipients:;`), angle brackets, missing commas between
+    /// bracketed addresses. Items that are not addresses are skipped. At most `limit` addresses.
+    public static func list(_ text: String, limit: Int = 1_000) -> [String] {
+        var out: [String] = []
+        var item = ""          // the current element outside comments
+        var angle: String?     // text inside <...> of the current element
+        var inAngle = false
+        var inQuote = false
+        var escaped = false
+        var depth = 0
+
+        func finish() {
+            let candidate = angle ?? item
+            // Without brackets, the element may still carry a display name: keep the word with an '@'.
+            if angle == nil, let word = candidate.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                .first(where: { $0.contains("@") }) {
+                if let address = normalize(word), out.count < limit, !out.contains(address) { out.append(address) }
+            } else if let address = normalize(candidate), out.count < limit, !out.contains(address) {
+                out.append(address)
+            }
+            item = ""
+            angle = nil
+        }
+
+        for character in text.prefix(64 * 1024) {
+            if out.count >= limit { break }
+            if escaped {
+                escaped = false
+                if inAngle { angle?.append(character) } else { item.append(character) }
+                continue
+            }
+            if inQuote {
+                if character == "\\" { escaped = true } else if character == "\"" { inQuote = false }
+                if inAngle { angle?.append(character) } else { item.append(character) }
+                continue
+            }
+            if depth > 0 {
+                if character == "(" { depth += 1 } else if character == ")" { depth -= 1 } else if character == "\\" {
+                    escaped = true
+                }
+                continue
+            }
+            switch character {
+            case "(": depth += 1
+            case "\"":
+                inQuote = true
+                if inAngle { angle?.append(character) } else { item.append(character) }
+            case "<":
+                if angle != nil { finish() }  // "<a@x> <b@y>": a missing comma
+                inAngle = true
+                angle = ""
+            case ">":
+                inAngle = false
+            case "," where !inAngle, ";" where !inAngle:
+                finish()
+            case ":" where !inAngle && angle == nil && !item.contains("@"):
+                item = ""  // a group's display name (RFC 5322 §3.4)
+            default:
+                if inAngle { angle?.append(character) } else { item.append(character) }
+            }
+        }
+        finish()
+        return out
+    }
+
+    /// The part after the last '@' (the address is already normalized).
+    static func domain(of address: String) -> String {
+        guard let at = address.lastIndex(of: "@") else { return "" }
+        return String(address[address.index(after: at)...])
+    }
+
+    /// The part before the last '@'.
+    static func localPart(of address: String) -> String {
+        guard let at = address.lastIndex(of: "@") else { return address }
+        return String(address[..<at])
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> Substring {
+        var result = self
+        while let first = result.first, first == " " || first == "\t" || first == "\r" || first == "\n" {
+            result = result.dropFirst()
+        }
+        while let last = result.last, last == " " || last == "\t" || last == "\r" || last == "\n" {
+            result = result.dropLast()
+        }
+        return result
+    }
+}
