@@ -182,7 +182,9 @@ import Testing
         while let relative = walker.nextObject() as? String {
             let source = from + "/" + relative
             var isDirectory: ObjCBool = false
-            guard manager.fileExists(atPath: source, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard manager.fileExists(atPath: source, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             let target = to + "/" + relative
             try manager.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
                                         withIntermediateDirectories: true)

@@ -71,8 +71,8 @@ import Testing
         defer { dir.cleanup() }
         let file = dir.file("broken.json5", "{ plan: \"x\", sources: { ")
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
-        #expect(error?.description == file + ":1:25: syntax error: unexpected end of file: the object opened at line 1, "
-            + "column 23 is not closed with }")
+        #expect(error?.description == file + ":1:25: syntax error: unexpected end of file: the object opened at "
+            + "line 1, column 23 is not closed with }")
         let missing = #expect(throws: PlanError.self) { try PlanLoader.load(dir.path + "/nope.json5") }
         #expect(missing?.description.contains("does not exist") == true)
     }
@@ -124,7 +124,8 @@ import Testing
           defaults: { source: "isp", target: "archive", mailbox: "{user}@contoso.example" },
           mailboxes: [
             { user: "chris", password: { env: "WT_CHRIS" } },
-            { user: "everyone", password: { file: "secrets/everyone" }, target: "contoso", mailbox: "all@contoso.example",
+            { user: "everyone", password: { file: "secrets/everyone" }, target: "contoso",
+              mailbox: "all@contoso.example",
               global: { domains: ["WingtipToys.com"], rewrite: "{local}@contoso.example",
                         trustedHosts: ["mx1.wingtip-isp.example", "192.0.2.7"],
                         rules: [ { match: "List@TreyResearch.net", mailbox: "kelly@contoso.example" },

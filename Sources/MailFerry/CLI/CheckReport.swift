@@ -104,7 +104,8 @@ struct CheckReport: Codable {
         var out = ""
         for (column, cell) in line.enumerated() {
             let text = cut(cell, widths[column])
-            out += column == line.count - 1 ? text : text + String(repeating: " ", count: widths[column] - text.count + gap)
+            let padding = column == line.count - 1 ? 0 : widths[column] - text.count + gap
+            out += text + String(repeating: " ", count: padding)
         }
         return out
     }

@@ -100,10 +100,10 @@ enum InitCommand {
         {
           plan: "\#(name)",                       // names the state file and the report folder; keep it stable
           transition: { start: "2026-11-01", cutover: "2026-12-15", end: "2027-02-01" },   // YYYY-MM-DD, optional
-          // state: "state/\#(name).sqlite",      // the default: the checkpoint database; keep it for the whole transition
+          // state: "state/\#(name).sqlite",      // the default: the checkpoint database; keep it all along
           // reports: "reports/\#(name)",         // the default: a JSON and a Markdown report per run
           parallel: 4,                            // mailboxes at once (--parallel overrides)
-          // quarantineAfter: 5,                  // a message that failed this often is set aside (it stays on the server)
+          // quarantineAfter: 5,                  // failures before a message is set aside (it stays on the server)
 
           // The legacy POP3 servers.
           sources: {

@@ -54,7 +54,13 @@ enum PlanPath {
         while index < path.endIndex {
             let c = path[index]
             if inQuotes {
-                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inQuotes = false }
+                if escaped {
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    inQuotes = false
+                }
             } else if c == "\"" {
                 inQuotes = true
             } else if c == "[" {
@@ -282,7 +288,9 @@ struct JSON5Parser {
             if let first = keyPositions[key] {
                 duplicates.append((memberPath, keyStart, first))
                 // Positions inside the earlier value would point at text that no longer counts.
-                positions = positions.filter { !$0.key.hasPrefix(memberPath + ".") && !$0.key.hasPrefix(memberPath + "[") }
+                positions = positions.filter {
+                    !$0.key.hasPrefix(memberPath + ".") && !$0.key.hasPrefix(memberPath + "[")
+                }
             }
             members[key] = try value(path: memberPath, depth: depth)
             keyPositions[key] = keyStart

@@ -173,7 +173,8 @@ extension PlanValidator {
             return []
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            problem(csvSpot, "cannot read \(shown)" + (FileManager.default.fileExists(atPath: path) ? "" : ": no such file"))
+            let exists = FileManager.default.fileExists(atPath: path)
+            problem(csvSpot, "cannot read \(shown)" + (exists ? "" : ": no such file"))
             return []
         }
         let table: CSVTable

@@ -10,7 +10,7 @@ struct PlanValidator {
     let locations: PlanLocations
     private var collected: [PlanProblem] = []
     /// Keys that are missing because they are written misspelt (already reported as unknown keys).
-    private var misspelt: Set<String> = []
+    var misspelt: Set<String> = []
     /// Files in the order their problems are listed: the plan first, then its CSV lists.
     private var fileOrder: [String]
 
@@ -104,7 +104,8 @@ struct PlanValidator {
         var mailboxes: [Plan.Mailbox] = []
         var seen: [String: String] = [:]
         // Duplicates are found by identity (source/user) even among mailboxes with other problems.
-        func add(_ result: (key: String?, mailbox: Plan.Mailbox?), draft: MailboxDraft, validator: inout PlanValidator) {
+        func add(_ result: (key: String?, mailbox: Plan.Mailbox?), draft: MailboxDraft,
+                 validator: inout PlanValidator) {
             guard let key = result.key else { return }
             if let first = seen[key] {
                 validator.problem(draft.here, "duplicate mailbox \(sanitizeForDisplay(key)) (also \(first))")
@@ -201,8 +202,9 @@ struct PlanValidator {
             }
             if items.isEmpty { problem(PlanPath.member(at, "auth"), "the list is empty: no way to log in") }
         case nil: break
-        case let other?: problem(PlanPath.member(at, "auth"), "must be a list like [\"cram-md5\", \"plain\", \"user\"], "
-            + "found \(other.typeName)")
+        case let other?:
+            problem(PlanPath.member(at, "auth"), "must be a list like [\"cram-md5\", \"plain\", \"user\"], found "
+                + other.typeName)
         }
         var withoutUIDL = Plan.WithoutUIDL.refuse
         if let text = string(s, "withoutUIDL", at: at) {
@@ -223,7 +225,8 @@ struct PlanValidator {
                 onUIDLReset = value
             } else {
                 problem(PlanPath.member(at, "onUIDLReset"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; "
-                    + "use \"stop\" or \"rekey\"" + suggestion(text, among: Plan.UIDLResetPolicy.allCases.map(\.rawValue)))
+                    + "use \"stop\" or \"rekey\""
+                    + suggestion(text, among: Plan.UIDLResetPolicy.allCases.map(\.rawValue)))
             }
         }
         guard let server else { return nil }
@@ -312,370 +315,5 @@ struct PlanValidator {
         guard let host else { return nil }
         return Plan.Endpoint(host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile),
                              allowPlaintext: allowPlaintext, timeout: Double(timeout))
-    }
-
-    // MARK: - Mailboxes
-
-    /// Source, target and address template that mailboxes inherit (from `defaults` or a `mailboxList`).
-    struct Inherited {
-        var source: (name: String, spot: PlanSpot)?
-        var target: (name: String, spot: PlanSpot)?
-        /// "{user}@contoso.example"
-        var address: (template: String, spot: PlanSpot)?
-    }
-
-    /// Defined source and target names, for reference checks.
-    struct Names {
-        var sources: Set<String>
-        var targets: Set<String>
-        var validSources: [String: Plan.Source]
-        var validTargets: [String: Plan.Target]
-    }
-
-    /// A mailbox as written, before inheritance.
-    struct MailboxDraft {
-        /// "mailboxes[3]" or "jobs/users.csv:14".
-        var label: String
-        /// The mailbox itself: problems about it as a whole, and keys it lacks.
-        var here: PlanSpot
-        /// Where each written setting is.
-        var spots: [String: PlanSpot] = [:]
-        /// How a setting that is not written would be named ("mailboxes[3].source", or the CSV column).
-        var missing: (String) -> PlanSpot
-        var source: String?
-        var user: String?
-        var target: String?
-        var address: String?
-        var password: SecretRef?
-        var token: SecretRef?
-        var global: Plan.GlobalRouting?
-    }
-
-    mutating func buildInherited(_ value: JSONValue?, at: String, names: Names) -> Inherited {
-        var inherited = Inherited()
-        guard let value else { return inherited }
-        guard case .object(let d) = value else {
-            problem(at, "must be an object like { source: \"isp\", target: \"archive\" }, found \(value.typeName)")
-            return inherited
-        }
-        checkKeys(d, allowed: Self.defaultsKeys, at: at)
-        inheritedFields(d, at: at, names: names, into: &inherited)
-        return inherited
-    }
-
-    /// source, target and mailbox of `defaults` or a `mailboxList` entry, each checked where it is written.
-    mutating func inheritedFields(_ d: [String: JSONValue], at: String, names: Names, into inherited: inout Inherited) {
-        if let source = nonEmptyString(d, "source", at: at) {
-            let spot = locations.spot(PlanPath.member(at, "source"))
-            checkReference(source, kind: "source", defined: names.sources, spot: spot)
-            inherited.source = (source, spot)
-        }
-        if let target = nonEmptyString(d, "target", at: at) {
-            let spot = locations.spot(PlanPath.member(at, "target"))
-            checkReference(target, kind: "target", defined: names.targets, spot: spot)
-            inherited.target = (target, spot)
-        }
-        if let template = string(d, "mailbox", at: at) {
-            let spot = locations.spot(PlanPath.member(at, "mailbox"))
-            if checkPlaceholders(template, allowed: ["user"], spot: spot) {
-                if !template.contains("{user}") {
-                    problem(spot, "must contain {user}, as in \"{user}@contoso.example\": otherwise every mailbox "
-                        + "would get the same address")
-                } else {
-                    inherited.address = (template, spot)
-                }
-            }
-        }
-    }
-
-    mutating func checkReference(_ name: String, kind: String, defined: Set<String>, spot: PlanSpot) {
-        guard !defined.contains(name) else { return }
-        problem(spot, "no \(kind) named \"\(sanitizeForDisplay(name, limit: 60))\" in \(kind)s"
-            + suggestion(name, among: Array(defined)))
-    }
-
-    /// Checks `{name}` placeholders; false when one is unknown.
-    @discardableResult
-    mutating func checkPlaceholders(_ template: String, allowed: [String], spot: PlanSpot) -> Bool {
-        var ok = true
-        var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{") {
-            guard let close = rest[open...].firstIndex(of: "}") else {
-                problem(spot, "a '{' without its '}'; placeholders are written "
-                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
-                return false
-            }
-            let name = String(rest[rest.index(after: open)..<close])
-            if !allowed.contains(name) {
-                let hint = closest(name, among: allowed).map { " (did you mean {\($0)}?)" } ?? ""
-                problem(spot, "unknown placeholder {\(sanitizeForDisplay(name, limit: 40))}\(hint); use "
-                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
-                ok = false
-            }
-            rest = rest[rest.index(after: close)...]
-        }
-        return ok
-    }
-
-    /// A mailbox written in the plan's `mailboxes` list.
-    mutating func jsonMailbox(_ value: JSONValue, at: String) -> MailboxDraft? {
-        guard case .object(let m) = value else {
-            problem(at, "must be an object like { source: \"isp\", user: \"chris\", password: { env: \"PW\" }, "
-                + "target: \"archive\" }, found \(value.typeName)")
-            return nil
-        }
-        checkKeys(m, allowed: Self.mailboxKeys, at: at)
-        let locations = self.locations
-        var draft = MailboxDraft(label: at, here: locations.spot(at),
-                                 missing: { locations.spot(PlanPath.member(at, $0)) })
-        for key in m.keys { draft.spots[key] = locations.spot(PlanPath.member(at, key)) }
-        draft.source = nonEmptyString(m, "source", at: at)
-        draft.user = string(m, "user", at: at, required: true)
-        draft.target = nonEmptyString(m, "target", at: at)
-        draft.address = string(m, "mailbox", at: at)
-        if m["token"] != nil && m["password"] != nil {
-            problem(PlanPath.member(at, "token"), "give either password or token, not both")
-        }
-        if m["token"] != nil {
-            draft.token = secret(m, "token", at: at)
-        } else {
-            draft.password = secret(m, "password", at: at)
-        }
-        if let global = m["global"] {
-            draft.global = buildGlobal(global, at: PlanPath.member(at, "global"))
-        }
-        return draft
-    }
-
-    /// Applies inheritance and the checks every mailbox gets, wherever it was written.
-    /// Returns the mailbox's identity (source/user) when it has one, and the mailbox when it has no problem.
-    mutating func finishMailbox(_ draft: MailboxDraft, list: Inherited?, defaults: Inherited,
-                                names: Names) -> (key: String?, mailbox: Plan.Mailbox?) {
-        var ok = true
-        if let source = draft.source, let spot = draft.spots["source"] {
-            checkReference(source, kind: "source", defined: names.sources, spot: spot)
-        }
-        if let target = draft.target, let spot = draft.spots["target"] {
-            checkReference(target, kind: "target", defined: names.targets, spot: spot)
-        }
-        let source = draft.source ?? list?.source?.name ?? defaults.source?.name
-        let target = draft.target ?? list?.target?.name ?? defaults.target?.name
-        if source == nil {
-            problem(draft.missing("source"), "missing, and no defaults.source\(list == nil ? "" : " or mailboxList source") to inherit")
-            ok = false
-        }
-        if target == nil {
-            problem(draft.missing("target"), "missing, and no defaults.target\(list == nil ? "" : " or mailboxList target") to inherit")
-            ok = false
-        }
-        guard let user = draft.user else { return (nil, nil) }
-        let key = source.map { "\($0)/\(user)" }
-        if user.isEmpty || user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-            || user.count > 200 {
-            problem(draft.spots["user"] ?? draft.missing("user"), "must be a non-empty name without line breaks or "
-                + "control characters")
-            ok = false
-        }
-        let template = list?.address ?? defaults.address
-        let address = draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
-            ?? user
-        if address.isEmpty || address.contains("/") || address.contains("\0") || address.hasPrefix(".")
-            || address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
-            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
-                + "target folder")
-            ok = false
-        }
-        if draft.token != nil, let source, let methods = names.validSources[source]?.auth,
-           !methods.contains(where: \.usesToken) {
-            problem(draft.spots["token"] ?? draft.here, "sources.\(source).auth allows no token method; add "
-                + "\"oauthbearer\" or \"xoauth2\"")
-        }
-        guard ok, let source, let target, names.validSources[source] != nil, names.validTargets[target] != nil,
-              draft.password != nil || draft.token != nil else { return (key, nil) }
-        if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path) = kind,
-           !path.contains("{") {
-            problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
-                + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
-            return (key, nil)
-        }
-        return (key, Plan.Mailbox(source: source, user: user, password: draft.password, token: draft.token, target: target,
-                            address: address, global: draft.global,
-                            origin: PlanOrigin(label: draft.label, spots: draft.spots)))
-    }
-
-    // MARK: - Typed access with problems
-
-    mutating func checkKeys(_ object: [String: JSONValue], allowed: [String], at: String) {
-        for key in object.keys.sorted() where !allowed.contains(key) {
-            let near = closest(key, among: allowed)
-            problem(PlanPath.member(at, key), "unknown key" + (near.map { " (did you mean \"\($0)\"?)" } ?? ""))
-            // "pasword: unknown key (did you mean "password"?)" says it all; "password: missing" would be noise.
-            if let near, object[near] == nil { misspelt.insert(PlanPath.member(at, near)) }
-        }
-    }
-
-    func objectKeys(_ value: JSONValue?) -> [String] {
-        if case .object(let o)? = value { return Array(o.keys) }
-        return []
-    }
-
-    mutating func string(_ object: [String: JSONValue], _ key: String, at: String, required: Bool = false) -> String? {
-        switch object[key] {
-        case .string(let value)?: return value
-        case nil:
-            if required { problem(PlanPath.member(at, key), "missing") }
-            return nil
-        case let other?:
-            problem(PlanPath.member(at, key), "must be text in quotes, found \(other.typeName)")
-            return nil
-        }
-    }
-
-    mutating func nonEmptyString(_ object: [String: JSONValue], _ key: String, at: String,
-                                 required: Bool = false) -> String? {
-        guard let value = string(object, key, at: at, required: required) else { return nil }
-        if value.isEmpty {
-            problem(PlanPath.member(at, key), "must not be empty")
-            return nil
-        }
-        return value
-    }
-
-    mutating func integer(_ object: [String: JSONValue], _ key: String, at: String, range: ClosedRange<Int>) -> Int? {
-        switch object[key] {
-        case .number(let value)?:
-            guard value.isFinite, value == value.rounded(), let int = Int(exactly: value), range.contains(int) else {
-                problem(PlanPath.member(at, key), "must be a whole number from \(range.lowerBound) to "
-                    + "\(range.upperBound)")
-                return nil
-            }
-            return int
-        case nil: return nil
-        case let other?:
-            problem(PlanPath.member(at, key), "must be a number, found \(other.typeName)")
-            return nil
-        }
-    }
-
-    mutating func bool(_ object: [String: JSONValue], _ key: String, at: String) -> Bool? {
-        switch object[key] {
-        case .bool(let value)?: return value
-        case nil: return nil
-        case let other?:
-            problem(PlanPath.member(at, key), "must be true or false, found \(other.typeName)")
-            return nil
-        }
-    }
-
-    mutating func object(_ object: [String: JSONValue], _ key: String, at: String,
-                         required: Bool) -> [(String, JSONValue)] {
-        switch object[key] {
-        case .object(let value)?: return value.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        case nil:
-            if required { problem(PlanPath.member(at, key), "missing") }
-            return []
-        case let other?:
-            problem(PlanPath.member(at, key), "must be an object, found \(other.typeName)")
-            return []
-        }
-    }
-
-    /// A list of strings; problems name the element.
-    mutating func stringList(_ object: [String: JSONValue], _ key: String, at: String) -> [String]? {
-        let path = PlanPath.member(at, key)
-        switch object[key] {
-        case .array(let items)?:
-            var out: [String] = []
-            for (index, item) in items.enumerated() {
-                if case .string(let text) = item {
-                    out.append(text)
-                } else {
-                    problem(PlanPath.element(path, index), "must be text in quotes, found \(item.typeName)")
-                }
-            }
-            return out
-        case nil: return nil
-        case let other?:
-            problem(path, "must be a list, found \(other.typeName)")
-            return nil
-        }
-    }
-
-    mutating func date(_ object: [String: JSONValue], _ key: String, at: String) -> String? {
-        guard let text = string(object, key, at: at) else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        guard text.count == 10, let parsed = formatter.date(from: text), formatter.string(from: parsed) == text else {
-            problem(PlanPath.member(at, key), "\"\(sanitizeForDisplay(text, limit: 40))\" is not a date; write "
-                + "YYYY-MM-DD, e.g. \"2026-12-15\"")
-            return nil
-        }
-        return text
-    }
-
-    /// `{ env: NAME }`, `{ file: PATH }` or `{ command: [...] }`. A password written inline is refused: plan files
-    /// get copied around. Messages never repeat what was written where a secret should be.
-    mutating func secret(_ object: [String: JSONValue], _ key: String, at: String) -> SecretRef? {
-        let path = PlanPath.member(at, key)
-        let forms = "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }"
-        switch object[key] {
-        case .object(let s)?:
-            if s.count == 1, case .string(let name)? = s["env"] {
-                guard Self.isVariableName(name) else {
-                    problem(PlanPath.member(path, "env"), "an environment variable name has letters, digits and "
-                        + "'_' only, and does not start with a digit")
-                    return nil
-                }
-                return .env(name)
-            }
-            if s.count == 1, case .string(let file)? = s["file"], !file.isEmpty { return .file(resolve(file)) }
-            if s.count == 1, case .array(let items)? = s["command"] {
-                let argv = items.compactMap { item -> String? in
-                    if case .string(let text) = item { return text }
-                    return nil
-                }
-                if !argv.isEmpty && argv.count == items.count && !argv[0].isEmpty {
-                    // A relative program path is the plan's, like every other path; a bare name is looked up in PATH.
-                    return .command([argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst())
-                }
-                problem(PlanPath.member(path, "command"), "must be a non-empty list of text: the program, then its "
-                    + "arguments")
-                return nil
-            }
-            let keys = s.keys.sorted()
-            if keys.count == 1, let only = keys.first, let near = closest(only, among: ["env", "file", "command"]) {
-                problem(PlanPath.member(path, only), "unknown key (did you mean \"\(near)\"?)")
-                return nil
-            }
-            problem(path, "must be exactly one of \(forms)")
-            return nil
-        case .string?, .number?:
-            problem(path, "a password written in the plan is refused (plans get copied, mailed and committed); "
-                + "put it in an environment variable or a file readable only by you, and write \(forms)")
-            return nil
-        case nil:
-            problem(path, "missing: write \(forms)")
-            return nil
-        case let other?:
-            problem(path, "must be \(forms), found \(other.typeName)")
-            return nil
-        }
-    }
-
-    static func isVariableName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first), name.count <= 200 else {
-            return false
-        }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0 == "_"
-            || ("0"..."9").contains($0)) }
-    }
-
-    func resolve(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        if path.hasPrefix("~/") { return NSString(string: path).expandingTildeInPath }
-        return URL(fileURLWithPath: workspace).appendingPathComponent(path).standardizedFileURL.path
     }
 }

@@ -1,0 +1,195 @@
+import Foundation
+
+/// Mailboxes: written in the plan or in CSV lists, with what they inherit from `defaults` and their list.
+extension PlanValidator {
+    /// Source, target and address template that mailboxes inherit (from `defaults` or a `mailboxList`).
+    struct Inherited {
+        var source: (name: String, spot: PlanSpot)?
+        var target: (name: String, spot: PlanSpot)?
+        /// "{user}@contoso.example"
+        var address: (template: String, spot: PlanSpot)?
+    }
+
+    /// Defined source and target names, for reference checks.
+    struct Names {
+        var sources: Set<String>
+        var targets: Set<String>
+        var validSources: [String: Plan.Source]
+        var validTargets: [String: Plan.Target]
+    }
+
+    /// A mailbox as written, before inheritance.
+    struct MailboxDraft {
+        /// "mailboxes[3]" or "jobs/users.csv:14".
+        var label: String
+        /// The mailbox itself: problems about it as a whole, and keys it lacks.
+        var here: PlanSpot
+        /// Where each written setting is.
+        var spots: [String: PlanSpot] = [:]
+        /// How a setting that is not written would be named ("mailboxes[3].source", or the CSV column).
+        var missing: (String) -> PlanSpot
+        var source: String?
+        var user: String?
+        var target: String?
+        var address: String?
+        var password: SecretRef?
+        var token: SecretRef?
+        var global: Plan.GlobalRouting?
+    }
+
+    mutating func buildInherited(_ value: JSONValue?, at: String, names: Names) -> Inherited {
+        var inherited = Inherited()
+        guard let value else { return inherited }
+        guard case .object(let d) = value else {
+            problem(at, "must be an object like { source: \"isp\", target: \"archive\" }, found \(value.typeName)")
+            return inherited
+        }
+        checkKeys(d, allowed: Self.defaultsKeys, at: at)
+        inheritedFields(d, at: at, names: names, into: &inherited)
+        return inherited
+    }
+
+    /// source, target and mailbox of `defaults` or a `mailboxList` entry, each checked where it is written.
+    mutating func inheritedFields(_ d: [String: JSONValue], at: String, names: Names, into inherited: inout Inherited) {
+        if let source = nonEmptyString(d, "source", at: at) {
+            let spot = locations.spot(PlanPath.member(at, "source"))
+            checkReference(source, kind: "source", defined: names.sources, spot: spot)
+            inherited.source = (source, spot)
+        }
+        if let target = nonEmptyString(d, "target", at: at) {
+            let spot = locations.spot(PlanPath.member(at, "target"))
+            checkReference(target, kind: "target", defined: names.targets, spot: spot)
+            inherited.target = (target, spot)
+        }
+        if let template = string(d, "mailbox", at: at) {
+            let spot = locations.spot(PlanPath.member(at, "mailbox"))
+            if checkPlaceholders(template, allowed: ["user"], spot: spot) {
+                if !template.contains("{user}") {
+                    problem(spot, "must contain {user}, as in \"{user}@contoso.example\": otherwise every mailbox "
+                        + "would get the same address")
+                } else {
+                    inherited.address = (template, spot)
+                }
+            }
+        }
+    }
+
+    mutating func checkReference(_ name: String, kind: String, defined: Set<String>, spot: PlanSpot) {
+        guard !defined.contains(name) else { return }
+        problem(spot, "no \(kind) named \"\(sanitizeForDisplay(name, limit: 60))\" in \(kind)s"
+            + suggestion(name, among: Array(defined)))
+    }
+
+    /// Checks `{name}` placeholders; false when one is unknown.
+    @discardableResult
+    mutating func checkPlaceholders(_ template: String, allowed: [String], spot: PlanSpot) -> Bool {
+        var ok = true
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                problem(spot, "a '{' without its '}'; placeholders are written "
+                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
+                return false
+            }
+            let name = String(rest[rest.index(after: open)..<close])
+            if !allowed.contains(name) {
+                let hint = closest(name, among: allowed).map { " (did you mean {\($0)}?)" } ?? ""
+                problem(spot, "unknown placeholder {\(sanitizeForDisplay(name, limit: 40))}\(hint); use "
+                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
+                ok = false
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return ok
+    }
+
+    /// A mailbox written in the plan's `mailboxes` list.
+    mutating func jsonMailbox(_ value: JSONValue, at: String) -> MailboxDraft? {
+        guard case .object(let m) = value else {
+            problem(at, "must be an object like { source: \"isp\", user: \"chris\", password: { env: \"PW\" }, "
+                + "target: \"archive\" }, found \(value.typeName)")
+            return nil
+        }
+        checkKeys(m, allowed: Self.mailboxKeys, at: at)
+        let locations = self.locations
+        var draft = MailboxDraft(label: at, here: locations.spot(at),
+                                 missing: { locations.spot(PlanPath.member(at, $0)) })
+        for key in m.keys { draft.spots[key] = locations.spot(PlanPath.member(at, key)) }
+        draft.source = nonEmptyString(m, "source", at: at)
+        draft.user = string(m, "user", at: at, required: true)
+        draft.target = nonEmptyString(m, "target", at: at)
+        draft.address = string(m, "mailbox", at: at)
+        if m["token"] != nil && m["password"] != nil {
+            problem(PlanPath.member(at, "token"), "give either password or token, not both")
+        }
+        if m["token"] != nil {
+            draft.token = secret(m, "token", at: at)
+        } else {
+            draft.password = secret(m, "password", at: at)
+        }
+        if let global = m["global"] {
+            draft.global = buildGlobal(global, at: PlanPath.member(at, "global"))
+        }
+        return draft
+    }
+
+    /// Applies inheritance and the checks every mailbox gets, wherever it was written.
+    /// Returns the mailbox's identity (source/user) when it has one, and the mailbox when it has no problem.
+    mutating func finishMailbox(_ draft: MailboxDraft, list: Inherited?, defaults: Inherited,
+                                names: Names) -> (key: String?, mailbox: Plan.Mailbox?) {
+        var ok = true
+        if let source = draft.source, let spot = draft.spots["source"] {
+            checkReference(source, kind: "source", defined: names.sources, spot: spot)
+        }
+        if let target = draft.target, let spot = draft.spots["target"] {
+            checkReference(target, kind: "target", defined: names.targets, spot: spot)
+        }
+        let source = draft.source ?? list?.source?.name ?? defaults.source?.name
+        let target = draft.target ?? list?.target?.name ?? defaults.target?.name
+        if source == nil {
+            problem(draft.missing("source"), "missing, and no defaults.source"
+                + (list == nil ? "" : " or mailboxList source") + " to inherit")
+            ok = false
+        }
+        if target == nil {
+            problem(draft.missing("target"), "missing, and no defaults.target"
+                + (list == nil ? "" : " or mailboxList target") + " to inherit")
+            ok = false
+        }
+        guard let user = draft.user else { return (nil, nil) }
+        let key = source.map { "\($0)/\(user)" }
+        if user.isEmpty || user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            || user.count > 200 {
+            problem(draft.spots["user"] ?? draft.missing("user"), "must be a non-empty name without line breaks or "
+                + "control characters")
+            ok = false
+        }
+        let template = list?.address ?? defaults.address
+        let address = draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
+            ?? user
+        if address.isEmpty || address.contains("/") || address.contains("\0") || address.hasPrefix(".")
+            || address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
+            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
+                + "target folder")
+            ok = false
+        }
+        if draft.token != nil, let source, let methods = names.validSources[source]?.auth,
+           !methods.contains(where: \.usesToken) {
+            problem(draft.spots["token"] ?? draft.here, "sources.\(source).auth allows no token method; add "
+                + "\"oauthbearer\" or \"xoauth2\"")
+        }
+        guard ok, let source, let target, names.validSources[source] != nil, names.validTargets[target] != nil,
+              draft.password != nil || draft.token != nil else { return (key, nil) }
+        if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path) = kind,
+           !path.contains("{") {
+            problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
+                + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
+            return (key, nil)
+        }
+        return (key, Plan.Mailbox(source: source, user: user, password: draft.password, token: draft.token,
+                                  target: target,
+                            address: address, global: draft.global,
+                            origin: PlanOrigin(label: draft.label, spots: draft.spots)))
+    }
+}
