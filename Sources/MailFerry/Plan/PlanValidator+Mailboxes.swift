@@ -121,8 +121,7 @@ extension PlanValidator {
         draft.address = string(m, "mailbox", at: at)
         if m["token"] != nil && m["password"] != nil {
             problem(PlanPath.member(at, "token"), "give either password or token, not both")
-        }
-        if m["token"] != nil {
+        } else if m["token"] != nil {
             draft.token = secret(m, "token", at: at)
         } else {
             draft.password = secret(m, "password", at: at)
