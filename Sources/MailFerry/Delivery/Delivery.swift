@@ -76,11 +76,14 @@ public struct InDoubtAttempt: Sendable, Equatable {
     /// The message size as IMAP reports it (RFC822.SIZE: lines counted with CRLF), which for a spool of CRLF lines
     /// (what POP3 serves) is the spool size. A spool with bare LFs is larger by one octet per bare LF.
     public var size: Int?
+    /// The Date header, searched (with the size) when the message has no Message-ID.
+    public var dateHeader: String?
 
-    public init(token: String, messageID: String? = nil, size: Int? = nil) {
+    public init(token: String, messageID: String? = nil, size: Int? = nil, dateHeader: String? = nil) {
         self.token = token
         self.messageID = messageID
         self.size = size
+        self.dateHeader = dateHeader
     }
 }
 

@@ -158,6 +158,13 @@ public final class IMAPDelivery: Delivery {
                         let sizes = try client.sizes(of: uids)
                         uids = uids.filter { sizes[$0] == size }
                     }
+                } else if let date = attempt.dateHeader, !date.isEmpty, let size = attempt.size {
+                    // No Message-ID: the Date header with the exact size names one message in practice.
+                    uids = try client.searchHeader("Date", date)
+                    if !uids.isEmpty {
+                        let sizes = try client.sizes(of: uids)
+                        uids = uids.filter { sizes[$0] == size }
+                    }
                 } else {
                     continue
                 }

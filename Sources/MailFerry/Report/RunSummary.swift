@@ -19,6 +19,12 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var deferred = 0
     /// Permanent trouble: left on the server, named in the report.
     public var failed = 0
+    /// Deliveries of catch-all messages to the mailboxes their routing chose.
+    public var routed = 0
+    /// Messages delivered again after a crash to a target that cannot be asked (LMTP, SMTP): possibly twice.
+    public var possibleDuplicates: [String] = []
+    /// How envelopes were recovered: "recipients from X-Original-To (trusted)", "arrival from provider-received"...
+    public var envelopeSources: [String: Int] = [:]
     /// Failed too often: set aside with their reason (still on the server).
     public var quarantined = 0
     /// Deleted at the source under the plan's retention policy.
@@ -40,6 +46,17 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var errorKind: FailureKind?
     /// Problems with single messages: "uidl: reason".
     public var messageErrors: [String] = []
+
+    mutating func countEnvelope(_ envelope: RecoveredEnvelope) {
+        envelopeSources["arrival: \(envelope.arrivalSource.rawValue)", default: 0] += 1
+        if let first = envelope.recipients.first {
+            let trust = first.provenance.trusted ? "trusted" : "guessed"
+            envelopeSources["recipients: \(first.provenance.header) (\(trust))", default: 0] += 1
+        } else {
+            envelopeSources["recipients: none recovered", default: 0] += 1
+        }
+        envelopeSources["sender: " + (envelope.senderProvenance.map { $0.header } ?? "not recovered"), default: 0] += 1
+    }
 
     public init(key: String, address: String, target: String) {
         self.key = key

@@ -70,10 +70,10 @@ public final class Runner: Sendable {
             let id = try store.registerMailbox(key: mailbox.key, source: mailbox.source, user: mailbox.user,
                                                target: mailbox.target, address: mailbox.address)
             mailboxID = id
-            let delivery = try makeDelivery(for: mailbox)
-            defer { delivery.close() }
-            try reconcile(mailboxID: id, delivery: delivery, result: &result)
-            try transfer(mailbox, mailboxID: id, delivery: delivery, result: &result)
+            let targets = TargetPool { address in try self.makeDelivery(for: mailbox, address: address) }
+            defer { targets.closeAll() }
+            try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
+            try transfer(mailbox, mailboxID: id, targets: targets, result: &result)
             try store.finishPoll(mailbox: id, error: nil)
         } catch where StopSignal.requested {
             // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
@@ -90,37 +90,96 @@ public final class Runner: Sendable {
         return result
     }
 
-    func makeDelivery(for mailbox: Plan.Mailbox) throws -> any Delivery {
+    /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its
+    /// routing chose. Templates ({mailbox}, {local}, ...) are filled with that address.
+    func makeDelivery(for mailbox: Plan.Mailbox, address: String) throws -> any Delivery {
         guard let target = plan.targets[mailbox.target] else {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
-        if mailbox.global != nil {
-            // Delivering a catch-all mailbox without routing would put everyone's mail in one place, and mark it
-            // delivered there for good.
-            throw MailError(.permanent, "global (catch-all) mailboxes are not available in this version yet: their "
-                + "mail must be routed per recipient, which comes in a later version")
-        }
+        var routed = mailbox
+        routed.address = address
         switch target.kind {
         case .maildir(let template):
-            return try MaildirDelivery(root: expandTemplate(template, mailbox: mailbox))
-        case .imap, .lmtp, .smtp:
-            throw MailError(.permanent, "targets of kind \"\(target.kind.kindName)\" are not available in this "
-                + "version yet (targets.\(target.name)); only \"maildir\" delivers for now")
+            return try MaildirDelivery(root: expandTemplate(template, mailbox: routed))
+        case .imap(let imap):
+            let endpoint = imap.endpoint
+            return try IMAPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
+                                         tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
+                                         timeout: endpoint.timeout, user: imap.user, password: imap.password,
+                                         token: imap.token,
+                                         authorize: imap.authorize.map { expandTemplate($0, mailbox: routed) },
+                                         folder: imap.folder, flags: imap.flags)
+        case .lmtp(let lmtp):
+            return LMTPDelivery.make(host: lmtp.endpoint?.host ?? "127.0.0.1", port: lmtp.endpoint?.port ?? 24,
+                                     socket: lmtp.socket, tls: lmtp.endpoint?.tls ?? .none,
+                                     tlsSettings: lmtp.endpoint?.tlsSettings ?? TLSSettings(), timeout: lmtp.timeout,
+                                     from: lmtp.from, recipients: [address])
+        case .smtp(let smtp):
+            let endpoint = smtp.endpoint
+            return SMTPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
+                                     tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
+                                     timeout: endpoint.timeout, user: smtp.user, password: smtp.password,
+                                     token: smtp.token, from: smtp.from, recipients: [address])
+        }
+    }
+
+    /// The router of a catch-all mailbox, from its plan settings. Addresses the plan knows as people's mailboxes
+    /// make "unknown local address" detectable (then the fallback gets the message); a plan listing none accepts
+    /// every rewritten address.
+    func router(for mailbox: Plan.Mailbox, global: Plan.GlobalRouting) throws -> Router {
+        let people = Set(plan.mailboxes.filter { $0.global == nil }.map { $0.address.lowercased() })
+        var rules: [RoutingRules.Rule] = []
+        for rule in global.rules {
+            guard let match = RoutingRules.Match(planText: rule.match) else {
+                throw MailError(.permanent, "global routing rule \"\(sanitizeForDisplay(rule.match))\" cannot be read")
+            }
+            rules.append(RoutingRules.Rule(match: match, mailbox: rule.mailbox))
+        }
+        let fallback = global.fallback ?? mailbox.address
+        let settings = RoutingRules(domains: global.domains, rewrite: global.rewrite, rules: rules, fallback: fallback,
+                                    knownMailboxes: people.isEmpty ? nil : people.union([fallback.lowercased()]))
+        do {
+            return try Router(settings)
+        } catch {
+            throw MailError(.permanent, "global routing of \(mailbox.key): "
+                + error.problems.map { "\($0.setting): \($0.message)" }.joined(separator: "; "))
         }
     }
 
     /// Settles attempts a crash left in doubt, before anything is retried: found in the target means delivered,
-    /// absent means it goes back to be delivered again (DESIGN.md, per-message states).
-    func reconcile(mailboxID: Int64, delivery: any Delivery, result: inout MailboxResult) throws {
+    /// absent means it goes back to be delivered again (DESIGN.md, per-message states). A target that cannot be
+    /// asked (LMTP, SMTP) gets the message again, and the report lists it as a possible duplicate.
+    func reconcile(_ mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
+                   result: inout MailboxResult) throws {
         let doubtful = try store.inDoubt(mailbox: mailboxID)
         guard !doubtful.isEmpty else { return }
-        let found = try delivery.reconcile(tokens: doubtful.compactMap(\.token))
+        var byAddress: [String: [MessageRecord]] = [:]
         for row in doubtful {
-            if let token = row.token, let ref = found[token] {
-                try store.markDelivered(id: row.id, targetRef: ref)
-                result.reconciled += 1
-            } else {
+            if row.token == Runner.routedToken {
+                // A catch-all message whose routed deliveries each carry their own checkpoint: fetched and routed
+                // again, the deliveries already made are skipped.
                 try store.markListed(id: row.id)
+                continue
+            }
+            byAddress[row.address ?? mailbox.address, default: []].append(row)
+        }
+        for (address, rows) in byAddress.sorted(by: { $0.key < $1.key }) {
+            let delivery = try targets.delivery(for: address)
+            let attempts = rows.compactMap { row in
+                row.token.map { InDoubtAttempt(token: $0, messageID: row.messageID, size: row.size,
+                                               dateHeader: row.dateHeader) }
+            }
+            let found = try delivery.reconcile(attempts)
+            for row in rows {
+                if let token = row.token, let ref = found[token] {
+                    try store.markDelivered(id: row.id, targetRef: ref)
+                    result.reconciled += 1
+                } else {
+                    try store.markListed(id: row.id)
+                    if delivery.inDoubtPolicy == .unanswerable {
+                        result.possibleDuplicates.append(row.uidl)
+                    }
+                }
             }
         }
     }
@@ -138,7 +197,7 @@ public final class Runner: Sendable {
         }
     }
 
-    func transfer(_ mailbox: Plan.Mailbox, mailboxID: Int64, delivery: any Delivery,
+    func transfer(_ mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
                   result: inout MailboxResult) throws {
         guard let source = plan.sources[mailbox.source] else {
             throw MailError(.local, "no source named \(mailbox.source)")
@@ -191,7 +250,7 @@ public final class Runner: Sendable {
             let countedBefore = result.settled
             do {
                 try transferOne(item, upcoming: numbers[(index + 1)...], client: client, mailbox: mailbox,
-                                mailboxID: mailboxID, delivery: delivery, result: &result)
+                                mailboxID: mailboxID, targets: targets, result: &result)
             } catch let error as MailError where !client.botched && error.message.contains("RETR") {
                 // This one message was refused (deleted meanwhile?); the session is fine, go on.
                 if case .known(let row, _) = item {
@@ -342,7 +401,7 @@ public final class Runner: Sendable {
     }
 
     func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, client: POP3Client, mailbox: Plan.Mailbox,
-                     mailboxID: Int64, delivery: any Delivery, result: inout MailboxResult) throws {
+                     mailboxID: Int64, targets: TargetPool, result: inout MailboxResult) throws {
         let entry = item.entry
         let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID)-\(entry.number).eml")
         defer { spool.discard() }
@@ -363,28 +422,113 @@ public final class Runner: Sendable {
             guard let fresh = try store.messageNeedingWork(mailbox: mailboxID, entry: identified) else { return }
             row = fresh
         }
-        try deliverOne(row, spool: spool, mailbox: mailbox, mailboxID: mailboxID, delivery: delivery,
+        try deliverOne(row, spool: spool, mailbox: mailbox, mailboxID: mailboxID, targets: targets,
                        result: &result)
     }
 
+    /// The token a catch-all message's own row carries while its routed deliveries are under way.
+    static let routedToken = "routed"
+
     func deliverOne(_ row: MessageRecord, spool: SpoolFile, mailbox: Plan.Mailbox, mailboxID: Int64,
-                    delivery: any Delivery, result: inout MailboxResult) throws {
+                    targets: TargetPool, result: inout MailboxResult) throws {
         if let original = try store.deliveredCopy(mailbox: mailboxID, sha256: spool.sha256, excluding: row.id) {
             try store.markDuplicate(id: row.id, of: original, size: spool.size, sha256: spool.sha256)
             result.duplicate += 1
             return
         }
-        let token = Runner.token(mailboxKey: mailbox.key, uidl: row.uidl, firstSeen: row.firstSeenAt)
+        // What survives of the SMTP envelope: sender, recipients with provenance, the original arrival time.
+        let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.bytes))
+        let recovery = EnvelopeRecovery(trustedHosts: mailbox.global?.trustedHosts ?? [],
+                                        localDomains: mailbox.global?.domains ?? [])
+        let envelope = recovery.recover(headers, firstSeen: Date(timeIntervalSince1970: row.firstSeenAt))
+        let messageID = headers.first("Message-ID").map { $0.text.trimmingCharacters(in: .whitespaces) }
+        let dateHeader = headers.first("Date").map { $0.text.trimmingCharacters(in: .whitespaces) }
+        result.countEnvelope(envelope)
+        let message = Message(spool: spool, envelope: envelope, messageID: messageID, dateHeader: dateHeader)
+
+        guard let global = mailbox.global else {
+            try store.recordEnvelope(id: row.id, messageID: messageID, dateHeader: dateHeader,
+                                     json: StoredEnvelope(envelope: envelope).json())
+            if try attempt(row, address: mailbox.address, key: mailbox.key, message: message, mailbox: mailbox,
+                           targets: targets, result: &result) {
+                result.delivered += 1
+                result.bytes += spool.size
+            }
+            return
+        }
+        // A catch-all: route to each target mailbox once; each routed delivery has its own checkpoint row.
+        let decision = try router(for: mailbox, global: global).route(envelope, headers: headers)
+        try store.recordEnvelope(id: row.id, messageID: messageID, dateHeader: dateHeader,
+                                 json: StoredEnvelope(envelope: envelope, routing: decision).json())
+        try store.markDelivering(id: row.id, target: mailbox.target, token: Runner.routedToken, size: spool.size,
+                                 sha256: spool.sha256)
+        var finished = 0
+        var failedRoutes = 0
+        for routed in decision.deliveries {
+            let child = try store.routedDelivery(parent: row, mailbox: mailboxID, address: routed.mailbox)
+            if child.state == .delivered {
+                finished += 1
+                continue
+            }
+            if child.state == .failed || child.state == .duplicate {
+                failedRoutes += 1
+                continue
+            }
+            if try attempt(child, address: routed.mailbox, key: "\(mailbox.key)>\(routed.mailbox)", message: message,
+                           mailbox: mailbox, targets: targets, result: &result) {
+                finished += 1
+                result.routed += 1
+            } else if let now = try store.message(id: child.id), now.state == .failed {
+                failedRoutes += 1
+            }
+        }
+        if finished + failedRoutes == decision.deliveries.count {
+            if failedRoutes == 0 {
+                try store.markDelivered(id: row.id, targetRef: "routed to " + decision.mailboxes.joined(separator: ", "))
+                result.delivered += 1
+                result.bytes += spool.size
+            } else {
+                try store.markFailed(id: row.id, kind: .permanent,
+                                     error: "\(failedRoutes) of \(decision.deliveries.count) routed deliveries failed")
+            }
+        } else {
+            // Some routed delivery waits for a later run: so does the message (it is fetched and routed again, and
+            // the deliveries already made are skipped).
+            try store.markDeferred(id: row.id, kind: .transient, error: "a routed delivery is deferred",
+                                   retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: .transient),
+                                   countAttempt: false)
+        }
+    }
+
+    /// A retrieved message and what was recovered of its envelope.
+    struct Message {
+        var spool: SpoolFile
+        var envelope: RecoveredEnvelope
+        var messageID: String?
+        var dateHeader: String?
+    }
+
+    /// One delivery attempt, checkpointed: "delivering" committed before the target is touched, "delivered" after
+    /// it confirmed. Returns whether it was delivered; failures are deferred, quarantined or failed here.
+    func attempt(_ row: MessageRecord, address: String, key: String, message: Message, mailbox: Plan.Mailbox,
+                 targets: TargetPool, result: inout MailboxResult) throws -> Bool {
+        let spool = message.spool
+        let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
         try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
                                  sha256: spool.sha256)
+        if row.parentID != nil {
+            try store.recordEnvelope(id: row.id, messageID: message.messageID, dateHeader: message.dateHeader,
+                                     json: "{}")
+        }
         CrashPoint.hit("after-delivering-commit")
-        let arrival = Date(timeIntervalSince1970: row.firstSeenAt)
         do {
-            let ref = try delivery.deliver(DeliveryRequest(token: token, spool: spool, arrival: arrival))
+            let delivery = try targets.delivery(for: address)
+            let request = DeliveryRequest(token: token, spool: spool, arrival: message.envelope.arrival,
+                                          sender: message.envelope.sender)
+            let ref = try delivery.deliver(request)
             CrashPoint.hit("after-target-ack")
             try store.markDelivered(id: row.id, targetRef: ref)
-            result.delivered += 1
-            result.bytes += spool.size
+            return true
         } catch let error as MailError {
             result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
             switch error.kind {
@@ -402,6 +546,7 @@ public final class Runner: Sendable {
             default:
                 try setAside(row, error: error, countAttempt: false, result: &result)
             }
+            return false
         }
     }
 

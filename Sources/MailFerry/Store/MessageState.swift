@@ -23,4 +23,11 @@ public struct MessageRecord: Sendable, Equatable {
     public var targetRef: String?
     public var attempts: Int
     public var firstSeenAt: Double
+    /// Bytes retrieved, once known.
+    public var size: Int? = nil
+    public var messageID: String? = nil
+    public var dateHeader: String? = nil
+    /// For a routed delivery of a catch-all mailbox: the message it belongs to and its target mailbox.
+    public var parentID: Int64? = nil
+    public var address: String? = nil
 }

@@ -62,6 +62,15 @@ enum Schema {
         ALTER TABLE messages ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE messages ADD COLUMN removed_at REAL;          -- deleted at the source under a retention policy
         """,
+        // 4: the recovered envelope, and routed deliveries of catch-all mailboxes (one child row per target mailbox).
+        """
+        ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id);  -- set on routed deliveries
+        ALTER TABLE messages ADD COLUMN address TEXT;             -- the target mailbox of a routed delivery
+        ALTER TABLE messages ADD COLUMN message_id TEXT;          -- Message-ID header, to find in-doubt IMAP appends
+        ALTER TABLE messages ADD COLUMN date_header TEXT;         -- Date header: the same when there is no Message-ID
+        ALTER TABLE messages ADD COLUMN envelope TEXT;            -- recovered envelope and routing, JSON, with provenance
+        CREATE INDEX messages_by_parent ON messages (parent_id);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

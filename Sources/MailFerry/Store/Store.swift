@@ -87,7 +87,8 @@ public final class Store: Sendable {
                               .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox)])
                 let pending = try db.prepare("""
                     SELECT \(Store.recordColumns) FROM messages
-                    WHERE mailbox_id = ? AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
+                    WHERE mailbox_id = ? AND parent_id IS NULL
+                    AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
                     """).rows([.int(mailbox), .double(time)], Store.record)
                 let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
                 // Only what the server still has can be fetched; keep the server's order.
@@ -162,12 +163,37 @@ public final class Store: Sendable {
         }
     }
 
-    static let recordColumns = "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at"
+    static let recordColumns = "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at, "
+        + "size, message_id, parent_id, address, date_header"
 
     static func record(_ row: Statement) -> MessageRecord {
         MessageRecord(id: row.int(0), uidl: row.text(1) ?? "", listedSize: Int(row.int(2)),
                       state: MessageState(rawValue: row.text(3) ?? "") ?? .listed, token: row.text(4),
-                      targetRef: row.text(5), attempts: Int(row.int(6)), firstSeenAt: row.double(7))
+                      targetRef: row.text(5), attempts: Int(row.int(6)), firstSeenAt: row.double(7),
+                      size: row.isNull(8) ? nil : Int(row.int(8)), messageID: row.text(9),
+                      dateHeader: row.text(12), parentID: row.isNull(10) ? nil : row.int(10), address: row.text(11))
+    }
+
+    /// The routed delivery of message `parent` to `address` (a catch-all mailbox's fan-out): created `listed` on
+    /// first sight, so each target mailbox has its own checkpoint.
+    public func routedDelivery(parent: MessageRecord, mailbox: Int64, address: String) throws -> MessageRecord {
+        let time = now()
+        let uidl = "\(parent.uidl.prefix(60))>\(address)"
+        return try database.withLock { db in
+            try db.prepare("""
+                INSERT INTO messages (mailbox_id, uidl, state, first_seen_at, updated_at, parent_id, address)
+                VALUES (?, ?, 'listed', ?, ?, ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
+                """).run([.int(mailbox), .text(uidl), .double(parent.firstSeenAt), .double(time), .int(parent.id),
+                          .text(address)])
+            return try db.prepare("SELECT \(Store.recordColumns) FROM messages WHERE mailbox_id = ? AND uidl = ?")
+                .rows([.int(mailbox), .text(uidl)], Store.record).first!
+        }
+    }
+
+    /// Keeps what was recovered from the trace headers (and the routing decision) with the message.
+    public func recordEnvelope(id: Int64, messageID: String?, dateHeader: String?, json: String) throws {
+        try update(id, "message_id = ?, date_header = ?, envelope = ?",
+                   [messageID.map { .text($0) } ?? .null, dateHeader.map { .text($0) } ?? .null, .text(json)])
     }
 
     /// Rows a crash left between "delivering" and "delivered": to be reconciled with the target before any retry.
@@ -235,7 +261,7 @@ public final class Store: Sendable {
     public func knownSizes(mailbox: Int64) throws -> [String: Int] {
         try database.withLock { db in
             var sizes: [String: Int] = [:]
-            for (uidl, size) in try db.prepare("SELECT uidl, coalesce(listed_size, -1) FROM messages WHERE mailbox_id = ?")
+            for (uidl, size) in try db.prepare("SELECT uidl, coalesce(listed_size, -1) FROM messages WHERE mailbox_id = ? AND parent_id IS NULL")
                 .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
                 sizes[uidl] = size
             }
@@ -294,7 +320,7 @@ public final class Store: Sendable {
     public func counts(mailbox: Int64) throws -> [MessageState: Int] {
         try database.withLock { db in
             var result: [MessageState: Int] = [:]
-            for (state, count) in try db.prepare("SELECT state, count(*) FROM messages WHERE mailbox_id = ? GROUP BY state")
+            for (state, count) in try db.prepare("SELECT state, count(*) FROM messages WHERE mailbox_id = ? AND parent_id IS NULL GROUP BY state")
                 .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
                 if let s = MessageState(rawValue: state) { result[s] = count }
             }
