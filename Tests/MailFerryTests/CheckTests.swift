@@ -191,42 +191,6 @@ import Testing
         #expect(byUser["isp/fred"]?.source.ok == true && byUser["isp/fred"]?.target.ok == false)
     }
 
-    /// Plans may name IMAP, LMTP and SMTP targets and global mailboxes now; until those deliver (and route), a run
-    /// stops exactly those mailboxes with the reason and migrates the rest. Change this test when they ship.
-    @Test func aRunStopsMailboxesWhoseTargetsAreNotAvailableYet() throws {
-        let ws = try Workspace(users: ["alice", "bob", "carol"], seed: ["alice": 2, "bob": 1, "carol": 1])
-        for user in ["alice", "bob", "carol"] { ws.secret(user) }
-        ws.plan("""
-            {
-              plan: "check",
-              sources: { isp: { host: "127.0.0.1", port: \(ws.lab.ports.pop3s), caFile: "\(ws.lab.caFile.path)" } },
-              targets: {
-                archive: { kind: "maildir", path: "target/{mailbox}" },
-                relay: { kind: "lmtp", host: "127.0.0.1", port: \(ws.lab.ports.lmtp) },
-              },
-              defaults: { source: "isp", target: "archive" },
-              mailboxes: [
-                { user: "alice", password: { file: "secrets/alice" } },
-                { user: "bob", password: { file: "secrets/bob" }, target: "relay" },
-                { user: "carol", password: { file: "secrets/carol" },
-                  global: { domains: ["wingtip.example"], rewrite: "{local}@contoso.example" } },
-              ],
-            }
-            """)
-        let child = try ChildProcess(EndToEnd.binary, ["run", ws.path + "/jobs/check.json5"])
-        defer { child.removeOutput() }
-        let code = child.wait(timeout: 120)
-        if code == nil { child.kill9() }
-        #expect(code == 1, "\(child.stdout)\n\(child.stderr)")
-        #expect(child.stdout.contains("targets of kind \"lmtp\" are not available in this version yet"),
-                "\(child.stdout)")
-        #expect(child.stdout.contains("global (catch-all) mailboxes are not available in this version yet"),
-                "\(child.stdout)")
-        let delivered = (try? FileManager.default.contentsOfDirectory(atPath: ws.path + "/target/alice/new")) ?? []
-        #expect(delivered.count == 2)
-        #expect(!FileManager.default.fileExists(atPath: ws.path + "/target/carol"))
-    }
-
     @Test func aCSVPlanWithTwoHundredMailboxes() throws {
         let users = (1...200).map { String(format: "u%03d", $0) }
         let seeded = Dictionary(uniqueKeysWithValues: users.prefix(20).map { ($0, 2) })

@@ -180,6 +180,12 @@ extension PlanValidator {
         }
         guard ok, let source, let target, names.validSources[source] != nil, names.validTargets[target] != nil,
               draft.password != nil || draft.token != nil else { return (key, nil) }
+        if let global = draft.global, global.fallback == nil, !Self.isAddress(address) {
+            problem(draft.spots["global"] ?? draft.here, "has no fallback (where mail for unknown recipients goes), "
+                + "and the mailbox's own address \"\(sanitizeForDisplay(address, limit: 80))\", used instead, is not "
+                + "an address; add fallback: \"postmaster@contoso.example\"")
+            return (key, nil)
+        }
         if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path) = kind,
            !path.contains("{") {
             problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
