@@ -10,14 +10,26 @@ final class EndToEnd {
     let lab: DovecotLab
     let users: [String: String]
     let planFile: String
+    let kind: Kind
+
+    /// Where the migrated mail goes: Maildirs in the workspace, or the lab's own Dovecot over IMAP (the admin
+    /// acting for each "<user>-new" account) or LMTP.
+    enum Kind: String, Sendable {
+        case maildir, imap, lmtp
+    }
 
     /// Starts a lab with `counts[user]` corpus messages per user and writes a plan for them.
-    init(_ label: String, counts: [String: Int], bigAttachmentFor: String? = nil, tls: TLSMode = .implicit) throws {
+    init(_ label: String, counts: [String: Int], bigAttachmentFor: String? = nil, tls: TLSMode = .implicit,
+         kind: Kind = .maildir) throws {
+        self.kind = kind
         folder = TempFolder(label)
         var users: [String: String] = [:]
         for name in counts.keys { users[name] = "pw-\(name)-\(UUID().uuidString.prefix(6))" }
         self.users = users
         lab = try DovecotLab.start(users: users)
+        if kind != .maildir {
+            for user in counts.keys { try lab.addUser("\(user)-new", password: "unused-\(UUID().uuidString)") }
+        }
         for (index, (user, count)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
             try lab.seed(user: user, messages: Corpus.mailbox(user: user, domain: "wingtip.example", count: count,
                                                               seed: UInt64(index + 1),
@@ -26,9 +38,10 @@ final class EndToEnd {
         var mailboxes: [String] = []
         for user in counts.keys.sorted() {
             let secret = folder.file("secrets/\(user)", users[user]! + "\n")
+            let address = kind == .maildir ? "\(user)@contoso.example" : "\(user)-new@contoso.example"
             mailboxes.append("""
                 { source: "isp", user: "\(user)", password: { file: "\(secret)" }, target: "archive",
-                  mailbox: "\(user)@contoso.example" }
+                  mailbox: "\(address)" }
                 """)
         }
         let port = tls == .implicit ? lab.ports.pop3s : lab.ports.pop3
@@ -39,12 +52,28 @@ final class EndToEnd {
               parallel: 3,
               sources: { isp: { host: "127.0.0.1", port: \(port), tls: "\(tls.rawValue)", caFile: "\(lab.caFile.path)",
                                 timeoutSeconds: 20 } },
-              targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },
+              targets: { archive: \(EndToEnd.target(kind, lab: lab, folder: folder)) },
               mailboxes: [
                 \(mailboxes.joined(separator: ",\n"))
               ],
             }
             """)
+    }
+
+    static func target(_ kind: Kind, lab: DovecotLab, folder: TempFolder) -> String {
+        switch kind {
+        case .maildir:
+            return #"{ kind: "maildir", path: "target/{mailbox}" }"#
+        case .imap:
+            let secret = folder.file("secrets/admin", DovecotLab.masterPassword + "\n")
+            return """
+                { kind: "imap", host: "127.0.0.1", port: \(lab.ports.imaps), tls: "implicit", caFile: "\(lab.caFile.path)",
+                  user: "\(DovecotLab.masterUser)", password: { file: "\(secret)" }, authorize: "{mailbox}",
+                  folder: "INBOX" }
+                """
+        case .lmtp:
+            return #"{ kind: "lmtp", host: "127.0.0.1", port: "# + "\(lab.ports.lmtp) }"
+        }
     }
 
     deinit {
@@ -101,11 +130,16 @@ final class EndToEnd {
         return result
     }
 
+    /// The Maildir that ends up holding the user's migrated mail.
+    func targetMaildir(_ user: String) -> String {
+        kind == .maildir ? maildir(user) : lab.maildir(of: "\(user)-new").path
+    }
+
     /// Files in the user's target Maildir (new/ and cur/), by name.
     func deliveredFiles(_ user: String) -> [String: [UInt8]] {
         var files: [String: [UInt8]] = [:]
         for sub in ["new", "cur"] {
-            let dir = maildir(user) + "/" + sub
+            let dir = targetMaildir(user) + "/" + sub
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
                 files["\(sub)/\(name)"] = [UInt8](FileManager.default.contents(atPath: "\(dir)/\(name)") ?? Data())
             }
@@ -116,7 +150,8 @@ final class EndToEnd {
     func deliveredCount() -> Int {
         users.keys.reduce(0) { total, user in
             total + ["new", "cur"].reduce(0) {
-                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: maildir(user) + "/" + $1))?.count ?? 0)
+                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: targetMaildir(user) + "/" + $1))?.count
+                      ?? 0)
             }
         }
     }
@@ -141,6 +176,25 @@ final class EndToEnd {
         }
     }
 
+    /// Whether `prefix` is whole header lines a delivering server adds (Return-Path, Delivered-To, Received).
+    static func onlyTraceHeaders(_ prefix: ArraySlice<UInt8>) -> Bool {
+        let text = String(decoding: prefix, as: UTF8.self)
+        guard text.isEmpty || text.hasSuffix("\n") else { return false }
+        return text.split(separator: "\n").allSatisfy { line in
+            line.hasPrefix(" ") || line.hasPrefix("\t") || line.hasPrefix("Return-Path:")
+                || line.hasPrefix("Delivered-To:") || line.hasPrefix("Received:")
+        }
+    }
+
+    static func lfOnly(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for (index, byte) in bytes.enumerated() where !(byte == 13 && index + 1 < bytes.count && bytes[index + 1] == 10) {
+            out.append(byte)
+        }
+        return out
+    }
+
     /// The newest run report.
     func lastReport() throws -> RunSummary {
         let folder = workspace + "/reports/e2e"
@@ -160,6 +214,26 @@ final class EndToEnd {
         #expect(files.count == server.count, "\(user): \(files.count) files for \(server.count) messages",
                 sourceLocation: sourceLocation)
         #expect(rows.count == server.count, sourceLocation: sourceLocation)
+        if kind != .maildir {
+            // Dovecot stores what IMAP or LMTP gave it with LF line ends; a bare CR stays.
+            for row in rows {
+                #expect(row.state == "delivered", "\(user) \(row.uidl): state \(row.state)", sourceLocation: sourceLocation)
+                #expect(row.sha256 == server[row.uidl].map { SHA256Hasher.hex($0) }, sourceLocation: sourceLocation)
+            }
+            var expected = server.values.map(EndToEnd.lfOnly)
+            var unmatched = 0
+            for stored in files.values {
+                // LMTP delivery adds the receiving server's own trace headers on top; the message itself follows
+                // unchanged. IMAP APPEND stores exactly what was sent.
+                let match = expected.firstIndex { kind == .lmtp ? stored.ends(with: $0) && EndToEnd.onlyTraceHeaders(
+                    stored.dropLast($0.count)) : stored == $0 }
+                if let match { expected.remove(at: match) } else { unmatched += 1 }
+            }
+            #expect(unmatched == 0 && expected.isEmpty,
+                    "\(user): \(unmatched) stored messages differ from RETR (CRLF as LF), \(expected.count) missing",
+                    sourceLocation: sourceLocation)
+            return
+        }
         var referenced = Set<String>()
         for row in rows {
             guard let expected = server[row.uidl] else {

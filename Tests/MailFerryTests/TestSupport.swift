@@ -21,3 +21,9 @@ struct TempFolder {
 
     func cleanup() { try? FileManager.default.removeItem(atPath: path) }
 }
+
+extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool {
+        count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix)
+    }
+}
