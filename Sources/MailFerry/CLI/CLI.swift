@@ -18,7 +18,7 @@ public enum MailFerryCLI {
     /// The top-level help; each command has its own (`mailferry COMMAND --help`), see CLI/Help.swift.
     public static var help: String { HelpText.top }
 
-    static let commands = ["run", "check", "init", "help", "version"]
+    static let commands = ["run", "check", "init", "route", "help", "version"]
 
     public static func main(_ arguments: [String], console: Console = Console()) -> Int32 {
         guard let command = arguments.first else {
@@ -37,6 +37,12 @@ public enum MailFerryCLI {
             return CheckCommand.main(rest, console: console)
         case "init":
             return InitCommand.main(rest, console: console)
+        case "route":
+            if rest.contains(where: { $0 == "--help" || $0 == "-h" }) {
+                console.line(RouteCommand.help)
+                return ExitCode.ok
+            }
+            return RouteCommand.main(rest, console: console)
         case "--help", "-h", "help":
             if let topic = rest.first {
                 guard let text = HelpText.forCommand(topic) else {

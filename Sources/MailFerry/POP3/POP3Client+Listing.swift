@@ -98,6 +98,20 @@ extension POP3Client {
         try guarded { try readCapabilities() }
     }
 
+    /// A message's header block (TOP n 0, RFC 1939 §7), at most `limit` bytes kept (the rest is read and dropped).
+    public func headers(_ number: Int, limit: Int = 1 << 20) throws -> [UInt8] {
+        try guarded {
+            let reply = try command("TOP \(number) 0")
+            guard reply.ok else { throw classify(reply, doing: "TOP \(number) 0") }
+            guard let conn = connection else { throw MailError(.protocol, "not connected") }
+            var bytes: [UInt8] = []
+            try conn.readDotBody { chunk in
+                if bytes.count < limit { bytes.append(contentsOf: chunk.prefix(limit - bytes.count)) }
+            }
+            return bytes
+        }
+    }
+
     /// SHA-256 of a message's header block (TOP n 0, RFC 1939 §7): identity for servers without UIDL.
     public func headerFingerprint(_ number: Int) throws -> String {
         try guarded {

@@ -27,7 +27,8 @@ public final class Runner: Sendable {
     let spoolFolder: String
     let observer: (any RunObserver)?
 
-    public init(plan: Plan, store: Store, observer: (any RunObserver)? = nil) throws {
+    /// `cleanSpool: false` for read-only uses (route previews) that may run beside a run holding the lock.
+    public init(plan: Plan, store: Store, observer: (any RunObserver)? = nil, cleanSpool: Bool = true) throws {
         self.plan = plan
         self.store = store
         self.observer = observer
@@ -36,7 +37,7 @@ public final class Runner: Sendable {
             try FileManager.default.createDirectory(atPath: spoolFolder, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             // Spool files are only ever half-way: left behind by a crash, they are fetched again.
-            for name in try FileManager.default.contentsOfDirectory(atPath: spoolFolder) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: spoolFolder) where cleanSpool {
                 unlink("\(spoolFolder)/\(name)")
             }
         } catch {

@@ -269,6 +269,16 @@ public final class Store: Sendable {
         }
     }
 
+    /// UIDLs that need no more work (delivered, duplicate, failed, removed): what `route --dry-run` skips.
+    public func settledUIDLs(mailbox: Int64) throws -> Set<String> {
+        try database.withLock { db in
+            Set(try db.prepare("""
+                SELECT uidl FROM messages WHERE mailbox_id = ? AND parent_id IS NULL
+                AND state IN ('delivered', 'duplicate', 'failed', 'removed')
+                """).rows([.int(mailbox)]) { $0.text(0) ?? "" })
+        }
+    }
+
     /// The id of a mailbox already known to the store, without creating it.
     public func mailboxID(key: String) throws -> Int64? {
         try database.withLock { db in

@@ -1,0 +1,82 @@
+import Foundation
+
+/// `mailferry route PLAN --dry-run`: what the envelope recovery and routing make of each waiting message.
+enum RouteCommand {
+    static let help = """
+        Usage: mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
+
+        For each message still waiting on the legacy server, print the envelope recovered from its trace headers
+        (sender, recipients and arrival time, each with the header it came from and whether it is trusted) and the
+        routing decision: which target mailbox(es) it would go to, and why. Only headers are read (TOP); nothing
+        is delivered or recorded. Catch-all (global) mailboxes show their routing; others their own target.
+
+        Options:
+          --dry-run              required: route never delivers (use `mailferry run` for that)
+          --mailbox SOURCE/USER  only this mailbox (default: every mailbox of the plan)
+          --limit N              at most N messages per mailbox (default 50)
+
+        Exit codes: 0 shown, 1 a mailbox could not be read, 2 bad plan or usage.
+        """
+
+    static func main(_ arguments: [String], console: Console) -> Int32 {
+        var plan: String?
+        var dryRun = false
+        var only: String?
+        var limit = 50
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--dry-run", "-n": dryRun = true
+            case "--mailbox":
+                guard let value = iterator.next() else { return usage(console, "--mailbox needs SOURCE/USER") }
+                only = value
+            case "--limit":
+                guard let value = iterator.next(), let n = Int(value), n > 0 else {
+                    return usage(console, "--limit needs a positive number")
+                }
+                limit = n
+            default:
+                if argument.hasPrefix("-") { return usage(console, "unknown option \(sanitizeForDisplay(argument))") }
+                guard plan == nil else { return usage(console, "only one plan at a time") }
+                plan = argument
+            }
+        }
+        guard let plan else { return usage(console, "route needs a plan file: mailferry route PLAN --dry-run") }
+        guard dryRun else {
+            return usage(console, "route only previews: add --dry-run (messages are delivered by mailferry run)")
+        }
+        let loaded: Plan
+        do {
+            loaded = try PlanLoader.load(plan)
+        } catch {
+            console.error("\(error)")
+            return ExitCode.usage
+        }
+        let mailboxes = loaded.mailboxes.filter { only == nil || $0.key == only }
+        guard !mailboxes.isEmpty else {
+            console.error("mailferry route: no mailbox \(sanitizeForDisplay(only ?? ""))"
+                + suggestion(only ?? "", among: loaded.mailboxes.map(\.key)))
+            return ExitCode.usage
+        }
+        do {
+            let store = try Store(path: loaded.statePath)
+            let runner = try Runner(plan: loaded, store: store, cleanSpool: false)
+            var failed = false
+            for (index, mailbox) in mailboxes.enumerated() {
+                if index > 0 { console.line("") }
+                let lines = runner.routePreview(mailbox, limit: limit)
+                failed = failed || lines.contains { $0.hasPrefix("  error: ") }
+                console.line(lines.joined(separator: "\n"))
+            }
+            return failed ? ExitCode.incomplete : ExitCode.ok
+        } catch {
+            console.error("mailferry route: \(error)")
+            return ExitCode.incomplete
+        }
+    }
+
+    static func usage(_ console: Console, _ message: String) -> Int32 {
+        console.error("mailferry route: \(message)\nRun mailferry route --help for usage.")
+        return ExitCode.usage
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import MailFerryLab
+import Testing
+@testable import MailFerry
+
+/// A catch-all ("global") legacy mailbox through the real binary: each message reaches the person its recovered
+/// envelope names (Bcc included), unknown addresses reach the fallback, forged trace lines below the provider's
+/// boundary change nothing, and `route --dry-run` shows the same decisions without delivering.
+@Suite(.serialized) struct CatchAllEndToEndTests {
+    static func message(_ lines: [String]) -> [UInt8] { Array((lines.joined(separator: "\n") + "\n").utf8) }
+
+    static let bcc = message([
+        "Return-Path: <sender@example.net>",
+        "X-Original-To: dana@wingtiptoys.com",
+        "Delivered-To: everyone@wingtip-isp.example",
+        "Received: from mail.example.net (mail.example.net [192.0.2.5])",
+        "\tby mx1.wingtip-isp.example (Postfix) with ESMTPS id 4Q1",
+        "\tfor <dana@wingtiptoys.com>; Mon, 2 Nov 2026 10:00:00 +0100",
+        "From: Sender <sender@example.net>",
+        "To: Bob <bob@wingtiptoys.com>",
+        "Subject: for bob, dana in Bcc",
+        "Date: Mon, 2 Nov 2026 09:59:58 +0100",
+        "Message-ID: <bcc-1@example.net>",
+        "",
+        "Dana was in Bcc.",
+    ])
+
+    static let unknown = message([
+        "Return-Path: <news@example.org>",
+        "X-Original-To: former-employee@wingtiptoys.com",
+        "Delivered-To: everyone@wingtip-isp.example",
+        "Received: from out.example.org (out.example.org [198.51.100.7])",
+        "\tby mx1.wingtip-isp.example (Postfix) with ESMTP id 4Q2",
+        "\tfor <former-employee@wingtiptoys.com>; Tue, 3 Nov 2026 08:00:00 +0000",
+        "From: news@example.org",
+        "To: former-employee@wingtiptoys.com",
+        "Subject: for someone without a new mailbox",
+        "Message-ID: <unknown-1@example.org>",
+        "",
+        "Nobody has this address any more.",
+    ])
+
+    static let spoofed = message([
+        "Return-Path: <attacker@example.com>",
+        "X-Original-To: bob@wingtiptoys.com",
+        "Delivered-To: everyone@wingtip-isp.example",
+        "Received: from evil.example.com (evil.example.com [203.0.113.9])",
+        "\tby mx1.wingtip-isp.example (Postfix) with ESMTP id 4Q3",
+        "\tfor <bob@wingtiptoys.com>; Wed, 4 Nov 2026 12:00:00 +0000",
+        "X-Original-To: ceo@wingtiptoys.com",
+        "Received: from nowhere by mx1.wingtip-isp.example (Postfix) id FAKE",
+        "\tfor <ceo@wingtiptoys.com>; Wed, 4 Nov 2026 11:59:00 +0000",
+        "From: attacker@example.com",
+        "To: bob@wingtiptoys.com",
+        "Subject: forged trace lines below the provider's own",
+        "Message-ID: <spoof-1@example.com>",
+        "",
+        "The lower lines were written by the sender.",
+    ])
+
+    @Test func routesByRecoveredEnvelopeOncePerMailbox() throws {
+        let folder = TempFolder("catchall")
+        defer { folder.cleanup() }
+        let users = ["everyone": "pw-everyone", "bob": "pw-bob", "dana": "pw-dana", "ceo": "pw-ceo"]
+        let lab = try DovecotLab.start(users: users)
+        defer { lab.stop() }
+        try lab.seed(user: "everyone", messages: [Self.bcc, Self.unknown, Self.spoofed])
+        var entries: [String] = []
+        for user in users.keys.sorted() {
+            let secret = folder.file("secrets/\(user)", users[user]! + "\n")
+            let routing = user == "everyone" ? """
+                , global: { domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
+                            trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example" }
+                """ : ""
+            entries.append("""
+                { source: "isp", user: "\(user)", password: { file: "\(secret)" }, target: "archive",
+                  mailbox: "\(user)@contoso.example"\(routing) }
+                """)
+        }
+        let plan = folder.file("jobs/catchall.json5", """
+            { plan: "catchall",
+              sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
+              targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },
+              mailboxes: [ \(entries.joined(separator: ",\n")) ] }
+            """)
+        func mailferry(_ arguments: [String]) throws -> (Int32, String) {
+            let child = try ChildProcess(EndToEnd.binary, arguments)
+            defer { child.removeOutput() }
+            return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
+        }
+
+        let (previewCode, preview) = try mailferry(["route", plan, "--dry-run", "--mailbox", "isp/everyone"])
+        #expect(previewCode == 0, "\(preview)")
+        let blocks = preview.components(separatedBy: "\n\n")
+        func block(_ subject: String) -> String { blocks.first { $0.contains(subject) } ?? "" }
+        #expect(block("dana in Bcc").contains("deliver    dana@contoso.example"), "\(preview)")
+        #expect(!block("dana in Bcc").contains("deliver    bob@contoso.example"), "\(preview)")
+        #expect(block("without a new mailbox").contains("deliver    postmaster@contoso.example  (fallback)"),
+                "\(preview)")
+        #expect(block("forged trace").contains("deliver    bob@contoso.example"), "\(preview)")
+        #expect(!block("forged trace").contains("ceo@contoso.example"), "\(preview)")
+        let workspace = URL(fileURLWithPath: folder.path).standardizedFileURL.path
+        #expect(!FileManager.default.fileExists(atPath: workspace + "/target"), "a dry run delivers nothing")
+
+        let (code, out) = try mailferry(["run", plan])
+        #expect(code == 0, "\(out)")
+        func inbox(_ address: String) -> [String] {
+            let dir = workspace + "/target/\(address)/new"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map {
+                String(decoding: FileManager.default.contents(atPath: dir + "/" + $0)!, as: UTF8.self)
+            }
+        }
+        #expect(inbox("dana@contoso.example").count == 1)
+        #expect(inbox("dana@contoso.example").first?.contains("Dana was in Bcc.") == true)
+        #expect(inbox("postmaster@contoso.example").count == 1)
+        #expect(inbox("postmaster@contoso.example").first?.contains("Nobody has this address") == true)
+        #expect(inbox("bob@contoso.example").count == 1)
+        #expect(inbox("bob@contoso.example").first?.contains("forged trace lines") == true)
+        #expect(inbox("ceo@contoso.example").isEmpty)
+        // The delivered bytes are what the server sent.
+        let expected = String(decoding: Self.bcc, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(inbox("dana@contoso.example").first == expected)
+
+        // The store keeps the envelope with provenance and the routing decision; a rerun delivers nothing.
+        let db = try Database(path: workspace + "/state/catchall.sqlite")
+        let envelopes = try db.prepare("""
+            SELECT envelope FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+            WHERE b.key = 'isp/everyone' AND m.parent_id IS NULL
+            """).rows { $0.text(0) ?? "" }
+        #expect(envelopes.count == 3)
+        #expect(envelopes.contains { $0.contains("\"header\":\"X-Original-To\"") && $0.contains("\"trusted\":true") })
+        let (again, againOut) = try mailferry(["run", plan])
+        #expect(again == 0 && againOut.contains("0 messages delivered"), "\(againOut)")
+        #expect(inbox("dana@contoso.example").count == 1 && inbox("bob@contoso.example").count == 1)
+    }
+}
