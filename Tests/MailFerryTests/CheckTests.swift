@@ -60,9 +60,9 @@ import Testing
     }
 
     @Test func allGreenForAGoodPlan() throws {
-        let ws = try Workspace(users: ["alice", "bob"], seed: ["alice": 3])
-        ws.secret("alice")
-        ws.secret("bob")
+        let ws = try Workspace(users: ["alice", "bob", "carol", "dave"], seed: ["alice": 3])
+        for user in ["alice", "bob", "carol", "dave"] { ws.secret(user) }
+        ws.secret("admin", password: DovecotLab.masterPassword)
         ws.plan("""
             {
               plan: "check",
@@ -72,17 +72,24 @@ import Testing
                 stls: { host: "127.0.0.1", port: \(ws.lab.ports.pop3), tls: "starttls", caFile: "\(ws.lab.caFile.path)",
                         auth: ["cram-md5", "plain"] },
               },
-              targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },
+              targets: {
+                archive: { kind: "maildir", path: "target/{mailbox}" },
+                contoso: { kind: "imap", host: "127.0.0.1", port: \(ws.lab.ports.imaps), caFile: "\(ws.lab.caFile.path)",
+                           user: "\(DovecotLab.masterUser)", password: { file: "secrets/admin" }, authorize: "{user}" },
+                relay: { kind: "lmtp", host: "127.0.0.1", port: \(ws.lab.ports.lmtp) },
+              },
               defaults: { target: "archive", mailbox: "{user}@contoso.example" },
               mailboxes: [
                 { source: "isp", user: "alice", password: { file: "secrets/alice" } },
                 { source: "stls", user: "bob", password: { file: "secrets/bob" } },
+                { source: "isp", user: "carol", password: { file: "secrets/carol" }, target: "contoso" },
+                { source: "isp", user: "dave", password: { file: "secrets/dave" }, target: "relay" },
               ],
             }
             """)
         let table = try ws.check()
         #expect(table.code == 0, "\(table.out)\n\(table.err)")
-        #expect(table.out.contains("mailferry check: plan check, 2 mailboxes, 2 sources, 1 target"), "\(table.out)")
+        #expect(table.out.contains("mailferry check: plan check, 4 mailboxes, 2 sources, 3 targets"), "\(table.out)")
         #expect(!table.out.contains("FAIL"), "\(table.out)")
         let lines = table.out.split(separator: "\n").map(String.init)
         let alice = lines.first { $0.hasPrefix("ok    alice@contoso.example") }
@@ -91,18 +98,24 @@ import Testing
         #expect(alice?.contains("3 (") == true, "\(table.out)")
         #expect(alice?.contains("archive maildir: will be created") == true, "\(table.out)")
         #expect(lines.contains { $0.hasPrefix("ok    bob@contoso.example") && $0.contains("cram-md5") }, "\(table.out)")
-        #expect(table.out.contains("check: 2 mailboxes, 2 ok in "), "\(table.out)")
+        #expect(lines.contains { $0.hasPrefix("ok    carol@contoso.example") && $0.contains("contoso imap: INBOX ok") },
+                "\(table.out)")
+        #expect(lines.contains { $0.hasPrefix("ok    dave@contoso.example")
+            && $0.contains("relay lmtp: accepts dave@contoso.example") }, "\(table.out)")
+        #expect(table.out.contains("check: 4 mailboxes, 4 ok in "), "\(table.out)")
         for password in ws.passwords.values { #expect(!table.out.contains(password) && !table.err.contains(password)) }
 
         let json = try ws.report()
         #expect(json.code == 0)
         let rows = json.report?.mailboxes ?? []
-        #expect(rows.map(\.key) == ["isp/alice", "stls/bob"])
+        #expect(rows.map(\.key) == ["isp/alice", "stls/bob", "isp/carol", "isp/dave"])
         let expectedBytes = try ws.lab.maildirSizes("alice")
         #expect(rows.first?.source.messages == 3 && rows.first?.source.bytes == expectedBytes)
         #expect(rows.first?.source.tlsVersion?.hasPrefix("TLSv1.") == true)
         #expect(rows.first?.source.certificateSubject?.contains("CN=") == true)
-        #expect(rows.last?.source.auth == "cram-md5" && rows.last?.source.messages == 0)
+        #expect(rows[1].source.auth == "cram-md5" && rows[1].source.messages == 0)
+        #expect(rows[2].target.tlsVersion?.hasPrefix("TLSv1.") == true && rows[2].target.auth != nil)
+        #expect(rows[3].target.server == "127.0.0.1:\(ws.lab.ports.lmtp)")
         #expect(rows.allSatisfy { $0.ok && $0.target.ok && $0.source.reachable })
 
         // Nothing was written: no Maildir, no state, no report; the legacy mail is untouched.
@@ -113,10 +126,10 @@ import Testing
     }
 
     @Test func theRightRowsGoRedWithClearReasons() throws {
-        let ws = try Workspace(users: ["alice", "bob", "carol", "dave", "erin", "fred"], seed: ["alice": 2])
+        let ws = try Workspace(users: ["alice", "bob", "carol", "dave", "erin", "fred", "gina"], seed: ["alice": 2])
         let other = try DovecotLab.start(users: [:])
         defer { other.stop() }
-        for user in ["alice", "carol", "dave", "erin", "fred"] { ws.secret(user) }
+        for user in ["alice", "carol", "dave", "erin", "fred", "gina"] { ws.secret(user) }
         ws.secret("bob", password: "not-bobs-password")
         _ = ws.folder.file("not-a-folder", "x")
         let closedPort = try LabPorts.free().lmtp
@@ -136,6 +149,7 @@ import Testing
                 broken: { kind: "maildir", path: "not-a-folder/{mailbox}" },
                 contoso: { kind: "imap", host: "127.0.0.1", port: \(ws.lab.ports.imaps), caFile: "\(ca)",
                            user: "admin", password: { file: "secrets/alice" } },
+                relay: { kind: "lmtp", host: "127.0.0.1", port: \(ws.lab.ports.lmtp) },
               },
               defaults: { target: "archive" },
               mailboxes: [
@@ -146,6 +160,8 @@ import Testing
                 { source: "closed", user: "erin", password: { file: "secrets/erin" } },
                 { source: "isp", user: "fred", password: { file: "secrets/fred" }, target: "broken" },
                 { source: "isp", user: "fred2", password: { file: "secrets/fred" }, target: "contoso" },
+                { source: "isp", user: "gina", password: { file: "secrets/gina" }, target: "relay",
+                  mailbox: "nobody-here@contoso.example" },
               ],
             }
             """)
@@ -175,8 +191,12 @@ import Testing
         #expect(block("erin").contains("cannot connect to 127.0.0.1:\(closedPort): Connection refused"), "\(out)")
         #expect(block("fred").hasPrefix("FAIL"), "\(out)")
         #expect(block("fred").contains("not-a-folder is not a folder"), "\(out)")
-        #expect(block("fred2").contains("targets of kind \"imap\" are not available in this version yet"), "\(out)")
-        #expect(out.contains("check: 7 mailboxes, 1 ok, 6 failed in "), "\(out)")
+        #expect(block("fred2").contains("target: imap 127.0.0.1:\(ws.lab.ports.imaps)"), "\(out)")
+        #expect(block("fred2").contains("contoso imap: refused"), "\(out)")
+        #expect(block("nobody-here@contoso.example").hasPrefix("FAIL"), "\(out)")
+        #expect(block("nobody-here@contoso.example").contains("RCPT TO:<nobody-here@contoso.example> refused: 550"),
+                "\(out)")
+        #expect(out.contains("check: 8 mailboxes, 1 ok, 7 failed in "), "\(out)")
         for password in ws.passwords.values { #expect(!out.contains(password) && !result.err.contains(password)) }
         #expect(!out.contains("not-bobs-password"))
 

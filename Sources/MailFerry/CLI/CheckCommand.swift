@@ -64,7 +64,7 @@ enum CheckCommand {
             return ExitCode.usage
         }
         let parallel = args.parallel ?? plan.parallel
-        let (credentials, secretProblems) = Checker.resolveSecrets(plan, parallel: parallel)
+        let (secrets, secretProblems) = Checker.resolveSecrets(plan, parallel: parallel)
         if !secretProblems.isEmpty {
             let error = PlanError(file: plan.file, problems: secretProblems)
             console.error(error.description)
@@ -87,7 +87,7 @@ enum CheckCommand {
             console.line("mailferry check: plan \(plan.name), " + CheckReport.counts(plan))
         }
         let progress = ProgressLine(total: plan.mailboxes.count, enabled: !args.json && isatty(2) == 1)
-        let checker = Checker(plan: plan, credentials: credentials)
+        let checker = Checker(plan: plan, secrets: secrets)
         let rows = checker.run(parallel: parallel) { _ in progress.step() }
         progress.finish()
         let seconds = Date().timeIntervalSince(started)

@@ -14,11 +14,11 @@ enum HelpText {
         mailferry \(MailFerryCLI.version): migrate legacy POP3 mailboxes into the mailboxes people use now.
 
         Usage:
-          mailferry run PLAN [--parallel N] [--quiet]
+          mailferry run PLAN [--parallel N] [--quiet] [--dry-run]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
-              Validate PLAN, resolve its secrets, log in to every source and target and show a table per mailbox.
+              Validate PLAN, resolve its secrets, log in to every source and target, and show a table per mailbox.
               Moves no mail.
           mailferry init [PATH]
               Write a commented example plan (default jobs/example.json5) and its CSV list of people.
@@ -32,7 +32,7 @@ enum HelpText {
     }
 
     static let run = """
-        Usage: mailferry run PLAN [--parallel N] [--quiet]
+        Usage: mailferry run PLAN [--parallel N] [--quiet] [--dry-run]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
@@ -43,6 +43,7 @@ enum HelpText {
           --parallel N   work on N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
                          maxConnections still caps the sessions to that server.
           --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
+          --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing
           --help, -h     show this text
 
         Exit codes:
@@ -60,7 +61,9 @@ enum HelpText {
           1. validates the plan and its CSV lists, reporting every problem with FILE:LINE:COL;
           2. resolves every secret (environment variables, private files, commands); values are never shown;
           3. per mailbox, connects to its source, checks TLS, logs in, reads the capabilities and the listing
-             (never RETR, never DELE; the session ends with QUIT), and checks that its target can be written.
+             (never RETR, never DELE; the session ends with QUIT), and checks that its target would take the
+             mail: a Maildir can be written, an IMAP folder can be opened, an LMTP/SMTP server accepts the
+             recipient (RSET before any DATA). Nothing is left behind.
         Prints a table: one row per mailbox, green (ok) or red (FAIL) with the reason below it.
 
         Options:

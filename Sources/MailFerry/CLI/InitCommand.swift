@@ -124,8 +124,7 @@ enum InitCommand {
             },
           },
 
-          // Where the mail goes. Only "maildir" delivers in this version: "imap", "lmtp" and "smtp" targets are
-          // validated and shown by check, and a run stops their mailboxes with a clear reason.
+          // Where the mail goes: "maildir", "imap" (APPEND, acting for each mailbox), "lmtp" or "smtp".
           targets: {
             archive: { kind: "maildir", path: "mail/{mailbox}" },   // placeholders: {mailbox} {user} {local} {domain}
             // contoso: { kind: "imap", host: "mail.contoso.example", port: 993, tls: "implicit",
@@ -143,8 +142,8 @@ enum InitCommand {
           // (chmod 600) or { command: ["program", "arg"] } (its output, within 30 s).
           mailboxes: [
             { user: "chris", password: { env: "WT_CHRIS" } },
-            // A catch-all mailbox for a whole domain (routing by recipient comes in a later version; until then a
-            // run stops this mailbox and says why):
+            // A catch-all mailbox for a whole domain: each message goes to its recipients, recovered from the
+            // trace headers (rules first, then domains with rewrite, else fallback):
             // { user: "everyone", password: { file: "secrets/everyone" }, mailbox: "everyone@contoso.example",
             //   global: { domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
             //             trustedHosts: ["mx1.wingtip-isp.example"],

@@ -43,8 +43,13 @@ public struct CheckRow: Sendable, Codable, Equatable {
         public var kind: String
         /// The expanded Maildir path, for Maildir targets.
         public var path: String?
-        /// "writable", "will be created", or why not.
+        /// "writable", "will be created", "INBOX ok", "accepts kelly@contoso.example", or why not.
         public var state: String?
+        /// host:port (or socket) of an IMAP, LMTP or SMTP target.
+        public var server: String?
+        public var tlsVersion: String?
+        /// The login method used at the target, if it needs one.
+        public var auth: String?
         public var ok = false
     }
 }
@@ -54,11 +59,18 @@ public struct CheckRow: Sendable, Codable, Equatable {
 public final class Checker: Sendable {
     public let plan: Plan
     let credentials: [String: POP3Credential]
+    let targetSecrets: [String: LoginSecret]
 
-    /// `credentials`: by mailbox key, from `resolveSecrets`.
-    public init(plan: Plan, credentials: [String: POP3Credential]) {
+    /// Every secret of a plan, resolved: mailbox credentials by mailbox key, target logins by target name.
+    public struct Secrets: Sendable {
+        public var mailboxes: [String: POP3Credential] = [:]
+        public var targets: [String: LoginSecret] = [:]
+    }
+
+    public init(plan: Plan, secrets: Secrets) {
         self.plan = plan
-        self.credentials = credentials
+        self.credentials = secrets.mailboxes
+        self.targetSecrets = secrets.targets
     }
 
     // MARK: - Secrets
@@ -66,8 +78,9 @@ public final class Checker: Sendable {
     /// Resolves every secret of the plan (mailboxes and targets), `parallel` at a time (commands may take
     /// seconds). Returns the mailbox credentials, and a problem per secret that cannot be resolved, located where
     /// the secret is written. Values never appear in problems.
-    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> ([String: POP3Credential], [PlanProblem]) {
+    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> (Secrets, [PlanProblem]) {
         struct Job: Sendable {
+            /// The mailbox key, or the target name.
             var key: String
             var ref: SecretRef
             var spot: PlanSpot
@@ -94,7 +107,7 @@ public final class Checker: Sendable {
             for case (let field, let ref?) in refs {
                 let spot = target.spots[field]
                     ?? plan.locations.spot(PlanPath.member(PlanPath.member("targets", target.name), field))
-                jobs.append(Job(key: "target:\(target.name)", ref: ref, spot: spot, isToken: field == "token",
+                jobs.append(Job(key: target.name, ref: ref, spot: spot, isToken: field == "token",
                                 forMailbox: false))
             }
         }
@@ -112,20 +125,24 @@ public final class Checker: Sendable {
             }
             results.withLock { $0[item.offset] = result }
         }
-        var credentials: [String: POP3Credential] = [:]
+        var secrets = Secrets()
         var problems: [PlanProblem] = []
         let collected = results.withLock { $0 }
         for (index, job) in jobs.enumerated() {
             switch collected[index] {
             case .success(let value)?:
-                if job.forMailbox { credentials[job.key] = job.isToken ? .token(value) : .password(value) }
+                if job.forMailbox {
+                    secrets.mailboxes[job.key] = job.isToken ? .token(value) : .password(value)
+                } else {
+                    secrets.targets[job.key] = job.isToken ? .token(value) : .password(value)
+                }
             case .failure(let error)?:
                 problems.append(PlanProblem(spot: job.spot, error.message))
             case nil:
                 problems.append(PlanProblem(spot: job.spot, "was not resolved"))
             }
         }
-        return (credentials, problems)
+        return (secrets, problems)
     }
 
     private static func spot(_ mailbox: Plan.Mailbox, _ field: String, _ plan: Plan) -> PlanSpot {
@@ -247,15 +264,16 @@ public final class Checker: Sendable {
             row.problems.append("target: no target named \(mailbox.target)")
             return
         }
-        if mailbox.global != nil {
-            row.target.state = "global routing not available yet"
-            row.problems.append("target: global (catch-all) mailboxes are not available in this version yet: their "
-                + "mail must be routed per recipient; a run stops this mailbox")
-            return
+        if let global = mailbox.global {
+            row.notes.append("target: a catch-all mailbox: checked for its fallback "
+                + "\(sanitizeForDisplay(global.fallback ?? mailbox.address, limit: 100)); routed recipients go to the "
+                + "same target")
         }
         switch target.kind {
         case .maildir(let template):
-            let path = expandTemplate(template, mailbox: mailbox)
+            var routed = mailbox
+            routed.address = probeAddress(mailbox)
+            let path = expandTemplate(template, mailbox: routed)
             row.target.path = path
             switch Self.checkMaildir(path) {
             case .success(let state):
@@ -265,10 +283,14 @@ public final class Checker: Sendable {
                 row.target.state = "not writable"
                 row.problems.append("target: \(error.message)")
             }
-        case .imap, .lmtp, .smtp:
-            row.target.state = "not available yet"
-            row.problems.append("target: targets of kind \"\(target.kind.kindName)\" are not available in this "
-                + "version yet (targets.\(target.name)); a run stops this mailbox")
+        case .imap(let imap):
+            checkIMAP(imap, target: target, mailbox: mailbox, &row)
+        case .lmtp(let lmtp):
+            checkMailTransfer(lmtp.endpoint, socket: lmtp.socket, dialect: .lmtp, timeout: lmtp.timeout, user: nil,
+                              from: lmtp.from, target: target, mailbox: mailbox, &row)
+        case .smtp(let smtp):
+            checkMailTransfer(smtp.endpoint, socket: nil, dialect: .smtp, timeout: smtp.endpoint.timeout,
+                              user: smtp.user, from: smtp.from, target: target, mailbox: mailbox, &row)
         }
     }
 
