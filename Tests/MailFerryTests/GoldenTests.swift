@@ -29,6 +29,7 @@ import Testing
         ("help-run", [["run", "--help"]]),
         ("help-check", [["check", "--help"]]),
         ("help-init", [["init", "--help"]]),
+        ("help-route", [["route", "--help"], ["help", "route"]]),
         ("help-topic", [["help", "check"], ["help", "chek"], ["check", "-h"]]),
         ("no-arguments", [[]]),
         ("unknown-command", [["chek", "jobs/x.json5"]]),

@@ -38,16 +38,13 @@ public enum MailFerryCLI {
         case "init":
             return InitCommand.main(rest, console: console)
         case "route":
-            if rest.contains(where: { $0 == "--help" || $0 == "-h" }) {
-                console.line(RouteCommand.help)
-                return ExitCode.ok
-            }
             return RouteCommand.main(rest, console: console)
         case "--help", "-h", "help":
             if let topic = rest.first {
                 guard let text = HelpText.forCommand(topic) else {
                     console.error("mailferry help: no command \"\(sanitizeForDisplay(topic))\""
-                        + suggestion(topic, among: ["run", "check", "init"]) + "\nRun mailferry --help for usage.")
+                        + suggestion(topic, among: ["run", "check", "init", "route"])
+                        + "\nRun mailferry --help for usage.")
                     return ExitCode.usage
                 }
                 console.line(text)

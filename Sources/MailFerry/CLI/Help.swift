@@ -20,6 +20,8 @@ enum HelpText {
           mailferry check PLAN [--parallel N] [--json] [--offline]
               Validate PLAN, resolve its secrets, log in to every source and target, and show a table per mailbox.
               Moves no mail.
+          mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
+              Show, per waiting message, the envelope recovered from its headers and where routing would send it.
           mailferry init [PATH]
               Write a commented example plan (default jobs/example.json5) and its CSV list of people.
           mailferry help COMMAND      (or mailferry COMMAND --help): more about one command
@@ -101,6 +103,7 @@ enum HelpText {
         case "run": run
         case "check": check
         case "init": initCommand
+        case "route": RouteCommand.help
         default: nil
         }
     }
