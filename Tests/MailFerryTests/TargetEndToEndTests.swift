@@ -45,7 +45,7 @@ import Testing
     }
 
     /// Each crash point into IMAP: in-doubt appends are found by Message-ID (or Date) and size, not appended twice.
-    @Test(arguments: ["after-delivering-commit", "after-target-ack"])
+    @Test(arguments: ["after-retr", "after-delivering-commit", "imap-append-literal", "after-target-ack"])
     func imapCrashPointThenRerun(point: String) throws {
         let e2e = try EndToEnd("e2e-imapcrash", counts: ["erin": 30], kind: .imap)
         for hit in [3, 7, 12] {

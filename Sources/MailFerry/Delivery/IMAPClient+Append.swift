@@ -81,10 +81,17 @@ extension IMAPClient {
             }
             try buffer.append(prefix, to: conn)
             var sent = prefix.count
+            var halfway = CrashPoint.armed("imap-append-literal")
             try spool.readChunks { chunk in
                 sent += chunk.count
                 guard sent <= size else { return }
                 try buffer.append(chunk, to: conn)
+                if halfway {
+                    // A test's crash point: the server holds part of the literal when the process dies.
+                    halfway = false
+                    try buffer.flush(to: conn)
+                    CrashPoint.hit("imap-append-literal")
+                }
             }
             guard sent == size else {
                 // The spool changed under us; the literal's length would lie. Abandon the connection.

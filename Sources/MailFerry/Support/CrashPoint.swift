@@ -12,6 +12,9 @@ public enum CrashPoint {
     }()
     private static let hits = Atomic(0)
 
+    /// Whether a test armed this crash point (so a caller can set up the moment, e.g. a half-sent literal).
+    public static func armed(_ name: String) -> Bool { setting?.name == name }
+
     public static func hit(_ name: String) {
         guard let setting, setting.name == name else { return }
         if hits.add(1, ordering: .relaxed).newValue == setting.count {
