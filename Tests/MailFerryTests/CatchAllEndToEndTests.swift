@@ -58,19 +58,54 @@ import Testing
         "The lower lines were written by the sender.",
     ])
 
+    /// A mailing-list message: the list's address is in To, the subscriber in the envelope; a plan rule sends the
+    /// list to kelly. One message for two local people fans out once to each.
+    static let list = message([
+        "Return-Path: <bounces@treyresearch.net>",
+        "X-Original-To: chris@wingtiptoys.com",
+        "Delivered-To: everyone@wingtip-isp.example",
+        "Received: from lists.treyresearch.net (lists.treyresearch.net [192.0.2.44])",
+        "\tby mx1.wingtip-isp.example (Postfix) with ESMTP id 4Q4",
+        "\tfor <chris@wingtiptoys.com>; Thu, 5 Nov 2026 07:30:00 +0000",
+        "From: Trey Research <news@treyresearch.net>",
+        "To: mailinglist@treyresearch.net",
+        "List-Id: Trey news <mailinglist.treyresearch.net>",
+        "List-Post: <mailto:mailinglist@treyresearch.net>",
+        "Subject: the list's monthly news",
+        "Message-ID: <list-1@treyresearch.net>",
+        "",
+        "News.",
+    ])
+
+    static let twoPeople = message([
+        "Return-Path: <partner@example.net>",
+        "Envelope-To: bob@wingtiptoys.com, dana@wingtiptoys.com",
+        "Received: from mail.example.net (mail.example.net [192.0.2.5])",
+        "\tby mx1.wingtip-isp.example with esmtp (Exim 4.96) id 1qX-0001",
+        "\tfor bob@wingtiptoys.com; Fri, 6 Nov 2026 16:45:10 +0000",
+        "From: partner@example.net",
+        "To: bob@wingtiptoys.com, dana@wingtiptoys.com",
+        "Subject: for two people at once",
+        "Message-ID: <two-1@example.net>",
+        "",
+        "Both of you.",
+    ])
+
     @Test func routesByRecoveredEnvelopeOncePerMailbox() throws {
         let folder = TempFolder("catchall")
         defer { folder.cleanup() }
-        let users = ["everyone": "pw-everyone", "bob": "pw-bob", "dana": "pw-dana", "ceo": "pw-ceo"]
+        let users = ["everyone": "pw-everyone", "bob": "pw-bob", "dana": "pw-dana", "ceo": "pw-ceo",
+                     "kelly": "pw-kelly"]
         let lab = try DovecotLab.start(users: users)
         defer { lab.stop() }
-        try lab.seed(user: "everyone", messages: [Self.bcc, Self.unknown, Self.spoofed])
+        try lab.seed(user: "everyone", messages: [Self.bcc, Self.unknown, Self.spoofed, Self.list, Self.twoPeople])
         var entries: [String] = []
         for user in users.keys.sorted() {
             let secret = folder.file("secrets/\(user)", users[user]! + "\n")
             let routing = user == "everyone" ? """
                 , global: { domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
-                            trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example" }
+                            trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example",
+                            rules: [ { match: "mailinglist@treyresearch.net", mailbox: "kelly@contoso.example" } ] }
                 """ : ""
             entries.append("""
                 { source: "isp", user: "\(user)", password: { file: "\(secret)" }, target: "archive",
@@ -110,16 +145,28 @@ import Testing
                 String(decoding: FileManager.default.contents(atPath: dir + "/" + $0)!, as: UTF8.self)
             }
         }
-        #expect(inbox("dana@contoso.example").count == 1)
-        #expect(inbox("dana@contoso.example").first?.contains("Dana was in Bcc.") == true)
+        // Three people and the fallback; the message for two people reaches each of them once.
+        #expect(inbox("dana@contoso.example").count == 2)
+        #expect(inbox("dana@contoso.example").contains { $0.contains("Dana was in Bcc.") })
         #expect(inbox("postmaster@contoso.example").count == 1)
         #expect(inbox("postmaster@contoso.example").first?.contains("Nobody has this address") == true)
-        #expect(inbox("bob@contoso.example").count == 1)
-        #expect(inbox("bob@contoso.example").first?.contains("forged trace lines") == true)
-        #expect(inbox("ceo@contoso.example").isEmpty)
+        #expect(inbox("bob@contoso.example").count == 2)
+        #expect(inbox("bob@contoso.example").contains { $0.contains("forged trace lines") })
+        #expect(inbox("bob@contoso.example").contains { $0.contains("Both of you.") })
+        #expect(inbox("dana@contoso.example").contains { $0.contains("Both of you.") })
+        #expect(inbox("kelly@contoso.example").count == 1)
+        #expect(inbox("kelly@contoso.example").first?.contains("the list's monthly news") == true)
+        #expect(inbox("chris@contoso.example").isEmpty && inbox("ceo@contoso.example").isEmpty)
         // The delivered bytes are what the server sent.
         let expected = String(decoding: Self.bcc, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n")
-        #expect(inbox("dana@contoso.example").first == expected)
+        #expect(inbox("dana@contoso.example").contains(expected))
+        // The Maildir file's mtime is the provider's final Received time: 2 Nov 2026 10:00:00 +0100.
+        let danaDir = workspace + "/target/dana@contoso.example/new"
+        let danaFiles = try FileManager.default.contentsOfDirectory(atPath: danaDir).filter {
+            String(decoding: FileManager.default.contents(atPath: danaDir + "/" + $0)!, as: UTF8.self) == expected
+        }
+        let mtime = try FileManager.default.attributesOfItem(atPath: danaDir + "/" + danaFiles[0])[.modificationDate]
+        #expect((mtime as? Date)?.timeIntervalSince1970 == 1_793_610_000)
 
         // The store keeps the envelope with provenance and the routing decision; a rerun delivers nothing.
         let db = try Database(path: workspace + "/state/catchall.sqlite")
@@ -127,10 +174,10 @@ import Testing
             SELECT envelope FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
             WHERE b.key = 'isp/everyone' AND m.parent_id IS NULL
             """).rows { $0.text(0) ?? "" }
-        #expect(envelopes.count == 3)
+        #expect(envelopes.count == 5)
         #expect(envelopes.contains { $0.contains("\"header\":\"X-Original-To\"") && $0.contains("\"trusted\":true") })
         let (again, againOut) = try mailferry(["run", plan])
         #expect(again == 0 && againOut.contains("0 messages delivered"), "\(againOut)")
-        #expect(inbox("dana@contoso.example").count == 1 && inbox("bob@contoso.example").count == 1)
+        #expect(inbox("dana@contoso.example").count == 2 && inbox("bob@contoso.example").count == 2)
     }
 }
