@@ -57,6 +57,23 @@ import Testing
         try e2e.expectExactlyOnce("erin")
     }
 
+    /// LMTP cannot be asked whether an in-doubt delivery landed: the message is delivered again (at-least-once) and
+    /// the report names it as a possible duplicate.
+    @Test func lmtpInDoubtIsRedeliveredAndListedAsPossibleDuplicate() throws {
+        let e2e = try EndToEnd("e2e-lmtpcrash", counts: ["finn": 12], kind: .lmtp)
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-target-ack@5"])
+        #expect(crashed.code == 128 + SIGKILL)
+        let rerun = try e2e.run()
+        #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
+        let report = try e2e.lastReport()
+        #expect(report.mailboxes.first?.possibleDuplicates.count == 1)
+        #expect(report.delivered == 8)
+        #expect(e2e.deliveredCount() == 13, "the in-doubt message arrived twice, as the report says it may have")
+        let markdown = try String(contentsOfFile: e2e.workspace + "/reports/e2e/\(report.runID).md", encoding: .utf8)
+        #expect(markdown.contains("## Possible duplicates"), "\(markdown)")
+        #expect(markdown.contains("## Envelopes recovered"), "\(markdown)")
+    }
+
     @Test func fiftyRandomKillsIntoIMAP() throws {
         let e2e = try EndToEnd("e2e-imapkill", counts: ["alice": 200, "bob": 200, "carol": 200], kind: .imap)
         var random = SplitMix(seed: UInt64.random(in: 0...UInt64.max))

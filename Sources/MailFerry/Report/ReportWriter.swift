@@ -35,6 +35,23 @@ public enum ReportWriter {
             out += "\(m.delivered) | \(formatBytes(m.bytes)) | \(m.duplicate) | \(m.deferred) | \(m.failed) | "
             out += String(format: "%.1f", m.seconds) + " |\n"
         }
+        var sources: [String: Int] = [:]
+        for m in s.mailboxes { for (key, count) in m.envelopeSources { sources[key, default: 0] += count } }
+        if !sources.isEmpty {
+            out += "\n## Envelopes recovered\n\nHow the sender, recipients and arrival date of this run's messages were "
+            out += "recovered from their trace headers (trusted: added by the provider's own servers).\n\n"
+            for (key, count) in sources.sorted(by: { $0.key < $1.key }) { out += "- \(cell(key)): \(count)\n" }
+        }
+        let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
+        if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
+        let doubtful = s.mailboxes.filter { !$0.possibleDuplicates.isEmpty }
+        if !doubtful.isEmpty {
+            out += "\n## Possible duplicates\n\nA crash left these deliveries in doubt at a target that cannot be asked "
+            out += "(LMTP, SMTP); they were delivered again, so the person may have them twice.\n\n"
+            for m in doubtful {
+                out += "- \(cell(m.address)): " + m.possibleDuplicates.map(cell).joined(separator: ", ") + "\n"
+            }
+        }
         let noted = s.mailboxes.filter { $0.waiting != nil || !$0.notes.isEmpty }
         if !noted.isEmpty {
             out += "\n## Notes\n\n"
