@@ -17,40 +17,9 @@ public final class ChildProcess: @unchecked Sendable {
         let outputBase = NSTemporaryDirectory() + "mailferry-child-\(UUID().uuidString.prefix(8))"
         stdoutPath = outputBase + ".out"
         stderrPath = outputBase + ".err"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if !passOutput {
-            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
-        guard rc == 0 else {
-            throw LabProcessError(message: "cannot start \(executable): \(String(cString: strerror(rc)))")
-        }
-        pid = child
+        pid = try LabSpawn.start(executable, arguments,
+                                 output: passOutput ? .inherited : .separate(stdout: stdoutPath, stderr: stderrPath),
+                                 environment: environment)
     }
 
     /// Waits at most `timeout` seconds; nil if still running.
@@ -90,9 +59,4 @@ public final class ChildProcess: @unchecked Sendable {
         unlink(stdoutPath)
         unlink(stderrPath)
     }
-}
-
-public struct LabProcessError: Error, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
 }

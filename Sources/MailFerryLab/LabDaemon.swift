@@ -18,36 +18,8 @@ final class LabDaemon: Sendable {
 
     /// Starts `executable`; stdout and stderr are appended to `outputFile`.
     static func spawn(_ executable: URL, _ arguments: [String], outputFile: URL) throws -> LabDaemon {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        if let closeFrom = closeFromAction {
-            _ = closeFrom(&actions, 3)
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable.path, &actions, &attributes, argv, environ)
-        guard spawned == 0 else { throw LabError.posix("posix_spawn(\(executable.path))", errno: spawned) }
+        let pid = try LabSpawn.start(executable.path, arguments, output: .file(outputFile.path, append: true),
+                                     newProcessGroup: true)
         return LabDaemon(pid: pid)
     }
 
@@ -122,11 +94,4 @@ final class LabDaemon: Sendable {
         return text[text.index(after: close)...].split(separator: " ")
     }
 
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-
-    /// See `Subprocess.closeFromAction`: glibc 2.34+, looked up at run time.
-    private static let closeFromAction: CloseFrom? = {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: CloseFrom.self)
-    }()
 }

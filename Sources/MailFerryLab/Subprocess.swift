@@ -20,34 +20,7 @@ enum Subprocess {
     /// Runs `executable` and waits for it; stdin is /dev/null, stdout and stderr go to `outputFile` (a file, not a
     /// pipe: a daemon holding a pipe open would keep a reader waiting for an end of file that never comes).
     static func run(_ executable: URL, _ arguments: [String], outputFile: URL) throws -> Outcome {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        if let closeFrom = closeFromAction {
-            _ = closeFrom(&actions, 3)
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable.path, &actions, &attributes, argv, environ)
-        guard spawned == 0 else { throw LabError.posix("posix_spawn(\(executable.path))", errno: spawned) }
+        let pid = try LabSpawn.start(executable.path, arguments, output: .file(outputFile.path, append: false))
 
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
@@ -60,14 +33,6 @@ enum Subprocess {
         return Outcome(status: exitStatus, output: output)
     }
 
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-
-    /// glibc 2.34+ has `posix_spawn_file_actions_addclosefrom_np`, but the Glibc module does not export it, so it is
-    /// looked up at run time; on an older libc the child inherits descriptors that lack close-on-exec.
-    private static let closeFromAction: CloseFrom? = {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: CloseFrom.self)
-    }()
 
     /// Finds `name` on PATH, then in the sbin directories a non-root PATH often lacks (Debian puts dovecot in
     /// /usr/sbin).
