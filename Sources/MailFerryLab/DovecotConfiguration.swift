@@ -10,6 +10,8 @@ struct DovecotConfiguration: Sendable {
     var identity: MailIdentity
     /// Diffie-Hellman parameters for non-ECDHE ciphers; nil when the package did not ship the file.
     var dhFile: String?
+    /// Loads the quota plugin (Maildir++ quota; no limit unless `DovecotLab.setQuota` gives a user one).
+    var quota = false
 
     static let defaultDHFile = "/usr/share/dovecot/dh.pem"
 
@@ -113,6 +115,21 @@ struct DovecotConfiguration: Sendable {
             }
 
             """
+        if quota {
+            text += """
+
+                # Quota (opt-in): no limit by default; a user's passwd-file line may carry
+                # userdb_quota_rule=*:storage=<n>B (DovecotLab.setQuota). No grace, so exactly what fits is stored: by
+                # default Dovecot lets the last message go 10% over. Over quota, IMAP APPEND answers NO [OVERQUOTA] and
+                # LMTP 552 5.2.2.
+                mail_plugins = $mail_plugins quota
+                plugin {
+                  quota = maildir:User quota
+                  quota_grace = 0%%
+                }
+
+                """
+        }
         if !identity.runsAsRoot {
             text += """
 

@@ -52,8 +52,11 @@ public final class DovecotLab: Sendable {
     /// - Parameters:
     ///   - users: user name → password. Names are lower case (logins are lowercased by `auth_username_format`).
     ///   - ports: fixed ports; by default free high ports are picked, and picked again if Dovecot finds one taken.
+    ///   - quota: load the quota plugin (no user has a limit until `setQuota`); off, nothing about quota is
+    ///     configured.
     /// - Throws: `LabError` with Dovecot's output and log tail; whatever was started is stopped again.
-    public static func start(users: [String: String], root: URL? = nil, ports: LabPorts? = nil) throws -> DovecotLab {
+    public static func start(users: [String: String], root: URL? = nil, ports: LabPorts? = nil,
+                             quota: Bool = false) throws -> DovecotLab {
         for (user, password) in users {
             try PasswdFile.validate(user: user, password: password)
         }
@@ -84,7 +87,8 @@ public final class DovecotLab: Sendable {
         for attempt in 1...attempts {
             let chosen = try ports ?? LabPorts.free()
             let configuration = DovecotConfiguration(
-                instanceName: instanceName, layout: layout, ports: chosen, identity: identity, dhFile: dhFile)
+                instanceName: instanceName, layout: layout, ports: chosen, identity: identity, dhFile: dhFile,
+                quota: quota)
             try Data(configuration.render().utf8).write(to: layout.config)
             let state = LabState(instanceName: instanceName, ports: chosen, identity: identity, dovecot: dovecot.path)
             try state.write(to: layout)
@@ -146,6 +150,26 @@ public final class DovecotLab: Sendable {
         try MaildirSeeder.createMaildir(layout.maildir(of: name), identity: identity)
         let line = PasswdFile.line(user: name, password: password, identity: identity, home: layout.home(of: name))
         try PasswdFile.create(user: name, contents: line, in: layout)
+    }
+
+    /// Limits the storage of `user`'s mailbox to `bytes` (nil: no limit), as a userdb field in the extra fields of
+    /// the user's passwd-file (`userdb_quota_rule=*:storage=<bytes>B`; without the `userdb_` prefix the passwd-file
+    /// userdb ignores it). Needs a lab started with `quota: true`. Counts what Dovecot stores (LF line ends).
+    ///
+    /// Returns after a little over a second: Dovecot re-reads a passwd-file at most once per second and only when
+    /// its modification time or size changed (see `PasswdFile`), so the pause makes the new limit visible to the
+    /// next session and keeps two quick calls from sharing a modification time.
+    public func setQuota(user: String, bytes: Int?) throws {
+        let file = layout.passwdFile(of: user)
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { throw LabError("no user \(user)") }
+        var fields = text.trimmingCharacters(in: .newlines)
+            .split(separator: ":", maxSplits: 7, omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 8 else { throw LabError("unexpected passwd-file line for \(user): \(text)") }
+        // "storage=0" is "no limit"; leaving the rule out would not do, as the Maildir++ backend then goes back to
+        // the limit it wrote into the maildirsize file.
+        fields[7] = "userdb_quota_rule=*:storage=\(bytes.map { "\($0)B" } ?? "0")"
+        try PasswdFile.replace(user: user, contents: fields.joined(separator: ":") + "\n", in: layout)
+        usleep(1_100_000)
     }
 
     /// The user's Maildir (with cur/, new/ and tmp/).

@@ -47,6 +47,17 @@ enum PasswdFile {
         }
     }
 
+    /// Replaces the user's passwd-file at once (a new file renamed over the old one, so Dovecot never reads half a
+    /// line).
+    static func replace(user: String, contents: String, in layout: LabLayout) throws {
+        let temporary = layout.root.appendingPathComponent(".passwd-\(user)-\(getpid()).tmp")
+        try write(contents, to: temporary)
+        guard rename(temporary.path, layout.passwdFile(of: user).path) == 0 else {
+            unlink(temporary.path)
+            throw LabError.posix("rename(\(layout.passwdFile(of: user).path))")
+        }
+    }
+
     /// Writes `contents` readable by Dovecot's auth process (it runs as user `dovecot` when the lab runs as root).
     static func write(_ contents: String, to file: URL) throws {
         try Data(contents.utf8).write(to: file)

@@ -9,6 +9,8 @@ struct PostfixLayout: Sendable {
     var masterCf: URL { configDir.appendingPathComponent("master.cf") }
     /// virtual_mailbox_maps: the addresses Postfix accepts (texthash: read as plain text, no postmap needed).
     var recipients: URL { configDir.appendingPathComponent("recipients") }
+    /// check_recipient_access: addresses refused at RCPT by policy (texthash).
+    var refusedRecipients: URL { configDir.appendingPathComponent("refused-recipients") }
     var queueDir: URL { root.appendingPathComponent("spool", isDirectory: true) }
     var dataDir: URL { root.appendingPathComponent("data", isDirectory: true) }
     var logFile: URL { root.appendingPathComponent("postfix.log") }
@@ -40,6 +42,19 @@ struct PostfixConfiguration: Sendable {
     var lmtpPort: Int
     /// When true, RCPT is refused unless the client authenticated (a submission-style relay).
     var requireAuth: Bool
+    /// Addresses refused at RCPT by an access map (554 5.7.1 "Recipient address rejected"), before anything else.
+    var refusing: [String] = []
+
+    /// check_recipient_access first, when some address is refused by policy.
+    var recipientRestrictions: String {
+        let access = refusing.isEmpty ? "" : "check_recipient_access texthash:\(layout.refusedRecipients.path), "
+        return access + (requireAuth ? "permit_sasl_authenticated, reject" : "permit_mynetworks")
+    }
+
+    /// The access map: each refused address with REJECT and a reason Postfix appends to its reply.
+    func refusedRecipientsMap() -> String {
+        refusing.map { "\($0) REJECT refused by the mailferry lab's policy\n" }.joined()
+    }
 
     func mainCf() -> String {
         """
@@ -83,7 +98,7 @@ struct PostfixConfiguration: Sendable {
         smtpd_sasl_type = dovecot
         smtpd_sasl_path = inet:127.0.0.1:\(ports.auth)
         smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
-        smtpd_recipient_restrictions = \(requireAuth ? "permit_sasl_authenticated, reject" : "permit_mynetworks")
+        smtpd_recipient_restrictions = \(recipientRestrictions)
         # Tests send bad commands on purpose; no tarpit.
         smtpd_error_sleep_time = 0
         smtpd_soft_error_limit = 100

@@ -38,9 +38,12 @@ public final class PostfixLab: Sendable {
     ///   - saslUsers: login → password for SMTP AUTH (PLAIN, LOGIN), checked by a private Dovecot auth service.
     ///   - requireAuth: refuse RCPT from clients that did not authenticate (a submission relay); otherwise
     ///     127.0.0.1 may send without AUTH.
+    ///   - refusing: addresses refused at RCPT by policy (a check_recipient_access map answering REJECT, so
+    ///     "554 5.7.1 <address>: Recipient address rejected: refused by the mailferry lab's policy"), whatever the
+    ///     other settings say.
     public static func start(relayingTo dovecot: DovecotLab, domains: [String] = ["contoso.example"],
                              recipients: [String], saslUsers: [String: String] = [:],
-                             requireAuth: Bool = false) throws -> PostfixLab {
+                             requireAuth: Bool = false, refusing: [String] = []) throws -> PostfixLab {
         guard geteuid() == 0 else {
             throw LabError("the Postfix lab needs root: Postfix's master binds its ports and switches to the postfix "
                 + "user itself")
@@ -78,9 +81,11 @@ public final class PostfixLab: Sendable {
         let ports = PostfixPorts(smtp: picked[0], smtps: picked[1], auth: picked[2])
         let authInstance = "mailferrylab-sasl-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let configuration = PostfixConfiguration(layout: layout, ports: ports, domains: domains,
-                                                 lmtpPort: dovecot.ports.lmtp, requireAuth: requireAuth)
+                                                 lmtpPort: dovecot.ports.lmtp, requireAuth: requireAuth,
+                                                 refusing: refusing)
         try Data(configuration.mainCf().utf8).write(to: layout.mainCf)
         try Data(configuration.masterCf().utf8).write(to: layout.masterCf)
+        try Data(configuration.refusedRecipientsMap().utf8).write(to: layout.refusedRecipients)
         try Data(PostfixConfiguration.authDovecotConf(layout: layout, instanceName: authInstance, port: ports.auth,
                                                       identity: identity).utf8).write(to: layout.auth.config)
 

@@ -8,27 +8,51 @@ import Testing
 final class EndToEnd {
     let folder: TempFolder
     let lab: DovecotLab
+    /// The relay of `.smtp` runs: a private Postfix that hands everything to `lab` over LMTP.
+    let postfix: PostfixLab?
     let users: [String: String]
     let planFile: String
     let kind: Kind
 
     /// Where the migrated mail goes: Maildirs in the workspace, or the lab's own Dovecot over IMAP (the admin
-    /// acting for each "<user>-new" account) or LMTP.
+    /// acting for each "<user>-new" account) or LMTP, or through a private Postfix (SMTP with STARTTLS and AUTH)
+    /// that relays into that Dovecot over LMTP.
     enum Kind: String, Sendable {
-        case maildir, imap, lmtp
+        case maildir, imap, lmtp, smtp
     }
 
+    /// The SMTP AUTH login of `.smtp` runs (Postfix asks its own Dovecot auth service).
+    static let relayUser = "relay"
+    static let relayPassword = "relay-secret"
+
     /// Starts a lab with `counts[user]` corpus messages per user and writes a plan for them.
+    ///
+    /// - Parameters:
+    ///   - quota: start Dovecot with the quota plugin (`lab.setQuota` then limits a "<user>-new" account).
+    ///   - refusing: addresses the Postfix relay refuses at RCPT by policy (`.smtp` only).
     init(_ label: String, counts: [String: Int], bigAttachmentFor: String? = nil, tls: TLSMode = .implicit,
-         kind: Kind = .maildir) throws {
+         kind: Kind = .maildir, quota: Bool = false, refusing: [String] = []) throws {
         self.kind = kind
         folder = TempFolder(label)
         var users: [String: String] = [:]
         for name in counts.keys { users[name] = "pw-\(name)-\(UUID().uuidString.prefix(6))" }
         self.users = users
-        lab = try DovecotLab.start(users: users)
+        lab = try DovecotLab.start(users: users, quota: quota)
         if kind != .maildir {
             for user in counts.keys { try lab.addUser("\(user)-new", password: "unused-\(UUID().uuidString)") }
+        }
+        if kind == .smtp {
+            do {
+                postfix = try PostfixLab.start(relayingTo: lab,
+                                               recipients: counts.keys.sorted().map { "\($0)-new@contoso.example" },
+                                               saslUsers: [Self.relayUser: Self.relayPassword], requireAuth: true,
+                                               refusing: refusing)
+            } catch {
+                lab.stop()
+                throw error
+            }
+        } else {
+            postfix = nil
         }
         for (index, (user, count)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
             try lab.seed(user: user, messages: Corpus.mailbox(user: user, domain: "wingtip.example", count: count,
@@ -52,7 +76,7 @@ final class EndToEnd {
               parallel: 3,
               sources: { isp: { host: "127.0.0.1", port: \(port), tls: "\(tls.rawValue)", caFile: "\(lab.caFile.path)",
                                 timeoutSeconds: 20 } },
-              targets: { archive: \(EndToEnd.target(kind, lab: lab, folder: folder)) },
+              targets: { archive: \(EndToEnd.target(kind, lab: lab, postfix: postfix, folder: folder)) },
               mailboxes: [
                 \(mailboxes.joined(separator: ",\n"))
               ],
@@ -60,7 +84,7 @@ final class EndToEnd {
             """)
     }
 
-    static func target(_ kind: Kind, lab: DovecotLab, folder: TempFolder) -> String {
+    static func target(_ kind: Kind, lab: DovecotLab, postfix: PostfixLab? = nil, folder: TempFolder) -> String {
         switch kind {
         case .maildir:
             return #"{ kind: "maildir", path: "target/{mailbox}" }"#
@@ -73,10 +97,18 @@ final class EndToEnd {
                 """
         case .lmtp:
             return #"{ kind: "lmtp", host: "127.0.0.1", port: "# + "\(lab.ports.lmtp) }"
+        case .smtp:
+            guard let postfix else { return #"{ kind: "smtp" }"# }
+            let secret = folder.file("secrets/relay", relayPassword + "\n")
+            return """
+                { kind: "smtp", host: "127.0.0.1", port: \(postfix.ports.smtp), tls: "starttls",
+                  caFile: "\(postfix.caFile.path)", user: "\(relayUser)", password: { file: "\(secret)" }, from: "" }
+                """
         }
     }
 
     deinit {
+        try? postfix?.destroy()
         lab.stop()
         folder.cleanup()
     }
@@ -176,14 +208,134 @@ final class EndToEnd {
         }
     }
 
-    /// Whether `prefix` is whole header lines a delivering server adds (Return-Path, Delivered-To, Received).
-    static func onlyTraceHeaders(_ prefix: ArraySlice<UInt8>) -> Bool {
-        let text = String(decoding: prefix, as: UTF8.self)
-        guard text.isEmpty || text.hasSuffix("\n") else { return false }
-        return text.split(separator: "\n").allSatisfy { line in
-            line.hasPrefix(" ") || line.hasPrefix("\t") || line.hasPrefix("Return-Path:")
-                || line.hasPrefix("Delivered-To:") || line.hasPrefix("Received:")
+    /// The header fields at the top of `bytes` (LF line ends), each with its continuation lines and final LF.
+    static func headerFields(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var fields: [ArraySlice<UInt8>] = []
+        var index = bytes.startIndex
+        while index < bytes.endIndex && bytes[index] != 10 {
+            var end = index
+            repeat {
+                guard let lf = bytes[end...].firstIndex(of: 10) else { return fields + [bytes[index...]] }
+                end = lf + 1
+            } while end < bytes.endIndex && (bytes[end] == 32 || bytes[end] == 9)
+            fields.append(bytes[index..<end])
+            index = end
         }
+        return fields
+    }
+
+    static func fieldName(_ field: ArraySlice<UInt8>) -> String {
+        String(decoding: field.prefix { $0 != 58 }, as: UTF8.self).lowercased()
+    }
+
+    /// What the Postfix relay makes of a message (LF line ends) before Dovecot stores it:
+    /// - cleanup drops every Return-Path field of the header (`message_drop_headers`: the final delivery agent writes
+    ///   its own from the envelope);
+    /// - its LMTP client breaks each line longer than 998 bytes (`lmtp_line_length_limit`, RFC 5321 §4.5.3.1.6) into
+    ///   998 bytes, then pieces of a space and 997 bytes ("breaking line > 998 bytes with <CR><LF>SPACE").
+    /// A Message-Id field cleanup adds to a message that has none is checked by the caller (its value is Postfix's).
+    static func throughPostfix(_ message: [UInt8]) -> [UInt8] {
+        let fields = headerFields(message[...])
+        let headerEnd = fields.last?.endIndex ?? 0
+        var out: [UInt8] = []
+        out.reserveCapacity(message.count + message.count / 500)
+        for field in fields where fieldName(field) != "return-path" { out += field }
+        var lineStart = headerEnd
+        let limit = 998
+        while lineStart < message.count {
+            let lf = message[lineStart...].firstIndex(of: 10) ?? message.count
+            var line = message[lineStart..<lf]
+            out += line.prefix(limit)
+            line = line.dropFirst(limit)
+            while !line.isEmpty {
+                out += [10, 32]
+                out += line.prefix(limit - 1)
+                line = line.dropFirst(limit - 1)
+            }
+            if lf < message.count { out.append(10) }
+            lineStart = lf + 1
+        }
+        return out
+    }
+
+    /// `expectExactlyOnce` for IMAP, LMTP and SMTP targets, whose messages Dovecot stores in the "<user>-new"
+    /// account's Maildir with LF line ends (a bare CR stays). What may differ from the RETR bytes (CRLF as LF):
+    /// - IMAP APPEND: nothing.
+    /// - LMTP into Dovecot: exactly three fields on top, Dovecot's own trace: `Return-Path: <recovered sender>`,
+    ///   `Delivered-To: <user>-new@contoso.example` (the RCPT TO) and
+    ///   `Received: from <LHLO name> ([127.0.0.1]) by <host> with LMTP id <id> (envelope-from <recovered sender>)
+    ///   for <<user>-new@contoso.example>; <date>` (folded over five lines).
+    /// - SMTP through Postfix into Dovecot over LMTP: those three Dovecot fields (the sender and recipient being what
+    ///   mailferry said in MAIL FROM and RCPT TO, which Postfix passes on), then one field by Postfix:
+    ///   `Received: from <EHLO name> (localhost [127.0.0.1]) by mx.postfix-lab.example (Postfix) with ESMTPSA id
+    ///   <queue id> for <<user>-new@contoso.example>; <date>`; below them the message as `throughPostfix` describes
+    ///   (its Return-Path fields dropped, lines over 998 bytes broken) and, if it had no Message-ID, a
+    ///   `Message-Id: <…@mx.postfix-lab.example>` field appended to its header (cleanup adds a missing Message-ID
+    ///   for clients in `local_header_rewrite_clients`, which by default covers 127.0.0.1).
+    private func expectStoredOnServer(_ user: String, server: [String: [UInt8]], files: [String: [UInt8]],
+                                      rows: [Row], sourceLocation: SourceLocation) throws {
+        for row in rows {
+            #expect(row.state == "delivered", "\(user) \(row.uidl): state \(row.state)", sourceLocation: sourceLocation)
+            #expect(row.sha256 == server[row.uidl].map { SHA256Hasher.hex($0) }, sourceLocation: sourceLocation)
+        }
+        let envelopes = try envelopes(user)
+        let mailbox = "\(user)-new@contoso.example"
+        // The message part of what Dovecot stores, by its bytes → the UIDLs it may be.
+        var expected: [[UInt8]: [String]] = [:]
+        var hasMessageID: [String: Bool] = [:]
+        for (uidl, bytes) in server {
+            let lf = EndToEnd.lfOnly(bytes)
+            hasMessageID[uidl] = EndToEnd.headerFields(lf[...]).contains { EndToEnd.fieldName($0) == "message-id" }
+            expected[kind == .smtp ? EndToEnd.throughPostfix(lf) : lf, default: []].append(uidl)
+        }
+        var problems: [String] = []
+        var matched = 0
+        let traceCount = [EndToEnd.Kind.lmtp: 3, .smtp: 4][kind] ?? 0
+        for (name, stored) in files.sorted(by: { $0.key < $1.key }) {
+            let fields = EndToEnd.headerFields(stored[...])
+            guard fields.count > traceCount else {
+                problems.append("\(name): only \(fields.count) header fields")
+                continue
+            }
+            let trace = fields.prefix(traceCount).map { String(decoding: $0, as: UTF8.self) }
+            var message = Array(stored[(traceCount == 0 ? 0 : fields[traceCount - 1].endIndex)...])
+            var addedMessageID = false
+            if kind == .smtp, let added = EndToEnd.headerFields(message[...]).last,
+               EndToEnd.fieldName(added) == "message-id",
+               String(decoding: added, as: UTF8.self).hasSuffix("@mx.postfix-lab.example>\n") {
+                message.removeSubrange(added.startIndex..<added.endIndex)
+                addedMessageID = true
+            }
+            guard let uidl = expected[message]?.popLast() else {
+                problems.append("\(name): matches no message on the server")
+                continue
+            }
+            if expected[message]?.isEmpty == true { expected[message] = nil }
+            matched += 1
+            if addedMessageID && hasMessageID[uidl] == true {
+                problems.append("\(name): Postfix added a Message-Id though \(uidl) had one")
+            }
+            guard traceCount > 0 else { continue }
+            // The envelope Dovecot was given: the recovered sender ("" when none, the plan's `from`) and the
+            // mailbox address.
+            let sender = envelopes[uidl]?.sender ?? ""
+            let traceNames = fields.prefix(traceCount).map(EndToEnd.fieldName)
+            let wantNames = ["return-path", "delivered-to", "received", "received"].prefix(traceCount)
+            if traceNames != Array(wantNames) { problems.append("\(name): trace fields \(traceNames)") }
+            if trace[0] != "Return-Path: <\(sender)>\n" { problems.append("\(name): \(trace[0]) for sender \(sender)") }
+            if trace[1] != "Delivered-To: \(mailbox)\n" { problems.append("\(name): \(trace[1])") }
+            if !trace[2].contains("with LMTP") || !trace[2].contains("(envelope-from <\(sender)>)")
+                || !trace[2].contains("for <\(mailbox)>;") {
+                problems.append("\(name): Dovecot's Received is \(trace[2])")
+            }
+            if kind == .smtp && (!trace[3].contains("by mx.postfix-lab.example (Postfix) with ESMTPSA id ")
+                || !trace[3].contains("for <\(mailbox)>;")) {
+                problems.append("\(name): Postfix's Received is \(trace[3])")
+            }
+        }
+        #expect(files.count == server.count && matched == server.count && problems.isEmpty,
+                "\(user): \(files.count) stored, \(matched) of \(server.count) matched: \(problems.prefix(5))",
+                sourceLocation: sourceLocation)
     }
 
     static func lfOnly(_ bytes: [UInt8]) -> [UInt8] {
@@ -205,9 +357,32 @@ final class EndToEnd {
         return try decoder.decode(RunSummary.self, from: data)
     }
 
+    /// Waits (bounded) until the Postfix relay of an `.smtp` run has handed everything to Dovecot.
+    func settle(sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let postfix else { return }
+        #expect(postfix.waitForEmptyQueue(timeout: 60), "postfix queue not empty:\n\(postfix.logTail())",
+                sourceLocation: sourceLocation)
+    }
+
+    /// The recovered envelope the store keeps for each of the user's messages, by UIDL.
+    func envelopes(_ user: String) throws -> [String: RecoveredEnvelope] {
+        let db = try Database(path: statePath)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var result: [String: RecoveredEnvelope] = [:]
+        for (uidl, json) in try db.prepare("""
+            SELECT m.uidl, m.envelope FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+            WHERE b.key = ? AND m.envelope IS NOT NULL
+            """).rows([.text("isp/\(user)")], { ($0.text(0) ?? "", $0.text(1) ?? "") }) {
+            result[uidl] = try? decoder.decode(StoredEnvelope.self, from: Data(json.utf8)).envelope
+        }
+        return result
+    }
+
     /// The promise: every message on the server is in its Maildir exactly once, byte for byte, and the store says
     /// delivered with the right reference and hash.
     func expectExactlyOnce(_ user: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        settle(sourceLocation: sourceLocation)
         let server = try serverMessages(user)
         let files = deliveredFiles(user)
         let rows = try rows(user)
@@ -215,23 +390,7 @@ final class EndToEnd {
                 sourceLocation: sourceLocation)
         #expect(rows.count == server.count, sourceLocation: sourceLocation)
         if kind != .maildir {
-            // Dovecot stores what IMAP or LMTP gave it with LF line ends; a bare CR stays.
-            for row in rows {
-                #expect(row.state == "delivered", "\(user) \(row.uidl): state \(row.state)", sourceLocation: sourceLocation)
-                #expect(row.sha256 == server[row.uidl].map { SHA256Hasher.hex($0) }, sourceLocation: sourceLocation)
-            }
-            var expected = server.values.map(EndToEnd.lfOnly)
-            var unmatched = 0
-            for stored in files.values {
-                // LMTP delivery adds the receiving server's own trace headers on top; the message itself follows
-                // unchanged. IMAP APPEND stores exactly what was sent.
-                let match = expected.firstIndex { kind == .lmtp ? stored.ends(with: $0) && EndToEnd.onlyTraceHeaders(
-                    stored.dropLast($0.count)) : stored == $0 }
-                if let match { expected.remove(at: match) } else { unmatched += 1 }
-            }
-            #expect(unmatched == 0 && expected.isEmpty,
-                    "\(user): \(unmatched) stored messages differ from RETR (CRLF as LF), \(expected.count) missing",
-                    sourceLocation: sourceLocation)
+            try expectStoredOnServer(user, server: server, files: files, rows: rows, sourceLocation: sourceLocation)
             return
         }
         var referenced = Set<String>()
