@@ -67,16 +67,7 @@ public struct Plan: Sendable {
     }
 
     /// Where and how to reach a server that is not a POP3 source (IMAP, LMTP and SMTP targets).
-    public struct Endpoint: Sendable, Equatable {
-        public var host: String
-        public var port: Int
-        public var tls: TLSMode
-        public var tlsSettings: TLSSettings
-        /// Permits credentials in clear on a `tls: none` connection.
-        public var allowPlaintext: Bool
-        /// Seconds for connect, the TLS handshake and each read or write.
-        public var timeout: Double
-    }
+    public typealias Endpoint = ServerEndpoint
 
     public enum TargetKind: Sendable, Equatable {
         /// A Maildir per mailbox; `path` may contain {mailbox}, {user}, {local}, {domain}.

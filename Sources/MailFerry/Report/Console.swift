@@ -44,6 +44,7 @@ struct ConsoleObserver: RunObserver {
         var text = "  \(sanitizeForDisplay(r.address)) (\(sanitizeForDisplay(r.key))): "
         if let onServer = r.onServer { text += "\(onServer) on server, \(r.new) new, " }
         text += "\(r.delivered) delivered (\(formatBytes(r.bytes)))"
+        if r.routed > 0 { text += " in \(r.routed) routed deliver\(r.routed == 1 ? "y" : "ies")" }
         if r.duplicate > 0 { text += ", \(r.duplicate) duplicate" }
         if r.reconciled > 0 { text += ", \(r.reconciled) confirmed from an interrupted run" }
         if r.deferred > 0 { text += ", \(r.deferred) deferred" }
