@@ -10,6 +10,7 @@ extension POP3Client {
     public func retrieve(_ number: Int, upcoming: ArraySlice<Int> = [],
                          into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var refusal: POP3Reply?
+        refusedRetrieval = nil
         try guarded {
             guard let conn = connection else { throw MailError(.protocol, "not connected") }
             if pendingRetrievals.isEmpty {
@@ -34,6 +35,7 @@ extension POP3Client {
             try conn.readDotBody(sink)
         }
         if let refusal {
+            refusedRetrieval = number
             throw classify(refusal, doing: "RETR \(number)", defaultKind: .transient).context("pop3 \(endpoint.label)")
         }
     }

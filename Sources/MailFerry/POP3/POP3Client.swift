@@ -41,6 +41,9 @@ public final class POP3Client {
     /// The greeting's bytes after "+OK", for the APOP timestamp.
     var greetingRaw: [UInt8] = []
     public internal(set) var botched = false
+    /// The message whose RETR the server just refused with -ERR (the session itself is fine), if the last
+    /// `retrieve` failed that way.
+    public internal(set) var refusedRetrieval: Int?
     /// RETR commands sent whose replies are not read yet (pipelining), oldest first.
     var pendingRetrievals: [Int] = []
     /// Receives every command and reply line; credentials are redacted before they get here.

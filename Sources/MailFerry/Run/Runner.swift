@@ -252,7 +252,7 @@ public final class Runner: Sendable {
             do {
                 try transferOne(item, upcoming: numbers[(index + 1)...], client: client, mailbox: mailbox,
                                 mailboxID: mailboxID, targets: targets, result: &result)
-            } catch let error as MailError where !client.botched && error.message.contains("RETR") {
+            } catch let error as MailError where !client.botched && client.refusedRetrieval == item.entry.number {
                 // This one message was refused (deleted meanwhile?); the session is fine, go on.
                 if case .known(let row, _) = item {
                     try setAside(row, error: MailError(.transient, error.message), countAttempt: true,
