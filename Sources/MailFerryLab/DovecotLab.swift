@@ -27,6 +27,9 @@ public final class DovecotLab: Sendable {
     private struct Lifecycle {
         var stopped = false
         var stopsOnDeinit: Bool
+        /// A temporary root the lab made itself is removed with it (set MAILFERRY_KEEP_LABS=1 to keep it for a look
+        /// at its logs): a test suite run seeds hundreds of megabytes of mail.
+        var removesRoot = false
     }
 
     private init(layout: LabLayout, state: LabState, stopsOnDeinit: Bool) {
@@ -41,9 +44,12 @@ public final class DovecotLab: Sendable {
     }
 
     deinit {
-        let stops = lifecycle.withLock { $0.stopsOnDeinit }
+        let (stops, removes) = lifecycle.withLock { ($0.stopsOnDeinit, $0.removesRoot) }
         if stops {
             stop()
+            if removes && ProcessInfo.processInfo.environment["MAILFERRY_KEEP_LABS"] == nil {
+                try? FileManager.default.removeItem(at: root)
+            }
         }
     }
 
@@ -103,6 +109,7 @@ public final class DovecotLab: Sendable {
                     details: "--- dovecot output ---\n\(launch.output)\n" + logTail(of: layout))
             }
             let lab = DovecotLab(layout: layout, state: state, stopsOnDeinit: true)
+            lab.lifecycle.withLock { $0.removesRoot = root == nil }
             do {
                 try lab.waitUntilReady(timeout: 10)
             } catch {
