@@ -12,35 +12,13 @@ enum CheckCommand {
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
-        var plan: String?
-        var parallel: Int?
-        var json = false
-        var offline = false
-        var iterator = arguments.makeIterator()
-        while let argument = iterator.next() {
-            switch argument {
-            case "--parallel":
-                guard let value = iterator.next(), let n = Int(value), (1...256).contains(n) else {
-                    throw UsageError("--parallel needs a number from 1 to 256")
-                }
-                parallel = n
-            case "--json":
-                json = true
-            case "--offline":
-                offline = true
-            default:
-                if argument.hasPrefix("-") {
-                    throw UsageError("unknown option \(sanitizeForDisplay(argument))"
-                        + suggestion(argument, among: ["--parallel", "--json", "--offline", "--help"]))
-                }
-                guard plan == nil else {
-                    throw UsageError("only one plan at a time (got \(sanitizeForDisplay(argument)) too)")
-                }
-                plan = argument
-            }
+        let scanned = try ArgumentScanner.scan(arguments, flags: ["--json": "--json", "--offline": "--offline"],
+                                               options: ["--parallel"])
+        guard let plan = scanned.plan else {
+            throw UsageError("check needs a plan file: mailferry check jobs/PLAN.json5")
         }
-        guard let plan else { throw UsageError("check needs a plan file: mailferry check jobs/PLAN.json5") }
-        return Arguments(plan: plan, parallel: parallel, json: json, offline: offline)
+        return Arguments(plan: plan, parallel: try scanned.parallel(), json: scanned.flags.contains("--json"),
+                         offline: scanned.flags.contains("--offline"))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {

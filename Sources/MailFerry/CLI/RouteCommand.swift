@@ -19,29 +19,23 @@ enum RouteCommand {
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
-        var plan: String?
-        var dryRun = false
-        var only: String?
-        var limit = 50
-        var iterator = arguments.makeIterator()
-        while let argument = iterator.next() {
-            switch argument {
-            case "--dry-run", "-n": dryRun = true
-            case "--mailbox":
-                guard let value = iterator.next() else { return usage(console, "--mailbox needs SOURCE/USER") }
-                only = value
-            case "--limit":
-                guard let value = iterator.next(), let n = Int(value), n > 0 else {
-                    return usage(console, "--limit needs a positive number")
-                }
-                limit = n
-            default:
-                if argument.hasPrefix("-") { return usage(console, "unknown option \(sanitizeForDisplay(argument))") }
-                guard plan == nil else { return usage(console, "only one plan at a time") }
-                plan = argument
-            }
+        let scanned: ScannedArguments
+        do {
+            scanned = try ArgumentScanner.scan(arguments, flags: ["--dry-run": "--dry-run", "-n": "--dry-run"],
+                                               options: ["--mailbox", "--limit"])
+        } catch {
+            return usage(console, "\(error)")
         }
-        guard let plan else { return usage(console, "route needs a plan file: mailferry route PLAN --dry-run") }
+        guard let plan = scanned.plan else {
+            return usage(console, "route needs a plan file: mailferry route PLAN --dry-run")
+        }
+        var limit = 50
+        if let text = scanned.values["--limit"] {
+            guard let n = Int(text), n > 0 else { return usage(console, "--limit needs a positive number") }
+            limit = n
+        }
+        let only = scanned.values["--mailbox"]
+        let dryRun = scanned.flags.contains("--dry-run")
         guard dryRun else {
             return usage(console, "route only previews: add --dry-run (messages are delivered by mailferry run)")
         }

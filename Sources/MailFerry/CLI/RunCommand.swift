@@ -10,30 +10,14 @@ enum RunCommand {
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
-        var plan: String?
-        var parallel: Int?
-        var quiet = false
-        var dryRun = false
-        var iterator = arguments.makeIterator()
-        while let argument = iterator.next() {
-            switch argument {
-            case "--parallel":
-                guard let value = iterator.next(), let n = Int(value), (1...256).contains(n) else {
-                    throw UsageError("--parallel needs a number from 1 to 256")
-                }
-                parallel = n
-            case "--quiet", "-q":
-                quiet = true
-            case "--dry-run", "-n":
-                dryRun = true
-            default:
-                if argument.hasPrefix("-") { throw UsageError("unknown option \(argument)") }
-                guard plan == nil else { throw UsageError("only one plan at a time (got \(argument) too)") }
-                plan = argument
-            }
+        let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
+                                                                  "--dry-run": "--dry-run", "-n": "--dry-run"],
+                                               options: ["--parallel"])
+        guard let plan = scanned.plan else {
+            throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
-        guard let plan else { throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5") }
-        return Arguments(plan: plan, parallel: parallel, quiet: quiet, dryRun: dryRun)
+        return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
+                         dryRun: scanned.flags.contains("--dry-run"))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
