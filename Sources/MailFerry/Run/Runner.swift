@@ -362,8 +362,9 @@ public final class Runner: Sendable {
                 + "fetched and told apart by its content")
         }
         let unique = entries.filter { !shared.contains($0.uidl) }
-        try checkForUIDLReset(unique, source: source, mailboxID: mailboxID, result: &result)
-        let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique)
+        let known = try store.knownSizes(mailbox: mailboxID)
+        try checkForUIDLReset(unique, known: known, source: source, result: &result)
+        let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
         result.new = new
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
@@ -373,9 +374,8 @@ public final class Runner: Sendable {
 
     /// The circuit breaker for renumbered UIDLs (a provider migration): many unknown UIDLs whose LIST sizes match
     /// messages delivered earlier whose UIDLs vanished. Sizes alone can collide, a mass of them cannot.
-    func checkForUIDLReset(_ entries: [POP3Entry], source: Plan.Source, mailboxID: Int64,
+    func checkForUIDLReset(_ entries: [POP3Entry], known: [String: Int], source: Plan.Source,
                            result: inout MailboxResult) throws {
-        let known = try store.knownSizes(mailbox: mailboxID)
         guard known.count >= 10 else { return }
         let listed = Set(entries.map(\.uidl))
         let unknown = entries.filter { known[$0.uidl] == nil }

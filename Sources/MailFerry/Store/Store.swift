@@ -64,22 +64,24 @@ public final class Store: Sendable {
     /// Records a maildrop listing: adds a `listed` row for every UIDL not seen before (one transaction) and notes
     /// the poll. Returns the rows that still need work, in the server's order: listed, and deferred rows whose next
     /// try is due.
-    public func syncListing(mailbox: Int64, entries: [POP3Entry]) throws -> (work: [MessageRecord], new: Int) {
+    /// `known`: the UIDLs the caller already read (`knownSizes`), so they are not read twice per poll; when nil
+    /// they are read here.
+    public func syncListing(mailbox: Int64, entries: [POP3Entry],
+                            known: Set<String>? = nil) throws -> (work: [MessageRecord], new: Int) {
         let time = now()
         return try database.withLock { db in
             try db.transaction {
-                let known = try db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
-                    .rows([.int(mailbox)]) { $0.text(0) ?? "" }
-                let knownSet = Set(known)
+                let knownSet = try known ?? Set(db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
+                    .rows([.int(mailbox)]) { $0.text(0) ?? "" })
                 let insert = try db.prepare("""
                     INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
-                    VALUES (?, ?, ?, 'listed', ?, ?)
+                    VALUES (?, ?, ?, 'listed', ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
                     """)
                 var added = 0
                 for entry in entries where !knownSet.contains(entry.uidl) {
                     try insert.run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time),
                                     .double(time)])
-                    added += 1
+                    added += db.changes
                 }
                 try db.prepare("""
                     UPDATE mailboxes SET last_poll_at = ?, server_count = ?, server_bytes = ? WHERE id = ?
