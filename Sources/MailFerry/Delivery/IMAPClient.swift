@@ -6,7 +6,7 @@ import Foundation
 ///
 /// States follow RFC 9051 §3: not authenticated (after the greeting), authenticated (after login), selected (after
 /// EXAMINE, for searches). After any protocol error or dropped connection the session is botched and never reused.
-public final class IMAPClient {
+public final class IMAPClient: ProtocolSession {
     enum State: Equatable {
         case disconnected
         case notAuthenticated
@@ -120,15 +120,7 @@ public final class IMAPClient {
 
     // MARK: - Wire
 
-    /// Runs `body`; any error marks the session botched (never reused) and names the server.
-    func guarded<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as MailError {
-            botched = true
-            throw error.context("imap \(endpoint.label)")
-        }
-    }
+    var sessionLabel: String { "imap \(endpoint.label)" }
 
     func nextTag() -> String {
         tagNumber += 1

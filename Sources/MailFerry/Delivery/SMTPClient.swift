@@ -12,7 +12,7 @@ public enum SMTPDialect: String, Sendable {
 /// An SMTP or LMTP client session for delivering (RFC 5321, RFC 2033): greeting, EHLO/LHLO, STARTTLS, AUTH, and
 /// transactions (`SMTPClient+Transaction`). One connection carries many transactions while it is healthy; after any
 /// protocol error or a dropped connection it is botched and never reused.
-public final class SMTPClient {
+public final class SMTPClient: ProtocolSession {
     public let endpoint: ServerEndpoint
     public let dialect: SMTPDialect
     /// The name given in EHLO/LHLO.
@@ -120,15 +120,7 @@ public final class SMTPClient {
 
     // MARK: - Wire
 
-    /// Runs `body`; any error marks the session botched (never reused) and names the server.
-    func guarded<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as MailError {
-            botched = true
-            throw error.context("\(name) \(endpoint.label)")
-        }
-    }
+    var sessionLabel: String { "\(name) \(endpoint.label)" }
 
     func send(_ line: String, traceAs: String? = nil) throws {
         guard let conn = connection, !botched else { throw MailError(.transient, "not connected") }

@@ -32,7 +32,7 @@ public struct POP3Endpoint: Sendable, Equatable {
 /// Session states follow RFC 1939 §3: authorization (after the greeting), transaction (after login), and the
 /// update state is entered only by QUIT, which with no DELE sent leaves the maildrop unchanged.
 /// After any protocol error the session is botched and is never reused.
-public final class POP3Client {
+public final class POP3Client: ProtocolSession {
     public let endpoint: POP3Endpoint
     var connection: Connection?
     public internal(set) var capabilities = POP3Capabilities()
@@ -125,15 +125,7 @@ public final class POP3Client {
 
     // MARK: - Wire
 
-    /// Runs `body`; any error marks the session botched (never reused) and names the server.
-    func guarded<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as MailError {
-            botched = true
-            throw error.context("pop3 \(endpoint.label)")
-        }
-    }
+    var sessionLabel: String { "pop3 \(endpoint.label)" }
 
     func send(_ line: String, traceAs: String? = nil) throws {
         guard let conn = connection else { throw MailError(.protocol, "not connected") }
