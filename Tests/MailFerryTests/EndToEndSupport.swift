@@ -196,9 +196,9 @@ final class EndToEnd {
         var size: Int
     }
 
-    /// The store's rows for one mailbox.
-    func rows(_ user: String) throws -> [Row] {
-        let db = try Database(path: statePath)
+    /// The store's rows for one mailbox (in the plan's state file, or in `state`: a shard's).
+    func rows(_ user: String, state: String? = nil) throws -> [Row] {
+        let db = try Database(path: state ?? statePath)
         return try db.prepare("""
             SELECT m.uidl, m.state, m.target_ref, m.sha256, coalesce(m.size, -1) FROM messages m
             JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.key = ?
@@ -381,11 +381,12 @@ final class EndToEnd {
 
     /// The promise: every message on the server is in its Maildir exactly once, byte for byte, and the store says
     /// delivered with the right reference and hash.
-    func expectExactlyOnce(_ user: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectExactlyOnce(_ user: String, state: String? = nil,
+                           sourceLocation: SourceLocation = #_sourceLocation) throws {
         settle(sourceLocation: sourceLocation)
         let server = try serverMessages(user)
         let files = deliveredFiles(user)
-        let rows = try rows(user)
+        let rows = try rows(user, state: state)
         #expect(files.count == server.count, "\(user): \(files.count) files for \(server.count) messages",
                 sourceLocation: sourceLocation)
         #expect(rows.count == server.count, sourceLocation: sourceLocation)

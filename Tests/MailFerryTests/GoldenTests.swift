@@ -35,6 +35,8 @@ import Testing
         ("unknown-command", [["chek", "jobs/x.json5"]]),
         ("check-usage", [["check"], ["check", "--jsn", "jobs/x.json5"], ["check", "--parallel", "0", "jobs/x.json5"],
                          ["check", "jobs/a.json5", "jobs/b.json5"]]),
+        ("run-shard-usage", [["run", "jobs/x.json5", "--shard", "3/3"], ["run", "jobs/x.json5", "--shard", "x"],
+                             ["run", "jobs/x.json5", "--shard", "-1/2"]]),
         ("missing-plan-file", [["check", "jobs/nope.json5"], ["run", "jobs/nope.json5"], ["check", "jobs"]]),
         ("init", [["init"], ["init"], ["check", "--offline", "jobs/example.json5"]]),
         ("init-path", [["init", "plans/wingtip"], ["init", "--force"], ["init", "a", "b"]]),

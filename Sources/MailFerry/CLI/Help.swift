@@ -14,7 +14,7 @@ enum HelpText {
         mailferry \(MailFerryCLI.version): migrate legacy POP3 mailboxes into the mailboxes people use now.
 
         Usage:
-          mailferry run PLAN [--parallel N] [--quiet] [--dry-run]
+          mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
@@ -34,7 +34,7 @@ enum HelpText {
     }
 
     static let run = """
-        Usage: mailferry run PLAN [--parallel N] [--quiet] [--dry-run]
+        Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
@@ -44,6 +44,9 @@ enum HelpText {
         Options:
           --parallel N   work on N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
                          maxConnections still caps the sessions to that server.
+          --shard K/N    run only shard K (0 to N-1) of N: a stable share of the mailboxes (by a hash of
+                         SOURCE/USER) with its own state file, <state>-shard-K-of-N.sqlite, and lock; for a
+                         Kubernetes Indexed Job (K = JOB_COMPLETION_INDEX) or N cron hosts. Keep N once chosen
           --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
           --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing
           --help, -h     show this text

@@ -7,17 +7,24 @@ enum RunCommand {
         var parallel: Int?
         var quiet = false
         var dryRun = false
+        var shard: Shard?
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
         let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
                                                                   "--dry-run": "--dry-run", "-n": "--dry-run"],
-                                               options: ["--parallel"])
+                                               options: ["--parallel", "--shard"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
+        let shard: Shard?
+        do {
+            shard = try scanned.values["--shard"].map { try Shard(parsing: $0) }
+        } catch {
+            throw UsageError("\(error)")
+        }
         return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
-                         dryRun: scanned.flags.contains("--dry-run"))
+                         dryRun: scanned.flags.contains("--dry-run"), shard: shard)
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -28,7 +35,7 @@ enum RunCommand {
             console.error("mailferry run: \(error)\nRun mailferry --help for usage.")
             return ExitCode.usage
         }
-        let plan: Plan
+        var plan: Plan
         do {
             plan = try PlanLoader.load(args.plan)
         } catch let error as PlanError {
@@ -38,6 +45,12 @@ enum RunCommand {
             console.error("\(args.plan): \(error)")
             return ExitCode.usage
         }
+        // Shards and whole-plan runs keep separate state files: mixing them would deliver messages again.
+        if let problem = Shard.mixingProblem(shard: args.shard, planState: plan.statePath) {
+            console.error("mailferry run: \(problem)")
+            return ExitCode.usage
+        }
+        if let shard = args.shard { plan = plan.sharded(shard) }
         StopSignal.install()
         let lock: PlanLock
         let store: Store
@@ -61,11 +74,15 @@ enum RunCommand {
 
     static func execute(plan: Plan, store: Store, args: Arguments, console: Console) -> RunSummary {
         let started = Date()
-        let runID = makeRunID(started)
+        // Shards of one plan may start in the same millisecond (an Indexed Job): the shard is part of the run id,
+        // and so of the report's file name.
+        let runID = makeRunID(started) + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
+        let mailboxes = plan.selectedMailboxes
         try? store.startRun(id: runID)
         if !args.quiet {
-            console.line("mailferry: plan \(plan.name), \(plan.mailboxes.count) mailbox"
-                + (plan.mailboxes.count == 1 ? "" : "es") + ", run \(runID)")
+            console.line("mailferry: plan \(plan.name)" + (plan.shard.map { ", shard \($0) of \(plan.mailboxes.count) "
+                + "mailboxes" } ?? "") + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es")
+                + ", run \(runID)")
         }
         var results: [MailboxResult] = []
         do {
@@ -74,7 +91,7 @@ enum RunCommand {
             results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
         } catch {
             console.error("mailferry: \(error)")
-            results = plan.mailboxes.map {
+            results = mailboxes.map {
                 var r = MailboxResult(key: $0.key, address: $0.address, target: $0.target)
                 r.error = "\(error)"
                 return r
@@ -82,6 +99,7 @@ enum RunCommand {
         }
         var summary = RunSummary(runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
                                  mailboxes: results, interrupted: StopSignal.requested, exitCode: ExitCode.ok)
+        summary.shard = plan.shard?.description
         if StopSignal.requested {
             summary.exitCode = StopSignal.exitCode
         } else if !results.allSatisfy(\.ok) {

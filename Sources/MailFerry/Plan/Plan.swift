@@ -20,9 +20,26 @@ public struct Plan: Sendable {
     /// A message whose delivery failed this many times is quarantined (set aside with its reason; it stays on the
     /// server) while the run goes on.
     public var quarantineAfter: Int = 5
+    /// Set by `run --shard K/N` (`sharded(_:)`): only this shard's mailboxes run, with their own state file.
+    public private(set) var shard: Shard?
     /// Where each key path of the plan file is written, for problems found after loading (`check` resolving a
     /// secret).
     public var locations = PlanLocations()
+
+    /// The mailboxes a run works on: all of them, or this shard's. (`mailboxes` stays whole: a catch-all mailbox's
+    /// routing needs to know every person's mailbox, whichever shard it is in.)
+    public var selectedMailboxes: [Mailbox] {
+        guard let shard else { return mailboxes }
+        return mailboxes.filter { shard.contains(mailboxKey: $0.key) }
+    }
+
+    /// The plan as shard `shard` runs it: its own state file `<stem>-shard-K-of-N.sqlite` (and so its own lock).
+    public func sharded(_ shard: Shard) -> Plan {
+        var plan = self
+        plan.shard = shard
+        plan.statePath = shard.statePath(forPlanState: statePath)
+        return plan
+    }
 
     public struct Transition: Sendable, Equatable {
         public var start: String?

@@ -21,7 +21,7 @@ public enum ReportWriter {
     }
 
     public static func markdown(_ s: RunSummary) -> String {
-        var out = "# mailferry run \(s.runID) — plan \(s.plan)\n\n"
+        var out = "# mailferry run \(s.runID) — plan \(s.plan)" + (s.shard.map { ", shard \($0)" } ?? "") + "\n\n"
         out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) (\(String(format: "%.1f", s.seconds)) s)\n"
         out += "- outcome: \(outcomeText(s))\n"
         out += "- delivered: \(s.delivered) messages, \(formatBytes(s.bytes)); duplicates skipped: \(s.duplicate); "

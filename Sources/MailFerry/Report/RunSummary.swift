@@ -79,6 +79,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var mailboxes: [MailboxResult]
     public var interrupted: Bool
     public var exitCode: Int32
+    /// "K/N" for a `run --shard K/N`.
+    public var shard: String?
 
     public var seconds: Double { finishedAt.timeIntervalSince(startedAt) }
     public var delivered: Int { mailboxes.reduce(0) { $0 + $1.delivered } }

@@ -33,6 +33,7 @@ public final class Runner: Sendable {
         self.store = store
         self.observer = observer
         spoolFolder = (plan.statePath as NSString).deletingLastPathComponent + "/spool-\(plan.name)"
+            + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
         do {
             try FileManager.default.createDirectory(atPath: spoolFolder, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -49,16 +50,17 @@ public final class Runner: Sendable {
     public func run(options: RunOptions = RunOptions(), runID: String) -> [MailboxResult] {
         let results = Mutex<[String: MailboxResult]>([:])
         let sources = plan.sources
-        let pool = WorkerPool(jobs: plan.mailboxes, group: { $0.source },
+        let mailboxes = plan.selectedMailboxes
+        let pool = WorkerPool(jobs: mailboxes, group: { $0.source },
                               limit: { sources[$0]?.maxConnections ?? 1 })
-        pool.run(threads: min(options.parallel ?? plan.parallel, max(1, plan.mailboxes.count))) { mailbox in
+        pool.run(threads: min(options.parallel ?? plan.parallel, max(1, mailboxes.count))) { mailbox in
             self.observer?.mailboxStarted(mailbox)
             let result = options.dryRun ? self.preview(mailbox) : self.migrate(mailbox)
             results.withLock { $0[mailbox.key] = result }
             self.observer?.mailboxFinished(result)
         }
         let collected = results.withLock { $0 }
-        return plan.mailboxes.compactMap { collected[$0.key] }
+        return mailboxes.compactMap { collected[$0.key] }
     }
 
     // MARK: - One mailbox
