@@ -111,7 +111,7 @@ public final class DovecotLab: Sendable {
             let lab = DovecotLab(layout: layout, state: state, stopsOnDeinit: true)
             lab.lifecycle.withLock { $0.removesRoot = root == nil }
             do {
-                try lab.waitUntilReady(timeout: 10)
+                try lab.waitUntilReady(timeout: LabStartup.readinessTimeout)
             } catch {
                 lab.stop()
                 throw error

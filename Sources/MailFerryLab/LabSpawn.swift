@@ -79,3 +79,10 @@ enum LabSpawn {
         return unsafeBitCast(symbol, to: CloseFrom.self)
     }()
 }
+
+/// How long a lab's server may take to start answering. A bound, not an expectation: a server is ready in well under
+/// a second on a quiet machine, but a test run starts a dozen labs at once on two cores, and a lab that gives up too
+/// early fails a test that had nothing wrong with it.
+enum LabStartup {
+    static let readinessTimeout: TimeInterval = 60
+}

@@ -109,7 +109,7 @@ public final class MailutilsLab: Sendable {
                 layout: layout, port: free[0], tlsPort: free[1], apop: apop, version: version, identity: identity,
                 daemon: daemon)
             do {
-                try lab.waitUntilReady(timeout: 10)
+                try lab.waitUntilReady(timeout: LabStartup.readinessTimeout)
                 return lab
             } catch {
                 lab.stop()

@@ -102,7 +102,7 @@ public final class PostfixLab: Sendable {
                 throw LabError("postfix start exited with status \(launch.status)",
                                details: launch.output + "\n" + lab.logTail())
             }
-            try lab.waitUntilReady(timeout: 15)
+            try lab.waitUntilReady(timeout: LabStartup.readinessTimeout)
         } catch {
             lab.stop()
             throw error
