@@ -4,6 +4,8 @@ struct ScannedArguments {
     /// Canonical names of the flags given ("--quiet" for "-q" too).
     var flags: Set<String> = []
     var values: [String: String] = [:]
+    /// Every value of an option given more than once (`--state a --state b`), in order.
+    var repeated: [String: [String]] = [:]
 
     /// `--parallel N`, when given: a number from 1 to 256.
     func parallel() throws -> Int? {
@@ -28,6 +30,7 @@ enum ArgumentScanner {
             } else if options.contains(argument) {
                 guard let value = iterator.next() else { throw UsageError("\(argument) needs a value") }
                 scanned.values[argument] = value
+                scanned.repeated[argument, default: []].append(value)
             } else if argument.hasPrefix("-") {
                 let known = Array(Set(flags.values)) + options + ["--help"]
                 throw UsageError("unknown option \(sanitizeForDisplay(argument))"

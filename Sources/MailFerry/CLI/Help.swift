@@ -2,8 +2,10 @@
 enum HelpText {
     static let exitCodes = """
         Exit codes:
-          0    done: everything listed was delivered (run), every row is green (check), files written (init)
-          1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red (check)
+          0    done: everything listed was delivered (run), every row is green (check), nothing is missing
+               (verify), shown (status), files written (init)
+          1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red
+               (check); messages are missing or a mailbox could not be verified (verify); no state yet (status)
           2    bad plan or bad command line
           75   another run of this plan is in progress
           130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
@@ -20,6 +22,13 @@ enum HelpText {
           mailferry check PLAN [--parallel N] [--json] [--offline]
               Validate PLAN, resolve its secrets, log in to every source and target, and show a table per mailbox.
               Moves no mail.
+          mailferry status PLAN [--json] [--html] [--state FILE]...
+              Where the transition stands, from the state database: per mailbox on the server, delivered, pending,
+              deferred, failed; the last legacy mail; who still gets legacy mail after the cutover. --html writes
+              the dashboard reports/<plan>/index.html (also rewritten after every run).
+          mailferry verify PLAN [--json] [--parallel N] [--state FILE]...
+              Compare every message on the legacy servers with the state and the targets; list what is missing
+              or duplicated. Changes nothing.
           mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
               Show, per waiting message, the envelope recovered from its headers and where routing would send it.
           mailferry init [PATH]
@@ -107,6 +116,8 @@ enum HelpText {
         case "check": check
         case "init": initCommand
         case "route": RouteCommand.help
+        case "status": StatusCommand.help
+        case "verify": VerifyCommand.help
         default: nil
         }
     }

@@ -115,6 +115,11 @@ enum RunCommand {
             try? store.finishRun(id: runID, exitCode: summary.exitCode,
                                  summaryJSON: String(decoding: json, as: UTF8.self))
         }
+        do {
+            try Dashboard.refresh(plan: plan)
+        } catch {
+            console.error("mailferry: cannot write the dashboard: \(error)")
+        }
         if !(args.quiet && summary.uneventful) {
             console.line(finalLine(summary))
             if !reportPath.isEmpty { console.line("report: \(relativeToCurrent(reportPath))") }

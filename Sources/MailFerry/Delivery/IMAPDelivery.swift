@@ -149,26 +149,7 @@ public final class IMAPDelivery: Delivery {
             guard let validity = try client.examine(wireFolder!) else { return [:] }
             var found: [String: String] = [:]
             for attempt in attempts {
-                var uids: [UInt32]
-                if settings.provenanceHeader {
-                    uids = try client.searchHeader(Self.provenanceHeaderName, attempt.token)
-                } else if let messageID = attempt.messageID, !messageID.isEmpty {
-                    uids = try client.searchHeader("Message-ID", messageID)
-                    if let size = attempt.size, !uids.isEmpty {
-                        let sizes = try client.sizes(of: uids)
-                        uids = uids.filter { sizes[$0] == size }
-                    }
-                } else if let date = attempt.dateHeader, !date.isEmpty, let size = attempt.size {
-                    // No Message-ID: the Date header with the exact size names one message in practice.
-                    uids = try client.searchHeader("Date", date)
-                    if !uids.isEmpty {
-                        let sizes = try client.sizes(of: uids)
-                        uids = uids.filter { sizes[$0] == size }
-                    }
-                } else {
-                    continue
-                }
-                if let uid = uids.max() {
+                if let uid = try search(client, attempt)?.max() {
                     found[attempt.token] = reference(IMAPAppendUID(uidValidity: validity, uid: uid))
                 }
             }
@@ -180,6 +161,52 @@ public final class IMAPDelivery: Delivery {
         }
     }
 
+    /// For `verify`: every copy of each attempt's message in the folder (UIDs; more than one is a duplicate), or no
+    /// entry when the message cannot be searched for (no Message-ID and no Date header, or no size). Read-only: the
+    /// folder is EXAMINEd, and a missing folder is not created (then nothing is found).
+    public func locate(_ attempts: [InDoubtAttempt]) throws -> [String: [UInt32]] {
+        guard !attempts.isEmpty else { return [:] }
+        let client = try session(creatingFolder: false)
+        do {
+            guard try client.folderExists(wireFolder!) else {
+                return Dictionary(uniqueKeysWithValues: attempts.map { ($0.token, []) })
+            }
+            _ = try client.examine(wireFolder!)
+            var found: [String: [UInt32]] = [:]
+            for attempt in attempts {
+                if let uids = try search(client, attempt) { found[attempt.token] = uids.sorted() }
+            }
+            lastUsed = Date()
+            return found
+        } catch {
+            if client.botched { drop() }
+            throw error
+        }
+    }
+
+    /// The UIDs in the examined folder that are this attempt's message: by the provenance header when the plan
+    /// enables it, else Message-ID (or, without one, the Date header) with the same size. Nil: cannot be searched.
+    private func search(_ client: IMAPClient, _ attempt: InDoubtAttempt) throws -> [UInt32]? {
+        if settings.provenanceHeader {
+            return try client.searchHeader(Self.provenanceHeaderName, attempt.token)
+        }
+        let field: String, value: String
+        if let messageID = attempt.messageID, !messageID.isEmpty {
+            (field, value) = ("Message-ID", messageID)
+        } else if let date = attempt.dateHeader, !date.isEmpty, attempt.size != nil {
+            // No Message-ID: the Date header with the exact size names one message in practice.
+            (field, value) = ("Date", date)
+        } else {
+            return nil
+        }
+        var uids = try client.searchHeader(field, value)
+        if let size = attempt.size, !uids.isEmpty {
+            let sizes = try client.sizes(of: uids)
+            uids = uids.filter { sizes[$0] == size }
+        }
+        return uids
+    }
+
     public func close() {
         client?.logout()
         client = nil
@@ -187,7 +214,7 @@ public final class IMAPDelivery: Delivery {
 
     /// The connection to use: the current one while healthy (checked with NOOP after `idleCheck` seconds idle), else
     /// a new one, logged in, with the folder created when missing.
-    private func session() throws -> IMAPClient {
+    private func session(creatingFolder: Bool = true) throws -> IMAPClient {
         if let client, client.isUsable {
             if Date().timeIntervalSince(lastUsed) < settings.idleCheck || client.isAlive() {
                 return client
@@ -202,7 +229,7 @@ public final class IMAPDelivery: Delivery {
             loginMethod = try fresh.login(user: settings.user, secret: try settings.secret(),
                                           authorize: settings.authorize, acting: settings.acting)
             let name = fresh.wireName(of: settings.folder, delimiter: try fresh.hierarchyDelimiter())
-            if try !fresh.folderExists(name) {
+            if try creatingFolder && !fresh.folderExists(name) {
                 try fresh.createFolder(name)
             }
             wireFolder = name

@@ -8,16 +8,9 @@ extension Runner {
         var out = ["\(sanitizeForDisplay(mailbox.key)) → "
                    + (mailbox.global == nil ? sanitizeForDisplay(mailbox.address) : "catch-all routing")]
         do {
-            guard let source = plan.sources[mailbox.source] else {
-                throw MailError(.local, "no source named \(mailbox.source)")
-            }
-            let credential: POP3Credential = try mailbox.token.map { .token(try $0.resolve()) }
-                ?? .password(try mailbox.password!.resolve())
             let router = try mailbox.global.map { try self.router(for: mailbox, global: $0) }
-            let client = POP3Client(endpoint: source.endpoint)
+            let (client, _) = try plan.openSource(mailbox)
             defer { client.quit() }
-            try client.connect()
-            try client.login(user: mailbox.user, credential: credential, allowed: source.auth)
             let listing = try client.maildrop()
             let settled = try store.mailboxID(key: mailbox.key).map { try store.settledUIDLs(mailbox: $0) } ?? []
             let waiting = listing.entries.filter { !listing.hasUIDL || !settled.contains($0.uidl) }

@@ -1,0 +1,161 @@
+import Foundation
+
+/// The cumulative view of a plan across every run so far (`mailferry status`, the dashboard): per mailbox what is
+/// on the server, what arrived, what is still to do, and who still gets legacy mail after the cutover.
+public struct PlanStatus: Sendable, Codable, Equatable {
+    public var plan: String
+    public var stateFiles: [String]
+    public var transition: Transition
+    public var generatedAt: Date
+    public var mailboxes: [MailboxStatus]
+    /// Messages the legacy servers received per day (recovered arrival, else first seen), over every mailbox.
+    public var arrivalsPerDay: [DayCount]
+    /// Problems waiting for someone: messages deferred, failed or quarantined, and mailboxes whose last poll
+    /// failed, by category (transient, permanent, quota, auth, tls, protocol, local).
+    public var errorsByCategory: [String: Int]
+
+    public struct Transition: Sendable, Codable, Equatable {
+        public var start: String?
+        public var cutover: String?
+        public var end: String?
+    }
+
+    public struct DayCount: Sendable, Codable, Equatable {
+        /// YYYY-MM-DD (UTC).
+        public var day: String
+        public var count: Int
+    }
+
+    public struct MailboxStatus: Sendable, Codable, Equatable {
+        public var key: String
+        public var address: String
+        public var target: String
+        /// False for a mailbox the state knows but the plan no longer lists.
+        public var inPlan: Bool
+        /// Messages on the server at the last listing (nil: never listed).
+        public var onServer: Int?
+        /// Every message mailferry has seen in this mailbox (what is or was on the server).
+        public var known = 0
+        public var delivered = 0
+        /// Same bytes as a delivered message: not delivered again.
+        public var duplicate = 0
+        /// Listed (or in doubt after a crash) and not yet delivered.
+        public var pending = 0
+        public var deferred = 0
+        /// Failed for good (not counting the quarantined).
+        public var failed = 0
+        public var quarantined = 0
+        /// Deleted at the source under a retention policy, after delivery.
+        public var removed = 0
+        /// The latest arrival of a legacy message (recovered from its headers, else when first seen).
+        public var lastArrivalAt: Date?
+        /// When mailferry last saw a message it had not seen before.
+        public var lastNewSeenAt: Date?
+        public var lastPollAt: Date?
+        public var lastSuccessfulPollAt: Date?
+        public var lastError: String?
+        /// Messages that arrived after the plan's cutover day.
+        public var arrivedAfterCutover = 0
+        /// The cutover has passed and legacy mail still arrives: someone writes to the old address, or MX has not
+        /// moved.
+        public var stillReceivingAfterCutover = false
+
+        /// Messages that need nothing more: delivered (including later removed at the source) or duplicates.
+        public var done: Int { delivered + duplicate + removed }
+    }
+
+    public var totals: MailboxStatus {
+        var total = MailboxStatus(key: "total", address: "total", target: "", inPlan: true)
+        for m in mailboxes {
+            total.onServer = m.onServer.map { (total.onServer ?? 0) + $0 } ?? total.onServer
+            total.known += m.known
+            total.delivered += m.delivered
+            total.duplicate += m.duplicate
+            total.pending += m.pending
+            total.deferred += m.deferred
+            total.failed += m.failed
+            total.quarantined += m.quarantined
+            total.removed += m.removed
+            total.arrivedAfterCutover += m.arrivedAfterCutover
+            total.lastArrivalAt = [total.lastArrivalAt, m.lastArrivalAt].compactMap { $0 }.max()
+            total.lastNewSeenAt = [total.lastNewSeenAt, m.lastNewSeenAt].compactMap { $0 }.max()
+            total.lastPollAt = [total.lastPollAt, m.lastPollAt].compactMap { $0 }.max()
+            total.lastSuccessfulPollAt = [total.lastSuccessfulPollAt, m.lastSuccessfulPollAt].compactMap { $0 }.max()
+        }
+        return total
+    }
+
+    /// Mailboxes flagged for still receiving legacy mail after the cutover.
+    public var flagged: [MailboxStatus] { mailboxes.filter(\.stillReceivingAfterCutover) }
+
+    /// The plan's mailboxes (in plan order), then those only the state knows.
+    public init(plan: Plan, state: MergedState, now: Date = Date()) {
+        self.plan = plan.name
+        stateFiles = state.files
+        transition = Transition(start: plan.transition.start, cutover: plan.transition.cutover,
+                                end: plan.transition.end)
+        generatedAt = now
+        let cutoverEnd = plan.transition.cutover.flatMap(Self.day).map { $0 + 86_400 }
+        var keys = plan.mailboxes.map(\.key)
+        keys += state.mailboxes.keys.filter { !keys.contains($0) }.sorted()
+        let days = Self.formatter("yyyy-MM-dd")
+        var perDay: [String: Int] = [:]
+        var errors: [String: Int] = [:]
+        mailboxes = keys.map { key in
+            let planned = plan.mailboxes.first { $0.key == key }
+            let stored = state.mailboxes[key]
+            var m = MailboxStatus(key: key, address: planned?.address ?? stored?.address ?? key,
+                                  target: planned?.target ?? stored?.target ?? "", inPlan: planned != nil)
+            m.onServer = stored?.serverCount
+            m.lastPollAt = stored?.lastPollAt.map(Date.init(timeIntervalSince1970:))
+            m.lastSuccessfulPollAt = stored?.lastOkAt.map(Date.init(timeIntervalSince1970:))
+            m.lastError = stored?.lastError
+            if m.lastError != nil { errors["mailbox stopped", default: 0] += 1 }
+            for message in state.messages[key] ?? [] {
+                m.known += 1
+                switch message.state {
+                case .listed, .delivering: m.pending += 1
+                case .delivered: m.delivered += 1
+                case .duplicate: m.duplicate += 1
+                case .deferred: m.deferred += 1
+                case .failed: if message.quarantined { m.quarantined += 1 } else { m.failed += 1 }
+                case .removed: m.removed += 1
+                }
+                if [.deferred, .failed].contains(message.state) {
+                    errors[message.errorKind?.rawValue ?? "unknown", default: 0] += 1
+                }
+                let arrival = message.arrivedAt
+                m.lastArrivalAt = max(m.lastArrivalAt ?? .distantPast, Date(timeIntervalSince1970: arrival))
+                m.lastNewSeenAt = max(m.lastNewSeenAt ?? .distantPast, Date(timeIntervalSince1970: message.firstSeenAt))
+                perDay[days.string(from: Date(timeIntervalSince1970: arrival)), default: 0] += 1
+                if let cutoverEnd, arrival >= cutoverEnd { m.arrivedAfterCutover += 1 }
+            }
+            if let cutoverEnd, now.timeIntervalSince1970 >= cutoverEnd, m.arrivedAfterCutover > 0 {
+                m.stillReceivingAfterCutover = true
+            }
+            return m
+        }
+        arrivalsPerDay = perDay.sorted { $0.key < $1.key }.map { DayCount(day: $0.key, count: $0.value) }
+        errorsByCategory = errors
+    }
+
+    /// A formatter for UTC dates in `format` (POSIX locale).
+    static func formatter(_ format: String) -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = format
+        return formatter
+    }
+
+    /// Midnight UTC of a YYYY-MM-DD day, as unix time.
+    static func day(_ text: String) -> Double? {
+        formatter("yyyy-MM-dd").date(from: text)?.timeIntervalSince1970
+    }
+
+    /// "2026-12-20 14:03 UTC", or "–".
+    static func timeText(_ date: Date?) -> String {
+        guard let date else { return "–" }
+        return formatter("yyyy-MM-dd HH:mm").string(from: date) + " UTC"
+    }
+}

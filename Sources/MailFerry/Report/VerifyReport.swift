@@ -1,0 +1,124 @@
+import Foundation
+
+/// The verdict of `mailferry verify`: every message on the legacy servers, compared with the state and with its
+/// target. Kept as reports/<plan>/verify.json for the dashboard.
+public struct VerifyReport: Sendable, Codable, Equatable {
+    public var plan: String
+    public var verifiedAt: Date
+    public var stateFiles: [String]
+    public var mailboxes: [Mailbox]
+    /// Messages on a legacy server that are not (or not yet) in their target mailbox.
+    public var missing: [Finding]
+    /// Messages that are in their target mailbox more than once.
+    public var duplicates: [Finding]
+    public var exitCode: Int32
+
+    public struct Mailbox: Sendable, Codable, Equatable {
+        public var key: String
+        public var address: String
+        public var target: String
+        /// maildir, imap, lmtp or smtp.
+        public var targetKind: String
+        /// Messages on the legacy server now (nil when it could not be listed).
+        public var onServer: Int?
+        /// Found in the target.
+        public var inTarget = 0
+        /// Delivered per state into a target that cannot be read back (LMTP, SMTP).
+        public var notVerifiable = 0
+        public var missing = 0
+        public var duplicates = 0
+        /// Why the mailbox could not be verified (login refused, target unreachable...).
+        public var error: String?
+
+        public init(key: String, address: String, target: String, targetKind: String) {
+            self.key = key
+            self.address = address
+            self.target = target
+            self.targetKind = targetKind
+        }
+    }
+
+    /// One message, by identifiers that carry no content: mailbox, UIDL, size, where it should be.
+    public struct Finding: Sendable, Codable, Equatable {
+        public var mailbox: String
+        public var address: String
+        public var uidl: String
+        public var size: Int?
+        public var detail: String
+    }
+
+    public var onServer: Int { mailboxes.reduce(0) { $0 + ($1.onServer ?? 0) } }
+    public var inTarget: Int { mailboxes.reduce(0) { $0 + $1.inTarget } }
+    public var notVerifiable: Int { mailboxes.reduce(0) { $0 + $1.notVerifiable } }
+    public var unchecked: [Mailbox] { mailboxes.filter { $0.error != nil } }
+    /// Nothing missing and every mailbox checked: exit 0.
+    public var complete: Bool { missing.isEmpty && unchecked.isEmpty }
+
+    /// The one sentence an admin trusts (in the spirit of imapsync's end-of-run verdict).
+    public var verdict: String {
+        let n = onServer
+        var text: String
+        if missing.isEmpty {
+            text = n == 1 ? "the 1 message on the legacy servers is in its target mailbox"
+                : "all \(n) messages on the legacy servers are in their target mailboxes"
+            if notVerifiable > 0 {
+                text += " (\(notVerifiable) of them delivered per state into LMTP/SMTP targets, which cannot be read "
+                    + "back: not verifiable)"
+            }
+        } else {
+            text = "\(missing.count) of \(n) message\(n == 1 ? "" : "s") on the legacy servers "
+                + (missing.count == 1 ? "is" : "are") + " missing from their target mailboxes"
+        }
+        text += "; \(duplicates.count) duplicate\(duplicates.count == 1 ? "" : "s")"
+        if !unchecked.isEmpty {
+            text += "; \(unchecked.count) mailbox\(unchecked.count == 1 ? "" : "es") could not be verified"
+        }
+        return text
+    }
+
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(self)
+    }
+
+    public static func load(_ path: String) -> VerifyReport? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try? decoder.decode(VerifyReport.self, from: data)
+    }
+
+    /// What `verify` prints: a line per mailbox, every missing message and duplicate, then the verdict.
+    public func text() -> String {
+        var out = ""
+        for m in mailboxes {
+            out += "  \(sanitizeForDisplay(m.address)) (\(sanitizeForDisplay(m.key)), \(m.targetKind)): "
+            if let error = m.error {
+                out += "not verified: \(sanitizeForDisplay(error, limit: 300))\n"
+                continue
+            }
+            out += "\(m.onServer ?? 0) on server, \(m.inTarget) in target"
+            if m.notVerifiable > 0 { out += ", \(m.notVerifiable) delivered per state (not verifiable)" }
+            if m.missing > 0 { out += ", \(m.missing) missing" }
+            if m.duplicates > 0 { out += ", \(m.duplicates) duplicate\(m.duplicates == 1 ? "" : "s")" }
+            out += "\n"
+        }
+        if !missing.isEmpty {
+            out += "missing:\n"
+            for f in missing { out += "  " + Self.line(f) + "\n" }
+        }
+        if !duplicates.isEmpty {
+            out += "duplicates:\n"
+            for f in duplicates { out += "  " + Self.line(f) + "\n" }
+        }
+        out += "verify: \(verdict); exit \(exitCode)\n"
+        return out
+    }
+
+    static func line(_ f: Finding) -> String {
+        "\(sanitizeForDisplay(f.mailbox)) \(sanitizeForDisplay(f.uidl))"
+            + (f.size.map { " (\(formatBytes($0)))" } ?? "") + ": \(sanitizeForDisplay(f.detail, limit: 300))"
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Which state files make up a plan's state: its own (`<stem>.sqlite`) and those `run --shard K/N` writes beside it
+/// (`<stem>-shard-K-of-N.sqlite`), where the stem is the state path without `.sqlite`.
+public enum StateFiles {
+    /// The plan's state file and every shard file beside it that exists, in a stable order (own first, then shards
+    /// by N and K). The own file is listed even when it does not exist, unless shard files do.
+    public static func discover(statePath: String) -> [String] {
+        var stem = statePath.hasSuffix(".sqlite") ? String(statePath.dropLast(".sqlite".count)) : statePath
+        // A shard's own state path names the same plan: its stem is the plan's.
+        if let range = stem.range(of: #"-shard-[0-9]+-of-[0-9]+$"#, options: .regularExpression) {
+            stem.removeSubrange(range)
+        }
+        let statePath = stem + ".sqlite"
+        let folder = (stem as NSString).deletingLastPathComponent
+        let prefix = (stem as NSString).lastPathComponent + "-shard-"
+        var shards: [(n: Int, k: Int, path: String)] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? [] {
+            guard name.hasPrefix(prefix), name.hasSuffix(".sqlite") else { continue }
+            let middle = name.dropFirst(prefix.count).dropLast(".sqlite".count)
+            let parts = middle.components(separatedBy: "-of-")
+            guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), k >= 0, k < n else { continue }
+            shards.append((n, k, folder.isEmpty ? name : folder + "/" + name))
+        }
+        shards.sort { ($0.n, $0.k) < ($1.n, $1.k) }
+        let own = FileManager.default.fileExists(atPath: statePath) || shards.isEmpty ? [statePath] : []
+        return own + shards.map(\.path)
+    }
+
+    /// Reads and merges `paths`. Files that do not exist are left out; when none exists, `StateSnapshot.Missing`
+    /// names the first.
+    public static func read(_ paths: [String]) throws -> MergedState {
+        let existing = paths.filter { FileManager.default.fileExists(atPath: $0) }
+        guard !existing.isEmpty else { throw StateSnapshot.Missing(path: paths.first ?? "") }
+        return MergedState(try existing.map { try StateSnapshot.read(path: $0) })
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+
+/// A state database read as plain values, for `status`, `verify` and the dashboard. Reading never creates a state
+/// file; an older schema is brought up to date first (forward migrations only, as a run would).
+public struct StateSnapshot: Sendable {
+    public var path: String
+    public var mailboxes: [Mailbox]
+    public var messages: [Message]
+    public var runs: [Run]
+
+    public struct Mailbox: Sendable, Equatable {
+        public var key: String
+        public var source: String
+        public var user: String
+        public var target: String
+        public var address: String?
+        /// The last attempt to list the maildrop, and the last poll that listed and finished without error.
+        public var lastPollAt: Double?
+        public var lastOkAt: Double?
+        /// Messages and bytes on the server at the last listing.
+        public var serverCount: Int?
+        public var serverBytes: Int?
+        public var lastError: String?
+    }
+
+    /// One checkpoint row: a message of a maildrop, or (`routed`) one routed delivery of a catch-all message.
+    public struct Message: Sendable, Equatable {
+        public var mailboxKey: String
+        public var uidl: String
+        public var state: MessageState
+        public var quarantined: Bool
+        /// For a routed delivery: the UIDL of the message it belongs to, and the target mailbox it goes to.
+        public var parentUIDL: String?
+        public var address: String?
+        public var token: String?
+        public var targetRef: String?
+        public var size: Int?
+        public var sha256: String?
+        public var messageID: String?
+        public var dateHeader: String?
+        /// When mailferry first listed it, and when the provider received it (recovered from the trace headers).
+        public var firstSeenAt: Double
+        public var arrivalAt: Double?
+        public var updatedAt: Double
+        public var deliveredAt: Double?
+        public var errorKind: FailureKind?
+        public var lastError: String?
+        /// For a duplicate: the UIDL of the delivered message with the same bytes.
+        public var duplicateOf: String?
+
+        public var routed: Bool { parentUIDL != nil }
+        /// The recovered arrival, else when mailferry first saw it.
+        public var arrivedAt: Double { arrivalAt ?? firstSeenAt }
+    }
+
+    public struct Run: Sendable, Equatable {
+        public var runID: String
+        public var startedAt: Double
+        public var finishedAt: Double?
+        public var exitCode: Int?
+        /// The run report's JSON (a `RunSummary`).
+        public var summary: String?
+    }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String { "no state database at \(path)" }
+    }
+
+    /// Reads the state database at `path`; throws `Missing` when there is none.
+    public static func read(path: String) throws -> StateSnapshot {
+        guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }
+        let db = try Database(path: path)
+        try Store.migrate(db)
+        let mailboxes = try db.prepare("""
+            SELECT key, source, user, target, address, last_poll_at, last_ok_at, server_count, server_bytes, last_error
+            FROM mailboxes ORDER BY id
+            """).rows { row in
+            Mailbox(key: row.text(0) ?? "", source: row.text(1) ?? "", user: row.text(2) ?? "",
+                    target: row.text(3) ?? "", address: row.text(4), lastPollAt: optionalDouble(row, 5),
+                    lastOkAt: optionalDouble(row, 6), serverCount: optionalInt(row, 7),
+                    serverBytes: optionalInt(row, 8), lastError: row.text(9))
+        }
+        let iso = ISO8601DateFormatter()
+        let messages = try db.prepare("""
+            SELECT b.key, m.uidl, m.state, m.quarantined, p.uidl, m.address, m.token, m.target_ref, m.size, m.sha256,
+                   m.message_id, m.date_header, m.first_seen_at, json_extract(m.envelope, '$.envelope.arrival'),
+                   m.updated_at, m.delivered_at, m.error_kind, m.last_error, d.uidl
+            FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+            LEFT JOIN messages p ON p.id = m.parent_id LEFT JOIN messages d ON d.id = m.duplicate_of
+            ORDER BY m.id
+            """).rows { row in
+            Message(mailboxKey: row.text(0) ?? "", uidl: row.text(1) ?? "",
+                    state: MessageState(rawValue: row.text(2) ?? "") ?? .listed, quarantined: row.int(3) != 0,
+                    parentUIDL: row.text(4), address: row.text(5), token: row.text(6), targetRef: row.text(7),
+                    size: optionalInt(row, 8), sha256: row.text(9), messageID: row.text(10),
+                    dateHeader: row.text(11), firstSeenAt: row.double(12),
+                    arrivalAt: row.text(13).flatMap { iso.date(from: $0)?.timeIntervalSince1970 },
+                    updatedAt: row.double(14), deliveredAt: optionalDouble(row, 15),
+                    errorKind: row.text(16).flatMap(FailureKind.init(rawValue:)), lastError: row.text(17),
+                    duplicateOf: row.text(18))
+        }
+        let runs = try db.prepare("SELECT run_id, started_at, finished_at, exit_code, summary FROM runs ORDER BY id")
+            .rows { row in
+                Run(runID: row.text(0) ?? "", startedAt: row.double(1), finishedAt: optionalDouble(row, 2),
+                    exitCode: optionalInt(row, 3), summary: row.text(4))
+            }
+        return StateSnapshot(path: path, mailboxes: mailboxes, messages: messages, runs: runs)
+    }
+
+    private static func optionalDouble(_ row: Statement, _ column: Int32) -> Double? {
+        row.isNull(column) ? nil : row.double(column)
+    }
+
+    private static func optionalInt(_ row: Statement, _ column: Int32) -> Int? {
+        row.isNull(column) ? nil : Int(row.int(column))
+    }
+}
+
+/// Several state files of one plan (its own and those of `run --shard K/N`) seen as one: a mailbox's poll is the
+/// most recent one any file knows, and a message's row is the most advanced one (delivered beats listed).
+public struct MergedState: Sendable {
+    public var files: [String]
+    public var mailboxes: [String: StateSnapshot.Mailbox] = [:]
+    /// Top-level messages by mailbox key, in the order first seen.
+    public var messages: [String: [StateSnapshot.Message]] = [:]
+    /// Routed deliveries of catch-all messages, by mailbox key and parent UIDL.
+    public var routed: [String: [String: [StateSnapshot.Message]]] = [:]
+    public var runs: [StateSnapshot.Run] = []
+
+    public init(_ snapshots: [StateSnapshot]) {
+        files = snapshots.map(\.path)
+        var rows: [String: StateSnapshot.Message] = [:]
+        var order: [String] = []
+        for snapshot in snapshots {
+            for mailbox in snapshot.mailboxes {
+                guard let known = mailboxes[mailbox.key] else {
+                    mailboxes[mailbox.key] = mailbox
+                    continue
+                }
+                var merged = (known.lastPollAt ?? 0) >= (mailbox.lastPollAt ?? 0) ? known : mailbox
+                merged.lastOkAt = [known.lastOkAt, mailbox.lastOkAt].compactMap { $0 }.max()
+                mailboxes[mailbox.key] = merged
+            }
+            for message in snapshot.messages {
+                let id = "\(message.mailboxKey)\u{0}\(message.uidl)"
+                guard let known = rows[id] else {
+                    rows[id] = message
+                    order.append(id)
+                    continue
+                }
+                if (Self.rank(message.state), message.updatedAt) > (Self.rank(known.state), known.updatedAt) {
+                    rows[id] = message
+                }
+            }
+            runs += snapshot.runs
+        }
+        runs.sort { $0.startedAt < $1.startedAt }
+        for id in order {
+            let message = rows[id]!
+            if let parent = message.parentUIDL {
+                routed[message.mailboxKey, default: [:]][parent, default: []].append(message)
+            } else {
+                messages[message.mailboxKey, default: []].append(message)
+            }
+        }
+    }
+
+    /// How far along the checkpoint a row is: the further one wins when two files know the same message.
+    static func rank(_ state: MessageState) -> Int {
+        switch state {
+        case .listed: 0
+        case .deferred: 1
+        case .failed: 2
+        case .delivering: 3
+        case .duplicate, .delivered: 4
+        case .removed: 5
+        }
+    }
+}
