@@ -30,6 +30,8 @@ import Testing
         ("help-check", [["check", "--help"]]),
         ("help-init", [["init", "--help"]]),
         ("help-route", [["route", "--help"], ["help", "route"]]),
+        ("help-status", [["status", "--help"], ["help", "status"]]),
+        ("help-verify", [["verify", "--help"], ["verify", "-h"]]),
         ("help-topic", [["help", "check"], ["help", "chek"], ["check", "-h"]]),
         ("no-arguments", [[]]),
         ("unknown-command", [["chek", "jobs/x.json5"]]),

@@ -17,17 +17,18 @@ enum Charts {
         var color: String
     }
 
-    static let width = 1080.0
+    /// The drawing's width in SVG units; a chart in a half-width panel uses a smaller one so its text stays legible.
+    static let fullWidth = 1080.0
     static let axisColor = "#d5dbe5"
     static let textColor = "#6b7280"
 
     /// A vertical bar chart with a light grid, y-axis ticks, a few x labels and vertical markers.
-    static func bars(_ bars: [Bar], height: Double = 240, color: String, markers: [Marker] = [],
-                     xLabelEvery: Int? = nil, title: String) -> String {
-        let left = 48.0, right = 16.0, top = 26.0, bottom = 34.0
+    static func bars(_ bars: [Bar], width: Double = fullWidth, height: Double = 240, color: String,
+                     markers: [Marker] = [], xLabelEvery: Int? = nil, title: String) -> String {
+        let left = 48.0, right = 16.0, top = markers.isEmpty ? 26.0 : 44.0, bottom = 34.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let maximum = niceCeiling(bars.map(\.value).max() ?? 0)
-        var svg = open(height: height, title: title)
+        var svg = open(width: width, height: height, title: title)
         for step in 0...4 {
             let value = maximum * step / 4
             let y = top + plotHeight - plotHeight * Double(value) / Double(maximum)
@@ -36,7 +37,7 @@ enum Charts {
         }
         let slot = plotWidth / Double(max(bars.count, 1))
         let barWidth = max(1, min(slot * 0.72, 48))
-        let every = xLabelEvery ?? max(1, Int((Double(bars.count) / 8).rounded(.up)))
+        let every = xLabelEvery ?? max(1, Int((Double(bars.count) / (width / 110)).rounded(.up)))
         for (index, bar) in bars.enumerated() {
             let x = left + slot * Double(index) + (slot - barWidth) / 2
             let h = plotHeight * Double(bar.value) / Double(maximum)
@@ -56,23 +57,29 @@ enum Charts {
                             anchor: "middle", color: "#374151", weight: "600")
             }
         }
+        // A label close to the previous one goes one line lower, so they never print over each other.
+        var lastX = -1000.0, lastRow = 1
         for marker in markers {
             let x = left + slot * Double(marker.index)
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(top - 8))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" "
+            let row = x - lastX < 120 && lastRow == 0 ? 1 : 0
+            (lastX, lastRow) = (x, row)
+            let labelY = top - 24 + Double(row) * 14
+            svg += "<line x1=\"\(f(x))\" y1=\"\(f(labelY + 4))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" "
                 + "stroke=\"\(marker.color)\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
             let anchor = x > width - 140 ? "end" : "start"
-            svg += text(x + (anchor == "end" ? -5 : 5), top - 10, marker.label, anchor: anchor, color: marker.color,
+            svg += text(x + (anchor == "end" ? -5 : 5), labelY, marker.label, anchor: anchor, color: marker.color,
                         weight: "600")
         }
         return svg + "</svg>"
     }
 
     /// Horizontal bars with a label on the left and the count on the right (errors by category).
-    static func horizontal(_ rows: [(label: String, value: Int, color: String)], title: String) -> String {
-        let rowHeight = 34.0, left = 190.0, right = 70.0
+    static func horizontal(_ rows: [(label: String, value: Int, color: String)], width: Double = fullWidth,
+                           title: String) -> String {
+        let rowHeight = 34.0, left = 140.0, right = 50.0
         let height = Double(rows.count) * rowHeight + 12
         let maximum = Double(max(rows.map(\.value).max() ?? 1, 1))
-        var svg = open(height: height, title: title)
+        var svg = open(width: width, height: height, title: title)
         for (index, row) in rows.enumerated() {
             let y = 6 + Double(index) * rowHeight
             let w = (width - left - right) * Double(row.value) / maximum
@@ -89,7 +96,7 @@ enum Charts {
 
     // MARK: - Pieces
 
-    static func open(height: Double, title: String) -> String {
+    static func open(width: Double, height: Double, title: String) -> String {
         "<svg viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" "
             + "aria-label=\"\(escape(title))\" class=\"chart\"><title>\(escape(title))</title>"
     }

@@ -172,7 +172,7 @@ public enum Dashboard {
             if m.lastPollAt == nil { badges += "<span class=\"badge\">never polled</span>" }
             out += "<tr><td><div class=\"addr\">\(e(m.address))</div><div class=\"key\">\(e(m.key)) → "
                 + "\(e(m.target))\(badges.isEmpty ? "" : " ")\(badges)</div></td>"
-                + "<td class=\"bar-col\">\(bar)<div class=\"pct\">\(percent)</div></td>"
+                + "<td class=\"bar-col\"><div class=\"progress\">\(bar)<div class=\"pct\">\(percent)</div></div></td>"
                 + "<td class=\"n\">\(m.onServer.map(Charts.grouped) ?? "–")</td>"
                 + "<td class=\"n\">\(Charts.grouped(m.delivered + m.removed))</td>"
                 + "<td class=\"n\">\(Charts.grouped(m.pending))</td>"
@@ -203,7 +203,7 @@ public enum Dashboard {
                        tooltip: "run \(run.runID): \(run.delivered) delivered, \(run.deferred) deferred, "
                            + "\(run.failed) failed, exit \(run.exitCode)")
         }
-        return Charts.bars(bars, height: 230, color: "#3b6fd8", title: "Messages migrated per run")
+        return Charts.bars(bars, width: 620, height: 250, color: "#3b6fd8", title: "Messages migrated per run")
             + (runs.count > shown.count ? "<p class=\"note\">The last \(shown.count) of \(runs.count) runs.</p>" : "")
     }
 
@@ -216,7 +216,7 @@ public enum Dashboard {
         let palette = ["transient": "#e3a33b", "quota": "#d9822b", "permanent": "#d64545", "auth": "#b83280",
                        "tls": "#8e5cc4", "protocol": "#5a67d8", "local": "#718096", "mailbox stopped": "#9b2c2c"]
         return Charts.horizontal(rows.map { ($0.key, $0.value, palette[$0.key] ?? "#9aa5b4") },
-                                 title: "Errors by category")
+                                 width: 480, title: "Errors by category")
     }
 
     /// The days the arrivals chart covers: the transition (or the arrivals), extended to today and to the last
@@ -345,7 +345,7 @@ public enum Dashboard {
         .key{color:var(--muted);font-size:12px}
         .when{color:var(--muted);font-size:12.5px;white-space:nowrap}
         .bar-col{width:26%}
-        td.bar-col{display:flex;align-items:center;gap:10px}
+        .progress{display:flex;align-items:center;gap:10px;min-width:220px}
         .bar{flex:1;display:flex;height:12px;border-radius:6px;overflow:hidden;background:#edf0f5}
         .bar i{display:block;height:100%}
         .pct{width:40px;text-align:right;font-size:12.5px;font-weight:600;font-variant-numeric:tabular-nums}

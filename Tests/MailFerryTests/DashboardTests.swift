@@ -1,0 +1,86 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+@testable import MailFerry
+
+/// reports/<plan>/index.html: self-contained, well-formed SVG, the right numbers, every outside string escaped.
+@Suite struct DashboardTests {
+    static func page() throws -> (html: String, fixture: StatusFixture) {
+        let fixture = try StatusFixture()
+        let status = try fixture.status()
+        let state = try StateFiles.read([fixture.statePath, fixture.shardPath])
+        var verify = VerifyReport(plan: "fixture", verifiedAt: StatusFixture.now, stateFiles: state.files,
+                                  mailboxes: [], missing: [], duplicates: [], exitCode: 1)
+        var box = VerifyReport.Mailbox(key: "isp/kelly", address: "kelly@contoso.example", target: "archive",
+                                       targetKind: "maildir")
+        box.onServer = 3
+        box.inTarget = 1
+        box.missing = 2
+        verify.mailboxes = [box]
+        verify.missing = [VerifyReport.Finding(mailbox: "isp/kelly", address: "kelly@contoso.example",
+                                               uidl: "k2<b>&\"", size: 1000, detail: "failed: <i>552</i>")]
+        return (Dashboard.html(status: status, runs: state.runs, verify: verify), fixture)
+    }
+
+    @Test func selfContainedWithoutScript() throws {
+        let (html, fixture) = try Self.page()
+        defer { fixture.folder.cleanup() }
+        // MAILFERRY_DASHBOARD_OUT=/tmp/fixture.html keeps the page, for scripts/dashboard-screenshot.
+        if let out = ProcessInfo.processInfo.environment["MAILFERRY_DASHBOARD_OUT"] {
+            try html.write(toFile: out, atomically: true, encoding: .utf8)
+        }
+        let lower = html.lowercased()
+        for forbidden in ["http:", "https:", "src=", "<script", "<link", "@import", "url(", "<iframe", "<img",
+                          "href="] {
+            #expect(!lower.contains(forbidden), "the dashboard contains \(forbidden)")
+        }
+        #expect(lower.hasPrefix("<!doctype html>") && lower.contains("<style>"))
+    }
+
+    @Test func everySVGIsWellFormedXML() throws {
+        let (html, fixture) = try Self.page()
+        defer { fixture.folder.cleanup() }
+        var rest = html[...]
+        var count = 0
+        while let start = rest.range(of: "<svg"), let end = rest.range(of: "</svg>", range: start.upperBound..<rest.endIndex) {
+            let svg = String(rest[start.lowerBound..<end.upperBound])
+            let parser = XMLParser(data: Data(svg.utf8))
+            #expect(parser.parse(), "SVG \(count) does not parse: \(parser.parserError.map { "\($0)" } ?? "")")
+            count += 1
+            rest = rest[end.upperBound...]
+        }
+        // Messages per run, errors by category, arrivals per day.
+        #expect(count == 3)
+    }
+
+    @Test func showsTheNumbersAndEscapesWhatMailAndServersSay() throws {
+        let (html, fixture) = try Self.page()
+        defer { fixture.folder.cleanup() }
+        // Cumulative: 7 delivered + 1 duplicate of 12 seen; the cards and the table say so.
+        #expect(html.contains("<div class=\"card-title\">Migrated</div><div class=\"card-value\">8</div>"))
+        #expect(html.contains("of 12 messages seen · 66.7%"))
+        #expect(html.contains("<div class=\"card-title\">Needs attention</div><div class=\"card-value\">3</div>"))
+        #expect(html.contains("<div class=\"addr\">chris@contoso.example</div>"))
+        #expect(html.contains("<td class=\"n\">6</td><td class=\"n\">4</td><td class=\"n\">1</td><td class=\"n warn\">1</td>"))
+        #expect(html.contains("1 after cutover"))
+        // Runs: 4 then 3 messages (the run reports kept in both state files).
+        #expect(html.contains("run 20261120T080000.000Z: 4 delivered"))
+        #expect(html.contains("run 20261221T090000.000Z: 3 delivered"))
+        // Arrivals: two on 2026-11-04 (sam's s2 and its duplicate s3 arrive the same day, plus s1).
+        #expect(html.contains("2026-11-04: 3 messages"))
+        #expect(html.contains("cutover 12-15"))
+        // Errors by category, the verify verdict.
+        #expect(html.contains("transient: 1") && html.contains("quota: 1") && html.contains("mailbox stopped: 1"))
+        #expect(html.contains("1 of 3 messages on the legacy servers is missing from their target mailboxes"))
+        // Hostile strings arrive escaped, never as markup.
+        #expect(!html.contains("<script>alert(1)</script>") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!html.contains("k2<b>") && html.contains("k2&lt;b&gt;&amp;&quot;"))
+        #expect(!html.contains("<i>552</i>"))
+    }
+
+    @Test func escapeDropsControlCharacters() {
+        #expect(Charts.escape("a\u{0}b\u{1B}[31m<\u{85}>'") == "ab[31m&lt;&gt;&#39;")
+    }
+}
