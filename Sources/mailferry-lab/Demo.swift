@@ -3,7 +3,8 @@ import MailFerryLab
 
 /// `mailferry-lab demo`: a real migration on this machine. A private Dovecot on fixed loopback ports plays the
 /// legacy ISP (the ports jobs/demo.json5 names); the real `mailferry` binary migrates three seeded mailboxes into
-/// Maildirs under `.demo/target/`, then runs again to show that nothing arrives twice.
+/// Maildirs under `.demo/target/`, fetches two batches of recent mail that arrive during the transition, runs again
+/// to show that nothing arrives twice, and verifies; reports/demo/index.html shows the whole story.
 enum Demo {
     static let ports = LabPorts(pop3: 19110, pop3s: 19995, imap: 19143, imaps: 19993, lmtp: 19024)
     static let labRoot = URL(fileURLWithPath: "/tmp/mailferry-demo-lab", isDirectory: true)
@@ -61,13 +62,25 @@ enum Demo {
         }
         let environment = ["DEMO_BOB_PASSWORD": passwords["bob"]!]
 
-        say("first run: mailferry run jobs/demo.json5")
-        let first = try ChildProcess(mailferry, ["run", plan], environment: environment, passOutput: true)
-        let firstCode = first.wait(timeout: 600) ?? -1
-        say("second run: the same command again; nothing is new, so nothing may be delivered")
-        let second = try ChildProcess(mailferry, ["run", plan], environment: environment, passOutput: true)
-        let secondCode = second.wait(timeout: 600) ?? -1
-
+        // The transition as it goes: after the first run, three weeks of recent legacy mail (dying down day by
+        // day, as MX records move and people learn the new addresses) arrive in two batches, each fetched by the
+        // next run; the last run finds nothing new. Then verify, and the dashboard shows it all.
+        func run(_ title: String, _ arguments: [String]) throws -> Int32 {
+            say("\(title): mailferry \(arguments.joined(separator: " "))")
+            let child = try ChildProcess(mailferry, arguments, environment: environment, passOutput: true)
+            return child.wait(timeout: 600) ?? -1
+        }
+        var codes = [try run("first run", ["run", plan])]
+        for (batch, days) in [(1, 11...20), (2, 1...10)] {
+            let recent = recentMail(days: days)
+            for (user, messages) in recent { try lab.seed(user: user, messages: messages) }
+            let count = recent.values.reduce(0) { $0 + $1.count }
+            seeded += count
+            say("\(count) new legacy messages arrived (\(days.upperBound) to \(days.lowerBound) days ago)")
+            codes.append(try run("run \(batch + 1)", ["run", plan]))
+        }
+        codes.append(try run("last run: nothing is new, so nothing may be delivered", ["run", plan]))
+        codes.append(try run("verify", ["verify", plan]))
         // Check the outcome from the outside: every message once in the target, still on the server.
         var delivered = 0
         var stillOnServer = 0
@@ -81,10 +94,29 @@ enum Demo {
             }
         }
         say("result: \(delivered) of \(seeded) messages in .demo/target/ (each once), \(stillOnServer) still on the "
-            + "legacy server (leave a copy); exit codes \(firstCode) and \(secondCode); reports in reports/demo/")
-        let ok = firstCode == 0 && secondCode == 0 && delivered == seeded && stillOnServer == seeded
+            + "legacy server (leave a copy); exit codes \(codes.map(String.init).joined(separator: ", ")); reports and "
+            + "the dashboard in reports/demo/")
+        let ok = codes.allSatisfy { $0 == 0 } && delivered == seeded && stillOnServer == seeded
         say(ok ? "demo: OK" : "demo: FAILED")
         return ok ? 0 : 1
+    }
+
+    /// Legacy mail of the last weeks, `days` ago (fewer each day), per user: the transition's trickle.
+    static func recentMail(days: ClosedRange<Int>) -> [String: [[UInt8]]] {
+        let midnight = Int64(Date().timeIntervalSince1970) / 86_400 * 86_400
+        var mail: [String: [[UInt8]]] = [:]
+        for (index, box) in mailboxes.enumerated() {
+            for day in days {
+                // About 6, 4 and 3 a day three weeks ago, down to none or one by now.
+                let base = Double([6, 4, 3][index % 3]) * Double(day) / 20
+                let count = max(0, Int(base.rounded()) + (day * 7 + index) % 3 - 1)
+                guard count > 0 else { continue }
+                mail[box.user, default: []] += Corpus.mailbox(
+                    user: box.user, domain: "wingtiptoys.example", count: count, seed: UInt64(1000 + day * 10 + index),
+                    bigAttachment: false, sentFrom: midnight - Int64(day) * 86_400 + 7 * 3_600, spacing: 900...5_400)
+            }
+        }
+        return mail
     }
 
     static func say(_ text: String) {

@@ -119,11 +119,21 @@ public enum Dashboard {
                         + " · \(stopped) mailbox\(stopped == 1 ? "" : "es") stopped",
                     tone: attention + stopped > 0 ? "bad" : "good")
         let flagged = status.flagged.count
-        out += card("Legacy mail after cutover", value: status.transition.cutover == nil ? "–" : "\(flagged)",
-                    detail: status.transition.cutover == nil ? "the plan names no cutover date"
-                        : flagged == 0 ? "no mailbox receives legacy mail after \(Charts.escape(status.transition.cutover!))"
-                        : "mailbox\(flagged == 1 ? "" : "es") still receiving legacy mail",
-                    tone: flagged > 0 ? "warn" : "")
+        if let cutover = status.transition.cutover, let day = PlanStatus.day(cutover),
+           status.generatedAt.timeIntervalSince1970 < day + 86_400 {
+            let days = Int(((day - status.generatedAt.timeIntervalSince1970) / 86_400).rounded(.up))
+            out += card("Legacy mail after cutover", value: "–",
+                        detail: "the cutover is on \(Charts.escape(cutover))"
+                            + (days > 0 ? ", in \(days) day\(days == 1 ? "" : "s")" : ", today")
+                            + "; mailboxes still receiving legacy mail after it will be flagged", tone: "")
+        } else {
+            out += card("Legacy mail after cutover", value: status.transition.cutover == nil ? "–" : "\(flagged)",
+                        detail: status.transition.cutover == nil ? "the plan names no cutover date"
+                            : flagged == 0 ? "no mailbox receives legacy mail after "
+                                + Charts.escape(status.transition.cutover!)
+                            : "mailbox\(flagged == 1 ? "" : "es") still receiving legacy mail",
+                        tone: flagged > 0 ? "warn" : "")
+        }
         if let verify {
             let good = verify.complete
             out += card("Verify", value: good ? "OK" : "\(verify.missing.count) missing",
@@ -197,7 +207,9 @@ public enum Dashboard {
     static func runsChart(_ runs: [RunSummary]) -> String {
         guard !runs.isEmpty else { return "<p class=\"empty\">No run has finished yet.</p>" }
         let shown = runs.suffix(40)
-        let labels = PlanStatus.formatter("MM-dd HH:mm")
+        // Runs of one day are told apart by their time; longer spans by day and time.
+        let oneDay = (shown.last?.startedAt.timeIntervalSince(shown.first?.startedAt ?? Date()) ?? 0) < 86_400
+        let labels = PlanStatus.formatter(oneDay ? "HH:mm:ss" : "MM-dd HH:mm")
         let bars = shown.map { run in
             Charts.Bar(label: labels.string(from: run.startedAt), value: run.delivered,
                        tooltip: "run \(run.runID): \(run.delivered) delivered, \(run.deferred) deferred, "
@@ -344,11 +356,11 @@ public enum Dashboard {
         .addr{font-weight:600}
         .key{color:var(--muted);font-size:12px}
         .when{color:var(--muted);font-size:12.5px;white-space:nowrap}
-        .bar-col{width:26%}
-        .progress{display:flex;align-items:center;gap:10px;min-width:220px}
+        .bar-col{width:22%}
+        .progress{display:flex;align-items:center;gap:8px;min-width:150px}
         .bar{flex:1;display:flex;height:12px;border-radius:6px;overflow:hidden;background:#edf0f5}
         .bar i{display:block;height:100%}
-        .pct{width:40px;text-align:right;font-size:12.5px;font-weight:600;font-variant-numeric:tabular-nums}
+        .pct{width:36px;text-align:right;font-size:12.5px;font-weight:600;font-variant-numeric:tabular-nums}
         .legend{display:flex;gap:16px;margin-top:12px;font-size:12px;color:var(--muted)}
         .legend i{display:inline-block;width:10px;height:10px;border-radius:3px;margin-right:6px;vertical-align:-1px}
         .badge{display:inline-block;font-size:11px;font-weight:600;padding:1px 7px;border-radius:9px;background:#eef1f6;color:#4b5563;margin-left:4px}

@@ -20,7 +20,11 @@ public enum StatusReport {
         out += table([header] + rows, rightAligned: 2...7)
         let flagged = status.flagged
         if let cutover = t.cutover {
-            if flagged.isEmpty {
+            let over = PlanStatus.day(cutover).map { status.generatedAt.timeIntervalSince1970 >= $0 + 86_400 } ?? false
+            if !over {
+                out += "\nthe cutover (\(cutover)) is still ahead: mailboxes that still receive legacy mail after it "
+                    + "will be flagged\n"
+            } else if flagged.isEmpty {
                 out += "\nafter the cutover (\(cutover)): no mailbox receives legacy mail\n"
             } else {
                 out += "\nafter the cutover (\(cutover)): \(flagged.count) mailbox"
