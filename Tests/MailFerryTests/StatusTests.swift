@@ -92,15 +92,7 @@ import Testing
     }
 
     static func mailferry(_ arguments: [String], in dir: String) throws -> (code: Int32, out: String, err: String) {
-        let child = try ChildProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", dir, EndToEnd.binary] + arguments,
-                                     environment: ["FIXTURE_PW": "unused"])
-        defer { child.removeOutput() }
-        guard let code = child.wait(timeout: 60) else {
-            child.kill9()
-            Issue.record("mailferry \(arguments) did not finish within 60 s")
-            return (-1, child.stdout, child.stderr)
-        }
-        return (code, child.stdout, child.stderr)
+        try EndToEnd.mailferry(arguments, in: dir, environment: ["FIXTURE_PW": "unused"])
     }
 
     static func decode(_ json: String) throws -> PlanStatus {
