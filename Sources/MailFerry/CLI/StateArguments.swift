@@ -45,6 +45,14 @@ struct StateArguments {
                                            : named))
     }
 
+    /// `load`, then `read`: the command line and the merged state, or the exit code (the reason already printed).
+    static func open(_ command: String, _ arguments: [String], flags: [String: String], options: [String] = [],
+                     console: Console) -> Result<(StateArguments, MergedState), ExitFailure> {
+        load(command, arguments, flags: flags, options: options, console: console).flatMap { input in
+            input.read(command, console: console).map { (input, $0) }
+        }
+    }
+
     /// The merged state, or nil (with a message saying why) when nothing has run yet or a file cannot be read.
     func read(_ command: String, console: Console) -> Result<MergedState, ExitFailure> {
         do {

@@ -26,15 +26,9 @@ enum StatusCommand {
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
-        let input: StateArguments
-        switch StateArguments.load("status", arguments, flags: ["--json": "--json", "--html": "--html"],
-                                   console: console) {
-        case .success(let loaded): input = loaded
-        case .failure(let failure): return failure.code
-        }
-        let state: MergedState
-        switch input.read("status", console: console) {
-        case .success(let merged): state = merged
+        let (input, state): (StateArguments, MergedState)
+        switch StateArguments.open("status", arguments, flags: ["--json": "--json", "--html": "--html"], console: console) {
+        case .success(let opened): (input, state) = opened
         case .failure(let failure): return failure.code
         }
         let status = PlanStatus(plan: input.plan, state: state)

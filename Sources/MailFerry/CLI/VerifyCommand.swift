@@ -27,18 +27,13 @@ enum VerifyCommand {
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
-        let input: StateArguments
-        switch StateArguments.load("verify", arguments, flags: ["--json": "--json"], options: ["--parallel"],
-                                   console: console) {
-        case .success(let loaded): input = loaded
+        let (input, state): (StateArguments, MergedState)
+        switch StateArguments.open("verify", arguments, flags: ["--json": "--json"], options: ["--parallel"], console: console) {
+        case .success(let opened): (input, state) = opened
         case .failure(let failure): return failure.code
         }
-        let state: MergedState
-        switch input.read("verify", console: console) {
-        case .success(let merged): state = merged
-        case .failure(let failure): return failure.code
-        }
-        let report = Verifier(plan: input.plan, state: state).run(parallel: (try? input.scanned.parallel()) ?? input.plan.parallel)
+        let parallel = (try? input.scanned.parallel()) ?? input.plan.parallel
+        let report = Verifier(plan: input.plan, state: state).run(parallel: parallel)
         do {
             try FileManager.default.createDirectory(atPath: input.plan.reportsPath, withIntermediateDirectories: true)
             try ReportWriter.writeAtomically(try report.json(), to: input.plan.reportsPath + "/verify.json")
