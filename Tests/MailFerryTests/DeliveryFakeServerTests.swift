@@ -32,22 +32,22 @@ enum DeliveryScript {
     }
 
     static func imapDelivery(_ server: FakeServer, tls: TLSMode = .none, token: String? = nil,
-                             folder: String = "INBOX") throws -> IMAPDelivery {
+                             folder: String = "INBOX", timeout: Double = 3) throws -> IMAPDelivery {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
         return try IMAPDelivery.make(host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
-                                     allowPlaintext: true, timeout: 3, user: "admin",
+                                     allowPlaintext: true, timeout: timeout, user: "admin",
                                      password: token == nil ? "pw" : nil, token: token, authorize: "alice",
                                      folder: folder)
     }
 
     static func smtp(_ server: FakeServer, dialect: SMTPDialect = .smtp, tls: TLSMode = .none,
-                     user: String? = nil, password: String? = nil) throws -> MailTransferDelivery {
+                     user: String? = nil, password: String? = nil, timeout: Double = 3) throws -> MailTransferDelivery {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
         var secret: (@Sendable () throws -> LoginSecret)?
         if let password { secret = { .password(password) } }
         return MailTransferDelivery(settings: MailTransferSettings(
             endpoint: ServerEndpoint(host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
-                                     allowPlaintext: true, timeout: 3),
+                                     allowPlaintext: true, timeout: timeout),
             dialect: dialect, user: user, secret: secret,
             defaultSender: "sender@wingtip.example", defaultRecipients: ["alice@contoso.example"],
             clientName: "client.test"))

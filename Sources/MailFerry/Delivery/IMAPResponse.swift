@@ -37,7 +37,10 @@ struct IMAPResponse {
             MailError(.protocol, "unexpected IMAP response: \(sanitizeForDisplay(line, limit: 120))")
         }
         if text == "+" || text.hasPrefix("+ ") {
-            return IMAPResponse(kind: .continuation, text: String(text.dropFirst(2)), literals: literals)
+            // Control characters are escaped here too, not only in status text: a continuation's text ends up in
+            // error messages, and base64 (a SASL challenge) has none to lose (found by the IMAP fuzz target).
+            return IMAPResponse(kind: .continuation, text: EncodedWords.escapingControls(String(text.dropFirst(2))),
+                                literals: literals)
         }
         guard let space = text.firstIndex(of: " ") else { throw malformed() }
         let tag = String(text[..<space])
@@ -72,7 +75,7 @@ struct IMAPResponse {
             name = word.uppercased()
             body = firstWord + " " + body.dropFirst(word.count).drop { $0 == " " }
         }
-        return IMAPResponse(kind: kind, name: name, text: body, literals: literals)
+        return IMAPResponse(kind: kind, name: name, text: EncodedWords.escapingControls(body), literals: literals)
     }
 
     /// The words of a "CAPABILITY ..." response or response code, upper-cased.

@@ -60,6 +60,10 @@ public struct HeaderBlock: Sendable, Equatable {
         }
 
         public static let `default` = Limits()
+
+        /// How many bytes of a message a caller should hand over: one more than `bytes`, so that a header cut by the
+        /// limit (`truncated`) is told apart from a message that ends right there. Found by the header fuzz target.
+        public var readBytes: Int { bytes == Int.max ? bytes : max(0, bytes) + 1 }
     }
 
     /// The fields in message order, topmost first.

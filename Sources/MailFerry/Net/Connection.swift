@@ -4,7 +4,8 @@ import Foundation
 /// bytes of a pipelined next reply are never lost, and bytes that arrive too early (before a TLS upgrade) are seen.
 final class Connection {
     private(set) var stream: any ByteStream
-    private let socket: Socket
+    /// The TCP socket under the stream, for TLS and timeouts; nil for an in-memory stream (fuzzing).
+    private let socket: Socket?
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
@@ -15,11 +16,21 @@ final class Connection {
 
     static let bufferSize = 256 * 1024
 
-    init(socket: Socket) {
+    convenience init(socket: Socket) {
+        self.init(socket: socket, stream: socket, peer: socket.peer, bufferSize: Self.bufferSize)
+    }
+
+    /// A connection reading any byte stream, with a buffer of `bufferSize` bytes: the fuzz targets feed the line
+    /// reader from memory, with a small buffer so that compaction is exercised too.
+    convenience init(stream: any ByteStream, peer: String, bufferSize: Int) {
+        self.init(socket: nil, stream: stream, peer: peer, bufferSize: bufferSize)
+    }
+
+    private init(socket: Socket?, stream: any ByteStream, peer: String, bufferSize: Int) {
         self.socket = socket
-        self.stream = socket
-        self.peer = socket.peer
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
+        self.stream = stream
+        self.peer = peer
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
     }
 
     deinit {
@@ -41,12 +52,13 @@ final class Connection {
             throw MailError(.tls, "\(bufferedCount) unexpected bytes arrived before the TLS handshake "
                 + "(possible response injection); connection aborted")
         }
+        guard let socket else { throw MailError(.tls, "\(peer) is not a network connection") }
         let tls = try TLSStream(socket: socket, host: host, settings: settings)
         stream = tls
         tlsInfo = tls.info
     }
 
-    func setTimeout(_ seconds: Double) { socket.setTimeout(seconds) }
+    func setTimeout(_ seconds: Double) { socket?.setTimeout(seconds) }
 
     func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try stream.write($0) }
@@ -77,9 +89,12 @@ final class Connection {
         end += n
     }
 
-    /// Reads one line and returns it without its CRLF (or bare LF). Throws `.protocol` past `maxLineLength`.
+    /// Reads one line and returns it without its CRLF (or bare LF). Throws `.protocol` past `maxLineLength`, and
+    /// `.transient` when the line takes longer than twice the socket's timeout: each read has the timeout, but a
+    /// server trickling one byte per almost-timeout must not hold a run for hours.
     func readLine() throws -> [UInt8] {
         var scanned = 0
+        var deadline: Date?
         while true {
             let available = UnsafeRawBufferPointer(rebasing: buffer[(start + scanned)..<end])
             if let offset = available.firstIndex(of: 10) {
@@ -99,6 +114,14 @@ final class Connection {
             }
             if end == buffer.count && start == 0 {
                 throw MailError(.protocol, "\(peer) sent a line longer than \(buffer.count) bytes")
+            }
+            if let socket {
+                let limit = 2 * socket.timeout
+                if let deadline, Date() > deadline {
+                    throw MailError(.transient, "\(peer) did not finish a line within \(formatSeconds(limit)) "
+                        + "(\(bufferedCount) bytes so far)")
+                }
+                deadline = deadline ?? Date().addingTimeInterval(limit)
             }
             try fill()
         }

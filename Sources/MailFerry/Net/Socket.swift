@@ -6,7 +6,7 @@ final class Socket: ByteStream {
     let fd: Int32
     let peer: String
     private var closed = false
-    private var timeout = 60.0
+    private(set) var timeout = 60.0
 
     /// Wraps an already connected descriptor (tests use one end of a socketpair).
     init(fd: Int32, peer: String) {

@@ -35,9 +35,11 @@ public struct POP3Capabilities: Equatable, Sendable {
             caps.names.insert(name)
             let args = Array(words.dropFirst())
             switch name {
-            case "SASL": caps.saslMechanisms = args.map { $0.uppercased() }
+            // Only well-formed arguments are kept: they are shown to admins (`check`, reports), and a server's
+            // escape sequences must not reach a terminal (found by the POP3 fuzz target).
+            case "SASL": caps.saslMechanisms = args.map { $0.uppercased() }.filter(isSASLMechanismName)
             case "LOGIN-DELAY": caps.loginDelay = args.first.flatMap { Int($0) }
-            case "EXPIRE": caps.expire = args.first
+            case "EXPIRE": caps.expire = args.first.flatMap { $0 == "NEVER" || Int($0) != nil ? $0 : nil }
             case "EXPIRENEVER": caps.expire = "NEVER"  // GNU Mailutils writes it without the space
             case "IMPLEMENTATION": caps.implementation = sanitizeForDisplay(args.joined(separator: " "), limit: 80)
             default: break
@@ -45,4 +47,10 @@ public struct POP3Capabilities: Equatable, Sendable {
         }
         return caps
     }
+}
+
+/// RFC 4422 §3.1: a mechanism name is 1 to 20 characters from A-Z, 0-9, "-" and "_".
+func isSASLMechanismName(_ name: String) -> Bool {
+    (1...20).contains(name.utf8.count) && name.utf8.allSatisfy { (65...90).contains($0) || (48...57).contains($0)
+        || $0 == 45 || $0 == 95 }
 }

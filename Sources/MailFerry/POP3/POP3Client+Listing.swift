@@ -99,7 +99,7 @@ extension POP3Client {
     }
 
     /// A message's header block (TOP n 0, RFC 1939 §7), at most `limit` bytes kept (the rest is read and dropped).
-    public func headers(_ number: Int, limit: Int = 1 << 20) throws -> [UInt8] {
+    public func headers(_ number: Int, limit: Int = HeaderBlock.Limits.default.readBytes) throws -> [UInt8] {
         try guarded {
             let reply = try command("TOP \(number) 0")
             guard reply.ok else { throw classify(reply, doing: "TOP \(number) 0") }

@@ -413,7 +413,7 @@ public final class Runner: Sendable {
             return
         }
         // What survives of the SMTP envelope: sender, recipients with provenance, the original arrival time.
-        let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.bytes))
+        let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.readBytes))
         let recovery = EnvelopeRecovery(trustedHosts: mailbox.global?.trustedHosts ?? [],
                                         localDomains: mailbox.global?.domains ?? [])
         let envelope = recovery.recover(headers, firstSeen: Date(timeIntervalSince1970: row.firstSeenAt))
