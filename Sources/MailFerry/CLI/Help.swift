@@ -16,7 +16,7 @@ enum HelpText {
         mailferry \(MailFerryCLI.version): migrate legacy POP3 mailboxes into the mailboxes people use now.
 
         Usage:
-          mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run]
+          mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--verbose] [--trace FILE]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
@@ -43,7 +43,7 @@ enum HelpText {
     }
 
     static let run = """
-        Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run]
+        Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--verbose] [--trace FILE]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
@@ -58,6 +58,9 @@ enum HelpText {
                          Kubernetes Indexed Job (K = JOB_COMPLETION_INDEX) or N cron hosts. Keep N once chosen
           --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
           --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing
+          --verbose, -v  trace every POP3, IMAP, LMTP and SMTP command and reply on standard error; passwords,
+                         tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes
+          --trace FILE   write that trace to FILE (created 0600) instead of, or with --verbose as well as, stderr
           --help, -h     show this text
 
         Exit codes:

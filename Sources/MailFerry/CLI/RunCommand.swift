@@ -8,12 +8,16 @@ enum RunCommand {
         var quiet = false
         var dryRun = false
         var shard: Shard?
+        /// Protocol trace to standard error (`--verbose`) and/or a file (`--trace FILE`).
+        var verbose = false
+        var trace: String?
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
         let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
-                                                                  "--dry-run": "--dry-run", "-n": "--dry-run"],
-                                               options: ["--parallel", "--shard"])
+                                                                  "--dry-run": "--dry-run", "-n": "--dry-run",
+                                                                  "--verbose": "--verbose", "-v": "--verbose"],
+                                               options: ["--parallel", "--shard", "--trace"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
@@ -24,7 +28,8 @@ enum RunCommand {
             throw UsageError("\(error)")
         }
         return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
-                         dryRun: scanned.flags.contains("--dry-run"), shard: shard)
+                         dryRun: scanned.flags.contains("--dry-run"), shard: shard,
+                         verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"])
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -86,8 +91,10 @@ enum RunCommand {
         }
         var results: [MailboxResult] = []
         do {
+            let trace = args.verbose || args.trace != nil
+                ? try ProtocolTrace(path: args.trace, toStandardError: args.verbose) : nil
             let runner = try Runner(plan: plan, store: store,
-                                    observer: ConsoleObserver(console: console, quiet: args.quiet))
+                                    observer: ConsoleObserver(console: console, quiet: args.quiet), trace: trace)
             results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
         } catch {
             console.error("mailferry: \(error)")

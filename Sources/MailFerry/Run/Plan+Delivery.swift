@@ -3,34 +3,41 @@ import Foundation
 extension Plan {
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its
     /// routing chose. Templates ({mailbox}, {local}, ...) are filled with that address. Used by runs and by verify.
-    func delivery(for mailbox: Plan.Mailbox, address: String) throws -> any Delivery {
+    func delivery(for mailbox: Plan.Mailbox, address: String, trace: ProtocolTrace? = nil) throws -> any Delivery {
         guard let target = targets[mailbox.target] else {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
         var routed = mailbox
         routed.address = address
+        let label = "\(mailbox.key) \(target.name)"
         switch target.kind {
         case .maildir(let template):
             return try MaildirDelivery(root: expandTemplate(template, mailbox: routed))
         case .imap(let imap):
             let endpoint = imap.endpoint
-            return try IMAPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
-                                         tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
-                                         timeout: endpoint.timeout, user: imap.user, password: imap.password,
-                                         token: imap.token,
-                                         authorize: imap.authorize.map { expandTemplate($0, mailbox: routed) },
-                                         folder: imap.folder, flags: imap.flags)
+            let delivery = try IMAPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
+                                                 tlsSettings: endpoint.tlsSettings,
+                                                 allowPlaintext: endpoint.allowPlaintext, timeout: endpoint.timeout,
+                                                 user: imap.user, password: imap.password, token: imap.token,
+                                                 authorize: imap.authorize.map { expandTemplate($0, mailbox: routed) },
+                                                 folder: imap.folder, flags: imap.flags)
+            delivery.trace = trace?.session("\(label) imap \(endpoint.label)")
+            return delivery
         case .lmtp(let lmtp):
-            return LMTPDelivery.make(host: lmtp.endpoint?.host ?? "127.0.0.1", port: lmtp.endpoint?.port ?? 24,
-                                     socket: lmtp.socket, tls: lmtp.endpoint?.tls ?? .none,
-                                     tlsSettings: lmtp.endpoint?.tlsSettings ?? TLSSettings(), timeout: lmtp.timeout,
-                                     from: lmtp.from, recipients: [address])
+            let delivery = LMTPDelivery.make(host: lmtp.endpoint?.host ?? "127.0.0.1", port: lmtp.endpoint?.port ?? 24,
+                                             socket: lmtp.socket, tls: lmtp.endpoint?.tls ?? .none,
+                                             tlsSettings: lmtp.endpoint?.tlsSettings ?? TLSSettings(),
+                                             timeout: lmtp.timeout, from: lmtp.from, recipients: [address])
+            delivery.trace = trace?.session("\(label) lmtp \(lmtp.socket ?? lmtp.endpoint?.label ?? "")")
+            return delivery
         case .smtp(let smtp):
             let endpoint = smtp.endpoint
-            return SMTPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
-                                     tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
-                                     timeout: endpoint.timeout, user: smtp.user, password: smtp.password,
-                                     token: smtp.token, from: smtp.from, recipients: [address])
+            let delivery = SMTPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
+                                             tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
+                                             timeout: endpoint.timeout, user: smtp.user, password: smtp.password,
+                                             token: smtp.token, from: smtp.from, recipients: [address])
+            delivery.trace = trace?.session("\(label) smtp \(endpoint.label)")
+            return delivery
         }
     }
 }

@@ -26,12 +26,16 @@ public final class Runner: Sendable {
     let store: Store
     let spoolFolder: String
     let observer: (any RunObserver)?
+    /// `run --verbose` / `--trace FILE`: every session's commands and replies, secrets redacted by the clients.
+    let trace: ProtocolTrace?
 
     /// `cleanSpool: false` for read-only uses (route previews) that may run beside a run holding the lock.
-    public init(plan: Plan, store: Store, observer: (any RunObserver)? = nil, cleanSpool: Bool = true) throws {
+    public init(plan: Plan, store: Store, observer: (any RunObserver)? = nil, cleanSpool: Bool = true,
+                trace: ProtocolTrace? = nil) throws {
         self.plan = plan
         self.store = store
         self.observer = observer
+        self.trace = trace
         spoolFolder = (plan.statePath as NSString).deletingLastPathComponent + "/spool-\(plan.name)"
             + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
         do {
@@ -96,7 +100,7 @@ public final class Runner: Sendable {
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its
     /// routing chose. Templates ({mailbox}, {local}, ...) are filled with that address.
     func makeDelivery(for mailbox: Plan.Mailbox, address: String) throws -> any Delivery {
-        try plan.delivery(for: mailbox, address: address)
+        try plan.delivery(for: mailbox, address: address, trace: trace)
     }
 
     /// The router of a catch-all mailbox, from its plan settings. Addresses the plan knows as people's mailboxes
@@ -190,6 +194,7 @@ public final class Runner: Sendable {
             credential = .password(try mailbox.password!.resolve())
         }
         let client = POP3Client(endpoint: source.endpoint)
+        client.trace = trace?.session("\(mailbox.key) pop3 \(source.endpoint.label)")
         defer { client.quit() }
         try client.connect()
         result.tlsVersion = client.tlsInfo?.version
@@ -281,6 +286,7 @@ public final class Runner: Sendable {
             let credential: POP3Credential = try mailbox.token.map { .token(try $0.resolve()) }
                 ?? .password(try mailbox.password!.resolve())
             let client = POP3Client(endpoint: source.endpoint)
+            client.trace = trace?.session("\(mailbox.key) pop3 \(source.endpoint.label)")
             defer { client.quit() }
             try client.connect()
             result.tlsVersion = client.tlsInfo?.version

@@ -1,0 +1,158 @@
+import Foundation
+import Glibc
+import MailFerryLab
+import Testing
+@testable import MailFerry
+
+/// A whole migration with the protocol trace on (`--verbose` and `--trace FILE`), then every byte mailferry wrote is
+/// searched for every secret it used: POP3 passwords sent with SASL PLAIN, CRAM-MD5, APOP and USER/PASS (from the
+/// environment, a file and a command), the IMAP master user's password, the SMTP relay's password. Zero hits, in
+/// clear or base64, and the files that hold mail or state are private.
+@Suite(.serialized) struct SecretHygieneEndToEndTests {
+    /// Four people, one per POP3 login method and target kind.
+    static let people: [(user: String, source: String, auth: String, target: String)] = [
+        ("alice", "pop3s", "plain", "imap"), ("bob", "stls", "cram-md5", "lmtp"),
+        ("carol", "pop3s", "apop", "smtp"), ("dave", "stls", "user", "maildir"),
+    ]
+
+    @Test func fullMigrationWithTracingLeaksNoSecret() throws {
+        let e2e = try EndToEnd("secrets", counts: Dictionary(uniqueKeysWithValues: Self.people.map { ($0.user, 6) }),
+                               kind: .smtp)
+        let lab = e2e.lab
+        let ws = e2e.workspace
+        let passwordCommand = e2e.folder.file("secrets/carol-command", e2e.users["carol"]! + "\n")
+        var mailboxes: [String] = []
+        for person in Self.people {
+            let secret: String
+            switch person.user {
+            case "alice": secret = #"{ env: "ALICE_PW" }"#
+            case "carol": secret = #"{ command: ["/bin/cat", "\#(passwordCommand)"] }"#
+            default: secret = "{ file: \"\(e2e.folder.file("secrets/\(person.user)", e2e.users[person.user]! + "\n"))\" }"
+            }
+            let address = person.target == "maildir" ? "\(person.user)@contoso.example" : "\(person.user)-new@contoso.example"
+            mailboxes.append("""
+                { source: "\(person.source)-\(person.auth)", user: "\(person.user)", password: \(secret),
+                  target: "\(person.target)", mailbox: "\(address)" }
+                """)
+        }
+        let sources = Self.people.map { person in
+            let (port, tls) = person.source == "pop3s" ? (lab.ports.pop3s, "implicit") : (lab.ports.pop3, "starttls")
+            return """
+                "\(person.source)-\(person.auth)": { host: "127.0.0.1", port: \(port), tls: "\(tls)",
+                    caFile: "\(lab.caFile.path)", auth: ["\(person.auth)"], timeoutSeconds: 20 }
+                """
+        }
+        let targets = ["imap", "lmtp", "smtp", "maildir"].map { kind in
+            "\(kind): " + EndToEnd.target(EndToEnd.Kind(rawValue: kind)!, lab: lab, postfix: e2e.postfix,
+                                          folder: e2e.folder)
+        }
+        try """
+            {
+              plan: "e2e",
+              sources: { \(sources.joined(separator: ",\n")) },
+              targets: { \(targets.joined(separator: ",\n")) },
+              mailboxes: [ \(mailboxes.joined(separator: ",\n")) ],
+            }
+            """.write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+
+        let tracePath = ws + "/logs/trace.log"
+        try FileManager.default.createDirectory(atPath: ws + "/logs", withIntermediateDirectories: true)
+        let run = try e2e.run(["--verbose", "--trace", tracePath], environment: ["ALICE_PW": e2e.users["alice"]!])
+        #expect(run.code == 0, "\(run.out)\n\(run.err)")
+        e2e.settle()
+        #expect(try e2e.lastReport().delivered == 24)
+
+        // The trace is there and shows every login, redacted where it was sent.
+        let trace = (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? ""
+        for expected in ["alice pop3 127.0.0.1", "C: AUTH PLAIN", "C: AUTH CRAM-MD5", "C: APOP carol <redacted>",
+                         "C: PASS <redacted>", "AUTHENTICATE PLAIN", "C: AUTH PLAIN <redacted>", "C: STLS",
+                         "C: RETR 1", "bytes of message data", "S: +OK"] {
+            #expect(trace.contains(expected), "the trace has no \(expected)")
+        }
+        #expect(run.err.contains("C: RETR 1"), "--verbose traces on standard error")
+
+        // Every byte written: output, trace, reports, state (database, WAL, spool, lock), the targets.
+        var written: [(String, [UInt8])] = [("stdout", Array(run.out.utf8)), ("stderr", Array(run.err.utf8))]
+        for root in [ws] + Self.people.filter { $0.target != "maildir" }.map { lab.maildir(of: "\($0.user)-new").path } {
+            for (path, bytes) in Self.files(under: root) where !path.hasPrefix(ws + "/secrets/") {
+                written.append((path, bytes))
+            }
+        }
+        #expect(written.contains { $0.0.hasSuffix("state/e2e.sqlite") })
+        #expect(written.contains { $0.0.hasSuffix("trace.log") })
+        #expect(written.count > 24 + 6, "\(written.map(\.0))")
+        var needles: [String: String] = [:]
+        let secrets = e2e.users.map { ("\($0.key)'s POP3 password", $0.value) }
+            + [("the IMAP master password", DovecotLab.masterPassword), ("the relay password", EndToEnd.relayPassword)]
+        for (name, secret) in secrets {
+            needles[secret] = name
+            for fragment in Self.base64Fragments(of: Array(secret.utf8)) { needles[fragment] = name + " (base64)" }
+        }
+        for (user, password) in e2e.users {
+            needles[Data("\0\(user)\0\(password)".utf8).base64EncodedString()] = "\(user)'s SASL PLAIN blob"
+        }
+        needles[Data("alice-new@contoso.example\0\(DovecotLab.masterUser)\0\(DovecotLab.masterPassword)".utf8)
+            .base64EncodedString()] = "the IMAP master PLAIN blob"
+        needles[Data("\0\(EndToEnd.relayUser)\0\(EndToEnd.relayPassword)".utf8).base64EncodedString()] =
+            "the relay's PLAIN blob"
+        var hits: [String] = []
+        for (path, bytes) in written {
+            for (needle, name) in needles where Self.occurs(Array(needle.utf8), in: bytes) {
+                hits.append("\(name) in \(path)")
+            }
+        }
+        #expect(hits.isEmpty, "\(hits)")
+        print("secret hygiene: \(needles.count) needles in \(written.count) files and streams, "
+              + "\(written.reduce(0) { $0 + $1.1.count }) bytes, trace \(trace.utf8.count) bytes: \(hits.count) hits")
+
+        // Private files: the state database and its WAL/SHM, the lock, the trace, the spool folder.
+        for path in [e2e.statePath, e2e.statePath + "-wal", e2e.statePath + "-shm", e2e.statePath + ".lock", tracePath]
+        where FileManager.default.fileExists(atPath: path) {
+            #expect(Self.mode(path) & 0o077 == 0, "\(path) is \(String(Self.mode(path), radix: 8))")
+        }
+        let spool = ws + "/state/spool-e2e"
+        #expect(Self.mode(spool) & 0o077 == 0, "the spool folder is \(String(Self.mode(spool), radix: 8))")
+    }
+
+    /// Every regular file under `root`, recursively.
+    static func files(under root: String) -> [(String, [UInt8])] {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        var found: [(String, [UInt8])] = []
+        while let relative = walker.nextObject() as? String {
+            let path = root + "/" + relative
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                  let data = FileManager.default.contents(atPath: path) else { continue }
+            found.append((path, [UInt8](data)))
+        }
+        return found
+    }
+
+    /// The base64 characters that depend only on `secret`, for each of the three alignments it can have inside a
+    /// longer base64-encoded blob: any encoding of bytes containing the secret contains one of them.
+    static func base64Fragments(of secret: [UInt8]) -> [String] {
+        (0..<3).compactMap { lead in
+            let encoded = Array(Data([UInt8](repeating: 0, count: lead) + secret).base64EncodedString().utf8)
+            let start = (lead + 2) / 3 * 4
+            let end = (lead + secret.count) / 3 * 4
+            return end - start >= 8 ? String(decoding: encoded[start..<end], as: UTF8.self) : nil
+        }
+    }
+
+    static func occurs(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        let first = needle[0]
+        var index = 0
+        while let hit = haystack[index...].firstIndex(of: first) {
+            if hit + needle.count > haystack.count { return false }
+            if haystack[hit..<(hit + needle.count)].elementsEqual(needle) { return true }
+            index = hit + 1
+        }
+        return false
+    }
+
+    static func mode(_ path: String) -> mode_t {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0o777
+    }
+}
