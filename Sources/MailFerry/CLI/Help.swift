@@ -16,7 +16,8 @@ enum HelpText {
         mailferry \(MailFerryCLI.version): migrate legacy POP3 mailboxes into the mailboxes people use now.
 
         Usage:
-          mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--verbose] [--trace FILE]
+          mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
+              [--trace FILE]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
@@ -43,12 +44,15 @@ enum HelpText {
     }
 
     static let run = """
-        Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--verbose] [--trace FILE]
+        Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
+                         [--trace FILE]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
         target is touched: interrupt or kill a run at any moment, run it again, and nothing is lost and nothing
-        arrives twice. Each run prints a line per mailbox and writes a report to reports/<plan>/.
+        arrives twice. Each run prints a line per mailbox and writes a report to reports/<plan>/. On a terminal a
+        live view sits below those lines: a progress bar per active mailbox and a total with messages, bytes, rate
+        and ETA (NO_COLOR=1 drops the colour; not a terminal, as under cron: no live view).
 
         Options:
           --parallel N   work on N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
@@ -61,6 +65,7 @@ enum HelpText {
           --verbose, -v  trace every POP3, IMAP, LMTP and SMTP command and reply on standard error; passwords,
                          tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes
           --trace FILE   write that trace to FILE (created 0600) instead of, or with --verbose as well as, stderr
+          --no-progress  no live view even on a terminal
           --help, -h     show this text
 
         Exit codes:

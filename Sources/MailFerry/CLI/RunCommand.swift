@@ -11,12 +11,15 @@ enum RunCommand {
         /// Protocol trace to standard error (`--verbose`) and/or a file (`--trace FILE`).
         var verbose = false
         var trace: String?
+        /// No live progress even on a terminal.
+        var noProgress = false
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
         let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
                                                                   "--dry-run": "--dry-run", "-n": "--dry-run",
-                                                                  "--verbose": "--verbose", "-v": "--verbose"],
+                                                                  "--verbose": "--verbose", "-v": "--verbose",
+                                                                  "--no-progress": "--no-progress"],
                                                options: ["--parallel", "--shard", "--trace"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
@@ -29,7 +32,8 @@ enum RunCommand {
         }
         return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
                          dryRun: scanned.flags.contains("--dry-run"), shard: shard,
-                         verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"])
+                         verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"],
+                         noProgress: scanned.flags.contains("--no-progress"))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -92,10 +96,13 @@ enum RunCommand {
         var results: [MailboxResult] = []
         do {
             let trace = args.verbose || args.trace != nil
-                ? try ProtocolTrace(path: args.trace, toStandardError: args.verbose) : nil
-            let runner = try Runner(plan: plan, store: store,
-                                    observer: ConsoleObserver(console: console, quiet: args.quiet), trace: trace)
+                ? try ProtocolTrace(path: args.trace, standardError: args.verbose ? console : nil) : nil
+            let lines = ConsoleObserver(console: console, quiet: args.quiet)
+            let live = args.quiet || args.noProgress
+                ? nil : LiveProgress.onTerminal(console: console, lines: lines, mailboxes: mailboxes.count)
+            let runner = try Runner(plan: plan, store: store, observer: live ?? lines, trace: trace)
             results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
+            live?.finish()
         } catch {
             console.error("mailferry: \(error)")
             results = mailboxes.map {

@@ -1,9 +1,12 @@
 import Foundation
 import Synchronization
 
-/// Where people read us. Whole lines only, one writer at a time, so worker threads never interleave text.
+/// Where people read us. Whole lines only, one writer at a time, so worker threads never interleave text. On a
+/// terminal it can also keep a status block (live progress) below everything printed: each line printed goes above
+/// the block, which is erased and drawn again around it, so progress and log lines never garble each other.
 public final class Console: Sendable {
-    private let lock = Mutex(())
+    /// The status block's lines as drawn on `out` (without a final newline; the cursor stays at its end).
+    private let block = Mutex<[String]>([])
     private let out: Int32
     private let err: Int32
 
@@ -12,18 +15,40 @@ public final class Console: Sendable {
         self.err = err
     }
 
-    public func line(_ text: String) { write(text + "\n", to: out) }
-    public func error(_ text: String) { write(text + "\n", to: err) }
+    public func line(_ text: String) { emit(text + "\n", to: out) }
+    public func error(_ text: String) { emit(text + "\n", to: err) }
 
-    private func write(_ text: String, to fd: Int32) {
-        lock.withLock { _ in
-            var bytes = Array(text.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n <= 0 { return }
-                offset += n
-            }
+    /// Replaces the status block with `lines` (each shorter than the terminal is wide); `[]` removes it.
+    func setStatus(_ lines: [String]) {
+        block.withLock { drawn in
+            Self.put(Self.erasing(drawn) + lines.joined(separator: "\n"), to: out)
+            drawn = lines
+        }
+    }
+
+    private func emit(_ text: String, to fd: Int32) {
+        block.withLock { drawn in
+            if drawn.isEmpty { return Self.put(text, to: fd) }
+            Self.put(Self.erasing(drawn), to: out)
+            Self.put(text, to: fd)
+            Self.put(drawn.joined(separator: "\n"), to: out)
+        }
+    }
+
+    /// Moves to the block's first line, clearing each line on the way up.
+    private static func erasing(_ lines: [String]) -> String {
+        guard !lines.isEmpty else { return "" }
+        return "\r\u{1B}[K" + String(repeating: "\u{1B}[1A\u{1B}[K", count: lines.count - 1)
+    }
+
+    private static func put(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
         }
     }
 }

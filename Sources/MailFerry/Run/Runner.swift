@@ -17,7 +17,16 @@ public struct RunOptions: Sendable {
 /// Receives what the runner does, as it happens (terminal output, tests).
 public protocol RunObserver: Sendable {
     func mailboxStarted(_ mailbox: Plan.Mailbox)
+    /// The mailbox is listed: `messages` (of `bytes` in all, by the server's sizes) are to be fetched this run.
+    func mailboxPlanned(_ mailbox: Plan.Mailbox, messages: Int, bytes: Int)
+    /// One of the planned messages is done with, whatever came of it (delivered, duplicate, set aside).
+    func messageSettled(_ mailbox: Plan.Mailbox, bytes: Int)
     func mailboxFinished(_ result: MailboxResult)
+}
+
+extension RunObserver {
+    public func mailboxPlanned(_ mailbox: Plan.Mailbox, messages: Int, bytes: Int) {}
+    public func messageSettled(_ mailbox: Plan.Mailbox, bytes: Int) {}
 }
 
 /// Drives a plan: every mailbox through POP3 listing, retrieval and delivery, with the checkpoint kept in the store.
@@ -223,6 +232,7 @@ public final class Runner: Sendable {
         }
         let (items, entries) = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
         let numbers = items.map(\.entry.number)
+        observer?.mailboxPlanned(mailbox, messages: items.count, bytes: items.reduce(0) { $0 + $1.entry.size })
         for (index, item) in items.enumerated() {
             if StopSignal.requested {
                 result.pending += items.count - index
@@ -247,6 +257,7 @@ public final class Runner: Sendable {
                 result.pending += items.count - index - (result.settled == countedBefore ? 0 : 1)
                 throw error
             }
+            observer?.messageSettled(mailbox, bytes: item.entry.size)
         }
         if !StopSignal.requested {
             try applyRetention(client: client, entries: entries, source: source, mailboxID: mailboxID, dryRun: false,

@@ -10,11 +10,12 @@ import Synchronization
 /// size (STYLE.md habit 9). The trace file is created 0600 all the same: it names people and their servers.
 public final class ProtocolTrace: Sendable {
     private let fd: Mutex<Int32>
-    private let toStandardError: Bool
+    /// Where `--verbose` shows the trace: the console's standard error, so it never garbles the live progress.
+    private let standardError: Console?
 
     /// `path` nil: no file. Truncates an existing file.
-    public init(path: String?, toStandardError: Bool) throws {
-        self.toStandardError = toStandardError
+    public init(path: String?, standardError: Console?) throws {
+        self.standardError = standardError
         var descriptor: Int32 = -1
         if let path {
             descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
@@ -35,13 +36,12 @@ public final class ProtocolTrace: Sendable {
     }
 
     func write(_ line: String) {
-        let text = Array((Self.timestamp() + " " + line + "\n").utf8)
+        let stamped = Self.timestamp() + " " + line
+        let text = Array((stamped + "\n").utf8)
         fd.withLock { descriptor in
-            text.withUnsafeBytes { bytes in
-                if descriptor >= 0 { _ = Glibc.write(descriptor, bytes.baseAddress, bytes.count) }
-                if toStandardError { _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
-            }
+            if descriptor >= 0 { text.withUnsafeBytes { _ = Glibc.write(descriptor, $0.baseAddress, $0.count) } }
         }
+        standardError?.error(stamped)
     }
 
     /// Wall-clock time with milliseconds, UTC: "23:41:07.123".
