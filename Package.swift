@@ -26,6 +26,8 @@ let package = Package(
         // Depends on Foundation only, so the lab never shares code paths with what it tests.
         .target(name: "MailFerryLab"),
         .executableTarget(name: "mailferry-lab", dependencies: ["MailFerryLab"]),
+        // The benchmark against fetchmail, getmail6 and a raw RETR ceiling (scripts/bench); not part of the tests.
+        .executableTarget(name: "mailferry-bench", dependencies: ["MailFerryLab", "COpenSSL"]),
         .testTarget(name: "MailFerryTests", dependencies: ["MailFerry", "MailFerryLab"]),
     ]
 )

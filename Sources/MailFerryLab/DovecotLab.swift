@@ -179,6 +179,11 @@ public final class DovecotLab: Sendable {
         usleep(1_100_000)
     }
 
+    /// Dovecot's LMTP Unix socket (the built-in listener in base_dir), beside the TCP port.
+    public var lmtpSocket: URL {
+        layout.baseDir.appendingPathComponent("lmtp")
+    }
+
     /// The user's Maildir (with cur/, new/ and tmp/).
     public func maildir(of user: String) -> URL {
         layout.maildir(of: user)
