@@ -116,10 +116,20 @@ public protocol Delivery: AnyObject {
     /// For attempts a crash left in doubt: which of them did land, and where (token → target reference). Absent
     /// tokens did not land, or (policy `unanswerable`) cannot be known.
     func reconcile(_ attempts: [InDoubtAttempt]) throws -> [String: String]
+    /// Whether the "delivered" checkpoint of this accepted attempt may be committed while the next message is already
+    /// being fetched: only when `reconcile` would find it exactly after a crash, so a crash in between cannot cause
+    /// a second copy.
+    func confirmsLater(_ attempt: InDoubtAttempt) -> Bool
     func close()
 }
 
 extension Delivery {
+    /// Exact answers only (Maildir); IMAP decides per message; LMTP and SMTP never (in doubt there means a
+    /// possible duplicate, so each message waits for its own commit).
+    public func confirmsLater(_ attempt: InDoubtAttempt) -> Bool {
+        inDoubtPolicy == .exact
+    }
+
     /// The first version's form: the target reference, or an error when not every recipient got the message. With
     /// partial success the error is the first refusal's, and the accepted recipients are not reported: callers that
     /// route to several recipients use `deliverMessage`.

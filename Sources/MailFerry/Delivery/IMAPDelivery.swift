@@ -207,6 +207,13 @@ public final class IMAPDelivery: Delivery {
         return uids
     }
 
+    /// A message the folder can be searched for after a crash (provenance header, Message-ID, or Date with size) may
+    /// have its "delivered" checkpoint committed while the next one is fetched; one without either waits for it.
+    public func confirmsLater(_ attempt: InDoubtAttempt) -> Bool {
+        settings.provenanceHeader || !(attempt.messageID ?? "").isEmpty
+            || (!(attempt.dateHeader ?? "").isEmpty && attempt.size != nil)
+    }
+
     public func close() {
         client?.logout()
         client = nil

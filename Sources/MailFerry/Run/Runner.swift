@@ -87,9 +87,13 @@ public final class Runner: Sendable {
                                                target: mailbox.target, address: mailbox.address)
             mailboxID = id
             let targets = TargetPool { address in try self.makeDelivery(for: mailbox, address: address) }
-            defer { targets.closeAll() }
+            defer {
+                try? targets.settleCheckpoints()
+                targets.closeAll()
+            }
             try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
             try transfer(mailbox, mailboxID: id, targets: targets, result: &result)
+            try targets.settleCheckpoints()
             try store.finishPoll(mailbox: id, error: nil)
         } catch where StopSignal.requested {
             // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
@@ -260,6 +264,7 @@ public final class Runner: Sendable {
             observer?.messageSettled(mailbox, bytes: item.entry.size)
         }
         if !StopSignal.requested {
+            try targets.settleCheckpoints()
             try applyRetention(client: client, entries: entries, source: source, mailboxID: mailboxID, dryRun: false,
                                result: &result)
         }
@@ -400,6 +405,8 @@ public final class Runner: Sendable {
         defer { spool.discard() }
         try client.retrieve(entry.number, upcoming: upcoming) { try spool.append($0) }
         try spool.finish()
+        // The previous message's "delivered" commit ran while this one was fetched.
+        try targets.settleCheckpoints()
         CrashPoint.hit("after-retr")
         if spool.size != entry.size && result.notes.count < 50 {
             result.notes.append("message \(sanitizeForDisplay(entry.uidl)): LIST said \(entry.size) bytes, RETR "
@@ -440,10 +447,10 @@ public final class Runner: Sendable {
         let message = Message(spool: spool, envelope: envelope, messageID: messageID, dateHeader: dateHeader)
 
         guard let global = mailbox.global else {
-            try store.recordEnvelope(id: row.id, messageID: messageID, dateHeader: dateHeader,
-                                     json: StoredEnvelope(envelope: envelope).json())
-            if try attempt(row, address: mailbox.address, key: mailbox.key, message: message, mailbox: mailbox,
-                           targets: targets, result: &result) {
+            let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader,
+                                                json: StoredEnvelope(envelope: envelope).json())
+            if try attempt(row, address: mailbox.address, key: mailbox.key, message: message, envelope: columns,
+                           mailbox: mailbox, targets: targets, result: &result) {
                 result.delivered += 1
                 result.bytes += spool.size
             }
@@ -467,8 +474,9 @@ public final class Runner: Sendable {
                 failedRoutes += 1
                 continue
             }
+            let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader, json: "{}")
             if try attempt(child, address: routed.mailbox, key: "\(mailbox.key)>\(routed.mailbox)", message: message,
-                           mailbox: mailbox, targets: targets, result: &result) {
+                           envelope: columns, mailbox: mailbox, targets: targets, result: &result) {
                 finished += 1
                 result.routed += 1
             } else if let now = try store.message(id: child.id), now.state == .failed {
@@ -476,6 +484,9 @@ public final class Runner: Sendable {
             }
         }
         if finished + failedRoutes == decision.deliveries.count {
+            // Done only once every routed delivery's checkpoint is committed: a routed delivery left in doubt under
+            // a message that is never fetched again could not be completed.
+            try targets.settleCheckpoints()
             if failedRoutes == 0 {
                 try store.markDelivered(id: row.id, targetRef: "routed to " + decision.mailboxes.joined(separator: ", "))
                 result.delivered += 1
@@ -501,18 +512,22 @@ public final class Runner: Sendable {
         var dateHeader: String?
     }
 
-    /// One delivery attempt, checkpointed: "delivering" committed before the target is touched, "delivered" after
-    /// it confirmed. Returns whether it was delivered; failures are deferred, quarantined or failed here.
-    func attempt(_ row: MessageRecord, address: String, key: String, message: Message, mailbox: Plan.Mailbox,
-                 targets: TargetPool, result: inout MailboxResult) throws -> Bool {
+    /// One delivery attempt, checkpointed: "delivering" (with the envelope) committed before the target is touched,
+    /// "delivered" after it confirmed. Returns whether it was delivered; failures are deferred, quarantined or failed
+    /// here.
+    ///
+    /// Every commit goes through the store's group commit (shared with the other mailboxes' workers, one fsync per
+    /// group). Where the target answers exactly after a crash (`Delivery.confirmsLater`: Maildir, IMAP with a
+    /// searchable message) the "delivered" commit is not waited for here but while the next message is fetched:
+    /// a crash in between leaves the message in doubt, and the next run finds it in the target. LMTP and SMTP wait.
+    func attempt(_ row: MessageRecord, address: String, key: String, message: Message,
+                 envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool,
+                 result: inout MailboxResult) throws -> Bool {
         let spool = message.spool
         let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
+        try targets.settleCheckpoints()
         try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                 sha256: spool.sha256)
-        if row.parentID != nil {
-            try store.recordEnvelope(id: row.id, messageID: message.messageID, dateHeader: message.dateHeader,
-                                     json: "{}")
-        }
+                                 sha256: spool.sha256, envelope: envelope)
         CrashPoint.hit("after-delivering-commit")
         do {
             let delivery = try targets.delivery(for: address)
@@ -520,7 +535,13 @@ public final class Runner: Sendable {
                                           sender: message.envelope.sender)
             let ref = try delivery.deliver(request)
             CrashPoint.hit("after-target-ack")
-            try store.markDelivered(id: row.id, targetRef: ref)
+            let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
+                                       dateHeader: message.dateHeader)
+            if delivery.confirmsLater(asked) {
+                targets.confirmLater(store.markDeliveredLater(id: row.id, targetRef: ref))
+            } else {
+                try store.markDelivered(id: row.id, targetRef: ref)
+            }
             return true
         } catch let error as MailError {
             result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")

@@ -6,6 +6,9 @@ import Foundation
 final class TargetPool {
     private let make: (String) throws -> any Delivery
     private var open: [String: any Delivery] = [:]
+    /// "delivered" checkpoints still being committed (group commit) while the mailbox run goes on; see
+    /// `Runner.attempt`.
+    private var committing: [GroupCommit.Pending] = []
 
     init(make: @escaping (String) throws -> any Delivery) {
         self.make = make
@@ -16,6 +19,17 @@ final class TargetPool {
         let created = try make(address)
         open[address] = created
         return created
+    }
+
+    func confirmLater(_ checkpoint: GroupCommit.Pending) {
+        committing.append(checkpoint)
+    }
+
+    /// Returns once every "delivered" checkpoint handed to `confirmLater` is committed; throws if one failed.
+    func settleCheckpoints() throws {
+        let waiting = committing
+        committing = []
+        for checkpoint in waiting { try checkpoint.wait() }
     }
 
     func closeAll() {

@@ -10,7 +10,9 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 
 /// One SQLite connection (sqlite3*). Every call into SQLite passes `check`, which turns result codes into errors.
 /// Not thread-safe on its own; `Store` serialises access.
-final class Database {
+// Unchecked: a Database is only ever used under the Store's mutex, one thread at a time; the group commit's leader
+// hands it to the writes of other threads inside that mutex.
+final class Database: @unchecked Sendable {
     private(set) var handle: OpaquePointer?
     let path: String
 

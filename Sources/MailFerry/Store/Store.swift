@@ -6,6 +6,7 @@ import Synchronization
 /// method returns, so it survives a crash of this process or of the machine.
 public final class Store: Sendable {
     private let database: Mutex<Database>
+    private let commits = GroupCommit()
     public let path: String
 
     /// Opens or creates the store at `path` and brings its schema up to date.
@@ -223,16 +224,54 @@ public final class Store: Sendable {
         }
     }
 
-    /// The attempt, written and committed before the target is touched (write the attempt before the act).
-    public func markDelivering(id: Int64, target: String, token: String, size: Int, sha256: String) throws {
-        try update(id, "state = 'delivering', target = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1",
-                   [.text(target), .text(token), .int(Int64(size)), .text(sha256)])
+    /// The attempt, written and committed before the target is touched (write the attempt before the act), together
+    /// with what was recovered of the envelope (one commit).
+    public func markDelivering(id: Int64, target: String, token: String, size: Int, sha256: String,
+                               envelope: EnvelopeColumns? = nil) throws {
+        let time = now()
+        try write { db in
+            if let envelope {
+                try db.prepare("""
+                    UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, updated_at = ? WHERE id = ?
+                    """).run([envelope.messageID.map { .text($0) } ?? .null,
+                              envelope.dateHeader.map { .text($0) } ?? .null, .text(envelope.json), .double(time),
+                              .int(id)])
+            }
+            try db.prepare("""
+                UPDATE messages SET state = 'delivering', target = ?, token = ?, size = ?, sha256 = ?,
+                attempts = attempts + 1, updated_at = ? WHERE id = ?
+                """).run([.text(target), .text(token), .int(Int64(size)), .text(sha256), .double(time), .int(id)])
+        }
     }
 
     /// The target confirmed the message is durable.
     public func markDelivered(id: Int64, targetRef: String) throws {
-        try update(id, "state = 'delivered', target_ref = ?, delivered_at = ?, error_kind = NULL, last_error = NULL, "
-                   + "next_try_at = NULL", [.text(targetRef), .double(now())])
+        try markDeliveredLater(id: id, targetRef: targetRef).wait()
+    }
+
+    /// The same, queued for the next group commit without waiting: `wait()` on the result returns once it is
+    /// committed. Only for a target that answers exactly after a crash whether the message landed
+    /// (`Delivery.confirmsLater`), since until then the message is in doubt.
+    func markDeliveredLater(id: Int64, targetRef: String) -> GroupCommit.Pending {
+        let time = now()
+        return submit { db in
+            try db.prepare("""
+                UPDATE messages SET state = 'delivered', target_ref = ?, delivered_at = ?, error_kind = NULL,
+                last_error = NULL, next_try_at = NULL, updated_at = ? WHERE id = ?
+                """).run([.text(targetRef), .double(time), .double(time), .int(id)])
+        }
+    }
+
+    /// What is kept of a message's envelope: its Message-ID and Date headers and the recovered envelope as JSON.
+    public struct EnvelopeColumns: Sendable, Equatable {
+        public var messageID: String?
+        public var dateHeader: String?
+        public var json: String
+        public init(messageID: String?, dateHeader: String?, json: String) {
+            self.messageID = messageID
+            self.dateHeader = dateHeader
+            self.json = json
+        }
     }
 
     /// Reconciliation found no trace of an in-doubt attempt: the message goes back to be delivered again.
@@ -320,11 +359,31 @@ public final class Store: Sendable {
     }
 
     private func update(_ id: Int64, _ assignments: String, _ values: [Statement.Value]) throws {
-        try database.withLock { db in
+        let time = now()
+        try write { db in
             try db.prepare("UPDATE messages SET \(assignments), updated_at = ? WHERE id = ?")
-                .run(values + [.double(now()), .int(id)])
+                .run(values + [.double(time), .int(id)])
         }
     }
+
+    /// Runs `body` as one write of the next group commit (`GroupCommit`) and returns once it is durable.
+    private func write(_ body: @escaping (Database) throws -> Void) throws {
+        try submit(body).wait()
+    }
+
+    private func submit(_ body: @escaping (Database) throws -> Void) -> GroupCommit.Pending {
+        commits.submit(body) { writes in
+            try self.database.withLock { db in try db.transaction { try writes(db) } }
+        }
+    }
+
+    /// The database under the store's lock, for tests that drive the group commit directly.
+    func withDatabaseForTests<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.withLock { db in try body(db) }
+    }
+
+    /// Group commits so far and the writes they held (tests, profiling).
+    var groupCommitStatistics: (groups: Int, writes: Int) { commits.statistics }
 
     // MARK: - Summaries
 

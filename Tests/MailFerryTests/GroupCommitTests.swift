@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import Testing
+@testable import MailFerry
+
+/// The state database's group commit: concurrent workers' checkpoints share commits, each caller still returns only
+/// once its own write is durable, and one failing write does not take the others with it.
+@Suite struct GroupCommitTests {
+    @Test func concurrentCheckpointsShareCommitsAndAllLand() throws {
+        let dir = TempFolder("group-commit")
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/s.sqlite")
+        var rows: [[MessageRecord]] = []
+        for worker in 0..<8 {
+            let box = try store.registerMailbox(key: "isp/u\(worker)", source: "isp", user: "u\(worker)", target: "t",
+                                                address: nil)
+            let entries = (1...40).map { POP3Entry(number: $0, uidl: "m\($0)", size: 100) }
+            rows.append(try store.syncListing(mailbox: box, entries: entries).work)
+        }
+        let work = rows
+        let threads = (0..<8).map { worker in
+            Thread {
+                for row in work[worker] {
+                    let envelope = Store.EnvelopeColumns(messageID: "<\(row.id)@x>", dateHeader: nil, json: "{}")
+                    try? store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
+                                              sha256: "h\(row.id)", envelope: envelope)
+                    try? store.markDeliveredLater(id: row.id, targetRef: "new/tok-\(row.id)").wait()
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        while !threads.allSatisfy(\.isFinished) { usleep(1_000) }
+        for worker in 0..<8 {
+            let box = try #require(try store.mailboxID(key: "isp/u\(worker)"))
+            #expect(try store.counts(mailbox: box) == [.delivered: 40])
+        }
+        let stats = store.groupCommitStatistics
+        #expect(stats.writes == 8 * 40 * 2)
+        // Eight workers waiting on fsyncs: the commits were shared.
+        #expect(stats.groups < stats.writes, "\(stats)")
+        print("group commit: \(stats.writes) writes in \(stats.groups) commits")
+    }
+
+    @Test func aFailingWriteIsRolledBackAloneAndOnlyItsCallerSeesIt() throws {
+        let dir = TempFolder("group-commit")
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/s.sqlite")
+        let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
+        let rows = try store.syncListing(mailbox: box, entries: [POP3Entry(number: 1, uidl: "x", size: 1),
+                                                                  POP3Entry(number: 2, uidl: "y", size: 1)]).work
+        let commits = GroupCommit()
+        let transaction: GroupCommit.Transaction = { writes in
+            try store.withDatabaseForTests { db in try db.transaction { try writes(db) } }
+        }
+        let good = commits.submit({ db in
+            try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(rows[0].id)])
+        }, in: transaction)
+        let bad = commits.submit({ db in
+            try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(rows[1].id)])
+            try db.prepare("UPDATE no_such_table SET x = 1").run()
+        }, in: transaction)
+        #expect(throws: (any Error).self) { try bad.wait() }
+        try good.wait()
+        #expect(try store.message(id: rows[0].id)?.state == .delivering)
+        #expect(try store.message(id: rows[1].id)?.state == .listed)
+        #expect(commits.statistics.groups == 1)
+    }
+}
+
+/// A crash while a group of several mailboxes' checkpoints is written but not committed: the rerun still ends with
+/// every message exactly once.
+@Suite(.serialized) struct GroupCommitCrashTests {
+    @Test(arguments: [EndToEnd.Kind.maildir, .imap])
+    func crashWithAPendingGroupEndsExactlyOnce(kind: EndToEnd.Kind) throws {
+        let e2e = try EndToEnd("e2e-group", counts: ["alice": 60, "bob": 60, "carol": 60], kind: kind)
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "group-commit@20"])
+        #expect(crashed.code == 128 + SIGKILL, "the crash point was not reached: \(crashed.out) \(crashed.err)")
+        let beforeRerun = e2e.deliveredCount()
+        #expect(beforeRerun > 0 && beforeRerun < 180)
+        let rerun = try e2e.run()
+        #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
+        for user in ["alice", "bob", "carol"] {
+            try e2e.expectExactlyOnce(user)
+        }
+        let again = try e2e.run()
+        #expect(again.code == 0 && again.out.contains("0 messages delivered"), "\(again.out)")
+    }
+}
