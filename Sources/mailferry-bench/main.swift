@@ -9,20 +9,21 @@ import Synchronization
 struct Options {
     var mailboxes = 20
     var messages = 1000
-    var parallel = 4
+    var parallel = 8
     var hugeMiB = 100
-    var peers = true
+    var tools: Set<String> = Options.allTools
+    static let allTools: Set<String> = ["ceiling", "maildir", "imap", "fetchmail", "getmail", "huge"]
     var keep = false
     var mailferry = ""
 
     static let usage = """
-        usage: mailferry-bench [--mailboxes N] [--messages M] [--parallel P] [--huge-mib S] [--no-peers] [--keep]
+        usage: mailferry-bench [--mailboxes N] [--messages M] [--parallel P] [--huge-mib S] [--only LIST] [--keep]
                                --mailferry PATH
           --mailboxes N  POP3 mailboxes seeded (default 20)
           --messages M   messages per mailbox (default 1000; every 50th has a ~3 MiB attachment)
-          --parallel P   mailboxes at once for mailferry and the ceiling (default 4)
+          --parallel P   mailboxes at once for mailferry and the ceiling (default 8)
           --huge-mib S   one more mailbox holding an S MiB message, for peak memory (default 100; 0: none)
-          --no-peers     skip fetchmail and getmail6
+          --only LIST    run only these of ceiling,maildir,imap,fetchmail,getmail,huge (default: all)
           --keep         keep the lab and every tool's output (printed at the end)
         """
 
@@ -40,7 +41,11 @@ struct Options {
             case "--messages": messages = max(1, try number(argument))
             case "--parallel": parallel = max(1, try number(argument))
             case "--huge-mib": hugeMiB = try number(argument)
-            case "--no-peers": peers = false
+            case "--only":
+                tools = Set((iterator.next() ?? "").split(separator: ",").map(String.init))
+                guard !tools.isEmpty, tools.isSubset(of: Options.allTools) else {
+                    throw BenchError("--only wants some of \(Options.allTools.sorted().joined(separator: ","))")
+                }
             case "--keep": keep = true
             case "--mailferry": mailferry = iterator.next() ?? ""
             default: throw BenchError("unknown argument \(argument)\n\(Options.usage)")
@@ -83,7 +88,7 @@ func benchmark(_ options: Options) throws -> [Row] {
         labUsers["\(user)-mf"] = "unused-\(UUID().uuidString.prefix(8))"
         labUsers["\(user)-fm"] = "unused-\(UUID().uuidString.prefix(8))"
     }
-    if options.hugeMiB > 0 { labUsers["huge"] = "pw-huge-\(UInt32.random(in: 0...UInt32.max))" }
+    if options.hugeMiB > 0 && options.tools.contains("huge") { labUsers["huge"] = "pw-huge-\(UInt32.random(in: 0...UInt32.max))" }
     let work = NSTemporaryDirectory() + "mailferry-bench-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     let lab = try DovecotLab.start(users: labUsers)
@@ -119,6 +124,7 @@ func benchmark(_ options: Options) throws -> [Row] {
     }
 
     // The raw ceiling: same TLS, same parallelism, RETR pipelined 16 deep, bytes thrown away.
+    if options.tools.contains("ceiling") {
     log("raw ceiling")
     let ceilingBytes = Mutex(0)
     let ceilingMessages = Mutex(0)
@@ -148,9 +154,10 @@ func benchmark(_ options: Options) throws -> [Row] {
     rows.append(Row(tool: "raw RETR ceiling (16 deep)", run: "initial", messages: read, bytes: expected.bytes,
                     seconds: ceilingSeconds, rssKiB: nil,
                     verdict: read == expected.count ? "\(read) read" : "\(read) of \(expected.count) read"))
+    }
 
     // mailferry into Maildir, then into IMAP.
-    for imap in [false, true] {
+    for imap in [false, true] where options.tools.contains(imap ? "imap" : "maildir") {
         let name = imap ? "mailferry-imap" : "mailferry-maildir"
         let tool = imap ? "mailferry → IMAP" : "mailferry → Maildir"
         log(tool)
@@ -167,7 +174,7 @@ func benchmark(_ options: Options) throws -> [Row] {
         rows[rows.count - 1].verdict = "\(still) files, none added"
     }
 
-    if options.peers {
+    if options.tools.contains("fetchmail") {
         if let fetchmail = which("fetchmail") {
             log("fetchmail")
             let (rc, home) = try setup.fetchmailConfig()
@@ -183,6 +190,8 @@ func benchmark(_ options: Options) throws -> [Row] {
         } else {
             log("fetchmail not installed: skipped (scripts/bench installs it)")
         }
+    }
+    if options.tools.contains("getmail") {
         if let getmail = which("getmail") {
             log("getmail6")
             let (rcs, dir) = try setup.getmailConfig()
@@ -200,7 +209,7 @@ func benchmark(_ options: Options) throws -> [Row] {
         }
     }
 
-    if options.hugeMiB > 0 {
+    if options.hugeMiB > 0 && options.tools.contains("huge") {
         log("one mailbox with a \(options.hugeMiB) MiB message")
         var huge = Expected()
         // The attachment is base64 (4/3 of its raw size): aim at the message size asked for.

@@ -2,11 +2,15 @@ import Foundation
 import Glibc
 
 /// A retrieved message on local disk: written once while it streams in from the server (hashed on the way),
-/// then read by a delivery. Memory stays constant whatever the message size.
+/// then read by a delivery. Memory stays constant whatever the message size. One spool file serves a whole mailbox
+/// run (`rewind` between messages): creating and deleting a file per message costs the file system more than
+/// writing it (ext4 searches recently deleted inodes on every create).
 public final class SpoolFile {
     public let path: String
     private var fd: Int32
-    private let hasher = SHA256Hasher()
+    private var hasher = SHA256Hasher()
+    /// Reused by every `readChunks`, allocated on first use.
+    private var readBuffer: UnsafeMutableRawBufferPointer?
     private var pending: [UInt8] = []
     private static let flushThreshold = 256 * 1024
     public private(set) var size = 0
@@ -22,6 +26,18 @@ public final class SpoolFile {
 
     deinit {
         if fd >= 0 { close(fd) }
+        readBuffer?.deallocate()
+    }
+
+    /// Empties the file for the next message.
+    public func rewind() throws {
+        guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
+            throw MailError(.local, "cannot empty spool file \(path): \(errnoText())")
+        }
+        hasher = SHA256Hasher()
+        pending.removeAll(keepingCapacity: true)
+        size = 0
+        sha256 = ""
     }
 
     /// Appends bytes as they arrive.
@@ -60,14 +76,18 @@ public final class SpoolFile {
 
     /// Reads the whole file from the start in chunks of at most `chunkSize` bytes.
     public func readChunks(chunkSize: Int = 256 * 1024, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
-        defer { buffer.deallocate() }
+        if let existing = readBuffer, existing.count < chunkSize {
+            existing.deallocate()
+            readBuffer = nil
+        }
+        let buffer = readBuffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        readBuffer = buffer
         var offset: off_t = 0
         while true {
             let n = retryingEINTR { pread(fd, buffer.baseAddress, chunkSize, offset) }
             if n < 0 { throw MailError(.local, "cannot read spool file \(path): \(errnoText())") }
             if n == 0 { return }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<min(n, chunkSize)]))
             offset += off_t(n)
         }
     }

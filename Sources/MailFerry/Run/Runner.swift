@@ -237,6 +237,8 @@ public final class Runner: Sendable {
         let (items, entries) = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
         let numbers = items.map(\.entry.number)
         observer?.mailboxPlanned(mailbox, messages: items.count, bytes: items.reduce(0) { $0 + $1.entry.size })
+        let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID).eml")
+        defer { spool.discard() }
         for (index, item) in items.enumerated() {
             if StopSignal.requested {
                 result.pending += items.count - index
@@ -244,8 +246,8 @@ public final class Runner: Sendable {
             }
             let countedBefore = result.settled
             do {
-                try transferOne(item, upcoming: numbers[(index + 1)...], client: client, mailbox: mailbox,
-                                mailboxID: mailboxID, targets: targets, result: &result)
+                try transferOne(item, upcoming: numbers[(index + 1)...], client: client, spool: spool,
+                                mailbox: mailbox, mailboxID: mailboxID, targets: targets, result: &result)
             } catch let error as MailError where !client.botched && client.refusedRetrieval == item.entry.number {
                 // This one message was refused (deleted meanwhile?); the session is fine, go on.
                 if case .known(let row, _) = item {
@@ -398,11 +400,11 @@ public final class Runner: Sendable {
         }
     }
 
-    func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, client: POP3Client, mailbox: Plan.Mailbox,
-                     mailboxID: Int64, targets: TargetPool, result: inout MailboxResult) throws {
+    func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, client: POP3Client, spool: SpoolFile,
+                     mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
+                     result: inout MailboxResult) throws {
         let entry = item.entry
-        let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID)-\(entry.number).eml")
-        defer { spool.discard() }
+        try spool.rewind()
         try client.retrieve(entry.number, upcoming: upcoming) { try spool.append($0) }
         try spool.finish()
         // The previous message's "delivered" commit ran while this one was fetched.

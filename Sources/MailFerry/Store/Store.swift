@@ -52,12 +52,13 @@ public final class Store: Sendable {
     /// The id of the mailbox with this identity, creating its row on first sight.
     public func registerMailbox(key: String, source: String, user: String, target: String,
                                 address: String?) throws -> Int64 {
-        try database.withLock { db in
+        let time = now()
+        return try write { db in
             try db.prepare("""
                 INSERT INTO mailboxes (key, source, user, target, address, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET target = excluded.target, address = excluded.address
                 """).run([.text(key), .text(source), .text(user), .text(target), address.map { .text($0) } ?? .null,
-                          .double(now())])
+                          .double(time)])
             return try db.prepare("SELECT id FROM mailboxes WHERE key = ?").rows([.text(key)]) { $0.int(0) }.first!
         }
     }
@@ -70,45 +71,44 @@ public final class Store: Sendable {
     public func syncListing(mailbox: Int64, entries: [POP3Entry],
                             known: Set<String>? = nil) throws -> (work: [MessageRecord], new: Int) {
         let time = now()
-        return try database.withLock { db in
-            try db.transaction {
-                let knownSet = try known ?? Set(db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
-                    .rows([.int(mailbox)]) { $0.text(0) ?? "" })
-                let insert = try db.prepare("""
-                    INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
-                    VALUES (?, ?, ?, 'listed', ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
-                    """)
-                var added = 0
-                for entry in entries where !knownSet.contains(entry.uidl) {
-                    try insert.run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time),
-                                    .double(time)])
-                    added += db.changes
-                }
-                try db.prepare("""
-                    UPDATE mailboxes SET last_poll_at = ?, server_count = ?, server_bytes = ? WHERE id = ?
-                    """).run([.double(time), .int(Int64(entries.count)),
-                              .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox)])
-                let pending = try db.prepare("""
-                    SELECT \(Store.recordColumns) FROM messages
-                    WHERE mailbox_id = ? AND parent_id IS NULL
-                    AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
-                    """).rows([.int(mailbox), .double(time)], Store.record)
-                let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
-                // Only what the server still has can be fetched; keep the server's order.
-                let work = pending.filter { order[$0.uidl] != nil }.sorted { order[$0.uidl]! < order[$1.uidl]! }
-                return (work, added)
+        return try write { db in
+            let knownSet = try known ?? Set(db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
+                .rows([.int(mailbox)]) { $0.text(0) ?? "" })
+            let insert = try db.prepare("""
+                INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
+                VALUES (?, ?, ?, 'listed', ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
+                """)
+            var added = 0
+            for entry in entries where !knownSet.contains(entry.uidl) {
+                try insert.run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time),
+                                .double(time)])
+                added += db.changes
             }
+            try db.prepare("""
+                UPDATE mailboxes SET last_poll_at = ?, server_count = ?, server_bytes = ? WHERE id = ?
+                """).run([.double(time), .int(Int64(entries.count)),
+                          .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox)])
+            let pending = try db.prepare("""
+                SELECT \(Store.recordColumns) FROM messages
+                WHERE mailbox_id = ? AND parent_id IS NULL
+                AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
+                """).rows([.int(mailbox), .double(time)], Store.record)
+            let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
+            // Only what the server still has can be fetched; keep the server's order.
+            let work = pending.filter { order[$0.uidl] != nil }.sorted { order[$0.uidl]! < order[$1.uidl]! }
+            return (work, added)
         }
     }
 
     /// Notes the end of a mailbox's poll: success clears the last error.
     public func finishPoll(mailbox: Int64, error: String?) throws {
-        try database.withLock { db in
+        let time = now()
+        try write { db in
             if let error {
                 try db.prepare("UPDATE mailboxes SET last_error = ? WHERE id = ?").run([.text(error), .int(mailbox)])
             } else {
                 try db.prepare("UPDATE mailboxes SET last_error = NULL, last_ok_at = ? WHERE id = ?")
-                    .run([.double(now()), .int(mailbox)])
+                    .run([.double(time), .int(mailbox)])
             }
         }
     }
@@ -125,7 +125,7 @@ public final class Store: Sendable {
     /// Notes a successful login and the delay the server wants before the next one.
     public func recordLogin(mailbox: Int64, delay: Int?) throws {
         let time = now()
-        try database.withLock { db in
+        try write { db in
             try db.prepare("UPDATE mailboxes SET last_login_at = ?, login_delay = ?, next_login_at = ? WHERE id = ?")
                 .run([.double(time), delay.map { .int(Int64($0)) } ?? .null,
                       delay.map { .double(time + Double($0)) } ?? .null, .int(mailbox)])
@@ -366,9 +366,12 @@ public final class Store: Sendable {
         }
     }
 
-    /// Runs `body` as one write of the next group commit (`GroupCommit`) and returns once it is durable.
-    private func write(_ body: @escaping (Database) throws -> Void) throws {
-        try submit(body).wait()
+    /// Runs `body` as one write of the next group commit (`GroupCommit`) and returns once it is durable, with what
+    /// `body` returned.
+    private func write<T>(_ body: @escaping (Database) throws -> T) throws -> T {
+        let result = ResultBox<T>()
+        try submit { db in result.value = try body(db) }.wait()
+        return result.value!
     }
 
     private func submit(_ body: @escaping (Database) throws -> Void) -> GroupCommit.Pending {
@@ -413,4 +416,9 @@ public final class Store: Sendable {
                 .run([.double(now()), .int(Int64(exitCode)), .text(summaryJSON), .text(runID)])
         }
     }
+}
+
+/// Carries a write's result out of the group commit (written by the leader, read by the caller after `wait`).
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
 }
