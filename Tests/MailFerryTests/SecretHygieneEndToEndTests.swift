@@ -27,9 +27,11 @@ import Testing
             switch person.user {
             case "alice": secret = #"{ env: "ALICE_PW" }"#
             case "carol": secret = #"{ command: ["/bin/cat", "\#(passwordCommand)"] }"#
-            default: secret = "{ file: \"\(e2e.folder.file("secrets/\(person.user)", e2e.users[person.user]! + "\n"))\" }"
+            default:
+                let file = e2e.folder.file("secrets/\(person.user)", e2e.users[person.user]! + "\n")
+                secret = "{ file: \"\(file)\" }"
             }
-            let address = person.target == "maildir" ? "\(person.user)@contoso.example" : "\(person.user)-new@contoso.example"
+            let address = "\(person.user)\(person.target == "maildir" ? "" : "-new")@contoso.example"
             mailboxes.append("""
                 { source: "\(person.source)-\(person.auth)", user: "\(person.user)", password: \(secret),
                   target: "\(person.target)", mailbox: "\(address)" }
@@ -73,7 +75,8 @@ import Testing
 
         // Every byte written: output, trace, reports, state (database, WAL, spool, lock), the targets.
         var written: [(String, [UInt8])] = [("stdout", Array(run.out.utf8)), ("stderr", Array(run.err.utf8))]
-        for root in [ws] + Self.people.filter { $0.target != "maildir" }.map { lab.maildir(of: "\($0.user)-new").path } {
+        let targetMaildirs = Self.people.filter { $0.target != "maildir" }.map { lab.maildir(of: "\($0.user)-new").path }
+        for root in [ws] + targetMaildirs {
             for (path, bytes) in Self.files(under: root) where !path.hasPrefix(ws + "/secrets/") {
                 written.append((path, bytes))
             }

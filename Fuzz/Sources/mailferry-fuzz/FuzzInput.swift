@@ -65,8 +65,8 @@ func printError(_ text: String) {
 /// Text meant for a terminal or a report must not carry control characters (escape sequences) from a server.
 func requireDisplaySafe(_ text: String, _ what: String, file: StaticString = #fileID, line: UInt = #line) {
     let bad = text.unicodeScalars.first { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }
-    require(bad == nil, "\(what) carries control character U+\(String(bad?.value ?? 0, radix: 16)): \(text.debugDescription)",
-            file: file, line: line)
+    let code = String(bad?.value ?? 0, radix: 16)
+    require(bad == nil, "\(what) carries control character U+\(code): \(text.debugDescription)", file: file, line: line)
 }
 
 /// A byte stream served from memory in the chunks given: what the line reader sees from a server that sends its

@@ -121,6 +121,7 @@ enum InitCommand {
               // pipelining: false,               // do not send RETRs ahead even if the server allows it
               // onUIDLReset: "rekey",            // go on when the server seems to have renumbered (default: "stop")
               // deleteFromSourceAfterDays: 60,   // retention: DELE what was delivered that long ago (default: never)
+              // maxMessageBytes: 200000000,   // refuse (and leave on the server) larger messages (default: 4 GiB)
             },
           },
 

@@ -64,6 +64,12 @@ public struct Plan: Sendable {
         public var deleteFromSourceAfterDays: Int? = nil
         /// What to do when the server seems to have renumbered its UIDLs.
         public var onUIDLReset: UIDLResetPolicy = .stop
+        /// A message larger than this (by LIST, or by what RETR actually sends) is refused: set aside with its
+        /// reason and left on the server, so a hostile or broken server cannot fill the disk with one endless body.
+        public var maxMessageBytes: Int = Source.defaultMaxMessageBytes
+
+        /// 4 GiB: far above what any mail system accepts (Exchange Online: 150 MB), so nothing real is refused.
+        public static let defaultMaxMessageBytes = 4 << 30
     }
 
     /// A sudden mass of unknown UIDLs, while most known ones vanished, looks like a provider migration that

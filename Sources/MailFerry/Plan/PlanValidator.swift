@@ -26,7 +26,7 @@ struct PlanValidator {
     static let transitionKeys = ["start", "cutover", "end"]
     static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
                              "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
-                             "onUIDLReset"]
+                             "onUIDLReset", "maxMessageBytes"]
     static let mailboxKeys = ["source", "user", "password", "token", "target", "mailbox", "global"]
     /// What mailboxes inherit when they do not say.
     static let defaultsKeys = ["source", "target", "mailbox"]
@@ -229,13 +229,15 @@ struct PlanValidator {
                     + suggestion(text, among: Plan.UIDLResetPolicy.allCases.map(\.rawValue)))
             }
         }
+        let maxMessageBytes = integer(s, "maxMessageBytes", at: at, range: 1024...(1 << 40))
         guard let server else { return nil }
         let endpoint = POP3Endpoint(host: server.host, port: server.port, tls: server.tls,
                                     tlsSettings: server.tlsSettings, allowPlaintext: server.allowPlaintext,
                                     timeout: server.timeout, pipelineWindow: pipelining ? 16 : 1)
         return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
                            withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
-                           deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset)
+                           deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,
+                           maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes)
     }
 
     /// Names of sources and targets become parts of mailbox keys and report lines: keep them plain.

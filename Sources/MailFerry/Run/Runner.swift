@@ -92,7 +92,16 @@ public final class Runner: Sendable {
                 targets.closeAll()
             }
             try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
-            try transfer(mailbox, mailboxID: id, targets: targets, result: &result)
+            // A message cut off for being too large leaves its session mid-reply: a fresh one fetches the rest.
+            var sessions = 1
+            while true {
+                do {
+                    try transfer(mailbox, mailboxID: id, targets: targets, result: &result)
+                    break
+                } catch is SessionCutOff where sessions < Self.maxSessionsPerMailbox {
+                    sessions += 1
+                }
+            }
             try targets.settleCheckpoints()
             try store.finishPoll(mailbox: id, error: nil)
         } catch where StopSignal.requested {
@@ -235,7 +244,10 @@ public final class Runner: Sendable {
                 + "true on sources.\(source.name) to accept that)")
         }
         let (items, entries) = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
-        let numbers = items.map(\.entry.number)
+        let limit = source.maxMessageBytes
+        // Only what may be fetched is pipelined: a message LIST says is too large is never asked for.
+        let numbers = items.filter { $0.entry.size <= limit }.map(\.entry.number)
+        var fetched = 0
         observer?.mailboxPlanned(mailbox, messages: items.count, bytes: items.reduce(0) { $0 + $1.entry.size })
         let spool = try SpoolFile(path: "\(spoolFolder)/\(mailboxID).eml")
         defer { spool.discard() }
@@ -244,10 +256,21 @@ public final class Runner: Sendable {
                 result.pending += items.count - index
                 break
             }
+            if item.entry.size > limit {
+                try refuseTooLarge(item, size: "\(item.entry.size) bytes by LIST", mailbox: mailbox, source: source,
+                                   result: &result)
+                observer?.messageSettled(mailbox, bytes: item.entry.size)
+                continue
+            }
+            fetched += 1
             let countedBefore = result.settled
             do {
-                try transferOne(item, upcoming: numbers[(index + 1)...], client: client, spool: spool,
+                try transferOne(item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
                                 mailbox: mailbox, mailboxID: mailboxID, targets: targets, result: &result)
+            } catch let error as MailError where error.code == Self.tooLarge {
+                try refuseTooLarge(item, size: "more than \(limit) bytes by RETR (LIST said \(item.entry.size))",
+                                   mailbox: mailbox, source: source, result: &result)
+                throw SessionCutOff()
             } catch let error as MailError where !client.botched && client.refusedRetrieval == item.entry.number {
                 // This one message was refused (deleted meanwhile?); the session is fine, go on.
                 if case .known(let row, _) = item {
@@ -364,7 +387,7 @@ public final class Runner: Sendable {
         let known = try store.knownSizes(mailbox: mailboxID)
         try checkForUIDLReset(unique, known: known, source: source, result: &result)
         let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
-        result.new = new
+        result.new += new
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
             + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
@@ -400,12 +423,19 @@ public final class Runner: Sendable {
         }
     }
 
-    func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, client: POP3Client, spool: SpoolFile,
+    func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client, spool: SpoolFile,
                      mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
                      result: inout MailboxResult) throws {
         let entry = item.entry
         try spool.rewind()
-        try client.retrieve(entry.number, upcoming: upcoming) { try spool.append($0) }
+        try client.retrieve(entry.number, upcoming: upcoming) { chunk in
+            // LIST may lie, and a body may never end: stop reading at the limit, whatever was announced.
+            if spool.size + chunk.count > limit {
+                throw MailError(.permanent, "message \(entry.number) is larger than \(limit) bytes",
+                                code: Self.tooLarge)
+            }
+            try spool.append(chunk)
+        }
         try spool.finish()
         // The previous message's "delivered" commit ran while this one was fetched.
         try targets.settleCheckpoints()
@@ -426,6 +456,33 @@ public final class Runner: Sendable {
         }
         try deliverOne(row, spool: spool, mailbox: mailbox, mailboxID: mailboxID, targets: targets,
                        result: &result)
+    }
+
+    /// The code of the error that stops a message larger than the source's `maxMessageBytes`.
+    static let tooLarge = "mailferry/too-large"
+    /// Sessions one mailbox may use in a run: each message cut off mid-RETR for its size costs one.
+    static let maxSessionsPerMailbox = 8
+
+    /// The POP3 session had to stop reading in the middle of a reply (a message too large): it cannot go on.
+    struct SessionCutOff: Error, CustomStringConvertible {
+        var description: String {
+            "too many messages were cut off for their size; the rest of the mailbox waits for the next run"
+        }
+    }
+
+    /// Sets a message larger than `maxMessageBytes` aside for good (failed, quarantined; it stays on the server),
+    /// with an error that names the mailbox, the UIDL, the size and the setting.
+    func refuseTooLarge(_ item: WorkItem, size: String, mailbox: Plan.Mailbox, source: Plan.Source,
+                        result: inout MailboxResult) throws {
+        let message = "message \(sanitizeForDisplay(item.entry.uidl)) of \(mailbox.key) refused: \(size), more "
+            + "than maxMessageBytes (\(source.maxMessageBytes)) of sources.\(source.name); left on the server"
+        if case .known(let row, _) = item {
+            try store.markQuarantined(id: row.id, kind: .permanent, error: message)
+            result.quarantined += 1
+        } else {
+            result.deferred += 1
+        }
+        result.messageErrors.append(message)
     }
 
     /// The token a catch-all message's own row carries while its routed deliveries are under way.
