@@ -159,3 +159,72 @@ import Testing
         return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0o777
     }
 }
+
+/// OAuth tokens through the trace sink `run --trace` uses: POP3 XOAUTH2 and OAUTHBEARER, SMTP XOAUTH2. The trace
+/// file shows the exchange, redacted, and holds neither the token nor any base64 form of it.
+@Suite struct TokenTraceTests {
+    static let token = "ya29.tok-SECRET-\(UUID().uuidString.prefix(8))"
+
+    func expectClean(_ tracePath: String, mechanism: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let trace = (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? ""
+        #expect(trace.contains("C: AUTH \(mechanism)") && trace.contains("<redacted>"), "\(trace)",
+                sourceLocation: sourceLocation)
+        var needles = [Self.token] + SecretHygieneEndToEndTests.base64Fragments(of: Array(Self.token.utf8))
+        needles.append(Data("auth=Bearer \(Self.token)".utf8).base64EncodedString())
+        for needle in needles {
+            #expect(!trace.contains(needle), "\(needle) in the trace", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test(arguments: ["XOAUTH2", "OAUTHBEARER"])
+    func pop3TokenIsRedacted(mechanism: String) throws {
+        let folder = TempFolder("token-trace")
+        defer { folder.cleanup() }
+        let server = try FakeServer(.send("+OK fake\r\n"), .expect("CAPA"),
+                                    .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"), .expect("AUTH \(mechanism)"),
+                                    .send("+ \r\n"), .run { session in _ = try session.readLine() },
+                                    .send("+OK welcome\r\n"), .respond(["CAPA": "+OK\r\nUIDL\r\n.\r\n",
+                                                                        "QUIT": "+OK bye\r\n"]))
+        let trace = try ProtocolTrace(path: folder.path + "/trace", standardError: nil)
+        let client = try server.plainClient()
+        client.trace = trace.session("isp/u pop3")
+        try client.connect()
+        let method = POP3AuthMethod(rawValue: mechanism.lowercased())!
+        #expect(try client.login(user: "u", credential: .token(Self.token), allowed: [method]) == method)
+        client.quit()
+        server.finish()
+        // The token did go to the server (base64-encoded inside the SASL response): the trace had it to leak.
+        #expect(SecretHygieneEndToEndTests.base64Fragments(of: Array(Self.token.utf8)).contains {
+            server.transcript.contains($0)
+        })
+        expectClean(folder.path + "/trace", mechanism: mechanism)
+    }
+
+    @Test func smtpTokenIsRedacted() throws {
+        let folder = TempFolder("token-trace")
+        defer { folder.cleanup() }
+        let initial = Data("user=relay\u{1}auth=Bearer \(Self.token)\u{1}\u{1}".utf8).base64EncodedString()
+        let server = try FakeServer(.send("220 fake\r\n"), .expect("EHLO client.test"),
+                                    .send("250-fake\r\n250 AUTH XOAUTH2\r\n"), .expect("AUTH XOAUTH2 \(initial)"),
+                                    .send("235 2.7.0 ok\r\n"), .expect("MAIL FROM:<sender@wingtip.example>"),
+                                    .send("250 ok\r\n"), .expect("RCPT TO:<alice@contoso.example>"),
+                                    .send("250 ok\r\n"), .expect("DATA"), .send("354 go\r\n"),
+                                    .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."),
+                                    .send("250 queued\r\n"), .respond(["QUIT": "221 bye\r\n"]))
+        let token = Self.token
+        let delivery = MailTransferDelivery(settings: MailTransferSettings(
+            endpoint: ServerEndpoint(host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
+                                     timeout: 3),
+            dialect: .smtp, user: "relay", secret: { .token(token) }, defaultSender: "sender@wingtip.example",
+            defaultRecipients: ["alice@contoso.example"], clientName: "client.test"))
+        let trace = try ProtocolTrace(path: folder.path + "/trace", standardError: nil)
+        delivery.trace = trace.session("isp/u relay smtp")
+        let spool = try makeSpool(folder, Array("Subject: x\r\n\r\nhi\r\n".utf8))
+        #expect(try delivery.deliverMessage(DeliveryRequest(token: "t", spool: spool,
+                                                            arrival: DeliveryScript.arrival)).complete)
+        delivery.close()
+        server.finish()
+        expectClean(folder.path + "/trace", mechanism: "XOAUTH2")
+        #expect(SecretHygieneEndToEndTests.mode(folder.path + "/trace") == 0o600)
+    }
+}
