@@ -202,6 +202,31 @@ public final class DovecotLab: Sendable {
         MaildirSeeder.virtualSize(of: message)
     }
 
+    /// A message as Dovecot serves it (POP3 RETR, IMAP FETCH BODY[]): every bare LF turned into CRLF.
+    public static func served(_ message: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(message.count + message.count / 40)
+        var previous: UInt8 = 0
+        for byte in message {
+            if byte == 10 && previous != 13 { out.append(13) }
+            out.append(byte)
+            previous = byte
+        }
+        return out
+    }
+
+    /// A message as Dovecot writes what arrives by IMAP APPEND or LMTP to disk (`mail_save_crlf = no`): CRLF turned
+    /// into LF.
+    public static func stored(_ message: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(message.count)
+        for (index, byte) in message.enumerated()
+        where !(byte == 13 && index + 1 < message.count && message[index + 1] == 10) {
+            out.append(byte)
+        }
+        return out
+    }
+
     /// Stops Dovecot (SIGTERM, then SIGKILL for whatever is stuck; at most 5 s) and returns once none of its processes
     /// is left. Idempotent. Typically takes 10–30 ms; see `DovecotProcess.stop` for how it avoids Dovecot's
     /// one-second exit sleep.

@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import MailFerryLab
 
 /// SHA-256 of some bytes, as a hashable value.
 struct Digest: Hashable {
@@ -29,39 +30,15 @@ struct Expected {
     var bytes = 0
 
     mutating func add(_ message: [UInt8]) {
-        let served = Expected.crlf(message)
+        let served = DovecotLab.served(message)
         retr[Digest(served), default: 0] += 1
-        let lf = Expected.lfOnly(served)
+        let lf = DovecotLab.stored(served)
         self.lf[Digest(lf), default: 0] += 1
         traceless[Digest(Verify.withoutTrace(lf)), default: 0] += 1
         count += 1
         bytes += served.count
     }
 
-    static func crlf(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + bytes.count / 40)
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if byte == 10 && previous != 13 { out.append(13) }
-            out.append(byte)
-            previous = byte
-        }
-        return out
-    }
-
-    static func lfOnly(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        let count = bytes.count
-        while index < count {
-            let byte = bytes[index]
-            if !(byte == 13 && index + 1 < count && bytes[index + 1] == 10) { out.append(byte) }
-            index += 1
-        }
-        return out
-    }
 }
 
 /// How a tool's output compares with what was seeded.
@@ -125,7 +102,7 @@ enum Verify {
         for path in files(in: maildirs) {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             let raw = [UInt8](data)
-            let bytes = form == .retr ? raw : Expected.lfOnly(raw)
+            let bytes = form == .retr ? raw : DovecotLab.stored(raw)
             let fieldStarts = topFieldStarts(bytes, limit: form == .peer ? 4 : 0)
             var matched = false
             for k in ([preferred] + Array(0..<fieldStarts.count)) where k < fieldStarts.count {

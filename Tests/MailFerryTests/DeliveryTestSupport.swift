@@ -185,23 +185,10 @@ func expectSameBytes(_ got: [UInt8], _ want: [UInt8], _ what: String = "bytes",
 
 /// `bytes` with every bare LF turned into CRLF: how an IMAP server shows a message (FETCH BODY[]).
 func crlfNormalized(_ bytes: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count + bytes.count / 40)
-    var previous: UInt8 = 0
-    for byte in bytes {
-        if byte == 10 && previous != 13 { out.append(13) }
-        out.append(byte)
-        previous = byte
-    }
-    return out
+    DovecotLab.served(bytes)
 }
 
 /// `bytes` with CRLF turned into LF: how Dovecot writes an appended message to disk (`mail_save_crlf = no`).
 func lfNormalized(_ bytes: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count)
-    for (index, byte) in bytes.enumerated() where !(byte == 13 && index + 1 < bytes.count && bytes[index + 1] == 10) {
-        out.append(byte)
-    }
-    return out
+    DovecotLab.stored(bytes)
 }

@@ -339,12 +339,7 @@ final class EndToEnd {
     }
 
     static func lfOnly(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        for (index, byte) in bytes.enumerated() where !(byte == 13 && index + 1 < bytes.count && bytes[index + 1] == 10) {
-            out.append(byte)
-        }
-        return out
+        DovecotLab.stored(bytes)
     }
 
     /// The newest run report.
