@@ -52,6 +52,12 @@ public final class Store: Sendable {
     /// The id of the mailbox with this identity, creating its row on first sight.
     public func registerMailbox(key: String, source: String, user: String, target: String,
                                 address: String?) throws -> Int64 {
+        // Known and unchanged (every run after the first): nothing to write, so no commit.
+        let known = try database.withLock { db in
+            try db.prepare("SELECT id FROM mailboxes WHERE key = ? AND target = ? AND address IS ?")
+                .rows([.text(key), .text(target), address.map { .text($0) } ?? .null]) { $0.int(0) }.first
+        }
+        if let known { return known }
         let time = now()
         return try write { db in
             try db.prepare("""
@@ -123,9 +129,13 @@ public final class Store: Sendable {
     }
 
     /// Notes a successful login and the delay the server wants before the next one.
+    ///
+    /// Not a checkpoint: it is queued for the next group commit (in practice the same mailbox's listing, which
+    /// follows at once) instead of costing a commit of its own. Lost to a crash, the next login may come early, and
+    /// a server that minds says [LOGIN-DELAY], which makes the mailbox wait.
     public func recordLogin(mailbox: Int64, delay: Int?) throws {
         let time = now()
-        try write { db in
+        _ = submit { db in
             try db.prepare("UPDATE mailboxes SET last_login_at = ?, login_delay = ?, next_login_at = ? WHERE id = ?")
                 .run([.double(time), delay.map { .int(Int64($0)) } ?? .null,
                       delay.map { .double(time + Double($0)) } ?? .null, .int(mailbox)])
@@ -405,15 +415,18 @@ public final class Store: Sendable {
     // MARK: - Runs
 
     public func startRun(id runID: String) throws {
-        try database.withLock { db in
-            try db.prepare("INSERT INTO runs (run_id, started_at) VALUES (?, ?)").run([.text(runID), .double(now())])
+        let time = now()
+        try write { db in
+            try db.prepare("INSERT INTO runs (run_id, started_at) VALUES (?, ?)").run([.text(runID), .double(time)])
         }
     }
 
+    /// The run's end (also commits whatever notes still wait in the group commit's queue).
     public func finishRun(id runID: String, exitCode: Int32, summaryJSON: String) throws {
-        try database.withLock { db in
+        let time = now()
+        try write { db in
             try db.prepare("UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE run_id = ?")
-                .run([.double(now()), .int(Int64(exitCode)), .text(summaryJSON), .text(runID)])
+                .run([.double(time), .int(Int64(exitCode)), .text(summaryJSON), .text(runID)])
         }
     }
 }
