@@ -88,6 +88,12 @@ struct Setup {
             for sub in ["cur", "new", "tmp"] {
                 try FileManager.default.createDirectory(atPath: "\(maildir)/\(sub)", withIntermediateDirectories: true)
             }
+            // getmail refuses to deliver as root; it then delivers as `user` (a child process per message).
+            if let nobody = deliveryUser {
+                for path in [dir, "\(dir)/maildirs", maildir] + ["cur", "new", "tmp"].map({ "\(maildir)/\($0)" }) {
+                    chown(path, nobody.uid, nobody.gid)
+                }
+            }
             let rc = "\(dir)/rc-\(user)"
             try write(rc, """
                 [retriever]
@@ -101,6 +107,7 @@ struct Setup {
                 [destination]
                 type = Maildir
                 path = \(maildir)/
+                \(deliveryUser.map { "user = \($0.name)" } ?? "")
 
                 [options]
                 delete = false
@@ -114,6 +121,12 @@ struct Setup {
             rcs.append(rc)
         }
         return (rcs, dir)
+    }
+
+    /// As root, getmail delivers as this user.
+    var deliveryUser: (name: String, uid: uid_t, gid: gid_t)? {
+        guard geteuid() == 0, let entry = getpwnam("nobody") else { return nil }
+        return ("nobody", entry.pointee.pw_uid, entry.pointee.pw_gid)
     }
 
     func getmailMaildirs() -> [String] {

@@ -72,8 +72,8 @@ func log(_ text: String) {
 }
 
 func which(_ name: String) -> String? {
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-    + ["/usr/bin", "/usr/local/bin"] {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+    for folder in path + ["/usr/bin", "/usr/local/bin"] {
         let path = "\(folder)/\(name)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
