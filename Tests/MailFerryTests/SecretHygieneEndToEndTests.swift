@@ -228,3 +228,25 @@ import Testing
         #expect(SecretHygieneEndToEndTests.mode(folder.path + "/trace") == 0o600)
     }
 }
+
+/// Files that hold mail, state or a trace are private from the start (0600), whatever the umask would give.
+@Suite struct PrivateFileTests {
+    @Test func stateSpoolAndTraceFilesAre0600() throws {
+        let folder = TempFolder("private")
+        defer { folder.cleanup() }
+        let store = try Store(path: folder.path + "/state.sqlite")
+        _ = try store.registerMailbox(key: "isp/u", source: "isp", user: "u", target: "box", address: "u")
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: folder.path + "/state.sqlite"
+                                                                                   + suffix) {
+            #expect(SecretHygieneEndToEndTests.mode(folder.path + "/state.sqlite" + suffix) == 0o600, "\(suffix)")
+        }
+        let spool = try SpoolFile(path: folder.path + "/spool.eml")
+        defer { spool.discard() }
+        #expect(SecretHygieneEndToEndTests.mode(spool.path) == 0o600)
+        // An existing, readable trace file is made private when reused.
+        let old = folder.file("trace.log", "old\n", mode: 0o644)
+        _ = try ProtocolTrace(path: old, standardError: nil)
+        #expect(SecretHygieneEndToEndTests.mode(old) == 0o600)
+        withExtendedLifetime(store) {}
+    }
+}
