@@ -42,13 +42,7 @@ import Testing
         func check(_ arguments: [String] = []) throws -> (code: Int32, out: String, err: String) {
             let child = try ChildProcess(EndToEnd.binary, ["check", path + "/jobs/check.json5"] + arguments,
                                          environment: ["COLUMNS": "200"])
-            defer { child.removeOutput() }
-            guard let code = child.wait(timeout: 300) else {
-                child.kill9()
-                Issue.record("check did not finish within 300 s")
-                return (-1, child.stdout, child.stderr)
-            }
-            return (code, child.stdout, child.stderr)
+            return child.finish(within: 300, "mailferry check")
         }
 
         func report(_ arguments: [String] = []) throws -> (code: Int32, report: CheckReport?, err: String) {

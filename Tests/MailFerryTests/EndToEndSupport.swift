@@ -136,14 +136,7 @@ final class EndToEnd {
     /// Runs `mailferry run` to the end (bounded) and returns its exit code and output.
     func run(_ extra: [String] = [], environment: [String: String] = [:],
              timeout: Double = 300) throws -> (code: Int32, out: String, err: String) {
-        let child = try start(extra, environment: environment)
-        defer { child.removeOutput() }
-        guard let code = child.wait(timeout: timeout) else {
-            child.kill9()
-            Issue.record("mailferry did not finish within \(timeout) s: \(child.stdout) \(child.stderr)")
-            return (-1, child.stdout, child.stderr)
-        }
-        return (code, child.stdout, child.stderr)
+        try start(extra, environment: environment).finish(within: timeout, "mailferry run")
     }
 
     /// Every message the server has for `user`, by UIDL, as RETR returns it (dot-unstuffed).

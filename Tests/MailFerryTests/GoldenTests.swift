@@ -137,14 +137,10 @@ import Testing
             // The binary runs in the workspace, as an admin would start it: cd, then mailferry.
             let child = try ChildProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", dir, EndToEnd.binary]
                                              + arguments, environment: environment)
-            defer { child.removeOutput() }
-            guard let code = child.wait(timeout: 60) else {
-                child.kill9()
-                Issue.record("mailferry \(arguments) did not finish within 60 s")
-                return text
-            }
+            let (code, out, err) = child.finish(within: 60, "mailferry \(arguments)")
+            guard code != -1 else { return text }
             text += "$ " + (["mailferry"] + arguments).joined(separator: " ") + "\nexit \(code)\n"
-            text += "--- stdout\n\(child.stdout)--- stderr\n\(child.stderr)\n"
+            text += "--- stdout\n\(out)--- stderr\n\(err)\n"
         }
         let real = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
         return text.replacingOccurrences(of: real, with: "$DIR").replacingOccurrences(of: dir, with: "$DIR")

@@ -159,14 +159,9 @@ struct TerminalScreen {
             let command = ([EndToEnd.binary, "run", e2e.planFile] + extra).map { "'\($0)'" }.joined(separator: " ")
             let child = try ChildProcess("/usr/bin/script", ["-qfec", command, "/dev/null"],
                                          environment: environment.merging(["COLUMNS": "150", "TERM": "xterm"]) { a, _ in a })
-            defer { child.removeOutput() }
-            guard let code = child.wait(timeout: 300) else {
-                child.kill9()
-                Issue.record("mailferry under script did not finish: \(child.stdout)")
-                return ""
-            }
-            #expect(code == 0, "\(child.stdout) \(child.stderr)")
-            return child.stdout
+            let (code, out, err) = child.finish(within: 300, "mailferry run under script")
+            #expect(code == 0, "\(out) \(err)")
+            return out
         }
 
         // An empty NO_COLOR counts as unset (no-color.org); the test runner may have set one for its own output.

@@ -10,12 +10,20 @@ extension EndToEnd {
         let child = try dir.map { try ChildProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", $0, binary] + arguments,
                                                    environment: environment) }
             ?? ChildProcess(binary, arguments, environment: environment)
-        defer { child.removeOutput() }
-        guard let code = child.wait(timeout: timeout) else {
-            child.kill9()
-            Issue.record("mailferry \(arguments) did not finish within \(timeout) s")
-            return (-1, child.stdout, child.stderr)
+        return child.finish(within: timeout, "mailferry \(arguments)")
+    }
+}
+
+extension ChildProcess {
+    /// Waits for the child to end, at most `timeout` seconds (then kills it and records an issue naming `what`),
+    /// removes its output files and returns its exit code (-1 when killed) and output.
+    func finish(within timeout: Double, _ what: String) -> (code: Int32, out: String, err: String) {
+        defer { removeOutput() }
+        guard let code = wait(timeout: timeout) else {
+            kill9()
+            Issue.record("\(what) did not finish within \(timeout) s: \(stdout) \(stderr)")
+            return (-1, stdout, stderr)
         }
-        return (code, child.stdout, child.stderr)
+        return (code, stdout, stderr)
     }
 }
