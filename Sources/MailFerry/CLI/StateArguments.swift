@@ -46,17 +46,20 @@ struct StateArguments {
     }
 
     /// `load`, then `read`: the command line and the merged state, or the exit code (the reason already printed).
-    static func open(_ command: String, _ arguments: [String], flags: [String: String], options: [String] = [],
-                     console: Console) -> Result<(StateArguments, MergedState), ExitFailure> {
+    /// `reading`: `StateFiles.read` (counted) or `StateFiles.readMessages` (every row).
+    static func open<State>(_ command: String, _ arguments: [String], flags: [String: String],
+                            options: [String] = [], console: Console,
+                            reading: @escaping ([String]) throws -> State) -> Result<(StateArguments, State), ExitFailure> {
         load(command, arguments, flags: flags, options: options, console: console).flatMap { input in
-            input.read(command, console: console).map { (input, $0) }
+            input.read(command, console: console, reading: reading).map { (input, $0) }
         }
     }
 
     /// The merged state, or nil (with a message saying why) when nothing has run yet or a file cannot be read.
-    func read(_ command: String, console: Console) -> Result<MergedState, ExitFailure> {
+    func read<State>(_ command: String, console: Console,
+                     reading: ([String]) throws -> State) -> Result<State, ExitFailure> {
         do {
-            return .success(try StateFiles.read(stateFiles))
+            return .success(try reading(stateFiles))
         } catch let missing as StateSnapshot.Missing {
             console.error("mailferry \(command): no state yet for plan \(sanitizeForDisplay(plan.name)): "
                 + "\(RunCommand.relativeToCurrent(missing.path)) does not exist (nothing has run yet). "

@@ -26,8 +26,9 @@ enum StatusCommand {
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
-        let (input, state): (StateArguments, MergedState)
-        switch StateArguments.open("status", arguments, flags: ["--json": "--json", "--html": "--html"], console: console) {
+        let (input, state): (StateArguments, StateSummary)
+        switch StateArguments.open("status", arguments, flags: ["--json": "--json", "--html": "--html"], console: console,
+                                   reading: StateFiles.read) {
         case .success(let opened): (input, state) = opened
         case .failure(let failure): return failure.code
         }

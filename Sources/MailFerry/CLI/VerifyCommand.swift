@@ -28,7 +28,8 @@ enum VerifyCommand {
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
         let (input, state): (StateArguments, MergedState)
-        switch StateArguments.open("verify", arguments, flags: ["--json": "--json"], options: ["--parallel"], console: console) {
+        switch StateArguments.open("verify", arguments, flags: ["--json": "--json"], options: ["--parallel"],
+                                   console: console, reading: StateFiles.readMessages) {
         case .success(let opened): (input, state) = opened
         case .failure(let failure): return failure.code
         }
@@ -37,7 +38,8 @@ enum VerifyCommand {
         do {
             try FileManager.default.createDirectory(atPath: input.plan.reportsPath, withIntermediateDirectories: true)
             try ReportWriter.writeAtomically(try report.json(), to: input.plan.reportsPath + "/verify.json")
-            try Dashboard.write(status: PlanStatus(plan: input.plan, state: state), runs: state.runs,
+            let summary = try StateFiles.read(input.stateFiles)
+            try Dashboard.write(status: PlanStatus(plan: input.plan, state: summary), runs: summary.runs,
                                 reportsPath: input.plan.reportsPath)
         } catch {
             console.error("mailferry verify: cannot keep the verdict: \(error)")

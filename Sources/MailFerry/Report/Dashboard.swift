@@ -13,7 +13,7 @@ public enum Dashboard {
     /// Writes index.html into the reports folder (atomically) and returns its path. The verify verdict is read from
     /// verify.json beside it, when a verify has run.
     @discardableResult
-    public static func write(status: PlanStatus, runs: [StateSnapshot.Run], reportsPath: String) throws -> String {
+    public static func write(status: PlanStatus, runs: StateSummary.RunHistory, reportsPath: String) throws -> String {
         try FileManager.default.createDirectory(atPath: reportsPath, withIntermediateDirectories: true)
         let path = reportsPath + "/index.html"
         let verify = VerifyReport.load(reportsPath + "/verify.json")
@@ -29,13 +29,13 @@ public enum Dashboard {
     }
 
     /// The run reports kept in the state database, oldest first (runs still going or without a report are left out).
-    static func summaries(_ runs: [StateSnapshot.Run]) -> [RunSummary] {
+    static func summaries(_ runs: StateSummary.RunHistory) -> [RunSummary] {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return runs.compactMap { run in run.summary.flatMap { try? decoder.decode(RunSummary.self, from: Data($0.utf8)) } }
     }
 
-    public static func html(status: PlanStatus, runs: [StateSnapshot.Run], verify: VerifyReport?) -> String {
+    public static func html(status: PlanStatus, runs: StateSummary.RunHistory, verify: VerifyReport?) -> String {
         let e = Charts.escape
         let total = status.totals
         var page = """
@@ -64,7 +64,7 @@ public enum Dashboard {
         page += mailboxTable(status)
         page += "<div class=\"grid\">\n"
         page += panel("Messages migrated per run", note: "Messages delivered by each run, oldest first.",
-                      body: runsChart(summaries(runs)))
+                      body: runsChart(summaries(runs), total: runs.total))
         page += panel("Errors by category", note: "Open problems: messages deferred, failed or quarantined, and "
                       + "mailboxes whose last poll failed.", body: errorsChart(status))
         page += "</div>\n"
@@ -204,9 +204,10 @@ public enum Dashboard {
             + body + "\n</section>\n"
     }
 
-    static func runsChart(_ runs: [RunSummary]) -> String {
+    /// The last runs (at most 40 shown) of `total` that left a report.
+    static func runsChart(_ runs: [RunSummary], total: Int) -> String {
         guard !runs.isEmpty else { return "<p class=\"empty\">No run has finished yet.</p>" }
-        let shown = runs.suffix(40)
+        let shown = runs.suffix(StateSummary.recentRuns)
         // Runs of one day are told apart by their time; longer spans by day and time.
         let oneDay = (shown.last?.startedAt.timeIntervalSince(shown.first?.startedAt ?? Date()) ?? 0) < 86_400
         let labels = PlanStatus.formatter(oneDay ? "HH:mm:ss" : "MM-dd HH:mm")
@@ -216,7 +217,8 @@ public enum Dashboard {
                            + "\(run.failed) failed, exit \(run.exitCode)")
         }
         return Charts.bars(bars, width: 620, height: 250, color: "#3b6fd8", title: "Messages migrated per run")
-            + (runs.count > shown.count ? "<p class=\"note\">The last \(shown.count) of \(runs.count) runs.</p>" : "")
+            + (max(total, runs.count) > shown.count
+                ? "<p class=\"note\">The last \(shown.count) of \(max(total, runs.count)) runs.</p>" : "")
     }
 
     static func errorsChart(_ status: PlanStatus) -> String {

@@ -89,20 +89,23 @@ public struct PlanStatus: Sendable, Codable, Equatable {
     public var flagged: [MailboxStatus] { mailboxes.filter(\.stillReceivingAfterCutover) }
 
     /// The plan's mailboxes (in plan order), then those only the state knows.
-    public init(plan: Plan, state: MergedState, now: Date = Date()) {
+    public init(plan: Plan, state: StateSummary, now: Date = Date()) {
         self.plan = plan.name
         stateFiles = state.files
         transition = Transition(start: plan.transition.start, cutover: plan.transition.cutover,
                                 end: plan.transition.end)
         generatedAt = now
+        // Arrivals are counted by UTC day: one on or after the day after the cutover arrived after it.
         let cutoverEnd = plan.transition.cutover.flatMap(Self.day).map { $0 + 86_400 }
+        let cutoverEndDay = cutoverEnd.map(StateSummary.Tally.day)
         var keys = plan.mailboxes.map(\.key)
-        keys += state.mailboxes.keys.filter { !keys.contains($0) }.sorted()
-        let days = Self.formatter("yyyy-MM-dd")
-        var perDay: [String: Int] = [:]
+        let planned = Set(keys)
+        keys += state.mailboxes.keys.filter { !planned.contains($0) }.sorted()
+        var perDay: [Int: Int] = [:]
         var errors: [String: Int] = [:]
+        let plannedByKey = Dictionary(plan.mailboxes.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         mailboxes = keys.map { key in
-            let planned = plan.mailboxes.first { $0.key == key }
+            let planned = plannedByKey[key]
             let stored = state.mailboxes[key]
             var m = MailboxStatus(key: key, address: planned?.address ?? stored?.address ?? key,
                                   target: planned?.target ?? stored?.target ?? "", inPlan: planned != nil)
@@ -111,31 +114,32 @@ public struct PlanStatus: Sendable, Codable, Equatable {
             m.lastSuccessfulPollAt = stored?.lastOkAt.map(Date.init(timeIntervalSince1970:))
             m.lastError = stored?.lastError
             if m.lastError != nil { errors["mailbox stopped", default: 0] += 1 }
-            for message in state.messages[key] ?? [] {
-                m.known += 1
-                switch message.state {
-                case .listed, .delivering: m.pending += 1
-                case .delivered: m.delivered += 1
-                case .duplicate: m.duplicate += 1
-                case .deferred: m.deferred += 1
-                case .failed: if message.quarantined { m.quarantined += 1 } else { m.failed += 1 }
-                case .removed: m.removed += 1
+            if let tally = state.tallies[key] {
+                m.known = tally.known
+                m.pending = tally.count(.listed) + tally.count(.delivering)
+                m.delivered = tally.count(.delivered)
+                m.duplicate = tally.count(.duplicate)
+                m.deferred = tally.count(.deferred)
+                m.failed = tally.count(.failed)
+                m.quarantined = tally.quarantined
+                m.removed = tally.count(.removed)
+                errors.merge(tally.errors, uniquingKeysWith: +)
+                m.lastArrivalAt = tally.lastArrivalAt.map(Date.init(timeIntervalSince1970:))
+                m.lastNewSeenAt = tally.lastSeenAt.map(Date.init(timeIntervalSince1970:))
+                for (day, count) in tally.arrivalsPerDay {
+                    perDay[day, default: 0] += count
+                    if let cutoverEndDay, day >= cutoverEndDay { m.arrivedAfterCutover += count }
                 }
-                if [.deferred, .failed].contains(message.state) {
-                    errors[message.errorKind?.rawValue ?? "unknown", default: 0] += 1
-                }
-                let arrival = message.arrivedAt
-                m.lastArrivalAt = max(m.lastArrivalAt ?? .distantPast, Date(timeIntervalSince1970: arrival))
-                m.lastNewSeenAt = max(m.lastNewSeenAt ?? .distantPast, Date(timeIntervalSince1970: message.firstSeenAt))
-                perDay[days.string(from: Date(timeIntervalSince1970: arrival)), default: 0] += 1
-                if let cutoverEnd, arrival >= cutoverEnd { m.arrivedAfterCutover += 1 }
             }
             if let cutoverEnd, now.timeIntervalSince1970 >= cutoverEnd, m.arrivedAfterCutover > 0 {
                 m.stillReceivingAfterCutover = true
             }
             return m
         }
-        arrivalsPerDay = perDay.sorted { $0.key < $1.key }.map { DayCount(day: $0.key, count: $0.value) }
+        let days = Self.formatter("yyyy-MM-dd")
+        arrivalsPerDay = perDay.sorted { $0.key < $1.key }.map { day, count in
+            DayCount(day: days.string(from: Date(timeIntervalSince1970: Double(day) * 86_400)), count: count)
+        }
         errorsByCategory = errors
     }
 

@@ -71,6 +71,27 @@ enum Schema {
         ALTER TABLE messages ADD COLUMN envelope TEXT;            -- recovered envelope and routing, JSON, with provenance
         CREATE INDEX messages_by_parent ON messages (parent_id);
         """,
+        // 5: the recovered arrival as a column (seconds, kept by triggers from the envelope's JSON) and an index
+        // that covers what `status` and the dashboard count, so they aggregate in SQL without reading message rows.
+        """
+        ALTER TABLE messages ADD COLUMN arrival_at REAL;            -- envelope.arrival as unix time; NULL: unknown
+        UPDATE messages SET arrival_at = CASE WHEN json_valid(envelope)
+            THEN CAST(strftime('%s', json_extract(envelope, '$.envelope.arrival')) AS INTEGER) END
+            WHERE envelope IS NOT NULL;
+        CREATE TRIGGER messages_arrival_on_update AFTER UPDATE OF envelope ON messages BEGIN
+            UPDATE messages SET arrival_at = CASE WHEN json_valid(NEW.envelope)
+                THEN CAST(strftime('%s', json_extract(NEW.envelope, '$.envelope.arrival')) AS INTEGER) END
+                WHERE id = NEW.id;
+        END;
+        CREATE TRIGGER messages_arrival_on_insert AFTER INSERT ON messages WHEN NEW.envelope IS NOT NULL BEGIN
+            UPDATE messages SET arrival_at = CASE WHEN json_valid(NEW.envelope)
+                THEN CAST(strftime('%s', json_extract(NEW.envelope, '$.envelope.arrival')) AS INTEGER) END
+                WHERE id = NEW.id;
+        END;
+        CREATE INDEX messages_summary ON messages
+            (parent_id, mailbox_id, state, quarantined, error_kind, arrival_at, first_seen_at);
+        DROP INDEX messages_by_parent;                              -- messages_summary starts with parent_id
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

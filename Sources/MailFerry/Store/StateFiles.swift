@@ -27,11 +27,20 @@ public enum StateFiles {
         return own + shards.map(\.path)
     }
 
-    /// Reads and merges `paths`. Files that do not exist are left out; when none exists, `StateSnapshot.Missing`
-    /// names the first.
-    public static func read(_ paths: [String]) throws -> MergedState {
+    /// Reads `paths` and counts them as one (`status`, the dashboard). Files that do not exist are left out; when
+    /// none exists, `StateSnapshot.Missing` names the first.
+    public static func read(_ paths: [String]) throws -> StateSummary {
+        try StateSummary.read(existing(paths))
+    }
+
+    /// Reads and merges every message row of `paths` (`verify`, which compares each with the servers).
+    public static func readMessages(_ paths: [String]) throws -> MergedState {
+        MergedState(try existing(paths).map { try StateSnapshot.read(path: $0) })
+    }
+
+    private static func existing(_ paths: [String]) throws -> [String] {
         let existing = paths.filter { FileManager.default.fileExists(atPath: $0) }
         guard !existing.isEmpty else { throw StateSnapshot.Missing(path: paths.first ?? "") }
-        return MergedState(try existing.map { try StateSnapshot.read(path: $0) })
+        return existing
     }
 }

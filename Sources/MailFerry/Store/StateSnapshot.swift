@@ -72,21 +72,12 @@ public struct StateSnapshot: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }
         let db = try Database(path: path)
         try Store.migrate(db)
-        let mailboxes = try db.prepare("""
-            SELECT key, source, user, target, address, last_poll_at, last_ok_at, server_count, server_bytes, last_error
-            FROM mailboxes ORDER BY id
-            """).rows { row in
-            Mailbox(key: row.text(0) ?? "", source: row.text(1) ?? "", user: row.text(2) ?? "",
-                    target: row.text(3) ?? "", address: row.text(4), lastPollAt: optionalDouble(row, 5),
-                    lastOkAt: optionalDouble(row, 6), serverCount: optionalInt(row, 7),
-                    serverBytes: optionalInt(row, 8), lastError: row.text(9))
-        }
-        // The arrival is ISO 8601 in the envelope's JSON; SQLite turns it into seconds (an ISO8601DateFormatter per
-        // row made a cron run's dashboard refresh cost more than the whole poll).
+        let mailboxes = try Self.mailboxes(db).sorted { $0.key < $1.key }.map(\.value)
+        // The arrival is ISO 8601 in the envelope's JSON; `arrival_at` keeps it in seconds (schema 5).
         let messages = try db.prepare("""
             SELECT b.key, m.uidl, m.state, m.quarantined, p.uidl, m.address, m.token, m.target_ref, m.size, m.sha256,
                    m.message_id, m.date_header, m.first_seen_at,
-                   CAST(strftime('%s', json_extract(m.envelope, '$.envelope.arrival')) AS INTEGER),
+                   m.arrival_at,
                    m.updated_at, m.delivered_at, m.error_kind, m.last_error, d.uidl
             FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
             LEFT JOIN messages p ON p.id = m.parent_id LEFT JOIN messages d ON d.id = m.duplicate_of
@@ -103,11 +94,29 @@ public struct StateSnapshot: Sendable {
                     duplicateOf: row.text(18))
         }
         let runs = try db.prepare("SELECT run_id, started_at, finished_at, exit_code, summary FROM runs ORDER BY id")
-            .rows { row in
-                Run(runID: row.text(0) ?? "", startedAt: row.double(1), finishedAt: optionalDouble(row, 2),
-                    exitCode: optionalInt(row, 3), summary: row.text(4))
-            }
+            .rows([], run)
         return StateSnapshot(path: path, mailboxes: mailboxes, messages: messages, runs: runs)
+    }
+
+    /// The mailboxes of a state database by row id.
+    static func mailboxes(_ db: Database) throws -> [Int64: Mailbox] {
+        let rows = try db.prepare("""
+            SELECT id, key, source, user, target, address, last_poll_at, last_ok_at, server_count, server_bytes,
+                   last_error
+            FROM mailboxes ORDER BY id
+            """).rows { row in
+            (row.int(0), Mailbox(key: row.text(1) ?? "", source: row.text(2) ?? "", user: row.text(3) ?? "",
+                                 target: row.text(4) ?? "", address: row.text(5), lastPollAt: optionalDouble(row, 6),
+                                 lastOkAt: optionalDouble(row, 7), serverCount: optionalInt(row, 8),
+                                 serverBytes: optionalInt(row, 9), lastError: row.text(10)))
+        }
+        return Dictionary(rows, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// A row of `SELECT run_id, started_at, finished_at, exit_code, summary FROM runs`.
+    static func run(_ row: Statement) -> Run {
+        Run(runID: row.text(0) ?? "", startedAt: row.double(1), finishedAt: optionalDouble(row, 2),
+            exitCode: optionalInt(row, 3), summary: row.text(4))
     }
 
     private static func optionalDouble(_ row: Statement, _ column: Int32) -> Double? {
