@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "MailFerryLab"),
         .executableTarget(name: "mailferry-lab", dependencies: ["MailFerryLab"]),
         // The benchmark against fetchmail, getmail6 and a raw RETR ceiling (scripts/bench); not part of the tests.
-        .executableTarget(name: "mailferry-bench", dependencies: ["MailFerryLab", "COpenSSL"]),
+        .executableTarget(name: "mailferry-bench", dependencies: ["MailFerryLab", "MailFerry", "CSQLite", "COpenSSL"]),
         .testTarget(name: "MailFerryTests", dependencies: ["MailFerry", "MailFerryLab"]),
     ]
 )

@@ -15,6 +15,8 @@ struct Options {
     static let allTools: Set<String> = ["ceiling", "maildir", "imap", "fetchmail", "getmail", "huge"]
     var keep = false
     var mailferry = ""
+    /// `--state-rows`: only measure status and the dashboard refresh over state databases of these sizes.
+    var stateRows: [Int] = []
 
     static let usage = """
         usage: mailferry-bench [--mailboxes N] [--messages M] [--parallel P] [--huge-mib S] [--only LIST] [--keep]
@@ -25,6 +27,8 @@ struct Options {
           --huge-mib S   one more mailbox holding an S MiB message, for peak memory (default 100; 0: none)
           --only LIST    run only these of ceiling,maildir,imap,fetchmail,getmail,huge (default: all)
           --keep         keep the lab and every tool's output (printed at the end)
+          --state-rows N,...  instead: time and peak RSS of mailferry status and of the dashboard refresh over a
+                         state database of N message rows in --mailboxes mailboxes (no lab, no peers)
         """
 
     init(_ arguments: [String]) throws {
@@ -47,6 +51,9 @@ struct Options {
                     throw BenchError("--only wants some of \(Options.allTools.sorted().joined(separator: ","))")
                 }
             case "--keep": keep = true
+            case "--state-rows":
+                stateRows = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+                guard !stateRows.isEmpty else { throw BenchError("--state-rows wants numbers: 20000,100000") }
             case "--mailferry": mailferry = iterator.next() ?? ""
             default: throw BenchError("unknown argument \(argument)\n\(Options.usage)")
             }
@@ -289,8 +296,18 @@ func loadAverage() -> String {
 do {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
     let load = loadAverage()
-    let rows = try benchmark(options)
-    print(table(rows, options: options), terminator: "")
+    if !options.stateRows.isEmpty {
+        let rows = try options.stateRows.flatMap {
+            try StateRows.measure(rows: $0, mailboxes: options.mailboxes, mailferry: options.mailferry)
+        }
+        // The lab's table without its title and ratios.
+        let body = table(rows, options: options).components(separatedBy: "\nratios")[0].drop { $0 != "\n" }
+        print("mailferry-bench: status and the dashboard refresh over a state database, \(options.mailboxes) "
+              + "mailboxes; load before: \(load)\n" + body, terminator: "\n")
+    } else {
+        let rows = try benchmark(options)
+        print(table(rows, options: options), terminator: "")
+    }
     print("load average before / after: \(load) / \(loadAverage()); \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
 } catch {
     FileHandle.standardError.write(Data("mailferry-bench: \(error)\n".utf8))
