@@ -45,6 +45,13 @@ struct StoredEnvelope: Codable {
     var routing: RoutingDecision?
 
     func json() -> String {
+        if let written = handWrittenJSON() { return written }
+        return encodedJSON()
+    }
+
+    /// What `json()` writes, through `JSONEncoder`: the form for a routing decision, and the reference the hand
+    /// writer is tested against.
+    func encodedJSON() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
