@@ -21,7 +21,7 @@ public struct HeaderField: Sendable, Equatable {
 
     /// Case-insensitive name comparison (field names are case-insensitive, RFC 5322 §1.2.2).
     public func hasName(_ other: String) -> Bool {
-        name.utf8.count == other.utf8.count && name.lowercased() == other.lowercased()
+        name.utf8.count == other.utf8.count && name.equalsIgnoringASCIICase(other)
     }
 
     /// The value as text for machine use (addresses, dates, host names): UTF-8, invalid bytes replaced by U+FFFD.
@@ -93,14 +93,12 @@ public struct HeaderBlock: Sendable, Equatable {
 
     /// Every field with that name (case-insensitive), topmost first.
     public func all(_ name: String) -> [HeaderField] {
-        let wanted = name.lowercased()
-        return fields.filter { $0.name.lowercased() == wanted }
+        fields.filter { $0.name.equalsIgnoringASCIICase(name) }
     }
 
     /// The topmost field with that name (case-insensitive).
     public func first(_ name: String) -> HeaderField? {
-        let wanted = name.lowercased()
-        return fields.first { $0.name.lowercased() == wanted }
+        fields.first { $0.name.equalsIgnoringASCIICase(name) }
     }
 }
 

@@ -54,7 +54,7 @@ public enum MailAddress {
             let candidate = angle ?? item
             // Without brackets, the element may still carry a display name: keep the word with an '@'.
             if angle == nil, let word = candidate.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                .first(where: { $0.contains("@") }) {
+                .first(where: { $0.containsASCII("@") }) {
                 if let address = normalize(word), out.count < limit, !out.contains(address) { out.append(address) }
             } else if let address = normalize(candidate), out.count < limit, !out.contains(address) {
                 out.append(address)
@@ -94,7 +94,7 @@ public enum MailAddress {
                 inAngle = false
             case "," where !inAngle, ";" where !inAngle:
                 finish()
-            case ":" where !inAngle && angle == nil && !item.contains("@"):
+            case ":" where !inAngle && angle == nil && !item.containsASCII("@"):
                 item = ""  // a group's display name (RFC 5322 §3.4)
             default:
                 if inAngle { angle?.append(character) } else { item.append(character) }

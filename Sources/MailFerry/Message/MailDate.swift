@@ -110,7 +110,7 @@ private struct MailDateParser {
         var numbers: [Substring] = []
         for token in tokens.prefix(40) {
             let lower = token.lowercased()
-            if !sawTime, token.contains(":"), readTime(token) { continue }
+            if !sawTime, token.containsASCII(":"), readTime(token) { continue }
             if let first = token.first, first == "+" || first == "-", sawTime, zoneMinutes == nil,
                let minutes = numericZone(token.dropFirst(), negative: first == "-") {
                 zoneMinutes = minutes

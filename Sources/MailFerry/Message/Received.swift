@@ -33,6 +33,31 @@ public struct ReceivedHeader: Sendable, Equatable {
 
     /// Parses an unfolded Received value. Bounded: at most 200 tokens are looked at.
     public init(parsing value: String) {
+        // Without CR (CR LF is the one ASCII pair that makes a single Character), ASCII text has one Character per
+        // byte: the byte scan below reads it exactly as the Character scan does, several times faster.
+        let plain = value.utf8.allSatisfy { $0 < 0x80 && $0 != 0x0D }
+        let scan = plain ? Self.tokenizeASCII(value) : Self.tokenize(value)
+        let tokens = scan.tokens
+        let text = scan.text
+        var clauses = tokens
+        if let cut = scan.lastSemicolon, let dateStart = scan.dateStart {
+            clauses = Array(tokens[..<cut])
+            let written = text[dateStart...].trimmingWhitespace()
+            dateText = written.isEmpty ? nil : String(written)
+            date = MailDate.parse(String(written))
+        }
+        forAddresses = []
+        readClauses(Array(clauses.prefix(200)))
+        for case .comment(let note) in tokens.prefix(200) where envelopeFrom == nil {
+            envelopeFrom = Self.envelopeFrom(in: note)
+        }
+    }
+
+    private typealias Scan = (text: Substring, tokens: [ReceivedToken], lastSemicolon: Int?, dateStart: String.Index?)
+
+    /// Words and comments outside and inside parentheses, and where the text after the last top-level ';' starts
+    /// (`lastSemicolon` is the token count there). Bounded: the first 16 KiB characters.
+    private static func tokenize(_ value: String) -> Scan {
         let text = Substring(value.prefix(16 * 1024))
         var tokens: [ReceivedToken] = []
         var depth = 0
@@ -66,19 +91,47 @@ public struct ReceivedHeader: Sendable, Equatable {
         }
         endWord()
         if depth > 0 { tokens.append(.comment(comment)) }
+        return (text, tokens, lastSemicolon, dateStart)
+    }
 
-        var clauses = tokens
-        if let cut = lastSemicolon, let dateStart {
-            clauses = Array(tokens[..<cut])
-            let written = text[dateStart...].trimmingWhitespace()
-            dateText = written.isEmpty ? nil : String(written)
-            date = MailDate.parse(String(written))
+    /// `tokenize` for ASCII text without CR, byte by byte: words and comments are slices of the text.
+    private static func tokenizeASCII(_ value: String) -> Scan {
+        let utf8 = value.utf8
+        let text = value[..<utf8.index(utf8.startIndex, offsetBy: min(utf8.count, 16 * 1024))]
+        var tokens: [ReceivedToken] = []
+        var depth = 0
+        var wordStart: String.Index?
+        var commentStart = text.startIndex
+        var lastSemicolon: Int?
+        var dateStart: String.Index?
+        func endWord(at end: String.Index) {
+            if let start = wordStart { tokens.append(.word(String(text[start..<end]))) }
+            wordStart = nil
         }
-        forAddresses = []
-        readClauses(Array(clauses.prefix(200)))
-        for case .comment(let note) in tokens.prefix(200) where envelopeFrom == nil {
-            envelopeFrom = Self.envelopeFrom(in: note)
+        var index = text.utf8.startIndex
+        while index < text.utf8.endIndex {
+            let byte = text.utf8[index]
+            if depth > 0 {
+                if byte == UInt8(ascii: "(") { depth += 1 } else if byte == UInt8(ascii: ")") { depth -= 1 }
+                if depth == 0 { tokens.append(.comment(String(text[commentStart..<index]))) }
+            } else if byte == UInt8(ascii: "(") {
+                endWord(at: index)
+                depth = 1
+                commentStart = text.utf8.index(after: index)
+            } else if byte == UInt8(ascii: ";") {
+                endWord(at: index)
+                lastSemicolon = tokens.count
+                dateStart = text.utf8.index(after: index)
+            } else if byte == 0x20 || byte == 0x09 || byte == 0x0A {
+                endWord(at: index)
+            } else if wordStart == nil {
+                wordStart = index
+            }
+            index = text.utf8.index(after: index)
         }
+        endWord(at: text.endIndex)
+        if depth > 0 { tokens.append(.comment(String(text[commentStart...]))) }
+        return (text, tokens, lastSemicolon, dateStart)
     }
 
     private mutating func readClauses(_ tokens: [ReceivedToken]) {
@@ -91,7 +144,7 @@ public struct ReceivedHeader: Sendable, Equatable {
             case .word(let text):
                 let lower = text.lowercased()
                 if keyword == "for" {
-                    if ["from", "by", "via", "with", "id"].contains(lower) {
+                    if Self.isClauseKeyword(lower), lower != "for" {
                         keyword = lower
                         continue
                     }
@@ -114,10 +167,18 @@ public struct ReceivedHeader: Sendable, Equatable {
                     keyword = current == "from" ? "from-value" : nil
                     continue
                 }
-                if ["from", "by", "via", "with", "id", "for"].contains(lower) { keyword = lower }
+                if Self.isClauseKeyword(lower) { keyword = lower }
             }
         }
         resolvePreviousHop(fromComments)
+    }
+
+    /// `from`, `by`, `via`, `with`, `id`, `for` (lower-cased): the words that open a clause.
+    private static func isClauseKeyword(_ lower: String) -> Bool {
+        switch lower {
+        case "from", "by", "via", "with", "id", "for": true
+        default: false
+        }
     }
 
     /// Sets `fromHost` and `fromAddress` from the `from` word and the comments right after it.
@@ -153,7 +214,7 @@ public struct ReceivedHeader: Sendable, Equatable {
     /// A dotted host name (letters, digits, '-', '.', at least one letter), not an address literal.
     static func isHostName(_ text: String) -> Bool {
         let name = text.hasSuffix(".") ? String(text.dropLast()) : text
-        return name.contains(".") && name.unicodeScalars.allSatisfy {
+        return name.containsASCII(".") && name.unicodeScalars.allSatisfy {
             $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
                 || $0 == "_"
         } && name.unicodeScalars.contains { $0.properties.isAlphabetic }
@@ -166,7 +227,7 @@ public struct ReceivedHeader: Sendable, Equatable {
         if parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }) {
             return true
         }
-        return bare.contains(":") && bare.count >= 2 && bare.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        return bare.containsASCII(":") && bare.count >= 2 && bare.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
     }
 
     private static func ipText(_ text: some StringProtocol) -> String {

@@ -1,0 +1,33 @@
+/// Byte-level shortcuts for the header hot path (envelope recovery runs on every message). Each gives exactly the
+/// answer of the general String operation it stands in for, and only takes the shortcut where that is evident
+/// (ASCII text); anything else goes the general way.
+extension StringProtocol {
+    /// Whether every byte is 7-bit ASCII.
+    var isASCIIOnly: Bool { utf8.allSatisfy { $0 < 0x80 } }
+
+    /// `contains(String(needle))` (Foundation's substring search) for a one-byte ASCII needle: on ASCII text a
+    /// plain byte search gives the same answer without the search machinery.
+    func containsASCII(_ needle: Unicode.Scalar) -> Bool {
+        let byte = UInt8(needle.value)
+        var ascii = true
+        for unit in utf8 {
+            if unit == byte { return true }
+            if unit >= 0x80 { ascii = false }
+        }
+        return ascii ? false : contains(String(needle))
+    }
+
+    /// `lowercased() == other.lowercased()` for a field name against a name in the code: ASCII text compared
+    /// byte by byte with ASCII case folding; other text the general way (Unicode lower-casing can map a non-ASCII
+    /// letter, the Kelvin sign, onto an ASCII one).
+    func equalsIgnoringASCIICase(_ other: some StringProtocol) -> Bool {
+        guard isASCIIOnly, other.isASCIIOnly else { return lowercased() == other.lowercased() }
+        guard utf8.count == other.utf8.count else { return false }
+        for (a, b) in zip(utf8, other.utf8) where a != b {
+            let foldedA = a >= 0x41 && a <= 0x5A ? a | 0x20 : a
+            let foldedB = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+            if foldedA != foldedB { return false }
+        }
+        return true
+    }
+}
