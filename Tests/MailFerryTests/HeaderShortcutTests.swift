@@ -35,3 +35,23 @@ import Testing
         }
     }
 }
+
+@Suite struct ScalarShortcutTests {
+    @Test func asciiLetterIsTheAlphabeticPropertyInASCII() {
+        for value in UInt32(0)...0x3FF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            #expect(scalar.isASCIILetter == (scalar.isASCII && scalar.properties.isAlphabetic), "\(value)")
+        }
+    }
+
+    @Test func certainlyLacksOnlyWhenAbsent() {
+        let cases: [(String, Bool)] = [
+            ("", true), ("from x", true), ("envelope-from <a@b>", false), ("ENVELOPE-FROM <a@b>", false),
+            ("x Envelope-From", false), ("envelope-fro", true), ("envélope-from", false), ("é", false),
+        ]
+        for (text, lacks) in cases {
+            #expect(text.certainlyLacksASCII(caseInsensitive: "envelope-from") == lacks, "\(text)")
+            if lacks { #expect(text.lowercased().range(of: "envelope-from") == nil) }
+        }
+    }
+}

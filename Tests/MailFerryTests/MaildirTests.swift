@@ -28,6 +28,23 @@ import Testing
         #expect(message.sha256 == SHA256Hasher.hex(Array(text.utf8)))
     }
 
+    @Test func aLeftoverInTmpOfTheSameNameIsReplaced() throws {
+        let dir = TempFolder("maildir")
+        defer { dir.cleanup() }
+        let root = dir.path + "/Maildir"
+        let maildir = try MaildirDelivery(root: root)
+        let text = "Subject: again\r\n\r\nwhole\r\n"
+        let name = "1.Mleft.mailferry,S=\(text.utf8.count)"
+        // An attempt that died before its rename left part of the message in tmp/ (mode 0444: even unwritable).
+        _ = FileManager.default.createFile(atPath: root + "/tmp/" + name, contents: Data("Subj".utf8),
+                                           attributes: [.posixPermissions: 0o444])
+        let ref = try maildir.deliver(DeliveryRequest(token: "1.Mleft.mailferry", spool: try spool(dir, text),
+                                                      arrival: Date()))
+        #expect(ref == "new/" + name)
+        #expect(FileManager.default.contents(atPath: root + "/" + ref) == Data(text.utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/tmp").isEmpty)
+    }
+
     @Test func reconcileFindsLandedAttemptsInNewAndCur() throws {
         let dir = TempFolder("maildir")
         defer { dir.cleanup() }

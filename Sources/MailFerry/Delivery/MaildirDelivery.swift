@@ -42,8 +42,13 @@ public final class MaildirDelivery: Delivery {
         let name = Self.fileName(token: request.token, size: request.spool.size)
         let tmpPath = "\(root)/tmp/\(name)"
         let newPath = "\(root)/new/\(name)"
-        unlink(tmpPath)  // a leftover of an attempt that died before its rename
-        let fd = open(tmpPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        var fd = open(tmpPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd < 0 && errno == EEXIST {
+            // A leftover of an attempt that died before its rename (removed only then: one system call less for
+            // every other message).
+            unlink(tmpPath)
+            fd = open(tmpPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        }
         if fd < 0 { throw localError("cannot create \(tmpPath)") }
         do {
             try request.spool.readChunks { chunk in

@@ -31,3 +31,36 @@ extension StringProtocol {
         return true
     }
 }
+
+extension Unicode.Scalar {
+    /// A–Z or a–z: exactly the ASCII scalars with the Unicode Alphabetic property, without the property lookup.
+    var isASCIILetter: Bool { (value | 0x20) >= 0x61 && (value | 0x20) <= 0x7A }
+}
+
+extension StringProtocol {
+    /// True only when the text is ASCII and holds no `needle` in any letter case (`needle` is lower-case ASCII): a
+    /// cheap "certainly not here" before a Foundation search of the lower-cased text.
+    func certainlyLacksASCII(caseInsensitive needle: StaticString) -> Bool {
+        let wanted = needle.withUTF8Buffer { Array($0) }
+        guard let first = wanted.first else { return false }
+        let bytes = Array(utf8)
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return false }
+        var start = 0
+        while start + wanted.count <= bytes.count {
+            let byte = bytes[start] >= 0x41 && bytes[start] <= 0x5A ? bytes[start] | 0x20 : bytes[start]
+            if byte == first {
+                var matched = true
+                for offset in 1..<wanted.count {
+                    let other = bytes[start + offset]
+                    if (other >= 0x41 && other <= 0x5A ? other | 0x20 : other) != wanted[offset] {
+                        matched = false
+                        break
+                    }
+                }
+                if matched { return false }
+            }
+            start += 1
+        }
+        return true
+    }
+}

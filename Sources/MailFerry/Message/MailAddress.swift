@@ -32,7 +32,7 @@ public enum MailAddress {
         // A domain or an address literal ([192.0.2.1], RFC 5321 §4.1.3).
         let literal = domain.hasPrefix("[") && domain.hasSuffix("]")
         guard literal || domain.unicodeScalars.allSatisfy({ scalar in
-            scalar.value > 0x7F || scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+            scalar.value > 0x7F || scalar.isASCIILetter || ("0"..."9").contains(scalar)
                 || scalar == "-" || scalar == "." || scalar == "_"
         }) else { return nil }
         return String(candidate).lowercased()

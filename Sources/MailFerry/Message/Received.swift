@@ -203,6 +203,7 @@ public struct ReceivedHeader: Sendable, Equatable {
 
     /// "From envelope-from <x@y>" in a Received comment (Exim writes `(envelope-from <x@y>)`).
     static func envelopeFrom(in comment: String) -> String? {
+        if comment.certainlyLacksASCII(caseInsensitive: "envelope-from") { return nil }
         let lower = comment.lowercased()
         guard let range = lower.range(of: "envelope-from") else { return nil }
         let rest = comment[range.upperBound...].trimmingWhitespace()
@@ -215,9 +216,9 @@ public struct ReceivedHeader: Sendable, Equatable {
     static func isHostName(_ text: String) -> Bool {
         let name = text.hasSuffix(".") ? String(text.dropLast()) : text
         return name.containsASCII(".") && name.unicodeScalars.allSatisfy {
-            $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
+            $0.isASCIILetter || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
                 || $0 == "_"
-        } && name.unicodeScalars.contains { $0.properties.isAlphabetic }
+        } && name.unicodeScalars.contains { $0.isASCIILetter }  // all ASCII by now
     }
 
     static func isIPAddress(_ text: some StringProtocol) -> Bool {
