@@ -15,6 +15,8 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 final class Database: @unchecked Sendable {
     private(set) var handle: OpaquePointer?
     let path: String
+    /// Prepared statements no longer in use, kept for the next `prepare` of the same SQL.
+    private let idle = StatementCache()
 
     /// Opens (creating if needed) the database at `path`. The file is created 0600: it names mailboxes and people.
     init(path: String) throws {
@@ -41,6 +43,7 @@ final class Database: @unchecked Sendable {
     }
 
     deinit {
+        idle.close()
         sqlite3_close_v2(handle)
     }
 
@@ -67,11 +70,15 @@ final class Database: @unchecked Sendable {
         }
     }
 
+    /// A statement for `sql`: one a dropped `Statement` of the same SQL left behind (reset, bindings cleared), or
+    /// a new one. Every checkpoint prepares the same few statements, and compiling them again each time cost more
+    /// than running them. A statement in use is never handed out twice: only dropped ones are kept.
     func prepare(_ sql: String) throws -> Statement {
+        if let reused = idle.take(sql) { return Statement(handle: reused, sql: sql, cache: idle, database: self) }
         var statement: OpaquePointer?
         try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil),
                   "prepare \(sql.prefix(60))")
-        return Statement(handle: statement!, database: self)
+        return Statement(handle: statement!, sql: sql, cache: idle, database: self)
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
@@ -95,14 +102,18 @@ final class Database: @unchecked Sendable {
 /// their byte length and copied (SQLITE_TRANSIENT).
 final class Statement {
     private let handle: OpaquePointer
+    private let sql: String
+    private let cache: StatementCache
     private unowned let database: Database
 
-    init(handle: OpaquePointer, database: Database) {
+    init(handle: OpaquePointer, sql: String, cache: StatementCache, database: Database) {
         self.handle = handle
+        self.sql = sql
+        self.cache = cache
         self.database = database
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit { cache.put(handle, sql: sql) }
 
     enum Value {
         case int(Int64)
@@ -164,5 +175,51 @@ final class Statement {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+}
+
+/// The idle prepared statements of one connection, by SQL text (a few per SQL at most: a statement is only here
+/// while no `Statement` holds it). Its own lock: a `Statement` may be dropped on any thread.
+final class StatementCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var statements: [String: [OpaquePointer]] = [:]
+    private var count = 0
+    private var closed = false
+    /// More idle statements than this are finalized instead (the SQL a run uses is a few dozen texts).
+    private static let limit = 64
+
+    func take(_ sql: String) -> OpaquePointer? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let handle = statements[sql]?.popLast() else { return nil }
+        count -= 1
+        return handle
+    }
+
+    /// Keeps a statement for reuse (reset, bindings cleared), or finalizes it when the connection is closing or
+    /// enough are kept.
+    func put(_ handle: OpaquePointer, sql: String) {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        lock.lock()
+        if closed || count >= Self.limit {
+            lock.unlock()
+            sqlite3_finalize(handle)
+            return
+        }
+        statements[sql, default: []].append(handle)
+        count += 1
+        lock.unlock()
+    }
+
+    /// Finalizes every idle statement; statements dropped later are finalized at once.
+    func close() {
+        lock.lock()
+        let all = statements.values.flatMap { $0 }
+        statements = [:]
+        count = 0
+        closed = true
+        lock.unlock()
+        for handle in all { sqlite3_finalize(handle) }
     }
 }
