@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The cumulative view of a plan across every run so far (`mailferry status`, the dashboard): per mailbox what is
 /// on the server, what arrived, what is still to do, and who still gets legacy mail after the cutover.
@@ -143,14 +144,21 @@ public struct PlanStatus: Sendable, Codable, Equatable {
         errorsByCategory = errors
     }
 
-    /// A formatter for UTC dates in `format` (POSIX locale).
+    /// A formatter for UTC dates in `format` (POSIX locale), one per format: making one (ICU) costs more than
+    /// formatting a hundred dates, and the table and the dashboard format two per mailbox.
     static func formatter(_ format: String) -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = format
-        return formatter
+        formatters.withLock { cache in
+            if let known = cache[format] { return known }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = format
+            cache[format] = formatter
+            return formatter
+        }
     }
+
+    private static let formatters = Mutex<[String: DateFormatter]>([:])
 
     /// Midnight UTC of a YYYY-MM-DD day, as unix time.
     static func day(_ text: String) -> Double? {
