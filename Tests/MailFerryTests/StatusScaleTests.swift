@@ -169,6 +169,39 @@ import Testing
         #expect(counted.totals.known > 1_000)
     }
 
+    /// Months of cron runs: the dashboard keeps the last 40 run reports, added up in SQL, and says how many there were.
+    @Test func theDashboardKeepsTheLastFortyRuns() throws {
+        let folder = TempFolder("scale-runs")
+        defer { folder.cleanup() }
+        let plan = try Self.plan(folder, mailboxes: 2)
+        let store = try Store(path: plan.statePath)
+        for n in 0..<45 {
+            let id = "run-\(n)"
+            let started = Date(timeIntervalSince1970: Self.start + Double(n) * 600)
+            try store.startRun(id: id)
+            let results = (0..<2).map { box in
+                var result = MailboxResult(key: "isp/u0\(box)", address: "u0\(box)@contoso.example", target: "archive")
+                (result.delivered, result.deferred, result.failed) = (n + box, 1, box)
+                return result
+            }
+            let summary = RunSummary(runID: id, plan: "scale", startedAt: started, finishedAt: started,
+                                     mailboxes: results, interrupted: false, exitCode: n % 2 == 0 ? 0 : 1)
+            try store.finishRun(id: id, exitCode: summary.exitCode,
+                                summaryJSON: String(decoding: try ReportWriter.json(summary), as: UTF8.self))
+            try store.withDatabaseForTests { db in
+                try db.prepare("UPDATE runs SET started_at = ? WHERE run_id = ?")
+                    .run([.double(started.timeIntervalSince1970), .text(id)])
+            }
+        }
+        let state = try StateFiles.read([plan.statePath])
+        #expect(state.runs.total == 45 && state.runs.map(\.runID) == (5..<45).map { "run-\($0)" })
+        let html = Dashboard.html(status: PlanStatus(plan: plan, state: state), runs: state.runs, verify: nil)
+        #expect(html.contains("The last 40 of 45 runs."))
+        #expect(html.contains("run run-44: 89 delivered, 2 deferred, 1 failed, exit 0"))
+        #expect(html.contains("run run-5: 11 delivered, 2 deferred, 1 failed, exit 1"))
+        #expect(!html.contains("run run-4:"))
+    }
+
     /// The counts as `status` made them before it counted in SQL: every merged row, one by one.
     static func rowByRow(plan: Plan, state: MergedState, now: Date) -> PlanStatus {
         var status = PlanStatus(plan: plan, state: StateSummary(files: state.files, mailboxes: state.mailboxes,

@@ -60,6 +60,18 @@ public struct StateSnapshot: Sendable {
         public var exitCode: Int?
         /// The run report's JSON (a `RunSummary`).
         public var summary: String?
+        /// What the dashboard charts of the report, added up in SQL instead of `summary` (`StateSummary`).
+        public var totals: Totals? = nil
+
+        public struct Totals: Sendable, Equatable {
+            public var runID: String
+            /// The report's start, as unix time.
+            public var startedAt: Double
+            public var delivered: Int
+            public var deferred: Int
+            public var failed: Int
+            public var exitCode: Int
+        }
     }
 
     public struct Missing: Error, CustomStringConvertible {

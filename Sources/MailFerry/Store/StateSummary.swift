@@ -133,14 +133,26 @@ public struct StateSummary: Sendable {
         }
     }
 
-    /// The runs of one file that left a report: how many, and the most recent ones whole.
+    /// The runs of one file that left a report: how many, and the totals of the most recent ones, added up from
+    /// their reports' JSON in SQL (a report holds every mailbox's result: decoding forty of a plan with hundreds of
+    /// mailboxes would cost more than everything else here).
     mutating func addRuns(_ db: Database) throws {
-        runs.total += try db.prepare("SELECT count(*) FROM runs WHERE summary IS NOT NULL").rows { Int($0.int(0)) }
+        runs.total += try db.prepare("SELECT count(*) FROM runs WHERE json_valid(summary)").rows { Int($0.int(0)) }
             .first ?? 0
+        func sum(_ field: String) -> String {
+            "(SELECT total(json_extract(value, '$.\(field)')) FROM json_each(summary, '$.mailboxes'))"
+        }
         runs.recent += try db.prepare("""
-            SELECT run_id, started_at, finished_at, exit_code, summary FROM runs WHERE summary IS NOT NULL
-            ORDER BY started_at DESC LIMIT \(Self.recentRuns)
-            """).rows([], StateSnapshot.run)
+            SELECT run_id, started_at, finished_at, exit_code, json_extract(summary, '$.runID'),
+                   strftime('%s', json_extract(summary, '$.startedAt')), \(sum("delivered")), \(sum("deferred")),
+                   \(sum("failed")), json_extract(summary, '$.exitCode')
+            FROM runs WHERE json_valid(summary) ORDER BY started_at DESC LIMIT \(Self.recentRuns)
+            """).rows([]) { row in
+            var run = StateSnapshot.run(row)
+            run.totals = .init(runID: row.text(4) ?? run.runID, startedAt: row.double(5), delivered: Int(row.int(6)),
+                               deferred: Int(row.int(7)), failed: Int(row.int(8)), exitCode: Int(row.int(9)))
+            return run
+        }
     }
 
     /// One mailbox several files know: their rows streamed in UIDL order (SQLite's BINARY order: the UTF-8 bytes)
