@@ -21,6 +21,14 @@ public struct StateSnapshot: Sendable {
         public var serverCount: Int?
         public var serverBytes: Int?
         public var lastError: String?
+
+        /// The same mailbox as two state files know it: the most recent poll either knows, with the latest good
+        /// poll of both.
+        func merged(with other: Mailbox) -> Mailbox {
+            var merged = (lastPollAt ?? 0) >= (other.lastPollAt ?? 0) ? self : other
+            merged.lastOkAt = [lastOkAt, other.lastOkAt].compactMap { $0 }.max()
+            return merged
+        }
     }
 
     /// One checkpoint row: a message of a maildrop, or (`routed`) one routed delivery of a catch-all message.
@@ -157,13 +165,7 @@ public struct MergedState: Sendable {
         var order: [String] = []
         for snapshot in snapshots {
             for mailbox in snapshot.mailboxes {
-                guard let known = mailboxes[mailbox.key] else {
-                    mailboxes[mailbox.key] = mailbox
-                    continue
-                }
-                var merged = (known.lastPollAt ?? 0) >= (mailbox.lastPollAt ?? 0) ? known : mailbox
-                merged.lastOkAt = [known.lastOkAt, mailbox.lastOkAt].compactMap { $0 }.max()
-                mailboxes[mailbox.key] = merged
+                mailboxes[mailbox.key] = mailboxes[mailbox.key].map { $0.merged(with: mailbox) } ?? mailbox
             }
             for message in snapshot.messages {
                 let id = "\(message.mailboxKey)\u{0}\(message.uidl)"

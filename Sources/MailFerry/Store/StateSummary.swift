@@ -90,13 +90,7 @@ public struct StateSummary: Sendable {
 
     /// A mailbox's poll is the most recent one any file knows; its last good poll the latest of them.
     mutating func merge(_ mailbox: StateSnapshot.Mailbox) {
-        guard let known = mailboxes[mailbox.key] else {
-            mailboxes[mailbox.key] = mailbox
-            return
-        }
-        var merged = (known.lastPollAt ?? 0) >= (mailbox.lastPollAt ?? 0) ? known : mailbox
-        merged.lastOkAt = [known.lastOkAt, mailbox.lastOkAt].compactMap { $0 }.max()
-        mailboxes[mailbox.key] = merged
+        mailboxes[mailbox.key] = mailboxes[mailbox.key].map { $0.merged(with: mailbox) } ?? mailbox
     }
 
     /// The arrival of a row: recovered, else first seen (SQL).
