@@ -103,13 +103,8 @@ extension IMAPClient {
                 }
                 return "PREAUTH"
             }
-            if tlsInfo == nil && !endpoint.allowPlaintext {
-                throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
-                    + "not set allowPlaintext for this target")
-            }
-            try checkLineSafe(user, what: "user name")
-            try checkLineSafe(secret.value, what: secret.isToken ? "token" : "password")
-            if let authorize { try checkLineSafe(authorize, what: "authorization identity") }
+            try checkLoginAllowed(user: user, secret: secret, authorize: authorize, encrypted: tlsInfo != nil,
+                                  allowPlaintext: endpoint.allowPlaintext)
             let offered = SASLMechanism.allCases.filter { has("AUTH=\($0.rawValue)") }
 
             var loginName = user

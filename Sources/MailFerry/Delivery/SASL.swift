@@ -110,6 +110,19 @@ struct SASLExchange {
     }
 }
 
+/// What a target client checks before any credential leaves: no login over an unencrypted connection unless the
+/// plan allows it, and no value that would end the command line early.
+func checkLoginAllowed(user: String, secret: LoginSecret, authorize: String?, encrypted: Bool,
+                       allowPlaintext: Bool) throws {
+    if !encrypted && !allowPlaintext {
+        throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
+            + "not set allowPlaintext for this target")
+    }
+    try checkLineSafe(user, what: "user name")
+    try checkLineSafe(secret.value, what: secret.isToken ? "token" : "password")
+    if let authorize { try checkLineSafe(authorize, what: "authorization identity") }
+}
+
 /// Refuses values that would end a command line early or smuggle a second command.
 func checkLineSafe(_ value: String, what: String, kind: FailureKind = .auth) throws {
     if value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {

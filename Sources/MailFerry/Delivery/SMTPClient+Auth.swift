@@ -11,13 +11,8 @@ extension SMTPClient {
         var what = ""
         let used: SASLMechanism = try guarded {
             guard connection != nil else { throw MailError(.transient, "not connected") }
-            if tlsInfo == nil && !endpoint.allowPlaintext {
-                throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
-                    + "not set allowPlaintext for this target")
-            }
-            try checkLineSafe(user, what: "user name")
-            try checkLineSafe(secret.value, what: secret.isToken ? "token" : "password")
-            if let authorize { try checkLineSafe(authorize, what: "authorization identity") }
+            try checkLoginAllowed(user: user, secret: secret, authorize: authorize, encrypted: tlsInfo != nil,
+                                  allowPlaintext: endpoint.allowPlaintext)
             let offered = Set((extensions["AUTH"] ?? "").split(separator: " ").map { $0.uppercased() })
             let candidates = SASLMechanism.byPreference.filter {
                 offered.contains($0.rawValue) && $0.usesToken == secret.isToken
