@@ -3,14 +3,14 @@ import Foundation
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and defined bit for bit, so a seed names the same mailbox on every
 /// platform and toolchain. Swift's `Hasher` is randomised per process and `Int.random(in:using:)` may change its
 /// algorithm between releases; neither can make a corpus reproducible.
-struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import MailFerryLab
 import Testing
 @testable import MailFerry
 
@@ -11,7 +12,7 @@ import Testing
                                bigAttachmentFor: "carol")
         var generator = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &generator)
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var kills = 0
         var killsMidMigration = 0
         var finishedEarly = 0
@@ -53,15 +54,3 @@ import Testing
     }
 }
 
-/// A small seeded generator, so a failing run can be repeated with its printed seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

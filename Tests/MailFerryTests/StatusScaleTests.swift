@@ -1,4 +1,5 @@
 import Foundation
+import MailFerryLab
 import Testing
 @testable import MailFerry
 
@@ -119,7 +120,7 @@ import Testing
         let folder = TempFolder("scale-merge")
         defer { folder.cleanup() }
         let plan = try Self.plan(folder, mailboxes: 6)
-        var generator = SplitMix(seed: 8)
+        var generator = SplitMix64(seed: 8)
         let states = MessageState.allCases.map(\.rawValue)
         let kinds: [String?] = [nil, "transient", "permanent", "quota", "no-such-kind"]
         var paths: [String] = []
