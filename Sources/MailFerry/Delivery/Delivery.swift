@@ -120,6 +120,14 @@ public protocol Delivery: AnyObject {
     /// being fetched: only when `reconcile` would find it exactly after a crash, so a crash in between cannot cause
     /// a second copy.
     func confirmsLater(_ attempt: InDoubtAttempt) -> Bool
+    /// Deliveries accepted but not yet durable: they wait for `flush`. Only a delivery made to stage (Maildir in a
+    /// run) ever has any.
+    var staged: Int { get }
+    /// Whether the staged deliveries should be flushed now (a batch is full or old enough).
+    var flushDue: Bool { get }
+    /// Makes every accepted delivery durable and visible. Until it returns they are in doubt: a crash leaves them
+    /// to `reconcile`, which answers exactly.
+    func flush() throws
     func close()
 }
 
@@ -129,6 +137,11 @@ extension Delivery {
     public func confirmsLater(_ attempt: InDoubtAttempt) -> Bool {
         inDoubtPolicy == .exact
     }
+
+    /// Targets that store each message before answering have nothing to flush.
+    public var staged: Int { 0 }
+    public var flushDue: Bool { false }
+    public func flush() throws {}
 
     /// The first version's form: the target reference, or an error when not every recipient got the message. With
     /// partial success the error is the first refusal's, and the accepted recipients are not reported: callers that

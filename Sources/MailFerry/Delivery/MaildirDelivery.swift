@@ -4,12 +4,31 @@ import Glibc
 /// Delivers into a Maildir the way Dovecot does: write in tmp/, fsync, rename into new/, fsync the directory
 /// (https://cr.yp.to/proto/maildir.html). The file name is the delivery token plus `,S=<size>`, so whether an
 /// attempt landed is an exact question of whether that name exists in new/ or cur/.
+///
+/// Staged (`stagingLimit` > 1, as in a run): each message is written into tmp/, and the fsyncs, renames and the one
+/// directory fsync happen for a whole batch in `flush`. The file system then commits its
+/// journal about twice per batch instead of twice per message. A message is reported delivered only after the flush
+/// (the runner commits its "delivered" checkpoint then); a crash before leaves it in tmp/, where `reconcile` finds
+/// it absent and removes it, so it is delivered again, once.
 public final class MaildirDelivery: Delivery {
     public let root: String
+    /// Messages (and bytes) a batch may hold before `flushDue`; 1 makes every delivery durable before it returns.
+    public let stagingLimit: Int
+    /// The batch a run stages.
+    public static let runBatch = 32
+    static let stagingBytes = 32 << 20
+    /// A batch is flushed at the latest this long after its first message, so mail does not wait unseen in tmp/
+    /// behind a slow server.
+    static let stagingSeconds = 1.0
+    /// Written into tmp/, not yet synced and renamed: their file names.
+    private var stagedNames: [String] = []
+    private var stagedBytes = 0
+    private var stagedSince = 0.0
 
     /// Opens (creating tmp/, new/ and cur/ when missing) the Maildir at `root`.
-    public init(root: String) throws {
+    public init(root: String, stagingLimit: Int = 1) throws {
         self.root = root
+        self.stagingLimit = max(1, stagingLimit)
         for sub in ["", "/tmp", "/new", "/cur"] {
             let path = root + sub
             var info = stat()
@@ -38,6 +57,41 @@ public final class MaildirDelivery: Delivery {
         DeliveryResult(reference: try writeMessage(request))
     }
 
+    public var staged: Int { stagedNames.count }
+
+    public var flushDue: Bool {
+        !stagedNames.isEmpty && (stagedNames.count >= stagingLimit || stagedBytes >= Self.stagingBytes
+            || monotonicSeconds() - stagedSince >= Self.stagingSeconds)
+    }
+
+    /// Syncs every staged file, renames it into new/, and syncs new/ once.
+    public func flush() throws {
+        guard !stagedNames.isEmpty else { return }
+        let names = stagedNames
+        stagedNames = []
+        stagedBytes = 0
+        do {
+            for name in names {
+                let tmpPath = "\(root)/tmp/\(name)"
+                let fd = open(tmpPath, O_RDONLY | O_CLOEXEC)
+                if fd < 0 { throw localError("cannot open \(tmpPath)") }
+                defer { Glibc.close(fd) }
+                guard fsync(fd) == 0 else { throw localError("fsync of \(tmpPath) failed") }
+            }
+            for name in names {
+                CrashPoint.hit("maildir-before-rename")
+                guard rename("\(root)/tmp/\(name)", "\(root)/new/\(name)") == 0 else {
+                    throw localError("cannot move \(root)/tmp/\(name) into new/")
+                }
+            }
+        } catch {
+            // Whatever was not renamed stays in tmp/ for `reconcile` to remove; the renamed ones are found there.
+            try? syncDirectory("\(root)/new")
+            throw error
+        }
+        try syncDirectory("\(root)/new")
+    }
+
     private func writeMessage(_ request: DeliveryRequest) throws -> String {
         let name = Self.fileName(token: request.token, size: request.spool.size)
         let tmpPath = "\(root)/tmp/\(name)"
@@ -59,17 +113,25 @@ public final class MaildirDelivery: Delivery {
                     offset += n
                 }
             }
-            guard fsync(fd) == 0 else { throw localError("fsync of \(tmpPath) failed") }
             var times = [timespec](repeating: timespec(), count: 2)
             let seconds = request.arrival.timeIntervalSince1970
             times[0] = timespec(tv_sec: Int(seconds), tv_nsec: 0)
             times[1] = times[0]
             futimens(fd, &times)
+            if stagingLimit == 1 {
+                guard fsync(fd) == 0 else { throw localError("fsync of \(tmpPath) failed") }
+            }
             Glibc.close(fd)
         } catch {
             Glibc.close(fd)
             unlink(tmpPath)
             throw error
+        }
+        if stagingLimit > 1 {
+            if stagedNames.isEmpty { stagedSince = monotonicSeconds() }
+            stagedNames.append(name)
+            stagedBytes += request.spool.size
+            return "new/\(name)"
         }
         CrashPoint.hit("maildir-before-rename")
         guard rename(tmpPath, newPath) == 0 else {
@@ -99,7 +161,10 @@ public final class MaildirDelivery: Delivery {
         return found
     }
 
-    public func close() {}
+    /// Flushes what is staged (best effort: what fails stays in doubt for `reconcile`).
+    public func close() {
+        try? flush()
+    }
 
     private func listDirectory(_ path: String) throws -> [String] {
         do {
@@ -122,4 +187,11 @@ public final class MaildirDelivery: Delivery {
         let kind: FailureKind = (code == ENOSPC || code == EDQUOT) ? .quota : .local
         return MailError(kind, "Maildir \(root): \(what): \(errnoText(code))")
     }
+}
+
+/// Seconds on the monotonic clock (for intervals: immune to the wall clock being set).
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

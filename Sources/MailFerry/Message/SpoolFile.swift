@@ -4,7 +4,8 @@ import Glibc
 /// A retrieved message on local disk: written once while it streams in from the server (hashed on the way),
 /// then read by a delivery. Memory stays constant whatever the message size. One spool file serves a whole mailbox
 /// run (`rewind` between messages): creating and deleting a file per message costs the file system more than
-/// writing it (ext4 searches recently deleted inodes on every create).
+/// writing it (ext4 searches recently deleted inodes on every create). A message smaller than the write buffer
+/// (most mail) never reaches the file: it is read back from the buffer.
 public final class SpoolFile {
     public let path: String
     private var fd: Int32
@@ -15,6 +16,8 @@ public final class SpoolFile {
     private static let flushThreshold = 256 * 1024
     public private(set) var size = 0
     public private(set) var sha256 = ""
+    /// Whether any byte of the current message went to the file (otherwise all of it is in `pending`).
+    private var wroteToFile = false
 
     /// Creates (truncating) the spool file at `path`, mode 0600: it holds someone's mail.
     public init(path: String) throws {
@@ -31,8 +34,11 @@ public final class SpoolFile {
 
     /// Empties the file for the next message.
     public func rewind() throws {
-        guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
-            throw MailError(.local, "cannot empty spool file \(path): \(errnoText())")
+        if wroteToFile {
+            guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
+                throw MailError(.local, "cannot empty spool file \(path): \(errnoText())")
+            }
+            wroteToFile = false
         }
         hasher = SHA256Hasher()
         pending.removeAll(keepingCapacity: true)
@@ -53,9 +59,10 @@ public final class SpoolFile {
         if pending.count >= Self.flushThreshold { try flush() }
     }
 
-    /// Ends writing: flushes and fixes the hash. The file stays open for reading.
+    /// Ends writing and fixes the hash. What is still buffered stays in memory (it is smaller than the buffer); the
+    /// file stays open for reading.
     public func finish() throws {
-        try flush()
+        if wroteToFile { try flush() }
         sha256 = hasher.finalizeHex()
     }
 
@@ -66,6 +73,7 @@ public final class SpoolFile {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        wroteToFile = true
         var offset = 0
         while offset < bytes.count {
             let n = retryingEINTR { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
@@ -76,6 +84,17 @@ public final class SpoolFile {
 
     /// Reads the whole file from the start in chunks of at most `chunkSize` bytes.
     public func readChunks(chunkSize: Int = 256 * 1024, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if !wroteToFile {
+            try pending.withUnsafeBytes { all in
+                var start = 0
+                while start < all.count {
+                    let end = min(start + chunkSize, all.count)
+                    try body(UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                    start = end
+                }
+            }
+            return
+        }
         if let existing = readBuffer, existing.count < chunkSize {
             existing.deallocate()
             readBuffer = nil
@@ -94,6 +113,7 @@ public final class SpoolFile {
 
     /// Reads up to `limit` bytes from the start (for header parsing).
     public func head(_ limit: Int) throws -> [UInt8] {
+        if !wroteToFile { return Array(pending.prefix(limit)) }
         var result = [UInt8](repeating: 0, count: min(limit, size))
         let n = result.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         if n < 0 { throw MailError(.local, "cannot read spool file \(path): \(errnoText())") }

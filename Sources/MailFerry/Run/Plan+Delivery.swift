@@ -3,7 +3,9 @@ import Foundation
 extension Plan {
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its
     /// routing chose. Templates ({mailbox}, {local}, ...) are filled with that address. Used by runs and by verify.
-    func delivery(for mailbox: Plan.Mailbox, address: String, trace: ProtocolTrace? = nil) throws -> any Delivery {
+    /// `staged`: a Maildir writes in batches made durable by `flush` (runs, whose checkpoints wait for it).
+    func delivery(for mailbox: Plan.Mailbox, address: String, trace: ProtocolTrace? = nil,
+                  staged: Bool = false) throws -> any Delivery {
         guard let target = targets[mailbox.target] else {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
@@ -12,7 +14,8 @@ extension Plan {
         let label = "\(mailbox.key) \(target.name)"
         switch target.kind {
         case .maildir(let template):
-            return try MaildirDelivery(root: expandTemplate(template, mailbox: routed))
+            return try MaildirDelivery(root: expandTemplate(template, mailbox: routed),
+                                       stagingLimit: staged ? MaildirDelivery.runBatch : 1)
         case .imap(let imap):
             let endpoint = imap.endpoint
             let delivery = try IMAPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,

@@ -122,7 +122,7 @@ public final class Runner: Sendable {
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its
     /// routing chose. Templates ({mailbox}, {local}, ...) are filled with that address.
     func makeDelivery(for mailbox: Plan.Mailbox, address: String) throws -> any Delivery {
-        try plan.delivery(for: mailbox, address: address, trace: trace)
+        try plan.delivery(for: mailbox, address: address, trace: trace, staged: true)
     }
 
     /// The router of a catch-all mailbox, from its plan settings. Addresses the plan knows as people's mailboxes
@@ -438,7 +438,7 @@ public final class Runner: Sendable {
         }
         try spool.finish()
         // The previous message's "delivered" commit ran while this one was fetched.
-        try targets.settleCheckpoints()
+        try targets.keepUp()
         CrashPoint.hit("after-retr")
         if spool.size != entry.size && result.notes.count < 50 {
             result.notes.append("message \(sanitizeForDisplay(entry.uidl)): LIST said \(entry.size) bytes, RETR "
@@ -584,7 +584,7 @@ public final class Runner: Sendable {
                  result: inout MailboxResult) throws -> Bool {
         let spool = message.spool
         let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
-        try targets.settleCheckpoints()
+        try targets.keepUp()
         try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
                                  sha256: spool.sha256, envelope: envelope)
         CrashPoint.hit("after-delivering-commit")
@@ -593,11 +593,12 @@ public final class Runner: Sendable {
             let request = DeliveryRequest(token: token, spool: spool, arrival: message.envelope.arrival,
                                           sender: message.envelope.sender)
             let ref = try delivery.deliver(request)
-            CrashPoint.hit("after-target-ack")
+            // A staged delivery (Maildir batch) is acknowledged when its batch is flushed: the crash point is there.
+            if delivery.staged == 0 { CrashPoint.hit("after-target-ack") }
             let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
                                        dateHeader: message.dateHeader)
             if delivery.confirmsLater(asked) {
-                targets.confirmLater(store.markDeliveredLater(id: row.id, targetRef: ref))
+                targets.confirmLater(delivery) { self.store.markDeliveredLater(id: row.id, targetRef: ref) }
             } else {
                 try store.markDelivered(id: row.id, targetRef: ref)
             }

@@ -9,6 +9,9 @@ final class TargetPool {
     /// "delivered" checkpoints still being committed (group commit) while the mailbox run goes on; see
     /// `Runner.attempt`.
     private var committing: [GroupCommit.Pending] = []
+    /// "delivered" checkpoints of deliveries still staged in their target (Maildir batches): submitted only once
+    /// the target flushed them, since until then a crash loses them from the target.
+    private var awaitingFlush: [() -> GroupCommit.Pending] = []
 
     init(make: @escaping (String) throws -> any Delivery) {
         self.make = make
@@ -21,12 +24,42 @@ final class TargetPool {
         return created
     }
 
-    func confirmLater(_ checkpoint: GroupCommit.Pending) {
-        committing.append(checkpoint)
+    /// Commits the "delivered" checkpoint of a delivery `delivery` accepted: queued for the next group commit now, or,
+    /// while the delivery is staged in its target, once the target flushed it.
+    func confirmLater(_ delivery: any Delivery, _ checkpoint: @escaping () -> GroupCommit.Pending) {
+        if delivery.staged > 0 {
+            awaitingFlush.append(checkpoint)
+        } else {
+            committing.append(checkpoint())
+        }
     }
 
-    /// Returns once every "delivered" checkpoint handed to `confirmLater` is committed; throws if one failed.
+    /// Between messages: flushes staged deliveries whose batch is due, and waits for the checkpoints already queued
+    /// (the previous message's commit ran while this one was fetched).
+    func keepUp() throws {
+        if open.values.contains(where: { $0.flushDue }) { try flushStaged() }
+        try waitForCommits()
+    }
+
+    /// Returns once every delivery is flushed and every "delivered" checkpoint handed to `confirmLater` is
+    /// committed; throws if one failed.
     func settleCheckpoints() throws {
+        try flushStaged()
+        try waitForCommits()
+    }
+
+    private func flushStaged() throws {
+        guard !awaitingFlush.isEmpty else { return }
+        let waiting = awaitingFlush
+        // On failure the checkpoints are dropped: those messages stay "delivering", in doubt, for the next run's
+        // reconciliation to find in the target or deliver again.
+        awaitingFlush = []
+        for delivery in open.values { try delivery.flush() }
+        CrashPoint.hit("after-target-ack")
+        committing.append(contentsOf: waiting.map { $0() })
+    }
+
+    private func waitForCommits() throws {
         let waiting = committing
         committing = []
         for checkpoint in waiting { try checkpoint.wait() }
