@@ -117,8 +117,9 @@ import Testing
                             trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example" } },
               ] }
             """)
+        let tracePath = folder.path + "/trace.log"
         func mailferry() throws -> (code: Int32, out: String) {
-            let child = try ChildProcess(EndToEnd.binary, ["run", plan])
+            let child = try ChildProcess(EndToEnd.binary, ["run", plan, "--trace", tracePath])
             defer { child.removeOutput() }
             return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
         }
@@ -131,6 +132,14 @@ import Testing
 
         let (code, out) = try mailferry()
         #expect(code != 0, "\(out)")
+        // One transaction for the three routed recipients: one MAIL FROM, one RCPT TO each, one DATA.
+        let trace = try String(contentsOfFile: tracePath, encoding: .utf8).split(separator: "\n")
+        let sent = trace.compactMap { line in line.range(of: "C: ").map { String(line[$0.upperBound...]) } }
+        #expect(sent.filter { $0.hasPrefix("MAIL FROM:<partner@example.net>") }.count == 1, "\(sent)")
+        #expect(sent.filter { $0.hasPrefix("RCPT TO:") } == ["RCPT TO:<bob@contoso.example>",
+                                                          "RCPT TO:<dana@contoso.example>",
+                                                          "RCPT TO:<erin@contoso.example>"], "\(sent)")
+        #expect(sent.filter { $0 == "DATA" }.count == 1, "\(sent)")
         #expect(relay.waitForEmptyQueue(timeout: 30), "\(relay.logTail())")
         #expect(inbox("bob") == 1 && inbox("dana") == 1, "\(relay.logTail())")
         #expect(inbox("erin") == 0 && inbox("postmaster") == 0)

@@ -523,23 +523,34 @@ public final class Runner: Sendable {
                                  sha256: spool.sha256)
         var finished = 0
         var failedRoutes = 0
+        var waiting: [(row: MessageRecord, address: String)] = []
         for routed in decision.deliveries {
             let child = try store.routedDelivery(parent: row, mailbox: mailboxID, address: routed.mailbox)
             if child.state == .delivered {
                 finished += 1
-                continue
-            }
-            if child.state == .failed || child.state == .duplicate {
+            } else if child.state == .failed || child.state == .duplicate {
                 failedRoutes += 1
-                continue
+            } else {
+                waiting.append((child, routed.mailbox))
             }
-            let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader, json: "{}")
-            if try attempt(child, address: routed.mailbox, key: "\(mailbox.key)>\(routed.mailbox)", message: message,
-                           envelope: columns, mailbox: mailbox, targets: targets, result: &result) {
-                finished += 1
-                result.routed += 1
-            } else if let now = try store.message(id: child.id), now.state == .failed {
-                failedRoutes += 1
+        }
+        let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader, json: "{}")
+        if waiting.count > 1, plan.targets[mailbox.target]?.carriesEnvelope == true {
+            // LMTP and SMTP take every routed recipient in one transaction (one RCPT each) and answer per recipient.
+            let outcome = try attemptTogether(waiting, message: message, envelope: columns, mailbox: mailbox,
+                                              targets: targets, result: &result)
+            finished += outcome.delivered
+            failedRoutes += outcome.failed
+            result.routed += outcome.delivered
+        } else {
+            for (child, address) in waiting {
+                if try attempt(child, address: address, key: "\(mailbox.key)>\(address)", message: message,
+                               envelope: columns, mailbox: mailbox, targets: targets, result: &result) {
+                    finished += 1
+                    result.routed += 1
+                } else if let now = try store.message(id: child.id), now.state == .failed {
+                    failedRoutes += 1
+                }
             }
         }
         if finished + failedRoutes == decision.deliveries.count {
@@ -624,6 +635,74 @@ public final class Runner: Sendable {
         }
     }
 
+    /// A catch-all message's routed deliveries into an LMTP or SMTP target, in one transaction: each routed row is
+    /// checkpointed "delivering" first, then MAIL FROM, one RCPT TO per recipient, DATA, and each recipient's answer
+    /// settles its own row (LMTP answers per recipient after DATA; partial success is normal). Returns how many rows
+    /// were delivered and how many failed for good.
+    func attemptTogether(_ routed: [(row: MessageRecord, address: String)], message: Message,
+                         envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool,
+                         result: inout MailboxResult) throws -> (delivered: Int, failed: Int) {
+        let spool = message.spool
+        try targets.keepUp()
+        var tokens: [String] = []
+        for (row, address) in routed {
+            let token = Runner.token(mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl,
+                                     firstSeen: row.firstSeenAt)
+            try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
+                                     sha256: spool.sha256, envelope: envelope)
+            tokens.append(token)
+        }
+        CrashPoint.hit("after-delivering-commit")
+        var outcome = (delivered: 0, failed: 0)
+        let answers: [RecipientResult]
+        do {
+            let delivery = try targets.delivery(for: routed[0].address)
+            let request = DeliveryRequest(token: tokens[0], spool: spool, arrival: message.envelope.arrival,
+                                          sender: message.envelope.sender, recipients: routed.map(\.address))
+            let delivered = try delivery.deliverMessage(request)
+            CrashPoint.hit("after-target-ack")
+            answers = delivered.recipients
+        } catch let error as MailError {
+            // Nobody got it: every routed row shares the one error. A target in trouble stops the mailbox, as in
+            // `attempt`.
+            if error.kind == .local || error.kind == .quota {
+                for (row, _) in routed {
+                    try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
+                                           retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
+                                           countAttempt: false)
+                    result.deferred += 1
+                }
+                result.messageErrors.append("message \(sanitizeForDisplay(routed[0].row.uidl)): \(error.message)")
+                throw error
+            }
+            answers = routed.map { RecipientResult(recipient: $0.address, error: error, reply: error.message) }
+        }
+        for (index, (row, address)) in routed.enumerated() {
+            let error = index < answers.count ? answers[index].error
+                : MailError(.protocol, "the server gave no answer for \(address)")
+            guard let error else {
+                try store.markDelivered(id: row.id, targetRef: answers[index].reply)
+                outcome.delivered += 1
+                continue
+            }
+            result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)) for \(address): \(error.message)")
+            switch error.kind {
+            case .permanent:
+                try store.markFailed(id: row.id, kind: error.kind, error: error.message)
+                result.failed += 1
+                outcome.failed += 1
+            case .local, .quota:
+                try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
+                                       retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
+                                       countAttempt: false)
+                result.deferred += 1
+            default:
+                try setAside(row, error: error, countAttempt: false, result: &result)
+            }
+        }
+        return outcome
+    }
+
     /// Defers a message after a failure, or quarantines it once it has failed `quarantineAfter` times, so one
     /// poisonous message cannot hold up a mailbox run after run.
     func setAside(_ row: MessageRecord, error: MailError, countAttempt: Bool, result: inout MailboxResult) throws {
@@ -654,5 +733,15 @@ public final class Runner: Sendable {
         let now = Date().timeIntervalSince1970
         if kind == .local || kind == .quota { return now }
         return now + min(300 * pow(2, Double(max(0, attempts - 1))), 21600)
+    }
+}
+
+extension Plan.Target {
+    /// LMTP and SMTP carry an envelope: one transaction can hold several recipients.
+    var carriesEnvelope: Bool {
+        switch kind {
+        case .lmtp, .smtp: return true
+        case .maildir, .imap: return false
+        }
     }
 }
