@@ -45,15 +45,33 @@ enum FakeStep: Sendable {
     /// for sessions where the client may or may not send a command, depending on how it handled an earlier reply.
     case respond([String: String])
     /// Server side of a TLS handshake on the same socket (SSL_accept); later steps go through TLS. As the first step
-    /// this is implicit TLS (POP3S); after a "+OK" to STLS it is STARTTLS.
-    case startTLS(FakeCertificate)
-    /// Offers a handshake the client must abort, as it should for a bad certificate; completing it is a failure.
-    case startTLSRejected(FakeCertificate)
+    /// this is implicit TLS (POP3S); after a "+OK" to STLS it is STARTTLS. `upTo` caps the protocol versions the
+    /// server speaks (an old server); nil: whatever OpenSSL offers.
+    case startTLS(FakeCertificate, upTo: FakeTLSVersion? = nil)
+    /// Offers a handshake the client must abort, as it should for a bad certificate or a server that speaks nothing
+    /// newer than `upTo`; completing it is a failure.
+    case startTLSRejected(FakeCertificate, upTo: FakeTLSVersion? = nil)
     case sleep(Double)
     /// Drops the connection at once: a FIN and, under TLS, no close_notify, as when a server dies mid-reply.
     case close
     /// Anything the enumerated steps cannot say, with the session in hand.
     case run(@Sendable (FakeSession) throws -> Void)
+}
+
+/// The newest TLS version a fake server speaks, for servers too old for the client's floor (TLS 1.2).
+enum FakeTLSVersion: String, Sendable, CaseIterable {
+    case tls1_0 = "TLSv1"
+    case tls1_1 = "TLSv1.1"
+    case tls1_2 = "TLSv1.2"
+
+    /// OpenSSL's protocol number (TLS1_VERSION ...).
+    var openSSL: Int {
+        switch self {
+        case .tls1_0: Int(TLS1_VERSION)
+        case .tls1_1: Int(TLS1_1_VERSION)
+        case .tls1_2: Int(TLS1_2_VERSION)
+        }
+    }
 }
 
 /// A broken expectation in a script. It ends the session and is reported by `FakeServer.finish()`.
@@ -282,8 +300,8 @@ final class FakeSession {
         case .drip(let text, let delay): try drip(Array(text.utf8), delay: delay)
         case .flood(let text, let limit): flood(Array(text.utf8), upTo: limit)
         case .respond(let table): try respond(table)
-        case .startTLS(let certificate): try startTLS(certificate)
-        case .startTLSRejected(let certificate): try startTLSRejected(certificate)
+        case .startTLS(let certificate, let version): try startTLS(certificate, upTo: version)
+        case .startTLSRejected(let certificate, let version): try startTLSRejected(certificate, upTo: version)
         case .sleep(let seconds): sleep(seconds)
         case .close: close()
         case .run(let body): try body(self)
@@ -427,8 +445,8 @@ final class FakeSession {
 
     // MARK: - TLS
 
-    func startTLS(_ certificate: FakeCertificate) throws {
-        let candidate = try beginHandshake(certificate)
+    func startTLS(_ certificate: FakeCertificate, upTo version: FakeTLSVersion? = nil) throws {
+        let candidate = try beginHandshake(certificate, upTo: version)
         if let failure = candidate.accept() {
             throw FakeServerError("TLS handshake with the \(certificate) certificate failed: \(failure)")
         }
@@ -437,14 +455,15 @@ final class FakeSession {
 
     /// The client must abort; afterwards the session reads the bare socket again, so a client that fell back to
     /// plaintext after rejecting the certificate is caught in `FakeTranscript.plain`.
-    func startTLSRejected(_ certificate: FakeCertificate) throws {
-        let candidate = try beginHandshake(certificate)
+    func startTLSRejected(_ certificate: FakeCertificate, upTo version: FakeTLSVersion? = nil) throws {
+        let candidate = try beginHandshake(certificate, upTo: version)
         if candidate.accept() == nil {
-            throw FakeServerError("the client completed a TLS handshake with the \(certificate) certificate")
+            throw FakeServerError("the client completed a TLS handshake with the \(certificate) certificate"
+                + (version.map { " up to \($0.rawValue)" } ?? ""))
         }
     }
 
-    private func beginHandshake(_ certificate: FakeCertificate) throws -> ServerTLS {
+    private func beginHandshake(_ certificate: FakeCertificate, upTo version: FakeTLSVersion?) throws -> ServerTLS {
         try checkOpen()
         guard tls == nil else { throw FakeServerError("TLS is already active") }
         // Bytes the client sent after its STLS and before the handshake would be read as garbage by SSL_accept.
@@ -452,7 +471,7 @@ final class FakeSession {
             throw FakeServerError("the client sent \(pending.count) bytes before the TLS handshake: "
                 + quoted(pending))
         }
-        return try ServerTLS(socket: socket, certificate: certificate)
+        return try ServerTLS(socket: socket, certificate: certificate, upTo: version)
     }
 
     // MARK: - Timing and closing
@@ -496,10 +515,21 @@ private final class ServerTLS {
     private let context: OpaquePointer
     private let ssl: OpaquePointer
 
-    init(socket: Int32, certificate: FakeCertificate) throws {
+    init(socket: Int32, certificate: FakeCertificate, upTo version: FakeTLSVersion? = nil) throws {
         let pki = try FakePKI.shared()
         guard let context = SSL_CTX_new(TLS_server_method()) else {
             throw FakeServerError("SSL_CTX_new: \(ServerTLS.drainErrors())")
+        }
+        if let version {
+            // An old server for real: it speaks TLS 1.0 up to `version`, which OpenSSL 3 allows only at security
+            // level 0 (SHA-1 signatures), so a client that refuses it refuses the version, not a missing cipher.
+            guard SSL_CTX_ctrl(context, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(TLS1_VERSION), nil) == 1,
+                  SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, version.openSSL, nil) == 1,
+                  SSL_CTX_set_cipher_list(context, "DEFAULT:@SECLEVEL=0") == 1 else {
+                let reason = ServerTLS.drainErrors()
+                SSL_CTX_free(context)
+                throw FakeServerError("cannot limit the fake server to \(version.rawValue): \(reason)")
+            }
         }
         guard SSL_CTX_use_certificate_chain_file(context, pki.certificateFile(certificate)) == 1,
               SSL_CTX_use_PrivateKey_file(context, pki.keyFile(certificate), SSL_FILETYPE_PEM) == 1,

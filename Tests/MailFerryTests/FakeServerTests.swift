@@ -1,4 +1,6 @@
+import COpenSSL
 import Foundation
+import Glibc
 import Testing
 @testable import MailFerry
 
@@ -39,5 +41,28 @@ import Testing
         server.finish()
         #expect(server.transcripts.map(\.plainText)
             == ["PING 0\r\nafter the script\r\n", "PING 1\r\nafter the script\r\n"])
+    }
+
+    /// An old server really is old: a client that accepts anything (TLS 1.0 up, security level 0) negotiates exactly
+    /// the capped version, so a refusal by mailferry's client is its TLS 1.2 floor at work, not a broken fake.
+    @Test(arguments: FakeTLSVersion.allCases)
+    func cappedServerSpeaksExactlyThatVersion(version: FakeTLSVersion) throws {
+        let server = try FakeServer(.startTLS(.good, upTo: version), .send("+OK old\r\n"))
+        defer { server.finish() }
+        let socket = try Socket.connect(host: "127.0.0.1", port: server.port, timeout: 5)
+        defer { socket.close() }
+        let context = try #require(SSL_CTX_new(TLS_client_method()))
+        defer { SSL_CTX_free(context) }
+        #expect(SSL_CTX_ctrl(context, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(TLS1_VERSION), nil) == 1)
+        #expect(SSL_CTX_set_cipher_list(context, "DEFAULT:@SECLEVEL=0") == 1)
+        let ssl = try #require(SSL_new(context))
+        defer { SSL_free(ssl) }
+        SSL_set_fd(ssl, socket.fd)
+        #expect(SSL_connect(ssl) == 1)
+        #expect(SSL_get_version(ssl).map { String(cString: $0) } == version.rawValue)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = SSL_read(ssl, &buffer, Int32(buffer.count))
+        #expect(n > 0 && Array(buffer[..<Int(max(0, n))]) == Array("+OK old\r\n".utf8))
+        _ = SSL_shutdown(ssl)
     }
 }

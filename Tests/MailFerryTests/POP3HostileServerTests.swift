@@ -176,6 +176,29 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
                 "\(error?.message ?? "")")
     }
 
+    /// TLS 1.2 is the floor (RFC 8996 deprecates 1.0 and 1.1): a server that speaks nothing newer is refused during
+    /// the handshake with an error that says so, before any command under TLS, so no credential leaves. By implicit
+    /// TLS and by STARTTLS, where only CAPA and STLS went out in clear.
+    @Test(arguments: [FakeTLSVersion.tls1_0, .tls1_1], [TLSMode.implicit, .starttls])
+    func serverWithoutTLS12IsRefused(version: FakeTLSVersion, tls: TLSMode) throws {
+        let handshake: [FakeStep] = tls == .implicit ? [.startTLSRejected(.good, upTo: version)]
+            : [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
+                .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLSRejected(.good, upTo: version),
+            ]
+        let server = try FakeServer(steps: handshake)
+        let client = POP3Client(endpoint: try server.endpoint(tls: tls))
+        defer { client.quit(); server.finish() }
+        let error = #expect(throws: MailError.self) { try client.connect() }
+        #expect(error?.kind == .tls)
+        #expect(error?.message.contains("the server offers no TLS 1.2 or newer") == true, "\(error?.message ?? "")")
+        #expect(throws: MailError.self) { try client.login(user: POP3Script.user, password: POP3Script.password) }
+        client.quit()
+        server.finish()
+        #expect(server.transcript.plain == bytes(tls == .implicit ? "" : "CAPA\r\nSTLS\r\n"))
+        #expect(server.transcript.secured.isEmpty)
+        #expect(!server.transcript.contains("USER") && !server.transcript.contains(POP3Script.password))
+    }
+
     // MARK: - Login refusals (RFC 2449 §8, RFC 3206)
 
     /// The response code, not the text, decides whether a refused PASS is worth retrying.

@@ -58,3 +58,170 @@ import Testing
         #expect(error?.message.contains("newer") == true)
     }
 }
+
+/// Databases left by older mailferry releases: each schema version is built from the migration list itself, filled
+/// with rows of every kind that version could hold, and opened by today's Store. The version must come out current,
+/// every row and value must survive, and what a migration derives (schema 5's arrival column) must be right.
+@Suite struct StoreMigrationTests {
+    /// A column value as text with its SQLite type, so 5 and "5" and 5.0 stay different.
+    typealias Row = [String: String]
+
+    static let arrival = "2026-03-01T10:00:00Z"  // 1772359200
+    static let envelope = #"{"envelope":{"arrival":"\#(arrival)","arrivalSource":"provider-received"},"routing":[]}"#
+
+    /// Rows for a database at `version` (1 ... current-1): SQL that only uses columns that version has.
+    static func seed(version: Int) -> String {
+        var sql = """
+            INSERT INTO mailboxes (id, key, source, user, target, address, created_at, last_poll_at, last_ok_at,
+                                   server_count, server_bytes, last_error)
+            VALUES (1, 'isp/chris', 'isp', 'chris', 'contoso', 'chris@contoso.example', 1700000000.25, 1700000100.5,
+                    1700000100.5, 4, 40960, NULL),
+                   (2, 'isp/everyone', 'isp', 'everyone', 'contoso', NULL, 1700000001, 1700000200, NULL, NULL, NULL,
+                    'pop3 pop.example:995: login as everyone refused: [AUTH] bad password');
+            INSERT INTO messages (id, mailbox_id, uidl, listed_size, size, sha256, state, target, token, target_ref,
+                                  first_seen_at, updated_at, delivered_at, next_try_at, attempts, error_kind,
+                                  last_error, duplicate_of)
+            VALUES (1, 1, 'uid-delivered', 1200, 1180, 'aa11', 'delivered', 'contoso', '1700000000.Mabc.mailferry',
+                    'new/1700000000.Mabc.mailferry', 1700000000, 1700000050, 1700000050, NULL, 1, NULL, NULL, NULL),
+                   (2, 1, 'uid-deferred', 3000, NULL, NULL, 'deferred', 'contoso', NULL, NULL, 1700000000,
+                    1700000060, NULL, 1700000360, 2, 'transient', 'timed out waiting for pop.example', NULL),
+                   (3, 1, 'uid-dup', 1200, 1180, 'aa11', 'duplicate', NULL, NULL, NULL, 1700000000, 1700000070,
+                    NULL, NULL, 0, NULL, NULL, 1),
+                   (4, 1, 'uid-listed', 99, NULL, NULL, 'listed', NULL, NULL, NULL, 1700000000, 1700000000, NULL,
+                    NULL, 0, NULL, NULL, NULL),
+                   (5, 1, 'uid-doubt', 500, 480, 'bb22', 'delivering', 'contoso', '1700000000.Mdef.mailferry', NULL,
+                    1700000000, 1700000080, NULL, NULL, 1, NULL, NULL, NULL),
+                   (6, 2, 'uid-failed', 7, 7, 'cc33', 'failed', 'contoso', NULL, NULL, 1700000001, 1700000090, NULL,
+                    NULL, 5, 'permanent', 'message 1 is larger than 4 bytes', NULL);
+            INSERT INTO runs (id, run_id, started_at, finished_at, exit_code, summary)
+            VALUES (1, '20231114T221320.000Z', 1700000000, 1700000300, 1, '{"delivered":1}'),
+                   (2, '20231115T000000.000Z', 1700006400, NULL, NULL, NULL);
+            """
+        if version >= 2 {
+            sql += """
+                UPDATE mailboxes SET last_login_at = 1700000100, login_delay = 900, next_login_at = 1700001000
+                    WHERE id = 1;
+                """
+        }
+        if version >= 3 {
+            sql += """
+                UPDATE messages SET quarantined = 1 WHERE id = 6;
+                INSERT INTO messages (id, mailbox_id, uidl, listed_size, size, sha256, state, target, token, target_ref,
+                                      first_seen_at, updated_at, delivered_at, attempts, removed_at)
+                VALUES (7, 1, 'uid-removed', 800, 790, 'dd44', 'removed', 'contoso', '1690000000.Mghi.mailferry',
+                        'new/1690000000.Mghi.mailferry', 1690000000, 1700000000, 1690000100, 1, 1700000000);
+                """
+        }
+        if version >= 4 {
+            sql += """
+                UPDATE messages SET message_id = '<m1@wingtip.example>', date_header = 'Sun, 1 Mar 2026 10:00:00 +0000',
+                    envelope = '\(envelope)' WHERE id = 1;
+                INSERT INTO messages (id, mailbox_id, uidl, listed_size, state, target, token, target_ref,
+                                      first_seen_at, updated_at, delivered_at, attempts, parent_id, address, envelope)
+                VALUES (8, 2, 'uid-global>kelly@contoso.example', NULL, 'delivered', 'contoso', 'routed-token',
+                        'imap:INBOX/17', 1700000001, 1700000095, 1700000095, 1, 6, 'kelly@contoso.example',
+                        'not json');
+                """
+        }
+        return sql
+    }
+
+    @Test(arguments: 1..<Schema.currentVersion)
+    func olderDatabaseIsMigratedWithEveryRowIntact(version: Int) throws {
+        #expect(Schema.currentVersion == 5, "a new migration: add its rows to seed(version:) and checks below")
+        let dir = TempFolder("migrate")
+        defer { dir.cleanup() }
+        let path = dir.path + "/old.sqlite"
+        var sql = ""
+        for migration in Schema.migrations.prefix(version) { sql += migration + "\n" }
+        sql += "PRAGMA user_version = \(version);\n" + Self.seed(version: version)
+        try Self.exec(path, sql)
+        #expect(try Self.dump(path, "PRAGMA user_version") == [["user_version": "i:\(version)"]])
+        let tables = ["mailboxes", "messages", "runs"]
+        var before: [String: [Row]] = [:]
+        for table in tables { before[table] = try Self.dump(path, "SELECT * FROM \(table) ORDER BY id") }
+        #expect(before["messages"]?.count == (version >= 4 ? 8 : version >= 3 ? 7 : 6))
+
+        let store = try Store(path: path)
+        #expect(store.schemaVersion == Schema.currentVersion)
+        // Every old column of every old row keeps its value and type.
+        for table in tables {
+            let after = try Self.dump(path, "SELECT * FROM \(table) ORDER BY id")
+            #expect(after.count == before[table]!.count, "\(table)")
+            for (old, new) in zip(before[table]!, after) {
+                for (column, value) in old {
+                    #expect(new[column] == value, "\(table) row \(old["id"] ?? "?") column \(column)")
+                }
+            }
+        }
+        // Columns a migration added take their defaults; schema 5 derives the arrival from the envelope's JSON.
+        let messages = try Self.dump(path, "SELECT * FROM messages ORDER BY id")
+        let byID = Dictionary(uniqueKeysWithValues: messages.map { ($0["id"]!, $0) })
+        #expect(byID["i:6"]?["quarantined"] == (version >= 3 ? "i:1" : "i:0"))
+        #expect(byID["i:1"]?["quarantined"] == "i:0")
+        #expect(byID["i:1"]?["arrival_at"] == (version >= 4 ? "r:1772359200.0" : "null"))
+        #expect(byID["i:8"]?["arrival_at"] == (version >= 4 ? "null" : nil), "invalid JSON: no arrival")
+        let mailboxes = try Self.dump(path, "SELECT * FROM mailboxes ORDER BY id")
+        #expect(mailboxes.first?["login_delay"] == (version >= 2 ? "i:900" : "null"))
+        #expect(try Self.dump(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'messages_summary'")
+                    .count == 1)
+
+        // And the store works on it as on a new one: old rows are read, known UIDLs are not new again.
+        #expect(try store.message(id: 1) == MessageRecord(
+            id: 1, uidl: "uid-delivered", listedSize: 1200, state: .delivered, token: "1700000000.Mabc.mailferry",
+            targetRef: "new/1700000000.Mabc.mailferry", attempts: 1, firstSeenAt: 1700000000, size: 1180,
+            messageID: version >= 4 ? "<m1@wingtip.example>" : nil,
+            dateHeader: version >= 4 ? "Sun, 1 Mar 2026 10:00:00 +0000" : nil))
+        #expect(try store.inDoubt(mailbox: 1).map(\.uidl) == ["uid-doubt"])
+        #expect(try store.loginDelay(mailbox: 1) == (version >= 2 ? 900 : nil))
+        #expect(try store.mailboxID(key: "isp/everyone") == 2)
+        let listed = ["uid-delivered", "uid-deferred", "uid-dup", "uid-listed", "uid-doubt", "uid-new"]
+        let sync = try store.syncListing(mailbox: 1, entries: listed.enumerated().map {
+            POP3Entry(number: $0.offset + 1, uidl: $0.element, size: 10)
+        })
+        #expect(sync.new == 1)
+        // The deferred row's retry time (2023) has passed; delivered, duplicate and in-doubt rows are not work.
+        #expect(sync.work.map(\.uidl) == ["uid-deferred", "uid-listed", "uid-new"])
+    }
+
+    static func exec(_ path: String, _ sql: String) throws {
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK else { throw DatabaseError(code: 0, message: "open \(path)") }
+        defer { sqlite3_close(db) }
+        var error: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(db, sql, nil, nil, &error) != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "?"
+            sqlite3_free(error)
+            throw DatabaseError(code: 0, message: message)
+        }
+    }
+
+    /// Every row of a query, each column as "i:…", "r:…", "t:…" or "null".
+    static func dump(_ path: String, _ sql: String) throws -> [Row] {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
+            throw DatabaseError(code: 0, message: "open \(path)")
+        }
+        defer { sqlite3_close(db) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw DatabaseError(code: 0, message: String(cString: sqlite3_errmsg(db)))
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [Row] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            var row: Row = [:]
+            for column in 0..<sqlite3_column_count(statement) {
+                let name = String(cString: sqlite3_column_name(statement, column))
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: row[name] = "i:\(sqlite3_column_int64(statement, column))"
+                case SQLITE_FLOAT: row[name] = "r:\(sqlite3_column_double(statement, column))"
+                case SQLITE_NULL: row[name] = "null"
+                default: row[name] = "t:" + String(cString: sqlite3_column_text(statement, column))
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+}
