@@ -130,6 +130,64 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(server.transcript.plain == bytes("CAPA\r\nSTLS\r\n"))
     }
 
+    /// Capabilities seen before TLS could be a man in the middle's (RFC 2595 §4): SASL PLAIN offered only in clear
+    /// is forgotten after STLS, so the client logs in with the USER the secured CAPA offers, never AUTH PLAIN.
+    @Test func capabilitiesFromBeforeSTLSAreForgotten() throws {
+        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "SASL PLAIN", "UIDL") + [
+            .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLS(.good),
+        ] + POP3Script.capa("USER", "UIDL") + POP3Script.login + POP3Script.quit)
+        let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
+        defer { client.quit(); server.finish() }
+        try client.connect()
+        #expect(client.capabilities.saslMechanisms.isEmpty && client.capabilities.user)
+        #expect(try client.login(user: POP3Script.user, credential: .password(POP3Script.password)) == .user)
+        client.quit()
+        server.finish()
+        #expect(server.transcript.plainText == "CAPA\r\nSTLS\r\n")
+        #expect(server.transcript.securedText == "CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nQUIT\r\n")
+    }
+
+    /// CAPA worked in clear but fails under TLS: what the server can do is unknown, and what it said in clear may
+    /// not be trusted, so the session ends there, without a credential.
+    @Test func capaErrorAfterSTLSAborts() throws {
+        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER", "UIDL") + [
+            .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLS(.good),
+            .expect("CAPA"), .send("-ERR not now\r\n"),
+        ])
+        let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
+        defer { client.quit(); server.finish() }
+        let error = #expect(throws: MailError.self) { try client.connect() }
+        #expect(error?.kind == .tls)
+        #expect(error?.message.contains("CAPA failed after STLS") == true, "\(error?.message ?? "")")
+        #expect(client.botched)
+        #expect(throws: MailError.self) { try client.login(user: POP3Script.user, password: POP3Script.password) }
+        client.quit()
+        server.finish()
+        #expect(server.transcript.plainText == "CAPA\r\nSTLS\r\n")
+        #expect(server.transcript.securedText == "CAPA\r\n")
+    }
+
+    /// An old server without CAPA behind implicit TLS (RFC 2449 came after RFC 1939): nothing to learn, so the client
+    /// tries the one login every POP3 server has, USER/PASS, and reads the maildrop.
+    @Test func implicitTLSServerWithoutCapaLogsInWithUserPass() throws {
+        let server = try FakeServer(steps: [.startTLS(.good), POP3Script.greeting(), .expect("CAPA"),
+                                            .send("-ERR unknown command\r\n")] + POP3Script.login + [
+            .expect("LIST"), .send(POP3Script.multiLine("+OK", ["1 24"])),
+            .expect("UIDL"), .send(POP3Script.multiLine("+OK", ["1 uid-one"])),
+        ] + POP3Script.quit)
+        let client = POP3Client(endpoint: try server.endpoint(tls: .implicit))
+        defer { client.quit(); server.finish() }
+        try client.connect()
+        #expect(!client.capabilities.known)
+        #expect(try client.login(user: POP3Script.user, credential: .password(POP3Script.password)) == .user)
+        #expect(try client.listing() == [POP3Entry(number: 1, uidl: "uid-one", size: 24)])
+        client.quit()
+        server.finish()
+        #expect(server.transcript.plain.isEmpty)
+        #expect(server.transcript.securedText
+            == "CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nLIST\r\nUIDL\r\nQUIT\r\n")
+    }
+
     // MARK: - Certificate verification
 
     /// Implicit TLS (POP3S) to a server whose certificate names only wrong.example, by address and by name.

@@ -127,8 +127,13 @@ public final class POP3Client: ProtocolSession {
 
     var sessionLabel: String { "pop3 \(endpoint.label)" }
 
+    /// The one place commands leave: a botched session sends nothing more (not even a user name to a caller that
+    /// ignored the error that botched it).
     func send(_ line: String, traceAs: String? = nil) throws {
         guard let conn = connection else { throw MailError(.protocol, "not connected") }
+        guard !botched else {
+            throw MailError(.protocol, "the session failed earlier and is not reused; nothing more is sent")
+        }
         trace?("C: " + (traceAs ?? line))
         try conn.write(line + "\r\n")
     }
