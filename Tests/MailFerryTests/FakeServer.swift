@@ -41,6 +41,9 @@ enum FakeStep: Sendable {
     /// Writes the text over and over until `upTo` bytes went out or the client stops reading and the write fails or
     /// times out; the count written is `FakeServer.flooded`. Shows a client gives up early instead of buffering it all.
     case flood(String, upTo: Int)
+    /// The client sends nothing for this many seconds: it waits for the reply to what it sent (no pipelining). Bytes
+    /// that arrive meanwhile, or that came with the last line read, are a recorded failure.
+    case expectSilence(Double)
     /// Answers client lines from a table (exact line → reply bytes) until the client closes, whatever the order:
     /// for sessions where the client may or may not send a command, depending on how it handled an earlier reply.
     case respond([String: String])
@@ -297,6 +300,7 @@ final class FakeSession {
         case .send(let text): try send(text)
         case .sendRaw(let bytes): try send(bytes)
         case .expect(let line): try expect(line)
+        case .expectSilence(let seconds): try expectSilence(seconds)
         case .drip(let text, let delay): try drip(Array(text.utf8), delay: delay)
         case .flood(let text, let limit): flood(Array(text.utf8), upTo: limit)
         case .respond(let table): try respond(table)
@@ -398,6 +402,17 @@ final class FakeSession {
             throw FakeServerError("expected \(String(reflecting: line)) from the client, got "
                 + String(reflecting: got))
         }
+    }
+
+    func expectSilence(_ seconds: Double) throws {
+        try checkOpen()
+        guard pending.isEmpty else {
+            throw FakeServerError("the client sent \(quoted(pending)) without waiting for the reply")
+        }
+        var pfd = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(seconds * 1000)) > 0, let received = try receive(), !received.isEmpty else { return }
+        pending += received
+        throw FakeServerError("the client sent \(quoted(received)) without waiting for the reply")
     }
 
     func respond(_ table: [String: String]) throws {

@@ -43,6 +43,23 @@ import Testing
             == ["PING 0\r\nafter the script\r\n", "PING 1\r\nafter the script\r\n"])
     }
 
+    /// `.expectSilence` catches a client that sends its next command without waiting (what pipelining tests rely
+    /// on), and lets a waiting client through.
+    @Test func expectSilenceCatchesACommandSentAhead() throws {
+        let server = try FakeServer(connections: 2, timeout: 2, steps: [.expect("ONE"), .expectSilence(0.3),
+                                                                         .send("+OK\r\n"), .expect("TWO")])
+        let eager = try Connection.open(host: "127.0.0.1", port: server.port, timeout: 2)
+        try eager.write("ONE\r\nTWO\r\n")
+        eager.close()
+        let patient = try Connection.open(host: "127.0.0.1", port: server.port, timeout: 2)
+        try patient.write("ONE\r\n")
+        #expect(try patient.readLine() == Array("+OK".utf8))
+        try patient.write("TWO\r\n")
+        patient.close()
+        server.finish(reporting: false)
+        #expect(server.failures == [#"connection 1: the client sent "TWO\r\n" without waiting for the reply"#])
+    }
+
     /// An old server really is old: a client that accepts anything (TLS 1.0 up, security level 0) negotiates exactly
     /// the capped version, so a refusal by mailferry's client is its TLS 1.2 floor at work, not a broken fake.
     @Test(arguments: FakeTLSVersion.allCases)

@@ -6,8 +6,8 @@ import Testing
 /// handshake that stalls or is cut off is a transient network failure, not a TLS verdict.
 @Suite
 struct POP3HostileServerLimitsTests {
-    /// Goal: a unique id outside RFC 1939 §7 costs neither message. Today the whole listing fails with `.protocol`
-    /// ("invalid unique id for message 2"), so the mailbox never gets past it, not even for message 1.
+    /// A unique id outside RFC 1939 §7 (0x21–0x7E, 1 to 70 characters) costs neither message: the listing keeps
+    /// message 2 under a printable, stable stand-in ("~" and a hash of the server's bytes) and names it as invalid.
     @Test(arguments: ["bad\u{01}id", "caf\u{E9}", "two words", String(repeating: "u", count: 71)])
     func invalidUIDLsKeepBothMessages(uid: String) throws {
         let server = try FakeServer(steps: POP3Script.plainLogin + [.respond([
@@ -22,11 +22,14 @@ struct POP3HostileServerLimitsTests {
         let drop = try client.maildrop()
         #expect(drop.entries.map(\.number) == [1, 2])
         #expect(drop.entries.first?.uidl == "good-id")
+        #expect(drop.invalidUIDLs == [2])
+        let standIn = drop.entries[1].uidl
+        #expect(standIn == "~" + SHA256Hasher.hex(Array(uid.utf8)).prefix(40), "\(standIn)")
+        #expect(standIn.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E } && standIn.count <= 70)
     }
 
-    /// Goal: a multi-line reply is bounded in bytes, not only in lines. Today `readMultiLine` keeps up to 5,000,000
-    /// lines of up to 64 KiB each in memory; here a CAPA reply of endless 1 KB lines is buffered until the server
-    /// gives up (256 MiB), and the client then fails with a timeout instead of a protocol error.
+    /// A multi-line reply is bounded in bytes, not only in lines: a CAPA reply of endless 1 KB lines ends with a
+    /// protocol error ("multi-line response longer than …") long before the server runs out of bytes (256 MiB).
     @Test func multiLineReplyIsBoundedInBytes() throws {
         let limit = 256 << 20
         let line = "X-PADDING " + String(repeating: "p", count: 1000) + "\r\n"
@@ -35,14 +38,14 @@ struct POP3HostileServerLimitsTests {
         defer { client.quit(); server.finish() }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .protocol, "\(error?.message ?? "")")
+        #expect(error?.message.contains("multi-line response longer than 1024 KiB") == true, "\(error?.message ?? "")")
         client.quit()
         server.finish()
         #expect(server.flooded < limit)
     }
 
-    /// Goal: a server that accepts but stalls or drops the TLS handshake is a network problem (`.transient`,
-    /// retried later), like a silent server in clear. Today both are `.tls` ("TLS handshake with 127.0.0.1 timed
-    /// out" / "failed: connection closed by the server"), the class meant for certificates and refusals.
+    /// A server that accepts but stalls or drops the TLS handshake is a network problem (`.transient`, retried
+    /// later), like a silent server in clear; `.tls` stays for certificates and refusals.
     @Test(arguments: ["stall", "drop"])
     func interruptedHandshakeIsTransient(how: String) throws {
         let server = try FakeServer(how == "stall" ? .sleep(1.5) : .close)

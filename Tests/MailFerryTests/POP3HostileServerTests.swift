@@ -58,7 +58,7 @@ extension FakeServer {
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 /// One scripted server per way a POP3 server can be broken or hostile, each asserting the failure class, a readable
-/// message and, where it matters, the exact bytes the client wrote. These pin down what the client handles today.
+/// message and, where it matters, the exact bytes the client wrote. These pin down what the client does.
 ///
 /// Each test closes its client and finishes the server in a `defer`, so script failures are reported even when the
 /// test throws; tests that read the transcript do both earlier, which is harmless: both are idempotent.
@@ -512,29 +512,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(error?.kind == .protocol)
         #expect(error?.message.contains("UIDL lists 1 messages but LIST lists 2") == true, "\(error?.message ?? "")")
     }
-
-    /// Unique ids outside RFC 1939 §7 (0x21–0x7E, at most 70 characters). Today: a protocol error naming the message,
-    /// its id shown escaped; never a listing that quietly leaves message 2 out. (Keeping both is pending.)
-    @Test(arguments: ["bad\u{01}id", "caf\u{E9}", "two words", String(repeating: "u", count: 71)])
-    func invalidUIDLsNeverLoseAMessageSilently(uid: String) throws {
-        let server = try FakeServer(steps: POP3Script.plainLogin + [.respond([
-            "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
-            "UIDL": POP3Script.multiLine("+OK", ["1 good-id", "2 \(uid)"]),
-            "QUIT": "+OK bye\r\n",
-        ])])
-        let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
-        try client.connect()
-        try client.login(user: POP3Script.user, password: POP3Script.password)
-        do {
-            let entries = try client.listing()
-            #expect(entries.map(\.number) == [1, 2])
-        } catch let error as MailError {
-            #expect(error.kind == .protocol)
-            #expect(error.message.contains("invalid unique id for message 2"), "\(error.message)")
-            #expect(!error.message.utf8.contains(0x01))
-        }
-    }
+    // Invalid unique ids: POP3HostileServerLimitsTests (the listing) and POP3RunnerBehaviourTests (the run).
 }
 
 /// Collects trace lines; a class because the client keeps the closure.

@@ -36,6 +36,22 @@ import Testing
             return runner.run(runID: "test").first!
         }
 
+        /// A whole `mailferry run` in-process: the summary, what the console showed and the Markdown report.
+        func runCommand() throws -> (summary: RunSummary, console: String, report: String) {
+            let plan = try PlanLoader.load(planFile)
+            let store = try Store(path: plan.statePath)
+            let output = folder.path + "/console-\(UUID().uuidString.prefix(8)).txt"
+            let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            defer { unlink(output) }
+            let summary = RunCommand.execute(plan: plan, store: store,
+                                             args: RunCommand.Arguments(plan: planFile, noProgress: true),
+                                             console: Console(out: fd, err: fd))
+            close(fd)
+            let console = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            let report = try String(contentsOfFile: "\(plan.reportsPath)/\(summary.runID).md", encoding: .utf8)
+            return (summary, console, report)
+        }
+
         var maildirFiles: [String] {
             let dir = URL(fileURLWithPath: folder.path).standardizedFileURL.path + "/target/u/new"
             return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
@@ -235,6 +251,182 @@ import Testing
         let result = try setup.run()
         server.finish()
         #expect(result.delivered == 1 && result.deferred == 1 && result.error == nil, "\(result)")
+        #expect(setup.fileContents() == [Self.message2])
+    }
+
+    // MARK: - Plan switches
+
+    /// `allowExpireZero: true`: the admin accepted that retrieval deletes (RFC 2449 §6.7), so the run goes ahead.
+    @Test func allowExpireZeroLetsTheRunProceed() throws {
+        let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
+            .expect("LIST"), .send("+OK\r\n1 \(Self.message1.utf8.count)\r\n2 \(Self.message2.utf8.count)\r\n.\r\n"),
+            .expect("UIDL"), .send("+OK\r\n1 A\r\n2 B\r\n.\r\n"),
+        ] + Self.retrieval)
+        let setup = Setup(port: server.port, sourceExtras: ", allowExpireZero: true")
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.finish()
+        #expect(result.delivered == 2 && result.error == nil, "\(result)")
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    /// `pipelining: false`: even with PIPELINING announced, each RETR waits for the previous reply. The server stays
+    /// silent a moment after each RETR and fails the script if the next one arrives meanwhile.
+    @Test func pipeliningFalseSendsNoRetrievalAhead() throws {
+        let bodies = ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n", "Subject: c\r\n\r\nc\r\n"]
+        let list = bodies.enumerated().map { "\($0.offset + 1) \($0.element.utf8.count)\r\n" }.joined()
+        var steps = Self.login(capa: ["USER", "UIDL", "PIPELINING"]) + [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+            .expect("LIST"), .send("+OK\r\n\(list).\r\n"),
+            .expect("UIDL"), .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
+        ]
+        for (index, body) in bodies.enumerated() {
+            steps += [.expect("RETR \(index + 1)"), .expectSilence(0.3), .send("+OK\r\n\(body).\r\n")]
+        }
+        let server = try FakeServer(steps: steps + [.expect("QUIT"), .send("+OK\r\n")])
+        let setup = Setup(port: server.port, sourceExtras: ", pipelining: false")
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.finish()
+        #expect(result.delivered == 3 && result.error == nil, "\(result)")
+        #expect(server.transcript.plainText.hasSuffix("LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n"))
+        #expect(setup.fileContents() == bodies.sorted())
+    }
+
+    // MARK: - What a run reports
+
+    /// LIST announced more than RETR gave (RFC 1939 §11 allows an estimate): the message is delivered as received,
+    /// and the run says so in its result and its report.
+    @Test func listSizeMismatchIsDeliveredAndNoted() throws {
+        let server = try FakeServer(steps: Self.login() + [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
+            .expect("LIST"), .send("+OK\r\n1 100\r\n2 \(Self.message2.utf8.count)\r\n.\r\n"),
+            .expect("UIDL"), .send("+OK\r\n1 A\r\n2 B\r\n.\r\n"),
+        ] + Self.retrieval)
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let (summary, _, report) = try setup.runCommand()
+        server.finish()
+        let result = try #require(summary.mailboxes.first)
+        #expect(result.delivered == 2 && result.error == nil && summary.exitCode == 0, "\(result)")
+        let note = "message A: LIST said 100 bytes, RETR gave \(Self.message1.utf8.count)"
+        #expect(result.notes == [note])
+        #expect(report.contains("## Notes\n\n- u: \(note)\n"), "\(report)")
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    /// A unique id outside RFC 1939 §7 (control bytes, 8-bit, a space, over 70 characters) still names one message
+    /// on this server: both messages arrive, the bad one under a "~hash" stand-in, and the run says why.
+    @Test(arguments: ["bad\u{01}id", "caf\u{E9}", "two words", String(repeating: "u", count: 71)])
+    func invalidUIDLsNeverLoseAMessage(uid: String) throws {
+        let server = try FakeServer(connections: 2) { s in
+            for step in Self.login() + Self.listing(uidl: "1 good-id\r\n2 \(uid)") { try s.run(step) }
+            if s.number == 0 {
+                for step in Self.retrieval { try s.run(step) }
+            } else {
+                try s.run(.expect("QUIT"))
+                try s.send("+OK\r\n")
+            }
+        }
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let first = try setup.run()
+        let second = try setup.run()
+        server.finish()
+        #expect(first.delivered == 2 && first.error == nil, "\(first)")
+        #expect(first.notes == ["1 message(s) have a unique id that breaks RFC 1939 (first: message 2); a hash of "
+            + "the server's id stands in for it"])
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+        // The stand-in is stable: the next run knows both messages.
+        #expect(second.new == 0 && second.delivered == 0 && second.error == nil, "\(second)")
+        let plan = try PlanLoader.load(setup.planFile)
+        let uidls = try Store(path: plan.statePath).withDatabaseForTests { db in
+            try db.prepare("SELECT uidl FROM messages ORDER BY uidl").rows { $0.text(0) ?? "" }
+        }
+        #expect(uidls.count == 2 && uidls.first == "good-id" && uidls.last?.hasPrefix("~") == true, "\(uidls)")
+    }
+
+    // MARK: - [SYS/TEMP] and [SYS/PERM] (RFC 3206 §4)
+
+    static func passRefused(_ code: String) -> [FakeStep] {
+        [.send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\nRESP-CODES\r\n.\r\n"),
+         .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("-ERR [\(code)] mail store trouble\r\n"),
+         .expect("QUIT"), .send("+OK\r\n")]
+    }
+
+    /// [SYS/TEMP] at login: the mailbox is deferred (transient), not failed; the run exits 1 and says so; the next
+    /// run logs in again at once (no waiting rule as for LOGIN-DELAY) and delivers.
+    @Test func sysTempAtLoginDefersTheMailboxAndTheNextRunDelivers() throws {
+        let server = try FakeServer(connections: 2) { s in
+            if s.number == 0 {
+                for step in Self.passRefused("SYS/TEMP") { try s.run(step) }
+            } else {
+                for step in Self.login() + Self.listing(uidl: "1 A\r\n2 B") + Self.retrieval { try s.run(step) }
+            }
+        }
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let (summary, console, report) = try setup.runCommand()
+        let result = try #require(summary.mailboxes.first)
+        #expect(result.errorKind == .transient && result.waiting == nil, "\(result)")
+        #expect(result.error?.contains("login as u refused: [SYS/TEMP] mail store trouble") == true, "\(result)")
+        #expect(result.delivered == 0 && result.failed == 0 && result.onServer == nil)
+        #expect(summary.exitCode == ExitCode.incomplete)
+        #expect(summary.mailboxesDeferred == 1 && summary.mailboxErrors == 0)
+        #expect(console.contains("1 mailbox deferred (transient); exit 1"), "\(console)")
+        #expect(report.contains("stopped (transient): ") && report.contains("[SYS/TEMP] mail store trouble"),
+                "\(report)")
+        #expect(report.contains("- outcome: incomplete (exit 1): see Problems"))
+        let rerun = try setup.runCommand()
+        server.finish()
+        #expect(rerun.summary.exitCode == 0 && rerun.summary.delivered == 2, "\(rerun.console)")
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    /// [SYS/PERM] at login: the mailbox is stopped as a lasting problem that needs someone (permanent), the run
+    /// exits 1 and the report names it under Problems; nothing was listed or fetched.
+    @Test func sysPermAtLoginStopsTheMailbox() throws {
+        let server = try FakeServer(steps: Self.passRefused("SYS/PERM"))
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let (summary, console, report) = try setup.runCommand()
+        server.finish()
+        let result = try #require(summary.mailboxes.first)
+        #expect(result.errorKind == .permanent && result.waiting == nil, "\(result)")
+        #expect(result.error?.contains("login as u refused: [SYS/PERM] mail store trouble") == true, "\(result)")
+        #expect(summary.exitCode == ExitCode.incomplete)
+        #expect(summary.mailboxErrors == 1 && summary.mailboxesDeferred == 0)
+        #expect(console.contains("1 mailbox stopped; exit 1"), "\(console)")
+        #expect(report.contains("stopped (permanent): ") && report.contains("[SYS/PERM] mail store trouble"),
+                "\(report)")
+        #expect(!server.transcript.contains("LIST") && !server.transcript.contains("RETR"))
+        #expect(setup.maildirFiles.isEmpty)
+    }
+
+    /// [SYS/TEMP] for one RETR: that message is deferred with the server's reason, the other arrives, exit 1.
+    @Test func sysTempForOneRetrievalDefersThatMessage() throws {
+        let server = try FakeServer(steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
+            .expect("RETR 1"), .send("-ERR [SYS/TEMP] try again later\r\n"),
+            .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
+        ])
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let (summary, console, report) = try setup.runCommand()
+        server.finish()
+        let result = try #require(summary.mailboxes.first)
+        #expect(result.delivered == 1 && result.deferred == 1 && result.error == nil, "\(result)")
+        #expect(result.messageErrors.first?.contains("RETR 1 refused: [SYS/TEMP] try again later") == true)
+        #expect(summary.exitCode == ExitCode.incomplete)
+        #expect(console.contains("1 deferred; exit 1"), "\(console)")
+        #expect(report.contains("RETR 1 refused: [SYS/TEMP] try again later"), "\(report)")
+        let plan = try PlanLoader.load(setup.planFile)
+        let row = try Store(path: plan.statePath).withDatabaseForTests { db in
+            try db.prepare("SELECT state, error_kind FROM messages WHERE uidl = 'A'").rows {
+                "\($0.text(0) ?? "") \($0.text(1) ?? "")"
+            }
+        }
+        #expect(row == ["deferred transient"])
         #expect(setup.fileContents() == [Self.message2])
     }
 }
