@@ -129,10 +129,15 @@ import Testing
         let third = try pop.listing()
         #expect(again.map(\.uidl) == entries.map(\.uidl))
         var drift: [String] = []
+        var withFromLines = 0
         for (index, entry) in entries.enumerated() {
             let retrieved = MailutilsLab.retrieved(messages[index], uidl: entry.uidl).count
             let fromLines = hasFromLines(messages[index])
             if fromLines {
+                withFromLines += 1
+                // The README's interop matrix: the size grows with every LIST after the RETR.
+                #expect(retrieved < again[index].size && again[index].size < third[index].size,
+                        "LIST \(entry.number): RETR \(retrieved), LIST \(again[index].size) then \(third[index].size)")
                 if again[index].size != retrieved {
                     drift.append(
                         "#\(entry.number) RETR \(retrieved), LIST \(again[index].size) then \(third[index].size)")
@@ -141,6 +146,14 @@ import Testing
                 #expect(again[index].size == retrieved && third[index].size == retrieved, "LIST \(entry.number)")
             }
         }
+        #expect(withFromLines > 0, "the corpus has no message with a \"From \" line: nothing shows the drift")
+        // Corpus messages have well-formed headers: re-serialization changes nothing in them beyond CRLF.
+        #expect(reserialized == 0)
+        let capaLines = ["TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "EXPIRENEVER", "USER"]
+        #expect(transcript.capa(0) == capaLines + ["STLS"])
+        #expect(transcript.capa(1) == capaLines)
+        #expect(transcript.capa(2).dropLast() == capaLines[...])
+        #expect(transcript.capa(2).last?.hasPrefix("IMPLEMENTATION GNU Mailutils ") == true, "\(transcript.capa(2))")
         let driftText = drift.isEmpty ? "no drift" : drift.joined(separator: "; ")
         let tls = pop.tlsInfo.map { "\($0.version) \($0.cipher)" } ?? "none"
         pop.quit()
@@ -264,6 +277,7 @@ import Testing
             }
         }
         second.quit()
+        #expect(drift.isEmpty, "after the QUIT rewrite LIST no longer drifts")
         print("""
             mailutils: headers added by the QUIT rewrite (messages 1, 2): \(added.joined(separator: " | "))
             mailutils: LIST drift after RETR: \(drift.isEmpty ? "none" : drift.joined(separator: ", "))
@@ -322,7 +336,35 @@ import Testing
         try secured.login(user: lab.login(of: "dave"), password: "pw-dave-4")
         #expect(try secured.listing().isEmpty)
         secured.quit()
+        #expect(transcript.capa(0) == ["TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "EXPIRENEVER",
+                                       "XTLSREQUIRED", "STLS"])
         print("mailutils: CAPA with requireTLS before STLS: \(transcript.capa(0).joined(separator: " | "))")
+    }
+
+    /// pop3d dot-locks the mbox for the whole session: a second login is refused with [IN-USE] (RFC 2449 §8.1.1),
+    /// which the client classifies as transient (the runner then waits instead of failing), and works again once
+    /// the first session has quit.
+    @Test func secondSessionIsRefusedWithInUse() throws {
+        let lab = try MailutilsLab.start(users: ["hal": "pw-hal-8"])
+        defer { try? lab.destroy() }
+        try lab.seed(user: "hal", messages: Corpus.mailbox(user: "hal", domain: "wingtip.example", count: 2,
+                                                           seed: 14, bigAttachment: false))
+        let first = client(lab, .implicit)
+        try first.connect()
+        try first.login(user: lab.login(of: "hal"), credential: .password("pw-hal-8"), allowed: [.user])
+        let second = client(lab, .implicit)
+        try second.connect()
+        let error = #expect(throws: MailError.self) {
+            try second.login(user: lab.login(of: "hal"), credential: .password("pw-hal-8"), allowed: [.user])
+        }
+        #expect(error?.code == "IN-USE" && error?.kind == .transient, "\(String(describing: error))")
+        second.quit()
+        first.quit()
+        let third = client(lab, .implicit)
+        try third.connect()
+        try third.login(user: lab.login(of: "hal"), credential: .password("pw-hal-8"), allowed: [.user])
+        #expect(try third.listing().count == 2)
+        third.quit()
     }
 
     @Test func addedUsersLogInAndStopEndsOpenSessions() throws {

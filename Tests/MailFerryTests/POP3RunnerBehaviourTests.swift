@@ -404,10 +404,12 @@ import Testing
         #expect(setup.maildirFiles.isEmpty)
     }
 
-    /// [SYS/TEMP] for one RETR: that message is deferred with the server's reason, the other arrives, exit 1.
-    @Test func sysTempForOneRetrievalDefersThatMessage() throws {
+    /// [SYS/TEMP] or [SYS/PERM] for one RETR: that message is deferred with the server's reason (a later run tries
+    /// again; repeated failures quarantine it), the other arrives, exit 1.
+    @Test(arguments: ["SYS/TEMP", "SYS/PERM"])
+    func sysCodeForOneRetrievalDefersThatMessage(code: String) throws {
         let server = try FakeServer(steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
-            .expect("RETR 1"), .send("-ERR [SYS/TEMP] try again later\r\n"),
+            .expect("RETR 1"), .send("-ERR [\(code)] try again later\r\n"),
             .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
         ])
         let setup = Setup(port: server.port)
@@ -416,10 +418,10 @@ import Testing
         server.finish()
         let result = try #require(summary.mailboxes.first)
         #expect(result.delivered == 1 && result.deferred == 1 && result.error == nil, "\(result)")
-        #expect(result.messageErrors.first?.contains("RETR 1 refused: [SYS/TEMP] try again later") == true)
+        #expect(result.messageErrors.first?.contains("RETR 1 refused: [\(code)] try again later") == true)
         #expect(summary.exitCode == ExitCode.incomplete)
         #expect(console.contains("1 deferred; exit 1"), "\(console)")
-        #expect(report.contains("RETR 1 refused: [SYS/TEMP] try again later"), "\(report)")
+        #expect(report.contains("RETR 1 refused: [\(code)] try again later"), "\(report)")
         let plan = try PlanLoader.load(setup.planFile)
         let row = try Store(path: plan.statePath).withDatabaseForTests { db in
             try db.prepare("SELECT state, error_kind FROM messages WHERE uidl = 'A'").rows {
