@@ -286,6 +286,9 @@ final class FakeSession {
     private var pending: [UInt8] = []
     private var closed = false
 
+    /// The port the server listens on, for replies that name it (an OAUTHBEARER payload carries host and port).
+    var serverPort: Int { server.port }
+
     /// Longest client line accepted; a client command is a few dozen bytes.
     static let maxLineLength = 64 * 1024
 

@@ -15,16 +15,18 @@ import Testing
             self.folder = folder
         }
 
-        init(port: Int, sourceExtras: String = "") {
+        /// `credential` replaces the mailbox's password file (plan text such as `token: { command: [...] }`).
+        init(port: Int, sourceExtras: String = "", auth: String = #"["user"]"#, credential: String? = nil) {
             folder = TempFolder("runner")
             let secret = folder.file("secrets/pw", "pw\n")
             planFile = folder.file("jobs/fake.json5", """
                 {
                   plan: "fake",
                   sources: { odd: { host: "127.0.0.1", port: \(port), tls: "none", allowPlaintext: true,
-                                    timeoutSeconds: 5, auth: ["user"] \(sourceExtras) } },
+                                    timeoutSeconds: 5, auth: \(auth) \(sourceExtras) } },
                   targets: { box: { kind: "maildir", path: "target/{mailbox}" } },
-                  mailboxes: [ { source: "odd", user: "u", password: { file: "\(secret)" }, target: "box" } ],
+                  mailboxes: [ { source: "odd", user: "u", \(credential ?? "password: { file: \"\(secret)\" }"),
+                                 target: "box" } ],
                 }
                 """)
         }
@@ -430,5 +432,33 @@ import Testing
         }
         #expect(row == ["deferred transient"])
         #expect(setup.fileContents() == [Self.message2])
+    }
+
+    // MARK: - OAuth tokens from a command
+
+    /// A plan's `token: { command: [...] }`: the run starts the program with its arguments, and what it prints is
+    /// the token inside the exact SASL response the server checks, for XOAUTH2 and for OAUTHBEARER.
+    @Test(arguments: ["XOAUTH2", "OAUTHBEARER"])
+    func tokenFromAPlanCommandLogsIn(mechanism: String) throws {
+        let server = try FakeServer(steps: [
+            .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"),
+            .expect("AUTH \(mechanism)"), .send("+ \r\n"),
+            .run { session in
+                try session.expect(TokenTraceTests.saslPayload(mechanism, user: "u", token: "tok-for-u-from-helper",
+                                                               port: session.serverPort))
+            },
+            .send("+OK welcome\r\n"),
+        ] + Self.listing(uidl: "1 A\r\n2 B") + Self.retrieval)
+        let folder = TempFolder("token-helper")
+        defer { folder.cleanup() }
+        let helper = folder.file("get-token", "#!/bin/sh\necho \"tok-for-$1-from-helper\"\n", mode: 0o700)
+        let setup = Setup(port: server.port, auth: "[\"\(mechanism.lowercased())\"]",
+                          credential: "token: { command: [\"\(helper)\", \"u\"] }")
+        defer { setup.folder.cleanup() }
+        let result = try setup.run()
+        server.finish()
+        #expect(result.delivered == 2 && result.error == nil, "\(result)")
+        #expect(result.authMethod == mechanism.lowercased())
+        #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
     }
 }

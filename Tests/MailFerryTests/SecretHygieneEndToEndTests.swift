@@ -176,13 +176,24 @@ import Testing
         }
     }
 
+    /// The SASL response a POP3 client owes for a token, base64 as on the wire: XOAUTH2 (user, Bearer token) or
+    /// OAUTHBEARER (RFC 7628 §3.1: GS2 header with the user, host, port, Bearer token).
+    static func saslPayload(_ mechanism: String, user: String, token: String, port: Int) -> String {
+        let text = mechanism == "XOAUTH2" ? "user=\(user)\u{1}auth=Bearer \(token)\u{1}\u{1}"
+            : "n,a=\(user),\u{1}host=127.0.0.1\u{1}port=\(port)\u{1}auth=Bearer \(token)\u{1}\u{1}"
+        return Data(text.utf8).base64EncodedString()
+    }
+
     @Test(arguments: ["XOAUTH2", "OAUTHBEARER"])
     func pop3TokenIsRedacted(mechanism: String) throws {
         let folder = TempFolder("token-trace")
         defer { folder.cleanup() }
         let server = try FakeServer(.send("+OK fake\r\n"), .expect("CAPA"),
                                     .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"), .expect("AUTH \(mechanism)"),
-                                    .send("+ \r\n"), .run { session in _ = try session.readLine() },
+                                    .send("+ \r\n"), .run { session in
+                                        try session.expect(Self.saslPayload(mechanism, user: "u", token: Self.token,
+                                                                            port: session.serverPort))
+                                    },
                                     .send("+OK welcome\r\n"), .respond(["CAPA": "+OK\r\nUIDL\r\n.\r\n",
                                                                         "QUIT": "+OK bye\r\n"]))
         let trace = try ProtocolTrace(path: folder.path + "/trace", standardError: nil)
