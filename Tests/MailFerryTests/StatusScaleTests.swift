@@ -208,7 +208,11 @@ import Testing
         var status = PlanStatus(plan: plan, state: StateSummary(files: state.files, mailboxes: state.mailboxes,
                                                                 runs: .init()), now: now)
         let cutoverEnd = PlanStatus.day(cutover)! + 86_400
-        let days = PlanStatus.formatter("yyyy-MM-dd")
+        // Foundation's formatter, independent of the C-library one status uses.
+        let days = DateFormatter()
+        days.locale = Locale(identifier: "en_US_POSIX")
+        days.timeZone = TimeZone(identifier: "UTC")
+        days.dateFormat = "yyyy-MM-dd"
         var perDay: [String: Int] = [:]
         var errors = status.errorsByCategory
         for index in status.mailboxes.indices {

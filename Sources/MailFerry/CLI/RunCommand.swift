@@ -165,11 +165,7 @@ enum RunCommand {
     }
 
     static func makeRunID(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return formatter.string(from: date)
+        UTCDate.string(date, .compact)
     }
 
     static func relativeToCurrent(_ path: String) -> String {

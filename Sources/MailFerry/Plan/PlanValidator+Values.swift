@@ -100,11 +100,7 @@ extension PlanValidator {
 
     mutating func date(_ object: [String: JSONValue], _ key: String, at: String) -> String? {
         guard let text = string(object, key, at: at) else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        guard text.count == 10, let parsed = formatter.date(from: text), formatter.string(from: parsed) == text else {
+        guard UTCDate.day(text) != nil else {
             problem(PlanPath.member(at, key), "\"\(sanitizeForDisplay(text, limit: 40))\" is not a date; write "
                 + "YYYY-MM-DD, e.g. \"2026-12-15\"")
             return nil

@@ -97,7 +97,7 @@ public enum Dashboard {
         guard t.start != nil || t.cutover != nil || t.end != nil else {
             return "<div class=\"phase\"><span class=\"muted\">No transition dates in the plan</span></div>"
         }
-        let today = PlanStatus.formatter("yyyy-MM-dd").string(from: status.generatedAt)
+        let today = UTCDate.string(status.generatedAt, .day)
         var phase = "Before the transition"
         if let end = t.end, today > end { phase = "Transition over" }
         else if let cutover = t.cutover, today > cutover { phase = "After the cutover" }
@@ -220,9 +220,8 @@ public enum Dashboard {
         let shown = runs.suffix(StateSummary.recentRuns)
         // Runs of one day are told apart by their time; longer spans by day and time.
         let oneDay = (shown.last?.startedAt.timeIntervalSince(shown.first?.startedAt ?? Date()) ?? 0) < 86_400
-        let labels = PlanStatus.formatter(oneDay ? "HH:mm:ss" : "MM-dd HH:mm")
         let bars = shown.map { run in
-            Charts.Bar(label: labels.string(from: run.startedAt), value: run.delivered,
+            Charts.Bar(label: UTCDate.string(run.startedAt, oneDay ? .time : .monthDayMinute), value: run.delivered,
                        tooltip: "run \(run.runID): \(run.delivered) delivered, \(run.deferred) deferred, "
                            + "\(run.failed) failed, exit \(run.exitCode)")
         }
@@ -246,8 +245,7 @@ public enum Dashboard {
     /// The days the arrivals chart covers: the transition (or the arrivals), extended to today and to the last
     /// arrival, at most 400 days.
     static func arrivalDays(_ status: PlanStatus) -> (days: [String], before: Int) {
-        let formatter = PlanStatus.formatter("yyyy-MM-dd")
-        let today = formatter.string(from: status.generatedAt)
+        let today = UTCDate.string(status.generatedAt, .day)
         let counts = status.arrivalsPerDay
         guard let first = status.transition.start ?? counts.first?.day else { return ([], 0) }
         let last = [status.transition.end, counts.last?.day, today].compactMap { $0 }.filter { $0 >= first }.max()
@@ -256,7 +254,7 @@ public enum Dashboard {
         day = max(day, end - 399 * 86_400)
         var days: [String] = []
         while day <= end {
-            days.append(formatter.string(from: Date(timeIntervalSince1970: day)))
+            days.append(UTCDate.string(Date(timeIntervalSince1970: day), .day))
             day += 86_400
         }
         let before = counts.filter { $0.day < days.first ?? "" }.reduce(0) { $0 + $1.count }
@@ -281,7 +279,7 @@ public enum Dashboard {
             Charts.Bar(label: String(day.dropFirst(5)), value: counts[day] ?? 0,
                        tooltip: "\(day): \(counts[day] ?? 0) message\(counts[day] == 1 ? "" : "s")")
         }
-        let today = PlanStatus.formatter("yyyy-MM-dd").string(from: status.generatedAt)
+        let today = UTCDate.string(status.generatedAt, .day)
         var markers: [Charts.Marker] = []
         let t = status.transition
         for (name, day, color) in [("start", t.start, "#2563eb"), ("cutover", t.cutover, "#d97706"),

@@ -137,37 +137,20 @@ public struct PlanStatus: Sendable, Codable, Equatable {
             }
             return m
         }
-        let days = Self.formatter("yyyy-MM-dd")
         arrivalsPerDay = perDay.sorted { $0.key < $1.key }.map { day, count in
-            DayCount(day: days.string(from: Date(timeIntervalSince1970: Double(day) * 86_400)), count: count)
+            DayCount(day: UTCDate.string(Date(timeIntervalSince1970: Double(day) * 86_400), .day), count: count)
         }
         errorsByCategory = errors
     }
 
-    /// A formatter for UTC dates in `format` (POSIX locale), one per format: making one (ICU) costs more than
-    /// formatting a hundred dates, and the table and the dashboard format two per mailbox.
-    static func formatter(_ format: String) -> DateFormatter {
-        formatters.withLock { cache in
-            if let known = cache[format] { return known }
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            formatter.dateFormat = format
-            cache[format] = formatter
-            return formatter
-        }
-    }
-
-    private static let formatters = Mutex<[String: DateFormatter]>([:])
-
     /// Midnight UTC of a YYYY-MM-DD day, as unix time.
     static func day(_ text: String) -> Double? {
-        formatter("yyyy-MM-dd").date(from: text)?.timeIntervalSince1970
+        UTCDate.day(text)
     }
 
     /// "2026-12-20 14:03 UTC", or "–".
     static func timeText(_ date: Date?) -> String {
         guard let date else { return "–" }
-        return formatter("yyyy-MM-dd HH:mm").string(from: date) + " UTC"
+        return UTCDate.string(date, .dayMinute) + " UTC"
     }
 }

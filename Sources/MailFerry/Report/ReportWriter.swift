@@ -88,7 +88,7 @@ public enum ReportWriter {
     }
 
     static func iso(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        UTCDate.string(date, .iso8601)
     }
 
     static func writeAtomically(_ data: Data, to path: String) throws {

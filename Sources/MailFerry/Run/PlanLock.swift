@@ -26,7 +26,7 @@ public final class PlanLock {
             close(fd)
             throw Busy(path: path, holder: sanitizeForDisplay(holder))
         }
-        let note = "pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n"
+        let note = "pid \(getpid()) since \(UTCDate.string(Date(), .iso8601))\n"
         ftruncate(fd, 0)
         _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
     }

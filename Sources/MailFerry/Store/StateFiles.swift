@@ -3,13 +3,24 @@ import Foundation
 /// Which state files make up a plan's state: its own (`<stem>.sqlite`) and those `run --shard K/N` writes beside it
 /// (`<stem>-shard-K-of-N.sqlite`), where the stem is the state path without `.sqlite`.
 public enum StateFiles {
+    /// "K-of-N" (digits each) as numbers, or nil: the end of a shard's state file stem (regular expressions would load
+    /// ICU, which costs a cron run more than the rest of this).
+    static func shardNumbers(_ text: Substring) -> (k: Int, n: Int)? {
+        let parts = text.components(separatedBy: "-of-")
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
+              parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              let k = Int(parts[0]), let n = Int(parts[1]) else { return nil }
+        return (k, n)
+    }
+
     /// The plan's state file and every shard file beside it that exists, in a stable order (own first, then shards
     /// by N and K). The own file is listed even when it does not exist, unless shard files do.
     public static func discover(statePath: String) -> [String] {
         var stem = statePath.hasSuffix(".sqlite") ? String(statePath.dropLast(".sqlite".count)) : statePath
         // A shard's own state path names the same plan: its stem is the plan's.
-        if let range = stem.range(of: #"-shard-[0-9]+-of-[0-9]+$"#, options: .regularExpression) {
-            stem.removeSubrange(range)
+        if let range = stem.range(of: "-shard-", options: .backwards),
+           shardNumbers(stem[range.upperBound...]) != nil {
+            stem.removeSubrange(range.lowerBound...)
         }
         let statePath = stem + ".sqlite"
         let folder = (stem as NSString).deletingLastPathComponent
@@ -18,8 +29,7 @@ public enum StateFiles {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? [] {
             guard name.hasPrefix(prefix), name.hasSuffix(".sqlite") else { continue }
             let middle = name.dropFirst(prefix.count).dropLast(".sqlite".count)
-            let parts = middle.components(separatedBy: "-of-")
-            guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), k >= 0, k < n else { continue }
+            guard let (k, n) = shardNumbers(middle), k < n else { continue }
             shards.append((n, k, folder.isEmpty ? name : folder + "/" + name))
         }
         shards.sort { ($0.n, $0.k) < ($1.n, $1.k) }

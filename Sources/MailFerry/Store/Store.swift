@@ -6,6 +6,9 @@ import Synchronization
 /// method returns, so it survives a crash of this process or of the machine.
 public final class Store: Sendable {
     private let database: Mutex<Database>
+    /// A second connection for the reads a worker makes per message: a read must not wait (spinning on the mutex)
+    /// while another worker's group commit holds `database` through its fsync. WAL lets it read the last commit.
+    private let reader: Mutex<Database>
     private let commits = GroupCommit()
     public let path: String
 
@@ -23,6 +26,9 @@ public final class Store: Sendable {
         try db.execute("PRAGMA foreign_keys = ON")
         try Store.migrate(db)
         database = Mutex(db)
+        let second = try Database(path: path)
+        try second.execute("PRAGMA foreign_keys = ON")
+        reader = Mutex(second)
     }
 
     static func migrate(_ db: Database) throws {
@@ -96,8 +102,8 @@ public final class Store: Sendable {
                           .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox)])
             let pending = try db.prepare("""
                 SELECT \(Store.recordColumns) FROM messages
-                WHERE mailbox_id = ? AND parent_id IS NULL
-                AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
+                WHERE mailbox_id = ? AND state IN ('listed', 'deferred') AND parent_id IS NULL
+                AND (state = 'listed' OR coalesce(next_try_at, 0) <= ?)
                 """).rows([.int(mailbox), .double(time)], Store.record)
             let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
             // Only what the server still has can be fetched; keep the server's order.
@@ -226,7 +232,7 @@ public final class Store: Sendable {
 
     /// An already delivered message of the same mailbox with exactly these bytes, if any.
     public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64) throws -> Int64? {
-        try database.withLock { db in
+        try reader.withLock { db in
             try db.prepare("""
                 SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ?
                 AND state IN ('delivered', 'delivering', 'removed') ORDER BY id LIMIT 1
