@@ -64,3 +64,16 @@ extension StringProtocol {
         return true
     }
 }
+
+extension StringProtocol {
+    /// `trimmingCharacters(in: .whitespaces)`, without Foundation when both ends are printable ASCII (nearly every
+    /// header value), where there is nothing to trim.
+    func trimmingSpaces() -> String {
+        let text = String(self)
+        if let first = text.utf8.first, let last = text.utf8.last, first > 0x20 && first < 0x7F,
+           last > 0x20 && last < 0x7F {
+            return text
+        }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+}

@@ -404,14 +404,14 @@ private struct RecoveryPass {
     private mutating func recoverSender() -> (String?, Provenance?) {
         for field in headers.all("Return-Path") {
             guard let origin = usable(field, as: "Return-Path") else { continue }
-            let text = field.text.trimmingCharacters(in: .whitespaces)
+            let text = field.text.trimmingSpaces()
             if text == "<>" || text.replacingOccurrences(of: " ", with: "") == "<>" { return ("", origin) }
             if let address = MailAddress.list(text, limit: 1).first { return (address, origin) }
             notes.add("Return-Path (field \(field.index)) holds no address")
         }
         for field in headers.all("X-Envelope-From") {
             guard let origin = usable(field, as: "X-Envelope-From") else { continue }
-            if field.text.trimmingCharacters(in: .whitespaces) == "<>" { return ("", origin) }
+            if field.text.trimmingSpaces() == "<>" { return ("", origin) }
             if let address = MailAddress.list(field.text, limit: 1).first { return (address, origin) }
         }
         for item in received {
@@ -487,7 +487,7 @@ private struct RecoveryPass {
             if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
                 list.id = String(text[text.index(after: open)..<close]).lowercased()
             } else {
-                list.id = text.trimmingCharacters(in: .whitespaces).lowercased()
+                list.id = text.trimmingSpaces().lowercased()
             }
         }
         if let field = headers.first("List-Post") {

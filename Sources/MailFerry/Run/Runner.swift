@@ -500,8 +500,8 @@ public final class Runner: Sendable {
         let recovery = EnvelopeRecovery(trustedHosts: mailbox.global?.trustedHosts ?? [],
                                         localDomains: mailbox.global?.domains ?? [])
         let envelope = recovery.recover(headers, firstSeen: Date(timeIntervalSince1970: row.firstSeenAt))
-        let messageID = headers.first("Message-ID").map { $0.text.trimmingCharacters(in: .whitespaces) }
-        let dateHeader = headers.first("Date").map { $0.text.trimmingCharacters(in: .whitespaces) }
+        let messageID = headers.first("Message-ID").map { $0.text.trimmingSpaces() }
+        let dateHeader = headers.first("Date").map { $0.text.trimmingSpaces() }
         result.countEnvelope(envelope)
         let message = Message(spool: spool, envelope: envelope, messageID: messageID, dateHeader: dateHeader)
 
