@@ -375,19 +375,23 @@ public final class Runner: Sendable {
             result.notes.append("\(listing.invalidUIDLs.count) message(s) have a unique id that breaks RFC 1939 "
                 + "(first: message \(listing.invalidUIDLs[0])); a hash of the server's id stands in for it")
         }
-        var counts: [String: Int] = [:]
-        for entry in entries { counts[entry.uidl, default: 0] += 1 }
-        let shared = Set(counts.filter { $0.value > 1 }.keys)
+        var shared = listing.duplicateUIDLs
+        if !listing.hasUIDL {
+            // Fingerprints stand in for UIDLs: they may collide too.
+            var seen = Set<String>(minimumCapacity: entries.count)
+            for entry in entries where !seen.insert(entry.uidl).inserted { shared.insert(entry.uidl) }
+        }
         if !shared.isEmpty {
             let affected = entries.filter { shared.contains($0.uidl) }.count
             result.notes.append("\(affected) messages share \(shared.count) unique id(s) (a server bug): each is "
                 + "fetched and told apart by its content")
         }
-        let unique = entries.filter { !shared.contains($0.uidl) }
+        let unique = shared.isEmpty ? entries : entries.filter { !shared.contains($0.uidl) }
         let known = try store.knownSizes(mailbox: mailboxID)
         try checkForUIDLReset(unique, known: known, source: source, result: &result)
         let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
         result.new += new
+        if work.isEmpty && shared.isEmpty { return ([], entries) }  // a poll with nothing new: the usual cron run
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
             + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
@@ -399,9 +403,9 @@ public final class Runner: Sendable {
     func checkForUIDLReset(_ entries: [POP3Entry], known: [String: Int], source: Plan.Source,
                            result: inout MailboxResult) throws {
         guard known.count >= 10 else { return }
-        let listed = Set(entries.map(\.uidl))
         let unknown = entries.filter { known[$0.uidl] == nil }
         guard unknown.count >= 10 else { return }
+        let listed = Set(entries.map(\.uidl))
         var vanishedSizes: [Int: Int] = [:]
         for (uidl, size) in known where !listed.contains(uidl) { vanishedSizes[size, default: 0] += 1 }
         var matching = 0

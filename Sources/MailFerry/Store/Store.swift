@@ -105,6 +105,7 @@ public final class Store: Sendable {
                 WHERE mailbox_id = ? AND state IN ('listed', 'deferred') AND parent_id IS NULL
                 AND (state = 'listed' OR coalesce(next_try_at, 0) <= ?)
                 """).rows([.int(mailbox), .double(time)], Store.record)
+            if pending.isEmpty { return ([], added) }
             let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
             // Only what the server still has can be fetched; keep the server's order.
             let work = pending.filter { order[$0.uidl] != nil }.sorted { order[$0.uidl]! < order[$1.uidl]! }
