@@ -18,14 +18,18 @@ public struct DeliveryRequest {
     /// IMAP flags for this message, added to the target's own flags (`flags` in the plan). Maildir, LMTP and SMTP
     /// ignore them.
     public var flags: [String]
+    /// Whether the target may stage this delivery (accept it now, make it durable and answer for it at `flush`):
+    /// only when a crash in between leaves it exactly answerable by `reconcile`.
+    public var mayStage: Bool
     public init(token: String, spool: SpoolFile, arrival: Date, sender: String? = nil, recipients: [String] = [],
-                flags: [String] = []) {
+                flags: [String] = [], mayStage: Bool = false) {
         self.token = token
         self.spool = spool
         self.arrival = arrival
         self.sender = sender
         self.recipients = recipients
         self.flags = flags
+        self.mayStage = mayStage
     }
 }
 
@@ -55,10 +59,13 @@ public struct DeliveryResult: Sendable {
     /// One entry per envelope recipient, in RCPT order (LMTP, SMTP). Empty for mailbox targets (Maildir, IMAP), which
     /// either store the message or throw.
     public var recipients: [RecipientResult]
+    /// The target staged it: `reference` is not yet known, and whether it lands is answered by `Delivery.flush`.
+    public var staged: Bool
 
-    public init(reference: String, recipients: [RecipientResult] = []) {
+    public init(reference: String, recipients: [RecipientResult] = [], staged: Bool = false) {
         self.reference = reference
         self.recipients = recipients
+        self.staged = staged
     }
 
     public var accepted: [RecipientResult] { recipients.filter(\.accepted) }
@@ -120,14 +127,15 @@ public protocol Delivery: AnyObject {
     /// being fetched: only when `reconcile` would find it exactly after a crash, so a crash in between cannot cause
     /// a second copy.
     func confirmsLater(_ attempt: InDoubtAttempt) -> Bool
-    /// Deliveries accepted but not yet durable: they wait for `flush`. Only a delivery made to stage (Maildir in a
-    /// run) ever has any.
+    /// Deliveries staged (accepted but not yet answered for): they wait for `flush`. Only requests that allow it
+    /// (`mayStage`) to a delivery made to stage (a run's Maildir batches, IMAP pipelined APPENDs) are staged.
     var staged: Int { get }
     /// Whether the staged deliveries should be flushed now (a batch is full or old enough).
     var flushDue: Bool { get }
-    /// Makes every accepted delivery durable and visible. Until it returns they are in doubt: a crash leaves them
-    /// to `reconcile`, which answers exactly.
-    func flush() throws
+    /// Makes every staged delivery durable and says how each went, by token: its target reference, or the error
+    /// that refused it (the others landed all the same). Throws when that cannot be known (connection lost, disk
+    /// failing): then every staged delivery is in doubt, for `reconcile` to answer on the next run.
+    func flush() throws -> [String: Result<String, MailError>]
     func close()
 }
 
@@ -141,19 +149,24 @@ extension Delivery {
     /// Targets that store each message before answering have nothing to flush.
     public var staged: Int { 0 }
     public var flushDue: Bool { false }
-    public func flush() throws {}
+    public func flush() throws -> [String: Result<String, MailError>] { [:] }
 
     /// The first version's form: the target reference, or an error when not every recipient got the message. With
     /// partial success the error is the first refusal's, and the accepted recipients are not reported: callers that
     /// route to several recipients use `deliverMessage`.
     public func deliver(_ request: DeliveryRequest) throws -> String {
+        try deliverToAll(request).reference
+    }
+
+    /// `deliverMessage`, throwing unless every recipient got the message (or it was staged).
+    public func deliverToAll(_ request: DeliveryRequest) throws -> DeliveryResult {
         let result = try deliverMessage(request)
         if let refusal = result.refused.first, let error = refusal.error {
             let accepted = result.accepted.count
             throw accepted == 0 ? error : MailError(error.kind, "\(error.message) (\(accepted) of "
                 + "\(result.recipients.count) recipients accepted it)", code: error.code)
         }
-        return result.reference
+        return result
     }
 
     /// The first version's form, for callers that know only the tokens.

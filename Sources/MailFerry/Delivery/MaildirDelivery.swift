@@ -20,8 +20,8 @@ public final class MaildirDelivery: Delivery {
     /// A batch is flushed at the latest this long after its first message, so mail does not wait unseen in tmp/
     /// behind a slow server.
     static let stagingSeconds = 1.0
-    /// Written into tmp/, not yet synced and renamed: their file names.
-    private var stagedNames: [String] = []
+    /// Written into tmp/, not yet synced and renamed: their tokens and file names.
+    private var stagedNames: [(token: String, name: String)] = []
     private var stagedBytes = 0
     private var stagedSince = 0.0
 
@@ -54,7 +54,8 @@ public final class MaildirDelivery: Delivery {
 
     /// Stores the message for the one mailbox this Maildir is; envelope recipients and flags are not used.
     public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
-        DeliveryResult(reference: try writeMessage(request))
+        let staging = stagingLimit > 1 && request.mayStage
+        return DeliveryResult(reference: try writeMessage(request, staging: staging), staged: staging)
     }
 
     public var staged: Int { stagedNames.count }
@@ -64,10 +65,12 @@ public final class MaildirDelivery: Delivery {
             || monotonicSeconds() - stagedSince >= Self.stagingSeconds)
     }
 
-    /// Syncs every staged file, renames it into new/, and syncs new/ once.
-    public func flush() throws {
-        guard !stagedNames.isEmpty else { return }
-        let names = stagedNames
+    /// Syncs every staged file, renames it into new/, and syncs new/ once. Every staged delivery lands, or none is
+    /// known to (a throw).
+    public func flush() throws -> [String: Result<String, MailError>] {
+        guard !stagedNames.isEmpty else { return [:] }
+        let batch = stagedNames
+        let names = batch.map(\.name)
         stagedNames = []
         stagedBytes = 0
         do {
@@ -90,9 +93,10 @@ public final class MaildirDelivery: Delivery {
             throw error
         }
         try syncDirectory("\(root)/new")
+        return Dictionary(batch.map { ($0.token, .success("new/\($0.name)")) }, uniquingKeysWith: { $1 })
     }
 
-    private func writeMessage(_ request: DeliveryRequest) throws -> String {
+    private func writeMessage(_ request: DeliveryRequest, staging: Bool) throws -> String {
         let name = Self.fileName(token: request.token, size: request.spool.size)
         let tmpPath = "\(root)/tmp/\(name)"
         let newPath = "\(root)/new/\(name)"
@@ -118,7 +122,7 @@ public final class MaildirDelivery: Delivery {
             times[0] = timespec(tv_sec: Int(seconds), tv_nsec: 0)
             times[1] = times[0]
             futimens(fd, &times)
-            if stagingLimit == 1 {
+            if !staging {
                 guard fsync(fd) == 0 else { throw localError("fsync of \(tmpPath) failed") }
             }
             Glibc.close(fd)
@@ -127,9 +131,9 @@ public final class MaildirDelivery: Delivery {
             unlink(tmpPath)
             throw error
         }
-        if stagingLimit > 1 {
+        if staging {
             if stagedNames.isEmpty { stagedSince = monotonicSeconds() }
-            stagedNames.append(name)
+            stagedNames.append((request.token, name))
             stagedBytes += request.spool.size
             return "new/\(name)"
         }
@@ -163,7 +167,7 @@ public final class MaildirDelivery: Delivery {
 
     /// Flushes what is staged (best effort: what fails stays in doubt for `reconcile`).
     public func close() {
-        try? flush()
+        _ = try? flush()
     }
 
     private func listDirectory(_ path: String) throws -> [String] {

@@ -88,7 +88,8 @@ public final class Runner: Sendable {
             mailboxID = id
             let targets = TargetPool { address in try self.makeDelivery(for: mailbox, address: address) }
             defer {
-                try? targets.settleCheckpoints()
+                // Whatever stopped the mailbox, staged deliveries are flushed and their checkpoints committed.
+                try? settle(targets, &result)
                 targets.closeAll()
             }
             try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
@@ -102,7 +103,7 @@ public final class Runner: Sendable {
                     sessions += 1
                 }
             }
-            try targets.settleCheckpoints()
+            try settle(targets, &result)
             try store.finishPoll(mailbox: id, error: nil)
         } catch where StopSignal.requested {
             // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
@@ -289,7 +290,7 @@ public final class Runner: Sendable {
             observer?.messageSettled(mailbox, bytes: item.entry.size)
         }
         if !StopSignal.requested {
-            try targets.settleCheckpoints()
+            try settle(targets, &result)
             try applyRetention(client: client, entries: entries, source: source, mailboxID: mailboxID, dryRun: false,
                                result: &result)
         }
@@ -442,7 +443,7 @@ public final class Runner: Sendable {
         }
         try spool.finish()
         // The previous message's "delivered" commit ran while this one was fetched.
-        try targets.keepUp()
+        try keepUp(targets, &result)
         CrashPoint.hit("after-retr")
         if spool.size != entry.size && result.notes.count < 50 {
             result.notes.append("message \(sanitizeForDisplay(entry.uidl)): LIST said \(entry.size) bytes, RETR "
@@ -513,7 +514,7 @@ public final class Runner: Sendable {
             let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader,
                                                 json: StoredEnvelope(envelope: envelope).json())
             if try attempt(row, address: mailbox.address, key: mailbox.key, message: message, envelope: columns,
-                           mailbox: mailbox, targets: targets, result: &result) {
+                           mailbox: mailbox, targets: targets, mayStage: true, result: &result) {
                 result.delivered += 1
                 result.bytes += spool.size
             }
@@ -560,7 +561,7 @@ public final class Runner: Sendable {
         if finished + failedRoutes == decision.deliveries.count {
             // Done only once every routed delivery's checkpoint is committed: a routed delivery left in doubt under
             // a message that is never fetched again could not be completed.
-            try targets.settleCheckpoints()
+            try settle(targets, &result)
             if failedRoutes == 0 {
                 try store.markDelivered(id: row.id, targetRef: "routed to " + decision.mailboxes.joined(separator: ", "))
                 result.delivered += 1
@@ -587,56 +588,102 @@ public final class Runner: Sendable {
     }
 
     /// One delivery attempt, checkpointed: "delivering" (with the envelope) committed before the target is touched,
-    /// "delivered" after it confirmed. Returns whether it was delivered; failures are deferred, quarantined or failed
-    /// here.
+    /// "delivered" after it confirmed. Returns whether it was delivered (or staged: see below); failures are
+    /// deferred, quarantined or failed here.
     ///
     /// Every commit goes through the store's group commit (shared with the other mailboxes' workers, one fsync per
     /// group). Where the target answers exactly after a crash (`Delivery.confirmsLater`: Maildir, IMAP with a
     /// searchable message) the "delivered" commit is not waited for here but while the next message is fetched:
     /// a crash in between leaves the message in doubt, and the next run finds it in the target. LMTP and SMTP wait.
+    ///
+    /// Such a target may also stage the message (`mayStage`: a person's own mailbox, never a routed delivery): a
+    /// Maildir batch, an IMAP APPEND pipelined behind the previous ones. It counts as delivered now; its checkpoint
+    /// is queued once the target's flush answered for it, and a refusal then is settled by `settleUnconfirmed`.
     func attempt(_ row: MessageRecord, address: String, key: String, message: Message,
-                 envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool,
+                 envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool, mayStage: Bool = false,
                  result: inout MailboxResult) throws -> Bool {
         let spool = message.spool
         let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
-        try targets.keepUp()
+        try keepUp(targets, &result)
         try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
                                  sha256: spool.sha256, envelope: envelope)
         CrashPoint.hit("after-delivering-commit")
         do {
             let delivery = try targets.delivery(for: address)
-            let request = DeliveryRequest(token: token, spool: spool, arrival: message.envelope.arrival,
-                                          sender: message.envelope.sender)
-            let ref = try delivery.deliver(request)
-            // A staged delivery (Maildir batch) is acknowledged when its batch is flushed: the crash point is there.
-            if delivery.staged == 0 { CrashPoint.hit("after-target-ack") }
             let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
                                        dateHeader: message.dateHeader)
-            if delivery.confirmsLater(asked) {
-                targets.confirmLater(delivery) { self.store.markDeliveredLater(id: row.id, targetRef: ref) }
+            let answersLater = delivery.confirmsLater(asked)
+            let request = DeliveryRequest(token: token, spool: spool, arrival: message.envelope.arrival,
+                                          sender: message.envelope.sender, mayStage: mayStage && answersLater)
+            let outcome = try delivery.deliverToAll(request)
+            let id = row.id
+            if outcome.staged {
+                // Acknowledged at the flush; the crash point "after-target-ack" is there.
+                targets.awaitFlush(TargetPool.Staged(token: token, row: row, size: spool.size) { reference in
+                    self.store.markDeliveredLater(id: id, targetRef: reference)
+                })
+                return true
+            }
+            CrashPoint.hit("after-target-ack")
+            if answersLater {
+                targets.confirmLater(store.markDeliveredLater(id: id, targetRef: outcome.reference))
             } else {
-                try store.markDelivered(id: row.id, targetRef: ref)
+                try store.markDelivered(id: id, targetRef: outcome.reference)
             }
             return true
         } catch let error as MailError {
-            result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
-            switch error.kind {
-            case .permanent:
-                try store.markFailed(id: row.id, kind: error.kind, error: error.message)
-                result.failed += 1
-            case .local, .quota:
-                // The target itself is in trouble (disk full, permissions): not this message's fault, so no
-                // quarantine; stop this mailbox, keep the rest.
-                try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
-                                       retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
-                                       countAttempt: false)
-                result.deferred += 1
-                throw error
-            default:
-                try setAside(row, error: error, countAttempt: false, result: &result)
-            }
+            try settleRefusal(row, error: error, result: &result)
+            if error.kind == .local || error.kind == .quota { throw error }
             return false
         }
+    }
+
+    /// A refused delivery: failed for good, deferred, or set aside (quarantined after `quarantineAfter` tries). A
+    /// target in trouble (`.local`, `.quota`: disk full, permissions, over quota) is not the message's fault: no
+    /// attempt is counted against it, and the caller stops the mailbox, keeping the rest for later.
+    func settleRefusal(_ row: MessageRecord, error: MailError, result: inout MailboxResult) throws {
+        result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
+        switch error.kind {
+        case .permanent:
+            try store.markFailed(id: row.id, kind: error.kind, error: error.message)
+            result.failed += 1
+        case .local, .quota:
+            try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
+                                   retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
+                                   countAttempt: false)
+            result.deferred += 1
+        default:
+            try setAside(row, error: error, countAttempt: false, result: &result)
+        }
+    }
+
+    /// Between messages: flushes what the targets staged once a batch is due, and waits for queued checkpoints.
+    func keepUp(_ targets: TargetPool, _ result: inout MailboxResult) throws {
+        try settleUnconfirmed(targets.keepUp(), result: &result)
+    }
+
+    /// Flushes everything staged and waits until every checkpoint is committed.
+    func settle(_ targets: TargetPool, _ result: inout MailboxResult) throws {
+        try settleUnconfirmed(targets.settleCheckpoints(), result: &result)
+    }
+
+    /// Staged deliveries a flush did not confirm were counted delivered when staged: take them back. A refused one
+    /// is settled like any refusal; one in doubt (the flush failed as a whole) stays "delivering" for the next
+    /// run's reconciliation. Then the flush's own failure, or a target in trouble, stops the mailbox.
+    func settleUnconfirmed(_ outcome: TargetPool.FlushOutcome, result: inout MailboxResult) throws {
+        var trouble: MailError?
+        for unconfirmed in outcome.unconfirmed {
+            result.delivered -= 1
+            result.bytes -= unconfirmed.size
+            guard let error = unconfirmed.error else {
+                result.pending += 1
+                continue
+            }
+            try settleRefusal(unconfirmed.row, error: error, result: &result)
+            if error.kind == .local || error.kind == .quota { trouble = trouble ?? error }
+        }
+        if let failure = outcome.failure { throw failure }
+        if let trouble { throw trouble }
     }
 
     /// A catch-all message's routed deliveries into an LMTP or SMTP target, in one transaction: each routed row is
@@ -647,7 +694,7 @@ public final class Runner: Sendable {
                          envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool,
                          result: inout MailboxResult) throws -> (delivered: Int, failed: Int) {
         let spool = message.spool
-        try targets.keepUp()
+        try keepUp(targets, &result)
         var tokens: [String] = []
         for (row, address) in routed {
             let token = Runner.token(mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl,

@@ -9,9 +9,32 @@ final class TargetPool {
     /// "delivered" checkpoints still being committed (group commit) while the mailbox run goes on; see
     /// `Runner.attempt`.
     private var committing: [GroupCommit.Pending] = []
-    /// "delivered" checkpoints of deliveries still staged in their target (Maildir batches): submitted only once
-    /// the target flushed them, since until then a crash loses them from the target.
-    private var awaitingFlush: [() -> GroupCommit.Pending] = []
+    /// Deliveries a target staged (Maildir batches, IMAP pipelined APPENDs): their "delivered" checkpoint is
+    /// queued only once the target's `flush` answered for them, since until then a crash may lose them from the
+    /// target.
+    private var awaitingFlush: [Staged] = []
+
+    /// A staged delivery: the row it settles, and how to commit it once the target gave its reference.
+    struct Staged {
+        var token: String
+        var row: MessageRecord
+        var size: Int
+        var confirm: (String) -> GroupCommit.Pending
+    }
+
+    /// A staged delivery the flush did not confirm: refused by the target (`error`), or in doubt (`error` nil: the
+    /// flush failed as a whole; the row stays "delivering" for the next run's reconciliation).
+    struct Unconfirmed {
+        var row: MessageRecord
+        var size: Int
+        var error: MailError?
+    }
+
+    /// What a flush left to the runner: deliveries not confirmed, and the failure that stopped it, if any.
+    struct FlushOutcome {
+        var unconfirmed: [Unconfirmed] = []
+        var failure: (any Error)?
+    }
 
     init(make: @escaping (String) throws -> any Delivery) {
         self.make = make
@@ -24,45 +47,70 @@ final class TargetPool {
         return created
     }
 
-    /// Commits the "delivered" checkpoint of a delivery `delivery` accepted: queued for the next group commit now, or,
-    /// while the delivery is staged in its target, once the target flushed it.
-    func confirmLater(_ delivery: any Delivery, _ checkpoint: @escaping () -> GroupCommit.Pending) {
-        if delivery.staged > 0 {
-            awaitingFlush.append(checkpoint)
-        } else {
-            committing.append(checkpoint())
-        }
+    /// Queues the "delivered" checkpoint of a delivery the target answered for, for the next group commit.
+    func confirmLater(_ checkpoint: GroupCommit.Pending) {
+        committing.append(checkpoint)
+    }
+
+    /// Holds the checkpoint of a delivery the target staged until the target's flush answers for it.
+    func awaitFlush(_ staged: Staged) {
+        awaitingFlush.append(staged)
     }
 
     /// Between messages: flushes staged deliveries whose batch is due, and waits for the checkpoints already queued
     /// (the previous message's commit ran while this one was fetched).
-    func keepUp() throws {
-        if open.values.contains(where: { $0.flushDue }) { try flushStaged() }
-        try waitForCommits()
+    func keepUp() -> FlushOutcome {
+        var outcome = FlushOutcome()
+        if open.values.contains(where: { $0.flushDue }) { outcome = flushStaged() }
+        waitForCommits(&outcome)
+        return outcome
     }
 
-    /// Returns once every delivery is flushed and every "delivered" checkpoint handed to `confirmLater` is
-    /// committed; throws if one failed.
-    func settleCheckpoints() throws {
-        try flushStaged()
-        try waitForCommits()
+    /// Flushes every staged delivery and waits until every "delivered" checkpoint is committed.
+    func settleCheckpoints() -> FlushOutcome {
+        var outcome = flushStaged()
+        waitForCommits(&outcome)
+        return outcome
     }
 
-    private func flushStaged() throws {
-        guard !awaitingFlush.isEmpty else { return }
+    private func flushStaged() -> FlushOutcome {
+        guard !awaitingFlush.isEmpty else { return FlushOutcome() }
         let waiting = awaitingFlush
-        // On failure the checkpoints are dropped: those messages stay "delivering", in doubt, for the next run's
-        // reconciliation to find in the target or deliver again.
         awaitingFlush = []
-        for delivery in open.values { try delivery.flush() }
+        var answers: [String: Result<String, MailError>] = [:]
+        do {
+            for delivery in open.values where delivery.staged > 0 {
+                answers.merge(try delivery.flush()) { $1 }
+            }
+        } catch {
+            return FlushOutcome(unconfirmed: waiting.map { Unconfirmed(row: $0.row, size: $0.size, error: nil) },
+                                failure: error)
+        }
         CrashPoint.hit("after-target-ack")
-        committing.append(contentsOf: waiting.map { $0() })
+        var outcome = FlushOutcome()
+        for staged in waiting {
+            switch answers[staged.token] {
+            case .success(let reference)?:
+                committing.append(staged.confirm(reference))
+            case .failure(let error)?:
+                outcome.unconfirmed.append(Unconfirmed(row: staged.row, size: staged.size, error: error))
+            case nil:
+                outcome.unconfirmed.append(Unconfirmed(row: staged.row, size: staged.size, error: nil))
+            }
+        }
+        return outcome
     }
 
-    private func waitForCommits() throws {
+    private func waitForCommits(_ outcome: inout FlushOutcome) {
         let waiting = committing
         committing = []
-        for checkpoint in waiting { try checkpoint.wait() }
+        for checkpoint in waiting {
+            do {
+                try checkpoint.wait()
+            } catch {
+                outcome.failure = outcome.failure ?? error
+            }
+        }
     }
 
     func closeAll() {
