@@ -180,4 +180,189 @@ import Testing
         #expect(again == 0 && againOut.contains("0 messages delivered"), "\(againOut)")
         #expect(inbox("dana@contoso.example").count == 2 && inbox("bob@contoso.example").count == 2)
     }
+
+    // MARK: Every routing setting of the plan, end to end
+
+    /// qmail writes the virtual-domain form of the recipient into Delivered-To.
+    static let qmail = message([
+        "Return-Path: <partner@example.net>",
+        "Delivered-To: wingtiptoys.com-erin@wingtiptoys.com",
+        "Received: (qmail 4711 invoked by uid 89); 9 Nov 2026 09:00:01 -0000",
+        "Received: from unknown (HELO mail.example.net) (192.0.2.5)",
+        "  by mx1.wingtip-isp.example with SMTP; 9 Nov 2026 09:00:00 -0000",
+        "From: partner@example.net",
+        "To: undisclosed-recipients:;",
+        "Subject: through qmail",
+        "Message-ID: <qmail-1@example.net>",
+        "",
+        "Erin, through a qmail virtual domain.",
+    ])
+
+    static func traced(_ address: String, subject: String, id: String, body: String) -> [UInt8] {
+        message([
+            "Return-Path: <someone@example.org>",
+            "X-Original-To: \(address)",
+            "Delivered-To: everyone@wingtip-isp.example",
+            "Received: from out.example.org (out.example.org [198.51.100.7])",
+            "\tby mx1.wingtip-isp.example (Postfix) with ESMTP id \(id)",
+            "\tfor <\(address)>; Tue, 10 Nov 2026 08:00:00 +0000",
+            "From: someone@example.org",
+            "To: \(address)",
+            "Subject: \(subject)",
+            "Message-ID: <\(id)@example.org>",
+            "",
+            body,
+        ])
+    }
+
+    /// No trace header at all: the recipient can only be guessed from To.
+    static let untraced = message([
+        "From: colleague@example.org",
+        "To: Erin <erin@wingtiptoys.com>",
+        "Subject: no trace headers",
+        "Message-ID: <untraced-1@example.org>",
+        "",
+        "Guessed from To.",
+    ])
+
+    /// aliases, a header rule, a regex rule, qmailPrefix and reasonHeader from the plan reach a real run: each message
+    /// lands where its setting says; only the fallback copy carries the reason header, every other copy is the
+    /// server's bytes; the run report lists the fallback and guessed deliveries with UIDL, mailbox and reason; and
+    /// `route --dry-run --limit` shows that many messages with the header, position and rule of each decision.
+    @Test func planRoutingSettingsReachTheRun() throws {
+        let folder = TempFolder("catchall-settings")
+        defer { folder.cleanup() }
+        let users = ["everyone": "pw-everyone", "erin": "pw-erin"]
+        let lab = try DovecotLab.start(users: users)
+        defer { lab.stop() }
+        let sources: [(name: String, bytes: [UInt8])] = [
+            ("qmail", Self.qmail),
+            ("alias", Self.traced("info@acquired.example", subject: "for the old info address", id: "a1",
+                                  body: "An alias.")),
+            ("header", Self.traced("erin@wingtiptoys.com", subject: "Invoice 2026-117", id: "h1",
+                                   body: "A header rule.")),
+            ("regex", Self.traced("jobs-2026@wingtiptoys.com", subject: "application", id: "r1",
+                                  body: "A regex rule.")),
+            ("fallback", Self.traced("former-employee@wingtiptoys.com", subject: "nobody's any more", id: "f1",
+                                     body: "The fallback.")),
+            ("guessed", Self.untraced),
+        ]
+        _ = try lab.seed(user: "everyone", messages: sources.map(\.bytes))
+        var secrets: [String: String] = [:]
+        for (user, password) in users { secrets[user] = folder.file("secrets/\(user)", password + "\n") }
+        let plan = folder.file("jobs/settings.json5", """
+            { plan: "settings",
+              sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
+              targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },
+              mailboxes: [
+                { source: "isp", user: "erin", password: { file: "\(secrets["erin"]!)" }, target: "archive",
+                  mailbox: "erin@contoso.example" },
+                { source: "isp", user: "everyone", password: { file: "\(secrets["everyone"]!)" },
+                  target: "archive", mailbox: "everyone@contoso.example",
+                  global: { domains: ["wingtiptoys.com", "acquired.example"], rewrite: "{local}@contoso.example",
+                            trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example",
+                            rules: [ { match: "Subject: Invoice", mailbox: "accounts@contoso.example" },
+                                     { match: "/^jobs-[0-9]+@wingtiptoys\\\\.com$/", mailbox: "hr@contoso.example" } ],
+                            aliases: { "info@acquired.example": "frank@contoso.example" },
+                            qmailPrefix: "domain", reasonHeader: true } },
+              ] }
+            """)
+        func mailferry(_ arguments: [String]) throws -> (Int32, String) {
+            let child = try ChildProcess(EndToEnd.binary, arguments)
+            defer { child.removeOutput() }
+            return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
+        }
+
+        // The dry run: --limit 2 shows the first two waiting messages, each decision with its header and rule.
+        let (limitedCode, limited) = try mailferry(["route", plan, "--dry-run", "--mailbox", "isp/everyone",
+                                                    "--limit", "2"])
+        #expect(limitedCode == 0, "\(limited)")
+        #expect(limited.contains("  6 on the server, 6 waiting (showing the first 2)"), "\(limited)")
+        #expect(limited.components(separatedBy: "\nmessage ").count - 1 == 2, "\(limited)")
+        let lines = limited.split(separator: "\n").map(String.init)
+        #expect(lines.contains("             because erin@wingtiptoys.com from Delivered-To (field 1, trusted): "
+            + "rewrite {local}@contoso.example"), "\(limited)")
+        #expect(lines.contains("  recipient  erin@wingtiptoys.com  [Delivered-To (field 1, trusted), written "
+            + "wingtiptoys.com-erin@wingtiptoys.com]"), "\(limited)")
+        #expect(lines.contains("             because info@acquired.example from X-Original-To (field 1, trusted): "
+            + "alias → frank@contoso.example"), "\(limited)")
+        #expect(!limited.contains("Invoice"), "\(limited)")
+        let (fullCode, full) = try mailferry(["route", plan, "--dry-run", "--mailbox", "isp/everyone"])
+        #expect(fullCode == 0 && full.components(separatedBy: "\nmessage ").count - 1 == 6, "\(full)")
+        let why = full.split(separator: "\n").filter { $0.contains("because") }.map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        #expect(why == [
+            "because erin@wingtiptoys.com from Delivered-To (field 1, trusted): rewrite {local}@contoso.example",
+            "because info@acquired.example from X-Original-To (field 1, trusted): alias → frank@contoso.example",
+            "because erin@wingtiptoys.com from X-Original-To (field 1, trusted): rule 0 (header Subject contains "
+                + "\"Invoice\")",
+            "because jobs-2026@wingtiptoys.com from X-Original-To (field 1, trusted): rule 1 (regex "
+                + "/^jobs-[0-9]+@wingtiptoys\\.com$/)",
+            "because former-employee@wingtiptoys.com from X-Original-To (field 1, trusted): unknown local address "
+                + "(former-employee@contoso.example is not a known mailbox) → fallback",
+            "because erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example",
+        ], "\(full)")
+
+        let (code, out) = try mailferry(["run", plan])
+        #expect(code == 0, "\(out)")
+        let workspace = URL(fileURLWithPath: folder.path).standardizedFileURL.path
+        func inbox(_ address: String) -> [[UInt8]] {
+            let dir = workspace + "/target/\(address)/new"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().map {
+                Array(FileManager.default.contents(atPath: dir + "/" + $0)!)
+            }
+        }
+        func served(_ name: String) -> [UInt8] {
+            let bytes = sources.first { $0.name == name }!.bytes
+            return Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        }
+        // Every copy but the fallback's is exactly what the server sent.
+        #expect(Set(inbox("erin@contoso.example")) == Set([served("qmail"), served("guessed")]))
+        #expect(inbox("frank@contoso.example") == [served("alias")])
+        #expect(inbox("accounts@contoso.example") == [served("header")])
+        #expect(inbox("hr@contoso.example") == [served("regex")])
+        // The fallback copy: one field in front, then the server's bytes unchanged.
+        let fallback = try #require(inbox("postmaster@contoso.example").first)
+        #expect(inbox("postmaster@contoso.example").count == 1)
+        let text = String(decoding: fallback, as: UTF8.self)
+        #expect(text.hasPrefix("X-MailFerry-Routing: fallback; former-employee@wingtiptoys.com from\r\n "
+            + "X-Original-To (field 1, trusted): unknown local address\r\n (former-employee@contoso.example is not "
+            + "a known mailbox) -> fallback\r\n"), "\(text)")
+        let header = text.prefix { _ in true }.range(of: "fallback\r\n")!
+        #expect(Array(text[header.upperBound...].utf8) == served("fallback"))
+        #expect(inbox("everyone@contoso.example").isEmpty)
+
+        // The run report lists the fallback and the guessed delivery with the message's UIDL and the reason.
+        let db = try Database(path: workspace + "/state/settings.sqlite")
+        let uidls = try db.prepare("""
+            SELECT m.uidl FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+            WHERE b.key = 'isp/everyone' AND m.parent_id IS NULL ORDER BY m.id
+            """).rows { $0.text(0) ?? "" }
+        #expect(uidls.count == 6)
+        let reports = workspace + "/reports/settings"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: reports).first {
+            $0.hasSuffix(".json") && $0 != "verify.json"
+        })
+        let data = try Data(contentsOf: URL(fileURLWithPath: reports + "/" + name))
+        #expect(SchemaValidator.problems(try ReportTests.json(data), try ReportTests.schema()).isEmpty)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let summary = try decoder.decode(RunSummary.self, from: data)
+        let everyone = try #require(summary.mailboxes.first { $0.key == "isp/everyone" })
+        let provenance = try #require(everyone.routingProvenance)
+        #expect(provenance.fallback == 1 && provenance.guessed == 1 && provenance.notListed == 0)
+        #expect(provenance.deliveries.map(\.uidl) == [uidls[4], uidls[5]])
+        #expect(provenance.deliveries.map(\.mailbox) == ["postmaster@contoso.example", "erin@contoso.example"])
+        #expect(provenance.deliveries.map(\.fallback) == [true, false])
+        #expect(provenance.deliveries.map(\.guessed) == [false, true])
+        #expect(provenance.deliveries[1].reason == "erin@wingtiptoys.com from To (field 1, guessed): rewrite "
+            + "{local}@contoso.example")
+        #expect(summary.mailboxes.first { $0.key == "isp/erin" }?.routingProvenance == nil)
+        let markdown = try String(contentsOfFile: reports + "/" + name.dropLast(5) + ".md", encoding: .utf8)
+        #expect(markdown.contains("## Routing to check"))
+        #expect(markdown.contains("- everyone@contoso.example: 1 to the fallback, 1 guessed"))
+        #expect(markdown.contains("| everyone@contoso.example | \(uidls[5]) | erin@contoso.example | guessed | "
+            + "erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example |"), "\(markdown)")
+    }
 }

@@ -254,4 +254,67 @@ import Testing
         let other = try PlanLoader.load(loose + ".json5")
         #expect(other.name == "wingtip" && other.mailboxes.count == 3)
     }
+
+    /// Every routing setting the router understands is reachable from the plan: aliases, header and regex rules,
+    /// the qmail prefix option and the reason header; the runner's router routes by them.
+    @Test func globalRoutingSettingsReachTheRouter() throws {
+        let dir = TempFolder("plan")
+        defer { dir.cleanup() }
+        let file = dir.file("jobs/g.json5", """
+            {
+              plan: "g",
+              sources: { isp: { host: "127.0.0.1" } },
+              targets: { archive: { kind: "maildir", path: "m/{mailbox}" } },
+              mailboxes: [
+                { source: "isp", user: "erin", password: { env: "E" }, target: "archive",
+                  mailbox: "erin@contoso.example" },
+                { source: "isp", user: "everyone", password: { env: "X" }, target: "archive",
+                  global: { domains: ["wingtiptoys.com", "acquired.example"], rewrite: "{local}@contoso.example",
+                            trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example",
+                            rules: [ { match: "Subject: Invoice", mailbox: "accounts@contoso.example" },
+                                     { match: "/^jobs[-.].*@wingtiptoys\\\\.com$/", mailbox: "hr@contoso.example" } ],
+                            aliases: { "info@acquired.example": "frank@contoso.example", "sales": "erin" },
+                            qmailPrefix: "domain", reasonHeader: true } },
+                { source: "isp", user: "other", password: { env: "O" }, target: "archive",
+                  global: { domains: ["fabrikam.com"], qmailPrefix: ["fab-", "Fabrikam-"],
+                            fallback: "postmaster@contoso.example" } },
+              ],
+            }
+            """)
+        let plan = try PlanLoader.load(file)
+        let global = try #require(plan.mailboxes[1].global)
+        #expect(global.aliases == ["info@acquired.example": "frank@contoso.example", "sales": "erin"])
+        #expect(global.rules.map(\.match) == ["Subject: Invoice", "/^jobs[-.].*@wingtiptoys\\.com$/"])
+        #expect(global.qmailPrefix == .domain && global.reasonHeader)
+        #expect(plan.mailboxes[2].global?.qmailPrefix == .prefixes(["fab-", "fabrikam-"]))
+        #expect(plan.mailboxes[2].global?.reasonHeader == false)
+        #expect(plan.mailboxes[0].envelopeRecovery.qmailPrefix == .off)
+        #expect(plan.mailboxes[1].envelopeRecovery == EnvelopeRecovery(
+            trustedHosts: ["mx1.wingtip-isp.example"], localDomains: ["wingtiptoys.com", "acquired.example"],
+            qmailPrefix: .domain))
+
+        let runner = try Runner(plan: plan, store: try Store(path: dir.path + "/state.sqlite"), cleanSpool: false)
+        let router = try runner.router(for: plan.mailboxes[1], global: global)
+        func route(_ lines: [String]) -> [String] {
+            let headers = HeaderBlock(parsing: Array((lines.joined(separator: "\r\n") + "\r\n\r\nbody\r\n").utf8))
+            let envelope = plan.mailboxes[1].envelopeRecovery.recover(headers, firstSeen: Date())
+            return router.route(envelope, headers: headers).mailboxes
+        }
+        let trace = ["Received: from a.example (a.example [192.0.2.1]) by mx1.wingtip-isp.example (Postfix) id 1",
+                     "\tfor <%@>; Mon, 2 Nov 2026 10:00:00 +0000"]
+        func via(_ address: String, subject: String = "hello") -> [String] {
+            route(["X-Original-To: \(address)", trace[0], trace[1].replacingOccurrences(of: "%@", with: address),
+                   "Subject: \(subject)"])
+        }
+        #expect(via("info@acquired.example") == ["frank@contoso.example"])
+        #expect(via("sales@wingtiptoys.com") == ["erin@contoso.example"])
+        #expect(via("jobs-2026@wingtiptoys.com") == ["hr@contoso.example"])
+        #expect(via("erin@wingtiptoys.com", subject: "Invoice 117") == ["accounts@contoso.example"])
+        #expect(via("nobody@wingtiptoys.com") == ["postmaster@contoso.example"])
+        // qmail's Delivered-To form, with the plan's qmailPrefix: "domain".
+        #expect(route(["Delivered-To: wingtiptoys.com-erin@wingtiptoys.com",
+                       "Received: (qmail 1 invoked by uid 89); 2 Nov 2026 10:00:01 -0000",
+                       "Received: from unknown (HELO a.example) (192.0.2.1) by mx1.wingtip-isp.example with SMTP; "
+                           + "2 Nov 2026 10:00:00 -0000"]) == ["erin@contoso.example"])
+    }
 }

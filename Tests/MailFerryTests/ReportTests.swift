@@ -40,9 +40,53 @@ import Testing
         sam.possibleDuplicates = ["0000000a"]
         sam.waiting = nil
         sam.seconds = 1.0
+        var everyone = MailboxResult(key: "isp/everyone", address: "everyone@contoso.example", target: "archive")
+        everyone.onServer = 3
+        everyone.new = 3
+        everyone.delivered = 3
+        everyone.routed = 3
+        everyone.bytes = 4096
+        everyone.seconds = 0.5
+        everyone.noteRouting(uidl: "00000007a1", RoutedDelivery(
+            mailbox: "postmaster@contoso.example", recipients: [],
+            because: "message: no recipient recovered from the trace headers, and no To/Cc address → fallback",
+            isFallback: true, isGuessed: false))
+        everyone.noteRouting(uidl: "00000008a1", RoutedDelivery(
+            mailbox: "dana@contoso.example", recipients: ["dana@wingtiptoys.com"],
+            because: "dana@wingtiptoys.com from To (field 4, guessed): rewrite {local}@contoso.example | a pipe",
+            isFallback: false, isGuessed: true))
+        everyone.noteRouting(uidl: "00000009a1", RoutedDelivery(
+            mailbox: "bob@contoso.example", recipients: ["bob@wingtiptoys.com"],
+            because: "bob@wingtiptoys.com from X-Original-To (field 1, trusted): rewrite {local}@contoso.example",
+            isFallback: false, isGuessed: false))
         return RunSummary(runID: "20261221T090000.000Z", plan: "wingtip", startedAt: at("2026-12-21T09:00:00Z"),
-                          finishedAt: at("2026-12-21T09:00:14Z"), mailboxes: [chris, kelly, sam], interrupted: false,
-                          exitCode: 1)
+                          finishedAt: at("2026-12-21T09:00:14Z"), mailboxes: [chris, kelly, sam, everyone],
+                          interrupted: false, exitCode: 1)
+    }
+
+    /// The report lists the first 50 fallback or guessed deliveries of a mailbox and counts the rest; trusted
+    /// deliveries are not listed.
+    @Test func routingProvenanceIsBounded() throws {
+        var result = MailboxResult(key: "isp/everyone", address: "everyone@contoso.example", target: "archive")
+        for n in 0..<60 {
+            result.noteRouting(uidl: "u\(n)", RoutedDelivery(mailbox: "m\(n)@contoso.example", recipients: [],
+                                                            because: "why \(n)", isFallback: n % 2 == 0,
+                                                            isGuessed: n % 3 == 0))
+        }
+        let provenance = try #require(result.routingProvenance)
+        // 0..<60: 30 even (fallback), 20 multiples of 3 (guessed), 10 both; 40 worth listing.
+        #expect(provenance.fallback == 30 && provenance.guessed == 20)
+        #expect(provenance.deliveries.count == 40 && provenance.notListed == 0)
+        for n in 60..<80 {
+            result.noteRouting(uidl: "u\(n)", RoutedDelivery(mailbox: "m@contoso.example", recipients: [],
+                                                            because: "why", isFallback: true, isGuessed: false))
+        }
+        #expect(result.routingProvenance?.deliveries.count == 50 && result.routingProvenance?.notListed == 10)
+        #expect(result.routingProvenance?.deliveries.last?.uidl == "u69")
+        var person = MailboxResult(key: "isp/chris", address: "chris@contoso.example", target: "archive")
+        person.noteRouting(uidl: "u", RoutedDelivery(mailbox: "chris@contoso.example", recipients: [], because: "",
+                                                     isFallback: false, isGuessed: false))
+        #expect(person.routingProvenance == nil)
     }
 
     @Test func markdownReport() throws {

@@ -252,4 +252,26 @@ import Testing
             "  note       also seen, not used: everyone@wingtip-isp.example (Delivered-To (field 1, trusted))",
         ])
     }
+
+    /// The fallback copy's reason header: one field, folded at spaces, 7-bit, never a line past 998 octets, so no
+    /// text from a message can end it early or add a field; the message's own line ending.
+    @Test func fallbackReasonHeader() {
+        let short = RoutingHeader.fallbackField(reason: "message: no recipient recovered → fallback")
+        #expect(String(decoding: short, as: UTF8.self)
+            == "X-MailFerry-Routing: fallback; message: no recipient recovered -> fallback\r\n")
+        let hostile = "x@wingtiptoys.com from To (field 3, guessed)\r\nBcc: victim@example.com\u{0}é "
+            + String(repeating: "word ", count: 400) + String(repeating: "y", count: 2000)
+        let field = String(decoding: RoutingHeader.fallbackField(reason: hostile, lineEnding: "\n"), as: UTF8.self)
+        #expect(field.hasSuffix("...\n") && !field.contains("\r"))
+        let lines = field.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[0].hasPrefix("X-MailFerry-Routing: fallback; x@wingtiptoys.com from To (field 3, guessed)"))
+        // One field: every further line is a continuation (starts with a space), none is blank, none too long.
+        #expect(lines.dropFirst().allSatisfy { $0.hasPrefix(" ") && $0.count > 1 })
+        #expect(lines.allSatisfy { $0.utf8.count <= 998 })
+        #expect(lines.dropLast().allSatisfy { $0.utf8.count <= 78 })
+        #expect(field.utf8.allSatisfy { $0 == 0x0A || (0x20..<0x7F).contains($0) })
+        #expect(field.contains("Bcc: victim@example.com \\u{E9}"))
+        #expect(RoutingHeader.lineEnding(of: Array("A: b\r\nC: d\r\n".utf8)) == "\r\n")
+        #expect(RoutingHeader.lineEnding(of: Array("A: b\nC: d\n".utf8)) == "\n")
+    }
 }

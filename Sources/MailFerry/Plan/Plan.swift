@@ -144,7 +144,7 @@ public struct Plan: Sendable {
     }
 
     /// A catch-all ("global") mailbox: mail for a whole domain, routed per recipient recovered from the trace
-    /// headers (DESIGN.md). The model is validated here; routing itself is a later stage.
+    /// headers (DESIGN.md). `Runner.router(for:global:)` makes the `Router` of it.
     public struct GlobalRouting: Sendable, Equatable {
         /// The legacy domains this mailbox catches mail for ("wingtiptoys.com").
         public var domains: [String]
@@ -156,9 +156,19 @@ public struct Plan: Sendable {
         public var rules: [Rule]
         /// Where mail goes that no rule or domain matches; nil means the global mailbox's own address.
         public var fallback: String?
+        /// Explicit address maps, checked after `rules` and before `rewrite`: a legacy address or local part → a
+        /// target address, or a local part that `rewrite` makes an address of (`RoutingRules.aliases`).
+        public var aliases: [String: String] = [:]
+        /// qmail-style virtual-domain prefixes in Delivered-To (`EnvelopeRecovery.QmailPrefix`); off unless the plan
+        /// names it, so no address is changed by default.
+        public var qmailPrefix: EnvelopeRecovery.QmailPrefix = .off
+        /// Prepend `X-MailFerry-Routing: fallback; <reason>` to the copy the fallback mailbox gets (only that copy;
+        /// every other delivery stays byte-identical to the source). Off by default.
+        public var reasonHeader: Bool = false
 
         public struct Rule: Sendable, Equatable {
-            /// "someone@domain" (one address) or "@domain" (every address there).
+            /// As the plan writes it (`RoutingRules.Match(planText:)`): "someone@domain", "@domain", "/regex/" or a
+            /// header match "List-Id: text".
             public var match: String
             /// The address it goes to.
             public var mailbox: String
@@ -181,6 +191,13 @@ public struct Plan: Sendable {
         public var origin = PlanOrigin()
         /// Identity in the state database across runs.
         public var key: String { "\(source)/\(user)" }
+
+        /// How this mailbox's envelopes are recovered: a catch-all's trust boundary, domains and qmail option; for a
+        /// person's mailbox, no boundary and no local domains.
+        public var envelopeRecovery: EnvelopeRecovery {
+            EnvelopeRecovery(trustedHosts: global?.trustedHosts ?? [], localDomains: global?.domains ?? [],
+                             qmailPrefix: global?.qmailPrefix ?? .off)
+        }
 
         public init(source: String, user: String, password: SecretRef?, token: SecretRef?, target: String,
                     address: String, global: GlobalRouting? = nil, origin: PlanOrigin = PlanOrigin()) {

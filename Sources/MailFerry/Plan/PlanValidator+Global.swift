@@ -1,9 +1,11 @@
 import Foundation
 
-/// Global (catch-all) mailboxes: `global: { domains, rewrite, trustedHosts, rules, fallback }` (DESIGN.md).
-/// Validated in full here; routing the mail by recipient is a later stage.
+/// Global (catch-all) mailboxes: `global: { domains, rewrite, trustedHosts, rules, aliases, fallback, qmailPrefix,
+/// reasonHeader }` (DESIGN.md). Rule matches and aliases are checked by the router's own rules
+/// (`RoutingRules.problems(of:)`, `aliasProblems`), so what the plan accepts is what the router accepts.
 extension PlanValidator {
-    static let globalKeys = ["domains", "rewrite", "trustedHosts", "rules", "fallback"]
+    static let globalKeys = ["domains", "rewrite", "trustedHosts", "rules", "aliases", "fallback", "qmailPrefix",
+                             "reasonHeader"]
     static let ruleKeys = ["match", "mailbox"]
 
     mutating func buildGlobal(_ value: JSONValue, at: String) -> Plan.GlobalRouting? {
@@ -82,24 +84,42 @@ extension PlanValidator {
                 checkKeys(r, allowed: Self.ruleKeys, at: path)
                 let match = nonEmptyString(r, "match", at: path, required: true)
                 let mailbox = nonEmptyString(r, "mailbox", at: path, required: true)
-                if let match {
-                    let domainOnly = match.hasPrefix("@") && Self.isDomain(String(match.dropFirst()))
-                    if !domainOnly && !Self.isAddress(match) {
-                        problem(PlanPath.member(path, "match"), "\"\(sanitizeForDisplay(match, limit: 80))\" is "
-                            + "neither an address (someone@domain) nor a whole domain (@domain)")
+                if let match, let parsed = RoutingRules.Match(planText: match) {
+                    let matchPath = PlanPath.member(path, "match")
+                    let found = RoutingRules.problems(of: parsed)
+                    for message in found {
+                        switch parsed {
+                        case .address, .domain:
+                            problem(matchPath, message + "; a rule matches an address (someone@domain), a whole "
+                                + "domain (@domain), a header (Name: text) or a regular expression (/pattern/)")
+                        case .regex, .header:
+                            problem(matchPath, message)
+                        }
+                    }
+                    if !found.isEmpty {
                         ok = false
-                    } else if rules.contains(where: { $0.match.lowercased() == match.lowercased() }) {
-                        problem(PlanPath.member(path, "match"), "\(match) already has a rule above; only the first "
-                            + "would count")
+                    } else if rules.contains(where: { Self.sameMatch(.init(planText: $0.match), parsed) }) {
+                        problem(matchPath, "\(sanitizeForDisplay(match, limit: 80)) already has a rule above; only "
+                            + "the first would count")
                         ok = false
                     }
+                } else if match != nil {
+                    problem(PlanPath.member(path, "match"), "must not be blank")
+                    ok = false
                 }
                 if let mailbox, !Self.isAddress(mailbox) {
                     problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" is not an "
                         + "address like kelly@contoso.example")
                     ok = false
                 }
-                if let match, let mailbox { rules.append(.init(match: match.lowercased(), mailbox: mailbox)) }
+                if let match, let mailbox, let parsed = RoutingRules.Match(planText: match) {
+                    // Addresses and domains compare without case; a pattern or header text is kept as written.
+                    let text = match.trimmingCharacters(in: .whitespaces)
+                    switch parsed {
+                    case .address, .domain: rules.append(.init(match: text.lowercased(), mailbox: mailbox))
+                    case .regex, .header: rules.append(.init(match: text, mailbox: mailbox))
+                    }
+                }
             }
         case nil: break
         case let other?:
@@ -116,8 +136,92 @@ extension PlanValidator {
                 ok = false
             }
         }
+        let aliases = buildAliases(g["aliases"], at: PlanPath.member(at, "aliases"), hasRewrite: true, ok: &ok)
+        let qmailPrefix = buildQmailPrefix(g["qmailPrefix"], at: PlanPath.member(at, "qmailPrefix"), ok: &ok)
+        let reasonHeader = bool(g, "reasonHeader", at: at) ?? false
         guard ok else { return nil }
         return Plan.GlobalRouting(domains: domains, rewrite: rewrite, trustedHosts: trusted, rules: rules,
-                                  fallback: fallback)
+                                  fallback: fallback, aliases: aliases, qmailPrefix: qmailPrefix,
+                                  reasonHeader: reasonHeader)
+    }
+
+    /// Two matches that match the same: header names and texts compare without case, as the router matches them.
+    static func sameMatch(_ a: RoutingRules.Match?, _ b: RoutingRules.Match) -> Bool {
+        switch (a, b) {
+        case (.header(let n1, let t1)?, .header(let n2, let t2)):
+            n1.lowercased() == n2.lowercased() && t1.lowercased() == t2.lowercased()
+        default: a == b
+        }
+    }
+
+    /// `aliases: { "old@acquired.example": "new@contoso.example", "sales": "kelly" }`: a legacy address (or a local
+    /// part at any of the domains) → a target address (or a local part that `rewrite` makes an address of).
+    private mutating func buildAliases(_ value: JSONValue?, at: String, hasRewrite: Bool,
+                                       ok: inout Bool) -> [String: String] {
+        guard let value else { return [:] }
+        guard case .object(let items) = value else {
+            problem(at, "must be an object like { \"old@wingtiptoys.com\": \"new@contoso.example\" }, found "
+                + value.typeName)
+            ok = false
+            return [:]
+        }
+        var aliases: [String: String] = [:]
+        var seen: [String: String] = [:]
+        for (key, item) in items.sorted(by: { $0.key < $1.key }) {
+            let path = PlanPath.member(at, key)
+            guard case .string(let target) = item else {
+                problem(path, "must be an address in quotes, found \(item.typeName)")
+                ok = false
+                continue
+            }
+            let problems = RoutingRules.aliasProblems(key: key, value: target, hasRewrite: hasRewrite)
+            for message in problems { problem(path, message) }
+            if let first = seen[key.lowercased()] {
+                problem(path, "\(sanitizeForDisplay(key, limit: 80)) is listed twice (also as "
+                    + "\(sanitizeForDisplay(first, limit: 80))); addresses compare without case")
+                ok = false
+            } else if problems.isEmpty {
+                seen[key.lowercased()] = key
+                aliases[key] = target
+            } else {
+                ok = false
+            }
+        }
+        return aliases
+    }
+
+    /// `qmailPrefix: "domain"` (remove `<domain>-`), a list of literal prefixes (`["wingtip-"]`), or "off".
+    private mutating func buildQmailPrefix(_ value: JSONValue?, at: String,
+                                           ok: inout Bool) -> EnvelopeRecovery.QmailPrefix {
+        let forms = "use \"domain\" (qmail virtualdomains entry domain:domain), a list of prefixes like "
+            + "[\"wingtip-\"], or \"off\""
+        switch value {
+        case nil: return .off
+        case .string("off")?: return .off
+        case .string("domain")?: return .domain
+        case .string(let text)?:
+            problem(at, "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; \(forms)"
+                + suggestion(text, among: ["domain", "off"]))
+        case .array(let items)?:
+            var prefixes: [String] = []
+            for (index, item) in items.enumerated() {
+                let path = PlanPath.element(at, index)
+                if case .string(let text) = item, !text.isEmpty, !text.contains("@"),
+                   RoutingRules.isLocalPart(text) {
+                    prefixes.append(text.lowercased())
+                } else if case .string(let text) = item {
+                    problem(path, "\"\(sanitizeForDisplay(text, limit: 40))\" is not the start of a local part "
+                        + "(like \"wingtip-\")")
+                } else {
+                    problem(path, "must be text in quotes, found \(item.typeName)")
+                }
+            }
+            if items.isEmpty { problem(at, "the list is empty; \(forms)") }
+            if prefixes.count == items.count && !items.isEmpty { return .prefixes(prefixes) }
+        case let other?:
+            problem(at, "must be \"domain\", \"off\" or a list of prefixes, found \(other.typeName)")
+        }
+        ok = false
+        return .off
     }
 }

@@ -44,6 +44,7 @@ public enum ReportWriter {
         }
         let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
         if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
+        out += routingSection(s)
         let doubtful = s.mailboxes.filter { !$0.possibleDuplicates.isEmpty }
         if !doubtful.isEmpty {
             out += "\n## Possible duplicates\n\nA crash left these deliveries in doubt at a target that cannot be asked "
@@ -76,6 +77,31 @@ public enum ReportWriter {
         return out
     }
 
+    /// Catch-all deliveries to the fallback mailbox or resting on a guess: the message, where it went and why.
+    static func routingSection(_ s: RunSummary) -> String {
+        let routed = s.mailboxes.compactMap { m in m.routingProvenance.map { (m, $0) } }
+        guard !routed.isEmpty else { return "" }
+        var out = "\n## Routing to check\n\nCatch-all deliveries that rest on less than a trusted envelope recipient: "
+        out += "to the fallback mailbox (no rule, alias or rewrite placed the recipient), or guessed (from To/Cc, or "
+        out += "with no trust boundary). The first \(MailboxResult.RoutingProvenance.listLimit) per mailbox are listed."
+        out += "\n\n"
+        for (m, p) in routed {
+            out += "- \(cell(m.address)): \(p.fallback) to the fallback, \(p.guessed) guessed\n"
+        }
+        out += "\n| mailbox | message (UIDL) | delivered to | how | why |\n|---|---|---|---|---|\n"
+        for (m, p) in routed {
+            for entry in p.deliveries {
+                let how = [entry.fallback ? "fallback" : nil, entry.guessed ? "guessed" : nil].compactMap { $0 }
+                out += "| \(cell(m.address)) | \(cell(entry.uidl)) | \(textCell(entry.mailbox)) | "
+                out += "\(how.joined(separator: ", ")) | \(textCell(entry.reason)) |\n"
+            }
+        }
+        for (m, p) in routed where p.notListed > 0 {
+            out += "\n\(p.notListed) more from \(cell(m.address)) not listed.\n"
+        }
+        return out
+    }
+
     static func outcomeText(_ s: RunSummary) -> String {
         if s.interrupted { return "interrupted (exit \(s.exitCode)); rerun to continue" }
         if s.exitCode == 0 { return "complete (exit 0)" }
@@ -85,6 +111,11 @@ public enum ReportWriter {
     /// Table cells must not break the table or carry markup from server text.
     static func cell(_ text: String) -> String {
         sanitizeForDisplay(text, limit: 500).replacingOccurrences(of: "|", with: "\\|")
+    }
+
+    /// A cell of text that may hold Unicode worth keeping ("→", an 8-bit address): control characters escaped.
+    static func textCell(_ text: String) -> String {
+        RoutePreview.shown(text, limit: 500).replacingOccurrences(of: "|", with: "\\|")
     }
 
     static func iso(_ date: Date) -> String {

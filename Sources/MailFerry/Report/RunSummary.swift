@@ -46,6 +46,52 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var errorKind: FailureKind?
     /// Problems with single messages: "uidl: reason".
     public var messageErrors: [String] = []
+    /// A catch-all's deliveries that rest on something less than a trusted envelope recipient: to the fallback
+    /// mailbox, or guessed (To/Cc, or no trust boundary). Nil when there were none (and for people's mailboxes).
+    public var routingProvenance: RoutingProvenance?
+
+    /// Catch-all deliveries of one run worth a person's look, with why they went where they went.
+    public struct RoutingProvenance: Sendable, Codable, Equatable {
+        /// Deliveries to the fallback mailbox.
+        public var fallback = 0
+        /// Deliveries resting on a guessed recipient.
+        public var guessed = 0
+        /// The first `listLimit` of those deliveries (one entry each, even when both fallback and guessed).
+        public var deliveries: [Entry] = []
+        /// Those not listed, beyond the first `listLimit`.
+        public var notListed = 0
+
+        public static let listLimit = 50
+
+        public struct Entry: Sendable, Codable, Equatable {
+            /// The source message's UIDL.
+            public var uidl: String
+            /// The target mailbox the routing chose.
+            public var mailbox: String
+            public var fallback: Bool
+            public var guessed: Bool
+            /// The routing's reasons, provenance included ("x@wingtiptoys.com from To (field 4, guessed): …").
+            public var reason: String
+        }
+    }
+
+    /// Notes a routed delivery that was made, when it went to the fallback or rests on a guess.
+    mutating func noteRouting(uidl: String, _ delivery: RoutedDelivery) {
+        guard delivery.isFallback || delivery.isGuessed else { return }
+        var provenance = routingProvenance ?? RoutingProvenance()
+        if delivery.isFallback { provenance.fallback += 1 }
+        if delivery.isGuessed { provenance.guessed += 1 }
+        if provenance.deliveries.count < RoutingProvenance.listLimit {
+            // Control characters escaped, other Unicode ("→", an 8-bit address) kept, as `route --dry-run` shows it.
+            provenance.deliveries.append(.init(uidl: sanitizeForDisplay(uidl, limit: 100),
+                                               mailbox: RoutePreview.shown(delivery.mailbox, limit: 200),
+                                               fallback: delivery.isFallback, guessed: delivery.isGuessed,
+                                               reason: RoutePreview.shown(delivery.because, limit: 500)))
+        } else {
+            provenance.notListed += 1
+        }
+        routingProvenance = provenance
+    }
 
     mutating func countEnvelope(_ envelope: RecoveredEnvelope) {
         envelopeSources["arrival: \(envelope.arrivalSource.rawValue)", default: 0] += 1

@@ -129,14 +129,8 @@ extension RoutingRules {
         }
         for (key, value) in aliases.sorted(by: { $0.key < $1.key }) {
             let setting = "aliases[\(sanitizeForDisplay(key, limit: 60))]"
-            if key.contains("@") ? MailAddress.normalize(key) == nil : !Self.isLocalPart(key) {
-                problem(nil, setting, "the key must be an address or a local part")
-            }
-            if value.contains("@") ? MailAddress.normalize(value) == nil : !Self.isLocalPart(value) {
-                problem(nil, setting, "\"\(sanitizeForDisplay(value, limit: 80))\" is neither an address nor a local "
-                    + "part")
-            } else if !value.contains("@") && rewrite == nil {
-                problem(nil, setting, "maps to a local part, but there is no rewrite to make an address of it")
+            for message in Self.aliasProblems(key: key, value: value, hasRewrite: rewrite != nil) {
+                problem(nil, setting, message)
             }
         }
         for (index, rule) in rules.enumerated() {
@@ -145,32 +139,50 @@ extension RoutingRules {
                 problem(index, setting + ".mailbox", "\"\(sanitizeForDisplay(rule.mailbox, limit: 80))\" is not an "
                     + "address")
             }
-            switch rule.match {
-            case .address(let address):
-                if MailAddress.normalize(address) == nil {
-                    problem(index, setting + ".match",
-                            "\"\(sanitizeForDisplay(address, limit: 80))\" is not an address")
-                }
-            case .domain(let domain):
-                if !Self.isDomain(domain.lowercased()) {
-                    problem(index, setting + ".match", "\"\(sanitizeForDisplay(domain, limit: 80))\" is not a domain")
-                }
-            case .regex(let pattern):
-                do {
-                    _ = try NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
-                } catch {
-                    problem(index, setting + ".match", "/\(sanitizeForDisplay(pattern, limit: 80))/ is not a valid "
-                        + "regular expression")
-                }
-            case .header(let name, let contains):
-                if name.isEmpty || !name.utf8.allSatisfy({ $0 >= 33 && $0 <= 126 && $0 != 0x3A }) {
-                    problem(index, setting + ".match", "\"\(sanitizeForDisplay(name, limit: 80))\" is not a header "
-                        + "field name")
-                }
-                if contains.isEmpty { problem(index, setting + ".match", "the text to look for is empty") }
-            }
+            for message in Self.problems(of: rule.match) { problem(index, setting + ".match", message) }
         }
         return problems
+    }
+
+    /// What is wrong with one rule's match (empty when nothing): the address, domain, regular expression (compiled)
+    /// or header field name. The plan validator uses this too, so a plan and the router agree on what is valid.
+    public static func problems(of match: Match) -> [String] {
+        switch match {
+        case .address(let address):
+            return MailAddress.normalize(address) == nil
+                ? ["\"\(sanitizeForDisplay(address, limit: 80))\" is not an address"] : []
+        case .domain(let domain):
+            return isDomain(domain.lowercased()) ? [] : ["\"\(sanitizeForDisplay(domain, limit: 80))\" is not a domain"]
+        case .regex(let pattern):
+            do {
+                _ = try NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
+                return []
+            } catch {
+                return ["/\(sanitizeForDisplay(pattern, limit: 80))/ is not a valid regular expression"]
+            }
+        case .header(let name, let contains):
+            var out: [String] = []
+            if name.isEmpty || !name.utf8.allSatisfy({ $0 >= 33 && $0 <= 126 && $0 != 0x3A }) {
+                out.append("\"\(sanitizeForDisplay(name, limit: 80))\" is not a header field name")
+            }
+            if contains.isEmpty { out.append("the text to look for is empty") }
+            return out
+        }
+    }
+
+    /// What is wrong with one alias (empty when nothing). Keys are addresses or local parts; values too, and a local
+    /// part needs `rewrite` to become an address.
+    public static func aliasProblems(key: String, value: String, hasRewrite: Bool) -> [String] {
+        var out: [String] = []
+        if key.contains("@") ? MailAddress.normalize(key) == nil : !isLocalPart(key) {
+            out.append("the key must be an address (old@wingtiptoys.com) or a local part (old)")
+        }
+        if value.contains("@") ? MailAddress.normalize(value) == nil : !isLocalPart(value) {
+            out.append("\"\(sanitizeForDisplay(value, limit: 80))\" is neither an address nor a local part")
+        } else if !value.contains("@") && !hasRewrite {
+            out.append("maps to a local part, but there is no rewrite to make an address of it")
+        }
+        return out
     }
 
     static func isDomain(_ text: String) -> Bool {

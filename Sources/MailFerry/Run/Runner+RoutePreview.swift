@@ -16,8 +16,7 @@ extension Runner {
             let waiting = listing.entries.filter { !listing.hasUIDL || !settled.contains($0.uidl) }
             out.append("  \(listing.entries.count) on the server, \(waiting.count) waiting"
                        + (waiting.count > limit ? " (showing the first \(limit))" : ""))
-            let recovery = EnvelopeRecovery(trustedHosts: mailbox.global?.trustedHosts ?? [],
-                                            localDomains: mailbox.global?.domains ?? [])
+            let recovery = mailbox.envelopeRecovery
             for entry in waiting.prefix(limit) {
                 let headers = HeaderBlock(parsing: try client.headers(entry.number))
                 let envelope = recovery.recover(headers, firstSeen: Date())

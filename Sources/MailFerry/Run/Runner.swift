@@ -139,7 +139,8 @@ public final class Runner: Sendable {
             rules.append(RoutingRules.Rule(match: match, mailbox: rule.mailbox))
         }
         let fallback = global.fallback ?? mailbox.address
-        let settings = RoutingRules(domains: global.domains, rewrite: global.rewrite, rules: rules, fallback: fallback,
+        let settings = RoutingRules(domains: global.domains, rewrite: global.rewrite, aliases: global.aliases,
+                                    rules: rules, fallback: fallback,
                                     knownMailboxes: people.isEmpty ? nil : people.union([fallback.lowercased()]))
         do {
             return try Router(settings)
@@ -502,9 +503,8 @@ public final class Runner: Sendable {
         }
         // What survives of the SMTP envelope: sender, recipients with provenance, the original arrival time.
         let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.readBytes))
-        let recovery = EnvelopeRecovery(trustedHosts: mailbox.global?.trustedHosts ?? [],
-                                        localDomains: mailbox.global?.domains ?? [])
-        let envelope = recovery.recover(headers, firstSeen: Date(timeIntervalSince1970: row.firstSeenAt))
+        let firstSeen = Date(timeIntervalSince1970: row.firstSeenAt)
+        let envelope = mailbox.envelopeRecovery.recover(headers, firstSeen: firstSeen)
         let messageID = headers.first("Message-ID").map { $0.text.trimmingSpaces() }
         let dateHeader = headers.first("Date").map { $0.text.trimmingSpaces() }
         result.countEnvelope(envelope)
@@ -540,6 +540,13 @@ public final class Runner: Sendable {
             }
         }
         let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader, json: "{}")
+        let routes = Dictionary(decision.deliveries.map { ($0.mailbox, $0) }, uniquingKeysWith: { first, _ in first })
+        // The fallback copy may carry why it is there (global.reasonHeader): other bytes, so it goes on its own.
+        var alone: [(row: MessageRecord, address: String)] = []
+        if global.reasonHeader {
+            alone = waiting.filter { routes[$0.address]?.isFallback == true }
+            waiting.removeAll { routes[$0.address]?.isFallback == true }
+        }
         if waiting.count > 1, plan.targets[mailbox.target]?.carriesEnvelope == true {
             // LMTP and SMTP take every routed recipient in one transaction (one RCPT each) and answer per recipient.
             let outcome = try attemptTogether(waiting, message: message, envelope: columns, mailbox: mailbox,
@@ -547,15 +554,29 @@ public final class Runner: Sendable {
             finished += outcome.delivered
             failedRoutes += outcome.failed
             result.routed += outcome.delivered
-        } else {
             for (child, address) in waiting {
-                if try attempt(child, address: address, key: "\(mailbox.key)>\(address)", message: message,
-                               envelope: columns, mailbox: mailbox, targets: targets, result: &result) {
-                    finished += 1
-                    result.routed += 1
-                } else if let now = try store.message(id: child.id), now.state == .failed {
-                    failedRoutes += 1
-                }
+                guard let routed = routes[address], routed.isFallback || routed.isGuessed,
+                      try store.message(id: child.id)?.state == .delivered else { continue }
+                result.noteRouting(uidl: row.uidl, routed)
+            }
+        } else {
+            alone = waiting + alone
+        }
+        for (child, address) in alone {
+            var copy = message
+            if global.reasonHeader, let routed = routes[address], routed.isFallback {
+                let field = RoutingHeader.fallbackField(reason: routed.because,
+                                                        lineEnding: RoutingHeader.lineEnding(of: try spool.head(1000)))
+                copy.spool = try RoutingHeader.prefixed(spool, with: field, path: spool.path + ".routing")
+            }
+            defer { if copy.spool !== spool { copy.spool.discard() } }
+            if try attempt(child, address: address, key: "\(mailbox.key)>\(address)", message: copy,
+                           envelope: columns, mailbox: mailbox, targets: targets, result: &result) {
+                finished += 1
+                result.routed += 1
+                if let routed = routes[address] { result.noteRouting(uidl: row.uidl, routed) }
+            } else if let now = try store.message(id: child.id), now.state == .failed {
+                failedRoutes += 1
             }
         }
         if finished + failedRoutes == decision.deliveries.count {
