@@ -153,15 +153,16 @@ struct PlanValidator {
         transition.start = date(t, "start", at: "transition")
         transition.cutover = date(t, "cutover", at: "transition")
         transition.end = date(t, "end", at: "transition")
-        // YYYY-MM-DD compares correctly as text.
+        // YYYY-MM-DD compares correctly as text. Each date out of order is reported once, against the latest date
+        // written before it (start 3, cutover 2, end 1: cutover is before start, end before start; not three times).
         let order: [(String, String?)] = [("start", transition.start), ("cutover", transition.cutover),
                                           ("end", transition.end)]
-        for (i, earlier) in order.enumerated() {
-            for later in order[(i + 1)...] {
-                if let a = earlier.1, let b = later.1, a > b {
-                    problem("transition.\(later.0)", "\(later.0) \(b) is before \(earlier.0) \(a); the dates go "
-                        + "start ≤ cutover ≤ end")
-                }
+        for (i, later) in order.enumerated() {
+            guard let b = later.1 else { continue }
+            let earlier = order[..<i].compactMap { name, date in date.map { (name, $0) } }
+            if let latest = earlier.max(by: { $0.1 < $1.1 }), latest.1 > b {
+                problem("transition.\(later.0)", "\(later.0) \(b) is before \(latest.0) \(latest.1); the dates go "
+                    + "start ≤ cutover ≤ end")
             }
         }
         return transition
