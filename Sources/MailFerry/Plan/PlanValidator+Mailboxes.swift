@@ -173,6 +173,21 @@ extension PlanValidator {
                 + "target folder")
             ok = false
         }
+        // LMTP and SMTP deliver by address (RCPT TO): a name that is not one would fail only at delivery. A Maildir
+        // takes any name, and IMAP too (it appends as its admin; `authorize` names a login, which need not be an
+        // address). A catch-all delivers to the addresses it routes to.
+        if ok, draft.global == nil, let target, let kind = names.validTargets[target]?.kind,
+           kind.kindName == "lmtp" || kind.kindName == "smtp", !Self.isAddress(address) {
+            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
+            let how = draft.spots["mailbox"] == nil && template == nil
+                ? (list == nil ? "add mailbox: \"\(sanitizeForDisplay(user, limit: 40))@contoso.example\", or "
+                    + "defaults.mailbox: \"{user}@contoso.example\"" : "write the address in the row's mailbox column, "
+                    + "or give the list mailbox: \"{user}@contoso.example\"")
+                : "write the person's address there, like chris@contoso.example"
+            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" is not an address, but targets.\(target) is "
+                + "an \(kind.kindName) target, which delivers by address; \(how)")
+            ok = false
+        }
         if draft.token != nil, let source, let methods = names.validSources[source]?.auth,
            !methods.contains(where: \.usesToken) {
             problem(draft.spots["token"] ?? draft.here, "sources.\(source).auth allows no token method; add "

@@ -2,8 +2,33 @@ import Foundation
 
 /// Typed access to the plan tree: each reader returns the value, or nil after recording a problem at its key path.
 extension PlanValidator {
+    /// Keys that exist for other kinds of target but mean nothing for this one, with why: better than "unknown key"
+    /// for an admin who copied an IMAP target and changed its kind.
+    static let meaninglessForKind: [String: [String: String]] = [
+        "lmtp": [
+            "allowPlaintext": "LMTP sends no password (it has no login), so there is nothing to allow in plain text; "
+                + "remove it",
+            "user": "LMTP has no login (the delivery agent trusts the connection); remove it",
+            "password": "LMTP has no login (the delivery agent trusts the connection), so no password is sent; remove "
+                + "it",
+            "token": "LMTP has no login (the delivery agent trusts the connection); remove it",
+        ],
+        "maildir": [
+            "host": "a Maildir target is a folder on this machine (path); there is no server to connect to",
+            "folder": "a Maildir target has no folders; put the folder into path, e.g. "
+                + "\"/srv/mail/{mailbox}/.Archive\"",
+        ],
+    ]
+
     mutating func checkKeys(_ object: [String: JSONValue], allowed: [String], at: String) {
+        var kind: String?
+        if case .string(let text)? = object["kind"] { kind = text }
         for key in object.keys.sorted() where !allowed.contains(key) {
+            if let kind, let why = Self.meaninglessForKind[kind]?[key] {
+                let article = kind == "maildir" ? "a" : "an"
+                problem(PlanPath.member(at, key), "has no meaning for \(article) \(kind) target: \(why)")
+                continue
+            }
             let near = closest(key, among: allowed)
             problem(PlanPath.member(at, key), "unknown key" + (near.map { " (did you mean \"\($0)\"?)" } ?? ""))
             // "pasword: unknown key (did you mean "password"?)" says it all; "password: missing" would be noise.
