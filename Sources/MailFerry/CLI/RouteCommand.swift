@@ -12,7 +12,7 @@ enum RouteCommand {
 
         Options:
           --dry-run              required: route never delivers (use `mailferry run` for that)
-          --mailbox SOURCE/USER  only this mailbox (default: every mailbox of the plan)
+          --mailbox SOURCE/USER  only this mailbox, named SOURCE/USER or by its address (default: every mailbox)
           --limit N              at most N messages per mailbox (default 50)
 
         Exit codes: 0 shown, 1 a mailbox could not be read, 2 bad plan or usage.
@@ -42,14 +42,21 @@ enum RouteCommand {
         let loaded: Plan
         do {
             loaded = try PlanLoader.load(plan)
+        } catch let error as PlanError {
+            console.error(error.description)
+            console.error("mailferry route: \(error.countText) in the plan; nothing was shown")
+            return ExitCode.usage
         } catch {
             console.error("\(error)")
             return ExitCode.usage
         }
-        let mailboxes = loaded.mailboxes.filter { only == nil || $0.key == only }
+        // A mailbox is named by its key (SOURCE/USER) or by its address.
+        let mailboxes = loaded.mailboxes.filter {
+            only == nil || $0.key == only || $0.address.lowercased() == only?.lowercased()
+        }
         guard !mailboxes.isEmpty else {
-            console.error("mailferry route: no mailbox \(sanitizeForDisplay(only ?? ""))"
-                + suggestion(only ?? "", among: loaded.mailboxes.map(\.key)))
+            console.error("mailferry route: no mailbox \(sanitizeForDisplay(only ?? "")) in plan \(loaded.name)"
+                + nearestMailbox(only ?? "", in: loaded))
             return ExitCode.usage
         }
         do {
@@ -67,6 +74,23 @@ enum RouteCommand {
             console.error("mailferry route: \(error)")
             return ExitCode.incomplete
         }
+    }
+
+    /// " (did you mean "isp/chris"?)": the mailbox whose key or address is nearest, however far (a typo in a user
+    /// name is often more than two letters off); with how mailboxes are named when nothing is near.
+    static func nearestMailbox(_ wanted: String, in plan: Plan) -> String {
+        let lowered = wanted.lowercased()
+        let scored = plan.mailboxes.prefix(10_000).map { mailbox -> (String, Int) in
+            let byKey = editDistance(lowered, mailbox.key.lowercased())
+            let byAddress = editDistance(lowered, mailbox.address.lowercased())
+            return byAddress < byKey ? (mailbox.address, byAddress) : (mailbox.key, byKey)
+        }
+        guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else {
+            return "; the plan has no mailboxes"
+        }
+        let count = plan.mailboxes.count
+        return " (did you mean \"\(sanitizeForDisplay(best.0))\"?); mailboxes are named SOURCE/USER or by address, "
+            + "\(count) in this plan"
     }
 
     static func usage(_ console: Console, _ message: String) -> Int32 {

@@ -48,7 +48,9 @@ enum RunCommand {
         do {
             plan = try PlanLoader.load(args.plan)
         } catch let error as PlanError {
+            // The same closing line as `check`, so a cron mail says at once how much is wrong.
             console.error(error.description)
+            console.error("mailferry run: \(error.countText) in the plan; nothing was run")
             return ExitCode.usage
         } catch {
             console.error("\(args.plan): \(error)")
