@@ -102,6 +102,24 @@ import Testing
         #expect(throws: MailError.self) { try SecretRef.env("MAILFERRY_TEST_UNSET_VARIABLE").resolve() }
     }
 
+    /// A `command` secret is bounded in time: one that hangs is killed at the limit and the login fails with a reason
+    /// that names the program, not what it printed; one that answers in time gives its first line.
+    @Test func commandSecretsAreBoundedInTime() throws {
+        let dir = TempFolder("secret-command")
+        defer { dir.cleanup() }
+        let helper = dir.file("bin/vault", "#!/bin/sh\nprintf 'partial-secret'\nexec sleep 20\n", mode: 0o700)
+        let started = Date()
+        let error = #expect(throws: MailError.self) { try SecretRef.command([helper]).resolve(commandTimeout: 1) }
+        let took = Date().timeIntervalSince(started)
+        #expect(took >= 0.9 && took < 6, "took \(took) s")
+        #expect(error?.kind == .auth)
+        #expect(error?.message.contains("did not finish within 1") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("partial-secret") == false)
+        let quick = dir.file("bin/quick", "#!/bin/sh\necho from-the-vault\n", mode: 0o700)
+        #expect(try SecretRef.command([quick]).resolve(commandTimeout: 1) == "from-the-vault")
+        #expect(SecretRef.defaultCommandTimeout == 30)
+    }
+
     // MARK: - The full format
 
     static let full = """

@@ -18,8 +18,13 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Reads the secret now. Errors name where it was looked for, never what was found.
-    public func resolve() throws -> String {
+    /// How long a `command` secret may take before it is killed and the login fails (a vault client waiting for a
+    /// human must not hang a cron run).
+    public static let defaultCommandTimeout: Double = 30
+
+    /// Reads the secret now. Errors name where it was looked for, never what was found. `commandTimeout` bounds a
+    /// `command` secret (tests use a short one).
+    public func resolve(commandTimeout: Double = SecretRef.defaultCommandTimeout) throws -> String {
         switch self {
         case .env(let name):
             guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
@@ -47,7 +52,7 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
         case .command(let argv):
             let output: [UInt8]
             do {
-                output = try CommandRunner.capture(argv)
+                output = try CommandRunner.capture(argv, timeout: commandTimeout)
             } catch {
                 throw MailError(.auth, "secret command failed: \(error)")
             }
