@@ -184,7 +184,7 @@ import Testing
                                                        people + ":6", more + ":2"])
         #expect(plan.mailboxes[3].password == .file(workspace + "/secrets/sam"))
         #expect(plan.mailboxes[5].token == .env("PAT_TOKEN") && plan.mailboxes[5].password == nil)
-        #expect(plan.mailboxes[2].origin.spots["password"]?.location.description == people + ":2")
+        #expect(plan.mailboxes[2].origin.spots["password"]?.location.description == people + ":2:29")
         let global = try #require(plan.mailboxes[1].global)
         #expect(global.domains == ["wingtiptoys.com"])
         #expect(global.trustedHosts == ["mx1.wingtip-isp.example", "192.0.2.7"])
@@ -230,8 +230,8 @@ import Testing
                 + "mailed and committed); put it in an environment variable or a file readable only by you, and write "
                 + "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }",
             file + ":8:3: zzz: unknown key",
-            PlanLoader.display(dir.path + "/jobs/b.csv") + ":2: duplicate mailbox isp/x (also mailboxes[0])",
-            PlanLoader.display(dir.path + "/jobs/b.csv") + ":3: password: a password written in the list is refused "
+            PlanLoader.display(dir.path + "/jobs/b.csv") + ":2:1: duplicate mailbox isp/x (also mailboxes[0])",
+            PlanLoader.display(dir.path + "/jobs/b.csv") + ":3:3: password: a password written in the list is refused "
                 + "(lists get mailed and copied); put it in an environment variable or a file readable only by you, "
                 + "and write env:NAME or file:PATH",
         ])
@@ -248,6 +248,59 @@ import Testing
         #expect(throws: CSVTable.Failure.self) { try CSVTable.parse(Data("# only a comment\n".utf8)) }
         let semicolons = try CSVTable.parse(Data("user;password\nkim;env:K".utf8))
         #expect(semicolons.records.first?.fields == ["kim", "env:K"])
+    }
+
+    /// The forms a spreadsheet or an Exchange Online migration batch export produce: Exchange's column names, a
+    /// UTF-8 byte order mark, CRLF line ends, ';' as the separator (a German or French Excel), quoted cells, columns
+    /// in another order. Each reads as the same three people.
+    static let csvVariants: [(String, String)] = [
+        ("plain", "mailbox,user,password\nkelly@contoso.example,kelly,env:WT_KELLY\nsam@contoso.example,sam,"
+            + "file:secrets/sam\nlee@contoso.example,lee,env:WT_LEE\n"),
+        ("exchange", "EmailAddress,UserName,Password\nkelly@contoso.example,kelly,env:WT_KELLY\nsam@contoso.example,"
+            + "sam,file:secrets/sam\nlee@contoso.example,lee,env:WT_LEE\n"),
+        ("bom-crlf", "\u{FEFF}EmailAddress,UserName,Password\r\nkelly@contoso.example,kelly,env:WT_KELLY\r\n"
+            + "sam@contoso.example,sam,file:secrets/sam\r\nlee@contoso.example,lee,env:WT_LEE\r\n"),
+        ("semicolons", "\u{FEFF}EmailAddress;UserName;Password\r\nkelly@contoso.example;kelly;env:WT_KELLY\r\n"
+            + "sam@contoso.example;sam;file:secrets/sam\r\nlee@contoso.example;lee;env:WT_LEE"),
+        ("quoted-reordered", "\"Password\",\"UserName\",\"EmailAddress\"\n\"env:WT_KELLY\",\"kelly\","
+            + "\"kelly@contoso.example\"\n\n# a comment\n\"file:secrets/sam\",sam , sam@contoso.example\n"
+            + "env:WT_LEE,lee,lee@contoso.example"),
+        ("email-login", "Email Address;Login;Password\nkelly@contoso.example;kelly;env:WT_KELLY\n"
+            + "sam@contoso.example;sam;file:secrets/sam\nlee@contoso.example;lee;env:WT_LEE\n"),
+    ]
+
+    @Test(arguments: csvVariants.map(\.0)) func csvVariantsReadAlike(_ name: String) throws {
+        let dir = TempFolder("csv-variant")
+        defer { dir.cleanup() }
+        let text = Self.csvVariants.first { $0.0 == name }!.1
+        _ = dir.file("jobs/people.csv", text)
+        let file = dir.file("jobs/p.json5", """
+            { plan: "p", sources: { isp: { host: "h.example" } },
+              targets: { archive: { kind: "maildir", path: "m/{mailbox}" } },
+              mailboxList: { csv: "jobs/people.csv", source: "isp", target: "archive" } }
+            """)
+        let plan = try PlanLoader.load(file)
+        let workspace = URL(fileURLWithPath: dir.path).standardizedFileURL.path
+        #expect(plan.mailboxes.map(\.key) == ["isp/kelly", "isp/sam", "isp/lee"])
+        #expect(plan.mailboxes.map(\.address) == ["kelly@contoso.example", "sam@contoso.example",
+                                                  "lee@contoso.example"])
+        #expect(plan.mailboxes.map(\.password) == [.env("WT_KELLY"), .file(workspace + "/secrets/sam"),
+                                                   .env("WT_LEE")])
+    }
+
+    /// Where each field starts (line and column), and rows after a broken one still read.
+    @Test func csvPositionsAndRowsAfterAProblem() throws {
+        let table = try CSVTable.parseAll(Data("user,password\r\n  kim , env:K\r\n\"x\"y,1\r\nlee,\"env:L\"\n".utf8))
+        #expect(table.headerColumns == [1, 6])
+        #expect(table.records.map(\.line) == [2, 4])
+        #expect(table.records.map(\.columns) == [[1, 8], [1, 5]])
+        #expect(table.records.map(\.fields) == [["kim", "env:K"], ["lee", "env:L"]])
+        #expect(table.problems.map { "\($0.line):\($0.column ?? 0)" } == ["3:4"])
+        let unclosed = try CSVTable.parseAll(Data("user,password\n\"kim,env:K\nlee,env:L\n".utf8))
+        #expect(unclosed.problems.map { "\($0.line):\($0.column ?? 0)" } == ["2:1"])
+        #expect(unclosed.records.map(\.fields) == [["lee", "env:L"]])
+        // A broken header spoils the whole list.
+        #expect(throws: CSVTable.Failure.self) { try CSVTable.parseAll(Data("us\"er,password\nkim,env:K\n".utf8)) }
     }
 
     @Test func initWritesAPlanThatValidates() throws {

@@ -1,23 +1,41 @@
 import Foundation
 
-/// A table read from a CSV file (RFC 4180): the header and the records, each with the line it starts on.
+/// A table read from a CSV file (RFC 4180): the header and the records, each with the line it starts on and the
+/// column each field starts at (counted in characters, from 1).
 struct CSVTable {
     var header: [String]
     var headerLine: Int
-    var records: [(line: Int, fields: [String])]
+    var headerColumns: [Int] = []
+    var records: [(line: Int, fields: [String], columns: [Int])]
+    /// Rows that could not be read (a quote in the middle of a field, a quote never closed), each with its place.
+    /// The rows after them are still read, so one stray quote does not hide the problems of the rest of the list.
+    var problems: [Failure] = []
 
     struct Failure: Error {
         var line: Int
+        var column: Int? = nil
         var message: String
     }
 
     static let maxBytes = 16 << 20
     static let maxRecords = 100_000
 
+    /// Parses RFC 4180 CSV and throws at the first problem (see `parseAll`).
+    static func parse(_ data: Data) throws(Failure) -> CSVTable {
+        let table = try parseAll(data)
+        if let first = table.problems.first { throw first }
+        return table
+    }
+
     /// Parses RFC 4180 CSV: quoted fields with "" for a quote and line breaks inside quotes, CRLF or LF. Also what
     /// spreadsheets write: a UTF-8 byte order mark, and ';' as the separator when the header has no ','. Blank
     /// lines and lines starting with '#' are skipped; unquoted fields are trimmed.
-    static func parse(_ data: Data) throws(Failure) -> CSVTable {
+    ///
+    /// A row that cannot be read is left out and noted in `problems`, and reading goes on at the next line; a quote
+    /// that is never closed would take the rest of the file into one field, so reading goes on at the line after
+    /// the one it opened on. Throws only for what spoils the whole file (size, encoding, no header row, a broken
+    /// header row).
+    static func parseAll(_ data: Data) throws(Failure) -> CSVTable {
         guard data.count <= maxBytes else { throw Failure(line: 1, message: "the file is larger than 16 MiB") }
         guard var text = String(data: data, encoding: .utf8) else {
             throw Failure(line: firstBadUTF8Line(data), message: "not valid UTF-8; save the list as CSV UTF-8")
@@ -26,51 +44,98 @@ struct CSVTable {
         let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
         let separator: Character = !firstLine.contains(",") && firstLine.contains(";") ? ";" : ","
 
-        var records: [(line: Int, fields: [String])] = []
+        var records: [(line: Int, fields: [String], columns: [Int])] = []
+        var problems: [Failure] = []
         var fields: [String] = []
+        var columns: [Int] = []
         var field = ""
         var quoted = false       // inside quotes now
         var wasQuoted = false    // this field had quotes (so it is not trimmed)
         var atRecordStart = true
         var line = 1
+        var column = 1           // of the character about to be read
+        var fieldColumn = 1
         var recordLine = 1
         var quoteLine = 1
+        var quoteColumn = 1
+        var quoteIndex = 0
         var chars = Array(text)
         chars.append("\n")  // a last record without a line break ends like the others
         var i = 0
+        func isBreak(_ c: Character) -> Bool { c == "\n" || c == "\r\n" || c == "\r" }
         func endField() {
             fields.append(wasQuoted ? field : field.trimmingCharacters(in: .whitespaces))
+            columns.append(fieldColumn)
             field = ""
             wasQuoted = false
         }
+        /// Leaves the current row out and goes on at the line after the one its quote opened on: a quote that runs
+        /// over lines by mistake must not swallow the rows below it.
+        func rereadAfterQuote() {
+            i = quoteIndex
+            while i < chars.count && !isBreak(chars[i]) { i += 1 }
+            if i < chars.count { i += 1 }
+            line = quoteLine + 1
+            column = 1
+            fields = []
+            columns = []
+            field = ""
+            wasQuoted = false
+            quoted = false
+            atRecordStart = true
+        }
+        /// Leaves the current row out and goes on at the next line.
+        func dropRow(_ problem: Failure) throws(Failure) {
+            if records.isEmpty { throw problem }  // the header row: nothing can be read without it
+            problems.append(problem)
+            while i < chars.count && !isBreak(chars[i]) { i += 1 }
+            fields = []
+            columns = []
+            field = ""
+            wasQuoted = false
+            quoted = false
+            atRecordStart = true
+        }
         while i < chars.count {
             let c = chars[i]
+            let at = column
             i += 1
+            column = isBreak(c) ? 1 : column + 1
             if quoted {
                 if c == "\"" {
                     if i < chars.count && chars[i] == "\"" {
                         field.append("\"")
                         i += 1
+                        column += 1
                     } else {
                         quoted = false
                     }
                 } else {
-                    if c == "\n" || c == "\r\n" || c == "\r" { line += 1 }
+                    if isBreak(c) { line += 1 }
                     field.append(c)
+                }
+                if i == chars.count && quoted {
+                    // Never closed: report it where it opened and read on from the line after that one.
+                    let problem = Failure(line: quoteLine, column: quoteColumn, message: "a quote opened here is never "
+                        + "closed; the rows below were read as if it ended its line")
+                    if records.isEmpty { throw problem }
+                    problems.append(problem)
+                    rereadAfterQuote()
                 }
                 continue
             }
             if atRecordStart {
                 recordLine = line
-                if c == "\n" || c == "\r\n" || c == "\r" {
+                if isBreak(c) {
                     line += 1
                     continue
                 }
                 if c == "#" {
-                    while i < chars.count && !(chars[i] == "\n" || chars[i] == "\r\n" || chars[i] == "\r") { i += 1 }
+                    while i < chars.count && !isBreak(chars[i]) { i += 1 }
                     continue
                 }
                 atRecordStart = false
+                fieldColumn = at
             }
             switch c {
             case "\"":
@@ -79,37 +144,46 @@ struct CSVTable {
                     quoted = true
                     wasQuoted = true
                     quoteLine = line
+                    quoteColumn = at
+                    quoteIndex = i
                 } else {
-                    throw Failure(line: line, message: "a quote in the middle of a field; put the whole field in "
-                        + "quotes and double the quote inside (\"\")")
+                    try dropRow(Failure(line: line, column: at, message: "a quote in the middle of a field; put the "
+                        + "whole field in quotes and double the quote inside (\"\")"))
                 }
             case separator:
                 endField()
+                fieldColumn = at + 1
             case "\n", "\r\n", "\r":
                 endField()
                 line += 1
-                if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields)) }
+                if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields, columns)) }
                 fields = []
+                columns = []
                 atRecordStart = true
                 if records.count > maxRecords + 1 {
                     throw Failure(line: recordLine, message: "more than \(maxRecords) rows")
                 }
             default:
-                if wasQuoted && !c.isWhitespace {
-                    throw Failure(line: line, message: "text after a closing quote; a field is either all in quotes "
-                        + "or not at all")
+                if wasQuoted && !c.isWhitespace && quoteLine < line && !records.isEmpty {
+                    // Most likely the quote far above was never meant to close here (a field "…" missing its end).
+                    problems.append(Failure(line: quoteLine, column: quoteColumn, message: "a quote opened here "
+                        + "closes only at line \(line), column \(at - 1), with text after it; the rows below were "
+                        + "read as if it ended its line"))
+                    rereadAfterQuote()
+                } else if wasQuoted && !c.isWhitespace {
+                    try dropRow(Failure(line: line, column: at, message: "text after a closing quote; a field is "
+                        + "either all in quotes or not at all"))
+                } else if !wasQuoted {
+                    field.append(c)
                 }
-                if !wasQuoted { field.append(c) }
             }
-        }
-        if quoted {
-            throw Failure(line: quoteLine, message: "a quote opened here is never closed")
         }
         guard let header = records.first else {
             throw Failure(line: 1, message: "the list is empty; the first line names the columns, e.g. "
                 + "mailbox,user,password")
         }
-        return CSVTable(header: header.fields, headerLine: header.line, records: Array(records.dropFirst()))
+        return CSVTable(header: header.fields, headerLine: header.line, headerColumns: header.columns,
+                        records: Array(records.dropFirst()), problems: problems)
     }
 
     private static func firstBadUTF8Line(_ data: Data) -> Int {
@@ -179,26 +253,33 @@ extension PlanValidator {
         }
         let table: CSVTable
         do {
-            table = try CSVTable.parse(data)
+            table = try CSVTable.parseAll(data)
         } catch {
-            problem(at: PlanLocation(file: shown, line: error.line), "", error.message)
+            problem(at: PlanLocation(file: shown, line: error.line, column: error.column ?? 1), "", error.message)
             return []
+        }
+        for failure in table.problems {
+            problem(at: PlanLocation(file: shown, line: failure.line, column: failure.column ?? 1), "", failure.message)
         }
         // Columns, by what they mean.
         var columns: [String: Int] = [:]
-        let headerAt = PlanLocation(file: shown, line: table.headerLine)
+        let headerAt = PlanLocation(file: shown, line: table.headerLine, column: 1)
+        func headerCell(_ index: Int) -> PlanLocation {
+            PlanLocation(file: shown, line: table.headerLine,
+                         column: index < table.headerColumns.count ? table.headerColumns[index] : 1)
+        }
         for (index, name) in table.header.enumerated() {
             let normalized = name.lowercased().replacingOccurrences(of: " ", with: "")
                 .replacingOccurrences(of: "_", with: "")
             let meaning = Self.csvColumns.contains(normalized) ? normalized : Self.csvAliases[normalized]
             guard let meaning else {
-                problem(at: headerAt, "column \(index + 1)", "unknown column \"\(sanitizeForDisplay(name, limit: 40))\""
+                problem(at: headerCell(index), "", "unknown column \"\(sanitizeForDisplay(name, limit: 40))\""
                     + suggestion(normalized, among: Self.csvColumns) + "; the columns are "
                     + Self.csvColumns.joined(separator: ", ") + ", named in the first row")
                 continue
             }
             if columns[meaning] != nil {
-                problem(at: headerAt, "column \(index + 1)", "a second \(meaning) column")
+                problem(at: headerCell(index), "", "a second \(meaning) column")
                 continue
             }
             columns[meaning] = index
@@ -220,7 +301,15 @@ extension PlanValidator {
         }
         var drafts: [(MailboxDraft, Inherited)] = []
         for record in table.records {
-            let here = PlanLocation(file: shown, line: record.line)
+            let here = PlanLocation(file: shown, line: record.line, column: 1)
+            /// Where the cell of a column is: its line and the column it starts at.
+            func spot(_ meaning: String) -> PlanSpot {
+                guard let index = columns[meaning], index < record.columns.count else {
+                    return PlanSpot(path: meaning, location: here)
+                }
+                return PlanSpot(path: meaning, location: PlanLocation(file: shown, line: record.line,
+                                                                      column: record.columns[index]))
+            }
             guard record.fields.count == table.header.count else {
                 problem(at: here, "", "\(record.fields.count) field\(record.fields.count == 1 ? "" : "s"), but the "
                     + "first row names \(table.header.count) columns")
@@ -231,12 +320,12 @@ extension PlanValidator {
                 let value = record.fields[index]
                 return value.isEmpty ? nil : value
             }
-            var draft = MailboxDraft(label: here.description, here: PlanSpot(path: "", location: here),
+            var draft = MailboxDraft(label: "\(shown):\(record.line)", here: PlanSpot(path: "", location: here),
                                      missing: { PlanSpot(path: $0, location: here) })
-            for meaning in columns.keys { draft.spots[meaning] = PlanSpot(path: meaning, location: here) }
+            for meaning in columns.keys { draft.spots[meaning] = spot(meaning) }
             draft.user = cell("user")
             if draft.user == nil {
-                problem(at: here, "user", "empty")
+                problem(spot("user"), "empty")
                 continue
             }
             draft.address = cell("mailbox")
@@ -249,18 +338,18 @@ extension PlanValidator {
             let token = cell("token")
             switch (password, token) {
             case (nil, nil):
-                problem(at: here, columns["password"] != nil ? "password" : "token",
+                problem(spot(columns["password"] != nil ? "password" : "token"),
                         "empty: write where the secret is, env:NAME or file:PATH")
                 continue
             case (.some, .some):
-                problem(at: here, "token", "give either password or token, not both")
+                problem(spot("token"), "give either password or token, not both")
                 continue
             case (let text?, nil):
-                guard let ref = csvSecret(text, column: "password", at: here) else { continue }
+                guard let ref = csvSecret(text, column: "password", at: spot("password").location) else { continue }
                 draft.password = ref
                 draft.spots["token"] = nil
             case (nil, let text?):
-                guard let ref = csvSecret(text, column: "token", at: here) else { continue }
+                guard let ref = csvSecret(text, column: "token", at: spot("token").location) else { continue }
                 draft.token = ref
                 draft.spots["password"] = nil
             }
