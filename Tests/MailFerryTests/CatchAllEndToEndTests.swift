@@ -365,4 +365,87 @@ import Testing
         #expect(markdown.contains("| everyone@contoso.example | \(uidls[5]) | erin@contoso.example | guessed | "
             + "erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example |"), "\(markdown)")
     }
+
+    /// reasonHeader through an LMTP target, where a catch-all message's routed people share one transaction: the
+    /// two people get the server's bytes in one transaction (one RCPT each), the fallback gets its own transaction
+    /// with the reason field in front, and a rerun delivers nothing.
+    @Test func fallbackCopyGoesOnItsOwnThroughLMTP() throws {
+        let message = Self.message([
+            "Return-Path: <partner@example.net>",
+            "Envelope-To: bob@wingtiptoys.com, dana@wingtiptoys.com, ghost@wingtiptoys.com",
+            "Received: from mail.example.net (mail.example.net [192.0.2.5])",
+            "\tby mx1.wingtip-isp.example with esmtp (Exim 4.96) id 1qX-0003",
+            "\tfor bob@wingtiptoys.com; Fri, 6 Nov 2026 16:45:10 +0000",
+            "From: partner@example.net",
+            "To: bob@wingtiptoys.com, dana@wingtiptoys.com, ghost@wingtiptoys.com",
+            "Subject: two people and a ghost",
+            "Message-ID: <ghost-1@example.net>",
+            "",
+            "Two of you, and someone who left.",
+        ])
+        let folder = TempFolder("catchall-lmtp")
+        defer { folder.cleanup() }
+        // bob and dana receive over LMTP; their legacy maildrops (empty) are what the plan polls for them.
+        var users: [String: String] = [:]
+        for user in ["everyone", "bob", "dana", "postmaster", "bob-legacy", "dana-legacy"] {
+            users[user] = "pw-\(user)-\(UUID().uuidString.prefix(6))"
+        }
+        let lab = try DovecotLab.start(users: users)
+        defer { lab.stop() }
+        _ = try lab.seed(user: "everyone", messages: [message])
+        func secret(_ user: String) -> String { folder.file("secrets/\(user)", users[user]! + "\n") }
+        let plan = folder.file("jobs/lmtp.json5", """
+            { plan: "lmtp",
+              sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
+              targets: { relay: \(EndToEnd.target(.lmtp, lab: lab, folder: folder)) },
+              defaults: { source: "isp", target: "relay" },
+              mailboxes: [
+                { user: "bob-legacy", password: { file: "\(secret("bob-legacy"))" }, mailbox: "bob@contoso.example" },
+                { user: "dana-legacy", password: { file: "\(secret("dana-legacy"))" },
+                  mailbox: "dana@contoso.example" },
+                { user: "everyone", password: { file: "\(secret("everyone"))" }, mailbox: "everyone@contoso.example",
+                  global: { domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
+                            trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example",
+                            reasonHeader: true } },
+              ] }
+            """)
+        let tracePath = folder.path + "/trace.log"
+        func mailferry() throws -> (Int32, String) {
+            let child = try ChildProcess(EndToEnd.binary, ["run", plan, "--parallel", "1", "--trace", tracePath])
+            defer { child.removeOutput() }
+            return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
+        }
+        func stored(_ user: String) -> [String] {
+            ["new", "cur"].flatMap { sub -> [String] in
+                let dir = lab.maildir(of: user).path + "/" + sub
+                return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map {
+                    String(decoding: FileManager.default.contents(atPath: dir + "/" + $0)!, as: UTF8.self)
+                }
+            }
+        }
+        let (code, out) = try mailferry()
+        #expect(code == 0, "\(out)")
+        let sent = try String(contentsOfFile: tracePath, encoding: .utf8).split(separator: "\n").compactMap { line in
+            line.range(of: "C: ").map { String(line[$0.upperBound...]) }
+        }
+        #expect(sent.filter { $0.hasPrefix("RCPT TO:") } == ["RCPT TO:<bob@contoso.example>",
+                                                          "RCPT TO:<dana@contoso.example>",
+                                                          "RCPT TO:<postmaster@contoso.example>"], "\(sent)")
+        #expect(sent.filter { $0 == "DATA" }.count == 2, "\(sent)")
+        // Dovecot's LMTP adds its own Return-Path, Delivered-To and Received on top; below them is what we sent.
+        let source = String(decoding: message, as: UTF8.self)
+        for person in ["bob", "dana"] {
+            #expect(stored(person).count == 1)
+            let copy = stored(person).first ?? ""
+            #expect(copy.hasSuffix(source) && !copy.contains("X-MailFerry-Routing"), "\(person): \(copy)")
+        }
+        let fallback = try #require(stored("postmaster").first)
+        #expect(stored("postmaster").count == 1)
+        let field = "X-MailFerry-Routing: fallback; ghost@wingtiptoys.com from Envelope-To (field\n 1, trusted): "
+            + "unknown local address (ghost@contoso.example is not a known\n mailbox) -> fallback\n"
+        #expect(fallback.hasSuffix(field + source), "\(fallback)")
+        let (again, againOut) = try mailferry()
+        #expect(again == 0 && againOut.contains("0 messages delivered"), "\(againOut)")
+        #expect(stored("bob").count == 1 && stored("dana").count == 1 && stored("postmaster").count == 1)
+    }
 }
