@@ -102,6 +102,7 @@ enum InitCommand {
           transition: { start: "2026-11-01", cutover: "2026-12-15", end: "2027-02-01" },   // YYYY-MM-DD, optional
           // state: "state/\#(name).sqlite",      // the default: the checkpoint database; keep it all along
           // reports: "reports/\#(name)",         // the default: a JSON and a Markdown report per run
+          // keepReports: 1000,                   // the default: reports of the newest 1000 runs are kept (0: all)
           parallel: 4,                            // mailboxes at once (--parallel overrides)
           // quarantineAfter: 5,                  // failures before a message is set aside (it stays on the server)
 

@@ -131,6 +131,9 @@ enum RunCommand {
             try? store.finishRun(id: runID, exitCode: summary.exitCode,
                                  summaryJSON: String(decoding: json, as: UTF8.self))
         }
+        // A cron run every few minutes for months would leave tens of thousands of reports: keep the newest.
+        ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: runID)
+        _ = try? store.pruneRunSummaries(keep: plan.keepReports)
         do {
             try Dashboard.refresh(plan: plan)
         } catch {

@@ -20,6 +20,9 @@ public struct Plan: Sendable {
     /// A message whose delivery failed this many times is quarantined (set aside with its reason; it stays on the
     /// server) while the run goes on.
     public var quarantineAfter: Int = 5
+    /// Run reports kept per plan (and per shard): the newest this many runs' `.json` and `.md` files, and their
+    /// summaries in the state database; older ones are removed after each run. 0 keeps every one.
+    public var keepReports: Int = 1000
     /// Set by `run --shard K/N` (`sharded(_:)`): only this shard's mailboxes run, with their own state file.
     public private(set) var shard: Shard?
     /// Where each key path of the plan file is written, for problems found after loading (`check` resolving a

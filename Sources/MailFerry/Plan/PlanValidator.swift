@@ -21,8 +21,8 @@ struct PlanValidator {
         self.fileOrder = [file]
     }
 
-    static let topKeys = ["plan", "transition", "state", "reports", "parallel", "quarantineAfter", "sources", "targets",
-                          "defaults", "mailboxes", "mailboxList"]
+    static let topKeys = ["plan", "transition", "state", "reports", "keepReports", "parallel", "quarantineAfter",
+                          "sources", "targets", "defaults", "mailboxes", "mailboxList"]
     static let transitionKeys = ["start", "cutover", "end"]
     static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
                              "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
@@ -81,6 +81,7 @@ struct PlanValidator {
         let reportsPath = resolve(nonEmptyString(top, "reports", at: "") ?? "reports/\(name)")
         let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
         let quarantineAfter = integer(top, "quarantineAfter", at: "", range: 1...1000) ?? 5
+        let keepReports = integer(top, "keepReports", at: "", range: 0...10_000_000) ?? 1000
 
         var sources: [String: Plan.Source] = [:]
         for (key, value) in object(top, "sources", at: "", required: true) {
@@ -139,6 +140,7 @@ struct PlanValidator {
                         mailboxes: mailboxes)
         plan.locations = locations
         plan.quarantineAfter = quarantineAfter
+        plan.keepReports = keepReports
         return plan
     }
 

@@ -13,6 +13,48 @@ public enum ReportWriter {
         return (jsonPath, markdownPath)
     }
 
+    /// Removes the run reports (`<run-id>.json`, `<run-id>.md`) of all but the newest `keep` runs of the same kind
+    /// as `runID` (the plan's own runs, or one shard's) in `folder`; nothing else there is touched. Returns the
+    /// files removed. `keep` 0 keeps everything.
+    @discardableResult
+    public static func prune(folder: String, keep: Int, like runID: String) -> Int {
+        guard keep > 0, let group = runGroup(runID) else { return 0 }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        var runs: [String: [String]] = [:]
+        for name in names {
+            let run: Substring
+            if name.hasSuffix(".json") {
+                run = name.dropLast(5)
+            } else if name.hasSuffix(".md") {
+                run = name.dropLast(3)
+            } else {
+                continue
+            }
+            guard runGroup(run) == group else { continue }
+            runs[String(run), default: []].append(name)
+        }
+        // Run ids start with their UTC start time to the millisecond: their order is the runs' order.
+        var removed = 0
+        for run in runs.keys.sorted(by: >).dropFirst(keep) {
+            for name in runs[run]! where unlink("\(folder)/\(name)") == 0 { removed += 1 }
+        }
+        return removed
+    }
+
+    /// The kind of run a run id names: "" for the plan's own runs, "-shard-K-of-N" for a shard's; nil when the
+    /// text is not a run id (`yyyyMMdd'T'HHmmss.SSS'Z'`, then the shard suffix if any).
+    static func runGroup(_ text: some StringProtocol) -> String? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "."),
+              bytes[19] == UInt8(ascii: "Z") else { return nil }
+        let digits = Array(0..<8) + Array(9..<15) + Array(16..<19)
+        guard digits.allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }) else { return nil }
+        let suffix = String(decoding: bytes[20...], as: UTF8.self)
+        if suffix.isEmpty { return "" }
+        guard suffix.hasPrefix("-shard-"), StateFiles.shardNumbers(suffix.dropFirst(7)[...]) != nil else { return nil }
+        return suffix
+    }
+
     public static func json(_ summary: RunSummary) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

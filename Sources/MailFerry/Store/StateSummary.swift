@@ -131,7 +131,8 @@ public struct StateSummary: Sendable {
     /// their reports' JSON in SQL (a report holds every mailbox's result: decoding forty of a plan with hundreds of
     /// mailboxes would cost more than everything else here).
     mutating func addRuns(_ db: Database) throws {
-        runs.total += try db.prepare("SELECT count(*) FROM runs WHERE json_valid(summary)").rows { Int($0.int(0)) }
+        // Finished runs, whether or not their report is still kept (`keepReports`).
+        runs.total += try db.prepare("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL").rows { Int($0.int(0)) }
             .first ?? 0
         func sum(_ field: String) -> String {
             "(SELECT total(json_extract(value, '$.\(field)')) FROM json_each(summary, '$.mailboxes'))"

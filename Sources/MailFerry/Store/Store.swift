@@ -428,6 +428,19 @@ public final class Store: Sendable {
         }
     }
 
+    /// Drops the report JSON of all runs but the newest `keep` (their rows stay, counted). Returns how many.
+    @discardableResult
+    public func pruneRunSummaries(keep: Int) throws -> Int {
+        guard keep > 0 else { return 0 }
+        return try write { db in
+            try db.prepare("""
+                UPDATE runs SET summary = NULL WHERE summary IS NOT NULL
+                AND run_id NOT IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)
+                """).run([.int(Int64(keep))])
+            return db.changes
+        }
+    }
+
     /// The run's end (also commits whatever notes still wait in the group commit's queue).
     public func finishRun(id runID: String, exitCode: Int32, summaryJSON: String) throws {
         let time = now()
