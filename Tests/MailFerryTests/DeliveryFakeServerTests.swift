@@ -418,6 +418,65 @@ enum DeliveryScript {
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .permanent)
     }
+
+    /// A UTF-8 envelope address (RFC 6531) to a server offering SMTPUTF8: MAIL FROM carries the SMTPUTF8 parameter
+    /// and the addresses go out as UTF-8, byte for byte.
+    @Test func utf8AddressWithSMTPUTF8OfferedSendsTheParameter() throws {
+        let text = "Subject: x\r\n\r\nhi\r\n"
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"),
+            .send("250-fake\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"),
+            .expect("MAIL FROM:<j\u{00F6}rg@wingtip.example> SMTPUTF8"), .expect("RCPT TO:<ren\u{00E9}e@contoso.example>"),
+            .expect("DATA"), .send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n"),
+            .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."), .send("250 2.0.0 Ok: queued as U8\r\n"),
+            .respond(["QUIT": "221 bye\r\n"]))
+        let delivery = try DeliveryScript.smtp(server)
+        let dir = TempFolder("fake")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        var request = try request(dir, text, to: ["ren\u{00E9}e@contoso.example"])
+        request.sender = "j\u{00F6}rg@wingtip.example"
+        let result = try delivery.deliverMessage(request)
+        #expect(result.recipients.map { $0.error?.kind } == [nil])
+        #expect(result.reference == "250 2.0.0 Ok: queued as U8")
+        delivery.close()
+        server.finish()
+        #expect(server.transcript.plain == bytes("EHLO client.test\r\nMAIL FROM:<j\u{00F6}rg@wingtip.example> SMTPUTF8\r\n"
+            + "RCPT TO:<ren\u{00E9}e@contoso.example>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n"))
+    }
+
+    /// An ASCII-only message to ASCII addresses never gets the SMTPUTF8 parameter, even when offered (legacy 8-bit
+    /// headers must not make a relay demand SMTPUTF8 at every later hop).
+    @Test func asciiAddressesNeverGetSMTPUTF8() throws {
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"), .send("250-fake\r\n250 SMTPUTF8\r\n"),
+            .expect("MAIL FROM:<sender@wingtip.example>"), .send("250 Ok\r\n"),
+            .expect("RCPT TO:<a@contoso.example>"), .send("250 Ok\r\n"), .expect("DATA"), .send("354 go\r\n"),
+            .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."), .send("250 Ok\r\n"),
+            .respond(["QUIT": "221 bye\r\n"]))
+        let delivery = try DeliveryScript.smtp(server)
+        let dir = TempFolder("fake")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        _ = try delivery.deliverMessage(try request(dir, to: ["a@contoso.example"]))
+    }
+
+    /// A UTF-8 address to a server that does not offer SMTPUTF8: refused as permanent before MAIL FROM, with a
+    /// message that says why; nothing but EHLO (and the closing QUIT) goes out, and the session stays usable.
+    @Test(arguments: [("sender", "j\u{00F6}rg@wingtip.example"), ("recipient", "ren\u{00E9}e@contoso.example")])
+    func utf8AddressWithoutSMTPUTF8IsPermanentAndNothingIsSent(role: String, address: String) throws {
+        let server = try FakeServer(steps: DeliveryScript.ehlo + [.respond(["QUIT": "221 bye\r\n"])])
+        let delivery = try DeliveryScript.smtp(server)
+        let dir = TempFolder("fake")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        var request = try request(dir, to: [role == "recipient" ? address : "a@contoso.example"])
+        if role == "sender" { request.sender = address }
+        let error = #expect(throws: MailError.self) { try delivery.deliverMessage(request) }
+        #expect(error?.kind == .permanent)
+        #expect(error?.message.contains("an envelope address is not ASCII and the server does not offer SMTPUTF8 "
+            + "(RFC 6531)") == true, "\(String(describing: error))")
+        delivery.close()
+        server.finish()
+        #expect(server.transcript.plain == bytes("EHLO client.test\r\nQUIT\r\n"))
+    }
 }
 
 /// The DATA encoder and the reply parser, fed without sockets.
