@@ -132,6 +132,8 @@ enum InitCommand {
             // contoso: { kind: "imap", host: "mail.contoso.example", port: 993, tls: "implicit",
             //            user: "migration-admin", password: { env: "CONTOSO_ADMIN_PW" },
             //            authorize: "{mailbox}", folder: "INBOX", flags: ["\\Seen"] },
+            //            // acting: "master",       // Dovecot's master-user login "mailbox*admin" (default: "authzid")
+            //            // provenanceHeader: true, // add X-MailFerry-Delivery, so a crashed APPEND is found exactly
             // relay: { kind: "lmtp", host: "127.0.0.1", port: 24 },   // or socket: "/run/dovecot/lmtp"
             // smarthost: { kind: "smtp", host: "smtp.contoso.example", port: 587, tls: "starttls",
             //              user: "migration", password: { env: "SMTP_PW" }, from: "migration@contoso.example" },

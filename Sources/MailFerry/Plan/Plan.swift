@@ -118,6 +118,19 @@ public struct Plan: Sendable {
         public var folder: String
         /// Flags set on every appended message, e.g. ["\\Seen"].
         public var flags: [String]
+        /// How the login acts for `authorize`: the SASL authorization identity, or Dovecot's master-user form.
+        public var acting: IMAPActing = .authzid
+        /// Dovecot's `auth_master_user_separator`, for `acting: "master"` (LOGIN "<mailbox><separator><user>").
+        public var masterSeparator: String = "*"
+        /// Prepend "X-MailFerry-Delivery: <token>" to each message, so an in-doubt APPEND is found by that header
+        /// (also for messages without Message-ID and Date); off by default, so bodies stay byte-identical.
+        public var provenanceHeader: Bool = false
+    }
+
+    /// The plan's `acting`: "authzid" (SASL authorization identity, RFC 4616; the default) or "master" (Dovecot's
+    /// master-user LOGIN form).
+    public enum IMAPActing: String, Sendable, Equatable, CaseIterable {
+        case authzid, master
     }
 
     public struct LMTPTarget: Sendable, Equatable {

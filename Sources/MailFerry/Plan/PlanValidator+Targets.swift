@@ -6,7 +6,8 @@ extension PlanValidator {
     static let targetKinds = ["maildir", "imap", "lmtp", "smtp"]
     static let maildirKeys = ["kind", "path"]
     static let imapKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
-                           "password", "token", "authorize", "folder", "flags"]
+                           "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
+                           "provenanceHeader"]
     static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "from"]
     static let smtpKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
                            "password", "token", "from"]
@@ -109,10 +110,57 @@ extension PlanValidator {
                 flags.append(flag)
             }
         }
-        guard let server, let user = credentials.user, credentials.ok else { return nil }
-        return Plan.Target(name: name, kind: .imap(Plan.IMAPTarget(
-            endpoint: server, user: user, password: credentials.password, token: credentials.token,
-            authorize: authorize, folder: folder, flags: flags)), spots: credentials.spots)
+        let (acting, separator) = imapActing(t, at: at)
+        let provenanceHeader = bool(t, "provenanceHeader", at: at) ?? false
+        guard let server, let user = credentials.user, credentials.ok, let acting, let separator else { return nil }
+        var target = Plan.IMAPTarget(endpoint: server, user: user, password: credentials.password,
+                                     token: credentials.token, authorize: authorize, folder: folder, flags: flags)
+        target.acting = acting
+        target.masterSeparator = separator
+        target.provenanceHeader = provenanceHeader
+        return Plan.Target(name: name, kind: .imap(target), spots: credentials.spots)
+    }
+
+    /// `acting` ("authzid", the default, or "master") and `masterSeparator` (default "*", only with "master"). Nil
+    /// after a problem.
+    private mutating func imapActing(_ t: [String: JSONValue], at: String) -> (Plan.IMAPActing?, String?) {
+        var acting = Plan.IMAPActing.authzid
+        if let text = string(t, "acting", at: at) {
+            guard let known = Plan.IMAPActing(rawValue: text) else {
+                let names = Plan.IMAPActing.allCases.map(\.rawValue)
+                problem(PlanPath.member(at, "acting"), "unknown way to act for a mailbox \""
+                    + sanitizeForDisplay(text, limit: 40) + "\"; use \"authzid\" (SASL authorization identity) or "
+                    + "\"master\" (Dovecot's master-user login \"mailbox*admin\")" + suggestion(text, among: names))
+                return (nil, nil)
+            }
+            acting = known
+        } else if t["acting"] != nil {
+            return (nil, nil)
+        }
+        if t["acting"] != nil && t["authorize"] == nil {
+            problem(PlanPath.member(at, "acting"), "has no meaning without authorize: it says how the login acts for "
+                + "the mailbox authorize names (e.g. authorize: \"{mailbox}\")")
+            return (nil, nil)
+        }
+        if acting == .master && t["token"] != nil {
+            problem(PlanPath.member(at, "acting"), "\"master\" logs in with LOGIN and the admin's password; a token "
+                + "acts for the mailbox by itself (use acting: \"authzid\", the default, or a password)")
+            return (nil, nil)
+        }
+        guard t["masterSeparator"] != nil else { return (acting, "*") }
+        guard acting == .master else {
+            problem(PlanPath.member(at, "masterSeparator"), "has a meaning only with acting: \"master\"")
+            return (nil, nil)
+        }
+        guard let separator = string(t, "masterSeparator", at: at) else { return (nil, nil) }
+        // Dovecot's auth_master_user_separator is one character in practice; it must survive a quoted string.
+        guard !separator.isEmpty, separator.count <= 4, separator.unicodeScalars.allSatisfy({
+            $0.value > 32 && $0.value < 127 && $0 != "\"" && $0 != "\\" }) else {
+            problem(PlanPath.member(at, "masterSeparator"), "must be a few printable characters without spaces, "
+                + "quotes or backslashes, like \"*\" (Dovecot's auth_master_user_separator)")
+            return (nil, nil)
+        }
+        return (acting, separator)
     }
 
     private mutating func lmtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {

@@ -27,7 +27,8 @@ extension Checker {
         do {
             try client.connect()
             row.target.tlsVersion = client.tlsInfo?.version
-            row.target.auth = try client.login(user: imap.user, secret: secret, authorize: authorize)
+            row.target.auth = try client.login(user: imap.user, secret: secret, authorize: authorize,
+                                                 acting: imap.actingStyle)
             let wire = client.wireName(of: imap.folder, delimiter: try client.hierarchyDelimiter())
             if try client.folderExists(wire), try client.examine(wire) != nil {
                 row.target.state = "\(imap.folder) ok"

@@ -23,7 +23,8 @@ extension Plan {
                                                  allowPlaintext: endpoint.allowPlaintext, timeout: endpoint.timeout,
                                                  user: imap.user, password: imap.password, token: imap.token,
                                                  authorize: imap.authorize.map { expandTemplate($0, mailbox: routed) },
-                                                 folder: imap.folder, flags: imap.flags)
+                                                 acting: imap.actingStyle, folder: imap.folder, flags: imap.flags,
+                                                 provenanceHeader: imap.provenanceHeader)
             delivery.trace = trace?.session("\(label) imap \(endpoint.label)")
             return delivery
         case .lmtp(let lmtp):
@@ -41,6 +42,16 @@ extension Plan {
                                              token: smtp.token, from: smtp.from, recipients: [address])
             delivery.trace = trace?.session("\(label) smtp \(endpoint.label)")
             return delivery
+        }
+    }
+}
+
+extension Plan.IMAPTarget {
+    /// The plan's `acting` and `masterSeparator` as the IMAP client's login style.
+    var actingStyle: IMAPActingStyle {
+        switch acting {
+        case .authzid: return .saslAuthzid
+        case .master: return .masterUser(separator: masterSeparator)
         }
     }
 }
