@@ -44,17 +44,173 @@ import Testing
         }
     }
 
-    /// Each crash point into IMAP: in-doubt appends are found by Message-ID (or Date) and size, not appended twice.
+    /// Each crash point into IMAP, hit three times in three runs: in-doubt appends are found by Message-ID (or Date)
+    /// and size, not appended twice. IMAP does not stage: each message is appended at once, its "delivered"
+    /// checkpoint committed while the next one is fetched (waited for before the next attempt), so what a kill
+    /// leaves is exact. A run starts at the first message not in the folder and dies at its hit-th crossing of the
+    /// point: every message before is delivered and checkpointed; the hit message is in doubt (retrieved only, for
+    /// "after-retr"), and in the folder only once the server acknowledged it ("after-target-ack").
     @Test(arguments: ["after-retr", "after-delivering-commit", "imap-append-literal", "after-target-ack"])
     func imapCrashPointThenRerun(point: String) throws {
         let e2e = try EndToEnd("e2e-imapcrash", counts: ["erin": 30], kind: .imap)
+        let landed = point == "after-target-ack"
+        var first = 1
+        var inFolder = 0
         for hit in [3, 7, 12] {
             let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "\(point)@\(hit)"])
             #expect(crashed.code == 128 + SIGKILL, "\(point)@\(hit): \(crashed.out) \(crashed.err)")
+            let killedAt = first + hit - 1
+            let rows = try e2e.rows("erin")
+            let states = Dictionary(grouping: rows, by: \.state).mapValues(\.count)
+            inFolder = e2e.deliveredFiles("erin").count
+            #expect(states["delivered", default: 0] == killedAt - 1, "\(point)@\(hit): \(states)")
+            #expect(states["delivering", default: 0] == (point == "after-retr" ? 0 : 1), "\(point)@\(hit): \(states)")
+            #expect(inFolder == killedAt - 1 + (landed ? 1 : 0), "\(point)@\(hit): \(inFolder) in the folder")
+            first = landed ? killedAt + 1 : killedAt
         }
         let rerun = try e2e.run()
         #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
         try e2e.expectExactlyOnce("erin")
+        let report = try e2e.lastReport()
+        #expect(report.reconciled == (landed ? 1 : 0), "\(point)")
+        #expect(report.delivered == 30 - inFolder, "\(point)")
+        #expect(report.mailboxes.first?.possibleDuplicates.isEmpty == true, "\(point)")
+    }
+
+    /// The "imap-append-literal" crash point dies truly mid-literal: a scripted IMAP server (LITERAL+) receives the
+    /// APPEND command and exactly the first half of the message, then the connection drops; the row stays in doubt.
+    @Test func appendLiteralCrashPointSendsHalfTheLiteral() throws {
+        let e2e = try EndToEnd("e2e-midliteral", counts: ["ivy": 3], kind: .imap)
+        let server = try FakeServer(timeout: 20) { s in
+            try s.send("* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] fake IMAP ready\r\n")
+            while let line = try s.nextLine() {
+                let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+                let tag = parts[0]
+                switch parts.count > 1 ? parts[1] : "" {
+                case "AUTHENTICATE":
+                    try s.send("+ \r\n")
+                    _ = try s.readLine()
+                    try s.send("\(tag) OK logged in\r\n")
+                case "LIST" where line.hasSuffix("\"\" \"\""):
+                    try s.send("* LIST (\\Noselect) \"/\" \"\"\r\n\(tag) OK done\r\n")
+                case "LIST":
+                    try s.send("* LIST () \"/\" INBOX\r\n\(tag) OK done\r\n")
+                case "APPEND":
+                    return  // the literal follows; the rest is recorded until the client is gone
+                default:
+                    try s.send("\(tag) OK done\r\n")
+                }
+            }
+        }
+        let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
+        let start = plan.range(of: "targets: { archive: ")!.upperBound
+        let end = plan.range(of: "folder: \"INBOX\" }", range: start..<plan.endIndex)!.upperBound
+        try plan.replacingCharacters(in: start..<end, with: """
+            { kind: "imap", host: "127.0.0.1", port: \(server.port), tls: "none", allowPlaintext: true,
+              user: "admin", password: { file: "\(e2e.workspace)/secrets/admin" }, authorize: "{mailbox}" }
+            """).write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "imap-append-literal@1"], timeout: 60)
+        server.finish()
+        #expect(crashed.code == 128 + SIGKILL, "\(crashed.out) \(crashed.err)")
+        let wire = server.transcript.plain
+        let text = String(decoding: wire, as: UTF8.self)
+        guard let appendAt = text.range(of: " APPEND \"INBOX\" () \""), let open = text[appendAt.upperBound...]
+            .range(of: "{"), let close = text[open.upperBound...].range(of: "+}\r\n"),
+            let size = Int(text[open.upperBound..<close.lowerBound]) else {
+            Issue.record("no APPEND with a non-synchronizing literal: \(text.prefix(400))")
+            return
+        }
+        let literalStart = text.utf8.distance(from: text.startIndex, to: close.upperBound)
+        let first = try e2e.serverMessages("ivy").sorted { $0.key < $1.key }.map(\.value)
+        let received = Array(wire[literalStart...])
+        #expect(size < 256 * 1024 && first.contains { $0.count == size }, "literal of \(size) bytes")
+        #expect(received.count == size / 2, "\(received.count) of \(size) literal bytes reached the server")
+        #expect(first.contains { Array($0.prefix(size / 2)) == received }, "the first half of the message")
+        let rows = try e2e.rows("ivy")
+        #expect(rows.filter { $0.state == "delivering" }.count == 1 && rows.allSatisfy { $0.state != "delivered" })
+    }
+
+    /// The plan selects Dovecot's master-user login form (`acting: "master"`): LOGIN "<mailbox><separator><admin>"
+    /// with the admin's password, against the lab's master passdb. The separator is the plan's: "%" is not this
+    /// Dovecot's, so that login is refused and nothing is delivered; the default "*" is, and the run delivers all.
+    @Test func masterUserLoginFormChosenByThePlan() throws {
+        let e2e = try EndToEnd("e2e-master", counts: ["mia": 20], kind: .imap)
+        let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
+        let tracePath = e2e.workspace + "/trace.log"
+        func run(_ acting: String) throws -> (code: Int32, out: String, err: String, trace: String) {
+            try plan.replacingOccurrences(of: #"authorize: "{mailbox}","#, with: #"authorize: "{mailbox}", "# + acting)
+                .write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+            try? FileManager.default.removeItem(atPath: tracePath)
+            let result = try e2e.run(["--trace", tracePath])
+            return (result.code, result.out, result.err,
+                    (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? "")
+        }
+        let wrong = try run(#"acting: "master", masterSeparator: "%","#)
+        #expect(wrong.code == 1, "\(wrong.out)\n\(wrong.err)")
+        #expect(wrong.trace.contains(#"LOGIN "mia-new@contoso.example%admin" <redacted>"#), "\(wrong.trace)")
+        #expect(wrong.out.contains("login as mia-new@contoso.example%admin"), "\(wrong.out)")
+        #expect(e2e.deliveredCount() == 0)
+        // A refused login stops the mailbox: one attempt, not one per message (an admin account must not be locked
+        // out), and the messages are deferred, not counted towards quarantine.
+        #expect(wrong.trace.components(separatedBy: #" LOGIN "mia-new"#).count == 2, "\(wrong.trace)")
+        let refused = try e2e.lastReport().mailboxes.first
+        #expect(refused?.errorKind == .auth && refused?.deferred == 1 && refused?.quarantined == 0,
+                "\(String(describing: refused))")
+
+        // The admin fixes the plan; the refused message's backoff (5 minutes) has passed.
+        try Database(path: e2e.statePath).execute("UPDATE messages SET next_try_at = 0")
+        let right = try run(#"acting: "master","#)
+        #expect(right.code == 0, "\(right.out)\n\(right.err)")
+        #expect(right.trace.contains(#"LOGIN "mia-new@contoso.example*admin" <redacted>"#), "\(right.trace)")
+        #expect(!right.trace.contains("AUTHENTICATE"), "the master-user form, not SASL PLAIN with an authzid")
+        #expect(!(wrong.trace + right.trace).contains(DovecotLab.masterPassword))
+        try e2e.expectExactlyOnce("mia")
+        #expect(try e2e.lastReport().delivered == 20)
+    }
+
+    /// `provenanceHeader: true`: each APPEND carries "X-MailFerry-Delivery: <token>" on top, so a crash after the
+    /// server stored a message with neither Message-ID nor Date is reconciled by that header, not appended again.
+    /// Without the header such a message cannot be searched for and is appended a second time.
+    @Test(arguments: [true, false])
+    func provenanceHeaderReconcilesAMessageWithoutMessageIDOrDate(header: Bool) throws {
+        let e2e = try EndToEnd("e2e-provenance", counts: ["nora": 0], kind: .imap)
+        let notes = (1...5).map { number in
+            Array(("From: someone@wingtip.example\r\nTo: nora@wingtip.example\r\nSubject: note \(number)\r\n\r\n"
+                + "No Message-ID and no Date in this one (\(number)).\r\n").utf8)
+        }
+        try e2e.lab.seed(user: "nora", messages: notes)
+        if header {
+            let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
+            try plan.replacingOccurrences(of: #"folder: "INBOX" }"#, with: #"folder: "INBOX", provenanceHeader: true }"#)
+                .write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+        }
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-target-ack@3"])
+        #expect(crashed.code == 128 + SIGKILL, "\(crashed.out) \(crashed.err)")
+        let before = Dictionary(grouping: try e2e.rows("nora"), by: \.state).mapValues(\.count)
+        #expect(before["delivered"] == 2 && before["delivering"] == 1, "\(before)")
+        #expect(e2e.deliveredFiles("nora").count == 3)
+
+        let rerun = try e2e.run()
+        #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
+        let report = try e2e.lastReport()
+        #expect(report.reconciled == (header ? 1 : 0))
+        #expect(report.delivered == (header ? 2 : 3))
+        let stored = try e2e.lab.storedFiles("nora-new").map(\.bytes)
+        #expect(stored.count == (header ? 5 : 6), "\(stored.count) messages in the folder")
+        // Without the header the report says which message may now be there twice.
+        #expect(report.mailboxes.first?.possibleDuplicates.count == (header ? 0 : 1))
+        guard header else { return }
+        // Each stored message is the source's bytes under its own delivery's header, once.
+        let db = try Database(path: e2e.statePath)
+        let tokens = try db.prepare("SELECT uidl, token FROM messages WHERE state = 'delivered'")
+            .rows { ($0.text(0) ?? "", $0.text(1) ?? "") }
+        let server = try e2e.serverMessages("nora")
+        #expect(tokens.count == 5)
+        let expected = tokens.map { uidl, token in
+            lfNormalized(Array("\(IMAPDelivery.provenanceHeaderName): \(token)\r\n".utf8) + (server[uidl] ?? []))
+        }
+        #expect(Set(stored) == Set(expected) && Set(stored).count == 5, "stored messages differ from the expected")
+        try expectReferencesAreTheFolder(e2e, "nora", "provenance", count: 5)
     }
 
     /// LMTP cannot be asked whether an in-doubt delivery landed: the message is delivered again (at-least-once) and
@@ -79,6 +235,7 @@ import Testing
         let seed = UInt64.random(in: 0...UInt64.max)
         var random = SplitMix64(seed: seed)
         var kills = 0
+        var killsMidMigration = 0
         var meanDelay = 40_000.0
         var progress: [Int] = []
         for _ in 0..<250 where kills < 50 {
@@ -88,6 +245,7 @@ import Testing
             if child.wait(timeout: 0) == nil {
                 child.kill9()
                 kills += 1
+                if e2e.deliveredCount() < 600 { killsMidMigration += 1 }
             }
             child.removeOutput()
             let delivered = e2e.deliveredCount()
@@ -95,10 +253,45 @@ import Testing
             if delivered - before > 15 { meanDelay = max(5_000, meanDelay * 0.8) }
             if delivered == before { meanDelay = min(200_000, meanDelay * 1.15) }
         }
-        print("random kills into IMAP: seed \(seed), \(kills) kills, delivered after each: \(progress)")
-        #expect(kills >= 50)
+        print("random kills into IMAP: seed \(seed), \(kills) kills (\(killsMidMigration) mid-migration), "
+              + "delivered after each: \(progress)")
+        #expect(kills >= 50, "seed \(seed)")
+        #expect(killsMidMigration >= 40, "seed \(seed): only \(killsMidMigration) kills landed before the end")
         let final = try e2e.run()
         #expect(final.code == 0, "seed \(seed): \(final.out)\n\(final.err)")
-        for user in ["alice", "bob", "carol"] { try e2e.expectExactlyOnce(user) }
+        for user in ["alice", "bob", "carol"] {
+            try e2e.expectExactlyOnce(user)
+            try expectReferencesAreTheFolder(e2e, user, "seed \(seed)", count: 200)
+        }
+    }
+
+    /// The store's target references (APPENDUID, or the UID a reconciliation found) are exactly the folder's UIDs:
+    /// one row per stored message, no UID claimed twice, none missing, all of the folder's UIDVALIDITY.
+    func expectReferencesAreTheFolder(_ e2e: EndToEnd, _ user: String, _ note: String, count: Int,
+                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let probe = try e2e.lab.probe("\(user)-new")
+        defer { probe.logout() }
+        let examined = try probe.run("EXAMINE \"INBOX\"")
+        let validity = examined.lazy.compactMap { line -> String? in
+            guard let range = line.range(of: "[UIDVALIDITY ") else { return nil }
+            return String(line[range.upperBound...].prefix { $0.isNumber })
+        }.first ?? "?"
+        let folder = try probe.run("UID SEARCH ALL").filter { $0.hasPrefix("* SEARCH") }
+            .flatMap { $0.split(separator: " ").dropFirst(2).compactMap { UInt32($0) } }
+        var referenced: [UInt32] = []
+        var malformed: [String] = []
+        for row in try e2e.rows(user) {
+            let prefix = "INBOX;UIDVALIDITY=\(validity);UID="
+            if let ref = row.ref, ref.hasPrefix(prefix), let uid = UInt32(ref.dropFirst(prefix.count)) {
+                referenced.append(uid)
+            } else {
+                malformed.append("\(row.uidl): \(row.ref ?? "nil")")
+            }
+        }
+        #expect(malformed.isEmpty, "\(note) \(user): references not of UIDVALIDITY \(validity): \(malformed.prefix(3))",
+                sourceLocation: sourceLocation)
+        #expect(folder.count == count && referenced.count == count, "\(note) \(user)", sourceLocation: sourceLocation)
+        #expect(referenced.sorted() == folder.sorted(), "\(note) \(user): referenced UIDs are not the folder's",
+                sourceLocation: sourceLocation)
     }
 }

@@ -85,12 +85,17 @@ extension IMAPClient {
             try spool.readChunks { chunk in
                 sent += chunk.count
                 guard sent <= size else { return }
-                try buffer.append(chunk, to: conn)
                 if halfway {
-                    // A test's crash point: the server holds part of the literal when the process dies.
+                    // A test's crash point, truly mid-literal: the first half of the first chunk (of a small message,
+                    // half the message) reaches the server, the process dies, the rest never leaves.
                     halfway = false
+                    let half = max(1, chunk.count / 2)
+                    try buffer.append(UnsafeRawBufferPointer(rebasing: chunk[..<half]), to: conn)
                     try buffer.flush(to: conn)
                     CrashPoint.hit("imap-append-literal")
+                    try buffer.append(UnsafeRawBufferPointer(rebasing: chunk[half...]), to: conn)
+                } else {
+                    try buffer.append(chunk, to: conn)
                 }
             }
             guard sent == size else {

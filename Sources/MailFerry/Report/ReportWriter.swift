@@ -90,7 +90,8 @@ public enum ReportWriter {
         let doubtful = s.mailboxes.filter { !$0.possibleDuplicates.isEmpty }
         if !doubtful.isEmpty {
             out += "\n## Possible duplicates\n\nA crash left these deliveries in doubt at a target that cannot be asked "
-            out += "(LMTP, SMTP); they were delivered again, so the person may have them twice.\n\n"
+            out += "(LMTP, SMTP) or searched for (IMAP, a message with neither Message-ID nor Date and no "
+            out += "provenanceHeader); they were delivered again, so the person may have them twice.\n\n"
             for m in doubtful {
                 out += "- \(cell(m.address)): " + m.possibleDuplicates.map(cell).joined(separator: ", ") + "\n"
             }

@@ -180,7 +180,11 @@ public final class Runner: Sendable {
                     result.reconciled += 1
                 } else {
                     try store.markListed(id: row.id)
-                    if delivery.inDoubtPolicy == .unanswerable {
+                    // LMTP/SMTP cannot be asked, nor an IMAP folder for a message without Message-ID, Date or
+                    // provenance header: delivered again, it may be there twice.
+                    let asked = InDoubtAttempt(token: row.token ?? "", messageID: row.messageID, size: row.size,
+                                               dateHeader: row.dateHeader)
+                    if delivery.inDoubtPolicy == .unanswerable || !delivery.confirmsLater(asked) {
                         result.possibleDuplicates.append(row.uidl)
                     }
                 }
@@ -654,21 +658,21 @@ public final class Runner: Sendable {
             return true
         } catch let error as MailError {
             try settleRefusal(row, error: error, result: &result)
-            if error.kind == .local || error.kind == .quota { throw error }
+            if Runner.isTargetTrouble(error) { throw error }
             return false
         }
     }
 
     /// A refused delivery: failed for good, deferred, or set aside (quarantined after `quarantineAfter` tries). A
-    /// target in trouble (`.local`, `.quota`: disk full, permissions, over quota) is not the message's fault: no
-    /// attempt is counted against it, and the caller stops the mailbox, keeping the rest for later.
+    /// target in trouble (`isTargetTrouble`) is not the message's fault: no attempt is counted against it, and the
+    /// caller stops the mailbox, keeping the rest for later.
     func settleRefusal(_ row: MessageRecord, error: MailError, result: inout MailboxResult) throws {
         result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
         switch error.kind {
         case .permanent:
             try store.markFailed(id: row.id, kind: error.kind, error: error.message)
             result.failed += 1
-        case .local, .quota:
+        case .local, .quota, .auth, .tls:
             try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
                                    retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
                                    countAttempt: false)
@@ -676,6 +680,13 @@ public final class Runner: Sendable {
         default:
             try setAside(row, error: error, countAttempt: false, result: &result)
         }
+    }
+
+    /// The target itself is in trouble, not the message: disk full, permissions, over quota, a refused login or
+    /// certificate. The mailbox stops at the first such refusal: one refused login per run, not one per message
+    /// (no lockout of an admin account), and no message is quarantined for it.
+    static func isTargetTrouble(_ error: MailError) -> Bool {
+        [.local, .quota, .auth, .tls].contains(error.kind)
     }
 
     /// Between messages: flushes what the targets staged once a batch is due, and waits for queued checkpoints.
@@ -701,7 +712,7 @@ public final class Runner: Sendable {
                 continue
             }
             try settleRefusal(unconfirmed.row, error: error, result: &result)
-            if error.kind == .local || error.kind == .quota { trouble = trouble ?? error }
+            if Runner.isTargetTrouble(error) { trouble = trouble ?? error }
         }
         if let failure = outcome.failure { throw failure }
         if let trouble { throw trouble }
@@ -737,7 +748,7 @@ public final class Runner: Sendable {
         } catch let error as MailError {
             // Nobody got it: every routed row shares the one error. A target in trouble stops the mailbox, as in
             // `attempt`.
-            if error.kind == .local || error.kind == .quota {
+            if Runner.isTargetTrouble(error) {
                 for (row, _) in routed {
                     try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
                                            retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
