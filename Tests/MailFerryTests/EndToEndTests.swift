@@ -71,7 +71,8 @@ import Testing
     func signalStopsCleanlyWithReportThenRerunCompletes(signal: Int32) throws {
         let e2e = try EndToEnd("e2e-signal", counts: ["alice": 200, "bob": 200, "carol": 200],
                                bigAttachmentFor: "bob")
-        let child = try e2e.start()
+        let tracePath = e2e.workspace + "/signal-trace.log"
+        let child = try e2e.start(["--trace", tracePath])
         defer { child.removeOutput() }
         let deadline = Date().addingTimeInterval(120)
         while e2e.deliveredCount() < 100 && Date() < deadline && child.wait(timeout: 0) == nil { usleep(1_000) }
@@ -86,6 +87,20 @@ import Testing
         #expect(report.interrupted && report.exitCode == 128 + signal)
         #expect(report.delivered == e2e.deliveredCount(), "the report counts what is in the target")
         #expect(report.delivered < 600 && report.pending > 0)
+        // Each POP3 session ended with the client's QUIT (answered), and no DELE was ever sent: QUIT after no DELE
+        // removes nothing (RFC 1939 §6). The trace holds no password.
+        let trace = (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? ""
+        for user in ["alice", "bob", "carol"] {
+            let session = trace.split(separator: "\n").filter { $0.contains(" isp/\(user) pop3 ") }
+            let commands = session.compactMap { line in line.range(of: " C: ").map { String(line[$0.upperBound...]) } }
+            #expect(commands.contains { $0.hasPrefix("RETR ") }, "\(user): \(commands.prefix(5))")
+            #expect(commands.last == "QUIT", "\(user): the session's last commands are \(commands.suffix(3))")
+            #expect(session.last?.contains(" S: +OK") == true, "\(user): QUIT unanswered: \(session.suffix(2))")
+        }
+        #expect(!trace.contains(" C: DELE"), "a DELE in the trace")
+        for (user, password) in e2e.users {
+            #expect(!trace.contains(password), "\(user)'s password is in the trace")
+        }
         let rerun = try e2e.run()
         #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
         #expect(try e2e.lastReport().delivered == 600 - report.delivered)
@@ -156,11 +171,22 @@ import Testing
     @Test func secondRunWhileOneHoldsTheLockExits75() throws {
         let e2e = try EndToEnd("e2e-lock", counts: ["hank": 1])
         try FileManager.default.createDirectory(atPath: e2e.workspace + "/state", withIntermediateDirectories: true)
+        let lockedAt = Date()
         let holder = try PlanLock(path: e2e.statePath + ".lock")
+        let started = Date()
         let result = try e2e.run()
+        let seconds = Date().timeIntervalSince(started)
         #expect(result.code == 75)
-        #expect(result.err.contains("another mailferry run holds"), "\(result.err)")
-        #expect(result.err.contains("pid \(getpid())"), "\(result.err)")
+        #expect(seconds < 2, "the second run took \(seconds) s to give up; it must not wait for the lock")
+        #expect(result.err.contains("another mailferry run holds \(e2e.statePath).lock (pid \(getpid()) since "),
+                "\(result.err)")
+        // "since <ISO 8601 time>": when the holder took the lock, to the second.
+        let since = result.err.range(of: " since ").map { result.err[$0.upperBound...].prefix { $0 != ")" } } ?? ""
+        let taken = ISO8601DateFormatter().date(from: String(since))
+        #expect(taken.map { $0 >= lockedAt.addingTimeInterval(-1) && $0 <= started.addingTimeInterval(1) } == true,
+                "holder since \(since), locked at \(lockedAt)")
+        #expect(e2e.deliveredCount() == 0 && !FileManager.default.fileExists(atPath: e2e.statePath),
+                "the locked-out run touched nothing")
         withExtendedLifetime(holder) {}
     }
 }

@@ -82,12 +82,12 @@ final class Socket: ByteStream {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// Waits until the socket has data, in short slices so a stop request (SIGINT/SIGTERM) is noticed at once;
-    /// throws on the timeout or on a stop request.
+    /// Waits until the socket has data, in short slices so a stop request (SIGINT/SIGTERM) is noticed quickly;
+    /// throws on the timeout, or once a stop request's grace (`StopSignal.grace`) is over.
     func waitReadable() throws {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            if StopSignal.requested { throw MailError(.transient, "stopped by a signal while waiting for \(peer)") }
+            if StopSignal.graceOver { throw MailError(.transient, "stopped by a signal while waiting for \(peer)") }
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { throw MailError(.transient, "timed out waiting for \(peer)") }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

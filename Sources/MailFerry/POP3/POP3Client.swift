@@ -112,15 +112,42 @@ public final class POP3Client: ProtocolSession {
         capabilities = POP3Capabilities.parse(try readMultiLine(maxBytes: 1 << 20))
     }
 
-    /// QUIT (RFC 1939 §6). With no DELE sent, the update state removes nothing. A session with pipelined replies
-    /// still unread, or after an error, is just closed: the server then removes nothing either.
+    /// QUIT (RFC 1939 §6). With no DELE sent, the update state removes nothing. Replies to RETRs still in the
+    /// pipeline (a run stopped between messages) are read and dropped first, up to `quitDrainLimit` bytes in all. A
+    /// session after an error, or with more than that still to come, is just closed: the server then removes
+    /// nothing either (it never enters the update state).
     public func quit() {
         defer {
             connection?.close()
             connection = nil
         }
-        guard !botched, pendingRetrievals.isEmpty, connection != nil else { return }
+        guard !botched, connection != nil, drainPipeline() else { return }
         _ = try? command("QUIT")
+    }
+
+    /// Bytes of pipelined replies `quit` reads and drops to end the session with QUIT.
+    static let quitDrainLimit = 16 << 20
+
+    /// Reads and drops the replies of pipelined RETRs; false if that failed or would exceed `quitDrainLimit`.
+    private func drainPipeline() -> Bool {
+        guard !pendingRetrievals.isEmpty else { return true }
+        var budget = Self.quitDrainLimit
+        do {
+            try guarded {
+                guard let conn = connection else { throw MailError(.protocol, "not connected") }
+                while !pendingRetrievals.isEmpty {
+                    pendingRetrievals.removeFirst()
+                    guard try readReply().ok else { continue }
+                    try conn.readDotBody { chunk in
+                        budget -= chunk.count
+                        if budget < 0 { throw MailError(.local, "too much pipelined data to read before QUIT") }
+                    }
+                }
+            }
+            return true
+        } catch {
+            return false
+        }
     }
 
     // MARK: - Wire
