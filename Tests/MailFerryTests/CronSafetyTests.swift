@@ -70,6 +70,76 @@ import Testing
         #expect(row?.2?.contains("quarantined after 3 failed attempts") == true, "\(String(describing: row))")
     }
 
+    /// Backoff: remote trouble waits 5 minutes after the first failure, doubling per attempt up to 6 hours; local
+    /// trouble (the target's disk, permissions) and a full mailbox are worth trying again on the very next run.
+    @Test func retryTimeDoublesFromFiveMinutesToSixHoursAndLocalTroubleIsDueAtOnce() {
+        let expected: [(Int, Double)] = [(0, 300), (1, 300), (2, 600), (3, 1200), (4, 2400), (5, 4800), (6, 9600),
+                                         (7, 19200), (8, 21600), (9, 21600), (40, 21600)]
+        for kind in [FailureKind.transient, .permanent, .auth, .tls, .protocol] {
+            for (attempts, delay) in expected {
+                let before = Date().timeIntervalSince1970
+                let due = Runner.retryTime(attempts: attempts, kind: kind)
+                let after = Date().timeIntervalSince1970
+                #expect(due >= before + delay && due <= after + delay, "\(kind) after \(attempts): \(due - before)")
+            }
+        }
+        for kind in [FailureKind.local, .quota] {
+            for attempts in [1, 5, 40] {
+                let before = Date().timeIntervalSince1970
+                let due = Runner.retryTime(attempts: attempts, kind: kind)
+                #expect(due >= before && due <= Date().timeIntervalSince1970, "\(kind) after \(attempts)")
+            }
+        }
+    }
+
+    /// A deferred message is not fetched again before its next try: the second run lists it and sends no RETR for it
+    /// (the scripted server fails the test on any), the third, once it is due, fetches and delivers it.
+    @Test func aDeferredMessageIsNotFetchedBeforeItsNextTry() throws {
+        let bodies = ["Subject: good\r\n\r\nok\r\n", "Subject: later\r\n\r\nreadable later\r\n"]
+        let server = try FakeServer(connections: 3) { s in
+            switch s.number {
+            case 0:
+                for step in Self.session(uidls: ["G", "L"], bodies: bodies, refuse: [2]) { try s.run(step) }
+            case 1:
+                for step in Self.session(uidls: ["G", "L"], bodies: bodies, retrieve: false) { try s.run(step) }
+            default:
+                for step in Self.session(uidls: ["G", "L"], bodies: bodies, retrieve: false) {
+                    if case .expect("QUIT") = step {
+                        try s.run(.expect("RETR 2"))
+                        try s.send("+OK\r\n\(bodies[1]).\r\n")
+                    }
+                    try s.run(step)
+                }
+            }
+        }
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let started = Date().timeIntervalSince1970
+        let first = try run(setup)
+        #expect(first.delivered == 1 && first.deferred == 1, "\(first)")
+        let db = try Database(path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
+                              + "/state/fake.sqlite")
+        func row() throws -> (state: String, nextTry: Double, attempts: Int64)? {
+            try db.prepare("SELECT state, coalesce(next_try_at, 0), attempts FROM messages WHERE uidl = 'L'")
+                .rows { ($0.text(0) ?? "", $0.double(1), $0.int(2)) }.first
+        }
+        let deferred = try row()
+        #expect(deferred?.state == "deferred")
+        // The first failure of a transient kind: five minutes.
+        #expect((deferred?.nextTry ?? 0) >= started + 300 && (deferred?.nextTry ?? 0) <= Date().timeIntervalSince1970 + 300,
+                "next try \(String(describing: deferred))")
+        let second = try run(setup)
+        #expect(second.delivered == 0 && second.error == nil, "\(second)")
+        #expect(try row()?.state == "deferred" && (try row()?.nextTry) == deferred?.nextTry, "untouched until due")
+        #expect(setup.fileContents() == [bodies[0]])
+        try db.execute("UPDATE messages SET next_try_at = \(Date().timeIntervalSince1970 - 1) WHERE uidl = 'L'")
+        let third = try run(setup)
+        server.finish()
+        #expect(third.delivered == 1 && third.deferred == 0, "\(third)")
+        #expect(setup.fileContents() == bodies.sorted())
+        #expect(!server.transcripts[1].plainText.contains("RETR"), "the second run asked for the deferred message")
+    }
+
     static let twelve = (1...12).map { "Subject: message \($0)\r\n\r\n" + String(repeating: "x", count: $0 * 7) + "\r\n" }
 
     @Test func renumberedUIDLsTripTheBreakerAndRekeyDeliversNothingTwice() throws {
@@ -96,12 +166,15 @@ import Testing
         #expect(setup.maildirFiles.count == 12)
     }
 
+    /// Retention deletes a message at the source only when every delivery of it is confirmed and old enough. Old
+    /// rows that are not (a deferred message, a failed one, a catch-all message one of whose routed deliveries
+    /// failed although the other was delivered long ago) stay on the server, however old their timestamps.
     @Test func retentionDeletesOnlyConfirmedOldDeliveriesAndDryRunOnlyLists() throws {
         let folder = TempFolder("retention")
         defer { folder.cleanup() }
         let lab = try DovecotLab.start(users: ["lee": "lee-pw"])
         defer { lab.stop() }
-        try lab.seed(user: "lee", messages: Corpus.mailbox(user: "lee", domain: "example.com", count: 6, seed: 3,
+        try lab.seed(user: "lee", messages: Corpus.mailbox(user: "lee", domain: "example.com", count: 9, seed: 3,
                                                             bigAttachment: false))
         let secret = folder.file("secrets/lee", "lee-pw\n")
         let planFile = folder.file("jobs/keep.json5", """
@@ -113,30 +186,55 @@ import Testing
         let setup = Setup(planFile: planFile, folder: folder)
         let retain: (inout Plan) -> Void = { $0.sources["isp"]!.deleteFromSourceAfterDays = 30 }
         let first = try run(setup, adjust: retain)
-        #expect(first.delivered == 6 && first.removed == 0, "delivered today: nothing is old enough")
+        #expect(first.delivered == 9 && first.removed == 0, "delivered today: nothing is old enough")
         func onServer() -> Int {
             ["new", "cur"].reduce(0) {
                 $0 + ((try? FileManager.default.contentsOfDirectory(
                     atPath: lab.maildir(of: "lee").appendingPathComponent($1).path))?.count ?? 0)
             }
         }
-        #expect(onServer() == 6)
-        // Four of the six were delivered 31 days ago.
+        #expect(onServer() == 9)
+        // Four of the nine were delivered 31 days ago.
         let statePath = URL(fileURLWithPath: folder.path).standardizedFileURL.path + "/state/keep.sqlite"
         let db = try Database(path: statePath)
         try db.execute("UPDATE messages SET delivered_at = delivered_at - 31 * 86400 WHERE id <= 4")
+        // Three more are as old, but not confirmed: one deferred (its next try far off, so this run leaves it be),
+        // one failed, and one a catch-all message (its own row failed: one of its two routed deliveries failed)
+        // whose other routed delivery was delivered 31 days ago. Their ids, then the routed deliveries' rows.
+        let old = "first_seen_at = first_seen_at - 40 * 86400, delivered_at = delivered_at - 31 * 86400"
+        try db.execute("UPDATE messages SET state = 'deferred', next_try_at = 4e9, \(old) WHERE id = 5")
+        try db.execute("UPDATE messages SET state = 'failed', last_error = 'refused', \(old) WHERE id = 6")
+        try db.execute("""
+            UPDATE messages SET state = 'failed', token = 'routed', last_error = '1 of 2 routed deliveries failed',
+            \(old) WHERE id = 7
+            """)
+        try db.execute("""
+            INSERT INTO messages (mailbox_id, uidl, state, first_seen_at, updated_at, delivered_at, parent_id, address,
+                                  target_ref)
+            SELECT mailbox_id, uidl || '>kim@example.com', 'delivered', first_seen_at, updated_at, delivered_at, id,
+                   'kim@example.com', 'new/routed-copy' FROM messages WHERE id = 7
+            """)
+        try db.execute("""
+            INSERT INTO messages (mailbox_id, uidl, state, first_seen_at, updated_at, parent_id, address, last_error)
+            SELECT mailbox_id, uidl || '>gone@example.com', 'failed', first_seen_at, updated_at, id,
+                   'gone@example.com', '550 5.1.1 no such user' FROM messages WHERE id = 7
+            """)
         let preview = try run(setup, adjust: retain, options: RunOptions(dryRun: true))
         #expect(preview.notes.contains { $0.hasPrefix("would delete 4 message(s)") }, "\(preview.notes)")
-        #expect(onServer() == 6, "a dry run deletes nothing")
+        #expect(onServer() == 9, "a dry run deletes nothing")
         let second = try run(setup, adjust: retain)
         #expect(second.removed == 4 && second.delivered == 0, "\(second)")
-        #expect(onServer() == 2)
+        #expect(onServer() == 5)
         let states = try db.prepare("SELECT state, count(*) FROM messages GROUP BY state ORDER BY state")
             .rows { "\($0.text(0) ?? "")=\($0.int(1))" }
-        #expect(states == ["delivered=2", "removed=4"])
+        // delivered: ids 8 and 9 and the routed copy; failed: 6, 7 and the refused routed delivery.
+        #expect(states == ["deferred=1", "delivered=3", "failed=3", "removed=4"], "\(states)")
+        let kept = try db.prepare("SELECT id FROM messages WHERE id BETWEEN 5 AND 7 AND state != 'removed'")
+            .rows { $0.int(0) }
+        #expect(kept == [5, 6, 7])
         // Without the policy nothing is ever deleted.
         try db.execute("UPDATE messages SET delivered_at = delivered_at - 31 * 86400")
         let third = try run(setup)
-        #expect(third.removed == 0 && onServer() == 2)
+        #expect(third.removed == 0 && onServer() == 5)
     }
 }
