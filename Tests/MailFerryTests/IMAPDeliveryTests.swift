@@ -17,6 +17,31 @@ import Testing
                               flags: flags, provenanceHeader: provenance)
     }
 
+    /// The plan's acting, masterSeparator and provenanceHeader reach the delivery a run uses (and their defaults:
+    /// SASL authzid, "*", no header), with {mailbox} filled into authorize.
+    @Test func planKeysReachTheDelivery() throws {
+        let dir = TempFolder("imap-plan")
+        defer { dir.cleanup() }
+        let secret = dir.file("secrets/admin", "pw\n")
+        func delivery(_ extra: String) throws -> IMAPDelivery? {
+            let plan = try PlanLoader.load(dir.file("jobs/p.json5", """
+                { plan: "p", sources: { isp: { host: "pop.wingtip-isp.example" } },
+                  targets: { t: { kind: "imap", host: "mail.contoso.example", user: "admin",
+                                  password: { file: "\(secret)" }, authorize: "{mailbox}" \(extra) } },
+                  mailboxes: [ { source: "isp", user: "chris", password: { file: "\(secret)" }, target: "t",
+                                 mailbox: "chris@contoso.example" } ] }
+                """))
+            return try plan.delivery(for: plan.mailboxes[0], address: "chris@contoso.example") as? IMAPDelivery
+        }
+        let standard = try #require(try delivery(""))
+        #expect(standard.settings.acting == .saslAuthzid && !standard.settings.provenanceHeader)
+        #expect(standard.settings.authorize == "chris@contoso.example")
+        let master = try #require(try delivery(", acting: \"master\", provenanceHeader: true"))
+        #expect(master.settings.acting == .masterUser(separator: "*") && master.settings.provenanceHeader)
+        let percent = try #require(try delivery(", acting: \"master\", masterSeparator: \"%\""))
+        #expect(percent.settings.acting == .masterUser(separator: "%") && !percent.settings.provenanceHeader)
+    }
+
     /// The admin appends into a user's INBOX over IMAPS with SASL authzid: the stored bytes are exactly the spool's
     /// (long line, 8-bit, a lone "." line, a bare LF), INTERNALDATE is the arrival date, flags are set, and the
     /// reference is the APPENDUID.
