@@ -181,7 +181,8 @@ import Testing
         try e2e.lab.seed(user: "nora", messages: notes)
         if header {
             let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
-            try plan.replacingOccurrences(of: #"folder: "INBOX" }"#, with: #"folder: "INBOX", provenanceHeader: true }"#)
+            try plan.replacingOccurrences(of: #"folder: "INBOX" }"#,
+                                          with: #"folder: "INBOX", provenanceHeader: true }"#)
                 .write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
         }
         let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-target-ack@3"])
