@@ -172,6 +172,21 @@ final class EndToEnd {
         return files
     }
 
+    /// How many messages the user's target holds once the server has finished what a killed run left on the wire
+    /// (pipelined APPENDs whose literal was sent are stored after the client is gone): read until the count holds
+    /// still for 0.3 s, at most 5 s.
+    func settledDeliveredCount(_ user: String) -> Int {
+        var last = deliveredFiles(user).count
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            usleep(300_000)
+            let now = deliveredFiles(user).count
+            if now == last { return now }
+            last = now
+        }
+        return last
+    }
+
     func deliveredCount() -> Int {
         users.keys.reduce(0) { total, user in
             total + ["new", "cur"].reduce(0) {

@@ -56,6 +56,21 @@ public final class IMAPDelivery: Delivery {
     public private(set) var connectionsOpened = 0
     /// What the last login used ("AUTHENTICATE PLAIN", "LOGIN", ...).
     public private(set) var loginMethod: String?
+    /// APPENDs a run may have on the wire at once (pipelined, LITERAL+): 1 sends each and waits for its answer.
+    public var pipelineDepth = 1
+    /// The depth a run uses.
+    public static let runPipelineDepth = 16
+    static let pipelineBytes = 8 << 20
+    static let pipelineSeconds = 1.0
+    /// Pipelined APPENDs whose answer is not read yet, in the order sent, and the connection they went on.
+    private var outstanding: [(token: String, tag: String, size: Int)] = []
+    private var outstandingClient: IMAPClient?
+    private var outstandingBytes = 0
+    private var outstandingSince = 0.0
+    /// Answers read (to free the connection for another command) and not yet handed out by `flush`.
+    private var answered: [String: Result<String, MailError>] = [:]
+    /// Pipelined APPENDs whose answers were lost with their connection: in doubt.
+    private var lost = 0
 
     public static let provenanceHeaderName = "X-MailFerry-Delivery"
 
@@ -107,6 +122,68 @@ public final class IMAPDelivery: Delivery {
 
     public var inDoubtPolicy: InDoubtPolicy { .search }
 
+    public var staged: Int { outstanding.count + answered.count + lost }
+
+    public var flushDue: Bool {
+        guard staged > 0 else { return false }
+        return outstanding.count >= pipelineDepth || outstandingBytes >= Self.pipelineBytes || lost > 0
+            || !answered.isEmpty || monotonicSeconds() - outstandingSince >= Self.pipelineSeconds
+            || !(outstandingClient?.isUsable ?? false)
+    }
+
+    /// Reads the answer of every pipelined APPEND and hands out every answer read: the reference where each
+    /// landed, or the refusal. Throws when a connection broke with answers unread: those are in doubt.
+    public func flush() throws -> [String: Result<String, MailError>] {
+        try drainOutstanding()
+        defer { answered = [:] }
+        if lost > 0 {
+            let count = lost
+            lost = 0
+            throw MailError(.transient, "imap \(settings.endpoint.label): the connection broke with \(count) "
+                + "APPEND\(count == 1 ? "" : "s") unanswered; they are looked for in the folder on the next run")
+        }
+        return answered
+    }
+
+    /// Reads the pending answers so the connection is free for another command.
+    private func drainOutstanding() throws {
+        guard !outstanding.isEmpty else { return }
+        let waiting = outstanding
+        outstanding = []
+        outstandingBytes = 0
+        guard let client = outstandingClient, client.isUsable else {
+            lost += waiting.count
+            return
+        }
+        var created = false
+        for (index, item) in waiting.enumerated() {
+            do {
+                switch try client.appendAnswer(tag: item.tag, folder: wireFolder ?? settings.folder) {
+                case .success(let uid):
+                    answered[item.token] = .success(reference(uid))
+                case .failure(var error):
+                    if error.code == "TRYCREATE" {
+                        // The folder went away under the pipeline: the messages sent after it are refused too.
+                        // Create it (once) and let them be delivered again on a later run.
+                        if !created, let folder = wireFolder {
+                            created = true
+                            try? client.createFolder(folder)
+                        }
+                        error = MailError(.transient, error.message + "; the folder was created again",
+                                          code: error.code)
+                    }
+                    answered[item.token] = .failure(error)
+                }
+            } catch {
+                // The connection broke: the APPENDs still unanswered may or may not have landed.
+                lost += waiting.count - index
+                drop()
+                return
+            }
+        }
+        lastUsed = Date()
+    }
+
     public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
         var flags = settings.flags
         for flag in request.flags where !flags.contains(where: { $0.lowercased() == flag.lowercased() }) {
@@ -114,6 +191,10 @@ public final class IMAPDelivery: Delivery {
         }
         let prefix = settings.provenanceHeader
             ? Array("\(Self.provenanceHeaderName): \(request.token)\r\n".utf8) : []
+        if pipelineDepth > 1 && request.mayStage, let staged = try pipeline(request, flags: flags, prefix: prefix) {
+            return staged
+        }
+        try drainOutstanding()
         var created = false
         while true {
             let client = try session()
@@ -137,6 +218,35 @@ public final class IMAPDelivery: Delivery {
     }
 
     /// "INBOX;UIDVALIDITY=1700000000;UID=42" (the IMAP URL fields of RFC 5092), or the folder alone without UIDPLUS.
+    /// Sends the APPEND without waiting for its answer (LITERAL+), when the connection allows it; nil otherwise.
+    private func pipeline(_ request: DeliveryRequest, flags: [String], prefix: [UInt8]) throws -> DeliveryResult? {
+        let client = try session()
+        let size = prefix.count + request.spool.size
+        guard client.canPipelineAppend(size: size), let folder = wireFolder else { return nil }
+        if outstandingClient !== client {
+            try drainOutstanding()
+            outstandingClient = client
+        }
+        do {
+            let tag = try client.pipelineAppend(to: folder, flags: flags, date: request.arrival, prefix: prefix,
+                                                spool: request.spool)
+            if outstanding.isEmpty { outstandingSince = monotonicSeconds() }
+            outstanding.append((request.token, tag, size))
+            outstandingBytes += size
+            return DeliveryResult(reference: "", staged: true)
+        } catch {
+            // Refused before anything was sent (APPENDLIMIT, a flag): the session is fine. A broken connection
+            // leaves the earlier APPENDs unanswered: `flush` reports them in doubt.
+            if client.botched {
+                lost += outstanding.count
+                outstanding = []
+                outstandingBytes = 0
+                drop()
+            }
+            throw error
+        }
+    }
+
     private func reference(_ uid: IMAPAppendUID?) -> String {
         guard let uid else { return settings.folder }
         return "\(settings.folder);UIDVALIDITY=\(uid.uidValidity);UID=\(uid.uid)"
@@ -144,6 +254,7 @@ public final class IMAPDelivery: Delivery {
 
     public func reconcile(_ attempts: [InDoubtAttempt]) throws -> [String: String] {
         guard !attempts.isEmpty else { return [:] }
+        try drainOutstanding()
         let client = try session()
         do {
             guard let validity = try client.examine(wireFolder!) else { return [:] }
@@ -166,6 +277,7 @@ public final class IMAPDelivery: Delivery {
     /// folder is EXAMINEd, and a missing folder is not created (then nothing is found).
     public func locate(_ attempts: [InDoubtAttempt]) throws -> [String: [UInt32]] {
         guard !attempts.isEmpty else { return [:] }
+        try drainOutstanding()
         let client = try session(creatingFolder: false)
         do {
             guard try client.folderExists(wireFolder!) else {
@@ -215,6 +327,7 @@ public final class IMAPDelivery: Delivery {
     }
 
     public func close() {
+        try? drainOutstanding()
         client?.logout()
         client = nil
     }
@@ -223,7 +336,8 @@ public final class IMAPDelivery: Delivery {
     /// a new one, logged in, with the folder created when missing.
     private func session(creatingFolder: Bool = true) throws -> IMAPClient {
         if let client, client.isUsable {
-            if Date().timeIntervalSince(lastUsed) < settings.idleCheck || client.isAlive() {
+            // With APPENDs on the wire the connection was just used (and a NOOP would read their answers).
+            if !outstanding.isEmpty || Date().timeIntervalSince(lastUsed) < settings.idleCheck || client.isAlive() {
                 return client
             }
         }

@@ -3,7 +3,8 @@ import Foundation
 extension Plan {
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its
     /// routing chose. Templates ({mailbox}, {local}, ...) are filled with that address. Used by runs and by verify.
-    /// `staged`: a Maildir writes in batches made durable by `flush` (runs, whose checkpoints wait for it).
+    /// `staged`: a Maildir writes in batches made durable by `flush`, an IMAP target pipelines its APPENDs and
+    /// answers for them at `flush` (runs, whose checkpoints wait for it).
     func delivery(for mailbox: Plan.Mailbox, address: String, trace: ProtocolTrace? = nil,
                   staged: Bool = false) throws -> any Delivery {
         guard let target = targets[mailbox.target] else {
@@ -26,6 +27,7 @@ extension Plan {
                                                  acting: imap.actingStyle, folder: imap.folder, flags: imap.flags,
                                                  provenanceHeader: imap.provenanceHeader)
             delivery.trace = trace?.session("\(label) imap \(endpoint.label)")
+            if staged { delivery.pipelineDepth = IMAPDelivery.runPipelineDepth }
             return delivery
         case .lmtp(let lmtp):
             let delivery = LMTPDelivery.make(host: lmtp.endpoint?.host ?? "127.0.0.1", port: lmtp.endpoint?.port ?? 24,

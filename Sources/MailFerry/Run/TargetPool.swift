@@ -86,11 +86,13 @@ final class TargetPool {
             return FlushOutcome(unconfirmed: waiting.map { Unconfirmed(row: $0.row, size: $0.size, error: nil) },
                                 failure: error)
         }
-        CrashPoint.hit("after-target-ack")
         var outcome = FlushOutcome()
         for staged in waiting {
             switch answers[staged.token] {
             case .success(let reference)?:
+                // Each acknowledged delivery, before its checkpoint is queued (a Maildir batch is acknowledged as
+                // a whole: all of it is durable at its first hit).
+                CrashPoint.hit("after-target-ack")
                 committing.append(staged.confirm(reference))
             case .failure(let error)?:
                 outcome.unconfirmed.append(Unconfirmed(row: staged.row, size: staged.size, error: error))
