@@ -549,3 +549,83 @@ enum DeliveryScript {
         #expect(IMAPClient.listDelimiter("(\\Noselect) NIL \"\"") == nil)
     }
 }
+
+/// Pipelined APPENDs (a run's IMAP target with LITERAL+): several on the wire before any answer is read, each
+/// message settled by its own answer at the flush.
+@Suite struct IMAPPipelineFakeServerTests {
+    static func request(_ dir: TempFolder, _ token: String) throws -> DeliveryRequest {
+        DeliveryRequest(token: token, spool: try DeliveryScript.spool(dir), arrival: DeliveryScript.arrival,
+                        mayStage: true)
+    }
+
+    /// The server answers nothing until it has all three APPENDs (`expect` blocks until each arrives): only a
+    /// client that did not wait can get there. Then one refusal among two successes: each has its own outcome.
+    @Test func threeAppendsOnTheWireThenOneAnswerEach() throws {
+        let append = { (tag: String) -> [FakeStep] in
+            [.expect("\(tag) APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect("")]
+        }
+        let server = try FakeServer(steps: DeliveryScript.imapLogin() + append("mf3") + append("mf4") + append("mf5")
+            + [.send("mf3 OK [APPENDUID 7 41] done\r\nmf4 NO [OVERQUOTA] Quota exceeded\r\n"
+                     + "mf5 OK [APPENDUID 7 42] done\r\n"),
+               .respond(["mf6 LOGOUT": "* BYE\r\nmf6 OK bye\r\n"])])
+        let delivery = try DeliveryScript.imapDelivery(server)
+        delivery.pipelineDepth = 16
+        let dir = TempFolder("pipeline")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        for token in ["a", "b", "c"] {
+            let result = try delivery.deliverMessage(try Self.request(dir, token))
+            #expect(result.staged && result.reference.isEmpty)
+        }
+        #expect(delivery.staged == 3)
+        let answers = try delivery.flush()
+        #expect(delivery.staged == 0)
+        #expect(try answers["a"]?.get() == "INBOX;UIDVALIDITY=7;UID=41")
+        #expect(try answers["c"]?.get() == "INBOX;UIDVALIDITY=7;UID=42")
+        guard case .failure(let refusal)? = answers["b"] else {
+            Issue.record("b was not refused: \(String(describing: answers["b"]))")
+            return
+        }
+        #expect(refusal.kind == .quota && refusal.code == "OVERQUOTA")
+        #expect(delivery.connectionsOpened == 1)
+    }
+
+    /// A message that may not be staged (not searchable after a crash) first has the answers on the wire read,
+    /// then is appended alone and waited for; the answers read meanwhile are still handed out by the flush.
+    @Test func anUnstageableMessageWaitsForItsOwnAnswer() throws {
+        let server = try FakeServer(steps: DeliveryScript.imapLogin()
+            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+               .send("mf3 OK [APPENDUID 7 1] done\r\n")]
+            + DeliveryScript.append("mf4", reply: "OK [APPENDUID 7 2] done")
+            + [.respond(["mf5 LOGOUT": "mf5 OK bye\r\n"])])
+        let delivery = try DeliveryScript.imapDelivery(server)
+        delivery.pipelineDepth = 16
+        let dir = TempFolder("pipeline")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        #expect(try delivery.deliverMessage(try Self.request(dir, "a")).staged)
+        var alone = try Self.request(dir, "b")
+        alone.mayStage = false
+        let result = try delivery.deliverMessage(alone)
+        #expect(!result.staged && result.reference == "INBOX;UIDVALIDITY=7;UID=2")
+        #expect(delivery.staged == 1 && delivery.flushDue)
+        #expect(try delivery.flush()["a"]?.get() == "INBOX;UIDVALIDITY=7;UID=1")
+    }
+
+    /// The connection drops after the first answer: the second APPEND may or may not have landed, so the flush
+    /// throws (both stay in doubt for the next run's search) instead of guessing.
+    @Test func aLostConnectionLeavesTheUnansweredInDoubt() throws {
+        let server = try FakeServer(steps: DeliveryScript.imapLogin()
+            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+               .expect("mf4 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+               .send("mf3 OK [APPENDUID 7 1] done\r\n"), .close])
+        let delivery = try DeliveryScript.imapDelivery(server)
+        delivery.pipelineDepth = 16
+        let dir = TempFolder("pipeline")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        #expect(try delivery.deliverMessage(try Self.request(dir, "a")).staged)
+        #expect(try delivery.deliverMessage(try Self.request(dir, "b")).staged)
+        let error = #expect(throws: MailError.self) { try delivery.flush() }
+        #expect(error?.kind == .transient && error?.message.contains("1 APPEND unanswered") == true,
+                "\(error?.message ?? "")")
+        #expect(delivery.staged == 0)
+    }
+}
