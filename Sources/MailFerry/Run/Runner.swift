@@ -666,8 +666,10 @@ public final class Runner: Sendable {
     /// A refused delivery: failed for good, deferred, or set aside (quarantined after `quarantineAfter` tries). A
     /// target in trouble (`isTargetTrouble`) is not the message's fault: no attempt is counted against it, and the
     /// caller stops the mailbox, keeping the rest for later.
-    func settleRefusal(_ row: MessageRecord, error: MailError, result: inout MailboxResult) throws {
-        result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
+    func settleRefusal(_ row: MessageRecord, error: MailError, for address: String? = nil,
+                       result: inout MailboxResult) throws {
+        let whom = address.map { " for \($0)" } ?? ""
+        result.messageErrors.append("message \(sanitizeForDisplay(row.uidl))\(whom): \(error.message)")
         switch error.kind {
         case .permanent:
             try store.markFailed(id: row.id, kind: error.kind, error: error.message)
@@ -768,20 +770,8 @@ public final class Runner: Sendable {
                 outcome.delivered += 1
                 continue
             }
-            result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)) for \(address): \(error.message)")
-            switch error.kind {
-            case .permanent:
-                try store.markFailed(id: row.id, kind: error.kind, error: error.message)
-                result.failed += 1
-                outcome.failed += 1
-            case .local, .quota:
-                try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
-                                       retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
-                                       countAttempt: false)
-                result.deferred += 1
-            default:
-                try setAside(row, error: error, countAttempt: false, result: &result)
-            }
+            try settleRefusal(row, error: error, for: address, result: &result)
+            if error.kind == .permanent { outcome.failed += 1 }
         }
         return outcome
     }
