@@ -28,6 +28,7 @@ let package = Package(
         .executableTarget(name: "mailferry-lab", dependencies: ["MailFerryLab"]),
         // The benchmark against fetchmail, getmail6 and a raw RETR ceiling (scripts/bench); not part of the tests.
         .executableTarget(name: "mailferry-bench", dependencies: ["MailFerryLab", "MailFerry", "CSQLite", "COpenSSL"]),
-        .testTarget(name: "MailFerryTests", dependencies: ["MailFerry", "MailFerryLab"]),
+        // Golden files are read from the source tree (#filePath), not bundled.
+        .testTarget(name: "MailFerryTests", dependencies: ["MailFerry", "MailFerryLab"], exclude: ["Golden"]),
     ]
 )
