@@ -629,3 +629,87 @@ enum DeliveryScript {
         #expect(delivery.staged == 0)
     }
 }
+
+/// A message sent whole whose answer never comes may have been stored: the error says so (`inDoubtCode`), so the
+/// runner leaves it in doubt for reconciliation instead of deferring it and sending it again blindly.
+@Suite struct InDoubtAnswerFakeServerTests {
+    @Test func imapAppendWithoutAnAnswerIsInDoubt() throws {
+        let server = try FakeServer(steps: DeliveryScript.imapLogin()
+            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+               .close])
+        let delivery = try DeliveryScript.imapDelivery(server)
+        let dir = TempFolder("indoubt")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        let error = #expect(throws: MailError.self) {
+            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
+                                                        arrival: DeliveryScript.arrival))
+        }
+        #expect(error?.code == MailError.inDoubtCode, "\(error?.message ?? "")")
+        #expect(error?.message.contains("may have been stored") == true)
+    }
+
+    /// Refused before the literal (a synchronizing literal answered NO): certainly not stored, an ordinary refusal.
+    @Test func imapRefusalBeforeTheLiteralIsNotInDoubt() throws {
+        let server = try FakeServer(steps: DeliveryScript.imapLogin("IMAP4rev1 AUTH=PLAIN")
+            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12}"),
+               .send("mf3 NO [OVERQUOTA] full\r\n"), .respond(["mf4 LOGOUT": "mf4 OK bye\r\n"])])
+        let delivery = try DeliveryScript.imapDelivery(server)
+        let dir = TempFolder("indoubt")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        let error = #expect(throws: MailError.self) {
+            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
+                                                        arrival: DeliveryScript.arrival))
+        }
+        #expect(error?.kind == .quota && error?.code == "OVERQUOTA")
+    }
+
+    @Test func smtpDataWithoutAFinalReplyIsInDoubt() throws {
+        let server = try FakeServer(steps: DeliveryScript.ehlo + [
+            .expect("MAIL FROM:<sender@wingtip.example> SIZE=12"),
+            .expect("RCPT TO:<alice@contoso.example>"), .expect("DATA"),
+            .send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n"),
+            .expect("Subject: x"), .expect("."), .close,
+        ])
+        let delivery = try DeliveryScript.smtp(server)
+        let dir = TempFolder("indoubt")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        let error = #expect(throws: MailError.self) {
+            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
+                                                        arrival: DeliveryScript.arrival))
+        }
+        #expect(error?.code == MailError.inDoubtCode, "\(error?.message ?? "")")
+    }
+
+    /// [TRYCREATE] in the middle of a pipeline: every answer is read first, and only then is the folder created,
+    /// so no command goes out while answers are owed; the refused messages are deferred (transient).
+    @Test func trycreateInAPipelineCreatesTheFolderAfterTheAnswers() throws {
+        let append = { (tag: String) -> [FakeStep] in
+            [.expect("\(tag) APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect("")]
+        }
+        let server = try FakeServer(steps: DeliveryScript.imapLogin() + append("mf3") + append("mf4")
+            + [.send("mf3 NO [TRYCREATE] no such folder\r\nmf4 NO [TRYCREATE] no such folder\r\n"),
+               .expect("mf5 CREATE \"INBOX\""), .send("mf5 OK created\r\n"),
+               .expect("mf6 SUBSCRIBE \"INBOX\""), .send("mf6 OK\r\n"),
+               .respond(["mf7 LOGOUT": "mf7 OK bye\r\n"])])
+        let delivery = try DeliveryScript.imapDelivery(server)
+        delivery.pipelineDepth = 16
+        let dir = TempFolder("indoubt")
+        defer { delivery.close(); server.finish(); dir.cleanup() }
+        for token in ["a", "b"] {
+            let request = DeliveryRequest(token: token, spool: try DeliveryScript.spool(dir),
+                                          arrival: DeliveryScript.arrival, mayStage: true)
+            #expect(try delivery.deliverMessage(request).staged)
+        }
+        let answers = try delivery.flush()
+        for token in ["a", "b"] {
+            guard case .failure(let error)? = answers[token] else {
+                Issue.record("\(token) was not refused")
+                continue
+            }
+            #expect(error.kind == .transient && error.code == "TRYCREATE", "\(error.message)")
+        }
+        delivery.close()
+        server.finish()
+        #expect(server.transcript.plainText.contains("mf5 CREATE"))
+    }
+}

@@ -29,6 +29,8 @@ import Testing
         // A shard prunes its own runs only; 0 keeps everything.
         #expect(ReportWriter.prune(folder: folder.path, keep: 1, like: "20261123T000000.000Z-shard-1-of-4") == 2)
         #expect(ReportWriter.prune(folder: folder.path, keep: 0, like: "20261123T000000.000Z") == 0)
+        // The run just written stays even when the clock went back and it sorts oldest.
+        #expect(ReportWriter.prune(folder: folder.path, keep: 1, like: "20261121T081500.250Z") == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).count == expected.count - 2)
     }
 

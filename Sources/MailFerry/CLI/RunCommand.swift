@@ -133,7 +133,7 @@ enum RunCommand {
         }
         // A cron run every few minutes for months would leave tens of thousands of reports: keep the newest.
         ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: runID)
-        _ = try? store.pruneRunSummaries(keep: plan.keepReports)
+        _ = try? store.pruneRunSummaries(keep: plan.keepReports, sparing: runID)
         do {
             try Dashboard.refresh(plan: plan)
         } catch {

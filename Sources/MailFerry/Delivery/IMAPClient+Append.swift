@@ -51,7 +51,11 @@ extension IMAPClient {
         let appended: IMAPAppendUID? = try guarded {
             guard let tag = try sendAppend(mailbox, flags: flags, date: date, prefix: prefix, spool: spool,
                                            refusal: &refusal) else { return nil }
-            return try readAppendAnswer(tag: tag, refusal: &refusal)
+            do {
+                return try readAppendAnswer(tag: tag, refusal: &refusal)
+            } catch let error as MailError {
+                throw error.leavingDeliveryInDoubt()
+            }
         }
         if let refusal {
             throw classify(refusal, doing: "APPEND to \(wireName)").context("imap \(endpoint.label)")

@@ -155,7 +155,7 @@ public final class IMAPDelivery: Delivery {
             lost += waiting.count
             return
         }
-        var created = false
+        var folderMissing = false
         for (index, item) in waiting.enumerated() {
             do {
                 switch try client.appendAnswer(tag: item.tag, folder: wireFolder ?? settings.folder) {
@@ -164,12 +164,9 @@ public final class IMAPDelivery: Delivery {
                 case .failure(var error):
                     if error.code == "TRYCREATE" {
                         // The folder went away under the pipeline: the messages sent after it are refused too.
-                        // Create it (once) and let them be delivered again on a later run.
-                        if !created, let folder = wireFolder {
-                            created = true
-                            try? client.createFolder(folder)
-                        }
-                        error = MailError(.transient, error.message + "; the folder was created again",
+                        // They are delivered again on a later run, into the folder created below.
+                        folderMissing = true
+                        error = MailError(.transient, error.message + "; the folder is created again",
                                           code: error.code)
                     }
                     answered[item.token] = .failure(error)
@@ -181,6 +178,8 @@ public final class IMAPDelivery: Delivery {
                 return
             }
         }
+        // Only now that no answer is owed may the connection carry another command.
+        if folderMissing, let folder = wireFolder { try? client.createFolder(folder) }
         lastUsed = Date()
     }
 

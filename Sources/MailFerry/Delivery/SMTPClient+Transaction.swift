@@ -92,9 +92,17 @@ extension SMTPClient {
                 return nil
             }
             try streamBody(spool, to: conn)
+            // From here the server may have the message: a reply that cannot be read leaves it in doubt.
+            func readFinalReply() throws -> SMTPReply {
+                do {
+                    return try readReply()
+                } catch let error as MailError {
+                    throw error.leavingDeliveryInDoubt()
+                }
+            }
             switch dialect {
             case .smtp:
-                let final = try readReply()
+                let final = try readFinalReply()
                 guard final.positive else {
                     failure = final.classify(doing: "the message")
                     return nil
@@ -105,7 +113,7 @@ extension SMTPClient {
                 // RFC 2033 §4.2: one reply per accepted recipient, in RCPT order.
                 var reference = ""
                 for index in accepted {
-                    let final = try readReply()
+                    let final = try readFinalReply()
                     results[index].reply = final.summary
                     if final.positive {
                         if reference.isEmpty { reference = final.summary }

@@ -87,7 +87,13 @@ final class Socket: ByteStream {
     func waitReadable() throws {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            if StopSignal.graceOver { throw MailError(.transient, "stopped by a signal while waiting for \(peer)") }
+            if StopSignal.graceOver {
+                // What the server already sent is still read (a pipelined answer, the reply to QUIT): only waiting
+                // for more ends.
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&pfd, 1, 0) > 0 { return }
+                throw MailError(.transient, "stopped by a signal while waiting for \(peer)")
+            }
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { throw MailError(.transient, "timed out waiting for \(peer)") }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

@@ -35,7 +35,8 @@ public enum ReportWriter {
         }
         // Run ids start with their UTC start time to the millisecond: their order is the runs' order.
         var removed = 0
-        for run in runs.keys.sorted(by: >).dropFirst(keep) {
+        // The run just written stays whatever the clock did.
+        for run in runs.keys.sorted(by: >).dropFirst(keep) where run != runID {
             for name in runs[run]! where unlink("\(folder)/\(name)") == 0 { removed += 1 }
         }
         return removed

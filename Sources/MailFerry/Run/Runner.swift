@@ -269,7 +269,8 @@ public final class Runner: Sendable {
                 continue
             }
             fetched += 1
-            let countedBefore = result.settled
+            // Staged messages a failed flush takes back move from settled to pending: count both.
+            let countedBefore = result.settled + result.pending
             do {
                 try transferOne(item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
                                 mailbox: mailbox, mailboxID: mailboxID, targets: targets, result: &result)
@@ -289,7 +290,7 @@ public final class Runner: Sendable {
             } catch {
                 // The mailbox stops here (a broken POP3 session, a target in trouble, the store failing): what is
                 // left, including this message unless it was already counted, waits for the next run.
-                result.pending += items.count - index - (result.settled == countedBefore ? 0 : 1)
+                result.pending += items.count - index - (result.settled + result.pending == countedBefore ? 0 : 1)
                 throw error
             }
             observer?.messageSettled(mailbox, bytes: item.entry.size)
@@ -438,6 +439,7 @@ public final class Runner: Sendable {
                      result: inout MailboxResult) throws {
         let entry = item.entry
         try spool.rewind()
+        try settleUnconfirmed(targets.flushIfDue(), result: &result)
         try client.retrieve(entry.number, upcoming: upcoming) { chunk in
             // LIST may lie, and a body may never end: stop reading at the limit, whatever was announced.
             if spool.size + chunk.count > limit {
@@ -656,6 +658,12 @@ public final class Runner: Sendable {
                 try store.markDelivered(id: id, targetRef: outcome.reference)
             }
             return true
+        } catch let error as MailError where error.code == MailError.inDoubtCode {
+            // The target may have stored it: the row stays "delivering" for the next run's reconciliation (which
+            // finds it, or delivers it again and, where the target cannot be asked, lists a possible duplicate).
+            // The connection is gone, so the mailbox stops here.
+            result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
+            throw error
         } catch let error as MailError {
             try settleRefusal(row, error: error, result: &result)
             if Runner.isTargetTrouble(error) { throw error }
@@ -747,17 +755,15 @@ public final class Runner: Sendable {
             let delivered = try delivery.deliverMessage(request)
             CrashPoint.hit("after-target-ack")
             answers = delivered.recipients
+        } catch let error as MailError where error.code == MailError.inDoubtCode {
+            // The message went out and no answer came back: every routed row stays in doubt, as in `attempt`.
+            result.messageErrors.append("message \(sanitizeForDisplay(routed[0].row.uidl)): \(error.message)")
+            throw error
         } catch let error as MailError {
             // Nobody got it: every routed row shares the one error. A target in trouble stops the mailbox, as in
             // `attempt`.
             if Runner.isTargetTrouble(error) {
-                for (row, _) in routed {
-                    try store.markDeferred(id: row.id, kind: error.kind, error: error.message,
-                                           retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: error.kind),
-                                           countAttempt: false)
-                    result.deferred += 1
-                }
-                result.messageErrors.append("message \(sanitizeForDisplay(routed[0].row.uidl)): \(error.message)")
+                for (row, address) in routed { try settleRefusal(row, error: error, for: address, result: &result) }
                 throw error
             }
             answers = routed.map { RecipientResult(recipient: $0.address, error: error, reply: error.message) }

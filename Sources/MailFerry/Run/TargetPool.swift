@@ -66,6 +66,12 @@ final class TargetPool {
         return outcome
     }
 
+    /// Flushes the staged deliveries whose batch is due, without waiting for any commit: before a retrieval that
+    /// may take long, so staged messages do not wait behind it.
+    func flushIfDue() -> FlushOutcome {
+        open.values.contains(where: { $0.flushDue }) ? flushStaged() : FlushOutcome()
+    }
+
     /// Flushes every staged delivery and waits until every "delivered" checkpoint is committed.
     func settleCheckpoints() -> FlushOutcome {
         var outcome = flushStaged()

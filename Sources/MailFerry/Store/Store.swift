@@ -428,15 +428,16 @@ public final class Store: Sendable {
         }
     }
 
-    /// Drops the report JSON of all runs but the newest `keep` (their rows stay, counted). Returns how many.
+    /// Drops the report JSON of all runs but the newest `keep` and `current` (their rows stay, counted). Returns how
+    /// many.
     @discardableResult
-    public func pruneRunSummaries(keep: Int) throws -> Int {
+    public func pruneRunSummaries(keep: Int, sparing current: String) throws -> Int {
         guard keep > 0 else { return 0 }
         return try write { db in
             try db.prepare("""
-                UPDATE runs SET summary = NULL WHERE summary IS NOT NULL
+                UPDATE runs SET summary = NULL WHERE summary IS NOT NULL AND run_id != ?
                 AND run_id NOT IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)
-                """).run([.int(Int64(keep))])
+                """).run([.text(current), .int(Int64(keep))])
             return db.changes
         }
     }
