@@ -192,10 +192,3 @@ public final class MaildirDelivery: Delivery {
         return MailError(kind, "Maildir \(root): \(what): \(errnoText(code))")
     }
 }
-
-/// Seconds on the monotonic clock (for intervals: immune to the wall clock being set).
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}

@@ -32,6 +32,11 @@ extension StringProtocol {
     }
 }
 
+extension UInt8 {
+    /// An ASCII digit, 0–9.
+    var isASCIIDigit: Bool { self >= 0x30 && self <= 0x39 }
+}
+
 extension Unicode.Scalar {
     /// A–Z or a–z: exactly the ASCII scalars with the Unicode Alphabetic property, without the property lookup.
     var isASCIILetter: Bool { (value | 0x20) >= 0x61 && (value | 0x20) <= 0x7A }

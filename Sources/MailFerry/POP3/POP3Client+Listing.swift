@@ -98,7 +98,7 @@ extension POP3Client {
         while index < line.endIndex && line[index] == 32 { index += 1 }
         var value = 0
         let digitsStart = index
-        while index < line.endIndex, line[index] >= 0x30 && line[index] <= 0x39, index - digitsStart < 18 {
+        while index < line.endIndex, line[index].isASCIIDigit, index - digitsStart < 18 {
             value = value * 10 + Int(line[index] - 0x30)
             index += 1
         }

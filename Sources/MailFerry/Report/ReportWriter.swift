@@ -49,7 +49,7 @@ public enum ReportWriter {
         guard bytes.count >= 20, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "."),
               bytes[19] == UInt8(ascii: "Z") else { return nil }
         let digits = Array(0..<8) + Array(9..<15) + Array(16..<19)
-        guard digits.allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }) else { return nil }
+        guard digits.allSatisfy({ bytes[$0].isASCIIDigit }) else { return nil }
         let suffix = String(decoding: bytes[20...], as: UTF8.self)
         if suffix.isEmpty { return "" }
         guard suffix.hasPrefix("-shard-"), StateFiles.shardNumbers(suffix.dropFirst(7)[...]) != nil else { return nil }

@@ -169,10 +169,7 @@ public final class Runner: Sendable {
         }
         for (address, rows) in byAddress.sorted(by: { $0.key < $1.key }) {
             let delivery = try targets.delivery(for: address)
-            let attempts = rows.compactMap { row in
-                row.token.map { InDoubtAttempt(token: $0, messageID: row.messageID, size: row.size,
-                                               dateHeader: row.dateHeader) }
-            }
+            let attempts = rows.filter { $0.token != nil }.map(\.inDoubtAttempt)
             let found = try delivery.reconcile(attempts)
             for row in rows {
                 if let token = row.token, let ref = found[token] {
@@ -182,9 +179,7 @@ public final class Runner: Sendable {
                     try store.markListed(id: row.id)
                     // LMTP/SMTP cannot be asked, nor an IMAP folder for a message without Message-ID, Date or
                     // provenance header: delivered again, it may be there twice.
-                    let asked = InDoubtAttempt(token: row.token ?? "", messageID: row.messageID, size: row.size,
-                                               dateHeader: row.dateHeader)
-                    if delivery.inDoubtPolicy == .unanswerable || !delivery.confirmsLater(asked) {
+                    if delivery.inDoubtPolicy == .unanswerable || !delivery.confirmsLater(row.inDoubtAttempt) {
                         result.possibleDuplicates.append(row.uidl)
                     }
                 }
@@ -822,5 +817,12 @@ extension Plan.Target {
         case .lmtp, .smtp: return true
         case .maildir, .imap: return false
         }
+    }
+}
+
+extension MessageRecord {
+    /// What the target is asked about this row's attempt when a crash left it in doubt.
+    var inDoubtAttempt: InDoubtAttempt {
+        InDoubtAttempt(token: token ?? "", messageID: messageID, size: size, dateHeader: dateHeader)
     }
 }

@@ -8,7 +8,7 @@ public enum StateFiles {
     static func shardNumbers(_ text: Substring) -> (k: Int, n: Int)? {
         let parts = text.components(separatedBy: "-of-")
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
-              parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              parts.allSatisfy({ $0.utf8.allSatisfy(\.isASCIIDigit) }),
               let k = Int(parts[0]), let n = Int(parts[1]) else { return nil }
         return (k, n)
     }

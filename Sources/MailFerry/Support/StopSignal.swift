@@ -18,9 +18,7 @@ public enum StopSignal {
     /// A stop was requested and its grace is over: waiting sockets give up now.
     public static var graceOver: Bool {
         guard requested else { return false }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let ms = Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000 + 1
+        let ms = Int64(monotonicSeconds() * 1000) + 1
         let (stored, original) = seenAt.compareExchange(expected: 0, desired: ms, ordering: .relaxed)
         return ms - (stored ? ms : original) > Int64(grace * 1000)
     }
@@ -34,4 +32,11 @@ public enum StopSignal {
 
     /// Exit code for an interrupted run: 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
     public static var exitCode: Int32 { 128 + signal }
+}
+
+/// Seconds on the monotonic clock (for intervals: immune to the wall clock being set).
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

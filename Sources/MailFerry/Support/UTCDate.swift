@@ -50,7 +50,7 @@ enum UTCDate {
         func number(_ range: Range<Int>) -> Int? {
             var value = 0
             for byte in bytes[range] {
-                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                guard byte.isASCIIDigit else { return nil }
                 value = value * 10 + Int(byte - 0x30)
             }
             return value
