@@ -13,6 +13,16 @@ enum DeliveryScript {
         try makeSpool(dir, Array(text.utf8))
     }
 
+    /// `message` as a request with `token`, allowed to be staged or not.
+    static func request(_ dir: TempFolder, _ token: String = "t", mayStage: Bool = false) throws -> DeliveryRequest {
+        DeliveryRequest(token: token, spool: try spool(dir), arrival: arrival, mayStage: mayStage)
+    }
+
+    /// What delivering `message` through `delivery` throws (an issue is recorded when it does not throw).
+    static func refusal(_ delivery: any Delivery, _ dir: TempFolder) -> MailError? {
+        #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
+    }
+
     /// A greeting announcing `capabilities`, then AUTHENTICATE PLAIN (no SASL-IR) as admin for alice, and the
     /// delimiter LIST: an IMAP session ready to APPEND into INBOX.
     static func imapLogin(_ capabilities: String = "IMAP4rev1 LITERAL+ AUTH=PLAIN") -> [FakeStep] {
@@ -68,10 +78,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server, tls: .starttls)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .tls)
         delivery.close()
         server.finish()
@@ -85,10 +92,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server, tls: .starttls)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("injection") == true)
         delivery.close()
@@ -107,10 +111,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .quota)
         #expect(error?.code == "OVERQUOTA")
         let result = try delivery.deliverMessage(DeliveryRequest(token: "t2", spool: try DeliveryScript.spool(dir),
@@ -152,10 +153,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .permanent)
         delivery.close()
         server.finish()
@@ -178,10 +176,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .transient)
         let result = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
                                                                  arrival: DeliveryScript.arrival))
@@ -205,10 +200,7 @@ enum DeliveryScript {
         delivery.trace = { transcript.append($0) }
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .auth)
         #expect(!transcript.joined().contains("tok-123") && !transcript.joined().contains(initial))
     }
@@ -253,10 +245,7 @@ enum DeliveryScript {
                                              user: "admin", password: "pw", authorize: "alice")
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .tls)
         delivery.close()
         server.finish()
@@ -553,11 +542,6 @@ enum DeliveryScript {
 /// Pipelined APPENDs (a run's IMAP target with LITERAL+): several on the wire before any answer is read, each
 /// message settled by its own answer at the flush.
 @Suite struct IMAPPipelineFakeServerTests {
-    static func request(_ dir: TempFolder, _ token: String) throws -> DeliveryRequest {
-        DeliveryRequest(token: token, spool: try DeliveryScript.spool(dir), arrival: DeliveryScript.arrival,
-                        mayStage: true)
-    }
-
     /// The server answers nothing until it has all three APPENDs (`expect` blocks until each arrives): only a
     /// client that did not wait can get there. Then one refusal among two successes: each has its own outcome.
     @Test func threeAppendsOnTheWireThenOneAnswerEach() throws {
@@ -573,7 +557,7 @@ enum DeliveryScript {
         let dir = TempFolder("pipeline")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         for token in ["a", "b", "c"] {
-            let result = try delivery.deliverMessage(try Self.request(dir, token))
+            let result = try delivery.deliverMessage(try DeliveryScript.request(dir, token, mayStage: true))
             #expect(result.staged && result.reference.isEmpty)
         }
         #expect(delivery.staged == 3)
@@ -601,10 +585,8 @@ enum DeliveryScript {
         delivery.pipelineDepth = 16
         let dir = TempFolder("pipeline")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        #expect(try delivery.deliverMessage(try Self.request(dir, "a")).staged)
-        var alone = try Self.request(dir, "b")
-        alone.mayStage = false
-        let result = try delivery.deliverMessage(alone)
+        #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, "a", mayStage: true)).staged)
+        let result = try delivery.deliverMessage(try DeliveryScript.request(dir, "b"))
         #expect(!result.staged && result.reference == "INBOX;UIDVALIDITY=7;UID=2")
         #expect(delivery.staged == 1 && delivery.flushDue)
         #expect(try delivery.flush()["a"]?.get() == "INBOX;UIDVALIDITY=7;UID=1")
@@ -621,8 +603,8 @@ enum DeliveryScript {
         delivery.pipelineDepth = 16
         let dir = TempFolder("pipeline")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        #expect(try delivery.deliverMessage(try Self.request(dir, "a")).staged)
-        #expect(try delivery.deliverMessage(try Self.request(dir, "b")).staged)
+        #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, "a", mayStage: true)).staged)
+        #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, "b", mayStage: true)).staged)
         let error = #expect(throws: MailError.self) { try delivery.flush() }
         #expect(error?.kind == .transient && error?.message.contains("1 APPEND unanswered") == true,
                 "\(error?.message ?? "")")
@@ -640,10 +622,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.code == MailError.inDoubtCode, "\(error?.message ?? "")")
         #expect(error?.message.contains("may have been stored") == true)
     }
@@ -656,10 +635,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .quota && error?.code == "OVERQUOTA")
     }
 
@@ -673,10 +649,7 @@ enum DeliveryScript {
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
-        let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
-        }
+        let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.code == MailError.inDoubtCode, "\(error?.message ?? "")")
     }
 
@@ -696,9 +669,7 @@ enum DeliveryScript {
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         for token in ["a", "b"] {
-            let request = DeliveryRequest(token: token, spool: try DeliveryScript.spool(dir),
-                                          arrival: DeliveryScript.arrival, mayStage: true)
-            #expect(try delivery.deliverMessage(request).staged)
+            #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, token, mayStage: true)).staged)
         }
         let answers = try delivery.flush()
         for token in ["a", "b"] {
