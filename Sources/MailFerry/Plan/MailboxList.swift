@@ -69,6 +69,15 @@ struct CSVTable {
             field = ""
             wasQuoted = false
         }
+        /// Forgets the row read so far: the next character starts a new one.
+        func forgetRow() {
+            fields = []
+            columns = []
+            field = ""
+            wasQuoted = false
+            quoted = false
+            atRecordStart = true
+        }
         /// Leaves the current row out and goes on at the line after the one its quote opened on: a quote that runs
         /// over lines by mistake must not swallow the rows below it.
         func rereadAfterQuote() {
@@ -77,24 +86,14 @@ struct CSVTable {
             if i < chars.count { i += 1 }
             line = quoteLine + 1
             column = 1
-            fields = []
-            columns = []
-            field = ""
-            wasQuoted = false
-            quoted = false
-            atRecordStart = true
+            forgetRow()
         }
         /// Leaves the current row out and goes on at the next line.
         func dropRow(_ problem: Failure) throws(Failure) {
             if records.isEmpty { throw problem }  // the header row: nothing can be read without it
             problems.append(problem)
             while i < chars.count && !isBreak(chars[i]) { i += 1 }
-            fields = []
-            columns = []
-            field = ""
-            wasQuoted = false
-            quoted = false
-            atRecordStart = true
+            forgetRow()
         }
         while i < chars.count {
             let c = chars[i]
