@@ -179,6 +179,10 @@ import Testing
         let (again, againOut) = try mailferry(["run", plan])
         #expect(again == 0 && againOut.contains("0 messages delivered"), "\(againOut)")
         #expect(inbox("dana@contoso.example").count == 2 && inbox("bob@contoso.example").count == 2)
+        // verify finds each routed delivery of the catch-all's messages in its person's Maildir.
+        let (verified, verifyOut) = try mailferry(["verify", plan])
+        #expect(verified == 0 && verifyOut.contains("all 5 messages on the legacy servers are in their target "
+                + "mailboxes; 0 duplicates"), "\(verifyOut)")
     }
 
     // MARK: Every routing setting of the plan, end to end

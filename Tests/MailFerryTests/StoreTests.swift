@@ -231,3 +231,35 @@ import Testing
         return rows
     }
 }
+
+/// `verify` reads the state one mailbox at a time: exactly that mailbox's rows, routed deliveries included.
+@Suite struct StateSnapshotPerMailboxTests {
+    @Test func oneMailboxsRowsWithItsRoutedDeliveries() throws {
+        let dir = TempFolder("permailbox")
+        defer { dir.cleanup() }
+        let path = dir.path + "/state.sqlite"
+        let store = try Store(path: path)
+        let all = try store.registerMailbox(key: "isp/everyone", source: "isp", user: "everyone", target: "t",
+                                            address: "everyone@contoso.example")
+        let bob = try store.registerMailbox(key: "isp/bob", source: "isp", user: "bob", target: "t",
+                                            address: "bob@contoso.example")
+        let (work, _) = try store.syncListing(mailbox: all, entries: [POP3Entry(number: 1, uidl: "u1", size: 10),
+                                                                       POP3Entry(number: 2, uidl: "u2", size: 20)])
+        _ = try store.syncListing(mailbox: bob, entries: [POP3Entry(number: 1, uidl: "b1", size: 30)])
+        let parent = try #require(work.first { $0.uidl == "u1" })
+        _ = try store.routedDelivery(parent: parent, mailbox: all, address: "dana@contoso.example")
+        try store.startRun(id: "20261122T000000.000Z")
+
+        let one = try StateSnapshot.read(path: path, mailbox: "isp/everyone")
+        #expect(Set(one.messages.map(\.mailboxKey)) == ["isp/everyone"])
+        #expect(one.messages.count == 3 && one.runs.isEmpty)
+        let merged = try StateFiles.readMessages([path], mailbox: "isp/everyone")
+        #expect(merged.messages["isp/everyone"]?.map(\.uidl) == ["u1", "u2"])
+        #expect(merged.routed["isp/everyone"]?["u1"]?.map(\.address) == ["dana@contoso.example"])
+        #expect(merged.messages["isp/bob"] == nil)
+        #expect(try StateSnapshot.read(path: path, mailbox: "isp/bob").messages.map(\.uidl) == ["b1"])
+        #expect(try StateSnapshot.read(path: path, mailbox: "isp/nobody").messages.isEmpty)
+        let whole = try StateSnapshot.read(path: path)
+        #expect(whole.messages.count == 4 && whole.runs.count == 1)
+    }
+}

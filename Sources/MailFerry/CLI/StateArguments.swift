@@ -46,7 +46,7 @@ struct StateArguments {
     }
 
     /// `load`, then `read`: the command line and the merged state, or the exit code (the reason already printed).
-    /// `reading`: `StateFiles.read` (counted) or `StateFiles.readMessages` (every row).
+    /// `reading`: `StateFiles.read` (counted) or `StateFiles.prepare` (the files, for `verify` to read per mailbox).
     static func open<State>(_ command: String, _ arguments: [String], flags: [String: String],
                             options: [String] = [], console: Console,
                             reading: @escaping ([String]) throws -> State) -> Result<(StateArguments, State), ExitFailure> {

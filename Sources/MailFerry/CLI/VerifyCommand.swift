@@ -27,14 +27,14 @@ enum VerifyCommand {
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
-        let (input, state): (StateArguments, MergedState)
+        let (input, files): (StateArguments, [String])
         switch StateArguments.open("verify", arguments, flags: ["--json": "--json"], options: ["--parallel"],
-                                   console: console, reading: StateFiles.readMessages) {
-        case .success(let opened): (input, state) = opened
+                                   console: console, reading: StateFiles.prepare) {
+        case .success(let opened): (input, files) = opened
         case .failure(let failure): return failure.code
         }
         let parallel = (try? input.scanned.parallel()) ?? input.plan.parallel
-        let report = Verifier(plan: input.plan, state: state).run(parallel: parallel)
+        let report = Verifier(plan: input.plan, stateFiles: files).run(parallel: parallel)
         do {
             try FileManager.default.createDirectory(atPath: input.plan.reportsPath, withIntermediateDirectories: true)
             try ReportWriter.writeAtomically(try report.json(), to: input.plan.reportsPath + "/verify.json")

@@ -4,13 +4,17 @@ import Synchronization
 /// `mailferry verify`: every message on the legacy servers (their UIDL listing now) compared with the state and with
 /// its target. Changes nothing: no DELE (the POP3 session ends with QUIT), no state change, no folder created;
 /// Maildirs are only listed and read.
+///
+/// The state is read one mailbox at a time (its rows from every state file, merged), so memory follows the largest
+/// mailbox, not the plan.
 public final class Verifier: Sendable {
     public let plan: Plan
-    let state: MergedState
+    /// The state files (the plan's and its shards', or `--state`), existing and up to date (`StateFiles.prepare`).
+    let stateFiles: [String]
 
-    public init(plan: Plan, state: MergedState) {
+    public init(plan: Plan, stateFiles: [String]) {
         self.plan = plan
-        self.state = state
+        self.stateFiles = stateFiles
     }
 
     /// One mailbox's part of the verdict.
@@ -42,7 +46,7 @@ public final class Verifier: Sendable {
         }
         let collected = outcomes.withLock { $0 }
         let ordered = plan.mailboxes.compactMap { collected[$0.key] }
-        var report = VerifyReport(plan: plan.name, verifiedAt: Date(), stateFiles: state.files,
+        var report = VerifyReport(plan: plan.name, verifiedAt: Date(), stateFiles: stateFiles,
                                   mailboxes: ordered.map(\.mailbox), missing: ordered.flatMap(\.missing),
                                   duplicates: ordered.flatMap(\.duplicates), exitCode: ExitCode.ok)
         report.exitCode = report.complete ? ExitCode.ok : ExitCode.incomplete
@@ -57,6 +61,7 @@ public final class Verifier: Sendable {
             let entries = try listing(mailbox)
             outcome.mailbox.onServer = entries.count
             var expected: [Expected] = []
+            let state = try StateFiles.readMessages(stateFiles, mailbox: mailbox.key)
             let rows = Dictionary((state.messages[mailbox.key] ?? []).map { ($0.uidl, $0) }, uniquingKeysWith: { a, _ in a })
             for entry in entries {
                 guard let row = rows[entry.uidl] else {
@@ -66,7 +71,7 @@ public final class Verifier: Sendable {
                 }
                 switch row.state {
                 case .delivered, .removed:
-                    expected += deliveries(of: row, mailbox: mailbox)
+                    expected += deliveries(of: row, mailbox: mailbox, routed: state.routed[mailbox.key] ?? [:])
                 case .duplicate:
                     let original = row.duplicateOf.flatMap { rows[$0] }
                     if let original, [.delivered, .removed].contains(original.state) {
@@ -103,8 +108,9 @@ public final class Verifier: Sendable {
     }
 
     /// The deliveries a delivered row stands for: its own, or for a catch-all message each routed delivery.
-    func deliveries(of row: StateSnapshot.Message, mailbox: Plan.Mailbox) -> [Expected] {
-        let children = state.routed[mailbox.key]?[row.uidl] ?? []
+    func deliveries(of row: StateSnapshot.Message, mailbox: Plan.Mailbox,
+                    routed: [String: [StateSnapshot.Message]]) -> [Expected] {
+        let children = routed[row.uidl] ?? []
         let rows = children.isEmpty ? [row] : children
         return rows.map { child in
             Expected(uidl: children.isEmpty ? row.uidl : "\(row.uidl) → \(child.address ?? "?")",

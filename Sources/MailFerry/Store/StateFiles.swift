@@ -43,9 +43,22 @@ public enum StateFiles {
         try StateSummary.read(existing(paths))
     }
 
-    /// Reads and merges every message row of `paths` (`verify`, which compares each with the servers).
+    /// Reads and merges every message row of `paths`.
     public static func readMessages(_ paths: [String]) throws -> MergedState {
         MergedState(try existing(paths).map { try StateSnapshot.read(path: $0) })
+    }
+
+    /// Reads and merges one mailbox's message rows of `paths` (`verify`, one mailbox at a time).
+    public static func readMessages(_ paths: [String], mailbox: String) throws -> MergedState {
+        MergedState(try existing(paths).map { try StateSnapshot.read(path: $0, mailbox: mailbox) })
+    }
+
+    /// The files of `paths` that exist, each brought up to the current schema (so readers working in parallel
+    /// find nothing to migrate); `StateSnapshot.Missing` when none exists.
+    public static func prepare(_ paths: [String]) throws -> [String] {
+        let files = try existing(paths)
+        for path in files { try Store.migrate(try Database(path: path)) }
+        return files
     }
 
     private static func existing(_ paths: [String]) throws -> [String] {

@@ -87,8 +87,9 @@ public struct StateSnapshot: Sendable {
         public var description: String { "no state database at \(path)" }
     }
 
-    /// Reads the state database at `path`; throws `Missing` when there is none.
-    public static func read(path: String) throws -> StateSnapshot {
+    /// Reads the state database at `path`; throws `Missing` when there is none. With `mailbox`, only that
+    /// mailbox's message rows (with its routed deliveries) and no runs: what `verify` holds at a time.
+    public static func read(path: String, mailbox: String? = nil) throws -> StateSnapshot {
         guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }
         let db = try Database(path: path)
         try Store.migrate(db)
@@ -101,8 +102,9 @@ public struct StateSnapshot: Sendable {
                    m.updated_at, m.delivered_at, m.error_kind, m.last_error, d.uidl
             FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
             LEFT JOIN messages p ON p.id = m.parent_id LEFT JOIN messages d ON d.id = m.duplicate_of
+            \(mailbox == nil ? "" : "WHERE b.key = ?")
             ORDER BY m.id
-            """).rows { row in
+            """).rows(mailbox.map { [.text($0)] } ?? []) { row in
             Message(mailboxKey: row.text(0) ?? "", uidl: row.text(1) ?? "",
                     state: MessageState(rawValue: row.text(2) ?? "") ?? .listed, quarantined: row.int(3) != 0,
                     parentUIDL: row.text(4), address: row.text(5), token: row.text(6), targetRef: row.text(7),
@@ -113,8 +115,8 @@ public struct StateSnapshot: Sendable {
                     errorKind: row.text(16).flatMap(FailureKind.init(rawValue:)), lastError: row.text(17),
                     duplicateOf: row.text(18))
         }
-        let runs = try db.prepare("SELECT run_id, started_at, finished_at, exit_code, summary FROM runs ORDER BY id")
-            .rows([], run)
+        let runs = mailbox != nil ? [] : try db.prepare(
+            "SELECT run_id, started_at, finished_at, exit_code, summary FROM runs ORDER BY id").rows([], run)
         return StateSnapshot(path: path, mailboxes: mailboxes, messages: messages, runs: runs)
     }
 
