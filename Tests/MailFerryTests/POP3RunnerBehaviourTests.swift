@@ -271,6 +271,8 @@ import Testing
         server.finish()
         #expect(result.delivered == 2 && result.error == nil, "\(result)")
         #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+        #expect(result.notes.contains { $0.contains("EXPIRE 0: messages retrieved are deleted from the server") },
+                "\(result.notes)")
     }
 
     /// `pipelining: false`: even with PIPELINING announced, each RETR waits for the previous reply. The server stays

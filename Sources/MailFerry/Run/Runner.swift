@@ -239,10 +239,15 @@ public final class Runner: Sendable {
         try client.refreshCapabilitiesAfterLogin()
         let after = client.capabilities
         try store.recordLogin(mailbox: mailboxID, delay: after.loginDelay ?? before.loginDelay)
-        if (after.known ? after.expireZero : before.expireZero) && !source.allowExpireZero {
-            throw MailError(.permanent, "the server announces EXPIRE 0: every message retrieved would be deleted "
-                + "from \(mailbox.user)'s mailbox, which someone may still read; refusing (set allowExpireZero: "
-                + "true on sources.\(source.name) to accept that)")
+        if after.known ? after.expireZero : before.expireZero {
+            guard source.allowExpireZero else {
+                throw MailError(.permanent, "the server announces EXPIRE 0: every message retrieved would be deleted "
+                    + "from \(mailbox.user)'s mailbox, which someone may still read; refusing (set allowExpireZero: "
+                    + "true on sources.\(source.name) to accept that)")
+            }
+            // Allowed, but the report must say what it costs: the server no longer holds what was fetched.
+            result.notes.append("the server announces EXPIRE 0: messages retrieved are deleted from the server "
+                + "(allowed by allowExpireZero on sources.\(source.name))")
         }
         let (items, entries) = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
         let limit = source.maxMessageBytes
