@@ -16,14 +16,16 @@ import Testing
         }
 
         /// `credential` replaces the mailbox's password file (plan text such as `token: { command: [...] }`).
-        init(port: Int, sourceExtras: String = "", auth: String = #"["user"]"#, credential: String? = nil) {
+        /// `planExtras`: top-level plan keys (`quarantineAfter: 2,`); `timeout`: the source's `timeoutSeconds`.
+        init(port: Int, sourceExtras: String = "", auth: String = #"["user"]"#, credential: String? = nil,
+             planExtras: String = "", timeout: Int = 5) {
             folder = TempFolder("runner")
             let secret = folder.file("secrets/pw", "pw\n")
             planFile = folder.file("jobs/fake.json5", """
                 {
-                  plan: "fake",
+                  plan: "fake", \(planExtras)
                   sources: { odd: { host: "127.0.0.1", port: \(port), tls: "none", allowPlaintext: true,
-                                    timeoutSeconds: 5, auth: \(auth) \(sourceExtras) } },
+                                    timeoutSeconds: \(timeout), auth: \(auth) \(sourceExtras) } },
                   targets: { box: { kind: "maildir", path: "target/{mailbox}" } },
                   mailboxes: [ { source: "odd", user: "u", \(credential ?? "password: { file: \"\(secret)\" }"),
                                  target: "box" } ],
@@ -220,6 +222,68 @@ import Testing
         server.finish()
         #expect(rerun.delivered == 2 && rerun.error == nil, "\(rerun)")
         #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
+    }
+
+    /// A message whose retrieval breaks the session every time (here: the server drops the connection in the
+    /// middle of it) is counted against: after `quarantineAfter` tries it is set aside, left on the server, and the
+    /// rest of the mailbox arrives instead of waiting behind it for good.
+    @Test func aMessageThatBreaksEverySessionIsQuarantinedAndTheRestArrive() throws {
+        let server = try FakeServer(connections: 3) { s in
+            for step in Self.login() + Self.listing(uidl: "1 A\r\n2 B") { try s.run(step) }
+            if s.number < 2 {
+                try s.run(.expect("RETR 1"))
+                try s.send("+OK\r\nSubject: one\r\n\r\nfir")
+                s.close()
+            } else {
+                for step: FakeStep in [.expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"),
+                                       .send("+OK\r\n")] { try s.run(step) }
+            }
+        }
+        let setup = Setup(port: server.port, planExtras: "quarantineAfter: 2,")
+        defer { setup.folder.cleanup() }
+        let first = try setup.run()
+        #expect(first.delivered == 0 && first.quarantined == 0 && first.errorKind == .transient, "\(first)")
+        let second = try setup.run()
+        #expect(second.delivered == 0 && second.quarantined == 1 && second.pending == 1, "\(second)")
+        #expect(second.messageErrors.contains { $0.contains("quarantined after 2 retrievals broke the session") },
+                "\(second.messageErrors)")
+        let third = try setup.run()
+        server.finish()
+        #expect(third.delivered == 1 && third.error == nil, "\(third)")
+        #expect(setup.fileContents() == [Self.message2])
+        let plan = try PlanLoader.load(setup.planFile)
+        let rows = try Store(path: plan.statePath).inDoubt(mailbox: 1)
+        #expect(rows.isEmpty)
+    }
+
+    /// A server that trickles a body just fast enough for each read's timeout is cut off once the grace (twice the
+    /// timeout) is over and the message has come at less than 1 KiB/s: the mailbox stops as transient, nothing
+    /// partial is delivered, and the attempt counts against that message.
+    @Test func aTrickledBodyIsCutOffAndCounted() throws {
+        let server = try FakeServer(connections: 1) { s in
+            for step in Self.login() + Self.listing(uidl: "1 A\r\n2 B") { try s.run(step) }
+            try s.run(.expect("RETR 1"))
+            try s.send("+OK\r\nSubject: slow\r\n\r\n")
+            // About 200 bytes/s, for at most 10 s or until the client hangs up.
+            for _ in 0..<2_000 {
+                guard (try? s.send("x")) != nil else { break }
+                usleep(5_000)
+            }
+        }
+        let setup = Setup(port: server.port, timeout: 1)
+        defer { setup.folder.cleanup() }
+        let started = Date()
+        let result = try setup.run()
+        let seconds = Date().timeIntervalSince(started)
+        server.finish()
+        #expect(result.delivered == 0 && result.errorKind == .transient, "\(result)")
+        #expect(result.error?.contains("came too slowly") == true, "\(result.error ?? "")")
+        #expect(seconds < 8, "cut after \(seconds) s")
+        #expect(setup.maildirFiles.isEmpty)
+        let plan = try PlanLoader.load(setup.planFile)
+        let store = try Store(path: plan.statePath)
+        let row = try #require(try store.message(id: 1))
+        #expect(row.uidl == "A" && row.attempts == 1 && row.state == .listed, "\(row)")
     }
 
     @Test func pipeliningSendsRetrievalsAhead() throws {

@@ -440,13 +440,38 @@ public final class Runner: Sendable {
         let entry = item.entry
         try spool.rewind()
         try settleUnconfirmed(targets.flushIfDue(), result: &result)
-        try client.retrieve(entry.number, upcoming: upcoming) { chunk in
-            // LIST may lie, and a body may never end: stop reading at the limit, whatever was announced.
-            if spool.size + chunk.count > limit {
-                throw MailError(.permanent, "message \(entry.number) is larger than \(limit) bytes",
-                                code: Self.tooLarge)
+        let started = monotonicSeconds()
+        // Each read has its timeout; a server that trickles a body just fast enough to meet it is cut off once the
+        // grace is over and the message has come slower than the floor on average.
+        let grace = 2 * client.endpoint.timeout
+        do {
+            try client.retrieve(entry.number, upcoming: upcoming) { chunk in
+                // LIST may lie, and a body may never end: stop reading at the limit, whatever was announced.
+                if spool.size + chunk.count > limit {
+                    throw MailError(.permanent, "message \(entry.number) is larger than \(limit) bytes",
+                                    code: Self.tooLarge)
+                }
+                try spool.append(chunk)
+                let elapsed = monotonicSeconds() - started
+                if elapsed > grace && Double(spool.size) < elapsed * Self.slowestRetrieval {
+                    throw MailError(.transient, "message \(entry.number) came too slowly: \(spool.size) bytes in "
+                        + "\(Int(elapsed)) s, less than \(Int(Self.slowestRetrieval)) bytes/s; the session was cut")
+                }
             }
-            try spool.append(chunk)
+        } catch let error as MailError where client.botched && error.code != Self.tooLarge && !StopSignal.requested {
+            // The session broke in the middle of this message: count it against the message, so one that breaks
+            // every session is set aside after `quarantineAfter` tries instead of holding up the rest for good.
+            if case .known(let row, _) = item {
+                let attempts = try store.noteRetrievalFailure(id: row.id, error: error.message)
+                if attempts >= plan.quarantineAfter {
+                    try store.markQuarantined(id: row.id, kind: error.kind, error: "quarantined after \(attempts) "
+                        + "retrievals broke the session: \(error.message)")
+                    result.quarantined += 1
+                    result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)) quarantined after "
+                        + "\(attempts) retrievals broke the session: \(error.message)")
+                }
+            }
+            throw error
         }
         try spool.finish()
         // The previous message's "delivered" commit ran while this one was fetched.
@@ -472,6 +497,8 @@ public final class Runner: Sendable {
 
     /// The code of the error that stops a message larger than the source's `maxMessageBytes`.
     static let tooLarge = "mailferry/too-large"
+    /// Bytes per second below which a retrieval, on average and past its grace, is cut off as stalled.
+    static let slowestRetrieval = 1024.0
     /// Sessions one mailbox may use in a run: each message cut off mid-RETR for its size costs one.
     static let maxSessionsPerMailbox = 8
 

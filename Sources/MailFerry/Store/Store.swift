@@ -308,6 +308,14 @@ public final class Store: Sendable {
                    [.text(kind.rawValue), .text(error), .double(retryAt)])
     }
 
+    /// A retrieval of this message broke its POP3 session (the connection dropped, stalled or crawled in the middle
+    /// of it): counted against the message, its state otherwise unchanged (it is fetched first again). Returns the
+    /// attempts now counted.
+    public func noteRetrievalFailure(id: Int64, error: String) throws -> Int {
+        try update(id, "attempts = attempts + 1, last_error = ?", [.text(error)])
+        return try message(id: id)?.attempts ?? 0
+    }
+
     /// A message that failed `attempts` times is set aside: state failed, flagged quarantined, with its reason;
     /// the run goes on with the others. It stays on the server.
     public func markQuarantined(id: Int64, kind: FailureKind, error: String) throws {
