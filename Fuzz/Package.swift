@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Fuzz targets for mailferry's parsers: one libFuzzer executable, the target chosen by MAILFERRY_FUZZ_TARGET.
-// Built and run by scripts/fuzz (a release build with -sanitize=fuzzer and -enable-testing, in .build-fuzz).
+// Built and run by scripts/fuzz (a release build with -sanitize=fuzzer,address and -enable-testing, in .build-fuzz).
 import Foundation
 import PackageDescription
 
