@@ -39,23 +39,14 @@ private struct EnvelopeJSONWriter {
             key("arrivalZoneOffset", &object)
             integer(zone)
         }
-        if let host = value.boundaryHost {
-            key("boundaryHost", &object)
-            string(host)
-        }
+        optionalString("boundaryHost", value.boundaryHost, &object)
         key("headerRecipients", &object)
         recipients(value.headerRecipients)
         if let list = value.mailingList {
             key("mailingList", &object)
             var inner = ObjectState()
-            if let address = list.address {
-                key("address", &inner)
-                string(address)
-            }
-            if let id = list.id {
-                key("id", &inner)
-                string(id)
-            }
+            optionalString("address", list.address, &inner)
+            optionalString("id", list.id, &inner)
             close(inner)
         }
         key("notes", &object)
@@ -69,10 +60,7 @@ private struct EnvelopeJSONWriter {
         string(value.recipientSource.rawValue)
         key("recipients", &object)
         recipients(value.recipients)
-        if let sender = value.sender {
-            key("sender", &object)
-            string(sender)
-        }
+        optionalString("sender", value.sender, &object)
         if let provenance = value.senderProvenance {
             key("senderProvenance", &object)
             self.provenance(provenance)
@@ -92,10 +80,7 @@ private struct EnvelopeJSONWriter {
             var object = ObjectState()
             key("address", &object)
             string(recipient.address)
-            if let original = recipient.original {
-                key("original", &object)
-                string(original)
-            }
+            optionalString("original", recipient.original, &object)
             key("provenance", &object)
             provenance(recipient.provenance)
             close(object)
@@ -136,6 +121,13 @@ private struct EnvelopeJSONWriter {
     }
 
     /// RFC 8259 §7, escaped as `JSONEncoder` does: `\"`, `\\`, `\b \f \n \r \t`, other controls as `\u00XX`.
+    /// A string member, left out when there is no value (as `JSONEncoder` leaves out nil).
+    private mutating func optionalString(_ name: StaticString, _ value: String?, _ object: inout ObjectState) {
+        guard let value else { return }
+        key(name, &object)
+        string(value)
+    }
+
     private mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
