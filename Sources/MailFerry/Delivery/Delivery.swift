@@ -149,6 +149,13 @@ public protocol Delivery: AnyObject {
     /// that refused it (the others landed all the same). Throws when that cannot be known (connection lost, disk
     /// failing): then every staged delivery is in doubt, for `reconcile` to answer on the next run.
     func flush() throws -> [String: Result<String, MailError>]
+    /// Whether a staged delivery stays out of sight (nobody can read it, a crash loses it) until `flush`: a
+    /// Maildir batch waits in tmp/. Only then may the runner leave its "delivering" checkpoint uncommitted until the
+    /// flush (`TargetPool` commits it before `flush` makes anything visible); an IMAP APPEND is stored on arrival.
+    var stagesUnseen: Bool { get }
+    /// Drops every staged delivery without making any visible (their "delivering" checkpoints could not be
+    /// committed): a later `flush` or `close` has nothing of them to do.
+    func discardStaged()
     func close()
 }
 
@@ -163,6 +170,8 @@ extension Delivery {
     public var staged: Int { 0 }
     public var flushDue: Bool { false }
     public func flush() throws -> [String: Result<String, MailError>] { [:] }
+    public var stagesUnseen: Bool { false }
+    public func discardStaged() {}
 
     /// The first version's form: the target reference, or an error when not every recipient got the message. With
     /// partial success the error is the first refusal's, and the accepted recipients are not reported: callers that

@@ -60,6 +60,15 @@ public final class MaildirDelivery: Delivery {
 
     public var staged: Int { stagedNames.count }
 
+    /// A staged message is only in tmp/ until the flush renames it.
+    public var stagesUnseen: Bool { stagingLimit > 1 }
+
+    public func discardStaged() {
+        for (_, name) in stagedNames { unlink("\(root)/tmp/\(name)") }
+        stagedNames = []
+        stagedBytes = 0
+    }
+
     public var flushDue: Bool {
         !stagedNames.isEmpty && (stagedNames.count >= stagingLimit || stagedBytes >= Self.stagingBytes
             || monotonicSeconds() - stagedSince >= Self.stagingSeconds)

@@ -658,14 +658,23 @@ public final class Runner: Sendable {
                  result: inout MailboxResult) throws -> Bool {
         let spool = message.spool
         let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
+        let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
+                                   dateHeader: message.dateHeader)
         try keepUp(targets, &result)
-        try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                 sha256: spool.sha256, envelope: envelope)
-        CrashPoint.hit("after-delivering-commit")
+        // A delivery that stays out of sight until its batch is flushed (Maildir's tmp/) need not wait for its
+        // "delivering" checkpoint here: the flush waits for it before anything becomes visible. Every other one
+        // waits, so that nothing can land in a target unknown to the next run's reconciliation.
+        var delivering: GroupCommit.Pending?
+        if mayStage, let open = targets.opened(for: address), open.stagesUnseen, open.confirmsLater(asked) {
+            delivering = store.markDeliveringLater(id: row.id, target: mailbox.target, token: token, size: spool.size,
+                                                   sha256: spool.sha256, envelope: envelope)
+        } else {
+            try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
+                                     sha256: spool.sha256, envelope: envelope)
+            CrashPoint.hit("after-delivering-commit")
+        }
         do {
             let delivery = try targets.delivery(for: address)
-            let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
-                                       dateHeader: message.dateHeader)
             let answersLater = delivery.confirmsLater(asked)
             let request = DeliveryRequest(token: token, spool: spool, arrival: message.envelope.arrival,
                                           sender: message.envelope.sender, mayStage: mayStage && answersLater)
@@ -673,11 +682,14 @@ public final class Runner: Sendable {
             let id = row.id
             if outcome.staged {
                 // Acknowledged at the flush; the crash point "after-target-ack" is there.
-                targets.awaitFlush(TargetPool.Staged(token: token, row: row, size: spool.size) { reference in
+                targets.awaitFlush(TargetPool.Staged(token: token, row: row, size: spool.size,
+                                                     delivering: delivering) { reference in
                     self.store.markDeliveredLater(id: id, targetRef: reference)
                 })
                 return true
             }
+            // Not staged after all (a target that stages unseen always stages what it may): commit before going on.
+            try delivering?.wait()
             CrashPoint.hit("after-target-ack")
             if answersLater {
                 targets.confirmLater(store.markDeliveredLater(id: id, targetRef: outcome.reference))
@@ -689,6 +701,7 @@ public final class Runner: Sendable {
             // The target may have stored it: the row stays "delivering" for the next run's reconciliation (which
             // finds it, or delivers it again and, where the target cannot be asked, lists a possible duplicate).
             // The connection is gone, so the mailbox stops here.
+            try delivering?.wait()
             result.messageErrors.append("message \(sanitizeForDisplay(row.uidl)): \(error.message)")
             throw error
         } catch let error as MailError {

@@ -14,11 +14,13 @@ final class TargetPool {
     /// target.
     private var awaitingFlush: [Staged] = []
 
-    /// A staged delivery: the row it settles, and how to commit it once the target gave its reference.
+    /// A staged delivery: the row it settles, its "delivering" checkpoint when that is still being committed (see
+    /// `Delivery.stagesUnseen`), and how to commit "delivered" once the target gave its reference.
     struct Staged {
         var token: String
         var row: MessageRecord
         var size: Int
+        var delivering: GroupCommit.Pending?
         var confirm: (String) -> GroupCommit.Pending
     }
 
@@ -38,6 +40,11 @@ final class TargetPool {
 
     init(make: @escaping (String) throws -> any Delivery) {
         self.make = make
+    }
+
+    /// The delivery for `address` if it is open already.
+    func opened(for address: String) -> (any Delivery)? {
+        open[address]
     }
 
     func delivery(for address: String) throws -> any Delivery {
@@ -84,6 +91,19 @@ final class TargetPool {
         let waiting = awaitingFlush
         awaitingFlush = []
         var answers: [String: Result<String, MailError>] = [:]
+        do {
+            // Nothing becomes visible in a target before its "delivering" checkpoint is durable: a crash after the
+            // flush must leave every message found there known to the next run's reconciliation.
+            for staged in waiting {
+                guard let delivering = staged.delivering else { continue }
+                try delivering.wait()
+                CrashPoint.hit("after-delivering-commit")
+            }
+        } catch {
+            for delivery in open.values where delivery.staged > 0 { delivery.discardStaged() }
+            return FlushOutcome(unconfirmed: waiting.map { Unconfirmed(row: $0.row, size: $0.size, error: nil) },
+                                failure: error)
+        }
         do {
             for delivery in open.values where delivery.staged > 0 {
                 answers.merge(try delivery.flush()) { $1 }

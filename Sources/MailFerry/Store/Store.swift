@@ -245,8 +245,17 @@ public final class Store: Sendable {
     /// with what was recovered of the envelope (one commit).
     public func markDelivering(id: Int64, target: String, token: String, size: Int, sha256: String,
                                envelope: EnvelopeColumns? = nil) throws {
+        try markDeliveringLater(id: id, target: target, token: token, size: size, sha256: sha256, envelope: envelope)
+            .wait()
+    }
+
+    /// The same, queued for the next group commit without waiting: `wait()` on the result returns once it is
+    /// committed. Only for a delivery that stays out of sight until the caller has waited for it
+    /// (`Delivery.stagesUnseen`: nothing can land in the target before the checkpoint says it may have).
+    func markDeliveringLater(id: Int64, target: String, token: String, size: Int, sha256: String,
+                             envelope: EnvelopeColumns? = nil) -> GroupCommit.Pending {
         let time = now()
-        try write { db in
+        return submit { db in
             if let envelope {
                 try db.prepare("""
                     UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, updated_at = ? WHERE id = ?
