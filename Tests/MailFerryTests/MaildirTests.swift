@@ -70,4 +70,61 @@ import Testing
         let error = #expect(throws: MailError.self) { _ = try MaildirDelivery(root: blocker) }
         #expect(error?.message.contains("is not a folder") == true)
     }
+    /// A message too large for the spool's buffer (on disk) is renamed into tmp/ instead of copied; the spool still
+    /// reads it, and its next message starts a new file that never touches the delivered one. Staged and unstaged.
+    @Test(arguments: [1, MaildirDelivery.runBatch])
+    func aSpooledMessageIsHandedOverWhole(stagingLimit: Int) throws {
+        let dir = TempFolder("maildir-handover")
+        defer { dir.cleanup() }
+        let maildir = try MaildirDelivery(root: dir.path + "/Maildir", stagingLimit: stagingLimit)
+        let body = String(repeating: "a line of a long message body\r\n", count: 20_000)  // 600 KB
+        let text = "Subject: big\r\n\r\n" + body
+        let spoolPath = dir.path + "/spool-big"
+        let message = try SpoolFile(path: spoolPath)
+        try Array(text.utf8).withUnsafeBytes { try message.append($0) }
+        try message.finish()
+        let arrival = Date(timeIntervalSince1970: 1_700_000_000)
+        let result = try maildir.deliverToAll(DeliveryRequest(token: "1700000000.Mbig.mailferry", spool: message,
+                                                              arrival: arrival, mayStage: true))
+        #expect(result.staged == (stagingLimit > 1))
+        #expect(!FileManager.default.fileExists(atPath: spoolPath), "renamed, not copied")
+        var reread: [UInt8] = []
+        try message.readChunks { reread += $0 }
+        #expect(reread == Array(text.utf8))
+        // The next message: the spool starts a new file; the delivered one keeps every byte.
+        try message.rewind()
+        try Array("Subject: next\r\n\r\nx\r\n".utf8).withUnsafeBytes { try message.append($0) }
+        try message.finish()
+        #expect(try maildir.flush().count == (stagingLimit > 1 ? 1 : 0))
+        let path = dir.path + "/Maildir/" + result.reference
+        #expect(FileManager.default.contents(atPath: path) == Data(text.utf8))
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.modificationDate] as? Date) == arrival)
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/Maildir/tmp").isEmpty)
+        message.discard()
+        #expect(FileManager.default.contents(atPath: path) == Data(text.utf8))
+    }
+
+    /// Where the spool and the Maildir are on different file systems (/dev/shm is tmpfs here) the rename fails
+    /// with EXDEV and the message is copied: same bytes, the spool file stays where it was.
+    @Test func aSpoolOnAnotherFileSystemIsCopied() throws {
+        let dir = TempFolder("maildir-handover")
+        defer { dir.cleanup() }
+        let shm = "/dev/shm/mailferry-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: shm, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: shm) }
+        var shmInfo = stat(), tmpInfo = stat()
+        #expect(stat(shm, &shmInfo) == 0 && stat(dir.path, &tmpInfo) == 0)
+        let maildir = try MaildirDelivery(root: dir.path + "/Maildir")
+        let text = "Subject: big\r\n\r\n" + String(repeating: "0123456789abcdef\r\n", count: 30_000)
+        let message = try SpoolFile(path: shm + "/spool")
+        try Array(text.utf8).withUnsafeBytes { try message.append($0) }
+        try message.finish()
+        let reference = try maildir.deliver(DeliveryRequest(token: "1700000000.Mcopy.mailferry", spool: message,
+                                                            arrival: Date()))
+        #expect(FileManager.default.contents(atPath: dir.path + "/Maildir/" + reference) == Data(text.utf8))
+        #expect(FileManager.default.fileExists(atPath: shm + "/spool") == (shmInfo.st_dev != tmpInfo.st_dev))
+        message.discard()
+    }
 }

@@ -109,21 +109,31 @@ public final class MaildirDelivery: Delivery {
         let name = Self.fileName(token: request.token, size: request.spool.size)
         let tmpPath = "\(root)/tmp/\(name)"
         let newPath = "\(root)/new/\(name)"
-        var fd = open(tmpPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        // A message spooled to disk is moved into tmp/ whole when the spool is on the same file system (replacing
+        // any leftover of an attempt that died before its rename): no second copy of its bytes.
+        let handedOver = request.spool.handOver(to: tmpPath)
+        let create = O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC
+        var fd = handedOver ? open(tmpPath, O_WRONLY | O_CLOEXEC) : open(tmpPath, create, 0o600)
         if fd < 0 && errno == EEXIST {
             // A leftover of an attempt that died before its rename (removed only then: one system call less for
             // every other message).
             unlink(tmpPath)
-            fd = open(tmpPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            fd = open(tmpPath, create, 0o600)
         }
-        if fd < 0 { throw localError("cannot create \(tmpPath)") }
+        if fd < 0 {
+            let error = localError("cannot \(handedOver ? "open" : "create") \(tmpPath)")
+            if handedOver { unlink(tmpPath) }
+            throw error
+        }
         do {
-            try request.spool.readChunks { chunk in
-                var offset = 0
-                while offset < chunk.count {
-                    let n = retryingEINTR { write(fd, chunk.baseAddress! + offset, chunk.count - offset) }
-                    if n < 0 { throw localError("cannot write \(tmpPath)") }
-                    offset += n
+            if !handedOver {
+                try request.spool.readChunks { chunk in
+                    var offset = 0
+                    while offset < chunk.count {
+                        let n = retryingEINTR { write(fd, chunk.baseAddress! + offset, chunk.count - offset) }
+                        if n < 0 { throw localError("cannot write \(tmpPath)") }
+                        offset += n
+                    }
                 }
             }
             var times = [timespec](repeating: timespec(), count: 2)

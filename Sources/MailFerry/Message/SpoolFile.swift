@@ -5,7 +5,8 @@ import Glibc
 /// then read by a delivery. Memory stays constant whatever the message size. One spool file serves a whole mailbox
 /// run (`rewind` between messages): creating and deleting a file per message costs the file system more than
 /// writing it (ext4 searches recently deleted inodes on every create). A message smaller than the write buffer
-/// (most mail) never reaches the file: it is read back from the buffer.
+/// (most mail) never reaches the file: it is read back from the buffer. A larger one can be handed over whole to a
+/// Maildir (`handOver`): renamed into its tmp/ instead of copied there byte by byte.
 public final class SpoolFile {
     public let path: String
     private var fd: Int32
@@ -18,6 +19,9 @@ public final class SpoolFile {
     public private(set) var sha256 = ""
     /// Whether any byte of the current message went to the file (otherwise all of it is in `pending`).
     private var wroteToFile = false
+    /// The file was renamed away (`handOver`): `fd` still reads it, but it is someone's mail now, never to be
+    /// written or emptied again; `rewind` starts a new file at `path`.
+    private var handedOver = false
 
     /// Creates (truncating) the spool file at `path`, mode 0600: it holds someone's mail.
     public init(path: String) throws {
@@ -34,7 +38,13 @@ public final class SpoolFile {
 
     /// Empties the file for the next message.
     public func rewind() throws {
-        if wroteToFile {
+        if handedOver {
+            close(fd)
+            fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0o600)
+            if fd < 0 { throw MailError(.local, "cannot create spool file \(path): \(errnoText())") }
+            handedOver = false
+            wroteToFile = false
+        } else if wroteToFile {
             guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
                 throw MailError(.local, "cannot empty spool file \(path): \(errnoText())")
             }
@@ -48,6 +58,7 @@ public final class SpoolFile {
 
     /// Appends bytes as they arrive.
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        if handedOver { throw MailError(.local, "spool file \(path) was handed over: rewind before writing") }
         hasher.update(bytes)
         size += bytes.count
         if bytes.count >= Self.flushThreshold {
@@ -121,12 +132,23 @@ public final class SpoolFile {
         return result
     }
 
+    /// Moves the finished message's file to `destination` (a rename, so the same file system only) when the message
+    /// is on disk, and says whether it did. The spool still reads the message afterwards; `rewind` starts a new
+    /// file. False (nothing changed) for a message held in memory, or when the rename fails (`EXDEV`, ...): the
+    /// caller copies it then.
+    public func handOver(to destination: String) -> Bool {
+        guard wroteToFile, !handedOver, !sha256.isEmpty else { return false }
+        guard rename(path, destination) == 0 else { return false }
+        handedOver = true
+        return true
+    }
+
     /// Closes and deletes the file.
     public func discard() {
         if fd >= 0 {
             close(fd)
             fd = -1
         }
-        unlink(path)
+        if !handedOver { unlink(path) }
     }
 }
