@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Synchronization
 import Testing
 @testable import MailFerry
 
@@ -39,6 +40,47 @@ import Testing
         try store.markListed(id: rows[0].id)
         #expect(try store.inDoubt(mailbox: box).isEmpty)
         #expect(try store.message(id: rows[0].id)?.attempts == 1)
+    }
+
+    /// Workers read the hash defence concurrently, each on a reader connection of its own, while commits go on:
+    /// every answer is the committed truth.
+    @Test func concurrentHashReadsSeeEveryCommit() throws {
+        let dir = TempFolder("store")
+        defer { dir.cleanup() }
+        let store = try Store(path: dir.path + "/s.sqlite")
+        let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
+        let rows = try store.syncListing(mailbox: box, entries: entries((0..<80).map { "u\($0)" })).work
+        for row in rows.prefix(40) {
+            try store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1, sha256: "h\(row.id)")
+        }
+        let wrong = Mutex(0), failures = Mutex(0)
+        let threads = (0..<8).map { worker in
+            Thread {
+                for (index, row) in rows.enumerated() where index % 8 == worker {
+                    if index >= 40 {
+                        do {
+                            try store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
+                                                     sha256: "h\(row.id)")
+                        } catch { failures.withLock { $0 += 1 } }
+                    }
+                    for probe in rows {
+                        do {
+                            let found = try store.deliveredCopy(mailbox: box, sha256: "h\(probe.id)", excluding: -1)
+                            // Rows up to 40 were committed before; a later one may or may not be yet, but never wrong.
+                            if (found != nil && found != probe.id) || (found == nil && probe.id <= rows[39].id) {
+                                wrong.withLock { $0 += 1 }
+                            }
+                        } catch { failures.withLock { $0 += 1 } }
+                    }
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        for _ in 0..<3000 where !threads.allSatisfy(\.isFinished) { usleep(10_000) }
+        let finished = threads.allSatisfy { $0.isFinished }
+        #expect(finished)
+        #expect(wrong.withLock { $0 } == 0 && failures.withLock { $0 } == 0)
+        for row in rows { #expect(try store.deliveredCopy(mailbox: box, sha256: "h\(row.id)", excluding: -1) == row.id) }
     }
 
     @Test func databaseIsPrivateAndVersioned() throws {

@@ -6,9 +6,10 @@ import Synchronization
 /// method returns, so it survives a crash of this process or of the machine.
 public final class Store: Sendable {
     private let database: Mutex<Database>
-    /// A second connection for the reads a worker makes per message: a read must not wait (spinning on the mutex)
-    /// while another worker's group commit holds `database` through its fsync. WAL lets it read the last commit.
-    private let reader: Mutex<Database>
+    /// Idle connections for the reads a worker makes per message: a read must not wait (spinning on a mutex) while
+    /// another worker's group commit holds `database` through its fsync, nor while another worker reads. WAL lets
+    /// each read the last commit. One is opened per concurrent reader, so at most one per worker.
+    private let readers: Mutex<[Database]>
     private let commits = GroupCommit()
     public let path: String
 
@@ -26,9 +27,20 @@ public final class Store: Sendable {
         try db.execute("PRAGMA foreign_keys = ON")
         try Store.migrate(db)
         database = Mutex(db)
-        let second = try Database(path: path)
-        try second.execute("PRAGMA foreign_keys = ON")
-        reader = Mutex(second)
+        readers = Mutex([try Store.openReader(path: path)])
+    }
+
+    private static func openReader(path: String) throws -> Database {
+        let reader = try Database(path: path)
+        try reader.execute("PRAGMA foreign_keys = ON")
+        return reader
+    }
+
+    /// Runs `body` on an idle reader connection, opening another when every one is busy.
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        let reader = try readers.withLock { $0.popLast() } ?? Store.openReader(path: path)
+        defer { readers.withLock { $0.append(reader) } }
+        return try body(reader)
     }
 
     static func migrate(_ db: Database) throws {
@@ -233,7 +245,7 @@ public final class Store: Sendable {
 
     /// An already delivered message of the same mailbox with exactly these bytes, if any.
     public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64) throws -> Int64? {
-        try reader.withLock { db in
+        try read { db in
             try db.prepare("""
                 SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ?
                 AND state IN ('delivered', 'delivering', 'removed') ORDER BY id LIMIT 1
