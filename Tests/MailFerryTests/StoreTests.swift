@@ -42,6 +42,32 @@ import Testing
         #expect(try store.message(id: rows[0].id)?.attempts == 1)
     }
 
+    /// The "delivering" checkpoint writes the attempt and the envelope in one statement: every column, and the
+    /// arrival the schema's trigger derives from the envelope.
+    @Test func deliveringCheckpointWritesTheAttemptAndTheEnvelope() throws {
+        let dir = TempFolder("store")
+        defer { dir.cleanup() }
+        let path = dir.path + "/s.sqlite"
+        let store = try Store(path: path)
+        let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
+        let rows = try store.syncListing(mailbox: box, entries: entries(["x", "y"])).work
+        let json = #"{"envelope":{"arrival":"2026-03-01T10:00:00Z"}}"#
+        try store.markDelivering(id: rows[0].id, target: "out", token: "tok-x", size: 42, sha256: "hx",
+                                 envelope: .init(messageID: "<m@x>", dateHeader: "Sun, 1 Mar 2026", json: json))
+        try store.markDelivering(id: rows[1].id, target: "out", token: "tok-y", size: 7, sha256: "hy")
+        let dumped = try StoreMigrationTests.dump(path, """
+            SELECT state, target, token, size, sha256, attempts, message_id, date_header, envelope, arrival_at
+            FROM messages ORDER BY id
+            """)
+        #expect(dumped.count == 2)
+        #expect(dumped[0] == ["state": "t:delivering", "target": "t:out", "token": "t:tok-x", "size": "i:42",
+                              "sha256": "t:hx", "attempts": "i:1", "message_id": "t:<m@x>",
+                              "date_header": "t:Sun, 1 Mar 2026", "envelope": "t:\(json)", "arrival_at": "r:1772359200.0"])
+        #expect(dumped[1] == ["state": "t:delivering", "target": "t:out", "token": "t:tok-y", "size": "i:7",
+                              "sha256": "t:hy", "attempts": "i:1", "message_id": "null", "date_header": "null",
+                              "envelope": "null", "arrival_at": "null"])
+    }
+
     /// Workers read the hash defence concurrently, each on a reader connection of its own, while commits go on:
     /// every answer is the committed truth.
     @Test func concurrentHashReadsSeeEveryCommit() throws {

@@ -269,18 +269,22 @@ public final class Store: Sendable {
     func markDeliveringLater(id: Int64, target: String, token: String, size: Int, sha256: String,
                              envelope: EnvelopeColumns? = nil) -> GroupCommit.Pending {
         let time = now()
+        let attempt: [Statement.Value] = [.text(target), .text(token), .int(Int64(size)), .text(sha256), .double(time),
+                                          .int(id)]
         return submit { db in
-            if let envelope {
+            guard let envelope else {
                 try db.prepare("""
-                    UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, updated_at = ? WHERE id = ?
-                    """).run([envelope.messageID.map { .text($0) } ?? .null,
-                              envelope.dateHeader.map { .text($0) } ?? .null, .text(envelope.json), .double(time),
-                              .int(id)])
+                    UPDATE messages SET state = 'delivering', target = ?, token = ?, size = ?, sha256 = ?,
+                    attempts = attempts + 1, updated_at = ? WHERE id = ?
+                    """).run(attempt)
+                return
             }
+            // One statement, so the row and its indexes are written once.
             try db.prepare("""
-                UPDATE messages SET state = 'delivering', target = ?, token = ?, size = ?, sha256 = ?,
-                attempts = attempts + 1, updated_at = ? WHERE id = ?
-                """).run([.text(target), .text(token), .int(Int64(size)), .text(sha256), .double(time), .int(id)])
+                UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, state = 'delivering', target = ?,
+                token = ?, size = ?, sha256 = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?
+                """).run([envelope.messageID.map { .text($0) } ?? .null, envelope.dateHeader.map { .text($0) } ?? .null,
+                          .text(envelope.json)] + attempt)
         }
     }
 
