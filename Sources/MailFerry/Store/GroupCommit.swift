@@ -81,20 +81,21 @@ final class GroupCommit: @unchecked Sendable {
         if let error = job.error { throw error }
     }
 
-    /// BEGIN, every write in its own savepoint, COMMIT.
+    /// BEGIN, every write in its own savepoint, COMMIT. The savepoint statements are prepared once per connection
+    /// (one name serves every write: each is released before the next opens).
     private static func commit(_ batch: [Pending]) {
         guard let first = batch.first else { return }
         do {
             try first.transaction { db in
-                for (index, job) in batch.enumerated() {
-                    try db.execute("SAVEPOINT w\(index)")
+                for job in batch {
+                    try db.prepare("SAVEPOINT w").run([])
                     do {
                         try job.body(db)
-                        try db.execute("RELEASE w\(index)")
+                        try db.prepare("RELEASE w").run([])
                     } catch {
                         job.error = error
-                        try db.execute("ROLLBACK TO w\(index)")
-                        try db.execute("RELEASE w\(index)")
+                        try db.prepare("ROLLBACK TO w").run([])
+                        try db.prepare("RELEASE w").run([])
                     }
                 }
                 if batch.count > 1 {
