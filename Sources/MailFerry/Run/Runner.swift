@@ -545,7 +545,8 @@ public final class Runner: Sendable {
 
         guard let global = mailbox.global else {
             let columns = Store.EnvelopeColumns(messageID: messageID, dateHeader: dateHeader,
-                                                json: StoredEnvelope(envelope: envelope).json())
+                                                json: StoredEnvelope(envelope: envelope).json(),
+                                                arrival: envelope.arrival)
             if try attempt(row, address: mailbox.address, key: mailbox.key, message: message, envelope: columns,
                            mailbox: mailbox, targets: targets, mayStage: true, result: &result) {
                 result.delivered += 1

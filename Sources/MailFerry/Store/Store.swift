@@ -280,11 +280,20 @@ public final class Store: Sendable {
                 return
             }
             // One statement, so the row and its indexes are written once.
+            let columns: [Statement.Value] = [envelope.messageID.map { .text($0) } ?? .null,
+                                              envelope.dateHeader.map { .text($0) } ?? .null, .text(envelope.json)]
+            guard let arrival = envelope.arrivalAt else {
+                try db.prepare("""
+                    UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, state = 'delivering', target = ?,
+                    token = ?, size = ?, sha256 = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?
+                    """).run(columns + attempt)
+                return
+            }
+            // arrival_at given: the trigger (schema 7) leaves a changed arrival_at as it is.
             try db.prepare("""
-                UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, state = 'delivering', target = ?,
-                token = ?, size = ?, sha256 = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?
-                """).run([envelope.messageID.map { .text($0) } ?? .null, envelope.dateHeader.map { .text($0) } ?? .null,
-                          .text(envelope.json)] + attempt)
+                UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, arrival_at = ?, state = 'delivering',
+                target = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?
+                """).run(columns + [.double(arrival)] + attempt)
         }
     }
 
@@ -311,10 +320,21 @@ public final class Store: Sendable {
         public var messageID: String?
         public var dateHeader: String?
         public var json: String
-        public init(messageID: String?, dateHeader: String?, json: String) {
+        /// The `arrival_at` column, when the caller knows it: what the schema's trigger derives from `json`'s
+        /// `envelope.arrival` (whole seconds since 1970). Written directly it spares the trigger parsing the JSON
+        /// twice per message; nil leaves it to the trigger.
+        public var arrivalAt: Double?
+
+        /// `arrival` must be the one `json` holds; it is used only in whole seconds from 1970 to 9999 (the form the
+        /// JSON writer writes and SQLite's `strftime('%s')` reads back exactly).
+        public init(messageID: String?, dateHeader: String?, json: String, arrival: Date? = nil) {
             self.messageID = messageID
             self.dateHeader = dateHeader
             self.json = json
+            if let seconds = arrival?.timeIntervalSince1970, seconds >= 0, seconds < 253_402_300_800,
+               seconds.rounded(.down) == seconds {
+                arrivalAt = seconds
+            }
         }
     }
 
