@@ -17,6 +17,8 @@ struct Options {
     var mailferry = ""
     /// `--state-rows`: only measure status and the dashboard refresh over state databases of these sizes.
     var stateRows: [Int] = []
+    /// `--envelope-only N`: only time envelope recovery of N corpus messages in this process (EnvelopeOnly.swift).
+    var envelopeOnly = 0
 
     static let usage = """
         usage: mailferry-bench [--mailboxes N] [--messages M] [--parallel P] [--huge-mib S] [--only LIST] [--keep]
@@ -29,6 +31,7 @@ struct Options {
           --keep         keep the lab and every tool's output (printed at the end)
           --state-rows N,...  instead: time and peak RSS of mailferry status and of the dashboard refresh over a
                          state database of N message rows in --mailboxes mailboxes (no lab, no peers)
+          --envelope-only N  instead: µs per message of envelope recovery over N corpus messages, in this process
         """
 
     init(_ arguments: [String]) throws {
@@ -55,10 +58,11 @@ struct Options {
                 stateRows = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
                 guard !stateRows.isEmpty else { throw BenchError("--state-rows wants numbers: 20000,100000") }
             case "--mailferry": mailferry = iterator.next() ?? ""
+            case "--envelope-only": envelopeOnly = max(1, try number(argument))
             default: throw BenchError("unknown argument \(argument)\n\(Options.usage)")
             }
         }
-        guard FileManager.default.isExecutableFile(atPath: mailferry) else {
+        guard envelopeOnly > 0 || FileManager.default.isExecutableFile(atPath: mailferry) else {
             throw BenchError("--mailferry PATH: the release mailferry binary (scripts/bench passes it)")
         }
     }
@@ -296,7 +300,9 @@ func loadAverage() -> String {
 do {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
     let load = loadAverage()
-    if !options.stateRows.isEmpty {
+    if options.envelopeOnly > 0 {
+        print(EnvelopeOnly.measure(messages: options.envelopeOnly))
+    } else if !options.stateRows.isEmpty {
         let rows = try options.stateRows.flatMap {
             try StateRows.measure(rows: $0, mailboxes: options.mailboxes, mailferry: options.mailferry)
         }
