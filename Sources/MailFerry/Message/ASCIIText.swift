@@ -5,6 +5,11 @@ extension StringProtocol {
     /// Whether every byte is 7-bit ASCII.
     var isASCIIOnly: Bool { utf8.allSatisfy { $0 < 0x80 } }
 
+    /// Whether every byte is 7-bit ASCII and none is CR: the condition of the byte-level fast paths of the header
+    /// parsers. CR LF is the one pair of ASCII scalars that makes a single Character (grapheme cluster); without a
+    /// CR, ASCII text has exactly one Character per byte, so a byte scan reads it exactly as a Character scan does.
+    var isASCIIWithoutCR: Bool { utf8.allSatisfy { $0 < 0x80 && $0 != 0x0D } }
+
     /// `contains(String(needle))` (Foundation's substring search) for a one-byte ASCII needle: on ASCII text a
     /// plain byte search gives the same answer without the search machinery.
     func containsASCII(_ needle: Unicode.Scalar) -> Bool {
@@ -35,6 +40,27 @@ extension StringProtocol {
 extension UInt8 {
     /// An ASCII digit, 0–9.
     var isASCIIDigit: Bool { self >= 0x30 && self <= 0x39 }
+
+    /// A–Z or a–z. On ASCII text this is `Character.isLetter` (no other ASCII character is a letter).
+    var isASCIILetter: Bool { (self | 0x20) >= 0x61 && (self | 0x20) <= 0x7A }
+
+    /// 0–9, a–f, A–F. On ASCII text this is `Character.isHexDigit`.
+    var isASCIIHexDigit: Bool { isASCIIDigit || ((self | 0x20) >= 0x61 && (self | 0x20) <= 0x66) }
+
+    /// A–Z mapped to a–z, every other byte unchanged: what `lowercased()` does to ASCII.
+    var asciiLowercased: UInt8 { self >= 0x41 && self <= 0x5A ? self | 0x20 : self }
+}
+
+extension Sequence<UInt8> {
+    /// Whether these bytes (ASCII) start with `prefix` (lower-case ASCII), ignoring ASCII letter case: `lowercased()
+    /// .hasPrefix(prefix)` without making the lower-cased copy.
+    func startsIgnoringASCIICase(with prefix: some Sequence<UInt8>) -> Bool {
+        var bytes = makeIterator()
+        for wanted in prefix {
+            guard let byte = bytes.next(), byte.asciiLowercased == wanted else { return false }
+        }
+        return true
+    }
 }
 
 extension Unicode.Scalar {
@@ -46,27 +72,17 @@ extension StringProtocol {
     /// True only when the text is ASCII and holds no `needle` in any letter case (`needle` is lower-case ASCII): a
     /// cheap "certainly not here" before a Foundation search of the lower-cased text.
     func certainlyLacksASCII(caseInsensitive needle: StaticString) -> Bool {
-        let wanted = needle.withUTF8Buffer { Array($0) }
-        guard let first = wanted.first else { return false }
-        let bytes = Array(utf8)
-        guard bytes.allSatisfy({ $0 < 0x80 }) else { return false }
-        var start = 0
-        while start + wanted.count <= bytes.count {
-            let byte = bytes[start] >= 0x41 && bytes[start] <= 0x5A ? bytes[start] | 0x20 : bytes[start]
-            if byte == first {
-                var matched = true
-                for offset in 1..<wanted.count {
-                    let other = bytes[start + offset]
-                    if (other >= 0x41 && other <= 0x5A ? other | 0x20 : other) != wanted[offset] {
-                        matched = false
-                        break
-                    }
-                }
-                if matched { return false }
+        guard isASCIIOnly else { return false }
+        return needle.withUTF8Buffer { wanted in
+            guard !wanted.isEmpty else { return false }
+            var rest = utf8[...]
+            // Bounded by the length of the text: each pass drops one byte.
+            while let first = rest.first {
+                if first.asciiLowercased == wanted.first, rest.startsIgnoringASCIICase(with: wanted) { return false }
+                rest = rest.dropFirst()
             }
-            start += 1
+            return true
         }
-        return true
     }
 }
 

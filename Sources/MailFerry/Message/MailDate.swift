@@ -22,7 +22,14 @@ public struct MailDate: Sendable, Equatable, Codable {
 
     /// Parses a date-time; nil when no day, month, year and time can be found. Bounded: at most 40 tokens.
     public static func parse(_ text: String) -> MailDate? {
-        var parser = MailDateParser()
+        var parser = MailDateParser(fast: text.isASCIIWithoutCR)
+        return parser.parse(text)
+    }
+
+    /// `parse` the general way, Character by Character, whatever the text: the reference the byte-level fast path
+    /// of `parse` is tested against (ParsingFastPathTests).
+    static func parseGeneral(_ text: String) -> MailDate? {
+        var parser = MailDateParser(fast: false)
         return parser.parse(text)
     }
 
@@ -96,6 +103,9 @@ func civil(fromSeconds seconds: Int) -> (year: Int, month: Int, day: Int, hour: 
 }
 
 private struct MailDateParser {
+    /// The text is ASCII without CR, so one byte is one Character: tokens are cut and classified byte by byte.
+    /// False: Character by Character, the general way (any text; `MailDate.parseGeneral` forces it for the tests).
+    let fast: Bool
     var day: Int?
     var month: Int?
     var year: Int?
@@ -105,29 +115,33 @@ private struct MailDateParser {
     var zoneKnown = false
     var commentZone: Int?
 
+    init(fast: Bool) { self.fast = fast }
+
     mutating func parse(_ text: String) -> MailDate? {
-        let tokens = tokenize(text)
+        let tokens = fast ? tokenizeASCII(text) : tokenize(text)
         var numbers: [Substring] = []
         for token in tokens.prefix(40) {
-            let lower = token.lowercased()
             if !sawTime, token.containsASCII(":"), readTime(token) { continue }
-            if let first = token.first, first == "+" || first == "-", sawTime, zoneMinutes == nil,
+            if sawTime, zoneMinutes == nil, let first = token.first, first == "+" || first == "-",
                let minutes = numericZone(token.dropFirst(), negative: first == "-") {
                 zoneMinutes = minutes
                 zoneKnown = !(minutes == 0 && first == "-")  // RFC 5322 §3.3: -0000 means "unknown"
                 continue
             }
-            if token.allSatisfy(\.isNumber), token.count <= 4 {
+            if isNumber(token), length(token) <= 4 {
                 numbers.append(token)
                 continue
             }
-            if month == nil, let index = monthNames.firstIndex(where: { lower.hasPrefix($0) }),
-               lower.count == 3 || monthFull(lower) {
-                month = index + 1
-                continue
+            if month == nil, let index = nameIndex(token, in: monthNames) {
+                let lower = token.lowercased()
+                if lower.count == 3 || monthFull(lower) {
+                    month = index + 1
+                    continue
+                }
             }
-            if dayNames.contains(where: { lower.hasPrefix($0) }) { continue }
-            if sawTime, zoneMinutes == nil, token.allSatisfy(\.isLetter) {
+            if nameIndex(token, in: dayNames) != nil { continue }
+            if sawTime, zoneMinutes == nil, isLetters(token) {
+                let lower = token.lowercased()
                 if let minutes = zoneNames[lower] {
                     zoneMinutes = minutes
                     zoneKnown = true
@@ -141,10 +155,10 @@ private struct MailDateParser {
         guard numbers.count >= 2, let firstNumber = Int(numbers[0]), let secondNumber = Int(numbers[1]) else {
             return nil
         }
-        if numbers[0].count >= 3 || firstNumber > 31 {
-            (year, day) = (expandYear(firstNumber, digits: numbers[0].count), secondNumber)
+        if length(numbers[0]) >= 3 || firstNumber > 31 {
+            (year, day) = (expandYear(firstNumber, digits: length(numbers[0])), secondNumber)
         } else {
-            (day, year) = (firstNumber, expandYear(secondNumber, digits: numbers[1].count))
+            (day, year) = (firstNumber, expandYear(secondNumber, digits: length(numbers[1])))
         }
         if zoneMinutes == nil, let fromComment = commentZone {
             zoneMinutes = fromComment
@@ -157,6 +171,28 @@ private struct MailDateParser {
         let offset = (zoneMinutes ?? 0) * 60
         return MailDate(date: Date(timeIntervalSince1970: TimeInterval(local - offset)),
                         zoneOffset: zoneKnown ? offset : nil)
+    }
+
+    // MARK: Reading one token, byte by byte (fast) or Character by Character; both give the same answer.
+
+    /// The number of Characters.
+    private func length(_ token: Substring) -> Int { fast ? token.utf8.count : token.count }
+
+    /// Only digits (`Character.isNumber`: in ASCII the digits alone).
+    private func isNumber(_ token: Substring) -> Bool {
+        fast ? token.utf8.allSatisfy(\.isASCIIDigit) : token.allSatisfy(\.isNumber)
+    }
+
+    /// Only letters (`Character.isLetter`: in ASCII A–Z and a–z alone).
+    private func isLetters(_ token: Substring) -> Bool {
+        fast ? token.utf8.allSatisfy(\.isASCIILetter) : token.allSatisfy(\.isLetter)
+    }
+
+    /// The index of the name (lower-case, as in `monthNames`) the lower-cased token starts with.
+    private func nameIndex(_ token: Substring, in names: [String]) -> Int? {
+        if fast { return names.firstIndex { token.utf8.startsIgnoringASCIICase(with: $0.utf8) } }
+        let lower = token.lowercased()
+        return names.firstIndex { lower.hasPrefix($0) }
     }
 
     private func monthFull(_ lower: String) -> Bool {
@@ -221,8 +257,8 @@ private struct MailDateParser {
     }
 
     /// Splits on whitespace and commas; a `5-Mar-2019` token becomes three; a comment's zone name is remembered.
+    /// Comments (nested or not) are left out of the tokens: `10:00(x):00` is one token `10:00:00`.
     private mutating func tokenize(_ text: String) -> [Substring] {
-        var tokens: [Substring] = []
         var plain = ""
         var depth = 0
         var comment = ""
@@ -242,9 +278,61 @@ private struct MailDateParser {
             }
             if depth > 0 { comment.append(character) } else { plain.append(character) }
         }
-        for piece in plain.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" || $0 == "\n" }) {
-            let dashed = piece.split(separator: "-", omittingEmptySubsequences: false)
-            if dashed.count == 3, dashed[1].allSatisfy(\.isLetter), dashed[0].allSatisfy(\.isNumber) {
+        let pieces = plain.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" || $0 == "\n" })
+        return dashSplit(pieces)
+    }
+
+    /// `tokenize` for ASCII text without CR, byte by byte; without a comment the tokens are slices of the text.
+    private mutating func tokenizeASCII(_ text: String) -> [Substring] {
+        let bytes = text.utf8.prefix(400)
+        let plain: Substring
+        if !bytes.contains(UInt8(ascii: "(")) {
+            plain = text[bytes.startIndex..<bytes.endIndex]
+        } else {
+            var kept: [UInt8] = []
+            var comment: [UInt8] = []
+            var depth = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: "(") {
+                    depth += 1
+                } else if byte == UInt8(ascii: ")"), depth > 0 {
+                    depth -= 1
+                    if depth == 0 {
+                        if commentZone == nil { commentZone = zoneNames[Self.zoneName(comment)] }
+                        comment.removeAll(keepingCapacity: true)
+                    }
+                } else if depth > 0 {
+                    comment.append(byte)
+                } else {
+                    kept.append(byte)
+                }
+            }
+            plain = Substring(String(decoding: kept, as: UTF8.self))
+        }
+        let pieces = plain.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x2C || $0 == 0x0A })
+            .map { plain[$0.startIndex..<$0.endIndex] }
+        return dashSplit(pieces)
+    }
+
+    /// A comment's text as a key of `zoneNames`: `trimmingCharacters(in: .whitespaces).lowercased()`, which on ASCII
+    /// trims spaces and tabs (the only ASCII characters in `.whitespaces`) and lower-cases A–Z.
+    private static func zoneName(_ comment: [UInt8]) -> String {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        guard let first = comment.firstIndex(where: { !blank($0) }), let last = comment.lastIndex(where: { !blank($0) })
+        else { return "" }
+        return String(decoding: comment[first...last].lazy.map(\.asciiLowercased), as: UTF8.self)
+    }
+
+    /// A `5-Mar-2019` piece (digits, letters, anything) becomes three tokens; other pieces stay whole.
+    private func dashSplit(_ pieces: [Substring]) -> [Substring] {
+        var tokens: [Substring] = []
+        tokens.reserveCapacity(pieces.count)
+        for piece in pieces {
+            let dashed = fast
+                ? piece.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+                    .map { piece[$0.startIndex..<$0.endIndex] }
+                : piece.split(separator: "-", omittingEmptySubsequences: false)
+            if dashed.count == 3, isLetters(dashed[1]), isNumber(dashed[0]) {
                 tokens.append(contentsOf: dashed)
             } else {
                 tokens.append(piece)

@@ -29,25 +29,34 @@ public struct ReceivedHeader: Sendable, Equatable {
     public var envelopeFrom: String?
     /// The text after the last ';' as written.
     public var dateText: String?
-    public var date: MailDate?
+    /// The time stamp in `dateText`. Parsed when asked for, not with the rest of the field: recovery reads the date
+    /// of the first usable Received only, and parsing a date costs about as much as taking the rest apart. Nil when
+    /// `dateText` is (parsing an empty text gives nil too).
+    public var date: MailDate? { dateText.flatMap(MailDate.parse) }
 
     /// Parses an unfolded Received value. Bounded: at most 200 tokens are looked at.
     public init(parsing value: String) {
-        // Without CR (CR LF is the one ASCII pair that makes a single Character), ASCII text has one Character per
-        // byte: the byte scan below reads it exactly as the Character scan does, several times faster.
-        let plain = value.utf8.allSatisfy { $0 < 0x80 && $0 != 0x0D }
-        let scan = plain ? Self.tokenizeASCII(value) : Self.tokenize(value)
+        self.init(parsing: value, fast: value.isASCIIWithoutCR)
+    }
+
+    /// `init(parsing:)` the general way, Character by Character, whatever the text: the reference the byte-level
+    /// fast path is tested against (ParsingFastPathTests).
+    init(parsingGeneral value: String) {
+        self.init(parsing: value, fast: false)
+    }
+
+    /// `fast`: the text is ASCII without CR, so one byte is one Character and the byte-level scans apply.
+    private init(parsing value: String, fast: Bool) {
+        let scan = fast ? Self.tokenizeASCII(value) : Self.tokenize(value)
         let tokens = scan.tokens
-        let text = scan.text
-        var clauses = tokens
+        var clauses = tokens[...]
         if let cut = scan.lastSemicolon, let dateStart = scan.dateStart {
-            clauses = Array(tokens[..<cut])
-            let written = text[dateStart...].trimmingWhitespace()
+            clauses = tokens[..<cut]
+            let written = scan.text[dateStart...].trimmingWhitespace()
             dateText = written.isEmpty ? nil : String(written)
-            date = MailDate.parse(String(written))
         }
         forAddresses = []
-        readClauses(Array(clauses.prefix(200)))
+        readClauses(clauses.prefix(200), fast: fast)
         for case .comment(let note) in tokens.prefix(200) where envelopeFrom == nil {
             envelopeFrom = Self.envelopeFrom(in: note)
         }
@@ -67,14 +76,19 @@ public struct ReceivedHeader: Sendable, Equatable {
         var dateStart: String.Index?
         var index = text.startIndex
         func endWord() {
-            if !word.isEmpty { tokens.append(.word(word)) }
+            if !word.isEmpty { tokens.append(.word(Substring(word))) }
             word = ""
         }
         while index < text.endIndex {
             let character = text[index]
             if depth > 0 {
                 if character == "(" { depth += 1 } else if character == ")" { depth -= 1 }
-                if depth == 0 { tokens.append(.comment(comment)); comment = "" } else { comment.append(character) }
+                if depth == 0 {
+                    tokens.append(.comment(Substring(comment)))
+                    comment = ""
+                } else {
+                    comment.append(character)
+                }
             } else if character == "(" {
                 endWord()
                 depth = 1
@@ -90,11 +104,11 @@ public struct ReceivedHeader: Sendable, Equatable {
             index = text.index(after: index)
         }
         endWord()
-        if depth > 0 { tokens.append(.comment(comment)) }
+        if depth > 0 { tokens.append(.comment(Substring(comment))) }
         return (text, tokens, lastSemicolon, dateStart)
     }
 
-    /// `tokenize` for ASCII text without CR, byte by byte: words and comments are slices of the text.
+    /// `tokenize` for ASCII text without CR, byte by byte: words and comments are slices of the text, not copies.
     private static func tokenizeASCII(_ value: String) -> Scan {
         let utf8 = value.utf8
         let text = value[..<utf8.index(utf8.startIndex, offsetBy: min(utf8.count, 16 * 1024))]
@@ -105,7 +119,7 @@ public struct ReceivedHeader: Sendable, Equatable {
         var lastSemicolon: Int?
         var dateStart: String.Index?
         func endWord(at end: String.Index) {
-            if let start = wordStart { tokens.append(.word(String(text[start..<end]))) }
+            if let start = wordStart { tokens.append(.word(text[start..<end])) }
             wordStart = nil
         }
         var index = text.utf8.startIndex
@@ -113,7 +127,7 @@ public struct ReceivedHeader: Sendable, Equatable {
             let byte = text.utf8[index]
             if depth > 0 {
                 if byte == UInt8(ascii: "(") { depth += 1 } else if byte == UInt8(ascii: ")") { depth -= 1 }
-                if depth == 0 { tokens.append(.comment(String(text[commentStart..<index]))) }
+                if depth == 0 { tokens.append(.comment(text[commentStart..<index])) }
             } else if byte == UInt8(ascii: "(") {
                 endWord(at: index)
                 depth = 1
@@ -130,22 +144,28 @@ public struct ReceivedHeader: Sendable, Equatable {
             index = text.utf8.index(after: index)
         }
         endWord(at: text.endIndex)
-        if depth > 0 { tokens.append(.comment(String(text[commentStart...]))) }
+        if depth > 0 { tokens.append(.comment(text[commentStart...])) }
         return (text, tokens, lastSemicolon, dateStart)
     }
 
-    private mutating func readClauses(_ tokens: [ReceivedToken]) {
-        var keyword: String?
-        var fromComments: [String] = []
+    /// What the words being read belong to: the keyword that opened a clause, or the words after the `from` value
+    /// (their comments are the TCP-info: `from HELO (RDNS [IP])`).
+    private enum Clause: Equatable {
+        case from, fromValue, by, via, with, id, `for`
+    }
+
+    private mutating func readClauses(_ tokens: ArraySlice<ReceivedToken>, fast: Bool) {
+        var clause: Clause?
+        var fromComments: [Substring] = []
         for token in tokens {
             switch token {
             case .comment(let text):
-                if keyword == "from-value" { fromComments.append(text) }
+                if clause == .fromValue { fromComments.append(text) }
             case .word(let text):
-                let lower = text.lowercased()
-                if keyword == "for" {
-                    if Self.isClauseKeyword(lower), lower != "for" {
-                        keyword = lower
+                let keyword = fast ? Self.clauseKeywordASCII(text) : Self.clauseKeyword(text)
+                if clause == .for {
+                    if let keyword, keyword != .for {
+                        clause = keyword
                         continue
                     }
                     for piece in text.split(separator: ",") {
@@ -155,55 +175,103 @@ public struct ReceivedHeader: Sendable, Equatable {
                     }
                     continue
                 }
-                if let current = keyword, current != "from-value" {
+                if let current = clause, current != .fromValue {
                     switch current {
-                    case "from": from = text
-                    case "by": by = Self.hostName(text)
-                    case "via": via = text
-                    case "with": with = text
-                    case "id": id = text
-                    default: break
+                    case .from: from = String(text)
+                    case .by: by = Self.hostName(text)
+                    case .via: via = String(text)
+                    case .with: with = String(text)
+                    case .id: id = String(text)
+                    case .fromValue, .for: break
                     }
-                    keyword = current == "from" ? "from-value" : nil
+                    clause = current == .from ? .fromValue : nil
                     continue
                 }
-                if Self.isClauseKeyword(lower) { keyword = lower }
+                if let keyword { clause = keyword }
             }
         }
-        resolvePreviousHop(fromComments)
+        resolvePreviousHop(fromComments, fast: fast)
     }
 
-    /// `from`, `by`, `via`, `with`, `id`, `for` (lower-cased): the words that open a clause.
-    private static func isClauseKeyword(_ lower: String) -> Bool {
-        switch lower {
-        case "from", "by", "via", "with", "id", "for": true
-        default: false
+    /// The clause a word opens: `from`, `by`, `via`, `with`, `id`, `for` in any letter case.
+    private static func clauseKeyword(_ word: Substring) -> Clause? {
+        switch word.lowercased() {
+        case "from": .from
+        case "by": .by
+        case "via": .via
+        case "with": .with
+        case "id": .id
+        case "for": .for
+        default: nil
         }
     }
+
+    /// `clauseKeyword` for an ASCII word, without the lower-cased copy: the same words, compared byte by byte.
+    private static func clauseKeywordASCII(_ word: Substring) -> Clause? {
+        let bytes = word.utf8
+        guard bytes.count >= 2 && bytes.count <= 4 else { return nil }
+        for (name, clause) in clauseNames where name.utf8.count == bytes.count {
+            if bytes.startsIgnoringASCIICase(with: name.utf8) { return clause }
+        }
+        return nil
+    }
+
+    private static let clauseNames: [(String, Clause)] = [
+        ("from", .from), ("by", .by), ("via", .via), ("with", .with), ("id", .id), ("for", .for),
+    ]
 
     /// Sets `fromHost` and `fromAddress` from the `from` word and the comments right after it.
-    private mutating func resolvePreviousHop(_ comments: [String]) {
-        for comment in comments {
-            for word in comment.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
-                let bare = word.stripping("[]")
-                if fromAddress == nil, Self.isIPAddress(bare) { fromAddress = Self.ipText(bare) }
+    private mutating func resolvePreviousHop(_ comments: [Substring], fast: Bool) {
+        // The first IP address among the comments' words, brackets dropped.
+        for comment in comments where fromAddress == nil {
+            for word in Self.words(of: comment, fast: fast) {
+                let bare = Self.strippingBrackets(word, fast: fast)
+                if Self.isIPAddress(bare, fast: fast) {
+                    fromAddress = Self.ipText(bare)
+                    break
+                }
             }
         }
-        let firstWord = comments.first?.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init)
-        if let name = firstWord, name.lowercased() == "unknown" {
+        let firstWord = comments.first.flatMap { Self.words(of: $0, fast: fast).first }
+        if let name = firstWord, name.equalsIgnoringASCIICase("unknown") {
             fromHost = nil  // Postfix/Sendmail: the reverse lookup failed; the from word is only the HELO
         } else if let name = firstWord, Self.isHostName(name) {
             fromHost = Self.hostName(name)
-        } else if let from, Self.isHostName(from), from.lowercased() != "unknown" {
+        } else if let from, Self.isHostName(from), !from.equalsIgnoringASCIICase("unknown") {
             fromHost = Self.hostName(from)
-        } else if let from, fromAddress == nil, Self.isIPAddress(from.stripping("[]")) {
-            fromAddress = Self.ipText(from.stripping("[]"))
+        } else if let from, fromAddress == nil {
+            let bare = Self.strippingBrackets(from[...], fast: fast)
+            if Self.isIPAddress(bare, fast: fast) { fromAddress = Self.ipText(bare) }
         }
     }
 
+    /// The words of a comment, split at spaces and tabs.
+    private static func words(of comment: Substring, fast: Bool) -> [Substring] {
+        guard fast else { return comment.split(whereSeparator: { $0 == " " || $0 == "\t" }) }
+        return comment.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).map {
+            comment[$0.startIndex..<$0.endIndex]
+        }
+    }
+
+    /// The word without the '[' and ']' at either end.
+    private static func strippingBrackets(_ word: Substring, fast: Bool) -> Substring {
+        var result = word
+        if fast {
+            let bracket: (UInt8) -> Bool = { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }
+            let bytes = result.utf8.drop(while: bracket)
+            let end = bytes.lastIndex(where: { !bracket($0) }).map { bytes.index(after: $0) } ?? bytes.startIndex
+            return result[bytes.startIndex..<end]
+        }
+        while let first = result.first, first == "[" || first == "]" { result = result.dropFirst() }
+        while let last = result.last, last == "[" || last == "]" { result = result.dropLast() }
+        return result
+    }
+
     /// "From envelope-from <x@y>" in a Received comment (Exim writes `(envelope-from <x@y>)`).
-    static func envelopeFrom(in comment: String) -> String? {
-        if comment.certainlyLacksASCII(caseInsensitive: "envelope-from") { return nil }
+    static func envelopeFrom(in note: some StringProtocol) -> String? {
+        if note.certainlyLacksASCII(caseInsensitive: "envelope-from") { return nil }
+        // A String of its own: the range found in its lower-cased copy is used on it.
+        let comment = String(note)
         let lower = comment.lowercased()
         guard let range = lower.range(of: "envelope-from") else { return nil }
         let rest = comment[range.upperBound...].trimmingWhitespace()
@@ -213,14 +281,16 @@ public struct ReceivedHeader: Sendable, Equatable {
     }
 
     /// A dotted host name (letters, digits, '-', '.', at least one letter), not an address literal.
-    static func isHostName(_ text: String) -> Bool {
-        let name = text.hasSuffix(".") ? String(text.dropLast()) : text
+    static func isHostName(_ text: some StringProtocol) -> Bool {
+        let name = text.hasSuffix(".") ? text.dropLast() : text[...]
         return name.containsASCII(".") && name.unicodeScalars.allSatisfy {
             $0.isASCIILetter || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
                 || $0 == "_"
         } && name.unicodeScalars.contains { $0.isASCIILetter }  // all ASCII by now
     }
 
+    /// An IPv4 address (four groups of one to three digits) or something IPv6-like (hex digits, ':' and '.', with at
+    /// least one ':'), optionally after `IPv6:` (RFC 5321 §4.1.3).
     static func isIPAddress(_ text: some StringProtocol) -> Bool {
         var bare = Substring(text)
         if bare.lowercased().hasPrefix("ipv6:") { bare = bare.dropFirst(5) }
@@ -231,6 +301,22 @@ public struct ReceivedHeader: Sendable, Equatable {
         return bare.containsASCII(":") && bare.count >= 2 && bare.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
     }
 
+    private static func isIPAddress(_ text: Substring, fast: Bool) -> Bool {
+        fast ? isIPAddressASCII(text) : isIPAddress(text)
+    }
+
+    /// `isIPAddress` for ASCII text without CR, byte by byte (one byte is one Character there).
+    static func isIPAddressASCII(_ text: Substring) -> Bool {
+        var bare = text.utf8[...]
+        if bare.startsIgnoringASCIICase(with: "ipv6:".utf8) { bare = bare.dropFirst(5) }
+        let parts = bare.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCIIDigit) }) {
+            return true
+        }
+        return bare.contains(UInt8(ascii: ":")) && bare.count >= 2
+            && bare.allSatisfy { $0.isASCIIHexDigit || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+    }
+
     private static func ipText(_ text: some StringProtocol) -> String {
         var bare = String(text).lowercased()
         if bare.hasPrefix("ipv6:") { bare.removeFirst(5) }
@@ -238,7 +324,7 @@ public struct ReceivedHeader: Sendable, Equatable {
     }
 
     /// Lower-cased, `[...]` and a trailing dot removed.
-    static func hostName(_ text: String) -> String {
+    static func hostName(_ text: some StringProtocol) -> String {
         var name = text.lowercased()
         if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         if name.hasPrefix("ipv6:") { name.removeFirst(5) }
@@ -247,20 +333,8 @@ public struct ReceivedHeader: Sendable, Equatable {
     }
 }
 
+/// A word or a comment of a Received value: a slice of the value (byte scan) or of a copy (Character scan).
 private enum ReceivedToken {
-    case word(String)
-    case comment(String)
-}
-
-private extension String {
-    func stripping(_ set: String) -> String {
-        var result = Substring(self)
-        while let first = result.first, set.contains(first) { result = result.dropFirst() }
-        while let last = result.last, set.contains(last) { result = result.dropLast() }
-        return String(result)
-    }
-}
-
-private extension Substring {
-    func stripping(_ set: String) -> String { String(self).stripping(set) }
+    case word(Substring)
+    case comment(Substring)
 }
