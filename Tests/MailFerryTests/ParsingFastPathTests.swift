@@ -125,6 +125,18 @@ import Testing
         #expect(recipients > 3_000, "\(recipients) recipients")
     }
 
+    @Test func addressFastPathMatchesTheGeneralNormalize() {
+        var generator = Vocabulary(seed: 7)
+        var normalized = 0
+        for _ in 0..<50_000 {
+            let text = generator.addressText()
+            let answer = MailAddress.normalize(text)
+            #expect(answer == MailAddress.normalizeGeneral(text), "\(text.debugDescription)")
+            if answer != nil { normalized += 1 }
+        }
+        #expect(normalized > 10_000, "\(normalized) of 50,000 normalized")
+    }
+
     @Test func caseInsensitiveSearchShortcutMatchesFoundation() {
         var generator = Vocabulary(seed: 5)
         for _ in 0..<5_000 {
@@ -271,6 +283,18 @@ struct Vocabulary {
         case 3: return pick(["<>", "multiple", "<a@b.example> <c@d.example>", at + "."])
         default: return "<" + at + ">"
         }
+    }
+
+    /// An address as written in any header, with what surrounds it there, and broken in the usual ways.
+    mutating func addressText() -> String {
+        var text = address()
+        for _ in 0..<number(3) {
+            let piece = pick(Self.oddities + Self.separators + ["<", ">", "@", "@@", ".", "..", "\"", "\u{7F}", "\u{01}",
+                                                                "@relay:", "x", "ü", "\r\n", " "])
+            let offset = number(text.count + 1)
+            text.insert(contentsOf: piece, at: text.index(text.startIndex, offsetBy: offset))
+        }
+        return text
     }
 
     mutating func comment() -> String {

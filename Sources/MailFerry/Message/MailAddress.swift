@@ -11,6 +11,12 @@ public enum MailAddress {
     /// dropped), a trailing dot on the domain dropped. Nil for `<>`, text without `@`, whitespace or control
     /// characters outside a quoted local part, or over-long text.
     public static func normalize(_ text: some StringProtocol) -> String? {
+        text.isASCIIWithoutCR ? normalizeASCII(Substring(text)) : normalizeGeneral(text)
+    }
+
+    /// `normalize` the general way, Character by Character, whatever the text: the reference its byte-level fast
+    /// path is tested against (ParsingFastPathTests).
+    static func normalizeGeneral(_ text: some StringProtocol) -> String? {
         var candidate = Substring(text).trimmingWhitespace()
         if candidate.hasPrefix("<") && candidate.hasSuffix(">") && candidate.count >= 2 {
             candidate = candidate.dropFirst().dropLast().trimmingWhitespace()
@@ -36,6 +42,40 @@ public enum MailAddress {
                 || scalar == "-" || scalar == "." || scalar == "_"
         }) else { return nil }
         return String(candidate).lowercased()
+    }
+
+    /// `normalize` for ASCII text without CR, byte by byte (one byte is one Character there), step by step as
+    /// `normalizeGeneral`.
+    static func normalizeASCII(_ text: Substring) -> String? {
+        let whitespace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A }  // no CR here
+        func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+            let start = bytes.drop(while: whitespace)
+            return start[..<(start.lastIndex { !whitespace($0) }.map(start.index(after:)) ?? start.startIndex)]
+        }
+        var candidate = trimmed(text.utf8)
+        if candidate.count >= 2, candidate.first == UInt8(ascii: "<"), candidate.last == UInt8(ascii: ">") {
+            candidate = trimmed(candidate.dropFirst().dropLast())
+        }
+        if candidate.first == UInt8(ascii: "@"), let colon = candidate.firstIndex(of: UInt8(ascii: ":")) {
+            candidate = candidate[candidate.index(after: colon)...]
+        }
+        while candidate.last == UInt8(ascii: ".") { candidate = candidate.dropLast() }
+        guard !candidate.isEmpty, candidate.count <= maxLength,
+              let at = candidate.lastIndex(of: UInt8(ascii: "@")) else { return nil }
+        let local = candidate[..<at]
+        let domain = candidate[candidate.index(after: at)...]
+        guard !local.isEmpty, !domain.isEmpty else { return nil }
+        let quoted = local.count >= 2 && local.first == UInt8(ascii: "\"") && local.last == UInt8(ascii: "\"")
+        for byte in local where byte <= 0x20 || byte == 0x7F {
+            if !(quoted && byte == 0x20) { return nil }
+        }
+        if !quoted, local.contains(where: { "<>()[],;:\\\"".utf8.contains($0) }) { return nil }
+        let literal = domain.first == UInt8(ascii: "[") && domain.last == UInt8(ascii: "]")
+        guard literal || domain.allSatisfy({ byte in
+            byte.isASCIILetter || byte.isASCIIDigit || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "_")
+        }) else { return nil }
+        return String(decoding: candidate.lazy.map(\.asciiLowercased), as: UTF8.self)
     }
 
     /// The addr-specs of an address list (RFC 5322 §3.4: `To`, `Cc`, `Envelope-To`, ...), tolerant: display names,
