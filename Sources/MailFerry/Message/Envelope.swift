@@ -195,24 +195,81 @@ public struct EnvelopeRecovery: Sendable, Equatable {
 /// Hosts that are the same machine as the hop above them (a content filter re-injecting over loopback).
 private let loopbackHosts: Set<String> = ["localhost", "localhost.localdomain", "127.0.0.1", "::1"]
 
+/// Where the fields recovery reads stand in a header block (their positions, topmost first), found in one pass over
+/// the field names instead of one per name.
+private struct TraceFields {
+    var received: [Int] = []
+    /// X-Original-To, Envelope-To, X-Envelope-To, each with its name in the usual spelling.
+    var originalRecipient: [(position: Int, name: String)] = []
+    var deliveredTo: [Int] = []
+    var returnPath: [Int] = []
+    var envelopeFrom: [Int] = []
+    var date: [Int] = []
+    /// To and Cc, each with its name in the usual spelling.
+    var toCc: [(position: Int, name: String)] = []
+    /// The topmost of each list field.
+    var listID: Int?
+    var listPost: Int?
+    var mailingList: Int?
+    var xMailingList: Int?
+
+    static let originalHeaders = ["X-Original-To", "Envelope-To", "X-Envelope-To"]
+
+    /// A field's position is its index in `fields` (`HeaderField.index`).
+    init(_ fields: [HeaderField]) {
+        for position in fields.indices {
+            let field = fields[position]
+            if field.hasName("Received") {
+                received.append(position)
+            } else if let name = Self.originalHeaders.first(where: field.hasName) {
+                originalRecipient.append((position, name))
+            } else if field.hasName("Delivered-To") {
+                deliveredTo.append(position)
+            } else if field.hasName("Return-Path") {
+                returnPath.append(position)
+            } else if field.hasName("X-Envelope-From") {
+                envelopeFrom.append(position)
+            } else if field.hasName("Date") {
+                date.append(position)
+            } else if field.hasName("To") || field.hasName("Cc") {
+                toCc.append((position, field.hasName("To") ? "To" : "Cc"))
+            } else if field.hasName("List-Id") {
+                listID = listID ?? position
+            } else if field.hasName("List-Post") {
+                listPost = listPost ?? position
+            } else if field.hasName("Mailing-List") {
+                mailingList = mailingList ?? position
+            } else if field.hasName("X-Mailing-List") {
+                xMailingList = xMailingList ?? position
+            }
+        }
+    }
+}
+
 /// One recovery: the state of reading one header block.
 private struct RecoveryPass {
     let recovery: EnvelopeRecovery
     let headers: HeaderBlock
     let firstSeen: Date
     var notes = BoundedNotes(limit: 120)
-    var received: [(field: HeaderField, trace: ReceivedHeader)] = []
+    let fields: TraceFields
+    /// The Received fields, topmost first: their positions and what they say.
+    var received: [(position: Int, trace: ReceivedHeader)] = []
     var boundary: Int?
 
     init(recovery: EnvelopeRecovery, headers: HeaderBlock, firstSeen: Date) {
         self.recovery = recovery
         self.headers = headers
         self.firstSeen = firstSeen
+        fields = TraceFields(headers.fields)
     }
+
+    /// The value of the field at `position` as text.
+    private func text(_ position: Int) -> String { headers.fields[position].text }
 
     mutating func run() -> RecoveredEnvelope {
         for note in headers.notes { notes.add("header: " + note) }
-        received = headers.fields.filter { $0.hasName("Received") }.map { ($0, ReceivedHeader(parsing: $0.text)) }
+        received = fields.received.map { ($0, ReceivedHeader(parsing: text($0))) }
         let boundaryHost = drawBoundary()
         let (recipients, source, alsoSeen) = recoverRecipients()
         let (sender, senderProvenance) = recoverSender()
@@ -256,34 +313,32 @@ private struct RecoveryPass {
             guard cameFromInside, belowIsInside else { break }
             entry += 1
         }
-        let field = received[entry].field
-        boundary = field.index
+        let position = received[entry].position
+        boundary = position
         let host = received[entry].trace.by ?? ""
-        notes.add("trust boundary: Received (field \(field.index)) by \(host) is the provider's entry hop; fields "
+        notes.add("trust boundary: Received (field \(position)) by \(host) is the provider's entry hop; fields "
             + "below it are sender-controlled")
         for item in received[(entry + 1)...] {
             if let by = item.trace.by, recovery.isTrusted(host: by) {
-                notes.add("Received (field \(item.field.index)) below the trust boundary claims to be by \(by): "
+                notes.add("Received (field \(item.position)) below the trust boundary claims to be by \(by): "
                     + "not believed (forged, or a loop through the provider)")
             }
         }
         return host
     }
 
-    /// The provenance a field gets, or nil when it is below the boundary (and must not be used).
-    private func provenance(_ field: HeaderField, as header: String) -> Provenance? {
-        guard let boundary else { return Provenance(header: header, position: field.index, trusted: false) }
-        return field.index <= boundary ? Provenance(header: header, position: field.index, trusted: true) : nil
+    /// The provenance the field at `position` gets, or nil when it is below the boundary (and must not be used).
+    private func provenance(_ position: Int, as header: String) -> Provenance? {
+        guard let boundary else { return Provenance(header: header, position: position, trusted: false) }
+        return position <= boundary ? Provenance(header: header, position: position, trusted: true) : nil
     }
 
-    /// The trace block of a field: how many Received fields stand above it.
-    private func block(of field: HeaderField) -> Int {
-        received.prefix { $0.field.index < field.index }.count
+    /// The trace block of the field at `position`: how many Received fields stand above it.
+    private func block(of position: Int) -> Int {
+        received.prefix { $0.position < position }.count
     }
 
     // MARK: Recipients
-
-    private static let originalHeaders = ["X-Original-To", "Envelope-To", "X-Envelope-To"]
 
     /// One candidate unit: the addresses of one field, or of one trace block for the original-recipient headers.
     private struct Unit {
@@ -296,12 +351,11 @@ private struct RecoveryPass {
         // 1. X-Original-To, Envelope-To, X-Envelope-To, grouped by trace block.
         var blocks: [Int: [RecoveredRecipient]] = [:]
         var blockOrder: [Int] = []
-        for field in headers.fields {
-            guard let name = Self.originalHeaders.first(where: field.hasName) else { continue }
-            guard let origin = usable(field, as: name) else { continue }
-            let addresses = MailAddress.list(field.text, limit: EnvelopeRecovery.maxAddresses)
-            if addresses.isEmpty { notes.add("\(name) (field \(field.index)) holds no address") }
-            let key = block(of: field)
+        for (position, name) in fields.originalRecipient {
+            guard let origin = usable(position, as: name) else { continue }
+            let addresses = MailAddress.list(text(position), limit: EnvelopeRecovery.maxAddresses)
+            if addresses.isEmpty { notes.add("\(name) (field \(position)) holds no address") }
+            let key = block(of: position)
             if blocks[key] == nil { blockOrder.append(key) }
             blocks[key, default: []] += addresses.map { RecoveredRecipient(address: $0, provenance: origin) }
         }
@@ -312,7 +366,7 @@ private struct RecoveryPass {
         var forUnits: [Unit] = []
         for item in received where !item.trace.forAddresses.isEmpty {
             let named = "for " + item.trace.forAddresses.map { "<\($0)>" }.joined(separator: ", ")
-            guard let origin = usable(item.field, as: "Received", detail: named) else { continue }
+            guard let origin = usable(item.position, as: "Received", detail: named) else { continue }
             forUnits.append(unit(item.trace.forAddresses.prefix(EnvelopeRecovery.maxAddresses).map {
                 RecoveredRecipient(address: $0, provenance: origin)
             }))
@@ -320,15 +374,15 @@ private struct RecoveryPass {
         tiers.append((.receivedFor, forUnits))
         // 3. Delivered-To.
         var deliveredUnits: [Unit] = []
-        for field in headers.all("Delivered-To") {
-            guard let origin = usable(field, as: "Delivered-To") else { continue }
-            let found = MailAddress.list(field.text, limit: EnvelopeRecovery.maxAddresses).map { written in
+        for position in fields.deliveredTo {
+            guard let origin = usable(position, as: "Delivered-To") else { continue }
+            let found = MailAddress.list(text(position), limit: EnvelopeRecovery.maxAddresses).map { written in
                 let address = removingQmailPrefix(written)
                 return RecoveredRecipient(address: address, provenance: origin,
                                           original: address == written ? nil : written)
             }
             for recipient in found where recipient.original != nil {
-                notes.add("Delivered-To (field \(field.index)): qmail prefix removed, \(recipient.original ?? "") → "
+                notes.add("Delivered-To (field \(position)): qmail prefix removed, \(recipient.original ?? "") → "
                     + recipient.address)
             }
             if !found.isEmpty { deliveredUnits.append(unit(found)) }
@@ -372,9 +426,9 @@ private struct RecoveryPass {
     }
 
     /// `usable` with the note for a field below the boundary.
-    private mutating func usable(_ field: HeaderField, as header: String, detail: String? = nil) -> Provenance? {
-        if let origin = provenance(field, as: header) { return origin }
-        let what = detail.map { "\(header) (field \(field.index)) \($0)" } ?? "\(header) (field \(field.index))"
+    private mutating func usable(_ position: Int, as header: String, detail: String? = nil) -> Provenance? {
+        if let origin = provenance(position, as: header) { return origin }
+        let what = detail.map { "\(header) (field \(position)) \($0)" } ?? "\(header) (field \(position))"
         notes.add("\(what) is below the trust boundary: sender-controlled, ignored")
         return nil
     }
@@ -402,20 +456,21 @@ private struct RecoveryPass {
     // MARK: Sender
 
     private mutating func recoverSender() -> (String?, Provenance?) {
-        for field in headers.all("Return-Path") {
-            guard let origin = usable(field, as: "Return-Path") else { continue }
-            let text = field.text.trimmingSpaces()
-            if text == "<>" || text.replacingOccurrences(of: " ", with: "") == "<>" { return ("", origin) }
+        for position in fields.returnPath {
+            guard let origin = usable(position, as: "Return-Path") else { continue }
+            let text = text(position).trimmingSpaces()
+            if text == "<>" || Self.isNullPath(text) { return ("", origin) }
             if let address = MailAddress.list(text, limit: 1).first { return (address, origin) }
-            notes.add("Return-Path (field \(field.index)) holds no address")
+            notes.add("Return-Path (field \(position)) holds no address")
         }
-        for field in headers.all("X-Envelope-From") {
-            guard let origin = usable(field, as: "X-Envelope-From") else { continue }
-            if field.text.trimmingSpaces() == "<>" { return ("", origin) }
-            if let address = MailAddress.list(field.text, limit: 1).first { return (address, origin) }
+        for position in fields.envelopeFrom {
+            guard let origin = usable(position, as: "X-Envelope-From") else { continue }
+            let text = text(position)
+            if text.trimmingSpaces() == "<>" { return ("", origin) }
+            if let address = MailAddress.list(text, limit: 1).first { return (address, origin) }
         }
         for item in received {
-            guard let from = item.trace.envelopeFrom, let origin = provenance(item.field, as: "Received") else {
+            guard let from = item.trace.envelopeFrom, let origin = provenance(item.position, as: "Received") else {
                 continue
             }
             return (from, origin)
@@ -424,30 +479,38 @@ private struct RecoveryPass {
         return (nil, nil)
     }
 
+    /// `<>` with spaces anywhere (`< >`): the null sender. On ASCII text, the bytes without the spaces; other text
+    /// the general way (Foundation's search, which compares Characters, not bytes).
+    private static func isNullPath(_ text: String) -> Bool {
+        guard text.isASCIIOnly else { return text.replacingOccurrences(of: " ", with: "") == "<>" }
+        return text.utf8.lazy.filter { $0 != 0x20 }.elementsEqual("<>".utf8)
+    }
+
     // MARK: Arrival
 
     private mutating func recoverArrival() -> (date: Date, zone: Int?, source: ArrivalSource, provenance: Provenance?) {
         let latest = firstSeen.addingTimeInterval(86_400)
         for item in received {
-            if let boundary, item.field.index > boundary { break }
+            if let boundary, item.position > boundary { break }
             guard let stamp = item.trace.date else {
-                notes.add("Received (field \(item.field.index)) has no readable date"
+                notes.add("Received (field \(item.position)) has no readable date"
                     + (item.trace.dateText.map { ": \"\(sanitizeForDisplay($0, limit: 60))\"" } ?? ""))
                 continue
             }
-            guard plausible(stamp.date, latest: latest, what: "Received (field \(item.field.index))") else { continue }
-            let origin = Provenance(header: "Received", position: item.field.index, trusted: boundary != nil)
+            guard plausible(stamp.date, latest: latest, what: "Received (field \(item.position))") else { continue }
+            let origin = Provenance(header: "Received", position: item.position, trusted: boundary != nil)
             return (stamp.date, stamp.zoneOffset, boundary == nil ? .topmostReceived : .providerReceived, origin)
         }
-        for field in headers.all("Date") {
-            guard let stamp = MailDate.parse(field.text) else {
-                notes.add("Date (field \(field.index)) is not a readable date: \""
-                    + sanitizeForDisplay(field.text, limit: 60) + "\"")
+        for position in fields.date {
+            let text = text(position)
+            guard let stamp = MailDate.parse(text) else {
+                notes.add("Date (field \(position)) is not a readable date: \"" + sanitizeForDisplay(text, limit: 60)
+                    + "\"")
                 continue
             }
-            guard plausible(stamp.date, latest: latest, what: "Date (field \(field.index))") else { continue }
+            guard plausible(stamp.date, latest: latest, what: "Date (field \(position))") else { continue }
             notes.add("arrival time from the Date field (when it was written, not when it arrived)")
-            return (stamp.date, stamp.zoneOffset, .dateHeader, Provenance(header: "Date", position: field.index,
+            return (stamp.date, stamp.zoneOffset, .dateHeader, Provenance(header: "Date", position: position,
                                                                            trusted: false))
         }
         notes.add("arrival time unknown: first-seen time used")
@@ -470,9 +533,9 @@ private struct RecoveryPass {
 
     private func headerRecipients() -> [RecoveredRecipient] {
         var out: [RecoveredRecipient] = []
-        for field in headers.fields where field.hasName("To") || field.hasName("Cc") {
-            let origin = Provenance(header: field.hasName("To") ? "To" : "Cc", position: field.index, trusted: false)
-            for address in MailAddress.list(field.text, limit: EnvelopeRecovery.maxAddresses)
+        for (position, name) in fields.toCc {
+            let origin = Provenance(header: name, position: position, trusted: false)
+            for address in MailAddress.list(text(position), limit: EnvelopeRecovery.maxAddresses)
             where out.count < EnvelopeRecovery.maxAddresses && !out.contains(where: { $0.address == address }) {
                 out.append(RecoveredRecipient(address: address, provenance: origin))
             }
@@ -482,34 +545,41 @@ private struct RecoveryPass {
 
     private func mailingList() -> MailingList? {
         var list = MailingList()
-        if let field = headers.first("List-Id") {
-            let text = field.text
+        if let position = fields.listID {
+            let text = text(position)
             if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
                 list.id = String(text[text.index(after: open)..<close]).lowercased()
             } else {
                 list.id = text.trimmingSpaces().lowercased()
             }
         }
-        if let field = headers.first("List-Post") {
+        if let position = fields.listPost {
             // RFC 2369 §3.4: <mailto:list@host>, possibly with a query; "NO" when posting is not allowed.
-            let lower = field.text.lowercased()
+            let lower = text(position).lowercased()
             if let range = lower.range(of: "mailto:") {
                 let rest = lower[range.upperBound...].prefix { $0 != ">" && $0 != "?" && $0 != "," && $0 != " " }
                 list.address = MailAddress.normalize(rest)
             }
         }
-        if list.address == nil, let field = headers.first("Mailing-List") {
+        if list.address == nil, let position = fields.mailingList {
             // Yahoo/ezmlm style: "list trey@lists.example; contact trey-owner@…": the word after "list".
-            let words = field.text.replacingOccurrences(of: ";", with: " ").split(separator: " ")
-            if let index = words.firstIndex(where: { $0.lowercased() == "list" }), index + 1 < words.count {
+            let words = Self.mailingListWords(text(position))
+            if let index = words.firstIndex(where: { $0.equalsIgnoringASCIICase("list") }), index + 1 < words.count {
                 list.address = MailAddress.normalize(words[index + 1])
             }
         }
-        if list.address == nil, let field = headers.first("X-Mailing-List") {
-            list.address = MailAddress.list(field.text, limit: 1).first  // "<linux-kernel@vger.kernel.org>"
+        if list.address == nil, let position = fields.xMailingList {
+            list.address = MailAddress.list(text(position), limit: 1).first  // "<linux-kernel@vger.kernel.org>"
         }
         // A list we cannot name is still a list: never routed by its To.
-        let present = ["List-Id", "List-Post", "Mailing-List", "X-Mailing-List"].contains { headers.first($0) != nil }
+        let present = [fields.listID, fields.listPost, fields.mailingList, fields.xMailingList].contains { $0 != nil }
         return present ? list : nil
+    }
+
+    /// The words of a Mailing-List value, split at ';' and ' '. On ASCII text a Character split (each ';' and ' '
+    /// is a Character of its own there); other text the general way, through Foundation's replacement.
+    private static func mailingListWords(_ text: String) -> [Substring] {
+        guard text.isASCIIOnly else { return text.replacingOccurrences(of: ";", with: " ").split(separator: " ") }
+        return text.split(whereSeparator: { $0 == ";" || $0 == " " })
     }
 }
