@@ -137,6 +137,20 @@ import Testing
         #expect(normalized > 10_000, "\(normalized) of 50,000 normalized")
     }
 
+    @Test func addressWordByteScanMatchesTheGeneralSplit() {
+        var generator = Vocabulary(seed: 8)
+        var found = 0
+        for _ in 0..<20_000 {
+            let text = generator.joined([generator.pick(["Chris", "\"A, B\"", "x@y", "@", ""]), generator.addressText(),
+                                         generator.addressText()])
+            guard text.isASCIIWithoutCR else { continue }
+            let word = MailAddress.firstWordWithAt(text, fast: true)
+            #expect(word == MailAddress.firstWordWithAt(text, fast: false), "\(text.debugDescription)")
+            if word != nil { found += 1 }
+        }
+        #expect(found > 5_000, "\(found) words found")
+    }
+
     @Test func caseInsensitiveSearchShortcutMatchesFoundation() {
         var generator = Vocabulary(seed: 5)
         for _ in 0..<5_000 {

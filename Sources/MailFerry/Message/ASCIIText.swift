@@ -74,12 +74,14 @@ extension StringProtocol {
     func certainlyLacksASCII(caseInsensitive needle: StaticString) -> Bool {
         guard isASCIIOnly else { return false }
         return needle.withUTF8Buffer { wanted in
-            guard !wanted.isEmpty else { return false }
-            var rest = utf8[...]
-            // Bounded by the length of the text: each pass drops one byte.
-            while let first = rest.first {
-                if first.asciiLowercased == wanted.first, rest.startsIgnoringASCIICase(with: wanted) { return false }
-                rest = rest.dropFirst()
+            guard let first = wanted.first else { return false }
+            let bytes = utf8
+            var start = bytes.startIndex
+            while start != bytes.endIndex {
+                if bytes[start].asciiLowercased == first, bytes[start...].startsIgnoringASCIICase(with: wanted) {
+                    return false
+                }
+                bytes.formIndex(after: &start)
             }
             return true
         }

@@ -172,13 +172,7 @@ public struct EnvelopeRecovery: Sendable, Equatable {
     }
 
     /// Whether `host` is one of `trustedHosts` (exact, or under a `.suffix` entry).
-    public func isTrusted(host: String) -> Bool {
-        let name = ReceivedHeader.hostName(host)
-        guard !name.isEmpty else { return false }
-        return trustedHosts.contains { entry in
-            entry.hasPrefix(".") ? name.hasSuffix(entry) : name == ReceivedHeader.hostName(entry)
-        }
-    }
+    public func isTrusted(host: String) -> Bool { TrustedHosts(trustedHosts).contains(host) }
 
     /// Whether `address` is in one of `localDomains`.
     public func isLocal(_ address: String) -> Bool {
@@ -189,6 +183,22 @@ public struct EnvelopeRecovery: Sendable, Equatable {
     public func recover(_ headers: HeaderBlock, firstSeen: Date) -> RecoveredEnvelope {
         var pass = RecoveryPass(recovery: self, headers: headers, firstSeen: firstSeen)
         return pass.run()
+    }
+}
+
+/// `EnvelopeRecovery.trustedHosts` made ready for matching once per recovery instead of once per question: a
+/// `.suffix` entry as written, an exact entry as a host name (`hostName`: brackets and trailing dots dropped).
+private struct TrustedHosts {
+    let entries: [(isSuffix: Bool, name: String)]
+
+    init(_ trustedHosts: [String]) {
+        entries = trustedHosts.map { $0.hasPrefix(".") ? (true, $0) : (false, ReceivedHeader.hostName($0)) }
+    }
+
+    func contains(_ host: String) -> Bool {
+        let name = ReceivedHeader.hostName(host)
+        guard !name.isEmpty else { return false }
+        return entries.contains { $0.isSuffix ? name.hasSuffix($0.name) : name == $0.name }
     }
 }
 
@@ -218,28 +228,30 @@ private struct TraceFields {
     /// A field's position is its index in `fields` (`HeaderField.index`).
     init(_ fields: [HeaderField]) {
         for position in fields.indices {
-            let field = fields[position]
-            if field.hasName("Received") {
+            // The name alone, not a copy of the whole field.
+            let name = fields[position].name
+            let named = { (wanted: String) in HeaderField.sameName(name, wanted) }
+            if named("Received") {
                 received.append(position)
-            } else if let name = Self.originalHeaders.first(where: field.hasName) {
-                originalRecipient.append((position, name))
-            } else if field.hasName("Delivered-To") {
+            } else if let usual = Self.originalHeaders.first(where: named) {
+                originalRecipient.append((position, usual))
+            } else if named("Delivered-To") {
                 deliveredTo.append(position)
-            } else if field.hasName("Return-Path") {
+            } else if named("Return-Path") {
                 returnPath.append(position)
-            } else if field.hasName("X-Envelope-From") {
+            } else if named("X-Envelope-From") {
                 envelopeFrom.append(position)
-            } else if field.hasName("Date") {
+            } else if named("Date") {
                 date.append(position)
-            } else if field.hasName("To") || field.hasName("Cc") {
-                toCc.append((position, field.hasName("To") ? "To" : "Cc"))
-            } else if field.hasName("List-Id") {
+            } else if named("To") || named("Cc") {
+                toCc.append((position, named("To") ? "To" : "Cc"))
+            } else if named("List-Id") {
                 listID = listID ?? position
-            } else if field.hasName("List-Post") {
+            } else if named("List-Post") {
                 listPost = listPost ?? position
-            } else if field.hasName("Mailing-List") {
+            } else if named("Mailing-List") {
                 mailingList = mailingList ?? position
-            } else if field.hasName("X-Mailing-List") {
+            } else if named("X-Mailing-List") {
                 xMailingList = xMailingList ?? position
             }
         }
@@ -253,6 +265,7 @@ private struct RecoveryPass {
     let firstSeen: Date
     var notes = BoundedNotes(limit: 120)
     let fields: TraceFields
+    let trusted: TrustedHosts
     /// The Received fields, topmost first: their positions and what they say.
     var received: [(position: Int, trace: ReceivedHeader)] = []
     var boundary: Int?
@@ -262,6 +275,7 @@ private struct RecoveryPass {
         self.headers = headers
         self.firstSeen = firstSeen
         fields = TraceFields(headers.fields)
+        trusted = TrustedHosts(recovery.trustedHosts)
     }
 
     /// The value of the field at `position` as text.
@@ -292,7 +306,7 @@ private struct RecoveryPass {
             notes.add("no trustedHosts in the plan: every envelope header is a guess")
             return nil
         }
-        guard let start = received.firstIndex(where: { $0.trace.by.map(recovery.isTrusted(host:)) ?? false }) else {
+        guard let start = received.firstIndex(where: { $0.trace.by.map(trusted.contains) ?? false }) else {
             notes.add("no Received field is by a trusted host (\(recovery.trustedHosts.joined(separator: ", "))): "
                 + "every envelope header is a guess")
             return nil
@@ -307,9 +321,9 @@ private struct RecoveryPass {
             let local = hop.from == nil && hop.fromHost == nil && hop.fromAddress == nil
             let cameFromInside = local || [hop.fromHost, hop.fromAddress].contains { name in
                 guard let name else { return false }
-                return recovery.isTrusted(host: name) || loopbackHosts.contains(name)
+                return trusted.contains(name) || loopbackHosts.contains(name)
             }
-            let belowIsInside = below.by.map { recovery.isTrusted(host: $0) || loopbackHosts.contains($0) } ?? false
+            let belowIsInside = below.by.map { trusted.contains($0) || loopbackHosts.contains($0) } ?? false
             guard cameFromInside, belowIsInside else { break }
             entry += 1
         }
@@ -319,7 +333,7 @@ private struct RecoveryPass {
         notes.add("trust boundary: Received (field \(position)) by \(host) is the provider's entry hop; fields "
             + "below it are sender-controlled")
         for item in received[(entry + 1)...] {
-            if let by = item.trace.by, recovery.isTrusted(host: by) {
+            if let by = item.trace.by, trusted.contains(by) {
                 notes.add("Received (field \(item.position)) below the trust boundary claims to be by \(by): "
                     + "not believed (forged, or a loop through the provider)")
             }
@@ -365,8 +379,10 @@ private struct RecoveryPass {
         // 2. The for clause of a Received.
         var forUnits: [Unit] = []
         for item in received where !item.trace.forAddresses.isEmpty {
-            let named = "for " + item.trace.forAddresses.map { "<\($0)>" }.joined(separator: ", ")
-            guard let origin = usable(item.position, as: "Received", detail: named) else { continue }
+            let addresses = item.trace.forAddresses
+            guard let origin = usable(item.position, as: "Received",
+                                      detail: "for " + addresses.map { "<\($0)>" }.joined(separator: ", "))
+            else { continue }
             forUnits.append(unit(item.trace.forAddresses.prefix(EnvelopeRecovery.maxAddresses).map {
                 RecoveredRecipient(address: $0, provenance: origin)
             }))
@@ -426,9 +442,12 @@ private struct RecoveryPass {
     }
 
     /// `usable` with the note for a field below the boundary.
-    private mutating func usable(_ position: Int, as header: String, detail: String? = nil) -> Provenance? {
+    /// `detail` is made only when the note is written.
+    private mutating func usable(_ position: Int, as header: String, detail: @autoclosure () -> String? = nil)
+        -> Provenance?
+    {
         if let origin = provenance(position, as: header) { return origin }
-        let what = detail.map { "\(header) (field \(position)) \($0)" } ?? "\(header) (field \(position))"
+        let what = detail().map { "\(header) (field \(position)) \($0)" } ?? "\(header) (field \(position))"
         notes.add("\(what) is below the trust boundary: sender-controlled, ignored")
         return nil
     }

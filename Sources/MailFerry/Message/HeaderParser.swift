@@ -20,7 +20,10 @@ public struct HeaderField: Sendable, Equatable {
     public let valueTruncated: Bool
 
     /// Case-insensitive name comparison (field names are case-insensitive, RFC 5322 §1.2.2).
-    public func hasName(_ other: String) -> Bool {
+    public func hasName(_ other: String) -> Bool { Self.sameName(name, other) }
+
+    /// Whether two field names are the same name (case-insensitive, RFC 5322 §1.2.2).
+    static func sameName(_ name: String, _ other: String) -> Bool {
         name.utf8.count == other.utf8.count && name.equalsIgnoringASCIICase(other)
     }
 

@@ -93,8 +93,7 @@ public enum MailAddress {
         func finish() {
             let candidate = angle ?? item
             // Without brackets, the element may still carry a display name: keep the word with an '@'.
-            if angle == nil, let word = candidate.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                .first(where: { $0.containsASCII("@") }) {
+            if angle == nil, let word = firstWordWithAt(candidate, fast: candidate.isASCIIWithoutCR) {
                 if let address = normalize(word), out.count < limit, !out.contains(address) { out.append(address) }
             } else if let address = normalize(candidate), out.count < limit, !out.contains(address) {
                 out.append(address)
@@ -142,6 +141,32 @@ public enum MailAddress {
         }
         finish()
         return out
+    }
+
+    /// The first word of `text` (split at spaces and tabs) that holds an '@'. `fast`: the text is ASCII without CR
+    /// (one byte is one Character), so words are found byte by byte without an array of all of them.
+    static func firstWordWithAt(_ text: String, fast: Bool) -> Substring? {
+        guard fast else {
+            return text.split(whereSeparator: { $0 == " " || $0 == "\t" }).first(where: { $0.containsASCII("@") })
+        }
+        let bytes = text.utf8
+        var wordStart: String.Index?
+        var sawAt = false
+        var index = bytes.startIndex
+        // Bounded by the length of the text; one step past the end closes the last word.
+        while true {
+            let byte: UInt8? = index == bytes.endIndex ? nil : bytes[index]
+            if byte == nil || byte == 0x20 || byte == 0x09 {
+                if let start = wordStart, sawAt { return text[start..<index] }
+                wordStart = nil
+                sawAt = false
+                if byte == nil { return nil }
+            } else {
+                if wordStart == nil { wordStart = index }
+                if byte == UInt8(ascii: "@") { sawAt = true }
+            }
+            bytes.formIndex(after: &index)
+        }
     }
 
     /// The part after the last '@' (the address is already normalized).

@@ -309,10 +309,21 @@ public struct ReceivedHeader: Sendable, Equatable {
     static func isIPAddressASCII(_ text: Substring) -> Bool {
         var bare = text.utf8[...]
         if bare.startsIgnoringASCIICase(with: "ipv6:".utf8) { bare = bare.dropFirst(5) }
-        let parts = bare.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        if parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCIIDigit) }) {
-            return true
+        // Four dot-separated groups of one to three digits, counted in one pass instead of split into an array.
+        var groups = 1
+        var groupLength = 0
+        var dottedDigits = true
+        for byte in bare where dottedDigits {
+            if byte == UInt8(ascii: ".") {
+                dottedDigits = groupLength >= 1 && groupLength <= 3
+                groups += 1
+                groupLength = 0
+            } else {
+                dottedDigits = byte.isASCIIDigit
+                groupLength += 1
+            }
         }
+        if dottedDigits, groups == 4, groupLength >= 1, groupLength <= 3 { return true }
         return bare.contains(UInt8(ascii: ":")) && bare.count >= 2
             && bare.allSatisfy { $0.isASCIIHexDigit || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
     }
