@@ -137,6 +137,22 @@ import Testing
         #expect(normalized > 10_000, "\(normalized) of 50,000 normalized")
     }
 
+    @Test func addressListFastPathMatchesTheGeneralScan() {
+        var generator = Vocabulary(seed: 9)
+        var addresses = 0
+        var fast = 0
+        for _ in 0..<30_000 {
+            let text = generator.addressList()
+            let limit = generator.chance(10) ? 1 : 1_000
+            let answer = MailAddress.list(text, limit: limit)
+            #expect(answer == MailAddress.listGeneral(text, limit: limit), "\(text.debugDescription)")
+            addresses += answer.count
+            if text.isASCIIWithoutCR { fast += 1 }
+        }
+        #expect(addresses > 20_000, "\(addresses) addresses")
+        #expect(fast > 15_000 && fast < 30_000, "\(fast) of 30,000 took the fast path")
+    }
+
     @Test func addressWordByteScanMatchesTheGeneralSplit() {
         var generator = Vocabulary(seed: 8)
         var found = 0
@@ -309,6 +325,24 @@ struct Vocabulary {
             text.insert(contentsOf: piece, at: text.index(text.startIndex, offsetBy: offset))
         }
         return text
+    }
+
+    /// An address list as To, Cc or Envelope-To hold them: display names, quotes with escapes, comments, groups,
+    /// missing commas, and the damage `addressText` does.
+    mutating func addressList() -> String {
+        var elements: [String] = []
+        for _ in 0..<(1 + number(4)) {
+            switch number(8) {
+            case 0: elements.append(pick(["Chris", "\"Kelly, X\"", "\"a\\\"b\"", "Ann (sales)", "=?utf-8?q?J=C3=BC?=", ""])
+                                    + " " + address())
+            case 1: elements.append(pick(["undisclosed-recipients:;", "team: a@b.example, c@d.example;", "x:"]))
+            case 2: elements.append(address() + " (" + pick(["comment", "nested (x) y", "a\\)b", "unclosed"])
+                                    + (chance(80) ? ")" : ""))
+            case 3: elements.append(addressText())
+            default: elements.append(address())
+            }
+        }
+        return elements.joined(separator: pick([", ", ",", " ", "; ", ",\r\n ", ", "]))
     }
 
     mutating func comment() -> String {

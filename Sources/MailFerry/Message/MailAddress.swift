@@ -82,65 +82,16 @@ public enum MailAddress {
     /// quoted strings, nested comments, groups (`undisclosed-recipients:;`), angle brackets, missing commas between
     /// bracketed addresses. Items that are not addresses are skipped. At most `limit` addresses.
     public static func list(_ text: String, limit: Int = 1_000) -> [String] {
-        var out: [String] = []
-        var item = ""          // the current element outside comments
-        var angle: String?     // text inside <...> of the current element
-        var inAngle = false
-        var inQuote = false
-        var escaped = false
-        var depth = 0
+        guard text.isASCIIWithoutCR else { return listGeneral(text, limit: limit) }
+        var scan = AddressListScan<UInt8>(limit: limit)
+        return scan.run(text.utf8.prefix(64 * 1024))
+    }
 
-        func finish() {
-            let candidate = angle ?? item
-            // Without brackets, the element may still carry a display name: keep the word with an '@'.
-            if angle == nil, let word = firstWordWithAt(candidate, fast: candidate.isASCIIWithoutCR) {
-                if let address = normalize(word), out.count < limit, !out.contains(address) { out.append(address) }
-            } else if let address = normalize(candidate), out.count < limit, !out.contains(address) {
-                out.append(address)
-            }
-            item = ""
-            angle = nil
-        }
-
-        for character in text.prefix(64 * 1024) {
-            if out.count >= limit { break }
-            if escaped {
-                escaped = false
-                if inAngle { angle?.append(character) } else { item.append(character) }
-                continue
-            }
-            if inQuote {
-                if character == "\\" { escaped = true } else if character == "\"" { inQuote = false }
-                if inAngle { angle?.append(character) } else { item.append(character) }
-                continue
-            }
-            if depth > 0 {
-                if character == "(" { depth += 1 } else if character == ")" { depth -= 1 } else if character == "\\" {
-                    escaped = true
-                }
-                continue
-            }
-            switch character {
-            case "(": depth += 1
-            case "\"":
-                inQuote = true
-                if inAngle { angle?.append(character) } else { item.append(character) }
-            case "<":
-                if angle != nil { finish() }  // "<a@x> <b@y>": a missing comma
-                inAngle = true
-                angle = ""
-            case ">":
-                inAngle = false
-            case "," where !inAngle, ";" where !inAngle:
-                finish()
-            case ":" where !inAngle && angle == nil && !item.containsASCII("@"):
-                item = ""  // a group's display name (RFC 5322 §3.4)
-            default:
-                if inAngle { angle?.append(character) } else { item.append(character) }
-            }
-        }
-        finish()
-        return out
+    /// `list` the general way, Character by Character, whatever the text: the reference its byte-level fast path is
+    /// tested against (ParsingFastPathTests).
+    static func listGeneral(_ text: String, limit: Int = 1_000) -> [String] {
+        var scan = AddressListScan<Character>(limit: limit)
+        return scan.run(text.prefix(64 * 1024))
     }
 
     /// The first word of `text` (split at spaces and tabs) that holds an '@'. `fast`: the text is ASCII without CR
@@ -192,5 +143,107 @@ extension Substring {
             result = result.dropLast()
         }
         return result
+    }
+}
+
+/// What `MailAddress.list` reads one step at a time: a Character (any text), or a byte of ASCII text without CR,
+/// where one byte is one Character. The scan is written once over this; bytes only spare it grapheme breaking and
+/// String appends.
+private protocol AddressListUnit: Equatable {
+    /// Where an element's text is gathered.
+    associatedtype Buffer: RangeReplaceableCollection where Buffer.Element == Self
+    /// The unit of an ASCII character.
+    static func ascii(_ scalar: Unicode.Scalar) -> Self
+    static func text(_ buffer: Buffer) -> String
+    /// Whether the text holds an '@' (`containsASCII("@")`).
+    static func holdsAt(_ buffer: Buffer) -> Bool
+}
+
+extension Character: AddressListUnit {
+    fileprivate static func ascii(_ scalar: Unicode.Scalar) -> Character { Character(scalar) }
+    fileprivate static func text(_ buffer: String) -> String { buffer }
+    fileprivate static func holdsAt(_ buffer: String) -> Bool { buffer.containsASCII("@") }
+}
+
+extension UInt8: AddressListUnit {
+    fileprivate static func ascii(_ scalar: Unicode.Scalar) -> UInt8 { UInt8(scalar.value) }
+    fileprivate static func text(_ buffer: [UInt8]) -> String { String(decoding: buffer, as: UTF8.self) }
+    fileprivate static func holdsAt(_ buffer: [UInt8]) -> Bool { buffer.contains(UInt8(ascii: "@")) }
+}
+
+/// The scan behind `MailAddress.list`: elements split at ',' and ';' outside quotes, comments and angle brackets.
+private struct AddressListScan<Unit: AddressListUnit> {
+    let limit: Int
+    var out: [String] = []
+    var item = Unit.Buffer()  // the current element outside comments
+    var angle: Unit.Buffer?   // text inside <...> of the current element
+    var inAngle = false
+    var inQuote = false
+    var escaped = false
+    var depth = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func run(_ units: some Sequence<Unit>) -> [String] {
+        let backslash = Unit.ascii("\\"), quote = Unit.ascii("\""), open = Unit.ascii("("), close = Unit.ascii(")")
+        let less = Unit.ascii("<"), greater = Unit.ascii(">"), comma = Unit.ascii(","), semicolon = Unit.ascii(";")
+        let colon = Unit.ascii(":")
+        for unit in units {
+            if out.count >= limit { break }
+            if escaped {
+                escaped = false
+                append(unit)
+                continue
+            }
+            if inQuote {
+                if unit == backslash { escaped = true } else if unit == quote { inQuote = false }
+                append(unit)
+                continue
+            }
+            if depth > 0 {
+                if unit == open { depth += 1 } else if unit == close { depth -= 1 } else if unit == backslash {
+                    escaped = true
+                }
+                continue
+            }
+            if unit == open {
+                depth += 1
+            } else if unit == quote {
+                inQuote = true
+                append(unit)
+            } else if unit == less {
+                if angle != nil { finish() }  // "<a@x> <b@y>": a missing comma
+                inAngle = true
+                angle = Unit.Buffer()
+            } else if unit == greater {
+                inAngle = false
+            } else if (unit == comma || unit == semicolon) && !inAngle {
+                finish()
+            } else if unit == colon && !inAngle && angle == nil && !Unit.holdsAt(item) {
+                item = Unit.Buffer()  // a group's display name (RFC 5322 §3.4)
+            } else {
+                append(unit)
+            }
+        }
+        finish()
+        return out
+    }
+
+    private mutating func append(_ unit: Unit) {
+        if inAngle { angle?.append(unit) } else { item.append(unit) }
+    }
+
+    private mutating func finish() {
+        let candidate = Unit.text(angle ?? item)
+        // Without brackets, the element may still carry a display name: keep the word with an '@'.
+        if angle == nil, let word = MailAddress.firstWordWithAt(candidate, fast: candidate.isASCIIWithoutCR) {
+            if let address = MailAddress.normalize(word), out.count < limit, !out.contains(address) {
+                out.append(address)
+            }
+        } else if let address = MailAddress.normalize(candidate), out.count < limit, !out.contains(address) {
+            out.append(address)
+        }
+        item = Unit.Buffer()
+        angle = nil
     }
 }
