@@ -167,6 +167,27 @@ import Testing
         #expect(found > 5_000, "\(found) words found")
     }
 
+    @Test func hostNameBytesMatchTheGeneralOnes() {
+        var generator = Vocabulary(seed: 10)
+        for _ in 0..<20_000 {
+            let word = generator.chance(50) ? generator.addressWord()
+                : generator.pick(Vocabulary.hosts) + generator.pick(["", ".", "..", "]", "[", "\r"])
+            #expect(ReceivedHeader.hostName(word) == ReceivedHeader.hostNameGeneral(word), "\(word.debugDescription)")
+        }
+    }
+
+    @Test func addressPartsSplitAtTheLastAtCharacter() {
+        var generator = Vocabulary(seed: 11)
+        for _ in 0..<20_000 {
+            let address = generator.addressText()
+            let at = address.lastIndex(of: "@")
+            #expect(MailAddress.domain(of: address) == at.map { String(address[address.index(after: $0)...]) } ?? "",
+                    "\(address.debugDescription)")
+            #expect(MailAddress.localPart(of: address) == at.map { String(address[..<$0]) } ?? address,
+                    "\(address.debugDescription)")
+        }
+    }
+
     @Test func caseInsensitiveSearchShortcutMatchesFoundation() {
         var generator = Vocabulary(seed: 5)
         for _ in 0..<5_000 {
@@ -320,7 +341,7 @@ struct Vocabulary {
         var text = address()
         for _ in 0..<number(3) {
             let piece = pick(Self.oddities + Self.separators + ["<", ">", "@", "@@", ".", "..", "\"", "\u{7F}", "\u{01}",
-                                                                "@relay:", "x", "ü", "\r\n", " "])
+                                                                "@relay:", "x", "ü", "\r\n", " ", "\u{301}"])
             let offset = number(text.count + 1)
             text.insert(contentsOf: piece, at: text.index(text.startIndex, offsetBy: offset))
         }

@@ -51,6 +51,21 @@ extension UInt8 {
     var asciiLowercased: UInt8 { self >= 0x41 && self <= 0x5A ? self | 0x20 : self }
 }
 
+extension String {
+    /// ASCII bytes as a lower-cased String: `String(decoding: bytes, as: UTF8.self).lowercased()` in one step,
+    /// without the copy in between.
+    init(asciiLowercasing bytes: some Collection<UInt8>) {
+        self.init(unsafeUninitializedCapacity: bytes.count) { buffer in
+            var count = 0
+            for byte in bytes {
+                buffer[count] = byte.asciiLowercased
+                count += 1
+            }
+            return count
+        }
+    }
+}
+
 extension Sequence<UInt8> {
     /// Whether these bytes (ASCII) start with `prefix` (lower-case ASCII), ignoring ASCII letter case: `lowercased()
     /// .hasPrefix(prefix)` without making the lower-cased copy.

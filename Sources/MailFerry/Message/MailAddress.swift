@@ -75,7 +75,7 @@ public enum MailAddress {
             byte.isASCIILetter || byte.isASCIIDigit || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
                 || byte == UInt8(ascii: "_")
         }) else { return nil }
-        return String(decoding: candidate.lazy.map(\.asciiLowercased), as: UTF8.self)
+        return String(asciiLowercasing: candidate)
     }
 
     /// The addr-specs of an address list (RFC 5322 §3.4: `To`, `Cc`, `Envelope-To`, ...), tolerant: display names,
@@ -122,14 +122,20 @@ public enum MailAddress {
 
     /// The part after the last '@' (the address is already normalized).
     static func domain(of address: String) -> String {
-        guard let at = address.lastIndex(of: "@") else { return "" }
+        guard let at = lastAt(address) else { return "" }
         return String(address[address.index(after: at)...])
     }
 
     /// The part before the last '@'.
     static func localPart(of address: String) -> String {
-        guard let at = address.lastIndex(of: "@") else { return address }
+        guard let at = lastAt(address) else { return address }
         return String(address[..<at])
+    }
+
+    /// The last '@' Character: in ASCII text the last '@' byte (there every '@' is a Character of its own; elsewhere
+    /// a combining mark may join it).
+    private static func lastAt(_ address: String) -> String.Index? {
+        address.isASCIIOnly ? address.utf8.lastIndex(of: UInt8(ascii: "@")) : address.lastIndex(of: "@")
     }
 }
 

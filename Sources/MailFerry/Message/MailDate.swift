@@ -320,7 +320,7 @@ private struct MailDateParser {
         let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
         guard let first = comment.firstIndex(where: { !blank($0) }), let last = comment.lastIndex(where: { !blank($0) })
         else { return "" }
-        return String(decoding: comment[first...last].lazy.map(\.asciiLowercased), as: UTF8.self)
+        return String(asciiLowercasing: comment[first...last])
     }
 
     /// A `5-Mar-2019` piece (digits, letters, anything) becomes three tokens; other pieces stay whole.
@@ -328,6 +328,11 @@ private struct MailDateParser {
         var tokens: [Substring] = []
         tokens.reserveCapacity(pieces.count)
         for piece in pieces {
+            // Without a '-' a piece is one token (the split would give the piece alone).
+            guard !fast || piece.utf8.contains(UInt8(ascii: "-")) else {
+                tokens.append(piece)
+                continue
+            }
             let dashed = fast
                 ? piece.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
                     .map { piece[$0.startIndex..<$0.endIndex] }

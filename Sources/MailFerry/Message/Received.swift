@@ -336,11 +336,25 @@ public struct ReceivedHeader: Sendable, Equatable {
 
     /// Lower-cased, `[...]` and a trailing dot removed.
     static func hostName(_ text: some StringProtocol) -> String {
+        text.isASCIIWithoutCR ? hostNameASCII(Substring(text).utf8) : hostNameGeneral(text)
+    }
+
+    /// `hostName` the general way, Character by Character: the reference of `hostNameASCII`.
+    static func hostNameGeneral(_ text: some StringProtocol) -> String {
         var name = text.lowercased()
         if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         if name.hasPrefix("ipv6:") { name.removeFirst(5) }
         while name.hasSuffix(".") { name.removeLast() }
         return name
+    }
+
+    /// `hostName` for ASCII text without CR, step by step on bytes, lower-cased once at the end.
+    private static func hostNameASCII(_ text: Substring.UTF8View) -> String {
+        var name = text
+        if name.first == UInt8(ascii: "["), name.last == UInt8(ascii: "]") { name = name.dropFirst().dropLast() }
+        if name.startsIgnoringASCIICase(with: "ipv6:".utf8) { name = name.dropFirst(5) }
+        while name.last == UInt8(ascii: ".") { name = name.dropLast() }
+        return String(asciiLowercasing: name)
     }
 }
 
