@@ -64,14 +64,20 @@ final class TargetPool {
         awaitingFlush.append(staged)
     }
 
-    /// Between messages: flushes staged deliveries whose batch is due, and waits for the checkpoints already queued
-    /// (the previous message's commit ran while this one was fetched).
+    /// Between messages: flushes staged deliveries whose batch is due. The "delivered" checkpoints already queued
+    /// are waited for once `maxUnconfirmed` have gathered: until then they ride in whatever group commits next
+    /// (another worker's, or this mailbox's next "delivering" checkpoint or flush), so a Maildir batch costs one
+    /// commit, not two. Each is in doubt until then, which only targets that answer exactly after a crash allow
+    /// (`Delivery.confirmsLater`); `settleCheckpoints` waits for all.
     func keepUp() -> FlushOutcome {
         var outcome = FlushOutcome()
         if open.values.contains(where: { $0.flushDue }) { outcome = flushStaged() }
-        waitForCommits(&outcome)
+        if committing.count >= Self.maxUnconfirmed { waitForCommits(&outcome) }
         return outcome
     }
+
+    /// Queued "delivered" checkpoints `keepUp` lets gather before it waits for them: two Maildir batches.
+    static let maxUnconfirmed = 2 * MaildirDelivery.runBatch
 
     /// Flushes the staged deliveries whose batch is due, without waiting for any commit: before a retrieval that
     /// may take long, so staged messages do not wait behind it.
