@@ -204,7 +204,7 @@ import Testing
 /// Seeded random text from the vocabulary of dates and Received fields, with stray punctuation, odd letter case, a
 /// few non-ASCII characters and CRs (which send the fast paths to the general code). Uses `next() % n`, not
 /// `random(in:)`, so a seed gives the same text with every toolchain.
-struct Vocabulary {
+private struct Vocabulary {
     var rng: SplitMix64
 
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
