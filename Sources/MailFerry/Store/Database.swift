@@ -20,6 +20,7 @@ final class Database: @unchecked Sendable {
 
     /// Opens (creating if needed) the database at `path`. The file is created 0600: it names mailboxes and people.
     init(path: String) throws {
+        _ = Database.configured
         self.path = path
         let existed = FileManager.default.fileExists(atPath: path)
         if !existed {
@@ -46,6 +47,11 @@ final class Database: @unchecked Sendable {
         idle.close()
         sqlite3_close_v2(handle)
     }
+
+    /// Process-wide settings, made once before the first connection opens.
+    private static let configured: Void = {
+        _ = mf_sqlite_disable_memstatus()
+    }()
 
     /// Turns a result code into an error naming what was being done.
     @discardableResult
