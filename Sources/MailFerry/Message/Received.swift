@@ -168,7 +168,7 @@ public struct ReceivedHeader: Sendable, Equatable {
                         clause = keyword
                         continue
                     }
-                    for piece in text.split(separator: ",") {
+                    for piece in Self.pieces(of: text, fast: fast) {
                         if let address = MailAddress.normalize(piece), !forAddresses.contains(address) {
                             forAddresses.append(address)
                         }
@@ -222,9 +222,10 @@ public struct ReceivedHeader: Sendable, Equatable {
 
     /// Sets `fromHost` and `fromAddress` from the `from` word and the comments right after it.
     private mutating func resolvePreviousHop(_ comments: [Substring], fast: Bool) {
+        let firstWords = comments.first.map { Self.words(of: $0, fast: fast) } ?? []
         // The first IP address among the comments' words, brackets dropped.
-        for comment in comments where fromAddress == nil {
-            for word in Self.words(of: comment, fast: fast) {
+        for (index, comment) in comments.enumerated() where fromAddress == nil {
+            for word in index == 0 ? firstWords : Self.words(of: comment, fast: fast) {
                 let bare = Self.strippingBrackets(word, fast: fast)
                 if Self.isIPAddress(bare, fast: fast) {
                     fromAddress = Self.ipText(bare)
@@ -232,7 +233,7 @@ public struct ReceivedHeader: Sendable, Equatable {
                 }
             }
         }
-        let firstWord = comments.first.flatMap { Self.words(of: $0, fast: fast).first }
+        let firstWord = firstWords.first
         if let name = firstWord, name.equalsIgnoringASCIICase("unknown") {
             fromHost = nil  // Postfix/Sendmail: the reverse lookup failed; the from word is only the HELO
         } else if let name = firstWord, Self.isHostName(name) {
@@ -243,6 +244,12 @@ public struct ReceivedHeader: Sendable, Equatable {
             let bare = Self.strippingBrackets(from[...], fast: fast)
             if Self.isIPAddress(bare, fast: fast) { fromAddress = Self.ipText(bare) }
         }
+    }
+
+    /// The comma-separated pieces of a `for` word (`<a@x>,<b@y>`), empty ones left out.
+    private static func pieces(of word: Substring, fast: Bool) -> [Substring] {
+        guard fast else { return word.split(separator: ",") }
+        return word.utf8.split(separator: UInt8(ascii: ",")).map { word[$0.startIndex..<$0.endIndex] }
     }
 
     /// The words of a comment, split at spaces and tabs.
