@@ -60,11 +60,6 @@ final class TLSStream: ByteStream {
         }
         self.ssl = ssl
         SSL_set_fd(ssl, socket.fd)
-        // Read ahead: one read from the socket takes whatever records have arrived (up to 64 KiB), not one record
-        // in two reads (header, then body). A server writing small records (Dovecot's are often a few KiB) cost
-        // about 35 system calls per message here before.
-        SSL_set_read_ahead(ssl, 1)
-        SSL_set_default_read_buffer_len(ssl, TLSStream.readAhead)
         if TLSStream.isIPAddress(host) {
             // An address is matched against the certificate's IP SANs, never sent as SNI (RFC 6066 §3).
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
@@ -89,13 +84,9 @@ final class TLSStream: ByteStream {
         SSL_CTX_free(context)
     }
 
-    static let readAhead = 64 * 1024
-
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        // Records may already wait inside OpenSSL, decrypted or not (read ahead); only an empty session waits on the
-        // socket. What is buffered is whole records, or the start of one whose rest the server is sending: that
-        // read is bounded by the socket's receive timeout, as the rest of a record always was.
-        if SSL_has_pending(ssl) == 0 { try socket.waitReadable() }
+        // Decrypted bytes may already wait inside OpenSSL; only an empty session waits on the socket.
+        if SSL_pending(ssl) == 0 { try socket.waitReadable() }
         ERR_clear_error()
         let n = SSL_read(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if n > 0 { return Int(n) }
