@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import MailFerryLab
+import Synchronization
 import Testing
 @testable import MailFerry
 
@@ -88,6 +89,46 @@ import Testing
         #expect(report.reconciled == inFolder - delivered, "\(point)")
         #expect(report.delivered == count - inFolder, "\(point)")
         #expect(report.mailboxes.first?.possibleDuplicates.isEmpty == true, "\(point)")
+    }
+
+    /// A server goes on reading what a dead client sent: an APPEND a killed run had all on the wire can land after
+    /// the run is gone, while the next run is already starting. Here the killed run's in-doubt message lands 0.15 s
+    /// into the rerun (appended by another session, as the server would have): the rerun moves what is new first and
+    /// searches the folder for what is in doubt only at the end, seconds after it started; it finds the straggler
+    /// there and delivers it no second time.
+    @Test func anAppendLandingAfterTheCrashIsFoundNotDeliveredAgain() throws {
+        let e2e = try EndToEnd("e2e-straggler", counts: ["gus": 10], kind: .imap)
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-delivering-commit@9"])
+        #expect(crashed.code == 128 + SIGKILL, "\(crashed.out) \(crashed.err)")
+        _ = e2e.settledDeliveredCount("gus")
+        let rows = try e2e.rows("gus")
+        let deliveredBefore = rows.filter { $0.state == "delivered" }.count
+        // The 9th message was checkpointed and never sent: the last in doubt (Dovecot's UIDLs are fixed-width hex of
+        // the UID, so they sort in mailbox order). Earlier ones may be in doubt too, and stored already.
+        let late = try #require(rows.filter { $0.state == "delivering" }.max { $0.uidl < $1.uidl })
+        let bytes = try #require(try e2e.serverMessages("gus")[late.uidl])
+        let lab = e2e.lab
+        let appended = Mutex<[String]>([])
+        let straggler = Thread {
+            usleep(150_000)
+            do {
+                let probe = try lab.probe("gus-new")
+                defer { probe.logout() }
+                let reply = try probe.run("APPEND \"INBOX\" {\(bytes.count)+}\r\n" + String(decoding: bytes, as: UTF8.self))
+                appended.withLock { $0 = reply }
+            } catch {
+                appended.withLock { $0 = ["\(error)"] }
+            }
+        }
+        straggler.start()
+        let rerun = try e2e.run()
+        for _ in 0..<100 where !straggler.isFinished { usleep(50_000) }
+        #expect(appended.withLock { $0.last?.contains(" OK") == true }, "\(appended.withLock { $0 })")
+        #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
+        try e2e.expectExactlyOnce("gus")
+        let report = try e2e.lastReport()
+        #expect(report.reconciled >= 1 && deliveredBefore + report.reconciled + report.delivered == 10,
+                "\(deliveredBefore) delivered before, then \(report.reconciled) reconciled, \(report.delivered) delivered")
     }
 
     /// The "imap-append-literal" crash point dies truly mid-literal: a scripted IMAP server (LITERAL+) receives the

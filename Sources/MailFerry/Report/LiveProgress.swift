@@ -78,8 +78,13 @@ final class LiveProgress: RunObserver {
 
     func mailboxPlanned(_ mailbox: Plan.Mailbox, messages: Int, bytes: Int) {
         state.withLock {
-            $0.active[mailbox.key]?.planned = (messages, bytes)
-            $0.listed += 1
+            // A mailbox listed a second time (after settling what a crash left in doubt) adds to its plan.
+            if let before = $0.active[mailbox.key]?.planned {
+                $0.active[mailbox.key]?.planned = (before.messages + messages, before.bytes + bytes)
+            } else {
+                $0.active[mailbox.key]?.planned = (messages, bytes)
+                $0.listed += 1
+            }
             $0.plannedMessages += messages
             $0.plannedBytes += bytes
         }

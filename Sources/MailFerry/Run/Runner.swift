@@ -80,6 +80,7 @@ public final class Runner: Sendable {
 
     func migrate(_ mailbox: Plan.Mailbox) -> MailboxResult {
         let started = Date()
+        let startedAt = monotonicSeconds()
         var result = MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target)
         var mailboxID: Int64?
         do {
@@ -92,18 +93,19 @@ public final class Runner: Sendable {
                 try? settle(targets, &result)
                 targets.closeAll()
             }
-            try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
-            // A message cut off for being too large leaves its session mid-reply: a fresh one fetches the rest.
-            var sessions = 1
-            while true {
-                do {
-                    try transfer(mailbox, mailboxID: id, targets: targets, result: &result)
-                    break
-                } catch is SessionCutOff where sessions < Self.maxSessionsPerMailbox {
-                    sessions += 1
+            let mayStraggle = try crashMayStillLand(mailbox, mailboxID: id)
+            if !mayStraggle {
+                try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
+            }
+            try transferAll(mailbox, mailboxID: id, targets: targets, result: &result)
+            try settle(targets, &result)
+            if mayStraggle && !StopSignal.requested && result.waiting == nil {
+                awaitStragglers(startedAt: startedAt)
+                if try reconcile(mailbox, mailboxID: id, targets: targets, result: &result) > 0 {
+                    try transferAll(mailbox, mailboxID: id, targets: targets, result: &result)
+                    try settle(targets, &result)
                 }
             }
-            try settle(targets, &result)
             try store.finishPoll(mailbox: id, error: nil)
         } catch where StopSignal.requested {
             // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
@@ -150,19 +152,38 @@ public final class Runner: Sendable {
         }
     }
 
-    /// Settles attempts a crash left in doubt, before anything is retried: found in the target means delivered,
+    /// Fetches and delivers what the listing asks for. A message cut off for being too large leaves its session
+    /// mid-reply: a fresh one fetches the rest.
+    func transferAll(_ mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
+                     result: inout MailboxResult) throws {
+        var sessions = 1
+        while true {
+            do {
+                try transfer(mailbox, mailboxID: mailboxID, targets: targets, result: &result)
+                return
+            } catch is SessionCutOff where sessions < Self.maxSessionsPerMailbox {
+                sessions += 1
+            }
+        }
+    }
+
+    /// Settles attempts a crash left in doubt, before they are retried: found in the target means delivered,
     /// absent means it goes back to be delivered again (DESIGN.md, per-message states). A target that cannot be
-    /// asked (LMTP, SMTP) gets the message again, and the report lists it as a possible duplicate.
+    /// asked (LMTP, SMTP) gets the message again, and the report lists it as a possible duplicate. Returns how many
+    /// messages went back to be fetched again.
+    @discardableResult
     func reconcile(_ mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
-                   result: inout MailboxResult) throws {
+                   result: inout MailboxResult) throws -> Int {
         let doubtful = try store.inDoubt(mailbox: mailboxID)
-        guard !doubtful.isEmpty else { return }
+        guard !doubtful.isEmpty else { return 0 }
+        var relisted = 0
         var byAddress: [String: [MessageRecord]] = [:]
         for row in doubtful {
             if row.token == Runner.routedToken {
                 // A catch-all message whose routed deliveries each carry their own checkpoint: fetched and routed
                 // again, the deliveries already made are skipped.
                 try store.markListed(id: row.id)
+                relisted += 1
                 continue
             }
             byAddress[row.address ?? mailbox.address, default: []].append(row)
@@ -177,6 +198,7 @@ public final class Runner: Sendable {
                     result.reconciled += 1
                 } else {
                     try store.markListed(id: row.id)
+                    relisted += 1
                     // LMTP/SMTP cannot be asked, nor an IMAP folder for a message without Message-ID, Date or
                     // provenance header: delivered again, it may be there twice.
                     if delivery.inDoubtPolicy == .unanswerable || !delivery.confirmsLater(row.inDoubtAttempt) {
@@ -185,6 +207,27 @@ public final class Runner: Sendable {
                 }
             }
         }
+        return relisted
+    }
+
+    /// A server goes on reading what a client sent before it died: an APPEND a killed run had all on the wire is
+    /// stored after that run is gone, and after a run started at once has looked for it. So when the last attempt
+    /// left in doubt in an IMAP target is recent, the run first moves what is new and asks the folder at the end,
+    /// `stragglerSettle` seconds after it started at the least (the dead run was gone before this one started).
+    /// Runs from cron, minutes apart, ask at once.
+    static let stragglerSettle = 2.0
+    static let recentDoubt = 600.0
+
+    func crashMayStillLand(_ mailbox: Plan.Mailbox, mailboxID: Int64) throws -> Bool {
+        guard case .imap = plan.targets[mailbox.target]?.kind,
+              let latest = try store.latestInDoubtAttempt(mailbox: mailboxID) else { return false }
+        return Date().timeIntervalSince1970 - latest < Self.recentDoubt
+    }
+
+    private func awaitStragglers(startedAt: Double) {
+        let until = startedAt + Self.stragglerSettle
+        // Bounded by stragglerSettle; a stop signal ends it.
+        while monotonicSeconds() < until && !StopSignal.requested { usleep(20_000) }
     }
 
     /// One message to fetch: either its row is known from its UIDL, or (a UIDL shared by several messages) its
@@ -326,6 +369,7 @@ public final class Runner: Sendable {
     /// fetched, delivered, deleted or recorded.
     func preview(_ mailbox: Plan.Mailbox) -> MailboxResult {
         let started = Date()
+        let startedAt = monotonicSeconds()
         var result = MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target)
         do {
             guard let source = plan.sources[mailbox.source] else {

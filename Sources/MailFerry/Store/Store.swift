@@ -241,6 +241,14 @@ public final class Store: Sendable {
         }
     }
 
+    /// When the latest attempt still in doubt in this mailbox was checkpointed, if there is one.
+    public func latestInDoubtAttempt(mailbox: Int64) throws -> Double? {
+        try database.withLock { db in
+            try db.prepare("SELECT max(updated_at) FROM messages WHERE mailbox_id = ? AND state = 'delivering'")
+                .rows([.int(mailbox)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+        }
+    }
+
     public func message(id: Int64) throws -> MessageRecord? {
         try database.withLock { db in
             try db.prepare("SELECT \(Store.recordColumns) FROM messages WHERE id = ?").rows([.int(id)], Store.record)
