@@ -10,6 +10,14 @@ import Testing
         uidls.enumerated().map { POP3Entry(number: $0.offset + 1, uidl: $0.element, size: 100 + $0.offset) }
     }
 
+    /// A new store in `dir` with one mailbox registered ("isp/a").
+    func freshStore(in dir: TempFolder) throws -> (path: String, store: Store, box: Int64) {
+        let path = dir.path + "/s.sqlite"
+        let store = try Store(path: path)
+        return (path, store, try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t",
+                                                       address: nil))
+    }
+
     @Test func listingAddsOnlyNewUIDLsAndKeepsServerOrder() throws {
         let dir = TempFolder("store")
         defer { dir.cleanup() }
@@ -48,9 +56,7 @@ import Testing
     @Test func deliveringCheckpointWritesTheAttemptAndTheEnvelope() throws {
         let dir = TempFolder("store")
         defer { dir.cleanup() }
-        let path = dir.path + "/s.sqlite"
-        let store = try Store(path: path)
-        let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
+        let (path, store, box) = try freshStore(in: dir)
         let rows = try store.syncListing(mailbox: box, entries: entries(["x", "y", "z"])).work
         let json = #"{"envelope":{"arrival":"2026-03-01T10:00:00Z"}}"#
         try store.markDelivering(id: rows[0].id, target: "out", token: "tok-x", size: 42, sha256: "hx",
@@ -80,9 +86,7 @@ import Testing
     @Test func arrivalWrittenWithTheEnvelopeIsWhatTheTriggerDerives() throws {
         let dir = TempFolder("store")
         defer { dir.cleanup() }
-        let path = dir.path + "/s.sqlite"
-        let store = try Store(path: path)
-        let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
+        let (path, store, box) = try freshStore(in: dir)
         let messages = Corpus.benchMailbox(user: "u01", domain: "wingtip.example", count: 400, seed: 7, bigEvery: 0)
         let rows = try store.syncListing(mailbox: box, entries: entries(messages.indices.map { "m\($0)" })).work
         let recovery = EnvelopeRecovery(trustedHosts: ["wingtip.example"], localDomains: ["wingtip.example"])
