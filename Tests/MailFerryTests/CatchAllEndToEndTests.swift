@@ -452,4 +452,124 @@ import Testing
         #expect(again == 0 && againOut.contains("0 messages delivered"), "\(againOut)")
         #expect(stored("bob").count == 1 && stored("dana").count == 1 && stored("postmaster").count == 1)
     }
+
+    // MARK: Crashes
+
+    /// A message the provider delivered to several local addresses in one transaction (Exim's Envelope-To).
+    static func forMany(_ addresses: [String], id: String, body: String) -> [UInt8] {
+        message([
+            "Return-Path: <partner@example.net>",
+            "Envelope-To: \(addresses.joined(separator: ", "))",
+            "Received: from mail.example.net (mail.example.net [192.0.2.5])",
+            "\tby mx1.wingtip-isp.example with esmtp (Exim 4.96) id \(id)",
+            "\tfor \(addresses[0]); Fri, 6 Nov 2026 16:45:10 +0000",
+            "From: partner@example.net",
+            "To: \(addresses.joined(separator: ", "))",
+            "Subject: for several people at once",
+            "Message-ID: <\(id)@example.org>",
+            "",
+            body,
+        ])
+    }
+
+    /// A catch-all killed mid-run, then run again at once: each routed delivery has its own checkpoint, and the rerun
+    /// leaves every person's mailbox with exactly the messages routed there, each once (a message for two people
+    /// reaches the second even when the crash came after the first); the store agrees. Into IMAP, the rerun asks the
+    /// folders about what is in doubt only at its end, when a dead run's APPENDs have landed.
+    @Test(arguments: zip(["imap", "imap", "imap", "maildir", "maildir"],
+                         ["after-delivering-commit@10", "after-target-ack@7", "imap-append-literal@5",
+                          "after-delivering-commit@10", "after-target-ack@7"]))
+    func killedCatchAllEndsExactlyOnce(kind: String, point: String) throws {
+        let folder = TempFolder("catchall-crash")
+        defer { folder.cleanup() }
+        let people = ["bob", "dana", "erin"]
+        // The people's own legacy mailboxes (empty here) are in the plan too: that makes their new addresses known.
+        let lab = try DovecotLab.start(users: Dictionary(uniqueKeysWithValues: (people + ["everyone"]).map {
+            ($0, "pw-\($0)")
+        }))
+        defer { lab.stop() }
+        for person in people + ["postmaster"] { try lab.addUser("\(person)-new", password: "unused-\(person)") }
+        var messages: [[UInt8]] = []
+        var expected: [String: [String]] = [:]
+        var routed = 0
+        for index in 0..<24 {
+            let id = "crash-\(index)"
+            let body = String(repeating: "Line \(index) of the body.\n", count: 1 + index * 7)
+            if index % 4 == 3 {
+                // For two people at once: one routed delivery each, both must arrive whatever the crash hit.
+                let pair = [people[index % 3], people[(index + 1) % 3]]
+                messages.append(Self.forMany(pair.map { "\($0)@wingtiptoys.com" }, id: id, body: body))
+                for person in pair { expected[person, default: []].append("<\(id)@example.org>") }
+                routed += 2
+                continue
+            }
+            // Every sixth is for an address nobody has any more: the fallback gets it.
+            let person = index % 6 == 5 ? "ghost" : people[index % people.count]
+            messages.append(Self.traced("\(person)@wingtiptoys.com", subject: "message \(index)", id: id, body: body))
+            expected[person == "ghost" ? "postmaster" : person, default: []].append("<\(id)@example.org>")
+            routed += 1
+        }
+        _ = try lab.seed(user: "everyone", messages: messages)
+        let own = people.map { person in
+            """
+            { source: "isp", user: "\(person)", password: { file: "\(folder.file("secrets/\(person)", "pw-\(person)\n"))" },
+              target: "archive", mailbox: "\(person)-new@contoso.example" },
+            """
+        }
+        let secret = folder.file("secrets/everyone", "pw-everyone\n")
+        let admin = folder.file("secrets/admin", DovecotLab.masterPassword + "\n")
+        let plan = folder.file("jobs/crash.json5", """
+            { plan: "crash",
+              sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
+              targets: { archive: \(kind == "imap" ? """
+                  { kind: "imap", host: "127.0.0.1", port: \(lab.ports.imaps), tls: "implicit",
+                    caFile: "\(lab.caFile.path)", user: "\(DovecotLab.masterUser)",
+                    password: { file: "\(admin)" }, authorize: "{mailbox}", folder: "INBOX" }
+                  """ : #"{ kind: "maildir", path: "target/{mailbox}" }"#) },
+              mailboxes: [
+                \(own.joined(separator: "\n"))
+                { source: "isp", user: "everyone", password: { file: "\(secret)" }, target: "archive",
+                  mailbox: "everyone-new@contoso.example",
+                  global: { domains: ["wingtiptoys.com"], rewrite: "{local}-new@contoso.example",
+                            trustedHosts: ["mx1.wingtip-isp.example"],
+                            fallback: "postmaster-new@contoso.example" } },
+              ] }
+            """)
+        func mailferry(_ environment: [String: String] = [:]) throws -> (Int32, String) {
+            let child = try ChildProcess(EndToEnd.binary, ["run", plan], environment: environment)
+            defer { child.removeOutput() }
+            return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
+        }
+        let workspace = URL(fileURLWithPath: folder.path).standardizedFileURL.path
+        func stored(_ person: String) -> [String] {
+            let maildir = kind == "imap" ? lab.maildir(of: "\(person)-new").path
+                : "\(workspace)/target/\(person)-new@contoso.example"
+            return ["new", "cur"].flatMap { sub in
+                ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + sub)) ?? []).compactMap { name in
+                    let text = String(decoding: FileManager.default.contents(atPath: "\(maildir)/\(sub)/\(name)")
+                                          ?? Data(), as: UTF8.self)
+                    // Dovecot stores LF line ends, a Maildir target the server's CRLF ("\r\n" is one Character).
+                    return text.split { $0 == "\n" || $0 == "\r\n" }.first { $0.hasPrefix("Message-ID: ") }
+                        .map { String($0.dropFirst("Message-ID: ".count)) }
+                }
+            }.sorted()
+        }
+
+        let (crashed, crashedOut) = try mailferry(["MAILFERRY_CRASH_AT": point])
+        #expect(crashed == 128 + SIGKILL, "\(point): \(crashedOut)")
+        let before = people.map { stored($0).count }.reduce(0, +) + stored("postmaster").count
+        #expect(before < 24, "\(point): \(before) stored before the rerun")
+        let (code, out) = try mailferry()
+        #expect(code == 0, "\(point): \(out)")
+        for person in people + ["postmaster"] {
+            #expect(stored(person) == (expected[person] ?? []).sorted(), "\(point): \(person)")
+        }
+        let db = try Database(path: workspace + "/state/crash.sqlite")
+        let states = try db.prepare("SELECT state, count(*) FROM messages GROUP BY state ORDER BY state")
+            .rows { "\($0.text(0) ?? "") \($0.int(1))" }
+        // 24 messages and their routed deliveries, all delivered.
+        #expect(states == ["delivered \(24 + routed)"], "\(point): \(states)")
+        let (again, againOut) = try mailferry()
+        #expect(again == 0 && againOut.contains("0 messages delivered"), "\(point): \(againOut)")
+    }
 }

@@ -36,6 +36,23 @@ import Testing
         #expect(try store.counts(mailbox: box) == [.listed: 3, .delivered: 1])
     }
 
+    /// A catch-all message fetched again after a crash finds its own routed deliveries by its hash: they are its
+    /// progress, not an earlier copy (else it would be set aside as a duplicate and its other routes never made).
+    @Test func hashDefenceIgnoresTheMessagesOwnRoutedDeliveries() throws {
+        let dir = TempFolder("store")
+        defer { dir.cleanup() }
+        let (_, store, box) = try freshStore(in: dir)
+        let rows = try store.syncListing(mailbox: box, entries: entries(["x", "y"])).work
+        try store.markDelivering(id: rows[0].id, target: "t", token: Runner.routedToken, size: 5, sha256: "same")
+        let child = try store.routedDelivery(parent: rows[0], mailbox: box, address: "bob@contoso.example")
+        try store.markDelivering(id: child.id, target: "t", token: "tok-bob", size: 5, sha256: "same")
+        try store.markDelivered(id: child.id, targetRef: "ref")
+        try store.markListed(id: rows[0].id)
+        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[0].id) == nil)
+        // Another message with the same bytes is a copy: of the first message's delivery.
+        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id) == child.id)
+    }
+
     @Test func inDoubtRowsAndHashDefence() throws {
         let dir = TempFolder("store")
         defer { dir.cleanup() }

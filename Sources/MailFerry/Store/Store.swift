@@ -259,12 +259,13 @@ public final class Store: Sendable {
     /// An already delivered message of the same mailbox with exactly these bytes, if any.
     public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64) throws -> Int64? {
         // Written with OR, not IN: SQLite evaluates an IN list of more than two constants through a temporary table it
-        // builds on every execution, and this runs once per message.
+        // builds on every execution, and this runs once per message. The row's own routed deliveries (a catch-all
+        // message fetched again after a crash) carry its bytes' hash: they are its progress, not another copy.
         try read { db in
             try db.prepare("""
-                SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ?
+                SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ? AND coalesce(parent_id, 0) != ?
                 AND (state = 'delivered' OR state = 'delivering' OR state = 'removed') ORDER BY id LIMIT 1
-                """).rows([.int(mailbox), .text(sha256), .int(id)]) { $0.int(0) }.first
+                """).rows([.int(mailbox), .text(sha256), .int(id), .int(id)]) { $0.int(0) }.first
         }
     }
 
