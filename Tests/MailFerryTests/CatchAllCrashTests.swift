@@ -31,34 +31,15 @@ import Testing
     func randomKillsIntoACatchAll(kind: String) throws {
         let crash = try CatchAllCrashLab(kind: kind, count: 120)
         defer { crash.stop() }
-        var generator = SystemRandomNumberGenerator()
-        let seed = UInt64.random(in: 0...UInt64.max, using: &generator)
-        var random = SplitMix64(seed: seed)
-        var kills = 0
-        var killsMidMigration = 0
-        var progress: [Int] = []
-        // Bounded: at most 120 attempts to land 25 kills. The mean delay adapts to the machine so the kills spread
-        // over the whole migration.
-        var meanDelay = 30_000.0
-        for _ in 0..<120 where kills < 25 {
-            let before = crash.storedCount()
-            let child = try crash.start()
-            usleep(UInt32(meanDelay * (0.5 + Double(random.next() % 1000) / 1000)))
-            if child.wait(timeout: 0) == nil {
-                child.kill9()
-                kills += 1
-                if crash.storedCount() < crash.deliveries { killsMidMigration += 1 }
-            }
-            child.removeOutput()
-            let stored = crash.storedCount()
-            progress.append(stored)
-            if stored - before > 10 { meanDelay = max(5_000, meanDelay * 0.8) }
-            if stored == before { meanDelay = min(400_000, meanDelay * 1.15) }
+        let kills = try RandomKills(wanted: 25, attempts: 150, total: crash.deliveries, count: crash.fileCount) {
+            try crash.start()
         }
-        print("random kills into a catch-all (\(kind)): seed \(seed), \(kills) kills (\(killsMidMigration) "
-              + "mid-migration), stored after each: \(progress)")
-        #expect(kills >= 25, "seed \(seed)")
-        #expect(killsMidMigration >= 15, "seed \(seed): only \(killsMidMigration) kills landed before the end")
+        print("random kills into a catch-all (\(kind)): \(kills.summary)")
+        let seed = kills.seed
+        #expect(kills.kills >= 25, "seed \(seed)")
+        #expect(kills.killsMidMigration >= 20, "seed \(seed): \(kills.killsMidMigration) kills before the end")
+        #expect(kills.progress.last ?? 0 >= crash.deliveries / 5,
+                "seed \(seed): the kills did not spread over the migration")
         let (code, out) = try crash.run()
         #expect(code == 0, "seed \(seed): \(out)")
         try crash.expectExactlyOnce("seed \(seed)")
@@ -196,6 +177,17 @@ final class CatchAllCrashLab {
                     .map { String($0.dropFirst("Message-ID: ".count)) }
             }
         }.sorted()
+    }
+
+    /// How many files the people's new mailboxes hold (cheap enough to ask every half millisecond).
+    func fileCount() -> Int {
+        (Self.people + ["postmaster"]).reduce(0) { total, person in
+            let maildir = kind == "imap" ? lab.maildir(of: "\(person)-new").path
+                : "\(workspace)/target/\(person)-new@contoso.example"
+            return total + ["new", "cur"].reduce(0) {
+                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + $1))?.count ?? 0)
+            }
+        }
     }
 
     func storedCount() -> Int {

@@ -296,31 +296,14 @@ import Testing
 
     @Test func fiftyRandomKillsIntoIMAP() throws {
         let e2e = try EndToEnd("e2e-imapkill", counts: ["alice": 200, "bob": 200, "carol": 200], kind: .imap)
-        let seed = UInt64.random(in: 0...UInt64.max)
-        var random = SplitMix64(seed: seed)
-        var kills = 0
-        var killsMidMigration = 0
-        var meanDelay = 40_000.0
-        var progress: [Int] = []
-        for _ in 0..<250 where kills < 50 {
-            let before = e2e.deliveredCount()
-            let child = try e2e.start()
-            usleep(UInt32(meanDelay * (0.5 + Double(random.next() % 1000) / 1000)))
-            if child.wait(timeout: 0) == nil {
-                child.kill9()
-                kills += 1
-                if e2e.deliveredCount() < 600 { killsMidMigration += 1 }
-            }
-            child.removeOutput()
-            let delivered = e2e.deliveredCount()
-            progress.append(delivered)
-            if delivered - before > 15 { meanDelay = max(5_000, meanDelay * 0.8) }
-            if delivered == before { meanDelay = min(200_000, meanDelay * 1.15) }
+        let kills = try RandomKills(wanted: 50, attempts: 250, total: 600, count: e2e.deliveredCount) {
+            try e2e.start()
         }
-        print("random kills into IMAP: seed \(seed), \(kills) kills (\(killsMidMigration) mid-migration), "
-              + "delivered after each: \(progress)")
-        #expect(kills >= 50, "seed \(seed)")
-        #expect(killsMidMigration >= 40, "seed \(seed): only \(killsMidMigration) kills landed before the end")
+        print("random kills into IMAP: \(kills.summary)")
+        let seed = kills.seed
+        #expect(kills.kills >= 50, "seed \(seed)")
+        #expect(kills.killsMidMigration >= 40, "seed \(seed): \(kills.killsMidMigration) kills before the end")
+        #expect(kills.progress.last ?? 0 >= 600 / 5, "seed \(seed): the kills did not spread over the migration")
         let final = try e2e.run()
         #expect(final.code == 0, "seed \(seed): \(final.out)\n\(final.err)")
         for user in ["alice", "bob", "carol"] {
