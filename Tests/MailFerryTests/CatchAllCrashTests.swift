@@ -36,10 +36,7 @@ import Testing
         }
         print("random kills into a catch-all (\(kind)): \(kills.summary)")
         let seed = kills.seed
-        #expect(kills.kills >= 25, "seed \(seed)")
-        #expect(kills.killsMidMigration >= 20, "seed \(seed): \(kills.killsMidMigration) kills before the end")
-        #expect(kills.progress.last ?? 0 >= crash.deliveries / 5,
-                "seed \(seed): the kills did not spread over the migration")
+        kills.expectSpread(midMigration: 20)
         let (code, out) = try crash.run()
         #expect(code == 0, "seed \(seed): \(out)")
         try crash.expectExactlyOnce("seed \(seed)")

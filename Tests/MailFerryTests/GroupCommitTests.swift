@@ -142,17 +142,28 @@ import Testing
     @Test(arguments: [EndToEnd.Kind.maildir, .imap])
     func crashWithAPendingGroupEndsExactlyOnce(kind: EndToEnd.Kind) throws {
         // Mid-migration, and late enough that something was delivered before. How many groups a run makes depends
-        // on how the workers meet (a Maildir commits a batch of 32 messages' checkpoints at a time: a run of these
-        // 180 messages makes about ten): the latest of these hits that lands mid-migration is the one tested.
+        // on how the workers meet (a Maildir commits a batch of 32 messages' checkpoints at a time): the hit is
+        // searched for by halving, a crash with nothing delivered yet asking for a later group, one after the
+        // end (or none) for an earlier one. Bounded: at most 7 runs.
         var landed: (e2e: EndToEnd, delivered: Int)?
         var tried: [String] = []
-        for hit in kind == .maildir ? [12, 9, 7, 5, 4, 3] : [20, 14, 10, 7, 5] where landed == nil {
+        var low = 1
+        var high = kind == .maildir ? 40 : 60
+        for _ in 0..<7 where landed == nil && low <= high {
+            let hit = (low + high + 1) / 2
             let e2e = try EndToEnd("e2e-group-\(hit)", counts: ["alice": 60, "bob": 60, "carol": 60], kind: kind)
             let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "group-commit@\(hit)"])
             let delivered = e2e.deliveredCount()
             tried.append("@\(hit): exit \(crashed.code), \(delivered) delivered")
-            if crashed.code == 128 + SIGKILL && delivered > 0 && delivered < 180 { landed = (e2e, delivered) }
+            if crashed.code != 128 + SIGKILL || delivered == 180 {
+                high = hit - 1
+            } else if delivered == 0 {
+                low = hit + 1
+            } else {
+                landed = (e2e, delivered)
+            }
         }
+        print("group commit crash (\(kind)): \(tried)")
         let (e2e, _) = try #require(landed, "no crash mid-migration: \(tried)")
         let rerun = try e2e.run()
         #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")

@@ -10,16 +10,10 @@ import Testing
     // MARK: Dates
 
     @Test func dateFastPathMatchesTheGeneralParse() {
-        var generator = Vocabulary(seed: 1)
-        var parsed = 0
-        var fast = 0
-        for _ in 0..<50_000 {
-            let text = generator.dateText()
-            let result = MailDate.parse(text)
-            #expect(result == MailDate.parseGeneral(text), "\(text.debugDescription)")
-            if result != nil { parsed += 1 }
-            if text.isASCIIWithoutCR { fast += 1 }
-        }
+        let answers = agreeing(seed: 1, cases: 50_000, { $0.dateText() },
+                               fast: { MailDate.parse($0) }, general: { MailDate.parseGeneral($0) })
+        let parsed = answers.filter { $0.answer != nil }.count
+        let fast = answers.filter { $0.input.isASCIIWithoutCR }.count
         // The set reaches both paths and both outcomes.
         #expect(parsed > 10_000, "\(parsed) of 50,000 parsed")
         #expect(fast > 35_000 && fast < 50_000, "\(fast) of 50,000 took the fast path")
@@ -80,10 +74,10 @@ import Testing
     }
 
     @Test func ipAddressBytesMatchTheGeneralTest() {
-        let answers = agreeing(seed: 4, cases: 20_000, { $0.addressWord() }, asciiOnly: true,
+        let answers = agreeing(seed: 4, cases: 20_000, { $0.addressWord() }, keep: \.isASCIIWithoutCR,
                                fast: { ReceivedHeader.isIPAddressASCII($0[...]) },
                                general: { ReceivedHeader.isIPAddress($0) })
-        let addresses = answers.filter { $0 }.count
+        let addresses = answers.filter(\.answer).count
         #expect(addresses > 2_000, "\(addresses) addresses")
     }
 
@@ -123,22 +117,17 @@ import Testing
     @Test func addressFastPathMatchesTheGeneralNormalize() {
         let answers = agreeing(seed: 7, cases: 50_000, { $0.addressText() },
                                fast: { MailAddress.normalize($0) }, general: { MailAddress.normalizeGeneral($0) })
-        let normalized = answers.filter { $0 != nil }.count
+        let normalized = answers.filter { $0.answer != nil }.count
         #expect(normalized > 10_000, "\(normalized) of 50,000 normalized")
     }
 
     @Test func addressListFastPathMatchesTheGeneralScan() {
-        var generator = Vocabulary(seed: 9)
-        var addresses = 0
-        var fast = 0
-        for _ in 0..<30_000 {
-            let text = generator.addressList()
-            let limit = generator.chance(10) ? 1 : 1_000
-            let answer = MailAddress.list(text, limit: limit)
-            #expect(answer == MailAddress.listGeneral(text, limit: limit), "\(text.debugDescription)")
-            addresses += answer.count
-            if text.isASCIIWithoutCR { fast += 1 }
-        }
+        let answers = agreeing(seed: 9, cases: 30_000, { generator in
+            (text: generator.addressList(), limit: generator.chance(10) ? 1 : 1_000)
+        }, fast: { MailAddress.list($0.text, limit: $0.limit) },
+           general: { MailAddress.listGeneral($0.text, limit: $0.limit) })
+        let addresses = answers.map(\.answer.count).reduce(0, +)
+        let fast = answers.filter { $0.input.text.isASCIIWithoutCR }.count
         #expect(addresses > 20_000, "\(addresses) addresses")
         #expect(fast > 15_000 && fast < 30_000, "\(fast) of 30,000 took the fast path")
     }
@@ -147,9 +136,9 @@ import Testing
         let answers = agreeing(seed: 8, cases: 20_000, { generator in
             generator.joined([generator.pick(["Chris", "\"A, B\"", "x@y", "@", ""]), generator.addressText(),
                               generator.addressText()])
-        }, asciiOnly: true, fast: { MailAddress.firstWordWithAt($0, fast: true) },
+        }, keep: \.isASCIIWithoutCR, fast: { MailAddress.firstWordWithAt($0, fast: true) },
            general: { MailAddress.firstWordWithAt($0, fast: false) })
-        let found = answers.filter { $0 != nil }.count
+        let found = answers.filter { $0.answer != nil }.count
         #expect(found > 5_000, "\(found) words found")
     }
 
@@ -161,20 +150,21 @@ import Testing
         #expect(answers.count == 20_000)
     }
 
-    /// `cases` texts from a seeded generator through a fast path and its general twin (with `asciiOnly`, only the
-    /// texts the fast path is meant for): every pair of answers must be equal. Returns the answers, for the test to
-    /// check that the texts exercised what it meant them to.
-    private func agreeing<Answer: Equatable>(seed: UInt64, cases: Int, _ text: (inout Vocabulary) -> String,
-                                             asciiOnly: Bool = false, fast: (String) -> Answer,
-                                             general: (String) -> Answer) -> [Answer] {
+    /// `cases` inputs from a seeded generator through a fast path and its general twin (only those `keep` accepts:
+    /// the inputs the fast path is meant for): every pair of answers must be equal. Returns the inputs with their
+    /// answers, for the test to check that the inputs exercised what it meant them to.
+    private func agreeing<Input, Answer: Equatable>(
+        seed: UInt64, cases: Int, _ make: (inout Vocabulary) -> Input, keep: (Input) -> Bool = { _ in true },
+        fast: (Input) -> Answer, general: (Input) -> Answer
+    ) -> [(input: Input, answer: Answer)] {
         var generator = Vocabulary(seed: seed)
-        var answers: [Answer] = []
+        var answers: [(input: Input, answer: Answer)] = []
         for _ in 0..<cases {
-            let input = text(&generator)
-            if asciiOnly && !input.isASCIIWithoutCR { continue }
+            let input = make(&generator)
+            if !keep(input) { continue }
             let answer = fast(input)
-            #expect(answer == general(input), "\(input.debugDescription)")
-            answers.append(answer)
+            #expect(answer == general(input), "\(String(reflecting: input))")
+            answers.append((input, answer))
         }
         return answers
     }

@@ -17,9 +17,7 @@ import Testing
         }
         print("random kills: \(kills.summary)")
         let seed = kills.seed
-        #expect(kills.kills >= 50, "seed \(seed)")
-        #expect(kills.killsMidMigration >= 40, "seed \(seed): \(kills.killsMidMigration) kills before the end")
-        #expect(kills.progress.last ?? 0 >= 600 / 5, "seed \(seed): the kills did not spread over the migration")
+        kills.expectSpread(midMigration: 40)
         let final = try e2e.run()
         #expect(final.code == 0, "seed \(seed): \(final.out)\n\(final.err)")
         for user in ["alice", "bob", "carol"] {

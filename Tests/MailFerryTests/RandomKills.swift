@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import MailFerryLab
+import Testing
 
 /// SIGKILLs at random moments of a migration that is started over and over, until `wanted` kills have landed (at
 /// most `attempts` runs). However fast or loaded the machine, the kills spread over start-up, listing, retrieval,
@@ -12,6 +13,8 @@ import MailFerryLab
 ///   run is killed before its first delivery would show, at a random moment of the time runs took to make one.
 struct RandomKills {
     let seed: UInt64
+    let wanted: Int
+    let total: Int
     private(set) var kills = 0
     private(set) var killsMidMigration = 0
     private(set) var finishedFirst = 0
@@ -20,6 +23,8 @@ struct RandomKills {
 
     init(wanted: Int, attempts: Int, total: Int, count: () -> Int, start: () throws -> ChildProcess) throws {
         seed = UInt64.random(in: 0...UInt64.max)
+        self.wanted = wanted
+        self.total = total
         var random = SplitMix64(seed: seed)
         func uniform(_ low: Double, _ high: Double) -> Double {
             low + (high - low) * Double(random.next() % 1_000_000) / 1_000_000
@@ -65,6 +70,16 @@ struct RandomKills {
                     : min(400_000, meanDelay * (after == before ? 1.3 : 1.15))
             }
         }
+    }
+
+    /// The kills wanted all landed, `midMigration` of them before the migration's end, and they spread over at least
+    /// a fifth of its deliveries.
+    func expectSpread(midMigration: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(kills >= wanted, "seed \(seed)", sourceLocation: sourceLocation)
+        #expect(killsMidMigration >= midMigration, "seed \(seed): \(killsMidMigration) kills before the end",
+                sourceLocation: sourceLocation)
+        #expect(progress.last ?? 0 >= total / 5, "seed \(seed): the kills did not spread over the migration",
+                sourceLocation: sourceLocation)
     }
 
     var summary: String {
