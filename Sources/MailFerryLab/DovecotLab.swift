@@ -251,6 +251,28 @@ public final class DovecotLab: Sendable {
         try FileManager.default.removeItem(at: root)
     }
 
+    /// How many of the user's IMAP sessions have logged in but not yet ended, read off Dovecot's log (a session
+    /// ends with "Disconnected" or "Logged out" once the server has done everything its client had sent, also when
+    /// the client was killed).
+    public func openIMAPSessions(of user: String) -> Int {
+        guard let text = try? String(contentsOf: layout.logFile, encoding: .utf8) else { return 0 }
+        var open = Set<Substring>()
+        var ended = Set<Substring>()
+        let ending = "imap(\(user))<"
+        for line in text.split(separator: "\n") {
+            if line.contains("imap-login: Info: Login: user=<\(user)>,"),
+               let range = line.range(of: "session=<") {
+                open.insert(line[range.upperBound...].prefix { $0 != ">" })
+            } else if let range = line.range(of: ending),
+                      line.contains(": Info: Disconnected") || line.contains(": Info: Logged out") {
+                // imap(user)<pid><session>: …
+                let afterPID = line[range.upperBound...].drop { $0 != "<" }.dropFirst()
+                ended.insert(afterPID.prefix { $0 != ">" })
+            }
+        }
+        return open.subtracting(ended).count
+    }
+
     /// The last `lines` lines of Dovecot's log, for failure messages.
     public func logTail(lines: Int = 40) -> String {
         Self.logTail(of: layout, lines: lines)

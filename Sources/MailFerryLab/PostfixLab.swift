@@ -143,10 +143,11 @@ public final class PostfixLab: Sendable {
             + text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    /// Whether Postfix's queue is empty (everything delivered or bounced): no files under active/, incoming/,
-    /// deferred/ and maildrop/.
+    /// Whether Postfix's queue is empty (everything delivered or bounced): no files under maildrop/, incoming/,
+    /// active/ and deferred/, looked at in the order a message moves through them (one moving on between two
+    /// looks is still seen; `waitForEmptyQueue` wants two empty looks in a row for a retry leaving deferred/).
     public var queueIsEmpty: Bool {
-        ["active", "incoming", "deferred", "maildrop"].allSatisfy { name in
+        ["maildrop", "incoming", "active", "deferred"].allSatisfy { name in
             let directory = layout.queueDir.appendingPathComponent(name)
             guard let walker = FileManager.default.enumerator(atPath: directory.path) else { return true }
             for case let entry as String in walker {
@@ -162,11 +163,13 @@ public final class PostfixLab: Sendable {
     /// Waits (bounded) until the queue is empty; false if it is not by then.
     public func waitForEmptyQueue(timeout: TimeInterval = 15) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
+        var emptyLooks = 0
         while Date() < deadline {
-            if queueIsEmpty { return true }
-            usleep(20_000)
+            emptyLooks = queueIsEmpty ? emptyLooks + 1 : 0
+            if emptyLooks == 2 { return true }
+            usleep(emptyLooks == 0 ? 20_000 : 100_000)
         }
-        return queueIsEmpty
+        return false
     }
 
     private func waitUntilReady(timeout: TimeInterval) throws {

@@ -173,13 +173,19 @@ final class EndToEnd {
     }
 
     /// How many messages the user's target holds once the server has finished what a killed run left on the wire
-    /// (pipelined APPENDs whose literal was sent are stored after the client is gone): read until the count holds
-    /// still for 0.3 s, at most 5 s.
-    func settledDeliveredCount(_ user: String) -> Int {
+    /// (pipelined APPENDs whose literal was sent are stored after the client is gone): read once Dovecot has ended
+    /// every IMAP session of the user's (at most 20 s), and after the count has held still for 0.1 s.
+    func settledDeliveredCount(_ user: String, sourceLocation: SourceLocation = #_sourceLocation) -> Int {
+        let mailbox = "\(user)-new"
+        let deadline = Date().addingTimeInterval(20)
+        while lab.openIMAPSessions(of: mailbox) > 0 && Date() < deadline { usleep(20_000) }
+        if lab.openIMAPSessions(of: mailbox) > 0 {
+            Issue.record("Dovecot still has a session of \(mailbox) open after 20 s\n\(lab.logTail())",
+                         sourceLocation: sourceLocation)
+        }
         var last = deliveredFiles(user).count
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            usleep(300_000)
+        for _ in 0..<50 {
+            usleep(100_000)
             let now = deliveredFiles(user).count
             if now == last { return now }
             last = now
@@ -188,11 +194,13 @@ final class EndToEnd {
     }
 
     func deliveredCount() -> Int {
-        users.keys.reduce(0) { total, user in
-            total + ["new", "cur"].reduce(0) {
-                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: targetMaildir(user) + "/" + $1))?.count
-                      ?? 0)
-            }
+        users.keys.reduce(0) { $0 + deliveredCount($1) }
+    }
+
+    /// How many files the user's target Maildir holds in new/ and cur/ (cheap: nothing is read).
+    func deliveredCount(_ user: String) -> Int {
+        ["new", "cur"].reduce(0) {
+            $0 + ((try? FileManager.default.contentsOfDirectory(atPath: targetMaildir(user) + "/" + $1))?.count ?? 0)
         }
     }
 

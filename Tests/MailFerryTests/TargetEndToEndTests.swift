@@ -242,12 +242,14 @@ import Testing
         let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-target-ack@3"])
         #expect(crashed.code == 128 + SIGKILL, "\(crashed.out) \(crashed.err)")
         let before = Dictionary(grouping: try e2e.rows("nora"), by: \.state).mapValues(\.count)
+        let delivered = before["delivered", default: 0]
         let inFolder = e2e.settledDeliveredCount("nora")
         if header {
-            // Searchable by the header: pipelined, acknowledged together; killed at the third acknowledgement,
-            // before any checkpoint of the batch was committed.
-            #expect(before["delivered", default: 0] == 0 && inFolder >= 3, "\(before), \(inFolder)")
-            #expect(before["delivering", default: 0] >= inFolder, "\(before), \(inFolder)")
+            // Searchable by the header: pipelined, acknowledged together (unless the server took over a second, when
+            // the pipeline is read early and the first acknowledgements are checkpointed); killed at the third
+            // acknowledgement, before its checkpoint.
+            #expect(inFolder >= 3 && inFolder > delivered && delivered < 3, "\(before), \(inFolder)")
+            #expect(delivered + before["delivering", default: 0] >= inFolder, "\(before), \(inFolder)")
         } else {
             // Not searchable: each APPEND waits for its answer and its checkpoint.
             #expect(before["delivered"] == 2 && before["delivering"] == 1, "\(before)")
@@ -257,7 +259,7 @@ import Testing
         let rerun = try e2e.run()
         #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
         let report = try e2e.lastReport()
-        #expect(report.reconciled == (header ? inFolder : 0))
+        #expect(report.reconciled == (header ? inFolder - delivered : 0))
         #expect(report.delivered == 5 - (header ? inFolder : 2))
         let stored = try e2e.lab.storedFiles("nora-new").map(\.bytes)
         #expect(stored.count == (header ? 5 : 6), "\(stored.count) messages in the folder")

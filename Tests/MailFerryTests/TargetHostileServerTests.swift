@@ -22,9 +22,9 @@ enum HostileTarget {
         }
     }
 
-    /// A line that trickles in, one byte every 0.2 s, until the client hangs up (which is what it should do).
+    /// A line that trickles in, one byte every 0.05 s, until the client hangs up (which is what it should do).
     static func endlessDrip(_ start: String) -> FakeStep {
-        .run { session in try? session.drip(bytes(start + String(repeating: "x", count: 200)), delay: 0.2) }
+        .run { session in try? session.drip(bytes(start + String(repeating: "x", count: 200)), delay: 0.05) }
     }
 
     static let controls: Set<UInt8> = [0x1B, 0x07, 0x9B]
@@ -87,7 +87,7 @@ enum HostileTarget {
         #expect(server.transcript.plain.isEmpty && server.transcript.secured.isEmpty)
     }
 
-    /// A greeting that trickles in one byte every 0.2 s and never ends: each read is within the 0.5 s timeout, but
+    /// A greeting that trickles in one byte every 0.05 s and never ends: each read is within the 0.5 s timeout, but
     /// the line as a whole is given twice that, so the session fails in about a second, not in hours.
     @Test func replyThatNeverEndsTimesOut() throws {
         let server = try FakeServer(HostileTarget.endlessDrip("* OK "))

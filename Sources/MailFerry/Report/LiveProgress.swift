@@ -121,19 +121,20 @@ final class LiveProgress: RunObserver {
 
     /// Removes the progress block for good (before the run's last lines).
     func finish() {
-        state.withLock { $0.stopped = true }
-        console.setStatus([])
+        state.withLock {
+            $0.stopped = true
+            console.setStatus([])
+        }
     }
 
+    /// Draws under the state's lock, so a draw that began before `finish` cannot put the block back after it.
     private func draw(force: Bool) {
         let now = Date()
-        let snapshot: State? = state.withLock {
-            guard !$0.stopped, force || now.timeIntervalSince($0.lastDraw) >= 0.1 else { return nil }
+        state.withLock {
+            guard !$0.stopped, force || now.timeIntervalSince($0.lastDraw) >= 0.1 else { return }
             $0.lastDraw = now
-            return $0
+            console.setStatus(render($0, width: CheckCommand.terminalWidth(), elapsed: now.timeIntervalSince(started)))
         }
-        guard let snapshot else { return }
-        console.setStatus(render(snapshot, width: CheckCommand.terminalWidth(), elapsed: now.timeIntervalSince(started)))
     }
 
     // MARK: - Rendering
