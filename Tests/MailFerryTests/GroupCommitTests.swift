@@ -19,8 +19,12 @@ import Testing
         }
         let work = rows
         let before = store.groupCommitStatistics
+        // The eight start together, so their writes meet.
+        let gate = DispatchGroup()
+        gate.enter()
         let threads = (0..<8).map { worker in
             Thread {
+                _ = gate.wait(timeout: .now() + 30)
                 for row in work[worker] {
                     let envelope = Store.EnvelopeColumns(messageID: "<\(row.id)@x>", dateHeader: nil, json: "{}")
                     try? store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
@@ -30,7 +34,10 @@ import Testing
             }
         }
         threads.forEach { $0.start() }
-        while !threads.allSatisfy(\.isFinished) { usleep(1_000) }
+        gate.leave()
+        for _ in 0..<60_000 where !threads.allSatisfy(\.isFinished) { usleep(1_000) }
+        let finished = threads.allSatisfy(\.isFinished)
+        #expect(finished, "the writers did not finish within a minute")
         for worker in 0..<8 {
             let box = try #require(try store.mailboxID(key: "isp/u\(worker)"))
             #expect(try store.counts(mailbox: box) == [.delivered: 40])
