@@ -251,26 +251,33 @@ public final class DovecotLab: Sendable {
         try FileManager.default.removeItem(at: root)
     }
 
-    /// How many of the user's IMAP sessions have logged in but not yet ended, read off Dovecot's log (a session
+    /// How many of the user's IMAP sessions have logged in but not yet ended, read off Dovecot's log. A session
     /// ends with "Disconnected" or "Logged out" once the server has done everything its client had sent, also when
-    /// the client was killed).
+    /// the client was killed: from the session's own process ("imap(user)<pid><session>: …"), or from imap-login
+    /// ("… session=<session>") when the client was gone before the session could start. A session ending as its
+    /// process winds down is sometimes logged without its prefix ("imap: Info: Disconnected: …"): such a line ends
+    /// one session nothing else ended (of this user, as far as the log can tell).
     public func openIMAPSessions(of user: String) -> Int {
         guard let text = try? String(contentsOf: layout.logFile, encoding: .utf8) else { return 0 }
         var open = Set<Substring>()
         var ended = Set<Substring>()
-        let ending = "imap(\(user))<"
+        var endedUnnamed = 0
+        let process = "imap(\(user))<"
         for line in text.split(separator: "\n") {
-            if line.contains("imap-login: Info: Login: user=<\(user)>,"),
-               let range = line.range(of: "session=<") {
-                open.insert(line[range.upperBound...].prefix { $0 != ">" })
-            } else if let range = line.range(of: ending),
-                      line.contains(": Info: Disconnected") || line.contains(": Info: Logged out") {
-                // imap(user)<pid><session>: …
-                let afterPID = line[range.upperBound...].drop { $0 != "<" }.dropFirst()
-                ended.insert(afterPID.prefix { $0 != ">" })
+            let tagged = line.range(of: "session=<").map { line[$0.upperBound...].prefix { $0 != ">" } }
+            if line.contains("imap-login: Info: Login: user=<\(user)>,"), let tagged {
+                open.insert(tagged)
+            } else if line.contains(": Info: Disconnected") || line.contains(": Info: Logged out") {
+                if let range = line.range(of: process) {
+                    ended.insert(line[range.upperBound...].drop { $0 != "<" }.dropFirst().prefix { $0 != ">" })
+                } else if line.contains(" imap: Info: ") {
+                    endedUnnamed += 1
+                } else if let tagged {
+                    ended.insert(tagged)
+                }
             }
         }
-        return open.subtracting(ended).count
+        return max(0, open.subtracting(ended).count - endedUnnamed)
     }
 
     /// The last `lines` lines of Dovecot's log, for failure messages.

@@ -161,10 +161,14 @@ final class CatchAllCrashLab {
         return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
     }
 
+    /// The person's new mailbox: Dovecot's Maildir, or the Maildir target's.
+    func maildir(_ person: String) -> String {
+        kind == "imap" ? lab.maildir(of: "\(person)-new").path : "\(workspace)/target/\(person)-new@contoso.example"
+    }
+
     /// The Message-IDs in the person's new mailbox, sorted (duplicates kept).
     func stored(_ person: String) -> [String] {
-        let maildir = kind == "imap" ? lab.maildir(of: "\(person)-new").path
-            : "\(workspace)/target/\(person)-new@contoso.example"
+        let maildir = maildir(person)
         return ["new", "cur"].flatMap { sub in
             ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + sub)) ?? []).compactMap { name in
                 let text = String(decoding: FileManager.default.contents(atPath: "\(maildir)/\(sub)/\(name)")
@@ -179,10 +183,8 @@ final class CatchAllCrashLab {
     /// How many files the people's new mailboxes hold (cheap enough to ask every half millisecond).
     func fileCount() -> Int {
         (Self.people + ["postmaster"]).reduce(0) { total, person in
-            let maildir = kind == "imap" ? lab.maildir(of: "\(person)-new").path
-                : "\(workspace)/target/\(person)-new@contoso.example"
-            return total + ["new", "cur"].reduce(0) {
-                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + $1))?.count ?? 0)
+            total + ["new", "cur"].reduce(0) {
+                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: maildir(person) + "/" + $1))?.count ?? 0)
             }
         }
     }
