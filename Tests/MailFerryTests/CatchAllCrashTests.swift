@@ -182,11 +182,7 @@ final class CatchAllCrashLab {
 
     /// How many files the people's new mailboxes hold (cheap enough to ask every half millisecond).
     func fileCount() -> Int {
-        (Self.people + ["postmaster"]).reduce(0) { total, person in
-            total + ["new", "cur"].reduce(0) {
-                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: maildir(person) + "/" + $1))?.count ?? 0)
-            }
-        }
+        (Self.people + ["postmaster"]).reduce(0) { $0 + maildirFileCount(maildir($1)) }
     }
 
     func storedCount() -> Int {

@@ -188,12 +188,7 @@ import Testing
         let retain: (inout Plan) -> Void = { $0.sources["isp"]!.deleteFromSourceAfterDays = 30 }
         let first = try run(setup, adjust: retain)
         #expect(first.delivered == 9 && first.removed == 0, "delivered today: nothing is old enough")
-        func onServer() -> Int {
-            ["new", "cur"].reduce(0) {
-                $0 + ((try? FileManager.default.contentsOfDirectory(
-                    atPath: lab.maildir(of: "lee").appendingPathComponent($1).path))?.count ?? 0)
-            }
-        }
+        func onServer() -> Int { maildirFileCount(lab.maildir(of: "lee").path) }
         #expect(onServer() == 9)
         // Four of the nine were delivered 31 days ago.
         let statePath = URL(fileURLWithPath: folder.path).standardizedFileURL.path + "/state/keep.sqlite"

@@ -3,6 +3,13 @@ import MailFerryLab
 import Testing
 @testable import MailFerry
 
+/// How many files a Maildir holds in new/ and cur/ (none read; a missing folder holds none).
+func maildirFileCount(_ maildir: String) -> Int {
+    ["new", "cur"].reduce(0) {
+        $0 + ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + $1))?.count ?? 0)
+    }
+}
+
 /// A workspace (jobs/, state/, reports/, target Maildirs) wired to a private Dovecot, for end-to-end tests that run
 /// the real `mailferry` binary.
 final class EndToEnd {
@@ -201,9 +208,7 @@ final class EndToEnd {
 
     /// How many files the user's target Maildir holds in new/ and cur/ (cheap: nothing is read).
     func deliveredCount(_ user: String) -> Int {
-        ["new", "cur"].reduce(0) {
-            $0 + ((try? FileManager.default.contentsOfDirectory(atPath: targetMaildir(user) + "/" + $1))?.count ?? 0)
-        }
+        maildirFileCount(targetMaildir(user))
     }
 
     struct Row {

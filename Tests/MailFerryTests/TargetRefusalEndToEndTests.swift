@@ -140,12 +140,7 @@ import Testing
             defer { child.removeOutput() }
             return (child.wait(timeout: 120) ?? -1, child.stdout + child.stderr)
         }
-        func inbox(_ person: String) -> Int {
-            ["new", "cur"].reduce(0) {
-                $0 + ((try? FileManager.default.contentsOfDirectory(atPath: lab.maildir(of: person).path + "/" + $1))?
-                    .count ?? 0)
-            }
-        }
+        func inbox(_ person: String) -> Int { maildirFileCount(lab.maildir(of: person).path) }
 
         let (code, out) = try mailferry()
         #expect(code != 0, "\(out)")
