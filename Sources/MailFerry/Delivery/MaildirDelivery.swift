@@ -25,26 +25,113 @@ public final class MaildirDelivery: Delivery {
     private var stagedBytes = 0
     private var stagedSince = 0.0
 
-    /// Opens (creating tmp/, new/ and cur/ when missing) the Maildir at `root`.
-    public init(root: String, stagingLimit: Int = 1) throws {
-        self.root = root
+    /// The Maildir folder, tmp/ and new/, opened once: every later step works relative to them, so nothing a
+    /// folder is replaced with while a run goes on (a symbolic link) can lead a write elsewhere.
+    private let folderFD: Int32
+    private let tmpFD: Int32
+    private let newFD: Int32
+    /// Owner, group and modes for what this delivery creates.
+    private let creation: MaildirCreation
+
+    /// Opens the Maildir at `root`, creating it (and tmp/, new/, cur/) when missing; its parent folder is the root
+    /// whose owner and modes what it creates follows.
+    public convenience init(root: String, stagingLimit: Int = 1) throws {
+        try self.init(location: MaildirLocation(path: root), stagingLimit: stagingLimit)
+    }
+
+    /// Opens the Maildir at `location`: the root is created with its parents when missing; each folder below it,
+    /// and tmp/, new/ and cur/, is opened without following symbolic links and created when missing, with the
+    /// owner, group and mode `ownership` and the root call for (`MaildirCreation`). A symbolic link, or a file, where
+    /// one of them should be is refused.
+    public init(location: MaildirLocation, ownership: MaildirOwnership = MaildirOwnership(),
+                stagingLimit: Int = 1) throws {
+        self.root = location.path
         self.stagingLimit = max(1, stagingLimit)
-        for sub in ["", "/tmp", "/new", "/cur"] {
-            let path = root + sub
-            var info = stat()
-            if stat(path, &info) == 0 {
-                guard info.st_mode & S_IFMT == S_IFDIR else {
-                    throw MailError(.local, "Maildir \(root): \(path) exists and is not a folder")
-                }
-                continue
-            }
+        let rootPath = location.root.isEmpty ? "/" : location.root
+        var info = stat()
+        if stat(rootPath, &info) != 0 {
             do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                try FileManager.default.createDirectory(atPath: rootPath, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
-                throw MailError(.local, "cannot create Maildir folder \(path): \(error.localizedDescription)")
+                throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
             }
         }
+        let rootFD = open(rootPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0, fstat(rootFD, &info) == 0 else {
+            let error = MailError(.local, "cannot open the Maildir root \(rootPath): \(errnoText())")
+            if rootFD >= 0 { Glibc.close(rootFD) }
+            throw error
+        }
+        creation = MaildirCreation(root: info, ownership: ownership)
+        // Down from the root, one folder at a time; `folder` ends as the Maildir (the root itself when nothing is
+        // below it).
+        var folder = rootFD
+        var tmp: Int32 = -1
+        var new: Int32 = -1
+        do {
+            var path = rootPath
+            func child(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
+            for name in location.below {
+                let next = try Self.openFolder(name, in: folder, path: child(name), creation: creation)
+                Glibc.close(folder)
+                folder = next
+                path = child(name)
+            }
+            tmp = try Self.openFolder("tmp", in: folder, path: child("tmp"), creation: creation)
+            new = try Self.openFolder("new", in: folder, path: child("new"), creation: creation)
+            Glibc.close(try Self.openFolder("cur", in: folder, path: child("cur"), creation: creation))
+        } catch {
+            Glibc.close(folder)
+            if tmp >= 0 { Glibc.close(tmp) }
+            if new >= 0 { Glibc.close(new) }
+            throw error
+        }
+        folderFD = folder
+        tmpFD = tmp
+        newFD = new
+    }
+
+    deinit {
+        Glibc.close(folderFD)
+        Glibc.close(tmpFD)
+        Glibc.close(newFD)
+    }
+
+    /// Opens the folder `name` in `parent`, never through a symbolic link, creating it when missing.
+    private static func openFolder(_ name: String, in parent: Int32, path: String,
+                                   creation: MaildirCreation) throws -> Int32 {
+        let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+        var fd = openat(parent, name, flags)
+        if fd < 0 && errno == ENOENT {
+            if mkdirat(parent, name, creation.folderMode) != 0 && errno != EEXIST {
+                throw MailError(.local, "cannot create Maildir folder \(path): \(errnoText())")
+            }
+            fd = openat(parent, name, flags)
+            if fd >= 0 {
+                let code = creation.apply(to: fd, folder: true)
+                if code != 0 {
+                    Glibc.close(fd)
+                    throw MailError(.local, "cannot give Maildir folder \(path) its \(creation.describe): "
+                        + errnoText(code))
+                }
+            }
+        }
+        if fd < 0 {
+            let code = errno
+            var info = stat()
+            if fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
+                if info.st_mode & S_IFMT == S_IFLNK {
+                    throw MailError(.local, "Maildir folder \(path) is a symbolic link; refused (mailferry never "
+                        + "writes through a link below a target's root)")
+                }
+                if info.st_mode & S_IFMT != S_IFDIR {
+                    throw MailError(.local, "Maildir folder \(path) exists and is not a folder")
+                }
+            }
+            throw MailError(.local, "cannot open Maildir folder \(path): \(errnoText(code))")
+        }
+        return fd
     }
 
     static func fileName(token: String, size: Int) -> String { "\(token),S=\(size)" }
@@ -64,7 +151,7 @@ public final class MaildirDelivery: Delivery {
     public var stagesUnseen: Bool { stagingLimit > 1 }
 
     public func discardStaged() {
-        for (_, name) in stagedNames { unlink("\(root)/tmp/\(name)") }
+        for (_, name) in stagedNames { unlinkat(tmpFD, name, 0) }
         stagedNames = []
         stagedBytes = 0
     }
@@ -84,54 +171,63 @@ public final class MaildirDelivery: Delivery {
         stagedBytes = 0
         do {
             for name in names {
-                let tmpPath = "\(root)/tmp/\(name)"
-                let fd = open(tmpPath, O_RDONLY | O_CLOEXEC)
-                if fd < 0 { throw localError("cannot open \(tmpPath)") }
-                defer { Glibc.close(fd) }
-                guard fsync(fd) == 0 else { throw localError("fsync of \(tmpPath) failed") }
+                let fd = openat(tmpFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                if fd < 0 { throw localError("cannot open tmp/\(name)") }
+                guard fsync(fd) == 0 else {
+                    let error = localError("fsync of tmp/\(name) failed")
+                    Glibc.close(fd)
+                    throw error
+                }
+                guard Glibc.close(fd) == 0 else { throw localError("closing tmp/\(name) failed") }
             }
             for name in names {
                 CrashPoint.hit("maildir-before-rename")
-                guard rename("\(root)/tmp/\(name)", "\(root)/new/\(name)") == 0 else {
-                    throw localError("cannot move \(root)/tmp/\(name) into new/")
+                guard renameat(tmpFD, name, newFD, name) == 0 else {
+                    throw localError("cannot move tmp/\(name) into new/")
                 }
             }
         } catch {
             // Whatever was not renamed stays in tmp/ for `reconcile` to remove; the renamed ones are found there.
-            try? syncDirectory("\(root)/new")
+            _ = fsync(newFD)
             throw error
         }
-        try syncDirectory("\(root)/new")
+        try syncNew()
         return Dictionary(batch.map { ($0.token, .success("new/\($0.name)")) }, uniquingKeysWith: { $1 })
     }
 
+    /// Writes the message into tmp/ (without following a link, and with the owner and mode `creation` asks for),
+    /// and unless it is staged syncs it, renames it into new/ and syncs new/.
     private func writeMessage(_ request: DeliveryRequest, staging: Bool) throws -> String {
         let name = Self.fileName(token: request.token, size: request.spool.size)
-        let tmpPath = "\(root)/tmp/\(name)"
-        let newPath = "\(root)/new/\(name)"
         // A message spooled to disk is moved into tmp/ whole when the spool is on the same file system (replacing
         // any leftover of an attempt that died before its rename): no second copy of its bytes.
-        let handedOver = request.spool.handOver(to: tmpPath)
-        let create = O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC
-        var fd = handedOver ? open(tmpPath, O_WRONLY | O_CLOEXEC) : open(tmpPath, create, 0o600)
+        let handedOver = request.spool.handOver(into: tmpFD, name: name)
+        let create = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC
+        var fd = handedOver ? openat(tmpFD, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+            : openat(tmpFD, name, create, creation.fileMode)
         if fd < 0 && errno == EEXIST {
             // A leftover of an attempt that died before its rename (removed only then: one system call less for
             // every other message).
-            unlink(tmpPath)
-            fd = open(tmpPath, create, 0o600)
+            unlinkat(tmpFD, name, 0)
+            fd = openat(tmpFD, name, create, creation.fileMode)
         }
         if fd < 0 {
-            let error = localError("cannot \(handedOver ? "open" : "create") \(tmpPath)")
-            if handedOver { unlink(tmpPath) }
+            let error = localError("cannot \(handedOver ? "open" : "create") tmp/\(name)")
+            if handedOver { unlinkat(tmpFD, name, 0) }
             throw error
         }
         do {
+            let code = creation.apply(to: fd, folder: false)
+            if code != 0 {
+                errno = code
+                throw localError("cannot give tmp/\(name) its \(creation.describe)")
+            }
             if !handedOver {
                 try request.spool.readChunks { chunk in
                     var offset = 0
                     while offset < chunk.count {
                         let n = retryingEINTR { write(fd, chunk.baseAddress! + offset, chunk.count - offset) }
-                        if n < 0 { throw localError("cannot write \(tmpPath)") }
+                        if n < 0 { throw localError("cannot write tmp/\(name)") }
                         offset += n
                     }
                 }
@@ -142,12 +238,17 @@ public final class MaildirDelivery: Delivery {
             times[1] = times[0]
             futimens(fd, &times)
             if !staging {
-                guard fsync(fd) == 0 else { throw localError("fsync of \(tmpPath) failed") }
+                guard fsync(fd) == 0 else { throw localError("fsync of tmp/\(name) failed") }
             }
-            Glibc.close(fd)
         } catch {
             Glibc.close(fd)
-            unlink(tmpPath)
+            unlinkat(tmpFD, name, 0)
+            throw error
+        }
+        // A close that fails (NFS reports a failed write-back here) leaves the message undelivered.
+        guard Glibc.close(fd) == 0 else {
+            let error = localError("closing tmp/\(name) failed")
+            unlinkat(tmpFD, name, 0)
             throw error
         }
         if staging {
@@ -157,12 +258,12 @@ public final class MaildirDelivery: Delivery {
             return "new/\(name)"
         }
         CrashPoint.hit("maildir-before-rename")
-        guard rename(tmpPath, newPath) == 0 else {
-            let error = localError("cannot move \(tmpPath) into new/")
-            unlink(tmpPath)
+        guard renameat(tmpFD, name, newFD, name) == 0 else {
+            let error = localError("cannot move tmp/\(name) into new/")
+            unlinkat(tmpFD, name, 0)
             throw error
         }
-        try syncDirectory("\(root)/new")
+        try syncNew()
         return "new/\(name)"
     }
 
@@ -171,15 +272,15 @@ public final class MaildirDelivery: Delivery {
         let wanted = Set(attempts.map(\.token))
         var found: [String: String] = [:]
         for sub in ["new", "cur"] {
-            for name in try listDirectory("\(root)/\(sub)") {
+            for name in try listFolder(sub) {
                 // Base name: up to the first ',' (size fields) or ':' (flags added by readers in cur/).
                 let base = String(name.prefix { $0 != "," && $0 != ":" })
                 if wanted.contains(base) { found[base] = "\(sub)/\(name)" }
             }
         }
-        for name in try listDirectory("\(root)/tmp") {
+        for name in try listFolder("tmp") {
             let base = String(name.prefix { $0 != "," && $0 != ":" })
-            if wanted.contains(base) { unlink("\(root)/tmp/\(name)") }
+            if wanted.contains(base) { unlinkat(tmpFD, name, 0) }
         }
         return found
     }
@@ -189,20 +290,28 @@ public final class MaildirDelivery: Delivery {
         _ = try? flush()
     }
 
-    private func listDirectory(_ path: String) throws -> [String] {
-        do {
-            return try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw MailError(.local, "cannot list \(path): \(error.localizedDescription)")
+    /// The names in tmp/, new/ or cur/ of this Maildir, read through the folder opened at the start.
+    private func listFolder(_ sub: String) throws -> [String] {
+        let fd = openat(folderFD, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0, let dir = fdopendir(fd) else {
+            let error = localError("cannot list \(sub)/")
+            if fd >= 0 { Glibc.close(fd) }
+            throw error
         }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
-    /// A rename is durable only once its directory is synced.
-    private func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { throw localError("cannot open \(path)") }
-        defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw localError("fsync of \(path) failed") }
+    /// A rename is durable only once its folder is synced.
+    private func syncNew() throws {
+        guard fsync(newFD) == 0 else { throw localError("fsync of new/ failed") }
     }
 
     private func localError(_ what: String) -> MailError {

@@ -132,13 +132,14 @@ public final class SpoolFile {
         return result
     }
 
-    /// Moves the finished message's file to `destination` (a rename, so the same file system only) when the message
+    /// Moves the finished message's file to `name` in the open folder `folder` (a rename, so the same file system
+    /// only; a link named `name` is replaced, never followed) when the message
     /// is on disk, and says whether it did. The spool still reads the message afterwards; `rewind` starts a new
     /// file. False (nothing changed) for a message held in memory, or when the rename fails (`EXDEV`, ...): the
     /// caller copies it then.
-    public func handOver(to destination: String) -> Bool {
+    public func handOver(into folder: Int32, name: String) -> Bool {
         guard wroteToFile, !handedOver, !sha256.isEmpty else { return false }
-        guard rename(path, destination) == 0 else { return false }
+        guard renameat(AT_FDCWD, path, folder, name) == 0 else { return false }
         handedOver = true
         return true
     }

@@ -96,8 +96,9 @@ public struct Plan: Sendable {
     public typealias Endpoint = ServerEndpoint
 
     public enum TargetKind: Sendable, Equatable {
-        /// A Maildir per mailbox; `path` may contain {mailbox}, {user}, {local}, {domain}.
-        case maildir(path: String)
+        /// A Maildir per mailbox; `path` may contain {mailbox}, {user}, {local}, {domain}. What it creates below the
+        /// root (the part of `path` before the first placeholder) belongs to `ownership` (`MaildirOwnership`).
+        case maildir(path: String, ownership: MaildirOwnership = MaildirOwnership())
         /// IMAP APPEND into a folder, logged in as one admin account that may act for each mailbox.
         case imap(IMAPTarget)
         /// LMTP (RFC 2033) to a local delivery agent, over TCP or a Unix socket.
@@ -268,12 +269,22 @@ extension Plan.TargetKind {
 /// Placeholders a target path or `authorize` may use.
 let mailboxPlaceholders = ["mailbox", "user", "local", "domain"]
 
-/// Fills `{mailbox}`, `{user}`, `{local}` and `{domain}` in a target path template.
+/// Fills `{mailbox}`, `{user}`, `{local}` and `{domain}` in a template (an IMAP `authorize`).
 func expandTemplate(_ template: String, mailbox: Plan.Mailbox) -> String {
+    var text = template
+    for (name, value) in placeholderValues(mailbox) { text = text.replacingOccurrences(of: "{\(name)}", with: value) }
+    return text
+}
+
+/// What `{mailbox}`, `{user}`, `{local}` and `{domain}` stand for in a mailbox's target templates.
+func placeholderValues(_ mailbox: Plan.Mailbox) -> [String: String] {
     let parts = mailbox.address.split(separator: "@", maxSplits: 1).map(String.init)
-    return template
-        .replacingOccurrences(of: "{mailbox}", with: mailbox.address)
-        .replacingOccurrences(of: "{user}", with: mailbox.user)
-        .replacingOccurrences(of: "{local}", with: parts.first ?? mailbox.address)
-        .replacingOccurrences(of: "{domain}", with: parts.count > 1 ? parts[1] : "")
+    return ["mailbox": mailbox.address, "user": mailbox.user, "local": parts.first ?? mailbox.address,
+            "domain": parts.count > 1 ? parts[1] : ""]
+}
+
+/// Where a mailbox's Maildir lies under a Maildir target's `path`: every filled-in value one safe folder name
+/// (`MaildirLocation.resolve`), or an error naming the value and why not.
+func maildirLocation(_ template: String, mailbox: Plan.Mailbox) throws(MailError) -> MaildirLocation {
+    try MaildirLocation.resolve(template, values: placeholderValues(mailbox))
 }

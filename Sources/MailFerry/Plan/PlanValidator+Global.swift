@@ -111,6 +111,10 @@ extension PlanValidator {
                     problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" is not an "
                         + "address like kelly@contoso.example")
                     ok = false
+                } else if let mailbox, let why = PathComponent.addressProblem(mailbox) {
+                    problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" cannot "
+                        + "name a mailbox: it would escape the target folder (\(why))")
+                    ok = false
                 }
                 if let match, let mailbox, let parsed = RoutingRules.Match(planText: match) {
                     // Addresses and domains compare without case; a pattern or header text is kept as written.
@@ -128,7 +132,11 @@ extension PlanValidator {
         }
         var fallback: String?
         if let text = nonEmptyString(g, "fallback", at: at) {
-            if Self.isAddress(text) {
+            if Self.isAddress(text), let why = PathComponent.addressProblem(text) {
+                problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" cannot name a "
+                    + "mailbox: it would escape the target folder (\(why))")
+                ok = false
+            } else if Self.isAddress(text) {
                 fallback = text
             } else {
                 problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" is not an address "

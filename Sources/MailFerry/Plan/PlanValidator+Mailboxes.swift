@@ -166,11 +166,17 @@ extension PlanValidator {
         let template = list?.address ?? defaults.address
         let address = draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
             ?? user
-        if address.isEmpty || address.contains("/") || address.contains("\0") || address.hasPrefix(".")
-            || address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        // A mailbox's address (and its parts) become folder names under a Maildir target's root, and an
+        // authorization identity at an IMAP one: each must be one safe path component (SECURITY.md, "Containment").
+        if let why = PathComponent.addressProblem(address) {
             let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
             problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
-                + "target folder")
+                + "target folder (\(why))")
+            ok = false
+        } else if let target, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
+                  path.contains("{user}"), let why = PathComponent.problem(user) {
+            problem(draft.spots["user"] ?? draft.here, "\"\(sanitizeForDisplay(user, limit: 80))\" cannot be a folder "
+                + "name in targets.\(target).path ({user}): it would escape the target folder (\(why))")
             ok = false
         }
         // LMTP and SMTP deliver by address (RCPT TO): a name that is not one would fail only at delivery. A Maildir
@@ -201,7 +207,7 @@ extension PlanValidator {
                 + "an address; add fallback: \"postmaster@contoso.example\"")
             return (key, nil)
         }
-        if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path) = kind,
+        if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
            !path.contains("{") {
             problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
                 + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")

@@ -4,7 +4,7 @@ import Foundation
 /// so plans can be written (and checked) now, and a run stops their mailboxes with a clear reason.
 extension PlanValidator {
     static let targetKinds = ["maildir", "imap", "lmtp", "smtp"]
-    static let maildirKeys = ["kind", "path"]
+    static let maildirKeys = ["kind", "path", "owner", "group"]
     static let imapKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
                            "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
                            "provenanceHeader"]
@@ -25,9 +25,23 @@ extension PlanValidator {
         case "maildir":
             checkKeys(t, allowed: Self.maildirKeys, at: at)
             guard let path = nonEmptyString(t, "path", at: at, required: true) else { return nil }
-            guard checkPlaceholders(path, allowed: mailboxPlaceholders,
-                                    spot: locations.spot(PlanPath.member(at, "path"))) else { return nil }
-            return Plan.Target(name: name, kind: .maildir(path: resolve(path)))
+            let spot = locations.spot(PlanPath.member(at, "path"))
+            guard checkPlaceholders(path, allowed: mailboxPlaceholders, spot: spot) else { return nil }
+            // The root of a Maildir target is the admin's word, but a '..' in it is a slip with large consequences:
+            // the path would leave the folder it seems to name.
+            if path.split(separator: "/").contains("..") {
+                problem(spot, "has a '..' folder, which would leave the folder the path names; write the path "
+                    + "without it")
+                return nil
+            }
+            if path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                problem(spot, "contains a control character")
+                return nil
+            }
+            let owner = maildirOwner(t, "owner", at: at)
+            let group = maildirOwner(t, "group", at: at)
+            return Plan.Target(name: name, kind: .maildir(path: resolve(path),
+                                                          ownership: MaildirOwnership(owner: owner, group: group)))
         case "imap":
             checkKeys(t, allowed: Self.imapKeys, at: at)
             return imapTarget(name, t, at: at)
@@ -41,6 +55,31 @@ extension PlanValidator {
             problem(PlanPath.member(at, "kind"), "unknown target kind \"\(sanitizeForDisplay(kind, limit: 40))\"; use "
                 + Self.targetKinds.map { "\"\($0)\"" }.joined(separator: ", ")
                 + suggestion(kind, among: Self.targetKinds))
+            return nil
+        }
+    }
+
+    /// A Maildir target's `owner` or `group`: a name known to this machine, or a numeric id.
+    private mutating func maildirOwner(_ t: [String: JSONValue], _ key: String, at: String) -> UInt32? {
+        let path = PlanPath.member(at, key)
+        switch t[key] {
+        case nil:
+            return nil
+        case .number(let number)?:
+            guard number >= 0, number < 4_294_967_295, number.rounded() == number else {
+                problem(path, "must be a \(key == "owner" ? "user" : "group") name or a numeric id")
+                return nil
+            }
+            return UInt32(number)
+        case .string(let name)?:
+            if let id = UInt32(name) { return id }
+            if let id = key == "owner" ? systemUserID(name) : systemGroupID(name) { return id }
+            problem(path, "no \(key == "owner" ? "user" : "group") named \"\(sanitizeForDisplay(name, limit: 60))\" "
+                + "on this machine")
+            return nil
+        case let other?:
+            problem(path, "must be a \(key == "owner" ? "user" : "group") name or a numeric id, found "
+                + other.typeName)
             return nil
         }
     }

@@ -135,6 +135,7 @@ public struct Router: Sendable {
                                       reason: "\(who): alias → \(target)")
             }
             if let mailbox = rewritten(local: target, domain: MailAddress.domain(of: address)) {
+                if let refusal = refusal(of: mailbox, for: recipient) { return refusal }
                 return RecipientRoute(recipient: recipient, mailbox: mailbox, via: .alias,
                                       reason: "\(who): alias → \(target), rewritten to \(mailbox)")
             }
@@ -143,6 +144,10 @@ public struct Router: Sendable {
             return RecipientRoute(recipient: recipient, mailbox: nil, via: .notLocal,
                                   reason: "\(who): not in \(rules.domains.joined(separator: ", ")) and no rule "
                                     + "matches; not routed")
+        }
+        if let refusal = refusal(of: rules.rewrite.map { Self.fill($0, local: localPart, domain: MailAddress.domain(
+            of: address)) }, for: recipient) {
+            return refusal
         }
         guard let mailbox = rewritten(local: localPart, domain: MailAddress.domain(of: address)) else {
             return RecipientRoute(recipient: recipient, mailbox: rules.fallback, via: .fallback,
@@ -210,8 +215,22 @@ public struct Router: Sendable {
 
     private func rewritten(local: String, domain: String) -> String? {
         guard let template = rules.rewrite else { return nil }
-        return MailAddress.normalize(template.replacingOccurrences(of: "{local}", with: local)
-            .replacingOccurrences(of: "{domain}", with: domain))
+        return MailAddress.normalize(Self.fill(template, local: local, domain: domain))
+    }
+
+    static func fill(_ template: String, local: String, domain: String) -> String {
+        template.replacingOccurrences(of: "{local}", with: local).replacingOccurrences(of: "{domain}", with: domain)
+    }
+
+    /// The fallback route for a recipient whose rewritten address cannot name a mailbox folder (SECURITY.md,
+    /// "Containment"): it was written by a stranger (`../../x`, `a/b`, a control character, a 10,000-byte local
+    /// part), and a Maildir target would make a folder of it. Nil when the address is safe, or there is none.
+    private func refusal(of mailbox: String?, for recipient: RecoveredRecipient) -> RecipientRoute? {
+        guard let mailbox, let problem = PathComponent.addressProblem(mailbox) else { return nil }
+        let shown = sanitizeForDisplay(recipient.address, limit: 80)
+        return RecipientRoute(recipient: recipient, mailbox: rules.fallback, via: .fallback,
+                              reason: "\(shown) from \(recipient.provenance): refused as a mailbox name ("
+                                + "\(sanitizeForDisplay(mailbox, limit: 80)): \(problem)) → fallback")
     }
 
     /// Groups routes by target mailbox (case-insensitive), in the order mailboxes are first reached.

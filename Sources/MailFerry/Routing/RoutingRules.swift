@@ -181,6 +181,9 @@ extension RoutingRules {
             out.append("\"\(sanitizeForDisplay(value, limit: 80))\" is neither an address nor a local part")
         } else if !value.contains("@") && !hasRewrite {
             out.append("maps to a local part, but there is no rewrite to make an address of it")
+        } else if let why = value.contains("@") ? PathComponent.addressProblem(value) : PathComponent.problem(value) {
+            out.append("\"\(sanitizeForDisplay(value, limit: 80))\" cannot name a mailbox: it would escape the target "
+                + "folder (\(why))")
         }
         return out
     }

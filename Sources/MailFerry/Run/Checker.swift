@@ -270,12 +270,19 @@ public final class Checker: Sendable {
                 + "same target")
         }
         switch target.kind {
-        case .maildir(let template):
+        case .maildir(let template, _):
             var routed = mailbox
             routed.address = probeAddress(mailbox)
-            let path = expandTemplate(template, mailbox: routed)
-            row.target.path = path
-            switch Self.checkMaildir(path) {
+            let location: MaildirLocation
+            do {
+                location = try maildirLocation(template, mailbox: routed)
+            } catch {
+                row.target.state = "refused"
+                row.problems.append("target: \(error.message)")
+                return
+            }
+            row.target.path = location.path
+            switch Self.checkMaildir(location) {
             case .success(let state):
                 row.target.state = state
                 row.target.ok = true
@@ -296,11 +303,23 @@ public final class Checker: Sendable {
 
     /// Whether a Maildir can take mail, changing nothing that stays: an existing Maildir gets a test file written
     /// and removed in tmp/; a missing one is checked by creating and removing a folder where it would be created.
-    static func checkMaildir(_ root: String) -> Result<String, MailError> {
+    /// A symbolic link below the target's root (where a run would refuse to go) fails the check.
+    static func checkMaildir(_ location: MaildirLocation) -> Result<String, MailError> {
+        let root = location.path
         func isDirectory(_ path: String) -> Bool? {
             var info = stat()
             guard stat(path, &info) == 0 else { return nil }
             return info.st_mode & S_IFMT == S_IFDIR
+        }
+        var walked = location.root
+        for name in location.below + ["tmp", "new", "cur"] {
+            let path = (name == "tmp" || name == "new" || name == "cur" ? root : walked) + "/" + name
+            if name != "tmp" && name != "new" && name != "cur" { walked = path }
+            var info = stat()
+            if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
+                return .failure(MailError(.local, "Maildir folder \(path) is a symbolic link; a run refuses it "
+                    + "(mailferry never writes through a link below a target's root)"))
+            }
         }
         let probeName = ".mailferry-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         if let dir = isDirectory(root) {

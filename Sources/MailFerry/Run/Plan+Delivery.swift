@@ -14,8 +14,8 @@ extension Plan {
         routed.address = address
         let label = "\(mailbox.key) \(target.name)"
         switch target.kind {
-        case .maildir(let template):
-            return try MaildirDelivery(root: expandTemplate(template, mailbox: routed),
+        case .maildir(let template, let ownership):
+            return try MaildirDelivery(location: maildirLocation(template, mailbox: routed), ownership: ownership,
                                        stagingLimit: staged ? MaildirDelivery.runBatch : 1)
         case .imap(let imap):
             let endpoint = imap.endpoint

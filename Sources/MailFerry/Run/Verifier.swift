@@ -143,11 +143,11 @@ public final class Verifier: Sendable {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
         switch target.kind {
-        case .maildir(let template):
+        case .maildir(let template, _):
             var routed = mailbox
             for (address, group) in Dictionary(grouping: expected, by: \.address).sorted(by: { $0.key < $1.key }) {
                 routed.address = address
-                checkMaildir(expandTemplate(template, mailbox: routed), group, &outcome)
+                checkMaildir(try maildirLocation(template, mailbox: routed).path, group, &outcome)
             }
         case .imap:
             for (address, group) in Dictionary(grouping: expected, by: \.address).sorted(by: { $0.key < $1.key }) {
