@@ -187,6 +187,10 @@ import Testing
                                   with: #"{ kind: "maildir", path: "\#(homes)/{local}/Maildir" }"#)
             .replacingOccurrences(of: "dana@contoso.example", with: "dana-new@contoso.example")
         try plan.write(toFile: e2e.planFile, atomically: false, encoding: .utf8)
+        // check tells who will own what a run creates.
+        let check = try ChildProcess(EndToEnd.binary, ["check", e2e.planFile, "--json"]).finish(within: 120, "check")
+        #expect(check.code == 0, "\(check.out)\(check.err)")
+        #expect(check.out.contains("created as \(systemUserName(uid)):\(systemGroupName(gid))"), "\(check.out)")
         let run = try e2e.run()
         #expect(run.code == 0, "\(run.out)\(run.err)")
 

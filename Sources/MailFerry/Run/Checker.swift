@@ -270,7 +270,7 @@ public final class Checker: Sendable {
                 + "same target")
         }
         switch target.kind {
-        case .maildir(let template, _):
+        case .maildir(let template, let ownership):
             var routed = mailbox
             routed.address = probeAddress(mailbox)
             let location: MaildirLocation
@@ -284,7 +284,7 @@ public final class Checker: Sendable {
             row.target.path = location.path
             switch Self.checkMaildir(location) {
             case .success(let state):
-                row.target.state = state
+                row.target.state = state + Self.maildirOwnerNote(location, ownership)
                 row.target.ok = true
             case .failure(let error):
                 row.target.state = "not writable"
@@ -364,6 +364,18 @@ public final class Checker: Sendable {
         }
         rmdir(probe)
         return .success("will be created")
+    }
+
+    /// ", created as vmail:vmail" when what a run creates below the root will belong to someone other than the
+    /// user running the check (`MaildirCreation`); empty otherwise.
+    static func maildirOwnerNote(_ location: MaildirLocation, _ ownership: MaildirOwnership) -> String {
+        var info = stat()
+        guard stat(location.root.isEmpty ? "/" : location.root, &info) == 0 else { return "" }
+        let creation = MaildirCreation(root: info, ownership: ownership)
+        guard creation.uid != nil || creation.gid != nil else { return "" }
+        let user = creation.uid.map { systemUserName($0) } ?? systemUserName(geteuid())
+        let group = creation.gid.map { systemGroupName($0) } ?? systemGroupName(getegid())
+        return ", created as \(user):\(group)"
     }
 
     static func describe(_ error: Error) -> String {

@@ -1,5 +1,3 @@
-import Glibc
-
 /// Values that become one folder name under a target's root: a mailbox address, its local part and domain, a user
 /// name. They come from the plan, from CSV lists, and (in a catch-all mailbox) from the trace headers of messages
 /// written by strangers, so each is checked to be exactly one harmless path component before it is used
@@ -64,22 +62,4 @@ public enum PathComponent {
         0x0338,  // COMBINING LONG SOLIDUS OVERLAY
         0x0337,  // COMBINING SHORT SOLIDUS OVERLAY
     ]
-}
-
-/// The uid of a user known to this machine (passwd, through NSS), or nil.
-func systemUserID(_ name: String) -> uid_t? {
-    var entry = passwd()
-    var result: UnsafeMutablePointer<passwd>?
-    var buffer = [CChar](repeating: 0, count: 16_384)
-    guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-    return entry.pw_uid
-}
-
-/// The gid of a group known to this machine, or nil.
-func systemGroupID(_ name: String) -> gid_t? {
-    var entry = group()
-    var result: UnsafeMutablePointer<group>?
-    var buffer = [CChar](repeating: 0, count: 65_536)
-    guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-    return entry.gr_gid
 }
