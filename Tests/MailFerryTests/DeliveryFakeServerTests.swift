@@ -51,7 +51,8 @@ enum DeliveryScript {
     }
 
     static func smtp(_ server: FakeServer, dialect: SMTPDialect = .smtp, tls: TLSMode = .none,
-                     user: String? = nil, password: String? = nil, timeout: Double = 3) throws -> MailTransferDelivery {
+                     user: String? = nil, password: String? = nil, timeout: Double = 3,
+                     envelopeFrom: EnvelopeSenderPolicy? = nil) throws -> MailTransferDelivery {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
         var secret: (@Sendable () throws -> LoginSecret)?
         if let password { secret = { .password(password) } }
@@ -59,8 +60,8 @@ enum DeliveryScript {
             endpoint: ServerEndpoint(host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
                                      allowPlaintext: true, timeout: timeout),
             dialect: dialect, user: user, secret: secret,
-            defaultSender: "sender@wingtip.example", defaultRecipients: ["alice@contoso.example"],
-            clientName: "client.test"))
+            defaultSender: "sender@wingtip.example", envelopeFrom: envelopeFrom,
+            defaultRecipients: ["alice@contoso.example"], clientName: "client.test"))
     }
 
     static let ehlo: [FakeStep] = [
@@ -420,7 +421,8 @@ enum DeliveryScript {
             .expect("DATA"), .send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n"),
             .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."), .send("250 2.0.0 Ok: queued as U8\r\n"),
             .respond(["QUIT": "221 bye\r\n"]))
-        let delivery = try DeliveryScript.smtp(server)
+        // The message's own (recovered) sender as MAIL FROM: SMTP's default policy would send the plan's instead.
+        let delivery = try DeliveryScript.smtp(server, envelopeFrom: .original)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         var request = try request(dir, text, to: ["ren\u{00E9}e@contoso.example"])
@@ -455,7 +457,7 @@ enum DeliveryScript {
     @Test(arguments: [("sender", "j\u{00F6}rg@wingtip.example"), ("recipient", "ren\u{00E9}e@contoso.example")])
     func utf8AddressWithoutSMTPUTF8IsPermanentAndNothingIsSent(role: String, address: String) throws {
         let server = try FakeServer(steps: DeliveryScript.ehlo + [.respond(["QUIT": "221 bye\r\n"])])
-        let delivery = try DeliveryScript.smtp(server)
+        let delivery = try DeliveryScript.smtp(server, envelopeFrom: .original)
         let dir = TempFolder("fake")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         var request = try request(dir, to: [role == "recipient" ? address : "a@contoso.example"])
@@ -493,7 +495,7 @@ enum DeliveryScript {
             (".", "..\r\n.\r\n"),
             ("a\r\n.\r\n", "a\r\n..\r\n.\r\n"),
             ("a\n.b\nc", "a\r\n..b\r\nc\r\n.\r\n"),
-            ("x\r\r\ny\r", "x\r\r\ny\r\n.\r\n"),
+            ("x\r\r\ny\r", "x\r\n\r\ny\r\n.\r\n"),   // a bare CR is a line end too (RFC 5321 §2.3.8)
             ("\n\n", "\r\n\r\n.\r\n"),
             ("..\r\n...", "...\r\n....\r\n.\r\n"),
         ]

@@ -289,7 +289,8 @@ final class EndToEnd {
     ///   `Received: from <LHLO name> ([127.0.0.1]) by <host> with LMTP id <id> (envelope-from <recovered sender>)
     ///   for <<user>-new@contoso.example>; <date>` (folded over five lines).
     /// - SMTP through Postfix into Dovecot over LMTP: those three Dovecot fields (the sender and recipient being what
-    ///   mailferry said in MAIL FROM and RCPT TO, which Postfix passes on), then one field by Postfix:
+    ///   mailferry said in MAIL FROM and RCPT TO, which Postfix passes on; the sender is the plan's `from`, ""),
+    ///   then one field by Postfix:
     ///   `Received: from <EHLO name> (localhost [127.0.0.1]) by mx.postfix-lab.example (Postfix) with ESMTPSA id
     ///   <queue id> for <<user>-new@contoso.example>; <date>`; below them the message as `throughPostfix` describes
     ///   (its Return-Path fields dropped, lines over 998 bytes broken) and, if it had no Message-ID, a
@@ -339,9 +340,9 @@ final class EndToEnd {
                 problems.append("\(name): Postfix added a Message-Id though \(uidl) had one")
             }
             guard traceCount > 0 else { continue }
-            // The envelope Dovecot was given: the recovered sender ("" when none, the plan's `from`) and the
-            // mailbox address.
-            let sender = envelopes[uidl]?.sender ?? ""
+            // The envelope Dovecot was given: for LMTP the recovered sender ("" when none, the plan's `from`), for
+            // SMTP the plan's `from` ("", envelopeFrom's default "plan" for smtp), and the mailbox address.
+            let sender = kind == .smtp ? "" : envelopes[uidl]?.sender ?? ""
             let traceNames = fields.prefix(traceCount).map(EndToEnd.fieldName)
             let wantNames = ["return-path", "delivered-to", "received", "received"].prefix(traceCount)
             if traceNames != Array(wantNames) { problems.append("\(name): trace fields \(traceNames)") }

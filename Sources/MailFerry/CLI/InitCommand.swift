@@ -137,6 +137,8 @@ enum InitCommand {
             // relay: { kind: "lmtp", host: "127.0.0.1", port: 24 },   // or socket: "/run/dovecot/lmtp"
             // smarthost: { kind: "smtp", host: "smtp.contoso.example", port: 587, tls: "starttls",
             //              user: "migration", password: { env: "SMTP_PW" }, from: "migration@contoso.example" },
+            //              // envelopeFrom: "original", // MAIL FROM the recovered sender: a relay's bounce goes
+            //              //   // to it, outside (default "plan": always from; the default for lmtp is "original")
           },
 
           // What every mailbox inherits unless it says otherwise. mailbox: the address at the target.

@@ -1,5 +1,30 @@
 import Foundation
 
+/// Which MAIL FROM a migrated message gets (the plan's `envelopeFrom`). The envelope sender is where a server that
+/// later fails to deliver sends its bounce (RFC 5321 §4.5.5, §6.1), so this decides who hears of failures.
+public enum EnvelopeSenderPolicy: String, Sendable, Equatable, CaseIterable {
+    /// The sender recovered from the message's trace headers (Return-Path), else the target's `from`. Right for final
+    /// delivery (LMTP, the default there): the stored Return-Path stays the original one. Through a relay, a later
+    /// bounce goes to that original, outside correspondent.
+    case original
+    /// Always the target's `from` ("" the null sender <>, to which nothing bounces): bounces come to the migration
+    /// team, never to an outside correspondent. The default for SMTP.
+    case plan
+
+    /// The default for a protocol: LMTP delivers finally (no later bounce), SMTP hands on to a relay that may bounce.
+    public static func defaultPolicy(for dialect: SMTPDialect) -> EnvelopeSenderPolicy {
+        dialect == .lmtp ? .original : .plan
+    }
+
+    /// MAIL FROM for a message whose recovered sender is `recovered` (nil when none was recovered).
+    public func sender(recovered: String?, from: String) -> String {
+        switch self {
+        case .original: return recovered ?? from
+        case .plan: return from
+        }
+    }
+}
+
 /// Everything an LMTP or SMTP target needs, in plain values.
 public struct MailTransferSettings: Sendable {
     public var endpoint: ServerEndpoint
@@ -9,8 +34,11 @@ public struct MailTransferSettings: Sendable {
     public var user: String?
     public var secret: (@Sendable () throws -> LoginSecret)?
     public var authorize: String?
-    /// MAIL FROM when a message's sender could not be recovered (the plan's `from`); "" is the null sender <>.
+    /// The plan's `from`: MAIL FROM with `envelopeFrom: .plan`, and with `.original` when a message's sender could
+    /// not be recovered; "" is the null sender <>.
     public var defaultSender: String
+    /// Whether MAIL FROM is the recovered sender or always `defaultSender`.
+    public var envelopeFrom: EnvelopeSenderPolicy
     /// RCPT TO when a request names no recipients: the mailbox's own address.
     public var defaultRecipients: [String]
     /// The EHLO/LHLO name; nil is this machine's host name.
@@ -20,23 +48,24 @@ public struct MailTransferSettings: Sendable {
 
     public init(endpoint: ServerEndpoint, dialect: SMTPDialect, user: String? = nil,
                 secret: (@Sendable () throws -> LoginSecret)? = nil, authorize: String? = nil,
-                defaultSender: String = "", defaultRecipients: [String] = [], clientName: String? = nil,
-                idleCheck: Double = 30) {
+                defaultSender: String = "", envelopeFrom: EnvelopeSenderPolicy? = nil,
+                defaultRecipients: [String] = [], clientName: String? = nil, idleCheck: Double = 30) {
         self.endpoint = endpoint
         self.dialect = dialect
         self.user = user
         self.secret = secret
         self.authorize = authorize
         self.defaultSender = defaultSender
+        self.envelopeFrom = envelopeFrom ?? .defaultPolicy(for: dialect)
         self.defaultRecipients = defaultRecipients
         self.clientName = clientName
         self.idleCheck = idleCheck
     }
 }
 
-/// Delivers over LMTP (RFC 2033) or SMTP (RFC 5321): the recovered sender (or the plan's default) as MAIL FROM, one
-/// RCPT per routed recipient, the body streamed with CRLF normalisation and dot-stuffing, and a result per
-/// recipient. One connection per target mailbox, reused for each message while it is healthy.
+/// Delivers over LMTP (RFC 2033) or SMTP (RFC 5321): MAIL FROM as `envelopeFrom` says (the recovered sender or the
+/// plan's `from`), one RCPT per routed recipient, the body streamed with CRLF normalisation and dot-stuffing, and a
+/// result per recipient. One connection per target mailbox, reused for each message while it is healthy.
 ///
 /// Neither protocol can be asked later whether a message arrived: in-doubt attempts are delivered again and must be
 /// reported as possible duplicates (`inDoubtPolicy == .unanswerable`).
@@ -59,7 +88,7 @@ public final class MailTransferDelivery: Delivery {
 
     public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
         let recipients = request.recipients.isEmpty ? settings.defaultRecipients : request.recipients
-        let sender = request.sender ?? settings.defaultSender
+        let sender = settings.envelopeFrom.sender(recovered: request.sender, from: settings.defaultSender)
         let client = try session()
         do {
             let outcome = try client.transaction(from: sender, to: recipients, spool: request.spool)

@@ -8,8 +8,9 @@ struct SMTPTransactionOutcome {
 
 extension SMTPClient {
     /// One mail transaction (RFC 5321 §3.3, RFC 2033 §4.2): MAIL FROM with SIZE (RFC 1870), BODY=8BITMIME (RFC 6152)
-    /// for 8-bit messages and SMTPUTF8 (RFC 6531) for UTF-8 addresses when offered, one RCPT TO per recipient, DATA streamed from the spool with bare LF → CRLF and
-    /// dot-stuffing. With PIPELINING (RFC 2920) MAIL, every RCPT and DATA leave in one write.
+    /// for 8-bit messages and SMTPUTF8 (RFC 6531) for UTF-8 addresses when offered, one RCPT TO per recipient, DATA
+    /// streamed from the spool with bare LF and bare CR → CRLF and dot-stuffing (`DotStuffer`). With PIPELINING
+    /// (RFC 2920) MAIL, every RCPT and DATA leave in one write.
     ///
     /// Refused recipients are results, not errors: the others still get the message. Throws (classified) when the
     /// whole transaction fails: MAIL FROM or DATA refused, SMTP's single final reply negative, or the connection
@@ -128,8 +129,9 @@ extension SMTPClient {
         return outcome!
     }
 
-    /// DATA's body (RFC 5321 §4.1.1.4): bare LF → CRLF, leading dots doubled, then "." alone; written in large
-    /// chunks, so a message leaves in a few segments and never waits on Nagle and delayed ACKs.
+    /// DATA's body (RFC 5321 §4.1.1.4, §2.3.8): bare LF and bare CR → CRLF, leading dots doubled, then "." alone, so
+    /// no byte of the message can end DATA early at any server on the way; written in large chunks, so a message
+    /// leaves in a few segments and never waits on Nagle and delayed ACKs.
     private func streamBody(_ spool: SpoolFile, to conn: Connection) throws {
         trace?("C: <\(spool.size) bytes of message data>")
         var stuffer = DotStuffer()

@@ -4,12 +4,14 @@ import Foundation
 public enum SMTPDelivery {
     /// An SMTP target. `tls`: implicit (SMTPS, port 465), starttls (mandatory once configured) or none (then AUTH
     /// only with `allowPlaintext`). `user` with `password` or `token` (already resolved) logs in with AUTH;
-    /// `authorize` is the SASL authorization identity. `from` is the plan's default sender ("" the null sender),
-    /// `recipients` the mailbox's address(es) used when a message names none.
+    /// `authorize` is the SASL authorization identity. `from` is the plan's sender ("" the null sender); with
+    /// `envelopeFrom: .plan` (the default) it is every message's MAIL FROM, with `.original` only when a message's
+    /// sender was not recovered. `recipients` are the mailbox's address(es) used when a message names none.
     public static func make(host: String, port: Int = 25, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
                             allowPlaintext: Bool = false, timeout: Double = 60, user: String? = nil,
                             password: String? = nil, token: String? = nil, authorize: String? = nil,
-                            from: String = "", recipients: [String] = [], clientName: String? = nil)
+                            from: String = "", envelopeFrom: EnvelopeSenderPolicy = .plan, recipients: [String] = [],
+                            clientName: String? = nil)
         -> MailTransferDelivery {
         var secret: (@Sendable () throws -> LoginSecret)?
         if let token {
@@ -21,14 +23,15 @@ public enum SMTPDelivery {
             endpoint: ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: tlsSettings,
                                      allowPlaintext: allowPlaintext, timeout: timeout),
             dialect: .smtp, user: user, secret: secret, authorize: authorize, defaultSender: from,
-            defaultRecipients: recipients, clientName: clientName))
+            envelopeFrom: envelopeFrom, defaultRecipients: recipients, clientName: clientName))
     }
 
     /// The same with the plan's secret references, resolved at each (re)connect.
     public static func make(host: String, port: Int = 25, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
                             allowPlaintext: Bool = false, timeout: Double = 60, user: String?,
                             password: SecretRef?, token: SecretRef?, authorize: String? = nil,
-                            from: String = "", recipients: [String] = [], clientName: String? = nil)
+                            from: String = "", envelopeFrom: EnvelopeSenderPolicy = .plan, recipients: [String] = [],
+                            clientName: String? = nil)
         -> MailTransferDelivery {
         var secret: (@Sendable () throws -> LoginSecret)?
         if let token {
@@ -40,6 +43,6 @@ public enum SMTPDelivery {
             endpoint: ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: tlsSettings,
                                      allowPlaintext: allowPlaintext, timeout: timeout),
             dialect: .smtp, user: user, secret: secret, authorize: authorize, defaultSender: from,
-            defaultRecipients: recipients, clientName: clientName))
+            envelopeFrom: envelopeFrom, defaultRecipients: recipients, clientName: clientName))
     }
 }

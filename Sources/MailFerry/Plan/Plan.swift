@@ -140,8 +140,11 @@ public struct Plan: Sendable {
         public var socket: String?
         /// Seconds for connect and each read or write.
         public var timeout: Double
-        /// MAIL FROM when a message's sender cannot be recovered from its headers; "" is the null sender <>.
+        /// MAIL FROM when a message's sender cannot be recovered from its headers (or always, with
+        /// `envelopeFrom: .plan`); "" is the null sender <>.
         public var from: String
+        /// The plan's `envelopeFrom`: "original" (the default for LMTP: final delivery) or "plan".
+        public var envelopeFrom: EnvelopeFrom = .original
     }
 
     public struct SMTPTarget: Sendable, Equatable {
@@ -149,9 +152,16 @@ public struct Plan: Sendable {
         public var user: String?
         public var password: SecretRef?
         public var token: SecretRef?
-        /// MAIL FROM when a message's sender cannot be recovered from its headers; "" is the null sender <>.
+        /// Every message's MAIL FROM (the default `envelopeFrom: .plan`), or with `.original` the MAIL FROM of a
+        /// message whose sender cannot be recovered; "" is the null sender <>.
         public var from: String
+        /// The plan's `envelopeFrom`: "plan" (the default: a relay's later bounce must not reach an outside
+        /// correspondent) or "original".
+        public var envelopeFrom: EnvelopeFrom = .plan
     }
+
+    /// Which MAIL FROM an LMTP or SMTP target gives each message (the delivery's own policy type).
+    public typealias EnvelopeFrom = EnvelopeSenderPolicy
 
     public struct Target: Sendable, Equatable {
         public var name: String

@@ -8,9 +8,10 @@ extension PlanValidator {
     static let imapKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
                            "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
                            "provenanceHeader"]
-    static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "from"]
+    static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "from",
+                           "envelopeFrom"]
     static let smtpKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
-                           "password", "token", "from"]
+                           "password", "token", "from", "envelopeFrom"]
 
     mutating func buildTarget(_ name: String, _ value: JSONValue) -> Plan.Target? {
         let at = PlanPath.member("targets", name)
@@ -203,39 +204,62 @@ extension PlanValidator {
     }
 
     private mutating func lmtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
-        let from = envelopeFrom(t, at: at)
+        let from = envelopeSender(t, at: at)
+        let policy = envelopeFromPolicy(t, at: at, default: .original)
         if let socket = nonEmptyString(t, "socket", at: at) {
             for key in ["host", "port", "tls", "caFile"] where t[key] != nil {
                 problem(PlanPath.member(at, key), "has no meaning with socket: LMTP then talks over the Unix "
                     + "socket; remove one of them")
             }
             let timeout = integer(t, "timeoutSeconds", at: at, range: 1...3600) ?? 60
-            guard let from else { return nil }
+            guard let from, let policy else { return nil }
             return Plan.Target(name: name, kind: .lmtp(Plan.LMTPTarget(endpoint: nil, socket: resolve(socket),
-                                                                       timeout: Double(timeout), from: from)))
+                                                                       timeout: Double(timeout), from: from,
+                                                                       envelopeFrom: policy)))
         }
         if t["host"] == nil {
             problem(PlanPath.member(at, "host"), "missing: give host (and port, default 24) or socket")
             return nil
         }
         let server = endpoint(t, at: at, service: .lmtp, credentials: false)
-        guard let server, let from else { return nil }
+        guard let server, let from, let policy else { return nil }
         return Plan.Target(name: name, kind: .lmtp(Plan.LMTPTarget(endpoint: server, socket: nil,
-                                                                   timeout: server.timeout, from: from)))
+                                                                   timeout: server.timeout, from: from,
+                                                                   envelopeFrom: policy)))
     }
 
     private mutating func smtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
         let credentials = login(t, at: at, required: false)
         let server = endpoint(t, at: at, service: .smtp, credentials: credentials.user != nil)
-        let from = envelopeFrom(t, at: at)
-        guard let server, let from, credentials.ok else { return nil }
+        let from = envelopeSender(t, at: at)
+        let policy = envelopeFromPolicy(t, at: at, default: .plan)
+        guard let server, let from, let policy, credentials.ok else { return nil }
         return Plan.Target(name: name, kind: .smtp(Plan.SMTPTarget(
             endpoint: server, user: credentials.user, password: credentials.password, token: credentials.token,
-            from: from)), spots: credentials.spots)
+            from: from, envelopeFrom: policy)), spots: credentials.spots)
     }
 
-    /// `from`: MAIL FROM when a message's sender cannot be recovered; "" (the default) is the null sender.
-    private mutating func envelopeFrom(_ t: [String: JSONValue], at: String) -> String? {
+    /// `envelopeFrom`: "original" (the recovered sender, else `from`) or "plan" (always `from`). Nil after a problem.
+    private mutating func envelopeFromPolicy(_ t: [String: JSONValue], at: String,
+                                             default fallback: Plan.EnvelopeFrom) -> Plan.EnvelopeFrom? {
+        guard t["envelopeFrom"] != nil else { return fallback }
+        guard let text = string(t, "envelopeFrom", at: at) else { return nil }
+        guard let policy = Plan.EnvelopeFrom(rawValue: text) else {
+            let names = Plan.EnvelopeFrom.allCases.map(\.rawValue)
+            // An address here is a likely slip: it belongs in `from`.
+            let hint = text.contains("@") ? "; an address goes in from" : suggestion(text, among: names)
+            problem(PlanPath.member(at, "envelopeFrom"), "unknown envelope sender policy \""
+                + sanitizeForDisplay(text, limit: 40) + "\"; use \"original\" (the sender recovered from the "
+                + "message, so a later bounce goes to it) or \"plan\" (always the target's from, so bounces come to "
+                + "you)" + hint)
+            return nil
+        }
+        return policy
+    }
+
+    /// `from`: MAIL FROM when a message's sender cannot be recovered (or always, with envelopeFrom "plan"); "" (the
+    /// default) is the null sender.
+    private mutating func envelopeSender(_ t: [String: JSONValue], at: String) -> String? {
         guard t["from"] != nil else { return "" }
         guard let from = string(t, "from", at: at) else { return nil }
         if !from.isEmpty && !Self.isAddress(from) {

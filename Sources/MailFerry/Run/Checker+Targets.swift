@@ -64,6 +64,8 @@ extension Checker {
                 row.target.auth = try client.authenticate(user: user, secret: secret).rawValue
             }
             // RFC 5321 §4.1.1.2-3, RFC 2033 §4.2: would the server take mail for this address? RSET ends it unsent.
+            // `from` is what the target's envelopeFrom gives a message without a recovered sender (with "plan", what
+            // every message gets); a probe has no message, so an original sender cannot be tried here.
             let mail = try client.command("MAIL FROM:<\(from)>")
             guard mail.positive else {
                 throw MailError(.permanent, "\(dialect.rawValue) \(server.label): MAIL FROM:<\(from)> refused: "

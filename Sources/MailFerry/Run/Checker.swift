@@ -294,10 +294,12 @@ public final class Checker: Sendable {
             checkIMAP(imap, target: target, mailbox: mailbox, &row)
         case .lmtp(let lmtp):
             checkMailTransfer(lmtp.endpoint, socket: lmtp.socket, dialect: .lmtp, timeout: lmtp.timeout, user: nil,
-                              from: lmtp.from, target: target, mailbox: mailbox, &row)
+                              from: lmtp.envelopeFrom.sender(recovered: nil, from: lmtp.from), target: target,
+                              mailbox: mailbox, &row)
         case .smtp(let smtp):
             checkMailTransfer(smtp.endpoint, socket: nil, dialect: .smtp, timeout: smtp.endpoint.timeout,
-                              user: smtp.user, from: smtp.from, target: target, mailbox: mailbox, &row)
+                              user: smtp.user, from: smtp.envelopeFrom.sender(recovered: nil, from: smtp.from),
+                              target: target, mailbox: mailbox, &row)
         }
     }
 

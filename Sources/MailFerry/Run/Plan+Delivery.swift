@@ -33,7 +33,8 @@ extension Plan {
             let delivery = LMTPDelivery.make(host: lmtp.endpoint?.host ?? "127.0.0.1", port: lmtp.endpoint?.port ?? 24,
                                              socket: lmtp.socket, tls: lmtp.endpoint?.tls ?? .none,
                                              tlsSettings: lmtp.endpoint?.tlsSettings ?? TLSSettings(),
-                                             timeout: lmtp.timeout, from: lmtp.from, recipients: [address])
+                                             timeout: lmtp.timeout, from: lmtp.from,
+                                             envelopeFrom: lmtp.envelopeFrom, recipients: [address])
             delivery.trace = trace?.session("\(label) lmtp \(lmtp.socket ?? lmtp.endpoint?.label ?? "")")
             return delivery
         case .smtp(let smtp):
@@ -41,7 +42,8 @@ extension Plan {
             let delivery = SMTPDelivery.make(host: endpoint.host, port: endpoint.port, tls: endpoint.tls,
                                              tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
                                              timeout: endpoint.timeout, user: smtp.user, password: smtp.password,
-                                             token: smtp.token, from: smtp.from, recipients: [address])
+                                             token: smtp.token, from: smtp.from, envelopeFrom: smtp.envelopeFrom,
+                                             recipients: [address])
             delivery.trace = trace?.session("\(label) smtp \(endpoint.label)")
             return delivery
         }
