@@ -165,6 +165,34 @@ import Testing
         server.finish()
         #expect(rekeyed.error == nil && rekeyed.delivered == 0 && rekeyed.duplicate == 12, "\(rekeyed)")
         #expect(setup.maildirFiles.count == 12)
+        // The report names each message set aside and the UIDL whose delivery it repeats.
+        #expect(rekeyed.duplicates?.entries.map { "\($0.uidl)=\($0.duplicates)" }
+            == (1...12).map { "new-\($0)=old-\($0)" })
+        let report = ReportWriter.markdown(RunSummary(runID: "r", plan: "p", startedAt: Date(), finishedAt: Date(),
+                                                      mailboxes: [rekeyed], interrupted: false, exitCode: 0))
+        #expect(report.contains("## Set aside as duplicates") && report.contains("| new-7 | old-7 |"), "\(report)")
+    }
+
+    /// Two UIDLs listed together are two messages, even with byte-identical contents (the same bounce saved twice):
+    /// both are delivered. The content hash only recognises a message whose earlier UIDL is gone.
+    @Test func twinsListedTogetherAreBothDelivered() throws {
+        let bodies = ["Subject: bounce\r\n\r\nsame\r\n", "Subject: bounce\r\n\r\nsame\r\n",
+                      "Subject: other\r\n\r\ndifferent\r\n"]
+        let server = try FakeServer(connections: 2) { s in
+            for step in Self.session(uidls: ["a", "b", "c"], bodies: bodies, retrieve: s.number == 0) {
+                try s.run(step)
+            }
+        }
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let first = try run(setup)
+        #expect(first.delivered == 3 && first.duplicate == 0 && first.duplicates == nil, "\(first)")
+        #expect(setup.maildirFiles.count == 3)
+        #expect(setup.fileContents().sorted() == bodies.sorted())
+        let again = try run(setup)
+        server.finish()
+        #expect(again.delivered == 0 && again.duplicate == 0 && again.error == nil, "\(again)")
+        #expect(setup.maildirFiles.count == 3)
     }
 
     /// Retention deletes a message at the source only when every delivery of it is confirmed and old enough. Old

@@ -88,6 +88,21 @@ public enum ReportWriter {
         let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
         if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
         out += routingSection(s)
+        let setAside = s.mailboxes.compactMap { m in m.duplicates.map { (m, $0) } }
+        if !setAside.isEmpty {
+            out += "\n## Set aside as duplicates\n\nThese messages have the bytes of a message delivered earlier whose "
+            out += "UIDL is gone from the server (a renumbered maildrop): they were not delivered again. Two UIDLs the "
+            out += "server lists together are two messages and both are delivered.\n\n"
+            out += "| mailbox | message (UIDL) | same bytes as (UIDL) |\n|---|---|---|\n"
+            for (m, list) in setAside {
+                for entry in list.entries {
+                    out += "| \(cell(m.address)) | \(cell(entry.uidl)) | \(cell(entry.duplicates)) |\n"
+                }
+            }
+            for (m, list) in setAside where list.notListed > 0 {
+                out += "\n\(list.notListed) more from \(cell(m.address)) not listed.\n"
+            }
+        }
         let doubtful = s.mailboxes.filter { !$0.possibleDuplicates.isEmpty }
         if !doubtful.isEmpty {
             out += "\n## Possible duplicates\n\nA crash left these deliveries in doubt at a target that cannot be asked "

@@ -46,6 +46,39 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var errorKind: FailureKind?
     /// Problems with single messages: "uidl: reason".
     public var messageErrors: [String] = []
+    /// The messages set aside as duplicates in this run, each with the UIDL whose delivery it repeats. Nil when
+    /// there were none (and in reports written before it existed).
+    public var duplicates: DuplicateList?
+
+    /// Messages set aside as duplicates: their bytes are those of a message already delivered whose UIDL is gone
+    /// from the server (a renumbered maildrop).
+    public struct DuplicateList: Sendable, Codable, Equatable {
+        /// The first `listLimit`, in the order they were met.
+        public var entries: [Entry] = []
+        /// Those beyond the first `listLimit` (the state database keeps every one: `duplicate_of`).
+        public var notListed = 0
+
+        public static let listLimit = 1000
+
+        public struct Entry: Sendable, Codable, Equatable {
+            public var uidl: String
+            /// The UIDL of the message already delivered with the same bytes.
+            public var duplicates: String
+        }
+    }
+
+    mutating func noteDuplicate(uidl: String, of original: String) {
+        var list = duplicates ?? DuplicateList()
+        if list.entries.count < DuplicateList.listLimit {
+            list.entries.append(.init(uidl: sanitizeForDisplay(uidl, limit: 100),
+                                      duplicates: sanitizeForDisplay(original, limit: 100)))
+        } else {
+            list.notListed += 1
+        }
+        duplicates = list
+        duplicate += 1
+    }
+
     /// A catch-all's deliveries that rest on something less than a trusted envelope recipient: to the fallback
     /// mailbox, or guessed (To/Cc, or no trust boundary). Nil when there were none (and for people's mailboxes).
     public var routingProvenance: RoutingProvenance?

@@ -293,6 +293,7 @@ public final class Runner: Sendable {
                 + "(allowed by allowExpireZero on sources.\(source.name))")
         }
         let (items, entries) = try plannedWork(client: client, source: source, mailboxID: mailboxID, result: &result)
+        let listed = ListedUIDLs(entries)
         let limit = source.maxMessageBytes
         // Only what may be fetched is pipelined: a message LIST says is too large is never asked for.
         let numbers = items.filter { $0.entry.size <= limit }.map(\.entry.number)
@@ -316,7 +317,8 @@ public final class Runner: Sendable {
             let countedBefore = result.settled + result.pending
             do {
                 try transferOne(item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
-                                mailbox: mailbox, mailboxID: mailboxID, targets: targets, result: &result)
+                                mailbox: mailbox, mailboxID: mailboxID, targets: targets, listed: listed,
+                                result: &result)
             } catch let error as MailError where error.code == Self.tooLarge {
                 try refuseTooLarge(item, size: "more than \(limit) bytes by RETR (LIST said \(item.entry.size))",
                                    mailbox: mailbox, source: source, result: &result)
@@ -479,7 +481,7 @@ public final class Runner: Sendable {
     }
 
     func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client, spool: SpoolFile,
-                     mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
+                     mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool, listed: ListedUIDLs,
                      result: inout MailboxResult) throws {
         let entry = item.entry
         try spool.rewind()
@@ -535,7 +537,7 @@ public final class Runner: Sendable {
             guard let fresh = try store.messageNeedingWork(mailbox: mailboxID, entry: identified) else { return }
             row = fresh
         }
-        try deliverOne(row, spool: spool, mailbox: mailbox, mailboxID: mailboxID, targets: targets,
+        try deliverOne(row, spool: spool, mailbox: mailbox, mailboxID: mailboxID, targets: targets, listed: listed,
                        result: &result)
     }
 
@@ -572,10 +574,11 @@ public final class Runner: Sendable {
     static let routedToken = "routed"
 
     func deliverOne(_ row: MessageRecord, spool: SpoolFile, mailbox: Plan.Mailbox, mailboxID: Int64,
-                    targets: TargetPool, result: inout MailboxResult) throws {
-        if let original = try store.deliveredCopy(mailbox: mailboxID, sha256: spool.sha256, excluding: row.id) {
-            try store.markDuplicate(id: row.id, of: original, size: spool.size, sha256: spool.sha256)
-            result.duplicate += 1
+                    targets: TargetPool, listed: ListedUIDLs, result: inout MailboxResult) throws {
+        if let original = try store.deliveredCopy(mailbox: mailboxID, sha256: spool.sha256, excluding: row.id,
+                                                  isListed: listed.contains) {
+            try store.markDuplicate(id: row.id, of: original.id, size: spool.size, sha256: spool.sha256)
+            result.noteDuplicate(uidl: row.uidl, of: original.uidl)
             return
         }
         // What survives of the SMTP envelope: sender, recipients with provenance, the original arrival time.
@@ -914,5 +917,27 @@ extension MessageRecord {
     /// What the target is asked about this row's attempt when a crash left it in doubt.
     var inDoubtAttempt: InDoubtAttempt {
         InDoubtAttempt(token: token ?? "", messageID: messageID, size: size, dateHeader: dateHeader)
+    }
+}
+
+/// The UIDLs the server lists this run, as the store names their rows: a message whose copy was delivered under
+/// one of them is a twin the person also has, not a duplicate (`Store.deliveredCopy`).
+struct ListedUIDLs {
+    private let names: Set<String>
+
+    init(_ entries: [POP3Entry]) {
+        var names = Set<String>(minimumCapacity: entries.count)
+        for entry in entries {
+            names.insert(entry.uidl)
+            // Messages that share a UIDL (a server bug) are stored as "<first 50 characters>#<hash>".
+            names.insert(String(entry.uidl.prefix(50)))
+        }
+        self.names = names
+    }
+
+    func contains(_ uidl: String) -> Bool {
+        if names.contains(uidl) { return true }
+        guard let hash = uidl.lastIndex(of: "#") else { return false }
+        return names.contains(String(uidl[..<hash]))
     }
 }

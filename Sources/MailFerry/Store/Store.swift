@@ -257,15 +257,24 @@ public final class Store: Sendable {
     }
 
     /// An already delivered message of the same mailbox with exactly these bytes, if any.
-    public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64) throws -> Int64? {
+    ///
+    /// Only a copy whose UIDL is gone from the server counts (`isListed` false): two UIDLs listed at the same time
+    /// are two messages the person has, even with identical bytes, and the target must hold both. The hash is the
+    /// second line of defence for a UIDL that vanished (a renumbered maildrop), not a reason to drop a twin.
+    public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64,
+                              isListed: (String) -> Bool = { _ in false }) throws -> (id: Int64, uidl: String)? {
         // Written with OR, not IN: SQLite evaluates an IN list of more than two constants through a temporary table it
         // builds on every execution, and this runs once per message. The row's own routed deliveries (a catch-all
         // message fetched again after a crash) carry its bytes' hash: they are its progress, not another copy.
         try read { db in
+            // A routed delivery's row stands for its parent, whose UIDL is the one the server lists.
             try db.prepare("""
-                SELECT id FROM messages WHERE mailbox_id = ? AND sha256 = ? AND id != ? AND coalesce(parent_id, 0) != ?
-                AND (state = 'delivered' OR state = 'delivering' OR state = 'removed') ORDER BY id LIMIT 1
-                """).rows([.int(mailbox), .text(sha256), .int(id), .int(id)]) { $0.int(0) }.first
+                SELECT m.id, coalesce(p.uidl, m.uidl) FROM messages m LEFT JOIN messages p ON p.id = m.parent_id
+                WHERE m.mailbox_id = ? AND m.sha256 = ? AND m.id != ? AND coalesce(m.parent_id, 0) != ?
+                AND (m.state = 'delivered' OR m.state = 'delivering' OR m.state = 'removed') ORDER BY m.id
+                """).rows([.int(mailbox), .text(sha256), .int(id), .int(id)]) { row in
+                (id: row.int(0), uidl: row.text(1) ?? "")
+            }.first { !isListed($0.uidl) }
         }
     }
 
