@@ -10,7 +10,9 @@ import Testing
 @Suite struct SecretHelperTests {
     /// `sh -c`, not a script file (which the shell keeps open). `ls /proc/self/fd` lists ls's own descriptors: what
     /// it inherited through the shell, its redirected stdout, and 3, the folder it is reading.
-    static let script = "env > seen/env; ls /proc/self/fd > seen/fds; echo from-vault"
+    /// /proc/$PPID is mailferry itself.
+    static let script = "env > seen/env; ls /proc/self/fd > seen/fds; cat /proc/$PPID/limits > seen/limits; "
+        + "echo from-vault"
     static let plan = """
         {
           plan: "helpers",
@@ -53,6 +55,12 @@ import Testing
         let fds = ((try? String(contentsOfFile: dir.path + "/seen/fds", encoding: .utf8)) ?? "")
             .split(separator: "\n").map(String.init).sorted()
         #expect(fds == ["0", "1", "2", "3"], "the helper has descriptors \(fds)")
+
+        // Process hygiene, seen from the helper: mailferry's core file size limit is 0, soft and hard.
+        let limits = (try? String(contentsOfFile: dir.path + "/seen/limits", encoding: .utf8)) ?? ""
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+            .map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(core.count >= 6 && core[4] == "0" && core[5] == "0", "mailferry's core limit: \(core)")
     }
 
     /// A helper that never stops printing is stopped at 64 KiB, and the problem says where the secret is written,
