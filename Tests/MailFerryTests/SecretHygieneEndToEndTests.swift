@@ -59,7 +59,11 @@ import Testing
 
         let tracePath = ws + "/logs/trace.log"
         try FileManager.default.createDirectory(atPath: ws + "/logs", withIntermediateDirectories: true)
-        let run = try e2e.run(["--verbose", "--trace", tracePath], environment: ["ALICE_PW": e2e.users["alice"]!])
+        let before = Set(Self.entries(under: ws).map(\.path))
+        // Under umask 000, so that every mode checked below is one mailferry chose, not one the umask gave.
+        let run = try ChildProcess("/bin/sh", ["-c", "umask 000 && exec \"$@\"", "sh", EndToEnd.binary, "run",
+                                               e2e.planFile, "--verbose", "--trace", tracePath],
+                                   environment: ["ALICE_PW": e2e.users["alice"]!]).finish(within: 300, "mailferry run")
         #expect(run.code == 0, "\(run.out)\n\(run.err)")
         e2e.settle()
         #expect(try e2e.lastReport().delivered == 24)
@@ -115,6 +119,36 @@ import Testing
         }
         let spool = ws + "/state/spool-e2e"
         #expect(Self.mode(spool) & 0o077 == 0, "the spool folder is \(String(Self.mode(spool), radix: 8))")
+
+        // Every file and folder the run created: nothing for others; reports and the dashboard at most 0640 (and
+        // their folder 0750), everything else (state, lock, trace, spool, delivered mail) 0600 and 0700.
+        let created = Self.entries(under: ws).filter { !before.contains($0.path) }
+        #expect(created.contains { $0.path.hasSuffix("/index.html") } && created.contains { $0.path.hasSuffix(".md") })
+        #expect(created.contains { $0.path.hasSuffix("/trace.log") } && created.contains { $0.path.hasSuffix(".lock") })
+        #expect(created.filter { !$0.isFolder }.count >= 6 + 6, "\(created.map(\.path))")
+        var loose: [String] = []
+        for entry in created {
+            let inReports = entry.path == ws + "/reports" || entry.path.hasPrefix(ws + "/reports/")
+            let allowed: mode_t = entry.isFolder ? (inReports ? 0o750 : 0o700) : (inReports ? 0o640 : 0o600)
+            if entry.mode & ~allowed != 0 { loose.append("\(entry.path) \(String(entry.mode, radix: 8))") }
+        }
+        #expect(loose.isEmpty, "more open than allowed: \(loose)")
+        print("file modes: \(created.count) files and folders created by the run, \(loose.count) too open")
+    }
+
+    /// Every file and folder under `root` (not following links), with its permission bits.
+    static func entries(under root: String) -> [(path: String, mode: mode_t, isFolder: Bool)] {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        var found: [(path: String, mode: mode_t, isFolder: Bool)] = []
+        while let relative = walker.nextObject() as? String {
+            let path = root + "/" + relative
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            let type = info.st_mode & S_IFMT
+            guard type == S_IFREG || type == S_IFDIR else { continue }
+            found.append((path, info.st_mode & 0o7777, type == S_IFDIR))
+        }
+        return found
     }
 
     /// Every regular file under `root`, recursively.

@@ -58,6 +58,7 @@ public enum MailFerryCLI {
             return ExitCode.ok
         case "--version", "version":
             console.line("mailferry \(version)")
+            if rest.contains("--verbose") { console.line(ProcessHygiene.statusLine) }
             return ExitCode.ok
         default:
             console.error("mailferry: unknown command \"\(sanitizeForDisplay(command))\""

@@ -35,7 +35,8 @@ enum HelpText {
           mailferry init [PATH]
               Write a commented example plan (default jobs/example.json5) and its CSV list of people.
           mailferry help COMMAND      (or mailferry COMMAND --help): more about one command
-          mailferry --version
+          mailferry --version [--verbose]
+              --verbose adds how this process guards its secrets ("process: core dumps off").
 
         \(exitCodes)
 

@@ -74,9 +74,9 @@ enum InitCommand {
         return cleaned.isEmpty ? "example" : cleaned
     }
 
-    /// O_EXCL: never replaces a file, even one that appeared a moment ago.
+    /// O_EXCL: never replaces a file, even one that appeared a moment ago. 0640: the plan and its list name people.
     static func create(_ path: String, _ text: String) throws {
-        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw UsageError("cannot create \(path): \(errnoText())") }
         defer { close(fd) }
         let bytes = Array(text.utf8)

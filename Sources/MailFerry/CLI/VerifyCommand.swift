@@ -36,7 +36,7 @@ enum VerifyCommand {
         let parallel = (try? input.scanned.parallel()) ?? input.plan.parallel
         let report = Verifier(plan: input.plan, stateFiles: files).run(parallel: parallel)
         do {
-            try FileManager.default.createDirectory(atPath: input.plan.reportsPath, withIntermediateDirectories: true)
+            try ReportWriter.createFolder(input.plan.reportsPath)
             try ReportWriter.writeAtomically(try report.json(), to: input.plan.reportsPath + "/verify.json")
             let summary = try StateFiles.read(input.stateFiles)
             try Dashboard.write(status: PlanStatus(plan: input.plan, state: summary), runs: summary.runs,

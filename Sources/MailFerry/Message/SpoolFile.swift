@@ -28,6 +28,8 @@ public final class SpoolFile {
         self.path = path
         fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0o600)
         if fd < 0 { throw MailError(.local, "cannot create spool file \(path): \(errnoText())") }
+        // A file left behind keeps its mode through O_CREAT; it is empty now, and private before any byte of mail.
+        fchmod(fd, 0o600)
         pending.reserveCapacity(Self.flushThreshold)
     }
 
@@ -42,6 +44,7 @@ public final class SpoolFile {
             close(fd)
             fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0o600)
             if fd < 0 { throw MailError(.local, "cannot create spool file \(path): \(errnoText())") }
+            fchmod(fd, 0o600)
             handedOver = false
             wroteToFile = false
         } else if wroteToFile {

@@ -20,6 +20,22 @@ public enum POP3AuthMethod: String, Sendable, CaseIterable, Codable {
     public static let byStrength: [POP3AuthMethod] = [.oauthbearer, .xoauth2, .cramMD5, .apop, .plain, .login, .user]
 
     public var usesToken: Bool { self == .oauthbearer || self == .xoauth2 }
+
+    /// A challenge-response method: the password never crosses the wire, only a digest of it and the server's
+    /// challenge.
+    public var isChallenge: Bool { self == .apop || self == .cramMD5 }
+
+    /// The password itself crosses the wire (base64 is not encryption): only TLS protects it.
+    public var sendsPasswordInClear: Bool { self == .user || self == .plain || self == .login }
+
+    /// How the plan writes it in `auth`, for messages.
+    public var shown: String {
+        switch self {
+        case .user: "USER/PASS"
+        case .apop: "APOP"
+        default: "AUTH " + rawValue.uppercased()
+        }
+    }
 }
 
 /// What a mailbox logs in with.

@@ -3,21 +3,34 @@ import Foundation
 extension POP3Client {
     /// Logs in with the strongest method both the server and the plan allow, and returns the method used.
     /// Refuses before sending anything if the connection is not encrypted and the plan does not allow plaintext.
-    /// Falls back to the next method only when the server rejected a mechanism outright, before any credential
-    /// was exchanged; a refused credential stops at once (no lockout by retrying).
+    ///
+    /// The rules when a method is refused (SECURITY.md "Login methods"):
+    /// - the next method goes down a fresh connection, never the refused one (some servers hang up after a failed
+    ///   login; `reconnect`);
+    /// - only a refusal that does not blame the credential leads to another method: a mechanism the server turned
+    ///   down before any credential was sent, or an APOP `-ERR` without a response code (often "no APOP secret for
+    ///   this user"). A refused credential (`[AUTH]`, or a SASL exchange refused after the credential) stops at once:
+    ///   trying it again another way would count towards an account lockout. So do `[IN-USE]`, `[LOGIN-DELAY]`,
+    ///   `[SYS/TEMP]`, `[SYS/PERM]`;
+    /// - without TLS, a refused challenge method (APOP, CRAM-MD5) never falls back to one that sends the password
+    ///   in clear (USER, PLAIN, LOGIN) unless `planNamesMethods`: the plan's `auth` list was written, and names it.
+    ///   Otherwise a man in the middle could refuse APOP to read the password;
+    /// - each method is tried at most once.
     @discardableResult
     public func login(user: String, credential: POP3Credential,
-                      allowed: [POP3AuthMethod] = POP3AuthMethod.byStrength) throws -> POP3AuthMethod {
+                      allowed: [POP3AuthMethod] = POP3AuthMethod.byStrength,
+                      planNamesMethods: Bool = false) throws -> POP3AuthMethod {
         try guardedLogin {
             guard let conn = connection else { throw MailError(.protocol, "not connected") }
-            if conn.tlsInfo == nil && !endpoint.allowPlaintext {
+            let encrypted = conn.tlsInfo != nil
+            if !encrypted && !endpoint.allowPlaintext {
                 throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
                     + "not set allowPlaintext for this source")
             }
             try checkArgument(user, what: "user name")
             try checkArgument(credential.secret, what: credential.isToken ? "token" : "password")
             var candidates = allowed.filter { offers($0, for: credential) }
-            if conn.tlsInfo != nil && allowed == POP3AuthMethod.byStrength, let apop = candidates.firstIndex(of: .apop) {
+            if encrypted && allowed == POP3AuthMethod.byStrength, let apop = candidates.firstIndex(of: .apop) {
                 // Under TLS the password is protected anyway, and many servers put an APOP timestamp in every
                 // greeting without an APOP secret for the user (GNU Mailutils): by default APOP comes last there.
                 candidates.append(candidates.remove(at: apop))
@@ -29,22 +42,31 @@ extension POP3Client {
                     + ", the plan allows \(allowed.map(\.rawValue).joined(separator: ", "))"
                     + (credential.isToken ? " with a token" : " with a password"))
             }
-            var lastError: MailError?
+            var refused: (method: POP3AuthMethod, error: MailError)?
             for method in candidates {
+                if let (previous, error) = refused {
+                    if !encrypted && !planNamesMethods && previous.isChallenge && method.sendsPasswordInClear {
+                        throw MailError(error.kind, error.message + "; not falling back to \(method.shown), which "
+                            + "would send the password in clear over this unencrypted connection (to allow it, "
+                            + "name it in the source's auth, e.g. auth: [\"\(previous.rawValue)\", "
+                            + "\"\(method.rawValue)\"], or use TLS)")
+                    }
+                    // A fresh connection for the next method: the refused one may be closed or in any state.
+                    try reconnect()
+                    guard offers(method, for: credential) else { continue }
+                }
                 do {
                     try authenticate(method, user: user, credential: credential)
                     return method
                 } catch let failure as MechanismRejected {
-                    lastError = failure.error
-                    continue
-                } catch let error as MailError where method == .apop && method != candidates.last && !botched {
-                    // An APOP refusal often means "no APOP secret for this user", not a wrong password: the
-                    // timestamp is in the greeting whether or not APOP is set up. One more method is worth it.
-                    lastError = error
-                    continue
+                    refused = (method, failure.error)
+                } catch let error as MailError where method == .apop && error.code == nil && !botched {
+                    // An APOP refusal without a code often means "no APOP secret for this user", not a wrong
+                    // password: the timestamp is in the greeting whether or not APOP is set up.
+                    refused = (method, error)
                 }
             }
-            throw lastError!
+            throw refused!.error
         }
     }
 

@@ -48,6 +48,8 @@ public final class POP3Client: ProtocolSession {
     var pendingRetrievals: [Int] = []
     /// Receives every command and reply line; credentials are redacted before they get here.
     public var trace: ((String) -> Void)?
+    /// Fresh connections opened by `reconnect` (a refused login method is never followed on its own connection).
+    public private(set) var reconnections = 0
 
     public init(endpoint: POP3Endpoint) {
         self.endpoint = endpoint
@@ -78,6 +80,22 @@ public final class POP3Client: ProtocolSession {
                 try startTLS(conn)
             }
         }
+    }
+
+    /// Drops the connection and opens a fresh one (greeting, CAPA, TLS as before): after a refused login method,
+    /// the next one never goes down the same connection. Some servers (solid-pop3d, popa3d) hang up after a
+    /// failed login, and whatever state a refusal left is not worth trusting.
+    func reconnect() throws {
+        connection?.close()
+        connection = nil
+        capabilities = POP3Capabilities()
+        greeting = ""
+        greetingRaw = []
+        botched = false
+        refusedRetrieval = nil
+        pendingRetrievals = []
+        reconnections += 1
+        try connect()
     }
 
     /// STLS (RFC 2595 §4): mandatory once configured, never a silent fallback to plaintext.

@@ -70,6 +70,9 @@ public struct Plan: Sendable {
         /// A message larger than this (by LIST, or by what RETR actually sends) is refused: set aside with its
         /// reason and left on the server, so a hostile or broken server cannot fill the disk with one endless body.
         public var maxMessageBytes: Int = Source.defaultMaxMessageBytes
+        /// The plan wrote `auth`: its cleartext methods are wanted even after a challenge method was refused on a
+        /// connection without TLS (POP3Client.login). Unwritten, the default list never falls back that way.
+        public var authNamed: Bool = false
 
         /// 4 GiB: far above what any mail system accepts (Exchange Online: 150 MB), so nothing real is refused.
         public static let defaultMaxMessageBytes = 4 << 30

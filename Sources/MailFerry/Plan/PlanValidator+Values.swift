@@ -133,7 +133,8 @@ extension PlanValidator {
         return text
     }
 
-    /// `{ env: NAME }`, `{ file: PATH }` or `{ command: [...] }`. A password written inline is refused: plan files
+    /// `{ env: NAME }`, `{ file: PATH }` or `{ command: [...] }` (optionally with `env: [NAME, ...]`, what the
+    /// program may see of mailferry's environment). A password written inline is refused: plan files
     /// get copied around. Messages never repeat what was written where a secret should be.
     mutating func secret(_ object: [String: JSONValue], _ key: String, at: String) -> SecretRef? {
         let path = PlanPath.member(at, key)
@@ -149,20 +150,29 @@ extension PlanValidator {
                 return .env(name)
             }
             if s.count == 1, case .string(let file)? = s["file"], !file.isEmpty { return .file(resolve(file)) }
-            if s.count == 1, case .array(let items)? = s["command"] {
+            if case .array(let items)? = s["command"], s.keys.allSatisfy({ $0 == "command" || $0 == "env" }) {
                 let argv = items.compactMap { item -> String? in
                     if case .string(let text) = item { return text }
                     return nil
                 }
+                let names = commandEnvironment(s, at: path)
                 if !argv.isEmpty && argv.count == items.count && !argv[0].isEmpty {
+                    guard let names else { return nil }
                     // A relative program path is the plan's, like every other path; a bare name is looked up in PATH.
-                    return .command([argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst())
+                    return .command([argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst(),
+                                    env: names)
                 }
                 problem(PlanPath.member(path, "command"), "must be a non-empty list of text: the program, then its "
                     + "arguments")
                 return nil
             }
             let keys = s.keys.sorted()
+            if s["command"] != nil, let other = keys.first(where: { $0 != "command" && $0 != "env" }) {
+                let near = closest(other, among: ["env"]).map { " (did you mean \"\($0)\"?)" } ?? ""
+                problem(PlanPath.member(path, other), "unknown key\(near); a command secret has command and, "
+                    + "optionally, env: the names of the variables it may see")
+                return nil
+            }
             if keys.count == 1, let only = keys.first, let near = closest(only, among: ["env", "file", "command"]) {
                 problem(PlanPath.member(path, only), "unknown key (did you mean \"\(near)\"?)")
                 return nil
@@ -178,6 +188,39 @@ extension PlanValidator {
             return nil
         case let other?:
             problem(path, "must be \(forms), found \(other.typeName)")
+            return nil
+        }
+    }
+
+    /// The `env` of a command secret: names of environment variables the program may see besides PATH, HOME,
+    /// LANG, LC_ALL and TZ (CommandRunner.baseVariables). Names only: a value written here would be a secret in the
+    /// plan. nil when something is wrong (reported).
+    mutating func commandEnvironment(_ secret: [String: JSONValue], at path: String) -> [String]? {
+        let envPath = PlanPath.member(path, "env")
+        switch secret["env"] {
+        case nil:
+            return []
+        case .array(let items)?:
+            var names: [String] = []
+            var ok = true
+            for (index, item) in items.enumerated() {
+                if case .string(let name) = item, Self.isVariableName(name) {
+                    names.append(name)
+                    continue
+                }
+                ok = false
+                if case .string = item {
+                    problem(PlanPath.element(envPath, index), "must be the name of an environment variable (letters, "
+                        + "digits and '_', not starting with a digit), not its value")
+                } else {
+                    problem(PlanPath.element(envPath, index), "must be the name of an environment variable in "
+                        + "quotes, found \(item.typeName)")
+                }
+            }
+            return ok ? names : nil
+        case let other?:
+            problem(envPath, "must be a list of environment variable names, e.g. [\"VAULT_ADDR\", \"VAULT_TOKEN\"]; "
+                + "found \(other.typeName)")
             return nil
         }
     }

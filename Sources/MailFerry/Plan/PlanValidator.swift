@@ -240,7 +240,8 @@ struct PlanValidator {
         return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
                            withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
                            deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,
-                           maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes)
+                           maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes,
+                           authNamed: s["auth"] != nil)
     }
 
     /// Names of sources and targets become parts of mailbox keys and report lines: keep them plain.

@@ -6,21 +6,27 @@ import Glibc
 public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
     case env(String)
     case file(String)
-    /// A program whose standard output is the secret (a vault client, a token helper); bounded in time.
-    case command([String])
+    /// A program whose standard output is the secret (a vault client, a token helper); bounded in time and output.
+    /// It sees a minimal environment (CommandRunner.baseEnvironment) plus the variables named in `env`, so it cannot
+    /// read the other mailboxes' password variables.
+    case command([String], env: [String] = [])
 
     /// Safe to print: names the source of the secret, not its value.
     public var description: String {
         switch self {
         case .env(let name): "env:\(name)"
         case .file(let path): "file:\(path)"
-        case .command(let argv): "command:\(argv.first ?? "")"
+        case .command(let argv, _): "command:\(argv.first ?? "")"
         }
     }
 
     /// How long a `command` secret may take before it is killed and the login fails (a vault client waiting for a
     /// human must not hang a cron run).
     public static let defaultCommandTimeout: Double = 30
+
+    /// The most a `command` secret may print (a password or a token, with room for a JWT); more is an error, and
+    /// the program is killed: an endless or runaway helper must not fill memory.
+    public static let commandOutputLimit = 64 * 1024
 
     /// Reads the secret now. Errors name where it was looked for, never what was found. `commandTimeout` bounds a
     /// `command` secret (tests use a short one).
@@ -49,10 +55,11 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
             if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
             guard !text.isEmpty else { throw MailError(.auth, "secret file \(path) is empty") }
             return text
-        case .command(let argv):
+        case .command(let argv, let names):
             let output: [UInt8]
             do {
-                output = try CommandRunner.capture(argv, timeout: commandTimeout)
+                output = try CommandRunner.capture(argv, environment: CommandRunner.environment(passing: names),
+                                                   timeout: commandTimeout, limit: SecretRef.commandOutputLimit)
             } catch {
                 throw MailError(.auth, "secret command failed: \(error)")
             }

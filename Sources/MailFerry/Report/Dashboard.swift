@@ -14,7 +14,7 @@ public enum Dashboard {
     /// verify.json beside it, when a verify has run.
     @discardableResult
     public static func write(status: PlanStatus, runs: StateSummary.RunHistory, reportsPath: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: reportsPath, withIntermediateDirectories: true)
+        try ReportWriter.createFolder(reportsPath)
         let path = reportsPath + "/index.html"
         let verify = VerifyReport.load(reportsPath + "/verify.json")
         try ReportWriter.writeAtomically(Data(html(status: status, runs: runs, verify: verify).utf8), to: path)

@@ -5,7 +5,7 @@ import Glibc
 /// Files are written to a temporary name, synced and renamed, so a reader never sees half a report.
 public enum ReportWriter {
     public static func write(_ summary: RunSummary, to folder: String) throws -> (json: String, markdown: String) {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try createFolder(folder)
         let jsonPath = "\(folder)/\(summary.runID).json"
         let markdownPath = "\(folder)/\(summary.runID).md"
         try writeAtomically(json(summary), to: jsonPath)
@@ -181,11 +181,26 @@ public enum ReportWriter {
         UTCDate.string(date, .iso8601)
     }
 
+    /// Reports and the dashboard are 0640 (the admin's group may read them, others may not: they name people and
+    /// their servers), set on the descriptor before a byte is written: a leftover temporary file keeps its old mode
+    /// through O_CREAT, and the umask may be 0.
+    static let fileMode: mode_t = 0o640
+
+    /// The reports folder, 0750 when created here.
+    static func createFolder(_ folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+    }
+
     static func writeAtomically(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+        let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
         defer { close(fd) }
+        guard fchmod(fd, fileMode) == 0 else {
+            unlink(temporary)
+            throw MailError(.local, "cannot make \(temporary) private: \(errnoText())")
+        }
         try data.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {

@@ -20,6 +20,8 @@ public final class PlanLock {
         self.path = path
         fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw MailError(.local, "cannot open lock file \(path): \(errnoText())") }
+        // An older lock file keeps its mode through O_CREAT; it names the holder's pid, and is ours to make private.
+        fchmod(fd, 0o600)
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""

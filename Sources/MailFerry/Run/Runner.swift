@@ -265,9 +265,11 @@ public final class Runner: Sendable {
         try client.connect()
         result.tlsVersion = client.tlsInfo?.version
         let before = client.capabilities
+        // A later session of this mailbox in the same run logs in the way the first did: no method twice a run.
+        let methods = result.authMethod.flatMap(POP3AuthMethod.init(rawValue:)).map { [$0] } ?? source.auth
         do {
-            result.authMethod = try client.login(user: mailbox.user, credential: credential,
-                                                 allowed: source.auth).rawValue
+            result.authMethod = try client.login(user: mailbox.user, credential: credential, allowed: methods,
+                                                 planNamesMethods: source.authNamed).rawValue
         } catch let error as MailError where error.code == "IN-USE" || error.code == "LOGIN-DELAY" {
             // RFC 2449 §8.1.1 / RFC 3206: someone else holds the maildrop, or it is too early. Not a failure:
             // the next run tries again (after the announced delay, if any).
@@ -385,7 +387,7 @@ public final class Runner: Sendable {
             try client.connect()
             result.tlsVersion = client.tlsInfo?.version
             result.authMethod = try client.login(user: mailbox.user, credential: credential,
-                                                 allowed: source.auth).rawValue
+                                                 allowed: source.auth, planNamesMethods: source.authNamed).rawValue
             let listing = try client.maildrop()
             result.onServer = listing.entries.count
             let id = try store.mailboxID(key: mailbox.key)

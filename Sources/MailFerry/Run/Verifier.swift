@@ -247,7 +247,8 @@ extension Plan {
         let client = POP3Client(endpoint: source.endpoint)
         do {
             try client.connect()
-            try client.login(user: mailbox.user, credential: credential, allowed: source.auth)
+            try client.login(user: mailbox.user, credential: credential, allowed: source.auth,
+                             planNamesMethods: source.authNamed)
         } catch {
             client.quit()
             throw error

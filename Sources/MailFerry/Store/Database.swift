@@ -29,6 +29,13 @@ final class Database: @unchecked Sendable {
                 throw DatabaseError(code: SQLITE_CANTOPEN, message: "cannot create state database \(path): \(errnoText())")
             }
             close(fd)
+        } else {
+            // One created by an older version or by hand may be open to others; SQLite creates -wal and -shm with
+            // the database's mode, so this keeps them private too.
+            for file in [path, path + "-wal", path + "-shm"] {
+                var info = stat()
+                if stat(file, &info) == 0, info.st_mode & 0o077 != 0 { chmod(file, info.st_mode & 0o700) }
+            }
         }
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
