@@ -4,6 +4,7 @@ import MailFerry
 
 // Before anything reads a secret: no core dumps, no ptrace by same-uid processes (SECURITY.md "Process hygiene").
 ProcessHygiene.disableCoreDumps()
+ProcessHygiene.raiseOpenFileLimit()
 // A server closing a connection must not kill us; writes report EPIPE instead.
 signal(SIGPIPE, SIG_IGN)
 // Mailbox workers are threads, and glibc gives each thread its own malloc arena (up to 8 per core), each keeping

@@ -57,4 +57,15 @@ public enum ProcessHygiene {
         return "process: core dumps " + (coreDumpsOff ? "off" : "ON") + " (\(dumpableText), core file size limit "
             + "\(limits))"
     }
+
+    /// Raises the soft limit on open files to the hard limit. A catch-all mailbox keeps each person's delivery open
+    /// while it runs (a Maildir holds three folder descriptors, an IMAP target a connection), so a catch-all for a
+    /// few hundred people would otherwise meet the usual soft limit of 1,024.
+    public static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
 }
