@@ -32,6 +32,7 @@ import Testing
         ("help-route", [["route", "--help"], ["help", "route"]]),
         ("help-status", [["status", "--help"], ["help", "status"]]),
         ("help-verify", [["verify", "--help"], ["verify", "-h"]]),
+        ("help-adopt", [["adopt", "--help"], ["adopt", "-h"], ["help", "adopt"]]),
         ("help-topic", [["help", "check"], ["help", "chek"], ["check", "-h"]]),
         ("no-arguments", [[]]),
         ("unknown-command", [["chek", "jobs/x.json5"]]),

@@ -13,13 +13,16 @@ enum RunCommand {
         var trace: String?
         /// No live progress even on a terminal.
         var noProgress = false
+        /// Accept a blank state although the plan delivered before (`StateGuard`): start over on purpose.
+        var newState = false
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
         let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
                                                                   "--dry-run": "--dry-run", "-n": "--dry-run",
                                                                   "--verbose": "--verbose", "-v": "--verbose",
-                                                                  "--no-progress": "--no-progress"],
+                                                                  "--no-progress": "--no-progress",
+                                                                  "--new-state": "--new-state"],
                                                options: ["--parallel", "--shard", "--trace"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
@@ -33,7 +36,8 @@ enum RunCommand {
         return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
                          dryRun: scanned.flags.contains("--dry-run"), shard: shard,
                          verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"],
-                         noProgress: scanned.flags.contains("--no-progress"))
+                         noProgress: scanned.flags.contains("--no-progress"),
+                         newState: scanned.flags.contains("--new-state"))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -74,6 +78,17 @@ enum RunCommand {
         } catch let busy as PlanLock.Busy {
             console.error("mailferry: \(busy); not starting a second one")
             return ExitCode.locked
+        } catch {
+            console.error("mailferry: \(error)")
+            return ExitCode.incomplete
+        }
+        // A blank or swapped state must not re-deliver what an earlier state delivered.
+        do {
+            try StateGuard.check(plan: plan, store: store, newState: args.newState)
+            if !args.dryRun { try StateGuard.stamp(plan: plan, store: store, newState: args.newState) }
+        } catch let refusal as StateGuard.Refusal {
+            console.error("mailferry run: \(refusal)")
+            return ExitCode.usage
         } catch {
             console.error("mailferry: \(error)")
             return ExitCode.incomplete

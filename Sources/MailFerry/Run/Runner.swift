@@ -707,7 +707,8 @@ public final class Runner: Sendable {
                  envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool, mayStage: Bool = false,
                  result: inout MailboxResult) throws -> Bool {
         let spool = message.spool
-        let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
+        let token = DeliveryIdentity(plan: plan.name, mailboxKey: key, uidl: row.uidl).token(
+            sha256: spool.sha256, arrival: message.envelope)
         let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
                                    dateHeader: message.dateHeader)
         try keepUp(targets, &result)
@@ -829,8 +830,8 @@ public final class Runner: Sendable {
         try keepUp(targets, &result)
         var tokens: [String] = []
         for (row, address) in routed {
-            let token = Runner.token(mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl,
-                                     firstSeen: row.firstSeenAt)
+            let token = DeliveryIdentity(plan: plan.name, mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl)
+                .token(sha256: spool.sha256, arrival: message.envelope)
             try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
                                      sha256: spool.sha256, envelope: envelope)
             tokens.append(token)
@@ -887,13 +888,6 @@ public final class Runner: Sendable {
                                    countAttempt: countAttempt)
             result.deferred += 1
         }
-    }
-
-    /// The delivery token of a message: deterministic per (mailbox, UIDL), so every attempt of the same message
-    /// names the same Maildir file. Maildir-style: "<first seen>.M<hash>.mailferry".
-    static func token(mailboxKey: String, uidl: String, firstSeen: Double) -> String {
-        let digest = SHA256Hasher.hex(Array("\(mailboxKey)\u{0}\(uidl)".utf8))
-        return "\(Int(firstSeen)).M\(digest.prefix(24)).mailferry"
     }
 
     /// Backoff for deferred messages: local trouble is worth retrying on the very next run; remote trouble waits

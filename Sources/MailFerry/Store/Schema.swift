@@ -110,6 +110,11 @@ enum Schema {
                 WHERE id = NEW.id;
         END;
         """,
+        // 8: the state's own identity (a random id made on its first run, also written into each Maildir target's
+        // root), so a lost or swapped state is recognised instead of silently re-delivering everything.
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -42,7 +42,7 @@ public final class Store: Sendable {
     }
 
     /// Runs `body` on an idle reader connection, opening another when every one is busy.
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
         let reader = try readers.withLock { $0.popLast() } ?? Store.openReader(path: path)
         defer { readers.withLock { $0.append(reader) } }
         return try body(reader)
@@ -68,7 +68,7 @@ public final class Store: Sendable {
         }) ?? 0
     }
 
-    private func now() -> Double { Date().timeIntervalSince1970 }
+    func now() -> Double { Date().timeIntervalSince1970 }
 
     // MARK: - Mailboxes
 
@@ -463,7 +463,7 @@ public final class Store: Sendable {
 
     /// Runs `body` as one write of the next group commit (`GroupCommit`) and returns once it is durable, with what
     /// `body` returned.
-    private func write<T>(_ body: @escaping (Database) throws -> T) throws -> T {
+    func write<T>(_ body: @escaping (Database) throws -> T) throws -> T {
         let result = ResultBox<T>()
         try submit { db in result.value = try body(db) }.wait()
         return result.value!
