@@ -79,7 +79,7 @@ final class Adopter: Sendable {
         let unique = entries.filter { !shared.contains($0.uidl) }
         let mailboxID = try store.registerMailbox(key: mailbox.key, source: mailbox.source, user: mailbox.user,
                                                   target: mailbox.target,
-                                                  address: mailbox.address == mailbox.user ? nil : mailbox.address)
+                                                  address: mailbox.address)
         let rows = try store.syncListing(mailbox: mailboxID, entries: unique).work
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         var maildirs = MaildirIndex()

@@ -177,7 +177,9 @@ public final class Runner: Sendable {
         let doubtful = try store.inDoubt(mailbox: mailboxID)
         guard !doubtful.isEmpty else { return 0 }
         var relisted = 0
-        var byAddress: [String: [MessageRecord]] = [:]
+        // Each row is settled where its attempt went, even when the plan has since moved the mailbox
+        // (`run --rebind`): by the attempt's target and mailbox.
+        var byAddress: [Attempted: [MessageRecord]] = [:]
         for row in doubtful {
             if row.token == Runner.routedToken {
                 // A catch-all message whose routed deliveries each carry their own checkpoint: fetched and routed
@@ -186,10 +188,26 @@ public final class Runner: Sendable {
                 relisted += 1
                 continue
             }
-            byAddress[row.address ?? mailbox.address, default: []].append(row)
+            let attempted = Attempted(target: row.attemptTarget ?? mailbox.target,
+                                      address: row.attemptAddress ?? row.address ?? mailbox.address)
+            byAddress[attempted, default: []].append(row)
         }
-        for (address, rows) in byAddress.sorted(by: { $0.key < $1.key }) {
-            let delivery = try targets.delivery(for: address)
+        for (attempted, rows) in byAddress.sorted(by: { ($0.key.target, $0.key.address) < ($1.key.target,
+                                                                                         $1.key.address) }) {
+            let delivery: any Delivery
+            if attempted.target == mailbox.target {
+                delivery = try targets.delivery(for: attempted.address)
+            } else {
+                guard plan.targets[attempted.target] != nil else {
+                    throw MailError(.permanent, "\(rows.count) message(s) were left in doubt at target "
+                        + "\(attempted.target), which the plan no longer has; put that target back into the plan so "
+                        + "they can be settled there (they must not be delivered twice)")
+                }
+                var old = mailbox
+                old.target = attempted.target
+                delivery = try plan.delivery(for: old, address: attempted.address, trace: trace)
+            }
+            defer { if attempted.target != mailbox.target { delivery.close() } }
             let attempts = rows.filter { $0.token != nil }.map(\.inDoubtAttempt)
             let found = try delivery.reconcile(attempts)
             for row in rows {
@@ -717,11 +735,11 @@ public final class Runner: Sendable {
         // waits, so that nothing can land in a target unknown to the next run's reconciliation.
         var delivering: GroupCommit.Pending?
         if mayStage, let open = targets.opened(for: address), open.stagesUnseen, open.confirmsLater(asked) {
-            delivering = store.markDeliveringLater(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                                   sha256: spool.sha256, envelope: envelope)
+            delivering = store.markDeliveringLater(id: row.id, target: mailbox.target, address: address, token: token,
+                                                   size: spool.size, sha256: spool.sha256, envelope: envelope)
         } else {
-            try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                     sha256: spool.sha256, envelope: envelope)
+            try store.markDelivering(id: row.id, target: mailbox.target, address: address, token: token,
+                                     size: spool.size, sha256: spool.sha256, envelope: envelope)
             CrashPoint.hit("after-delivering-commit")
         }
         do {
@@ -832,8 +850,8 @@ public final class Runner: Sendable {
         for (row, address) in routed {
             let token = DeliveryIdentity(plan: plan.name, mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl)
                 .token(sha256: spool.sha256, arrival: message.envelope)
-            try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                     sha256: spool.sha256, envelope: envelope)
+            try store.markDelivering(id: row.id, target: mailbox.target, address: address, token: token,
+                                     size: spool.size, sha256: spool.sha256, envelope: envelope)
             tokens.append(token)
         }
         CrashPoint.hit("after-delivering-commit")
@@ -936,4 +954,10 @@ struct ListedUIDLs {
         guard let hash = uidl.lastIndex(of: "#") else { return false }
         return names.contains(String(uidl[..<hash]))
     }
+}
+
+/// Where an attempt went: a target of the plan and its mailbox.
+struct Attempted: Hashable {
+    var target: String
+    var address: String
 }

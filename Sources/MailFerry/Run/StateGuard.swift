@@ -143,4 +143,39 @@ enum StateGuard {
         return "\(reports) run report\(reports == 1 ? "" : "s") in \(folder) say it delivered \(delivered) "
             + "message\(delivered == 1 ? "" : "s")"
     }
+
+    /// A mailbox whose target or target mailbox changed after deliveries is refused: what was delivered stays in the
+    /// old place, so the move must be meant (`run --rebind KEY`). Returns, per mailbox rebound now, what the run
+    /// report says of it.
+    static func checkBindings(plan: Plan, store: Store, rebind: Set<String>) throws -> [String: String] {
+        var problems: [String] = []
+        var notes: [String: String] = [:]
+        for mailbox in plan.selectedMailboxes {
+            guard let bound = try store.binding(key: mailbox.key), bound.deliveries > 0,
+                  bound.target != mailbox.target || (bound.address ?? mailbox.address) != mailbox.address else {
+                continue
+            }
+            let was = "target \(bound.target), mailbox \(bound.address ?? "?")"
+            let now = "target \(mailbox.target), mailbox \(mailbox.address)"
+            if rebind.contains(mailbox.key) || rebind.contains("all") {
+                let note = "moved from \(was) to \(now) (run --rebind, \(UTCDate.string(Date(), .iso8601))): the "
+                    + "\(bound.deliveries) message\(bound.deliveries == 1 ? "" : "s") delivered before stay there; "
+                    + "new mail goes to the new place"
+                try store.rebind(key: mailbox.key, target: mailbox.target, address: mailbox.address, note: note)
+                notes[mailbox.key] = note
+            } else {
+                problems.append("\(mailbox.origin.label.isEmpty ? mailbox.key : mailbox.origin.label) (\(mailbox.key)): "
+                    + "moved after \(bound.deliveries) deliver\(bound.deliveries == 1 ? "y" : "ies"): it was bound to "
+                    + "\(was); the plan now says \(now)")
+            }
+        }
+        guard problems.isEmpty else {
+            throw Refusal(description: "the plan moves mailboxes that already received mail:\n  "
+                + problems.joined(separator: "\n  ") + "\nWhat was delivered stays where it is; a run would put new "
+                + "mail in the new place. If that is meant, run again with --rebind SOURCE/USER (several: "
+                + "comma-separated, or --rebind all): new mail goes to the new place, the old mail stays, and messages "
+                + "left in doubt are settled where they were attempted. Otherwise put the old target back in the plan.")
+        }
+        return notes
+    }
 }

@@ -54,3 +54,25 @@ extension Store {
         try read { db in try db.prepare("SELECT EXISTS (SELECT 1 FROM runs)").rows { $0.int(0) }.first == 1 }
     }
 }
+
+extension Store {
+    /// Where a mailbox was last bound (its target and target mailbox) and how many of its messages have reached or
+    /// may have reached it; nil for a mailbox the state does not know.
+    public func binding(key: String) throws -> (target: String, address: String?, deliveries: Int)? {
+        try read { db in
+            try db.prepare("""
+                SELECT b.target, b.address, (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id
+                    AND m.state IN ('delivered', 'delivering', 'removed'))
+                FROM mailboxes b WHERE b.key = ?
+                """).rows([.text(key)]) { ($0.text(0) ?? "", $0.text(1), Int($0.int(2))) }.first
+        }
+    }
+
+    /// Binds a mailbox to another target or target mailbox (`run --rebind`), noting where it was.
+    public func rebind(key: String, target: String, address: String, note: String) throws {
+        try write { db in
+            try db.prepare("UPDATE mailboxes SET target = ?, address = ?, rebound = ? WHERE key = ?")
+                .run([.text(target), .text(address), .text(note), .text(key)])
+        }
+    }
+}
