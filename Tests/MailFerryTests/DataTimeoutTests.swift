@@ -83,6 +83,50 @@ import Testing
                 "\(lines)")
     }
 
+    /// LMTP: each per-recipient reply after the final "." is waited for `dataTimeout`, not `timeout` (1 s here):
+    /// replies 1.5 s apart are both read. With `dataTimeout` shorter than the server takes, the attempt is in doubt.
+    @Test(arguments: [(10.0, true), (1.0, false)])
+    func lmtpWaitsDataTimeoutForEachRecipientReply(dataTimeout: Double, answered: Bool) throws {
+        let server = try FakeServer(timeout: 5) { s in
+            try s.send("220 fake LMTP\r\n")
+            try s.expect("LHLO client.test")
+            try s.send("250 fake\r\n")
+            for (line, reply) in [("MAIL FROM:<>", "250 ok"), ("RCPT TO:<a@x.example>", "250 ok"),
+                                  ("RCPT TO:<b@x.example>", "250 ok"), ("DATA", "354 go")] {
+                try s.expect(line)
+                try s.send(reply + "\r\n")
+            }
+            while try s.readLine() != "." {}
+            guard answered else {
+                // The client gives up after `dataTimeout` and closes; it sends nothing meanwhile.
+                try s.respond([:])
+                return
+            }
+            try s.expectSilence(1.5)
+            try s.send("250 2.0.0 <a@x.example> Saved\r\n")
+            try s.expectSilence(1.5)
+            try s.send("250 2.0.0 <b@x.example> Saved\r\n")
+            try s.respond(["QUIT": "221 bye\r\n"])
+        }
+        let delivery = LMTPDelivery.make(port: server.port, timeout: 1, from: "", envelopeFrom: .plan,
+                                         clientName: "client.test", dataTimeout: dataTimeout)
+        let dir = TempFolder("data-timeout")
+        defer { dir.cleanup() }
+        let request = DeliveryRequest(token: "t", spool: try makeSpool(dir, Array("Subject: x\r\n\r\nhi\r\n".utf8)),
+                                      arrival: Date(), recipients: ["a@x.example", "b@x.example"])
+        let started = monotonicSeconds()
+        if answered {
+            let result = try delivery.deliverMessage(request)
+            #expect(result.recipients.map(\.accepted) == [true, true])
+        } else {
+            let error = #expect(throws: MailError.self) { try delivery.deliverMessage(request) }
+            #expect(error?.code == MailError.inDoubtCode, "\(String(describing: error))")
+            #expect(monotonicSeconds() - started < 4)
+        }
+        delivery.close()
+        server.finish()
+    }
+
     /// The Must-show: an SMTP server that answers the final "." after 90 s, with `timeoutSeconds: 60`. The run waits
     /// (the default `dataTimeoutSeconds`, 600), the message is delivered once: accepted, its row "delivered", no
     /// possible duplicate, and the next run sends nothing. The only timed wait is the server's own 90 s; every other
