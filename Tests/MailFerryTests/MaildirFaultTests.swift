@@ -116,7 +116,8 @@ import Testing
 /// one named call fail once. After the run no row is "delivered" whose file is not durably in new/ (rows checked
 /// against files); the next run, without the fault, delivers every message exactly once.
 @Suite(.serialized) struct MaildirFaultEndToEndTests {
-    @Test(arguments: [("maildir-fsync-new", 1), ("maildir-fsync-file", 3), ("maildir-close-file", 3)])
+    @Test(arguments: [("maildir-fsync-new", 1), ("maildir-fsync-file", 3), ("maildir-close-file", 3),
+                      ("maildir-fsync-folder", 1), ("maildir-fsync-folder", 3)])
     func aFailingCallThenRerun(point: String, hit: Int) throws {
         let e2e = try EndToEnd("e2e-fault", counts: ["erin": 12])
         let failed = try e2e.run(environment: ["MAILFERRY_FAIL_AT": "\(point)@\(hit)"])
@@ -141,6 +142,11 @@ import Testing
         case "maildir-fsync-file":
             // The failing batch renamed nothing: every file visible is one of an earlier batch, delivered.
             #expect(files.count == delivered.count, "\(point)")
+        case "maildir-fsync-folder":
+            // A folder created for the Maildir (the target root, or the mailbox's folder, tmp/, new/ or cur/)
+            // could not be synced into its parent: removed again, the first message deferred, nothing delivered.
+            #expect(delivered.isEmpty && files.isEmpty, "\(point)")
+            #expect(rows.filter { $0.state == "deferred" }.count == 1, "\(point)")
         default:
             // The third message's file could not be closed: refused (deferred, to be tried again), the mailbox
             // stopped, the two before it flushed and delivered.

@@ -70,9 +70,15 @@ public final class MaildirDelivery: Delivery {
             } catch {
                 throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
             }
-            for created in missing {
-                let parent = (created as NSString).deletingLastPathComponent
-                try Self.syncFolder(parent.isEmpty ? "." : parent, fault: FaultPoint.environment)
+            do {
+                for created in missing {
+                    let parent = (created as NSString).deletingLastPathComponent
+                    try Self.syncFolder(parent.isEmpty ? "." : parent, fault: FaultPoint.environment)
+                }
+            } catch {
+                // Removed again (they are empty), so the next run creates them anew and syncs them then.
+                for created in missing.reversed() { rmdir(created) }
+                throw error
             }
         }
         let rootFD = open(rootPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -138,6 +144,8 @@ public final class MaildirDelivery: Delivery {
                 guard DurableIO.fsync(parent, "maildir-fsync-folder", fault) == 0 else {
                     let code = errno
                     Glibc.close(fd)
+                    // Removed again (it is empty), so the next run creates it anew and syncs it then.
+                    unlinkat(parent, name, AT_REMOVEDIR)
                     throw MailError(.local, "fsync of the folder holding \(path) failed: \(errnoText(code))")
                 }
             }
