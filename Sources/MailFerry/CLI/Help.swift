@@ -30,6 +30,8 @@ enum HelpText {
           mailferry verify PLAN [--json] [--parallel N] [--state FILE]...
               Compare every message on the legacy servers with the state and the targets; list what is missing
               or duplicated, and check the state database with SQLite's integrity_check. Changes nothing.
+          mailferry backup PLAN FILE [--shard K/N] [--force]
+              Copy the state database to FILE, consistently, even while a run is writing it.
           mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
               Show, per waiting message, the envelope recovered from its headers and where routing would send it.
           mailferry init [PATH]
@@ -128,6 +130,7 @@ enum HelpText {
         case "route": RouteCommand.help
         case "status": StatusCommand.help
         case "verify": VerifyCommand.help
+        case "backup": BackupCommand.help
         default: nil
         }
     }
