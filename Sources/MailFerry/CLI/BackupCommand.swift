@@ -82,8 +82,8 @@ enum BackupCommand {
         if let shard = args.shard { plan = plan.sharded(shard) }
         let source = RunCommand.relativeToCurrent(plan.statePath)
         guard FileManager.default.fileExists(atPath: plan.statePath) else {
-            console.error("mailferry backup: no state yet for plan \(sanitizeForDisplay(plan.name)): \(source) does not "
-                + "exist (nothing has run yet)")
+            console.error("mailferry backup: no state yet for plan \(sanitizeForDisplay(plan.name)): \(source) "
+                + "does not exist (nothing has run yet)")
             return ExitCode.incomplete
         }
         let started = Date()

@@ -90,7 +90,8 @@ extension DatabaseError {
 extension Database {
     /// Runs `PRAGMA quick_check(N)` or `PRAGMA integrity_check(N)` and returns SQLite's complaints (none when it
     /// answers "ok"), at most `limit`.
-    func integrityProblems(_ check: StateIntegrity.Check, limit: Int = StateIntegrity.complaintLimit) throws -> [String] {
+    func integrityProblems(_ check: StateIntegrity.Check,
+                           limit: Int = StateIntegrity.complaintLimit) throws -> [String] {
         let lines = try prepare("PRAGMA \(check.rawValue)(\(max(1, limit)))").rows { $0.text(0) ?? "" }
         return lines == ["ok"] ? [] : lines.flatMap { $0.split(separator: "\n").map(String.init) }.prefix(limit)
             .map { $0 }
