@@ -78,4 +78,37 @@ import Testing
         #expect(verify.out.contains("e2e.sqlite: integrity_check ok\nverify: all 4 messages"),
                 "\(verify.out)")
     }
+
+    /// When a run checks a state too large to check every time: after a run that did not finish, and on every
+    /// 100th run; not otherwise.
+    @Test func largeStatesAreCheckedAfterAnUnfinishedRunAndEveryHundredthRun() throws {
+        let folder = TempFolder("integrity-policy")
+        defer { folder.cleanup() }
+        let path = folder.path + "/state/p.sqlite"
+        do {
+            let store = try Store(path: path)
+            try store.startRun(id: "r0")
+        }
+        // The run r0 never finished: checked.
+        #expect(try StateIntegrity.beforeRun(path: path, smallBytes: 0)?.ok == true)
+        do {
+            let store = try Store(path: path)
+            try store.finishRun(id: "r0", exitCode: 0, summaryJSON: "{}")
+            try store.startRun(id: "r1")
+            try store.finishRun(id: "r1", exitCode: 0, summaryJSON: "{}")
+        }
+        #expect(try StateIntegrity.beforeRun(path: path, smallBytes: 0) == nil)
+        // A small state is checked every time.
+        #expect(try StateIntegrity.beforeRun(path: path)?.ok == true)
+        do {
+            let store = try Store(path: path)
+            for n in 2..<StateIntegrity.checkEveryRuns {
+                try store.startRun(id: "r\(n)")
+                try store.finishRun(id: "r\(n)", exitCode: 0, summaryJSON: "{}")
+            }
+        }
+        #expect(try StateIntegrity.beforeRun(path: path, smallBytes: 0)?.ok == true)
+        // No state yet: nothing to check.
+        #expect(try StateIntegrity.beforeRun(path: folder.path + "/state/none.sqlite") == nil)
+    }
 }

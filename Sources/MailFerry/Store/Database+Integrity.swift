@@ -44,12 +44,13 @@ public struct StateIntegrity: Sendable, Codable, Equatable {
     /// (killed, or the machine went down: when a disk that lies about fsync tears pages) or the write-ahead log
     /// was left behind, and on every `checkEveryRuns`th run. `verify` makes the full `integrity_check` always.
     /// A file SQLite cannot read even that far is damaged.
-    public static func beforeRun(path: String) throws -> StateIntegrity? {
+    /// `smallBytes`: the size up to which the state is always checked (tests lower it).
+    public static func beforeRun(path: String, smallBytes: Int = alwaysCheckedBytes) throws -> StateIntegrity? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         var walInfo = stat()
         let hotLog = stat(path + "-wal", &walInfo) == 0 && walInfo.st_size > 0
-        if Int(info.st_size) > alwaysCheckedBytes && !hotLog {
+        if Int(info.st_size) > smallBytes && !hotLog {
             do {
                 let db = try Database(path: path)
                 let runs = try withExtendedLifetime(db) {
