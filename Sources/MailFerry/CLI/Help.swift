@@ -6,7 +6,7 @@ enum HelpText {
                (verify), shown (status), files written (init)
           1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red
                (check); messages are missing or a mailbox could not be verified (verify); no state yet (status)
-          2    bad plan or bad command line
+          2    bad plan or bad command line; the state database is damaged (run: nothing moved)
           75   another run of this plan is in progress
           130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
         """
@@ -29,7 +29,9 @@ enum HelpText {
               the dashboard reports/<plan>/index.html (also rewritten after every run).
           mailferry verify PLAN [--json] [--parallel N] [--state FILE]...
               Compare every message on the legacy servers with the state and the targets; list what is missing
-              or duplicated. Changes nothing.
+              or duplicated, and check the state database with SQLite's integrity_check. Changes nothing.
+          mailferry backup PLAN FILE [--shard K/N] [--force]
+              Copy the state database to FILE, consistently, even while a run is writing it.
           mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
               Show, per waiting message, the envelope recovered from its headers and where routing would send it.
           mailferry adopt PLAN [--parallel N] [--shard K/N]
@@ -77,8 +79,9 @@ enum HelpText {
         Exit codes:
           0    every listed message is delivered (or was already)
           1    some messages were deferred or failed, or a mailbox could not be worked on: see the report
-          2    bad plan or bad command line; or the state database is missing, empty or another state's while
-               the targets hold this plan's deliveries (see mailferry adopt)
+          2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
+               backup, see docs/operations.md); or it is missing, empty or another state's while the targets
+               hold this plan's deliveries (see mailferry adopt)
           75   another run of this plan holds its lock
           130  interrupted (SIGINT), 143 terminated (SIGTERM): the checkpoint is written, rerun to continue
         """
@@ -134,6 +137,7 @@ enum HelpText {
         case "status": StatusCommand.help
         case "verify": VerifyCommand.help
         case "adopt": AdoptCommand.help
+        case "backup": BackupCommand.help
         default: nil
         }
     }

@@ -78,6 +78,11 @@ enum RunCommand {
                                                     withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             lock = try PlanLock(path: plan.statePath + ".lock")
+            // Before any mail moves: a damaged state could deliver messages again or lose checkpoints (issue 16).
+            if let damage = try StateIntegrity.beforeRun(path: plan.statePath), !damage.ok {
+                console.error("mailferry run: " + damage.refusal(display: relativeToCurrent(plan.statePath)))
+                return ExitCode.usage
+            }
             store = try Store(path: plan.statePath)
         } catch let busy as PlanLock.Busy {
             console.error("mailferry: \(busy); not starting a second one")
