@@ -86,3 +86,52 @@ import Testing
         #expect(try String(contentsOfFile: markerPath, encoding: .utf8) != marker, "the marker names the new state")
     }
 }
+
+/// A plan edit that moves a mailbox after deliveries is refused; `--rebind` accepts it: new mail lands in the new
+/// target, old mail stays, and what a crash left in doubt is settled at the old target, where it was attempted.
+@Suite(.serialized) struct RebindEndToEndTests {
+    @Test func aMovedMailboxIsRefusedThenRebound() throws {
+        let e2e = try EndToEnd("rebind", counts: ["alice": 40])
+        // Killed after the target acknowledged a batch, before its checkpoints: in the old Maildir, rows in doubt.
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-target-ack@1"])
+        #expect(crashed.code == 128 + SIGKILL, "\(crashed.out)\(crashed.err)")
+        let inDoubt = try e2e.rows("alice").filter { $0.state == "delivering" }.count
+        let landed = maildirFileCount(e2e.maildir("alice"))
+        #expect(inDoubt >= 1 && landed >= 1, "in doubt \(inDoubt), landed \(landed)")
+        try e2e.lab.seed(user: "alice", messages: (1...3).map { Array("Subject: after the move \($0)\r\n\r\nnew\r\n".utf8) })
+        // The plan moves alice to another target.
+        let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
+            .replacingOccurrences(of: #"targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },"#,
+                                  with: #"targets: { archive: { kind: "maildir", path: "target/{mailbox}" }, "#
+                                    + #"moved: { kind: "maildir", path: "moved/{mailbox}" } },"#)
+            .replacingOccurrences(of: #"target: "archive""#, with: #"target: "moved""#)
+        try plan.write(toFile: e2e.planFile, atomically: false, encoding: .utf8)
+        let refused = try e2e.run()
+        #expect(refused.code == 2, "\(refused.out)\(refused.err)")
+        #expect(refused.err.contains("isp/alice") && refused.err.contains("it was bound to target archive")
+                && refused.err.contains("now says target moved") && refused.err.contains("--rebind"), "\(refused.err)")
+        let newMaildir = e2e.workspace + "/moved/alice@contoso.example"
+        #expect(!FileManager.default.fileExists(atPath: newMaildir), "a refused run wrote into the new target")
+
+        let rebound = try e2e.run(["--rebind", "isp/alice"])
+        #expect(rebound.code == 0, "\(rebound.out)\(rebound.err)")
+        // In doubt at the old target: settled there, not delivered again anywhere.
+        #expect(rebound.out.contains("confirmed from an interrupted run") || inDoubt == 0, "\(rebound.out)")
+        let old = maildirFileCount(e2e.maildir("alice"))
+        let moved = maildirFileCount(newMaildir)
+        #expect(old == landed, "old mail untouched: \(old) vs \(landed)")
+        #expect(old + moved == 43, "every message once: \(old) + \(moved)")
+        let movedBodies = try FileManager.default.contentsOfDirectory(atPath: newMaildir + "/new").map {
+            String(decoding: FileManager.default.contents(atPath: newMaildir + "/new/" + $0)!, as: UTF8.self)
+        }
+        #expect(movedBodies.filter { $0.contains("after the move") }.count == 3)
+        #expect(try e2e.rows("alice").allSatisfy { $0.state == "delivered" })
+        // The report says so; the next run moves nothing and is not refused.
+        let reports = try FileManager.default.contentsOfDirectory(atPath: e2e.workspace + "/reports/e2e")
+            .filter { $0.hasSuffix(".md") }.sorted()
+        let report = try String(contentsOfFile: e2e.workspace + "/reports/e2e/" + reports.last!, encoding: .utf8)
+        #expect(report.contains("moved from target archive"), "\(report)")
+        let again = try e2e.run()
+        #expect(again.code == 0 && again.out.contains("0 messages delivered"), "\(again.out)\(again.err)")
+    }
+}
