@@ -181,8 +181,9 @@ import Testing
         let path = dir.path + "/s.sqlite"
         let store = try Store(path: path)
         #expect(store.schemaVersion == Schema.currentVersion)
-        // Schema 8: a state from before state ids has none until its next run gives it one; it is not blank.
-        #expect(try store.identity() == nil && !store.isBlank())
+        // A new state is blank, and has no id until a run gives it one.
+        #expect(try store.identity() == nil && store.isBlank())
+        #expect(try store.ensureIdentity() == store.identity() && store.identity() != nil)
         let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
         #expect(mode & 0o077 == 0)
         // A database from a newer mailferry is refused, not silently used.
@@ -314,7 +315,7 @@ import Testing
             id: 1, uidl: "uid-delivered", listedSize: 1200, state: .delivered, token: "1700000000.Mabc.mailferry",
             targetRef: "new/1700000000.Mabc.mailferry", attempts: 1, firstSeenAt: 1700000000, size: 1180,
             messageID: version >= 4 ? "<m1@wingtip.example>" : nil,
-            dateHeader: version >= 4 ? "Sun, 1 Mar 2026 10:00:00 +0000" : nil))
+            dateHeader: version >= 4 ? "Sun, 1 Mar 2026 10:00:00 +0000" : nil, attemptTarget: "contoso"))
         #expect(try store.inDoubt(mailbox: 1).map(\.uidl) == ["uid-doubt"])
         #expect(try store.loginDelay(mailbox: 1) == (version >= 2 ? 900 : nil))
         #expect(try store.mailboxID(key: "isp/everyone") == 2)

@@ -42,14 +42,11 @@ enum AdoptCommand {
             console.error("mailferry adopt: adopt needs a plan file: mailferry adopt jobs/PLAN.json5")
             return ExitCode.usage
         }
-        var plan: Plan
-        do {
-            plan = try PlanLoader.load(file)
-            if let shard = try scanned.values["--shard"].map({ try Shard(parsing: $0) }) { plan = plan.sharded(shard) }
-        } catch let error as PlanError {
-            console.error(error.description)
-            console.error("mailferry adopt: \(error.countText) in the plan; nothing was done")
+        guard var plan = loadPlan(file, command: "adopt", nothingDone: "nothing was done", console: console) else {
             return ExitCode.usage
+        }
+        do {
+            if let shard = try scanned.values["--shard"].map({ try Shard(parsing: $0) }) { plan = plan.sharded(shard) }
         } catch {
             console.error("mailferry adopt: \(error)")
             return ExitCode.usage

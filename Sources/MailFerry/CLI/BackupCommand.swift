@@ -69,16 +69,7 @@ enum BackupCommand {
             console.error("mailferry backup: \(error)\nRun mailferry backup --help for usage.")
             return ExitCode.usage
         }
-        var plan: Plan
-        do {
-            plan = try PlanLoader.load(args.plan)
-        } catch let error as PlanError {
-            console.error(error.description)
-            return ExitCode.usage
-        } catch {
-            console.error("\(args.plan): \(error)")
-            return ExitCode.usage
-        }
+        guard var plan = loadPlan(args.plan, command: "backup", console: console) else { return ExitCode.usage }
         if let shard = args.shard { plan = plan.sharded(shard) }
         let source = RunCommand.relativeToCurrent(plan.statePath)
         guard FileManager.default.fileExists(atPath: plan.statePath) else {

@@ -30,17 +30,8 @@ enum CheckCommand {
             return ExitCode.usage
         }
         let started = Date()
-        let plan: Plan
-        do {
-            plan = try PlanLoader.load(args.plan)
-        } catch let error as PlanError {
-            console.error(error.description)
-            console.error("mailferry check: \(error.countText) in the plan; nothing was checked")
-            return ExitCode.usage
-        } catch {
-            console.error("\(args.plan): \(error)")
-            return ExitCode.usage
-        }
+        guard let plan = loadPlan(args.plan, command: "check", nothingDone: "nothing was checked", console: console)
+        else { return ExitCode.usage }
         let parallel = args.parallel ?? plan.parallel
         let (secrets, secretProblems) = Checker.resolveSecrets(plan, parallel: parallel)
         if !secretProblems.isEmpty {

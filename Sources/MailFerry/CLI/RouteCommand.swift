@@ -39,15 +39,7 @@ enum RouteCommand {
         guard dryRun else {
             return usage(console, "route only previews: add --dry-run (messages are delivered by mailferry run)")
         }
-        let loaded: Plan
-        do {
-            loaded = try PlanLoader.load(plan)
-        } catch let error as PlanError {
-            console.error(error.description)
-            console.error("mailferry route: \(error.countText) in the plan; nothing was shown")
-            return ExitCode.usage
-        } catch {
-            console.error("\(error)")
+        guard let loaded = loadPlan(plan, command: "route", nothingDone: "nothing was shown", console: console) else {
             return ExitCode.usage
         }
         // A mailbox is named by its key (SOURCE/USER) or by its address.

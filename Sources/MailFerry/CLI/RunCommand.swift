@@ -52,16 +52,8 @@ enum RunCommand {
             console.error("mailferry run: \(error)\nRun mailferry --help for usage.")
             return ExitCode.usage
         }
-        var plan: Plan
-        do {
-            plan = try PlanLoader.load(args.plan)
-        } catch let error as PlanError {
-            // The same closing line as `check`, so a cron mail says at once how much is wrong.
-            console.error(error.description)
-            console.error("mailferry run: \(error.countText) in the plan; nothing was run")
-            return ExitCode.usage
-        } catch {
-            console.error("\(args.plan): \(error)")
+        // The same closing line as `check`, so a cron mail says at once how much is wrong.
+        guard var plan = loadPlan(args.plan, command: "run", nothingDone: "nothing was run", console: console) else {
             return ExitCode.usage
         }
         // Shards and whole-plan runs keep separate state files: mixing them would deliver messages again.

@@ -24,14 +24,7 @@ struct StateArguments {
                 + "Run mailferry \(command) --help for usage.")
             return .failure(ExitFailure(code: ExitCode.usage))
         }
-        let plan: Plan
-        do {
-            plan = try PlanLoader.load(file)
-        } catch let error as PlanError {
-            console.error(error.description)
-            return .failure(ExitFailure(code: ExitCode.usage))
-        } catch {
-            console.error("\(file): \(error)")
+        guard let plan = loadPlan(file, command: command, console: console) else {
             return .failure(ExitFailure(code: ExitCode.usage))
         }
         let cwd = FileManager.default.currentDirectoryPath
