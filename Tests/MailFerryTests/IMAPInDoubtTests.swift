@@ -121,3 +121,37 @@ import Testing
         #expect(try e2e.lastReport().delivered >= 1)
     }
 }
+
+/// `settleSeconds` on an IMAP target: 900 by default, a whole number from 60 (a server may still be storing a dead
+/// connection's APPEND for a moment) to a week.
+@Suite struct IMAPSettlePlanTests {
+    static func plan(_ settle: String) -> String {
+        """
+        { plan: "settle", sources: { isp: { host: "pop.example" } },
+          targets: { contoso: { kind: "imap", host: "mail.example", user: "admin", password: { env: "PW" }
+                                \(settle) } },
+          mailboxes: [ { source: "isp", user: "a", password: { env: "A" }, target: "contoso",
+                         mailbox: "a@x.example" } ] }
+        """
+    }
+
+    static func settleSeconds(_ plan: Plan) -> Int? {
+        guard case .imap(let imap) = plan.targets["contoso"]?.kind else { return nil }
+        return imap.settleSeconds
+    }
+
+    @Test func defaultAndRange() throws {
+        let dir = TempFolder("plan-settle")
+        defer { dir.cleanup() }
+        #expect(Self.settleSeconds(try PlanLoader.load(dir.file("a.json5", Self.plan("")))) == 900)
+        let hour = try PlanLoader.load(dir.file("b.json5", Self.plan(", settleSeconds: 3600")))
+        #expect(Self.settleSeconds(hour) == 3600)
+        for bad in ["0", "59", "604801", "\"10m\"", "1.5"] {
+            let error = #expect(throws: PlanError.self) {
+                try PlanLoader.load(dir.file("c.json5", Self.plan(", settleSeconds: \(bad)")))
+            }
+            #expect(error?.description.contains("targets.contoso.settleSeconds: must be") == true,
+                    "\(bad): \(error?.description ?? "")")
+        }
+    }
+}
