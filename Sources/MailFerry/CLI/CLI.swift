@@ -18,7 +18,7 @@ public enum MailFerryCLI {
     /// The top-level help; each command has its own (`mailferry COMMAND --help`), see CLI/Help.swift.
     public static var help: String { HelpText.top }
 
-    static let commands = ["run", "check", "status", "verify", "init", "route", "help", "version"]
+    static let commands = ["run", "check", "status", "verify", "backup", "adopt", "init", "route", "help", "version"]
 
     public static func main(_ arguments: [String], console: Console = Console()) -> Int32 {
         guard let command = arguments.first else {
@@ -43,11 +43,16 @@ public enum MailFerryCLI {
             return StatusCommand.main(rest, console: console)
         case "verify":
             return VerifyCommand.main(rest, console: console)
+        case "adopt":
+            return AdoptCommand.main(rest, console: console)
+        case "backup":
+            return BackupCommand.main(rest, console: console)
         case "--help", "-h", "help":
             if let topic = rest.first {
                 guard let text = HelpText.forCommand(topic) else {
                     console.error("mailferry help: no command \"\(sanitizeForDisplay(topic))\""
-                        + suggestion(topic, among: ["run", "check", "status", "verify", "init", "route"])
+                        + suggestion(topic, among: ["run", "check", "status", "verify", "backup", "adopt", "init",
+                                                    "route"])
                         + "\nRun mailferry --help for usage.")
                     return ExitCode.usage
                 }

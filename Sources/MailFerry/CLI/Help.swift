@@ -6,7 +6,7 @@ enum HelpText {
                (verify), shown (status), files written (init)
           1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red
                (check); messages are missing or a mailbox could not be verified (verify); no state yet (status)
-          2    bad plan or bad command line
+          2    bad plan or bad command line; the state database is damaged (run: nothing moved)
           75   another run of this plan is in progress
           130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
         """
@@ -17,7 +17,7 @@ enum HelpText {
 
         Usage:
           mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-              [--trace FILE]
+              [--trace FILE] [--new-state]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
@@ -29,9 +29,13 @@ enum HelpText {
               the dashboard reports/<plan>/index.html (also rewritten after every run).
           mailferry verify PLAN [--json] [--parallel N] [--state FILE]...
               Compare every message on the legacy servers with the state and the targets; list what is missing
-              or duplicated. Changes nothing.
+              or duplicated, and check the state database with SQLite's integrity_check. Changes nothing.
+          mailferry backup PLAN FILE [--shard K/N] [--force]
+              Copy the state database to FILE, consistently, even while a run is writing it.
           mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
               Show, per waiting message, the envelope recovered from its headers and where routing would send it.
+          mailferry adopt PLAN [--parallel N] [--shard K/N]
+              Rebuild a lost state database from the legacy servers and the targets. Delivers nothing.
           mailferry init [PATH]
               Write a commented example plan (default jobs/example.json5) and its CSV list of people.
           mailferry help COMMAND      (or mailferry COMMAND --help): more about one command
@@ -46,7 +50,7 @@ enum HelpText {
 
     static let run = """
         Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-                         [--trace FILE]
+                         [--trace FILE] [--new-state]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
@@ -67,12 +71,17 @@ enum HelpText {
                          tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes
           --trace FILE   write that trace to FILE (created 0600) instead of, or with --verbose as well as, stderr
           --no-progress  no live view even on a terminal
+          --new-state    accept a missing or empty state database although this plan delivered before (a run
+                         refuses it otherwise, exit 2): every message is delivered again. Use it only when the
+                         targets were emptied; after a lost state, run mailferry adopt instead
           --help, -h     show this text
 
         Exit codes:
           0    every listed message is delivered (or was already)
           1    some messages were deferred or failed, or a mailbox could not be worked on: see the report
-          2    bad plan or bad command line
+          2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
+               backup, see docs/operations.md); or it is missing, empty or another state's while the targets
+               hold this plan's deliveries (see mailferry adopt)
           75   another run of this plan holds its lock
           130  interrupted (SIGINT), 143 terminated (SIGTERM): the checkpoint is written, rerun to continue
         """
@@ -127,6 +136,8 @@ enum HelpText {
         case "route": RouteCommand.help
         case "status": StatusCommand.help
         case "verify": VerifyCommand.help
+        case "adopt": AdoptCommand.help
+        case "backup": BackupCommand.help
         default: nil
         }
     }

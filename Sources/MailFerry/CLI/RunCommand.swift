@@ -13,14 +13,19 @@ enum RunCommand {
         var trace: String?
         /// No live progress even on a terminal.
         var noProgress = false
+        /// Accept a blank state although the plan delivered before (`StateGuard`): start over on purpose.
+        var newState = false
+        /// Mailboxes (SOURCE/USER, or "all") whose new target or target mailbox is meant (`--rebind`).
+        var rebind: Set<String> = []
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
         let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
                                                                   "--dry-run": "--dry-run", "-n": "--dry-run",
                                                                   "--verbose": "--verbose", "-v": "--verbose",
-                                                                  "--no-progress": "--no-progress"],
-                                               options: ["--parallel", "--shard", "--trace"])
+                                                                  "--no-progress": "--no-progress",
+                                                                  "--new-state": "--new-state"],
+                                               options: ["--parallel", "--shard", "--trace", "--rebind"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
@@ -33,7 +38,10 @@ enum RunCommand {
         return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
                          dryRun: scanned.flags.contains("--dry-run"), shard: shard,
                          verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"],
-                         noProgress: scanned.flags.contains("--no-progress"))
+                         noProgress: scanned.flags.contains("--no-progress"),
+                         newState: scanned.flags.contains("--new-state"),
+                         rebind: Set((scanned.values["--rebind"] ?? "").split(separator: ",").map {
+                             $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -70,6 +78,11 @@ enum RunCommand {
                                                     withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             lock = try PlanLock(path: plan.statePath + ".lock")
+            // Before any mail moves: a damaged state could deliver messages again or lose checkpoints (issue 16).
+            if let damage = try StateIntegrity.beforeRun(path: plan.statePath), !damage.ok {
+                console.error("mailferry run: " + damage.refusal(display: relativeToCurrent(plan.statePath)))
+                return ExitCode.usage
+            }
             store = try Store(path: plan.statePath)
         } catch let busy as PlanLock.Busy {
             console.error("mailferry: \(busy); not starting a second one")
@@ -78,12 +91,33 @@ enum RunCommand {
             console.error("mailferry: \(error)")
             return ExitCode.incomplete
         }
-        let summary = execute(plan: plan, store: store, args: args, console: console)
+        // A blank or swapped state must not re-deliver what an earlier state delivered.
+        var rebound: [String: String] = [:]
+        do {
+            try StateGuard.check(plan: plan, store: store, newState: args.newState)
+            if let unknown = args.rebind.subtracting(["all"]).first(where: { key in
+                !plan.mailboxes.contains { $0.key == key } }) {
+                throw StateGuard.Refusal(description: "--rebind \(sanitizeForDisplay(unknown)): no mailbox with that "
+                    + "SOURCE/USER in the plan")
+            }
+            if !args.dryRun {
+                rebound = try StateGuard.checkBindings(plan: plan, store: store, rebind: args.rebind)
+                try StateGuard.stamp(plan: plan, store: store, newState: args.newState)
+            }
+        } catch let refusal as StateGuard.Refusal {
+            console.error("mailferry run: \(refusal)")
+            return ExitCode.usage
+        } catch {
+            console.error("mailferry: \(error)")
+            return ExitCode.incomplete
+        }
+        let summary = execute(plan: plan, store: store, args: args, console: console, rebound: rebound)
         withExtendedLifetime(lock) {}
         return summary.exitCode
     }
 
-    static func execute(plan: Plan, store: Store, args: Arguments, console: Console) -> RunSummary {
+    static func execute(plan: Plan, store: Store, args: Arguments, console: Console,
+                        rebound: [String: String] = [:]) -> RunSummary {
         let started = Date()
         // Shards of one plan may start in the same millisecond (an Indexed Job): the shard is part of the run id,
         // and so of the report's file name.
@@ -112,6 +146,9 @@ enum RunCommand {
                 r.error = "\(error)"
                 return r
             }
+        }
+        for index in results.indices {
+            if let note = rebound[results[index].key] { results[index].notes.insert(note, at: 0) }
         }
         var summary = RunSummary(runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
                                  mailboxes: results, interrupted: StopSignal.requested, exitCode: ExitCode.ok)

@@ -45,11 +45,15 @@ public struct MailTransferSettings: Sendable {
     public var clientName: String?
     /// A healthy connection idle longer than this is checked with NOOP before it is used again.
     public var idleCheck: Double
+    /// Seconds the reply after DATA's final "." is waited for (each of them, LMTP); the endpoint's timeout bounds
+    /// everything else.
+    public var dataTimeout: Double
 
     public init(endpoint: ServerEndpoint, dialect: SMTPDialect, user: String? = nil,
                 secret: (@Sendable () throws -> LoginSecret)? = nil, authorize: String? = nil,
                 defaultSender: String = "", envelopeFrom: EnvelopeSenderPolicy? = nil,
-                defaultRecipients: [String] = [], clientName: String? = nil, idleCheck: Double = 30) {
+                defaultRecipients: [String] = [], clientName: String? = nil, idleCheck: Double = 30,
+                dataTimeout: Double = Plan.defaultDataTimeout) {
         self.endpoint = endpoint
         self.dialect = dialect
         self.user = user
@@ -60,6 +64,7 @@ public struct MailTransferSettings: Sendable {
         self.defaultRecipients = defaultRecipients
         self.clientName = clientName
         self.idleCheck = idleCheck
+        self.dataTimeout = dataTimeout
     }
 }
 
@@ -116,7 +121,8 @@ public final class MailTransferDelivery: Delivery {
             }
         }
         drop()
-        let fresh = SMTPClient(endpoint: settings.endpoint, dialect: settings.dialect, clientName: settings.clientName)
+        let fresh = SMTPClient(endpoint: settings.endpoint, dialect: settings.dialect, clientName: settings.clientName,
+                               dataTimeout: settings.dataTimeout)
         fresh.trace = trace
         connectionsOpened += 1
         do {

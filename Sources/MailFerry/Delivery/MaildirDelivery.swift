@@ -10,6 +10,11 @@ import Glibc
 /// journal about twice per batch instead of twice per message. A message is reported delivered only after the flush
 /// (the runner commits its "delivered" checkpoint then); a crash before leaves it in tmp/, where `reconcile` finds
 /// it absent and removes it, so it is delivered again, once.
+///
+/// Every fsync, close and rename on the way is checked (a disk or an NFS server reports a lost write only there):
+/// a failure before the rename removes the file from tmp/ and refuses the delivery; a failure after it (the sync of
+/// new/) leaves the message in doubt, its file named in the error, for `reconcile` to answer. Nothing is reported
+/// delivered that is not durably in new/.
 public final class MaildirDelivery: Delivery {
     public let root: String
     /// Messages (and bytes) a batch may hold before `flushDue`; 1 makes every delivery durable before it returns.
@@ -32,6 +37,8 @@ public final class MaildirDelivery: Delivery {
     private let newFD: Int32
     /// Owner, group and modes for what this delivery creates.
     private let creation: MaildirCreation
+    /// Makes a named fsync, close or rename fail (tests); nil in production unless `MAILFERRY_FAIL_AT` is set.
+    var fault: FaultPoint? = FaultPoint.environment
 
     /// Opens the Maildir at `root`, creating it (and tmp/, new/, cur/) when missing; its parent folder is the root
     /// whose owner and modes what it creates follows.
@@ -50,11 +57,28 @@ public final class MaildirDelivery: Delivery {
         let rootPath = location.root.isEmpty ? "/" : location.root
         var info = stat()
         if stat(rootPath, &info) != 0 {
+            // The folders about to be created, outermost first: each new name is durable once its parent is synced.
+            var missing: [String] = []
+            var path = rootPath
+            while path != "/" && !path.isEmpty && stat(path, &info) != 0 {
+                missing.insert(path, at: 0)
+                path = (path as NSString).deletingLastPathComponent
+            }
             do {
                 try FileManager.default.createDirectory(atPath: rootPath, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
                 throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
+            }
+            do {
+                for created in missing {
+                    let parent = (created as NSString).deletingLastPathComponent
+                    try Self.syncFolder(parent.isEmpty ? "." : parent, fault: FaultPoint.environment)
+                }
+            } catch {
+                // Removed again (they are empty), so the next run creates them anew and syncs them then.
+                for created in missing.reversed() { rmdir(created) }
+                throw error
             }
         }
         let rootFD = open(rootPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -72,15 +96,16 @@ public final class MaildirDelivery: Delivery {
         do {
             var path = rootPath
             func child(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
+            let fault = FaultPoint.environment
             for name in location.below {
-                let next = try Self.openFolder(name, in: folder, path: child(name), creation: creation)
+                let next = try Self.openFolder(name, in: folder, path: child(name), creation: creation, fault: fault)
                 Glibc.close(folder)
                 folder = next
                 path = child(name)
             }
-            tmp = try Self.openFolder("tmp", in: folder, path: child("tmp"), creation: creation)
-            new = try Self.openFolder("new", in: folder, path: child("new"), creation: creation)
-            Glibc.close(try Self.openFolder("cur", in: folder, path: child("cur"), creation: creation))
+            tmp = try Self.openFolder("tmp", in: folder, path: child("tmp"), creation: creation, fault: fault)
+            new = try Self.openFolder("new", in: folder, path: child("new"), creation: creation, fault: fault)
+            Glibc.close(try Self.openFolder("cur", in: folder, path: child("cur"), creation: creation, fault: fault))
         } catch {
             Glibc.close(folder)
             if tmp >= 0 { Glibc.close(tmp) }
@@ -98,9 +123,10 @@ public final class MaildirDelivery: Delivery {
         Glibc.close(newFD)
     }
 
-    /// Opens the folder `name` in `parent`, never through a symbolic link, creating it when missing.
+    /// Opens the folder `name` in `parent`, never through a symbolic link, creating it when missing (and syncing
+    /// `parent`, so the new folder survives a crash with what is later delivered into it).
     private static func openFolder(_ name: String, in parent: Int32, path: String,
-                                   creation: MaildirCreation) throws -> Int32 {
+                                   creation: MaildirCreation, fault: FaultPoint?) throws -> Int32 {
         let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
         var fd = openat(parent, name, flags)
         if fd < 0 && errno == ENOENT {
@@ -114,6 +140,13 @@ public final class MaildirDelivery: Delivery {
                     Glibc.close(fd)
                     throw MailError(.local, "cannot give Maildir folder \(path) its \(creation.describe): "
                         + errnoText(code))
+                }
+                guard DurableIO.fsync(parent, "maildir-fsync-folder", fault) == 0 else {
+                    let code = errno
+                    Glibc.close(fd)
+                    // Removed again (it is empty), so the next run creates it anew and syncs it then.
+                    unlinkat(parent, name, AT_REMOVEDIR)
+                    throw MailError(.local, "fsync of the folder holding \(path) failed: \(errnoText(code))")
                 }
             }
         }
@@ -132,6 +165,16 @@ public final class MaildirDelivery: Delivery {
             throw MailError(.local, "cannot open Maildir folder \(path): \(errnoText(code))")
         }
         return fd
+    }
+
+    /// Syncs the folder at `path` (after a name was created in it).
+    private static func syncFolder(_ path: String, fault: FaultPoint?) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw MailError(.local, "cannot open \(path) to sync it: \(errnoText())") }
+        defer { Glibc.close(fd) }
+        guard DurableIO.fsync(fd, "maildir-fsync-folder", fault) == 0 else {
+            throw MailError(.local, "fsync of \(path) failed: \(errnoText())")
+        }
     }
 
     static func fileName(token: String, size: Int) -> String { "\(token),S=\(size)" }
@@ -169,29 +212,37 @@ public final class MaildirDelivery: Delivery {
         let names = batch.map(\.name)
         stagedNames = []
         stagedBytes = 0
+        // A throw leaves the whole batch in doubt (the runner keeps every row "delivering"): what was not renamed
+        // stays in tmp/ for `reconcile` to remove, what was is found in new/ by it, once synced.
         do {
             for name in names {
                 let fd = openat(tmpFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
                 if fd < 0 { throw localError("cannot open tmp/\(name)") }
-                guard fsync(fd) == 0 else {
+                guard DurableIO.fsync(fd, "maildir-fsync-file", fault) == 0 else {
                     let error = localError("fsync of tmp/\(name) failed")
                     Glibc.close(fd)
                     throw error
                 }
-                guard Glibc.close(fd) == 0 else { throw localError("closing tmp/\(name) failed") }
+                guard DurableIO.close(fd, "maildir-close-file", fault) == 0 else {
+                    throw localError("closing tmp/\(name) failed")
+                }
             }
             for name in names {
                 CrashPoint.hit("maildir-before-rename")
-                guard renameat(tmpFD, name, newFD, name) == 0 else {
+                guard DurableIO.renameat(tmpFD, name, newFD, name, "maildir-rename", fault) == 0 else {
                     throw localError("cannot move tmp/\(name) into new/")
                 }
             }
         } catch {
-            // Whatever was not renamed stays in tmp/ for `reconcile` to remove; the renamed ones are found there.
+            // Best effort: the batch is in doubt whatever this returns.
             _ = fsync(newFD)
             throw error
         }
-        try syncNew()
+        guard DurableIO.fsync(newFD, "maildir-fsync-new", fault) == 0 else {
+            throw localError("fsync of new/ failed; \(names.count) message(s) stay in doubt, in new/ but perhaps not "
+                + "durably: \(names.prefix(3).map { "new/\($0)" }.joined(separator: ", "))"
+                + (names.count > 3 ? ", ..." : ""))
+        }
         return Dictionary(batch.map { ($0.token, .success("new/\($0.name)")) }, uniquingKeysWith: { $1 })
     }
 
@@ -238,7 +289,9 @@ public final class MaildirDelivery: Delivery {
             times[1] = times[0]
             futimens(fd, &times)
             if !staging {
-                guard fsync(fd) == 0 else { throw localError("fsync of tmp/\(name) failed") }
+                guard DurableIO.fsync(fd, "maildir-fsync-file", fault) == 0 else {
+                    throw localError("fsync of tmp/\(name) failed")
+                }
             }
         } catch {
             Glibc.close(fd)
@@ -246,7 +299,7 @@ public final class MaildirDelivery: Delivery {
             throw error
         }
         // A close that fails (NFS reports a failed write-back here) leaves the message undelivered.
-        guard Glibc.close(fd) == 0 else {
+        guard DurableIO.close(fd, "maildir-close-file", fault) == 0 else {
             let error = localError("closing tmp/\(name) failed")
             unlinkat(tmpFD, name, 0)
             throw error
@@ -258,12 +311,23 @@ public final class MaildirDelivery: Delivery {
             return "new/\(name)"
         }
         CrashPoint.hit("maildir-before-rename")
-        guard renameat(tmpFD, name, newFD, name) == 0 else {
+        guard DurableIO.renameat(tmpFD, name, newFD, name, "maildir-rename", fault) == 0 else {
             let error = localError("cannot move tmp/\(name) into new/")
+            var info = stat()
+            if fstatat(newFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
+                // A rename that reports failure and happened all the same (EIO after the fact): in doubt.
+                throw MailError(error.kind, error.message + "; new/\(name) exists all the same, so the message "
+                    + "stays in doubt", code: MailError.inDoubtCode)
+            }
             unlinkat(tmpFD, name, 0)
             throw error
         }
-        try syncNew()
+        // The message is in new/ from here; until new/ is synced a crash may lose it: in doubt, never delivered.
+        guard DurableIO.fsync(newFD, "maildir-fsync-new", fault) == 0 else {
+            let error = localError("fsync of new/ failed")
+            throw MailError(error.kind, error.message + "; new/\(name) is there but perhaps not durably, so the "
+                + "message stays in doubt", code: MailError.inDoubtCode)
+        }
         return "new/\(name)"
     }
 
@@ -281,6 +345,16 @@ public final class MaildirDelivery: Delivery {
         for name in try listFolder("tmp") {
             let base = String(name.prefix { $0 != "," && $0 != ":" })
             if wanted.contains(base) { unlinkat(tmpFD, name, 0) }
+        }
+        // A file found may be there only in the page cache (its run's sync of new/ failed): synced now, or it is
+        // not answered for and stays in doubt.
+        for sub in Set(found.values.map { String($0.prefix { $0 != "/" }) }).sorted() {
+            let fd = openat(folderFD, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw localError("cannot open \(sub)/ to sync it") }
+            defer { Glibc.close(fd) }
+            guard DurableIO.fsync(fd, "maildir-fsync-\(sub)", fault) == 0 else {
+                throw localError("fsync of \(sub)/ failed; the attempts in doubt stay so")
+            }
         }
         return found
     }
@@ -307,11 +381,6 @@ public final class MaildirDelivery: Delivery {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
-    }
-
-    /// A rename is durable only once its folder is synced.
-    private func syncNew() throws {
-        guard fsync(newFD) == 0 else { throw localError("fsync of new/ failed") }
     }
 
     private func localError(_ what: String) -> MailError {

@@ -93,6 +93,10 @@ extension SMTPClient {
                 return nil
             }
             try streamBody(spool, to: conn)
+            // RFC 5321 §4.5.3.2.6: the reply to the final "." may take 10 minutes (a content filter, a virus
+            // scanner); given up on sooner, the message is in doubt and sent again. Only these replies wait that long.
+            conn.setTimeout(dataTimeout)
+            defer { conn.setTimeout(endpoint.timeout) }
             // From here the server may have the message: a reply that cannot be read leaves it in doubt.
             func readFinalReply() throws -> SMTPReply {
                 do {

@@ -17,6 +17,9 @@ public final class SMTPClient: ProtocolSession {
     public let dialect: SMTPDialect
     /// The name given in EHLO/LHLO.
     public let clientName: String
+    /// Seconds each reply after DATA's final "." is waited for (RFC 5321 §4.5.3.2.6: at least 10 minutes); the
+    /// endpoint's timeout bounds every other read and write.
+    public let dataTimeout: Double
     var connection: Connection?
     /// EHLO keywords (upper-cased) → their parameters ("SIZE" → "10240000", "AUTH" → "PLAIN LOGIN").
     public internal(set) var extensions: [String: String] = [:]
@@ -26,10 +29,12 @@ public final class SMTPClient: ProtocolSession {
     /// Receives every command and reply line; credentials and message bodies never get here.
     public var trace: ((String) -> Void)?
 
-    public init(endpoint: ServerEndpoint, dialect: SMTPDialect, clientName: String? = nil) {
+    public init(endpoint: ServerEndpoint, dialect: SMTPDialect, clientName: String? = nil,
+                dataTimeout: Double = Plan.defaultDataTimeout) {
         self.endpoint = endpoint
         self.dialect = dialect
         self.clientName = clientName ?? SMTPClient.localName()
+        self.dataTimeout = dataTimeout
     }
 
     deinit { connection?.close() }

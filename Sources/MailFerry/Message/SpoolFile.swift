@@ -41,6 +41,9 @@ public final class SpoolFile {
     /// Empties the file for the next message.
     public func rewind() throws {
         if handedOver {
+            // Not a durability point: before the Maildir reported the message delivered it synced the file (fsync
+            // writes back every page of it, whichever descriptor wrote it) and closed its own descriptor, both
+            // checked.
             close(fd)
             fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0o600)
             if fd < 0 { throw MailError(.local, "cannot create spool file \(path): \(errnoText())") }
@@ -142,7 +145,10 @@ public final class SpoolFile {
     /// caller copies it then.
     public func handOver(into folder: Int32, name: String) -> Bool {
         guard wroteToFile, !handedOver, !sha256.isEmpty else { return false }
-        guard renameat(AT_FDCWD, path, folder, name) == 0 else { return false }
+        // Checked: a failed rename leaves the spool where it was, and the caller writes a copy instead.
+        guard DurableIO.renameat(AT_FDCWD, path, folder, name, "spool-handover", FaultPoint.environment) == 0 else {
+            return false
+        }
         handedOver = true
         return true
     }

@@ -152,6 +152,8 @@ public struct Plan: Sendable {
         public var from: String
         /// The plan's `envelopeFrom`: "original" (the default for LMTP: final delivery) or "plan".
         public var envelopeFrom: EnvelopeFrom = .original
+        /// The plan's `dataTimeoutSeconds`: how long each per-recipient reply after the final "." is waited for.
+        public var dataTimeout: Double = Plan.defaultDataTimeout
     }
 
     public struct SMTPTarget: Sendable, Equatable {
@@ -165,7 +167,14 @@ public struct Plan: Sendable {
         /// The plan's `envelopeFrom`: "plan" (the default: a relay's later bounce must not reach an outside
         /// correspondent) or "original".
         public var envelopeFrom: EnvelopeFrom = .plan
+        /// The plan's `dataTimeoutSeconds`: how long the reply after the final "." is waited for.
+        public var dataTimeout: Double = Plan.defaultDataTimeout
     }
+
+    /// How long an SMTP or LMTP target's reply after the final "." of DATA is waited for, unless the plan says: at
+    /// least 10 minutes (RFC 5321 §4.5.3.2.6), since a content filter may take that long, and a reply given up on
+    /// leaves the message in doubt, to be sent again.
+    public static let defaultDataTimeout = 600.0
 
     /// Which MAIL FROM an LMTP or SMTP target gives each message (the delivery's own policy type).
     public typealias EnvelopeFrom = EnvelopeSenderPolicy

@@ -8,10 +8,10 @@ extension PlanValidator {
     static let imapKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
                            "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
                            "provenanceHeader", "settleSeconds"]
-    static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "from",
-                           "envelopeFrom"]
-    static let smtpKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
-                           "password", "token", "from", "envelopeFrom"]
+    static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "dataTimeoutSeconds",
+                           "from", "envelopeFrom"]
+    static let smtpKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds",
+                           "dataTimeoutSeconds", "user", "password", "token", "from", "envelopeFrom"]
 
     mutating func buildTarget(_ name: String, _ value: JSONValue) -> Plan.Target? {
         let at = PlanPath.member("targets", name)
@@ -209,26 +209,28 @@ extension PlanValidator {
     private mutating func lmtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
         let from = envelopeSender(t, at: at)
         let policy = envelopeFromPolicy(t, at: at, default: .original)
+        let dataTimeout = dataTimeoutSeconds(t, at: at)
         if let socket = nonEmptyString(t, "socket", at: at) {
             for key in ["host", "port", "tls", "caFile"] where t[key] != nil {
                 problem(PlanPath.member(at, key), "has no meaning with socket: LMTP then talks over the Unix "
                     + "socket; remove one of them")
             }
             let timeout = integer(t, "timeoutSeconds", at: at, range: 1...3600) ?? 60
-            guard let from, let policy else { return nil }
+            guard let from, let policy, let dataTimeout else { return nil }
             return Plan.Target(name: name, kind: .lmtp(Plan.LMTPTarget(endpoint: nil, socket: resolve(socket),
                                                                        timeout: Double(timeout), from: from,
-                                                                       envelopeFrom: policy)))
+                                                                       envelopeFrom: policy,
+                                                                       dataTimeout: dataTimeout)))
         }
         if t["host"] == nil {
             problem(PlanPath.member(at, "host"), "missing: give host (and port, default 24) or socket")
             return nil
         }
         let server = endpoint(t, at: at, service: .lmtp, credentials: false)
-        guard let server, let from, let policy else { return nil }
+        guard let server, let from, let policy, let dataTimeout else { return nil }
         return Plan.Target(name: name, kind: .lmtp(Plan.LMTPTarget(endpoint: server, socket: nil,
                                                                    timeout: server.timeout, from: from,
-                                                                   envelopeFrom: policy)))
+                                                                   envelopeFrom: policy, dataTimeout: dataTimeout)))
     }
 
     private mutating func smtpTarget(_ name: String, _ t: [String: JSONValue], at: String) -> Plan.Target? {
@@ -236,10 +238,18 @@ extension PlanValidator {
         let server = endpoint(t, at: at, service: .smtp, credentials: credentials.user != nil)
         let from = envelopeSender(t, at: at)
         let policy = envelopeFromPolicy(t, at: at, default: .plan)
-        guard let server, let from, let policy, credentials.ok else { return nil }
+        let dataTimeout = dataTimeoutSeconds(t, at: at)
+        guard let server, let from, let policy, let dataTimeout, credentials.ok else { return nil }
         return Plan.Target(name: name, kind: .smtp(Plan.SMTPTarget(
             endpoint: server, user: credentials.user, password: credentials.password, token: credentials.token,
-            from: from, envelopeFrom: policy)), spots: credentials.spots)
+            from: from, envelopeFrom: policy, dataTimeout: dataTimeout)), spots: credentials.spots)
+    }
+
+    /// `dataTimeoutSeconds`: how long the reply after DATA's final "." is waited for (default 600, RFC 5321
+    /// §4.5.3.2.6); `timeoutSeconds` bounds everything else. Nil after a problem.
+    private mutating func dataTimeoutSeconds(_ t: [String: JSONValue], at: String) -> Double? {
+        guard t["dataTimeoutSeconds"] != nil else { return Plan.defaultDataTimeout }
+        return integer(t, "dataTimeoutSeconds", at: at, range: 1...3600).map(Double.init)
     }
 
     /// `envelopeFrom`: "original" (the recovered sender, else `from`) or "plan" (always `from`). Nil after a problem.

@@ -12,6 +12,8 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     /// Messages that are in their target mailbox more than once.
     public var duplicates: [Finding]
     public var exitCode: Int32
+    /// SQLite's `integrity_check` of each state file read (nil in a verdict kept by an older mailferry).
+    public var stateIntegrity: [StateIntegrity]?
 
     public struct Mailbox: Sendable, Codable, Equatable {
         public var key: String
@@ -51,11 +53,17 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     public var inTarget: Int { mailboxes.reduce(0) { $0 + $1.inTarget } }
     public var notVerifiable: Int { mailboxes.reduce(0) { $0 + $1.notVerifiable } }
     public var unchecked: [Mailbox] { mailboxes.filter { $0.error != nil } }
-    /// Nothing missing and every mailbox checked: exit 0.
-    public var complete: Bool { missing.isEmpty && unchecked.isEmpty }
+    /// State files SQLite's `integrity_check` found damaged.
+    public var damagedState: [StateIntegrity] { (stateIntegrity ?? []).filter { !$0.ok } }
+    /// Nothing missing, every mailbox checked, and the state sound: exit 0.
+    public var complete: Bool { missing.isEmpty && unchecked.isEmpty && damagedState.isEmpty }
 
     /// The one sentence an admin trusts (in the spirit of imapsync's end-of-run verdict).
     public var verdict: String {
+        if !damagedState.isEmpty {
+            return "the state database is damaged (SQLite's integrity_check): nothing was verified; restore a backup "
+                + "(mailferry backup) or see docs/operations.md"
+        }
         let n = onServer
         var text: String
         if missing.isEmpty {
@@ -112,6 +120,11 @@ public struct VerifyReport: Sendable, Codable, Equatable {
         if !duplicates.isEmpty {
             out += "duplicates:\n"
             for f in duplicates { out += "  " + Self.line(f) + "\n" }
+        }
+        for state in stateIntegrity ?? [] {
+            out += "state \(sanitizeForDisplay(RunCommand.relativeToCurrent(state.path))): \(state.check.rawValue) "
+                + (state.ok ? "ok\n" : "found damage:\n")
+            for line in state.problems { out += "  \(sanitizeForDisplay(line, limit: 300))\n" }
         }
         out += "verify: \(verdict); exit \(exitCode)\n"
         return out

@@ -34,7 +34,8 @@ extension Plan {
                                              socket: lmtp.socket, tls: lmtp.endpoint?.tls ?? .none,
                                              tlsSettings: lmtp.endpoint?.tlsSettings ?? TLSSettings(),
                                              timeout: lmtp.timeout, from: lmtp.from,
-                                             envelopeFrom: lmtp.envelopeFrom, recipients: [address])
+                                             envelopeFrom: lmtp.envelopeFrom, recipients: [address],
+                                             dataTimeout: lmtp.dataTimeout)
             delivery.trace = trace?.session("\(label) lmtp \(lmtp.socket ?? lmtp.endpoint?.label ?? "")")
             return delivery
         case .smtp(let smtp):
@@ -43,7 +44,7 @@ extension Plan {
                                              tlsSettings: endpoint.tlsSettings, allowPlaintext: endpoint.allowPlaintext,
                                              timeout: endpoint.timeout, user: smtp.user, password: smtp.password,
                                              token: smtp.token, from: smtp.from, envelopeFrom: smtp.envelopeFrom,
-                                             recipients: [address])
+                                             recipients: [address], dataTimeout: smtp.dataTimeout)
             delivery.trace = trace?.session("\(label) smtp \(endpoint.label)")
             return delivery
         }

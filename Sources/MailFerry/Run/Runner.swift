@@ -184,9 +184,10 @@ public final class Runner: Sendable {
         let doubtful = try store.inDoubt(mailbox: mailboxID)
         guard !doubtful.isEmpty else { return 0 }
         let now = Date().timeIntervalSince1970
-        let settle = Double(plan.targets[mailbox.target]?.settleSeconds ?? 0)
         var relisted = 0
-        var byAddress: [String: [MessageRecord]] = [:]
+        // Each row is settled where its attempt went, even when the plan has since moved the mailbox
+        // (`run --rebind`): by the attempt's target and mailbox.
+        var byAddress: [Attempted: [MessageRecord]] = [:]
         for row in doubtful {
             if row.token == Runner.routedToken {
                 // A catch-all message whose routed deliveries each carry their own checkpoint: fetched and routed
@@ -195,12 +196,29 @@ public final class Runner: Sendable {
                 relisted += 1
                 continue
             }
-            byAddress[row.address ?? mailbox.address, default: []].append(row)
+            let attempted = Attempted(target: row.attemptTarget ?? mailbox.target,
+                                      address: row.attemptAddress ?? row.address ?? mailbox.address)
+            byAddress[attempted, default: []].append(row)
         }
-        for (address, rows) in byAddress.sorted(by: { $0.key < $1.key }) {
-            let delivery = try targets.delivery(for: address)
+        for (attempted, rows) in byAddress.sorted(by: { ($0.key.target, $0.key.address) < ($1.key.target,
+                                                                                         $1.key.address) }) {
+            let delivery: any Delivery
+            if attempted.target == mailbox.target {
+                delivery = try targets.delivery(for: attempted.address)
+            } else {
+                guard plan.targets[attempted.target] != nil else {
+                    throw MailError(.permanent, "\(rows.count) message(s) were left in doubt at target "
+                        + "\(attempted.target), which the plan no longer has; put that target back into the plan so "
+                        + "they can be settled there (they must not be delivered twice)")
+                }
+                var old = mailbox
+                old.target = attempted.target
+                delivery = try plan.delivery(for: old, address: attempted.address, trace: trace)
+            }
+            defer { if attempted.target != mailbox.target { delivery.close() } }
             let attempts = rows.filter { $0.token != nil }.map(\.inDoubtAttempt)
             let found = try delivery.reconcile(attempts)
+            let settle = Double(plan.targets[attempted.target]?.settleSeconds ?? 0)
             for row in rows {
                 if let token = row.token, let ref = found[token] {
                     try store.markDelivered(id: row.id, targetRef: ref)
@@ -703,7 +721,8 @@ public final class Runner: Sendable {
                  envelope: Store.EnvelopeColumns, mailbox: Plan.Mailbox, targets: TargetPool, mayStage: Bool = false,
                  result: inout MailboxResult) throws -> Bool {
         let spool = message.spool
-        let token = Runner.token(mailboxKey: key, uidl: row.uidl, firstSeen: row.firstSeenAt)
+        let token = DeliveryIdentity(plan: plan.name, mailboxKey: key, uidl: row.uidl).token(
+            sha256: spool.sha256, arrival: message.envelope)
         let asked = InDoubtAttempt(token: token, messageID: message.messageID, size: spool.size,
                                    dateHeader: message.dateHeader)
         try keepUp(targets, &result)
@@ -712,11 +731,11 @@ public final class Runner: Sendable {
         // waits, so that nothing can land in a target unknown to the next run's reconciliation.
         var delivering: GroupCommit.Pending?
         if mayStage, let open = targets.opened(for: address), open.stagesUnseen, open.confirmsLater(asked) {
-            delivering = store.markDeliveringLater(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                                   sha256: spool.sha256, envelope: envelope)
+            delivering = store.markDeliveringLater(id: row.id, target: mailbox.target, address: address, token: token,
+                                                   size: spool.size, sha256: spool.sha256, envelope: envelope)
         } else {
-            try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                     sha256: spool.sha256, envelope: envelope)
+            try store.markDelivering(id: row.id, target: mailbox.target, address: address, token: token,
+                                     size: spool.size, sha256: spool.sha256, envelope: envelope)
             CrashPoint.hit("after-delivering-commit")
         }
         do {
@@ -825,10 +844,10 @@ public final class Runner: Sendable {
         try keepUp(targets, &result)
         var tokens: [String] = []
         for (row, address) in routed {
-            let token = Runner.token(mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl,
-                                     firstSeen: row.firstSeenAt)
-            try store.markDelivering(id: row.id, target: mailbox.target, token: token, size: spool.size,
-                                     sha256: spool.sha256, envelope: envelope)
+            let token = DeliveryIdentity(plan: plan.name, mailboxKey: "\(mailbox.key)>\(address)", uidl: row.uidl)
+                .token(sha256: spool.sha256, arrival: message.envelope)
+            try store.markDelivering(id: row.id, target: mailbox.target, address: address, token: token,
+                                     size: spool.size, sha256: spool.sha256, envelope: envelope)
             tokens.append(token)
         }
         CrashPoint.hit("after-delivering-commit")
@@ -885,13 +904,6 @@ public final class Runner: Sendable {
         }
     }
 
-    /// The delivery token of a message: deterministic per (mailbox, UIDL), so every attempt of the same message
-    /// names the same Maildir file. Maildir-style: "<first seen>.M<hash>.mailferry".
-    static func token(mailboxKey: String, uidl: String, firstSeen: Double) -> String {
-        let digest = SHA256Hasher.hex(Array("\(mailboxKey)\u{0}\(uidl)".utf8))
-        return "\(Int(firstSeen)).M\(digest.prefix(24)).mailferry"
-    }
-
     /// Backoff for deferred messages: local trouble is worth retrying on the very next run; remote trouble waits
     /// 5 minutes, doubling per attempt up to 6 hours.
     static func retryTime(attempts: Int, kind: FailureKind) -> Double {
@@ -944,4 +956,10 @@ struct ListedUIDLs {
         guard let hash = uidl.lastIndex(of: "#") else { return false }
         return names.contains(String(uidl[..<hash]))
     }
+}
+
+/// Where an attempt went: a target of the plan and its mailbox.
+struct Attempted: Hashable {
+    var target: String
+    var address: String
 }

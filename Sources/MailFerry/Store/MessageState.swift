@@ -30,4 +30,7 @@ public struct MessageRecord: Sendable, Equatable {
     /// For a routed delivery of a catch-all mailbox: the message it belongs to and its target mailbox.
     public var parentID: Int64? = nil
     public var address: String? = nil
+    /// Where the last attempt went (its target's name and mailbox): a row in doubt is settled there.
+    public var attemptTarget: String? = nil
+    public var attemptAddress: String? = nil
 }

@@ -110,6 +110,15 @@ enum Schema {
                 WHERE id = NEW.id;
         END;
         """,
+        // 8: the state's own identity (a random id made on its first run, also written into each Maildir target's
+        // root), so a lost or swapped state is recognised instead of silently re-delivering everything; the target
+        // mailbox of each attempt (messages.target keeps the target's name), so a row in doubt is settled where it
+        // was attempted even after the plan moved the mailbox (run --rebind).
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        ALTER TABLE messages ADD COLUMN attempt_address TEXT;   -- the target mailbox an attempt went to
+        ALTER TABLE mailboxes ADD COLUMN rebound TEXT;          -- run --rebind: where it was bound before, and when
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

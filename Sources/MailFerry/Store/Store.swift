@@ -42,7 +42,7 @@ public final class Store: Sendable {
     }
 
     /// Runs `body` on an idle reader connection, opening another when every one is busy.
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
         let reader = try readers.withLock { $0.popLast() } ?? Store.openReader(path: path)
         defer { readers.withLock { $0.append(reader) } }
         return try body(reader)
@@ -68,7 +68,7 @@ public final class Store: Sendable {
         }) ?? 0
     }
 
-    private func now() -> Double { Date().timeIntervalSince1970 }
+    func now() -> Double { Date().timeIntervalSince1970 }
 
     // MARK: - Mailboxes
 
@@ -201,14 +201,15 @@ public final class Store: Sendable {
     }
 
     static let recordColumns = "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at, "
-        + "size, message_id, parent_id, address, date_header"
+        + "size, message_id, parent_id, address, date_header, target, attempt_address"
 
     static func record(_ row: Statement) -> MessageRecord {
         MessageRecord(id: row.int(0), uidl: row.text(1) ?? "", listedSize: Int(row.int(2)),
                       state: MessageState(rawValue: row.text(3) ?? "") ?? .listed, token: row.text(4),
                       targetRef: row.text(5), attempts: Int(row.int(6)), firstSeenAt: row.double(7),
                       size: row.isNull(8) ? nil : Int(row.int(8)), messageID: row.text(9),
-                      dateHeader: row.text(12), parentID: row.isNull(10) ? nil : row.int(10), address: row.text(11))
+                      dateHeader: row.text(12), parentID: row.isNull(10) ? nil : row.int(10), address: row.text(11),
+                      attemptTarget: row.text(13), attemptAddress: row.text(14))
     }
 
     /// The routed delivery of message `parent` to `address` (a catch-all mailbox's fan-out): created `listed` on
@@ -285,25 +286,27 @@ public final class Store: Sendable {
 
     /// The attempt, written and committed before the target is touched (write the attempt before the act), together
     /// with what was recovered of the envelope (one commit).
-    public func markDelivering(id: Int64, target: String, token: String, size: Int, sha256: String,
-                               envelope: EnvelopeColumns? = nil) throws {
-        try markDeliveringLater(id: id, target: target, token: token, size: size, sha256: sha256, envelope: envelope)
-            .wait()
+    public func markDelivering(id: Int64, target: String, address: String? = nil, token: String, size: Int,
+                               sha256: String, envelope: EnvelopeColumns? = nil) throws {
+        try markDeliveringLater(id: id, target: target, address: address, token: token, size: size, sha256: sha256,
+                                envelope: envelope).wait()
     }
 
     /// The same, queued for the next group commit without waiting: `wait()` on the result returns once it is
     /// committed. Only for a delivery that stays out of sight until the caller has waited for it
     /// (`Delivery.stagesUnseen`: nothing can land in the target before the checkpoint says it may have).
-    func markDeliveringLater(id: Int64, target: String, token: String, size: Int, sha256: String,
-                             envelope: EnvelopeColumns? = nil) -> GroupCommit.Pending {
+    /// `target` and `address` name where the attempt goes (the target and its mailbox), so a row left in doubt is
+    /// settled there whatever the plan says later.
+    func markDeliveringLater(id: Int64, target: String, address: String? = nil, token: String, size: Int,
+                             sha256: String, envelope: EnvelopeColumns? = nil) -> GroupCommit.Pending {
         let time = now()
-        let attempt: [Statement.Value] = [.text(target), .text(token), .int(Int64(size)), .text(sha256), .double(time),
-                                          .int(id)]
+        let attempt: [Statement.Value] = [.text(target), address.map { .text($0) } ?? .null, .text(token),
+                                          .int(Int64(size)), .text(sha256), .double(time), .int(id)]
         return submit { db in
             guard let envelope else {
                 try db.prepare("""
-                    UPDATE messages SET state = 'delivering', target = ?, token = ?, size = ?, sha256 = ?,
-                    attempts = attempts + 1, next_try_at = NULL, updated_at = ? WHERE id = ?
+                    UPDATE messages SET state = 'delivering', target = ?, attempt_address = ?, token = ?, size = ?,
+                    sha256 = ?, attempts = attempts + 1, next_try_at = NULL, updated_at = ? WHERE id = ?
                     """).run(attempt)
                 return
             }
@@ -313,16 +316,16 @@ public final class Store: Sendable {
             guard let arrival = envelope.arrivalAt else {
                 try db.prepare("""
                     UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, state = 'delivering', target = ?,
-                    token = ?, size = ?, sha256 = ?, attempts = attempts + 1, next_try_at = NULL, updated_at = ?
-                    WHERE id = ?
+                    attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, next_try_at = NULL,
+                    updated_at = ? WHERE id = ?
                     """).run(columns + attempt)
                 return
             }
             // arrival_at given: the trigger (schema 7) leaves a changed arrival_at as it is.
             try db.prepare("""
                 UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, arrival_at = ?, state = 'delivering',
-                target = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, next_try_at = NULL, updated_at = ?
-                WHERE id = ?
+                target = ?, attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1,
+                next_try_at = NULL, updated_at = ? WHERE id = ?
                 """).run(columns + [.double(arrival)] + attempt)
         }
     }
@@ -470,7 +473,7 @@ public final class Store: Sendable {
 
     /// Runs `body` as one write of the next group commit (`GroupCommit`) and returns once it is durable, with what
     /// `body` returned.
-    private func write<T>(_ body: @escaping (Database) throws -> T) throws -> T {
+    func write<T>(_ body: @escaping (Database) throws -> T) throws -> T {
         let result = ResultBox<T>()
         try submit { db in result.value = try body(db) }.wait()
         return result.value!
