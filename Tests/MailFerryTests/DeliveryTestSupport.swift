@@ -98,6 +98,27 @@ final class IMAPProbe {
         return try run(command, literals: &literals)
     }
 
+    /// APPENDs `message` to `folder` byte for byte (a non-synchronizing literal, LITERAL+); returns the response.
+    @discardableResult
+    func append(_ message: [UInt8], to folder: String = "INBOX") throws -> [String] {
+        tag += 1
+        let t = "p\(tag)"
+        let bytes = Array("\(t) APPEND \"\(folder)\" {\(message.count)+}\r\n".utf8) + message + Array("\r\n".utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw FakeServerError("probe: cannot send the APPEND") }
+            sent += n
+        }
+        var lines: [String] = []
+        for _ in 0..<1000 {
+            let text = try line()
+            lines.append(text)
+            if text.hasPrefix("\(t) ") { return lines }
+        }
+        throw FakeServerError("probe: no end to the APPEND")
+    }
+
     /// Every message of `folder` (raw IMAP name), in UID order.
     func messages(in folder: String) throws -> [StoredMessage] {
         let select = try run("EXAMINE \"\(folder)\"")

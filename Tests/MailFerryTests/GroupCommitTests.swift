@@ -172,7 +172,7 @@ import Testing
         }
         print("group commit crash (\(kind)): \(tried)")
         let (e2e, _) = try #require(landed, "no crash mid-migration: \(tried)")
-        let rerun = try e2e.run()
+        let rerun = try e2e.rerunThroughSettleWindow(["alice", "bob", "carol"])
         #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
         for user in ["alice", "bob", "carol"] {
             try e2e.expectExactlyOnce(user)

@@ -188,6 +188,10 @@ enum RunCommand {
         if s.removed > 0 { tail.append("\(s.removed) deleted from the source (retention)") }
         if s.failed > 0 { tail.append("\(s.failed) failed") }
         if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
+        if s.leftInDoubt > 0 {
+            tail.append("\(s.leftInDoubt) message\(s.leftInDoubt == 1 ? "" : "s") in doubt at the IMAP target, left "
+                + "for a later run so \(s.leftInDoubt == 1 ? "it is" : "they are") not delivered twice")
+        }
         if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }
         if s.mailboxesDeferred > 0 {
             tail.append("\(s.mailboxesDeferred) mailbox\(s.mailboxesDeferred == 1 ? "" : "es") deferred (transient)")

@@ -129,6 +129,10 @@ public struct Plan: Sendable {
         /// Prepend "X-MailFerry-Delivery: <token>" to each message, so an in-doubt APPEND is found by that header
         /// (also for messages without Message-ID and Date); off by default, so bodies stay byte-identical.
         public var provenanceHeader: Bool = false
+        /// Seconds an APPEND left in doubt by a crash, and not found in the folder, waits before it is sent again,
+        /// counted from the first run that found it in doubt (design.md, "IMAP in doubt").
+        public var settleSeconds: Int = IMAPTarget.defaultSettleSeconds
+        public static let defaultSettleSeconds = 900
     }
 
     /// The plan's `acting`: "authzid" (SASL authorization identity, RFC 4616; the default) or "master" (Dovecot's

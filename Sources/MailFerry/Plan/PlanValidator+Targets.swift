@@ -7,7 +7,7 @@ extension PlanValidator {
     static let maildirKeys = ["kind", "path", "owner", "group"]
     static let imapKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
                            "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
-                           "provenanceHeader"]
+                           "provenanceHeader", "settleSeconds"]
     static let lmtpKeys = ["kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "dataTimeoutSeconds",
                            "from", "envelopeFrom"]
     static let smtpKeys = ["kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds",
@@ -152,12 +152,15 @@ extension PlanValidator {
         }
         let (acting, separator) = imapActing(t, at: at)
         let provenanceHeader = bool(t, "provenanceHeader", at: at) ?? false
+        // At least a minute: a server may still be storing a dead connection's APPEND for a moment.
+        let settle = integer(t, "settleSeconds", at: at, range: 60...604_800) ?? Plan.IMAPTarget.defaultSettleSeconds
         guard let server, let user = credentials.user, credentials.ok, let acting, let separator else { return nil }
         var target = Plan.IMAPTarget(endpoint: server, user: user, password: credentials.password,
                                      token: credentials.token, authorize: authorize, folder: folder, flags: flags)
         target.acting = acting
         target.masterSeparator = separator
         target.provenanceHeader = provenanceHeader
+        target.settleSeconds = settle
         return Plan.Target(name: name, kind: .imap(target), spots: credentials.spots)
     }
 

@@ -78,6 +78,10 @@ struct ConsoleObserver: RunObserver {
         if r.removed > 0 { text += ", \(r.removed) deleted from the source (retention)" }
         for note in r.notes where note.hasPrefix("would ") { text += "\n    \(note)" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
+        if let doubt = r.leftInDoubt?.count {
+            text += ", \(doubt) \(doubt == 1 ? "message" : "messages") in doubt at the IMAP target, left for a later "
+                + "run so \(doubt == 1 ? "it is" : "they are") not delivered twice"
+        }
         text += String(format: " [%.1f s]", r.seconds)
         if let waiting = r.waiting { text += "\n    waiting: \(waiting)" }
         if let error = r.error {

@@ -112,6 +112,16 @@ public enum ReportWriter {
                 out += "- \(cell(m.address)): " + m.possibleDuplicates.map(cell).joined(separator: ", ") + "\n"
             }
         }
+        let held = s.mailboxes.filter { $0.leftInDoubt != nil }
+        if !held.isEmpty {
+            out += "\n## In doubt at the IMAP target\n\nA crash left these APPENDs in doubt and the folder does not "
+            out += "show them yet. The server may still be storing what the dead connection sent, so they are left for a "
+            out += "later run so they are not delivered twice: it asks the folder again and appends only what is still "
+            out += "missing once the target's settleSeconds have passed. Until then the run ends with exit 1.\n\n"
+            for m in held {
+                out += "- \(cell(m.address)): " + (m.leftInDoubt ?? []).map(cell).joined(separator: ", ") + "\n"
+            }
+        }
         let noted = s.mailboxes.filter { $0.waiting != nil || !$0.notes.isEmpty }
         if !noted.isEmpty {
             out += "\n## Notes\n\n"

@@ -31,6 +31,10 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var removed = 0
     /// Attempts a crash had left in doubt and that were found in the target (completed, not redelivered).
     public var reconciled = 0
+    /// Attempts in doubt at an IMAP target, not found there and younger than its `settleSeconds`: not sent again
+    /// (the server may still store the dead connection's APPEND), asked about again by a later run. Their UIDLs; nil
+    /// when there were none (and in reports written before it existed).
+    public var leftInDoubt: [String]?
     /// Work left for a later run because the run stopped early (interrupt or a lost connection).
     public var pending = 0
     public var seconds = 0.0
@@ -146,7 +150,13 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     /// Messages of this run that reached a final or deferred state.
     public var settled: Int { delivered + duplicate + deferred + failed + quarantined }
 
-    public var ok: Bool { error == nil && deferred == 0 && failed == 0 && quarantined == 0 && pending == 0 }
+    public var ok: Bool {
+        error == nil && deferred == 0 && failed == 0 && quarantined == 0 && pending == 0 && leftInDoubt == nil
+    }
+
+    mutating func noteLeftInDoubt(_ uidl: String) {
+        leftInDoubt = (leftInDoubt ?? []) + [uidl]
+    }
 }
 
 /// A whole run: what the reports and the summary line are made of.
@@ -171,6 +181,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var quarantined: Int { mailboxes.reduce(0) { $0 + $1.quarantined } }
     public var removed: Int { mailboxes.reduce(0) { $0 + $1.removed } }
     public var pending: Int { mailboxes.reduce(0) { $0 + $1.pending } }
+    public var leftInDoubt: Int { mailboxes.reduce(0) { $0 + ($1.leftInDoubt?.count ?? 0) } }
     /// Mailboxes stopped by a lasting problem (credentials, TLS, a refusal), which needs someone to act.
     public var mailboxErrors: Int { mailboxes.filter { $0.error != nil && $0.errorKind != .transient }.count }
     /// Mailboxes stopped by transient trouble (a timeout, a dropped connection): retried by the next run.

@@ -80,7 +80,6 @@ public final class Runner: Sendable {
 
     func migrate(_ mailbox: Plan.Mailbox) -> MailboxResult {
         let started = Date()
-        let startedAt = monotonicSeconds()
         var result = MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target)
         var mailboxID: Int64?
         do {
@@ -93,15 +92,18 @@ public final class Runner: Sendable {
                 try? settle(targets, &result)
                 targets.closeAll()
             }
-            let mayStraggle = try crashMayStillLand(mailbox, mailboxID: id)
-            if !mayStraggle {
-                try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
-            }
+            try reconcile(mailbox, mailboxID: id, targets: targets, result: &result)
             try transferAll(mailbox, mailboxID: id, targets: targets, result: &result)
             try settle(targets, &result)
-            if mayStraggle && !StopSignal.requested && result.waiting == nil {
-                awaitStragglers(startedAt: startedAt)
-                if try reconcile(mailbox, mailboxID: id, targets: targets, result: &result) > 0 {
+            if result.leftInDoubt != nil && !StopSignal.requested {
+                // What is held in doubt is asked about once more at the end: a dead connection's APPEND has had the
+                // whole run to be stored. Not a time bound (nothing is sent again for it), only fewer runs that end
+                // with exit 1. A hold that ran out meanwhile sends its message now, and a catch-all message whose
+                // routed delivery was held (deferred, due at once) is completed once that delivery is found.
+                result.leftInDoubt = nil
+                let reconciled = result.reconciled
+                if try reconcile(mailbox, mailboxID: id, targets: targets, result: &result) > 0
+                    || (mailbox.global != nil && result.reconciled > reconciled) {
                     try transferAll(mailbox, mailboxID: id, targets: targets, result: &result)
                     try settle(targets, &result)
                 }
@@ -168,14 +170,20 @@ public final class Runner: Sendable {
     }
 
     /// Settles attempts a crash left in doubt, before they are retried: found in the target means delivered,
-    /// absent means it goes back to be delivered again (DESIGN.md, per-message states). A target that cannot be
+    /// absent means it goes back to be delivered again (design.md, per-message states). A target that cannot be
     /// asked (LMTP, SMTP) gets the message again, and the report lists it as a possible duplicate. Returns how many
     /// messages went back to be fetched again.
+    ///
+    /// An IMAP folder that does not show a searchable attempt is no proof it will not: the server may still be
+    /// storing what the dead connection sent (design.md, "IMAP in doubt"). Such an attempt is held, not sent again,
+    /// until the target's `settleSeconds` have passed since the first run that found it in doubt, and the run says
+    /// so (`leftInDoubt`, exit 1).
     @discardableResult
     func reconcile(_ mailbox: Plan.Mailbox, mailboxID: Int64, targets: TargetPool,
                    result: inout MailboxResult) throws -> Int {
         let doubtful = try store.inDoubt(mailbox: mailboxID)
         guard !doubtful.isEmpty else { return 0 }
+        let now = Date().timeIntervalSince1970
         var relisted = 0
         // Each row is settled where its attempt went, even when the plan has since moved the mailbox
         // (`run --rebind`): by the attempt's target and mailbox.
@@ -210,10 +218,14 @@ public final class Runner: Sendable {
             defer { if attempted.target != mailbox.target { delivery.close() } }
             let attempts = rows.filter { $0.token != nil }.map(\.inDoubtAttempt)
             let found = try delivery.reconcile(attempts)
+            let settle = Double(plan.targets[attempted.target]?.settleSeconds ?? 0)
             for row in rows {
                 if let token = row.token, let ref = found[token] {
                     try store.markDelivered(id: row.id, targetRef: ref)
                     result.reconciled += 1
+                } else if delivery.inDoubtPolicy == .search, delivery.confirmsLater(row.inDoubtAttempt),
+                          try store.holdInDoubt(id: row.id, until: now + settle) > now {
+                    result.noteLeftInDoubt(row.uidl)
                 } else {
                     try store.markListed(id: row.id)
                     relisted += 1
@@ -226,26 +238,6 @@ public final class Runner: Sendable {
             }
         }
         return relisted
-    }
-
-    /// A server goes on reading what a client sent before it died: an APPEND a killed run had all on the wire is
-    /// stored after that run is gone, and after a run started at once has looked for it. So when the last attempt
-    /// left in doubt in an IMAP target is recent, the run first moves what is new and asks the folder at the end,
-    /// `stragglerSettle` seconds after it started at the least (the dead run was gone before this one started).
-    /// Runs from cron, minutes apart, ask at once.
-    static let stragglerSettle = 2.0
-    static let recentDoubt = 600.0
-
-    func crashMayStillLand(_ mailbox: Plan.Mailbox, mailboxID: Int64) throws -> Bool {
-        guard case .imap = plan.targets[mailbox.target]?.kind,
-              let latest = try store.latestInDoubtAttempt(mailbox: mailboxID) else { return false }
-        return Date().timeIntervalSince1970 - latest < Self.recentDoubt
-    }
-
-    private func awaitStragglers(startedAt: Double) {
-        let until = startedAt + Self.stragglerSettle
-        // Bounded by stragglerSettle; a stop signal ends it.
-        while monotonicSeconds() < until && !StopSignal.requested { usleep(20_000) }
     }
 
     /// One message to fetch: either its row is known from its UIDL, or (a UIDL shared by several messages) its
@@ -391,7 +383,6 @@ public final class Runner: Sendable {
     /// fetched, delivered, deleted or recorded.
     func preview(_ mailbox: Plan.Mailbox) -> MailboxResult {
         let started = Date()
-        let startedAt = monotonicSeconds()
         var result = MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target)
         do {
             guard let source = plan.sources[mailbox.source] else {
@@ -629,6 +620,7 @@ public final class Runner: Sendable {
                                  sha256: spool.sha256)
         var finished = 0
         var failedRoutes = 0
+        var held = 0
         var waiting: [(row: MessageRecord, address: String)] = []
         for routed in decision.deliveries {
             let child = try store.routedDelivery(parent: row, mailbox: mailboxID, address: routed.mailbox)
@@ -636,6 +628,9 @@ public final class Runner: Sendable {
                 finished += 1
             } else if child.state == .failed || child.state == .duplicate {
                 failedRoutes += 1
+            } else if child.state == .delivering {
+                // Held in doubt by `reconcile` (an IMAP folder that may still store it): not sent again now.
+                held += 1
             } else {
                 waiting.append((child, routed.mailbox))
             }
@@ -694,9 +689,10 @@ public final class Runner: Sendable {
             }
         } else {
             // Some routed delivery waits for a later run: so does the message (it is fetched and routed again, and
-            // the deliveries already made are skipped).
+            // the deliveries already made are skipped). One held in doubt is asked about again by the next run.
             try store.markDeferred(id: row.id, kind: .transient, error: "a routed delivery is deferred",
-                                   retryAt: Runner.retryTime(attempts: row.attempts + 1, kind: .transient),
+                                   retryAt: held > 0 ? Date().timeIntervalSince1970
+                                       : Runner.retryTime(attempts: row.attempts + 1, kind: .transient),
                                    countAttempt: false)
         }
     }
@@ -918,6 +914,12 @@ public final class Runner: Sendable {
 }
 
 extension Plan.Target {
+    /// How long an IMAP APPEND left in doubt is held before it is sent again; nil for other kinds.
+    var settleSeconds: Int? {
+        guard case .imap(let imap) = kind else { return nil }
+        return imap.settleSeconds
+    }
+
     /// LMTP and SMTP carry an envelope: one transaction can hold several recipients.
     var carriesEnvelope: Bool {
         switch kind {

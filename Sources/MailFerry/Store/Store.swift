@@ -242,11 +242,16 @@ public final class Store: Sendable {
         }
     }
 
-    /// When the latest attempt still in doubt in this mailbox was checkpointed, if there is one.
-    public func latestInDoubtAttempt(mailbox: Int64) throws -> Double? {
-        try database.withLock { db in
-            try db.prepare("SELECT max(updated_at) FROM messages WHERE mailbox_id = ? AND state = 'delivering'")
-                .rows([.int(mailbox)]) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+    /// An in-doubt attempt the target did not show: it is not sent again before `until`, counted from the first run
+    /// that found it in doubt (a later call keeps that time). Returns the time in force. The row's `next_try_at`
+    /// holds it ("no new attempt before"); an attempt starts with it cleared (`markDeliveringLater`).
+    public func holdInDoubt(id: Int64, until: Double) throws -> Double {
+        try write { db in
+            try db.prepare("""
+                UPDATE messages SET next_try_at = coalesce(next_try_at, ?) WHERE id = ? AND state = 'delivering'
+                """).run([.double(until), .int(id)])
+            return try db.prepare("SELECT coalesce(next_try_at, ?) FROM messages WHERE id = ?")
+                .rows([.double(until), .int(id)]) { $0.double(0) }.first ?? until
         }
     }
 
@@ -300,8 +305,8 @@ public final class Store: Sendable {
         return submit { db in
             guard let envelope else {
                 try db.prepare("""
-                    UPDATE messages SET state = 'delivering', target = ?, attempt_address = ?, token = ?, size = ?, sha256 = ?,
-                    attempts = attempts + 1, updated_at = ? WHERE id = ?
+                    UPDATE messages SET state = 'delivering', target = ?, attempt_address = ?, token = ?, size = ?,
+                    sha256 = ?, attempts = attempts + 1, next_try_at = NULL, updated_at = ? WHERE id = ?
                     """).run(attempt)
                 return
             }
@@ -311,14 +316,16 @@ public final class Store: Sendable {
             guard let arrival = envelope.arrivalAt else {
                 try db.prepare("""
                     UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, state = 'delivering', target = ?,
-                    attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?
+                    attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, next_try_at = NULL,
+                    updated_at = ? WHERE id = ?
                     """).run(columns + attempt)
                 return
             }
             // arrival_at given: the trigger (schema 7) leaves a changed arrival_at as it is.
             try db.prepare("""
                 UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, arrival_at = ?, state = 'delivering',
-                target = ?, attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?
+                target = ?, attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1,
+                next_try_at = NULL, updated_at = ? WHERE id = ?
                 """).run(columns + [.double(arrival)] + attempt)
         }
     }
