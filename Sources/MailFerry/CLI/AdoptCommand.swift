@@ -55,10 +55,7 @@ enum AdoptCommand {
         let lock: PlanLock
         let store: Store
         do {
-            try FileManager.default.createDirectory(atPath: (plan.statePath as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            lock = try PlanLock(path: plan.statePath + ".lock")
+            lock = try PlanLock.forState(plan.statePath)
             store = try Store(path: plan.statePath)
         } catch let busy as PlanLock.Busy {
             console.error("mailferry: \(busy); adopt waits for no run: try again when it is done")

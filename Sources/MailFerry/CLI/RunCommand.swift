@@ -66,10 +66,7 @@ enum RunCommand {
         let lock: PlanLock
         let store: Store
         do {
-            try FileManager.default.createDirectory(atPath: (plan.statePath as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            lock = try PlanLock(path: plan.statePath + ".lock")
+            lock = try PlanLock.forState(plan.statePath)
             // Before any mail moves: a damaged state could deliver messages again or lose checkpoints (issue 16).
             if let damage = try StateIntegrity.beforeRun(path: plan.statePath), !damage.ok {
                 console.error("mailferry run: " + damage.refusal(display: relativeToCurrent(plan.statePath)))

@@ -16,6 +16,15 @@ public final class PlanLock {
         }
     }
 
+    /// The lock of the plan whose state database is `statePath` (`<state>.lock`), its folder created (0700) when
+    /// missing: what `run` and `adopt` hold while they change the state.
+    public static func forState(_ statePath: String) throws -> PlanLock {
+        try FileManager.default.createDirectory(atPath: (statePath as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        return try PlanLock(path: statePath + ".lock")
+    }
+
     public init(path: String) throws {
         self.path = path
         fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
