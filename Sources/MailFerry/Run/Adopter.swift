@@ -83,6 +83,15 @@ final class Adopter: Sendable {
         let rows = try store.syncListing(mailbox: mailboxID, entries: unique).work
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         var maildirs = MaildirIndex()
+        // One IMAP session per target mailbox, for the whole listing.
+        var sessions: [String: IMAPDelivery] = [:]
+        defer { for session in sessions.values { session.close() } }
+        func imapSession(_ address: String) throws -> IMAPDelivery? {
+            if let open = sessions[address] { return open }
+            guard let made = try plan.delivery(for: mailbox, address: address) as? IMAPDelivery else { return nil }
+            sessions[address] = made
+            return made
+        }
         for row in rows {
             guard let entry = byUIDL[row.uidl] else { continue }
             // What to look for: the mailbox itself, or each routed delivery of a catch-all's message.
@@ -126,10 +135,7 @@ final class Adopter: Sendable {
                 }
                 let sha256 = hasher.finalizeHex()
                 for item in wanted {
-                    guard let imap = try plan.delivery(for: mailbox, address: item.address) as? IMAPDelivery else {
-                        continue
-                    }
-                    defer { imap.close() }
+                    guard let imap = try imapSession(item.address) else { continue }
                     let token = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl).identityDigest
                     let uids = try imap.locate([InDoubtAttempt(token: token, messageID: messageID, size: size,
                                                                dateHeader: dateHeader)])[token] ?? []
