@@ -17,6 +17,9 @@ struct Options {
     var mailferry = ""
     /// `--state-rows`: only measure status and the dashboard refresh over state databases of these sizes.
     var stateRows: [Int] = []
+    /// `--write-state FILE`: only write a state database of `--rows` rows there (for measuring the state checks).
+    var writeState: String?
+    var rows = 1_000_000
     /// `--envelope-only N`: only time envelope recovery of N corpus messages in this process (EnvelopeOnly.swift).
     var envelopeOnly = 0
 
@@ -32,6 +35,8 @@ struct Options {
           --state-rows N,...  instead: time and peak RSS of mailferry status and of the dashboard refresh over a
                          state database of N message rows in --mailboxes mailboxes (no lab, no peers)
           --envelope-only N  instead: µs per message of envelope recovery over N corpus messages, in this process
+          --write-state FILE [--rows N]  instead: write a state database of N message rows (default 1000000) in
+                         --mailboxes mailboxes to FILE, as --state-rows seeds it (docs/operations.md); nothing else
         """
 
     init(_ arguments: [String]) throws {
@@ -59,10 +64,12 @@ struct Options {
                 guard !stateRows.isEmpty else { throw BenchError("--state-rows wants numbers: 20000,100000") }
             case "--mailferry": mailferry = iterator.next() ?? ""
             case "--envelope-only": envelopeOnly = max(1, try number(argument))
+            case "--write-state": writeState = iterator.next()
+            case "--rows": rows = max(1, try number(argument))
             default: throw BenchError("unknown argument \(argument)\n\(Options.usage)")
             }
         }
-        guard envelopeOnly > 0 || FileManager.default.isExecutableFile(atPath: mailferry) else {
+        guard envelopeOnly > 0 || writeState != nil || FileManager.default.isExecutableFile(atPath: mailferry) else {
             throw BenchError("--mailferry PATH: the release mailferry binary (scripts/bench passes it)")
         }
     }
@@ -300,7 +307,14 @@ func loadAverage() -> String {
 do {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
     let load = loadAverage()
-    if options.envelopeOnly > 0 {
+    if let file = options.writeState {
+        guard !FileManager.default.fileExists(atPath: file) else { throw BenchError("\(file) exists; not replaced") }
+        let started = Date()
+        try StateRows.seed(statePath: file, rows: options.rows, mailboxes: options.mailboxes)
+        print("mailferry-bench: \(options.rows) rows in \(options.mailboxes) mailboxes written to \(file) in "
+              + String(format: "%.1f s", Date().timeIntervalSince(started)))
+        exit(0)
+    } else if options.envelopeOnly > 0 {
         print(EnvelopeOnly.measure(messages: options.envelopeOnly))
     } else if !options.stateRows.isEmpty {
         let rows = try options.stateRows.flatMap {
