@@ -1,12 +1,27 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The layers, lowest first. Each target may import only what it lists: `scripts/check-layers` proves a wrong-way
+// import fails to build (docs/design.md, "Layers").
+//
+//   MailCore       messages, headers, addresses, dates, envelope recovery, routing. Foundation only, no I/O.
+//   MailSystem     the operating system: files and spools, processes, signals, crash and fault points.
+//   MailWire       sockets, TLS, line reader; the POP3, IMAP, SMTP and LMTP clients with their typed errors.
+//   MailStore      SQLite: schema, per-message checkpoints, group commit.
+//   MailFerry      the engine: plan, targets, mailbox runs, reconciliation, retention, reports.
+//   MailFerryCommandLine  commands, help, exit codes, console, live progress.
+//   mailferry      `main` alone.
+let strict: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"]),
+]
+
 let package = Package(
     name: "mailferry",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mailferry", targets: ["mailferry"]),
-        .library(name: "MailFerry", targets: ["MailFerry"]),
+        // The layers below the command line, for the fuzz targets (Fuzz/).
+        .library(name: "MailFerry", targets: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry"]),
     ],
     targets: [
         .systemLibrary(
@@ -19,16 +34,37 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
-        // Everything testable lives here; the executables are thin.
-        .target(name: "MailFerry", dependencies: ["CSQLite", "COpenSSL"]),
-        .executableTarget(name: "mailferry", dependencies: ["MailFerry"]),
+        .target(name: "MailCore", swiftSettings: strict),
+        .target(name: "MailSystem", dependencies: ["MailCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "MailWire", dependencies: ["MailCore", "MailSystem", "COpenSSL"], swiftSettings: strict),
+        .target(name: "MailStore", dependencies: ["MailCore", "MailSystem", "CSQLite"], swiftSettings: strict),
+        .target(
+            name: "MailFerry",
+            dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "MailFerryCommandLine",
+            dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry"],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "mailferry", dependencies: ["MailFerryCommandLine"], swiftSettings: strict),
         // The lab: a private Dovecot on loopback, a seeded legacy corpus. Serves the tests and the demo.
         // Depends on Foundation only, so the lab never shares code paths with what it tests.
         .target(name: "MailFerryLab"),
         .executableTarget(name: "mailferry-lab", dependencies: ["MailFerryLab"]),
         // The benchmark against fetchmail, getmail6 and a raw RETR ceiling (scripts/bench); not part of the tests.
-        .executableTarget(name: "mailferry-bench", dependencies: ["MailFerryLab", "MailFerry", "CSQLite", "COpenSSL"]),
+        .executableTarget(
+            name: "mailferry-bench",
+            dependencies: ["MailFerryLab", "MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "CSQLite",
+                           "COpenSSL"]
+        ),
         // Golden files are read from the source tree (#filePath), not bundled.
-        .testTarget(name: "MailFerryTests", dependencies: ["MailFerry", "MailFerryLab"], exclude: ["Golden"]),
+        .testTarget(
+            name: "MailFerryTests",
+            dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "MailFerryCommandLine",
+                           "MailFerryLab"],
+            exclude: ["Golden"]
+        ),
     ]
 )

@@ -1,6 +1,11 @@
 import COpenSSL
 import Foundation
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
 
 /// The raw ceiling: a plain POP3S client that logs in, LISTs and RETRs every message pipelined `depth` deep, and
 /// throws the bytes away. No parsing beyond counting the ".CRLF" terminators (RFC 1939 §3), no spool, no delivery:

@@ -1,6 +1,10 @@
 import Foundation
 import MailFerry
 import MailFerryLab
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// `--envelope-only N`: the CPU cost of envelope recovery alone, in this process (no lab, no peers): the headers of
 /// N bench-corpus messages are parsed once, then their envelopes are recovered (with a trust boundary, as a plan

@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import MailFerryLab
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String

@@ -1,6 +1,10 @@
 import CSQLite
 import Foundation
 import MailFerry
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// `--state-rows N,…`: what `mailferry status` and the dashboard refresh every run ends with (`status --html`
 /// writes the same page) cost over a state database of N message rows, without a lab: the rows are written through

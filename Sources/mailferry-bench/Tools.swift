@@ -1,5 +1,10 @@
 import Foundation
 import MailFerryLab
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
 
 /// Writes the configuration of each tool for the same lab and mailboxes.
 struct Setup {

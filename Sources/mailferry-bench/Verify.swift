@@ -1,6 +1,11 @@
 import COpenSSL
 import Foundation
 import MailFerryLab
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
 
 /// SHA-256 of some bytes, as a hashable value.
 struct Digest: Hashable {

@@ -2,6 +2,11 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
 
 // mailferry-bench: mailferry against fetchmail, getmail6 and a raw pipelined RETR ceiling, on one private Dovecot,
 // in one run. Not a test: it prints numbers. `scripts/bench` installs the peers, builds in release mode and runs it.

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A catch-all ("global") legacy mailbox killed mid-run, into IMAP and Maildir: each routed delivery has its own
 /// checkpoint, and whatever the kill hit, a message reaches each person it was for exactly once (a message for two

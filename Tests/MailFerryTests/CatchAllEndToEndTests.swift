@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A catch-all ("global") legacy mailbox through the real binary: each message reaches the person its recovered
 /// envelope names (Bcc included), unknown addresses reach the fallback, forged trace lines below the provider's

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// `mailferry check` against a real Dovecot on 127.0.0.1, through the real binary. Serialized: the machine is small
 /// and one test checks 200 mailboxes.

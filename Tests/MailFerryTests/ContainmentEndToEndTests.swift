@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Containment and ownership through the real binary, with a real Dovecot as the legacy server (SECURITY.md).
 @Suite(.serialized) struct ContainmentEndToEndTests {

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Nothing a message says can steer a file outside a Maildir target's root (SECURITY.md, "Containment"): values
 /// filled into a target path are single safe folder names, hostile recovered recipients go to the fallback with

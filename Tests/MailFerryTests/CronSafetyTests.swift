@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Months of cron runs: poisonous messages are quarantined, a renumbered maildrop trips the breaker instead of
 /// being copied twice, and retention deletes only what was confirmed long enough ago.

@@ -4,6 +4,11 @@ import FoundationXML
 #endif
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// reports/<plan>/index.html: self-contained, well-formed SVG, the right numbers, every outside string escaped.
 @Suite struct DashboardTests {

@@ -2,6 +2,11 @@ import Foundation
 import Synchronization
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// SMTP and LMTP targets wait `dataTimeoutSeconds` (default 600, RFC 5321 §4.5.3.2.6) for the reply after DATA's
 /// final ".", separately from `timeoutSeconds`: a slow content filter must not put a message in doubt, to be sent

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A spool file holding exactly `bytes`, as the runner would hand it to a delivery.
 func makeSpool(_ dir: TempFolder, _ bytes: [UInt8]) throws -> SpoolFile {

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// How many files a Maildir holds in new/ and cur/ (none read; a missing folder holds none).
 func maildirFileCount(_ maildir: String) -> Int {

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// mailferry against a real Dovecot on 127.0.0.1, through the real binary. Serialized: each test moves hundreds of
 /// messages and the machine has two cores.

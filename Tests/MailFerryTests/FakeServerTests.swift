@@ -3,6 +3,11 @@ import Foundation
 import Glibc
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The fake server itself: a broken script must surface as a failed test within its timeout, never as a hang, and
 /// the transcript must be what the client wrote.

@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Inputs the fuzz targets (Fuzz/, scripts/fuzz) found breaking an invariant, minimized, kept as regression tests.
 @Suite struct FuzzRegressionTests {

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Everything a person reads, snapshotted (STYLE.md habit 8): the errors of broken plans, every help text, usage
 /// errors, `init`, and the `check` table. The real binary runs in a fresh workspace; its exit code, stdout and

@@ -2,6 +2,11 @@ import Foundation
 import Glibc
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The state database's group commit: concurrent workers' checkpoints share commits, each caller still returns only
 /// once its own write is durable, and one failing write does not take the others with it.

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// IMAP APPEND delivery against a real Dovecot (DovecotLab): bytes, INTERNALDATE, flags, folders, master-user logins,
 /// UIDPLUS, reconciliation, connection reuse; and one scripted fake server per failure class.

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The real POP3 servers of the README's interop matrix: a whole migration from the second one (GNU Mailutils
 /// pop3d, mbox) through the real binary, and Dovecot's column of the matrix asserted (Mailutils' column is asserted

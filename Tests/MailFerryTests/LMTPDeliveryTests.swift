@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// LMTP delivery against a real Dovecot (DovecotLab's LMTP over TCP and its Unix socket): per-recipient results,
 /// dot-stuffing and CRLF normalisation on the wire, the envelope sender, connection reuse, throughput.

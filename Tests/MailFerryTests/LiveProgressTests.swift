@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A screen as a terminal would show it after `text`: enough of a VT100 for what mailferry writes (CR, LF, erase to
 /// end of line, cursor up, colours ignored). What is left on it is what an admin would read.

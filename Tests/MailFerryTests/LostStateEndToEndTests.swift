@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A lost state never doubles a mailbox (docs/design.md, "A lost state"): after a real migration from Dovecot, the
 /// state is deleted, truncated to 0 bytes and replaced by an empty database in turn; each time the next run refuses

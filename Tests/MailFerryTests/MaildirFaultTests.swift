@@ -2,6 +2,11 @@ import Foundation
 import Glibc
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A disk that lies: a failing fsync, close or rename on the Maildir path (`FaultPoint`, EIO) never lets a message
 /// count as delivered unless its file is durably in new/. Before the rename the delivery is refused and tmp/ is

@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 @Suite struct MaildirTests {
     func spool(_ dir: TempFolder, _ text: String) throws -> SpoolFile {

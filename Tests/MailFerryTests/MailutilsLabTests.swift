@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// mailferry's POP3 client against a second real server: GNU Mailutils pop3d (Debian's mailutils-pop3d), which
 /// stores mail in mbox and behaves differently from Dovecot in UIDLs, sizes, APOP and what it does to messages.

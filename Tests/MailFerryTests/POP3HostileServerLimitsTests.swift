@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Hostile-server tests for limits: invalid UIDLs cost no message, multi-line replies are bounded in bytes, and a
 /// handshake that stalls or is cut off is a transient network failure, not a TLS verdict.

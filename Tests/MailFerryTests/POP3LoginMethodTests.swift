@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// What happens when a POP3 server refuses a login method (SECURITY.md "Login methods"), against scripted servers
 /// that behave like solid-pop3d and popa3d: a refused APOP is answered -ERR and the connection is closed.

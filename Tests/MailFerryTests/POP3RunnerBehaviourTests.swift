@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// How a mailbox run reacts to what odd or busy POP3 servers say, against scripted servers (plaintext on loopback,
 /// allowPlaintext set): what is waited for, what is refused, and that nothing is lost or delivered twice.

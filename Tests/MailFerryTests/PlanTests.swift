@@ -2,6 +2,11 @@ import Foundation
 import Glibc
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 @Suite struct PlanTests {
     static let good = """

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The real binary turns core dumps off before it does anything else, and says so (SECURITY.md "Process hygiene").
 @Suite struct ProcessHygieneTests {

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The crash promise under fire: SIGKILL at random moments, over and over, then a clean run; every message must
 /// be in its target exactly once and the state database must agree.

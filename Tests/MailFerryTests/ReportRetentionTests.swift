@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Cron runs every few minutes for months: the run reports kept are bounded by `keepReports`.
 @Suite(.serialized) struct ReportRetentionTests {

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// What a run leaves for people and machines: the Markdown report and the non-TTY output (golden files), and the
 /// JSON report checked against the schema documented in reports/README.md.

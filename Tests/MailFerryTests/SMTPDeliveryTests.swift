@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// SMTP delivery against a real Postfix (PostfixLab) that relays into a real Dovecot (DovecotLab) over LMTP:
 /// STARTTLS and implicit TLS, AUTH through Dovecot's SASL, PIPELINING, per-recipient results, the bytes as they

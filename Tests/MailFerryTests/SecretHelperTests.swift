@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A `command` secret runs a program the admin chose, but inside mailferry's process tree: it must see only what it
 /// needs (SECURITY.md "Secret helpers"). The tests run the real binary (`check --offline` resolves every secret and

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// A whole migration with the protocol trace on (`--verbose` and `--trace FILE`), then every byte mailferry wrote is
 /// searched for every secret it used: POP3 passwords sent with SASL PLAIN, CRAM-MD5, APOP and USER/PASS (from the

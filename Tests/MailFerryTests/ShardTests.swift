@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// `run --shard K/N`: a stable partition of a plan's mailboxes, each shard with its own state file.
 @Suite struct ShardTests {

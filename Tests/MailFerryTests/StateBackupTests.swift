@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// `mailferry backup` (issue 16): a consistent copy of the state, taken with SQLite's online backup API while a
 /// run is writing it.

@@ -3,6 +3,11 @@ import Glibc
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The state database's integrity (issue 16): a run refuses a damaged state before any mail moves (exit 2), and
 /// verify reports SQLite's integrity_check.

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// `status` and the dashboard count in SQL: right at a hundred thousand messages, and the same numbers as merging
 /// every row when several state files know the same mailboxes.

@@ -4,6 +4,11 @@ import Synchronization
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 @Suite struct StoreTests {
     func entries(_ uidls: [String]) -> [POP3Entry] {

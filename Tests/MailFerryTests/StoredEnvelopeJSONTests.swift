@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The envelope column is written by hand for speed; these tests hold it to the bytes `JSONEncoder` writes.
 @Suite struct StoredEnvelopeJSONTests {

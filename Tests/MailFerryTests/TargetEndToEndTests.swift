@@ -4,6 +4,11 @@ import MailFerryLab
 import Synchronization
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Whole migrations into IMAP (an admin acting for each mailbox) and LMTP targets on a real Dovecot, through the
 /// real binary, including crashes.

@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// What the POP3 hostile-server suite does for sources, for the delivery targets: IMAP, LMTP and SMTP servers that
 /// strip or refuse STARTTLS, inject bytes, tamper with capabilities, present bad certificates, never finish a reply,

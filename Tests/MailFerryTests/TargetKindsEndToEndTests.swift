@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The same migration, three mailboxes of 200 corpus messages, through every kind of target: exactly once, with the
 /// bytes rules of `EndToEnd.expectExactlyOnce` (Maildir and IMAP byte for byte; LMTP and SMTP below the trace

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// Targets that say no, through the real binary: a Dovecot mailbox over quota (the rest waits, nothing is lost, a
 /// later run delivers it once the quota is raised) and a Postfix relay refusing one of the people a catch-all

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// The C-library UTC dates agree with Foundation's formatters (the reference) wherever reports, the dashboard, run
 /// ids and plans use them.

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// `mailferry verify` against a real migration (Dovecot as the legacy server): it names exactly the messages that
 /// are not in their targets, and the duplicates, and changes nothing on the server.

@@ -2,6 +2,11 @@ import Foundation
 import MailFerryLab
 import Testing
 @testable import MailFerry
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerryCommandLine
 
 /// What a message may hold, by a reference that knows nothing of chunks: every CRLF as it is, every bare CR and bare
 /// LF as CRLF (RFC 5321 §2.3.8), and a final CRLF when the last line has none. The bytes DATA carries, unstuffed.

@@ -1,3 +1,6 @@
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
 @testable import MailFerry
 
 /// The dot-unstuffing body reader (Net/DotUnstuffer.swift): fed in arbitrary chunks it emits exactly what it emits

@@ -1,4 +1,7 @@
 import Glibc
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
 @testable import MailFerry
 
 /// Reads structure out of a fuzzer's bytes: a few control values first, the rest is the payload. Running out of

@@ -1,4 +1,7 @@
 import Foundation
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
 @testable import MailFerry
 
 /// The header parser and envelope recovery (Message/HeaderParser.swift, Envelope.swift, Received.swift,

@@ -1,3 +1,6 @@
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
 @testable import MailFerry
 
 /// The bounded line reader (Net/Connection.swift), with dot-stuffed bodies read from the same buffer in between, fed

@@ -1,3 +1,6 @@
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
 @testable import MailFerry
 
 /// POP3 status lines and CAPA listings (POP3/POP3Reply.swift, POP3Capabilities.swift): any bytes parse or throw a

@@ -1,4 +1,7 @@
 import Foundation
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
 @testable import MailFerry
 
 /// IMAP responses as the client reads them (Delivery/IMAPClient.swift readResponse, IMAPResponse.swift): lines

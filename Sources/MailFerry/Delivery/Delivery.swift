@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// One message handed to a target.
 public struct DeliveryRequest {
@@ -31,24 +35,6 @@ public struct DeliveryRequest {
         self.flags = flags
         self.mayStage = mayStage
     }
-}
-
-/// What one recipient's server said about one message. LMTP answers per recipient after DATA (RFC 2033 §4.2), SMTP
-/// per RCPT and once after DATA for all accepted recipients (RFC 5321 §3.3): partial success is normal.
-public struct RecipientResult: Sendable {
-    public var recipient: String
-    /// nil when the server accepted the message for this recipient.
-    public var error: MailError?
-    /// The server's reply, sanitized ("250 2.0.0 <bob@example> Saved", "550 5.1.1 User unknown").
-    public var reply: String
-
-    public init(recipient: String, error: MailError?, reply: String) {
-        self.recipient = recipient
-        self.error = error
-        self.reply = reply
-    }
-
-    public var accepted: Bool { error == nil }
 }
 
 /// The outcome of one delivery the target took at least partly.
@@ -91,19 +77,6 @@ public struct InDoubtAttempt: Sendable, Equatable {
         self.messageID = messageID
         self.size = size
         self.dateHeader = dateHeader
-    }
-}
-
-extension MailError {
-    /// The code of a delivery error after the whole message went to the target but its answer could not be read
-    /// (the connection broke, timed out, or a stop's grace ran out): it may have been stored. Such an attempt is
-    /// neither refused nor retried blindly; it stays in doubt for the next run's reconciliation.
-    public static let inDoubtCode = "mailferry/in-doubt"
-
-    /// This error, marked as leaving its delivery in doubt.
-    func leavingDeliveryInDoubt() -> MailError {
-        MailError(kind, message + " (after the whole message was sent: it may have been stored)",
-                  code: MailError.inDoubtCode)
     }
 }
 

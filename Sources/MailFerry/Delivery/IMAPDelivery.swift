@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Everything an IMAP target needs, in plain values (the plan's `targets.<name>` of kind "imap", with {mailbox}
 /// already expanded in `authorize`).

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// LMTP targets (RFC 2033): final delivery into the target server's mailboxes, per-recipient answers after DATA.
 public enum LMTPDelivery {

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Which MAIL FROM a migrated message gets (the plan's `envelopeFrom`). The envelope sender is where a server that
 /// later fails to deliver sends its bounce (RFC 5321 §4.5.5, §6.1), so this decides who hears of failures.

@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Delivers into a Maildir the way Dovecot does: write in tmp/, fsync, rename into new/, fsync the directory
 /// (https://cr.yp.to/proto/maildir.html). The file name is the delivery token plus `,S=<size>`, so whether an

@@ -1,4 +1,8 @@
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Where one mailbox's Maildir lies: under a root the plan's author wrote, by folder names filled in from values
 /// that may come from strangers (a catch-all's recovered recipients) or from long CSV lists. Each filled-in value

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// SMTP targets (RFC 5321) to a relay or submission server.
 public enum SMTPDelivery {

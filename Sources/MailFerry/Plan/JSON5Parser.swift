@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// A place in a text file: 1-based line and column. Columns count Unicode scalars, so a tab or an "é" is one.
 public struct TextPosition: Sendable, Hashable, Comparable, CustomStringConvertible {

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// A validated acquisition-transition plan: what to move from where to where. Built by `PlanLoader`.
 public struct Plan: Sendable {
@@ -174,7 +178,7 @@ public struct Plan: Sendable {
     /// How long an SMTP or LMTP target's reply after the final "." of DATA is waited for, unless the plan says: at
     /// least 10 minutes (RFC 5321 §4.5.3.2.6), since a content filter may take that long, and a reply given up on
     /// leaves the message in doubt, to be sent again.
-    public static let defaultDataTimeout = 600.0
+    public static let defaultDataTimeout = SMTPClient.defaultDataTimeout
 
     /// Which MAIL FROM an LMTP or SMTP target gives each message (the delivery's own policy type).
     public typealias EnvelopeFrom = EnvelopeSenderPolicy

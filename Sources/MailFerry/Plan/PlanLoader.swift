@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// A place in a plan file or one of its CSV lists, as problems print it: `jobs/x.json5:12:7`, `jobs/users.csv:4`.
 public struct PlanLocation: Sendable, Equatable, CustomStringConvertible {
@@ -76,6 +80,11 @@ public struct PlanError: Error, CustomStringConvertible, Sendable {
 
     /// "3 problems" / "1 problem".
     public var countText: String { "\(problems.count) problem\(problems.count == 1 ? "" : "s")" }
+
+    package init(file: String, problems: [PlanProblem]) {
+        self.file = file
+        self.problems = problems
+    }
 }
 
 /// Reads and validates plan files.
@@ -139,7 +148,7 @@ public enum PlanLoader {
 }
 
 /// ` (did you mean "x"?)` when a close enough candidate exists, else "".
-func suggestion(_ word: String, among candidates: [String]) -> String {
+package func suggestion(_ word: String, among candidates: [String]) -> String {
     guard let best = closest(word, among: candidates) else { return "" }
     return " (did you mean \"\(best)\"?)"
 }
@@ -153,7 +162,7 @@ func closest(_ word: String, among candidates: [String]) -> String? {
     return best.0
 }
 
-func editDistance(_ a: String, _ b: String) -> Int {
+package func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }

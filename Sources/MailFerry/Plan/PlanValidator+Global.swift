@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Global (catch-all) mailboxes: `global: { domains, rewrite, trustedHosts, rules, aliases, fallback, qmailPrefix,
 /// reasonHeader }` (DESIGN.md). Rule matches and aliases are checked by the router's own rules
@@ -61,7 +65,7 @@ extension PlanValidator {
         let trustedPath = PlanPath.member(at, "trustedHosts")
         for (index, host) in (stringList(g, "trustedHosts", at: at) ?? []).enumerated() {
             let lowered = host.lowercased()
-            if Self.isDomain(lowered) || TLSStream.isIPAddress(host) {
+            if Self.isDomain(lowered) || HostName.isIPAddress(host) {
                 trusted.append(lowered)
             } else {
                 problem(PlanPath.element(trustedPath, index), "\"\(sanitizeForDisplay(host, limit: 80))\" is not a "

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Mailboxes: written in the plan or in CSV lists, with what they inherit from `defaults` and their list.
 extension PlanValidator {

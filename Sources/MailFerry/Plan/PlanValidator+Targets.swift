@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Targets of every kind. Only Maildir delivers in this version; IMAP, LMTP and SMTP targets are validated in full
 /// so plans can be written (and checked) now, and a run stops their mailboxes with a clear reason.

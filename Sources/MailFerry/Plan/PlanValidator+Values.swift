@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Typed access to the plan tree: each reader returns the value, or nil after recording a problem at its key path.
 extension PlanValidator {

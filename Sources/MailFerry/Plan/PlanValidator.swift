@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Walks the plan tree, building the model and collecting every problem with its place.
 ///

@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Where a password comes from. Never the plan text itself: plans are copied, mailed and committed.
 /// Resolved only when a login needs it; the value is never printed, logged, reported or stored.

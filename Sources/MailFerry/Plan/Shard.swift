@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// `run --shard K/N`: a stable subset of a plan's mailboxes, so one plan can run as N jobs (a Kubernetes Indexed
 /// Job's completion index is K, or N cron hosts), each with its own state file and lock.

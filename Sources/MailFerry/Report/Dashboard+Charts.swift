@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// The dashboard's charts: inline SVG, well-formed XML (every text escaped), sized by viewBox so they scale with
 /// the page. No script, no external reference.

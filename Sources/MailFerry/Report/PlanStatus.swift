@@ -1,5 +1,9 @@
 import Foundation
 import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// The cumulative view of a plan across every run so far (`mailferry status`, the dashboard): per mailbox what is
 /// on the server, what arrived, what is still to do, and who still gets legacy mail after the cutover.

@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Writes a run's reports: `<run-id>.json` for machines and `<run-id>.md` for people, in the plan's reports folder.
 /// Files are written to a temporary name, synced and renamed, so a reader never sees half a report.
@@ -197,12 +201,12 @@ public enum ReportWriter {
     static let fileMode: mode_t = 0o640
 
     /// The reports folder, 0750 when created here.
-    static func createFolder(_ folder: String) throws {
+    package static func createFolder(_ folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o750])
     }
 
-    static func writeAtomically(_ data: Data, to path: String) throws {
+    package static func writeAtomically(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// What happened to one mailbox in one run. Plain data: the terminal, the JSON report and the Markdown report are
 /// all rendered from it.
@@ -189,6 +193,17 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var waiting: Int { mailboxes.filter { $0.waiting != nil }.count }
     /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
     public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
+
+    package init(runID: String, plan: String, startedAt: Date, finishedAt: Date, mailboxes: [MailboxResult], interrupted: Bool, exitCode: Int32, shard: String? = nil) {
+        self.runID = runID
+        self.plan = plan
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.mailboxes = mailboxes
+        self.interrupted = interrupted
+        self.exitCode = exitCode
+        self.shard = shard
+    }
 }
 
 /// Human-friendly byte counts: "512 B", "3.4 MiB".

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// `mailferry status` as text and JSON, rendered from a `PlanStatus`.
 public enum StatusReport {

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// The verdict of `mailferry verify`: every message on the legacy servers, compared with the state and with its
 /// target. Kept as reports/<plan>/verify.json for the dashboard.
@@ -122,7 +126,7 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             for f in duplicates { out += "  " + Self.line(f) + "\n" }
         }
         for state in stateIntegrity ?? [] {
-            out += "state \(sanitizeForDisplay(RunCommand.relativeToCurrent(state.path))): \(state.check.rawValue) "
+            out += "state \(sanitizeForDisplay(DisplayPath.relativeToCurrent(state.path))): \(state.check.rawValue) "
                 + (state.ok ? "ok\n" : "found damage:\n")
             for line in state.problems { out += "  \(sanitizeForDisplay(line, limit: 300))\n" }
         }
@@ -133,5 +137,16 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     static func line(_ f: Finding) -> String {
         "\(sanitizeForDisplay(f.mailbox)) \(sanitizeForDisplay(f.uidl))"
             + (f.size.map { " (\(formatBytes($0)))" } ?? "") + ": \(sanitizeForDisplay(f.detail, limit: 300))"
+    }
+
+    package init(plan: String, verifiedAt: Date, stateFiles: [String], mailboxes: [Mailbox], missing: [Finding], duplicates: [Finding], exitCode: Int32, stateIntegrity: [StateIntegrity]? = nil) {
+        self.plan = plan
+        self.verifiedAt = verifiedAt
+        self.stateFiles = stateFiles
+        self.mailboxes = mailboxes
+        self.missing = missing
+        self.duplicates = duplicates
+        self.exitCode = exitCode
+        self.stateIntegrity = stateIntegrity
     }
 }

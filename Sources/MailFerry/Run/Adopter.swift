@@ -1,5 +1,9 @@
 import Foundation
 import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// `mailferry adopt PLAN`: rebuilds a lost state from the sources' listings and the targets, and delivers nothing
 /// (docs/design.md, "A lost state").
@@ -16,29 +20,29 @@ import Synchronization
 /// Found: the row is delivered. Not found: the row stays listed, and the next run delivers it. Undecidable (an LMTP
 /// or SMTP target, which cannot be asked; an IMAP message with neither Message-ID nor Date): the row is set aside
 /// as failed with the reason, so it is never delivered twice, and the report lists it.
-final class Adopter: Sendable {
+package final class Adopter: Sendable {
     let plan: Plan
     let store: Store
     let runner: Runner
 
-    init(plan: Plan, store: Store) throws {
+    package init(plan: Plan, store: Store) throws {
         self.plan = plan
         self.store = store
         runner = try Runner(plan: plan, store: store, cleanSpool: false)
     }
 
-    struct Outcome: Sendable {
-        var key: String
-        var onServer = 0
-        var matched = 0
+    package struct Outcome: Sendable {
+        package var key: String
+        package var onServer = 0
+        package var matched = 0
         /// Not in the target: left listed, for the next run.
-        var absent = 0
+        package var absent = 0
         /// Set aside (failed) with the reason.
-        var undecided: [String] = []
-        var error: String?
+        package var undecided: [String] = []
+        package var error: String?
     }
 
-    func run(parallel: Int) -> [Outcome] {
+    package func run(parallel: Int) -> [Outcome] {
         let outcomes = Mutex<[String: Outcome]>([:])
         let mailboxes = plan.selectedMailboxes
         let sources = plan.sources
@@ -127,7 +131,7 @@ final class Adopter: Sendable {
                     undecided = "has neither Message-ID nor Date, so it cannot be looked for at the IMAP target"
                     break
                 }
-                var hasher = SHA256Hasher()
+                let hasher = SHA256Hasher()
                 var size = 0
                 try client.retrieve(entry.number) { chunk in
                     hasher.update(chunk)

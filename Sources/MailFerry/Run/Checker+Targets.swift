@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Target probes for `check`: reachable, secured, logged in, and willing to take mail for this mailbox, without
 /// storing anything. IMAP: LOGIN (acting for the mailbox) and EXAMINE of the folder, no APPEND. LMTP/SMTP: LHLO/EHLO,

@@ -1,6 +1,10 @@
 import Foundation
 import Glibc
 import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// What `mailferry check` found for one mailbox: can a run work on it? Holds no secret.
 public struct CheckRow: Sendable, Codable, Equatable {

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 extension Plan {
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its

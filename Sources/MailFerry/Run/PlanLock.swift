@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// An exclusive lock per plan (flock on `<state>.lock`), so two runs from cron never work on the same mailboxes.
 /// The kernel drops it when the process dies, however it dies: no stale locks.

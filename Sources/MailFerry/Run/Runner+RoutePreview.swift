@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 extension Runner {
     /// `route PLAN --dry-run` for one mailbox: for each message still waiting on the server (at most `limit`), the

@@ -1,5 +1,9 @@
 import Foundation
 import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Options of one `mailferry run`.
 public struct RunOptions: Sendable {

@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Keeps a lost, emptied or swapped state database from re-delivering a whole migration (docs/design.md, "A lost
 /// state").
@@ -12,9 +16,13 @@ import Glibc
 ///   this plan's marker, or (for targets that cannot hold one: IMAP, LMTP, SMTP) while this plan's run reports say
 ///   it delivered mail, is refused: `adopt` rebuilds it from the sources and targets, `--new-state` starts over;
 /// - a state whose id differs from a marker's is refused: it is not the state that delivered there.
-enum StateGuard {
-    struct Refusal: Error, CustomStringConvertible {
-        var description: String
+package enum StateGuard {
+    package struct Refusal: Error, CustomStringConvertible {
+        package var description: String
+
+        package init(description: String) {
+            self.description = description
+        }
     }
 
     /// The marker's file name in a Maildir target's root.
@@ -49,7 +57,7 @@ enum StateGuard {
 
     /// Refuses a state that cannot be this plan's memory; see the type's comment. `newState` accepts a blank state
     /// although the plan delivered before (the admin starts over on purpose).
-    static func check(plan: Plan, store: Store, newState: Bool) throws -> Void {
+    package static func check(plan: Plan, store: Store, newState: Bool) throws -> Void {
         let blank = try store.isBlank()
         let id = try store.identity()
         var markers: [(root: String, id: String)] = []
@@ -79,7 +87,7 @@ enum StateGuard {
     /// Gives the state its id (a marker's, for a state that predates ids or one `adopt` rebuilt; a new one when
     /// `newState` starts over) and writes the marker into every Maildir root that lacks it or names another id
     /// (creating the root as a delivery would). Called by a run that passed `check`, before it delivers.
-    static func stamp(plan: Plan, store: Store, newState: Bool = false) throws {
+    package static func stamp(plan: Plan, store: Store, newState: Bool = false) throws {
         let roots = maildirRoots(plan)
         let preferred = newState ? nil : roots.lazy.compactMap { markerID(root: $0, plan: plan) }.first
         let id = try store.ensureIdentity(preferred: preferred)
@@ -147,7 +155,7 @@ enum StateGuard {
     /// A mailbox whose target or target mailbox changed after deliveries is refused: what was delivered stays in the
     /// old place, so the move must be meant (`run --rebind KEY`). Returns, per mailbox rebound now, what the run
     /// report says of it.
-    static func checkBindings(plan: Plan, store: Store, rebind: Set<String>) throws -> [String: String] {
+    package static func checkBindings(plan: Plan, store: Store, rebind: Set<String>) throws -> [String: String] {
         var problems: [String] = []
         var notes: [String: String] = [:]
         for mailbox in plan.selectedMailboxes {

@@ -1,5 +1,9 @@
 import Foundation
 import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// `mailferry verify`: every message on the legacy servers (their UIDL listing now) compared with the state and with
 /// its target. Changes nothing: no DELE (the POP3 session ends with QUIT), no state change, no folder created;
@@ -48,8 +52,9 @@ public final class Verifier: Sendable {
         let ordered = plan.mailboxes.compactMap { collected[$0.key] }
         var report = VerifyReport(plan: plan.name, verifiedAt: Date(), stateFiles: stateFiles,
                                   mailboxes: ordered.map(\.mailbox), missing: ordered.flatMap(\.missing),
-                                  duplicates: ordered.flatMap(\.duplicates), exitCode: ExitCode.ok)
-        report.exitCode = report.complete ? ExitCode.ok : ExitCode.incomplete
+                                  duplicates: ordered.flatMap(\.duplicates), exitCode: 0)
+        // The command line sets the exit code from `complete` (its exit codes are its own).
+        report.exitCode = report.complete ? 0 : 1
         return report
     }
 

@@ -1,0 +1,10 @@
+import Foundation
+
+/// Paths as people read them in output and reports.
+public enum DisplayPath {
+    /// `path` relative to the current folder when it lies inside it ("state/acme.db"), else as given.
+    public static func relativeToCurrent(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        return path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+}

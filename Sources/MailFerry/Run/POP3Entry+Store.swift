@@ -1,0 +1,5 @@
+import MailStore
+import MailWire
+
+/// A POP3 listing entry is what the store records of a listed message.
+extension POP3Entry: ListedMessage {}

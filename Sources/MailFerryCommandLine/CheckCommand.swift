@@ -1,0 +1,128 @@
+import Foundation
+import Glibc
+import Synchronization
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
+
+/// `mailferry check PLAN`: validate, resolve secrets, log in everywhere, move nothing.
+enum CheckCommand {
+    struct Arguments {
+        var plan: String
+        var parallel: Int?
+        var json = false
+        var offline = false
+    }
+
+    static func parse(_ arguments: [String]) throws -> Arguments {
+        let scanned = try ArgumentScanner.scan(arguments, flags: ["--json": "--json", "--offline": "--offline"],
+                                               options: ["--parallel"])
+        guard let plan = scanned.plan else {
+            throw UsageError("check needs a plan file: mailferry check jobs/PLAN.json5")
+        }
+        return Arguments(plan: plan, parallel: try scanned.parallel(), json: scanned.flags.contains("--json"),
+                         offline: scanned.flags.contains("--offline"))
+    }
+
+    static func main(_ arguments: [String], console: Console) -> Int32 {
+        let args: Arguments
+        do {
+            args = try parse(arguments)
+        } catch {
+            console.error("mailferry check: \(error)\nRun mailferry check --help for usage.")
+            return ExitCode.usage
+        }
+        let started = Date()
+        guard let plan = loadPlan(args.plan, command: "check", nothingDone: "nothing was checked", console: console)
+        else { return ExitCode.usage }
+        let parallel = args.parallel ?? plan.parallel
+        let (secrets, secretProblems) = Checker.resolveSecrets(plan, parallel: parallel)
+        if !secretProblems.isEmpty {
+            let error = PlanError(file: plan.file, problems: secretProblems)
+            console.error(error.description)
+            console.error("mailferry check: \(error.countText) with secrets; nothing was checked")
+            return ExitCode.usage
+        }
+        if args.offline {
+            let secrets = plan.mailboxes.count + plan.targets.values.filter(\.hasSecret).count
+            let text = "plan \(plan.name) is valid: " + CheckReport.counts(plan)
+                + "; \(secrets) secret\(secrets == 1 ? "" : "s") resolved (values not shown); nothing contacted"
+            if args.json {
+                let report = CheckReport(plan: plan.name, ok: true, exitCode: ExitCode.ok, seconds: 0, mailboxes: [])
+                console.line(report.jsonText)
+            } else {
+                console.line(text)
+            }
+            return ExitCode.ok
+        }
+        if !args.json {
+            console.line("mailferry check: plan \(plan.name), " + CheckReport.counts(plan))
+        }
+        let progress = ProgressLine(total: plan.mailboxes.count, enabled: !args.json && isatty(2) == 1)
+        let checker = Checker(plan: plan, secrets: secrets)
+        let rows = checker.run(parallel: parallel) { _ in progress.step() }
+        progress.finish()
+        let seconds = Date().timeIntervalSince(started)
+        let exitCode = rows.allSatisfy(\.ok) ? ExitCode.ok : ExitCode.incomplete
+        if args.json {
+            let report = CheckReport(plan: plan.name, ok: exitCode == ExitCode.ok, exitCode: exitCode,
+                                     seconds: (seconds * 1000).rounded() / 1000, mailboxes: rows)
+            console.line(report.jsonText)
+        } else {
+            console.line(CheckReport.table(rows, width: terminalWidth()))
+            console.line(CheckReport.sourceSummary(rows, plan: plan))
+            console.line(CheckReport.finalLine(rows, seconds: seconds, exitCode: exitCode))
+        }
+        return exitCode
+    }
+
+    /// The terminal's width, or COLUMNS, or 120 when output goes to a file.
+    static func terminalWidth() -> Int {
+        var size = winsize()
+        if isatty(1) == 1, ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 40 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns >= 40 {
+            return columns
+        }
+        return 120
+    }
+}
+
+/// "checked 57/200" on a terminal's stderr while a long check runs; nothing when stderr is not a terminal.
+final class ProgressLine: Sendable {
+    let total: Int
+    let enabled: Bool
+    private let done = Mutex(0)
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled && total > 5
+    }
+
+    func step() {
+        guard enabled else { return }
+        let count = done.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let text = "\rchecked \(count)/\(total)"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        let text = "\r\u{1B}[K"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+}
+
+extension Plan.Target {
+    var hasSecret: Bool {
+        switch kind {
+        case .imap(let t): t.password != nil || t.token != nil
+        case .smtp(let t): t.password != nil || t.token != nil
+        case .maildir, .lmtp: false
+        }
+    }
+}

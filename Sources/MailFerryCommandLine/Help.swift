@@ -1,0 +1,149 @@
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+import MailFerry
+/// Every help text a person reads, in one place (snapshotted by the golden-file tests in Tests/MailFerryTests/Golden).
+enum HelpText {
+    static let exitCodes = """
+        Exit codes:
+          0    done: everything listed was delivered (run), every row is green (check), nothing is missing
+               (verify), shown (status), files written (init)
+          1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red
+               (check); messages are missing or a mailbox could not be verified (verify); no state yet (status)
+          2    bad plan or bad command line; the state database is damaged (run: nothing moved)
+          75   another run of this plan is in progress
+          130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
+        """
+
+    static var top: String {
+        """
+        mailferry \(MailFerryCLI.version): migrate legacy POP3 mailboxes into the mailboxes people use now.
+
+        Usage:
+          mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
+              [--trace FILE] [--new-state]
+              Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
+              Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
+          mailferry check PLAN [--parallel N] [--json] [--offline]
+              Validate PLAN, resolve its secrets, log in to every source and target, and show a table per mailbox.
+              Moves no mail.
+          mailferry status PLAN [--json] [--html] [--state FILE]...
+              Where the transition stands, from the state database: per mailbox on the server, delivered, pending,
+              deferred, failed; the last legacy mail; who still gets legacy mail after the cutover. --html writes
+              the dashboard reports/<plan>/index.html (also rewritten after every run).
+          mailferry verify PLAN [--json] [--parallel N] [--state FILE]...
+              Compare every message on the legacy servers with the state and the targets; list what is missing
+              or duplicated, and check the state database with SQLite's integrity_check. Changes nothing.
+          mailferry backup PLAN FILE [--shard K/N] [--force]
+              Copy the state database to FILE, consistently, even while a run is writing it.
+          mailferry route PLAN --dry-run [--mailbox SOURCE/USER] [--limit N]
+              Show, per waiting message, the envelope recovered from its headers and where routing would send it.
+          mailferry adopt PLAN [--parallel N] [--shard K/N]
+              Rebuild a lost state database from the legacy servers and the targets. Delivers nothing.
+          mailferry init [PATH]
+              Write a commented example plan (default jobs/example.json5) and its CSV list of people.
+          mailferry help COMMAND      (or mailferry COMMAND --help): more about one command
+          mailferry --version [--verbose]
+              --verbose adds how this process guards its secrets ("process: core dumps off").
+
+        \(exitCodes)
+
+        Plans are JSON5 files (see mailferry init and the README). Reports go to reports/<plan>/.
+        """
+    }
+
+    static let run = """
+        Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
+                         [--trace FILE] [--new-state]
+
+        Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
+        server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
+        target is touched: interrupt or kill a run at any moment, run it again, and nothing is lost and nothing
+        arrives twice. Each run prints a line per mailbox and writes a report to reports/<plan>/. On a terminal a
+        live view sits below those lines: a progress bar per active mailbox and a total with messages, bytes, rate
+        and ETA (NO_COLOR=1 drops the colour; not a terminal, as under cron: no live view).
+
+        Options:
+          --parallel N   work on N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
+                         maxConnections still caps the sessions to that server.
+          --shard K/N    run only shard K (0 to N-1) of N: a stable share of the mailboxes (by a hash of
+                         SOURCE/USER) with its own state file, <state>-shard-K-of-N.sqlite, and lock; for a
+                         Kubernetes Indexed Job (K = JOB_COMPLETION_INDEX) or N cron hosts. Keep N once chosen
+          --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
+          --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing
+          --verbose, -v  trace every POP3, IMAP, LMTP and SMTP command and reply on standard error; passwords,
+                         tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes
+          --trace FILE   write that trace to FILE (created 0600) instead of, or with --verbose as well as, stderr
+          --no-progress  no live view even on a terminal
+          --new-state    accept a missing or empty state database although this plan delivered before (a run
+                         refuses it otherwise, exit 2): every message is delivered again. Use it only when the
+                         targets were emptied; after a lost state, run mailferry adopt instead
+          --help, -h     show this text
+
+        Exit codes:
+          0    every listed message is delivered (or was already)
+          1    some messages were deferred or failed, or a mailbox could not be worked on: see the report
+          2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
+               backup, see docs/operations.md); or it is missing, empty or another state's while the targets
+               hold this plan's deliveries (see mailferry adopt)
+          75   another run of this plan holds its lock
+          130  interrupted (SIGINT), 143 terminated (SIGTERM): the checkpoint is written, rerun to continue
+        """
+
+    static let check = """
+        Usage: mailferry check PLAN [--parallel N] [--json] [--offline]
+
+        Checks that a run of PLAN can work, without moving any mail:
+          1. validates the plan and its CSV lists, reporting every problem with FILE:LINE:COL;
+          2. resolves every secret (environment variables, private files, commands); values are never shown;
+          3. per mailbox, connects to its source, checks TLS, logs in, reads the capabilities and the listing
+             (never RETR, never DELE; the session ends with QUIT), and checks that its target would take the
+             mail: a Maildir can be written, an IMAP folder can be opened, an LMTP/SMTP server accepts the
+             recipient (RSET before any DATA). Nothing is left behind.
+        Prints a table: one row per mailbox, green (ok) or red (FAIL) with the reason below it.
+
+        Options:
+          --parallel N   check N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
+                         maxConnections still caps the sessions to that server.
+          --json         print the result as JSON instead of a table
+          --offline      stop after steps 1 and 2: no network, nothing written
+          --help, -h     show this text
+
+        A source that announces LOGIN-DELAY counts the check's login too: the next run may have to wait.
+
+        Exit codes:
+          0    every row is green (or, with --offline, the plan and its secrets are fine)
+          1    at least one row is red
+          2    bad plan (including a secret that cannot be resolved) or bad command line
+        """
+
+    static let initCommand = """
+        Usage: mailferry init [PATH]
+
+        Writes a commented example plan to PATH (default: jobs/example.json5) and the CSV list of people it
+        names, beside it (PATH without .json5, plus -people.csv). Edit both, then run mailferry check PATH.
+        Existing files are never overwritten.
+
+        Options:
+          --help, -h     show this text
+
+        Exit codes:
+          0    files written
+          2    a file exists already, cannot be written, or bad command line
+        """
+
+    static func forCommand(_ command: String) -> String? {
+        switch command {
+        case "run": run
+        case "check": check
+        case "init": initCommand
+        case "route": RouteCommand.help
+        case "status": StatusCommand.help
+        case "verify": VerifyCommand.help
+        case "adopt": AdoptCommand.help
+        case "backup": BackupCommand.help
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import MailCore
+import MailSystem
+
+/// Where and how to reach a server other than a POP3 source: the plan's IMAP, LMTP and SMTP targets, and the
+/// delivery clients that talk to them.
+public struct ServerEndpoint: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var tls: TLSMode
+    public var tlsSettings: TLSSettings
+    /// Permits credentials in clear on a `tls: none` connection. Without it the client refuses before sending any.
+    public var allowPlaintext: Bool
+    /// Seconds for connect, the TLS handshake and each read or write.
+    public var timeout: Double
+    /// A Unix socket path (LMTP only); host and port then only name the peer in messages.
+    public var socketPath: String?
+
+    public init(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
+                allowPlaintext: Bool = false, timeout: Double = 60, socketPath: String? = nil) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.tlsSettings = tlsSettings
+        self.allowPlaintext = allowPlaintext
+        self.timeout = timeout
+        self.socketPath = socketPath
+    }
+
+    public var label: String { socketPath ?? "\(host):\(port)" }
+
+    func open() throws -> Connection {
+        if let socketPath {
+            return Connection(socket: try Socket.connectUnix(path: socketPath, timeout: timeout))
+        }
+        return try Connection.open(host: host, port: port, timeout: timeout)
+    }
+}
