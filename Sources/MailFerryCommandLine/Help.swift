@@ -55,10 +55,10 @@ enum HelpText {
 
     static let run = """
         Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-                         [--trace FILE] [--new-state]
+                         [--trace FILE] [--new-state] [--rebind MAILBOXES]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
-        server (mailferry never sends DELE). Every message is checkpointed in the plan's state database before its
+        server: no DELE is sent unless a source sets deleteFromSourceAfterDays. Every message is checkpointed in the plan's state database before its
         target is touched: interrupt or kill a run at any moment, run it again, and nothing is lost and nothing
         arrives twice. Each run prints a line per mailbox and writes a report to reports/<plan>/. On a terminal a
         live view sits below those lines: a progress bar per active mailbox and a total with messages, bytes, rate
@@ -79,6 +79,8 @@ enum HelpText {
           --new-state    accept a missing or empty state database although this plan delivered before (a run
                          refuses it otherwise, exit 2): every message is delivered again. Use it only when the
                          targets were emptied; after a lost state, run mailferry adopt instead
+          --rebind MAILBOXES  accept a new target or target mailbox for these mailboxes (SOURCE/USER, comma-
+                         separated, or all): a run refuses a mailbox whose plan entry moved since it delivered, exit 2
           --help, -h     show this text
 
         Exit codes:
