@@ -59,11 +59,28 @@ let package = Package(
             dependencies: ["MailFerryLab", "MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "CSQLite",
                            "COpenSSL"]
         ),
+        // The tests mirror the layers; fake servers, the envelope corpus and the helpers that run the real binary
+        // are a target of their own, which knows nothing of mailferry but MailCore's types.
+        .target(
+            name: "MailFerryTestSupport",
+            dependencies: ["MailCore", "MailFerryLab", "COpenSSL", "CSQLite"],
+            path: "Tests/MailFerryTestSupport"
+        ),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "MailFerryTestSupport"]),
+        .testTarget(
+            name: "MailWireTests",
+            dependencies: ["MailCore", "MailSystem", "MailWire", "MailFerryTestSupport"]
+        ),
+        .testTarget(
+            name: "MailStoreTests",
+            dependencies: ["MailCore", "MailSystem", "MailStore", "MailFerryTestSupport"]
+        ),
+        // The engine, the command line and everything end to end (the real binary against real servers).
         // Golden files are read from the source tree (#filePath), not bundled.
         .testTarget(
             name: "MailFerryTests",
             dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "MailFerryCommandLine",
-                           "MailFerryLab"],
+                           "MailFerryLab", "MailFerryTestSupport"],
             exclude: ["Golden"]
         ),
     ]

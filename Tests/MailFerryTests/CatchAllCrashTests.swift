@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A catch-all ("global") legacy mailbox killed mid-run, into IMAP and Maildir: each routed delivery has its own
 /// checkpoint, and whatever the kill hit, a message reaches each person it was for exactly once (a message for two

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A catch-all ("global") legacy mailbox through the real binary: each message reaches the person its recovered
 /// envelope names (Bcc included), unknown addresses reach the fallback, forged trace lines below the provider's

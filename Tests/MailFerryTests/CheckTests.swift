@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// `mailferry check` against a real Dovecot on 127.0.0.1, through the real binary. Serialized: the machine is small
 /// and one test checks 200 mailboxes.

@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Containment and ownership through the real binary, with a real Dovecot as the legacy server (SECURITY.md).
 @Suite(.serialized) struct ContainmentEndToEndTests {
@@ -41,7 +42,7 @@ import Testing
         let users = ["everyone": "pw-everyone-\(UUID().uuidString.prefix(6))"]
         let lab = try DovecotLab.start(users: users)
         defer { lab.stop() }
-        let hostile = ContainmentTests.hostileLocalParts
+        let hostile = HostileNames.localParts
         var messages = hostile.enumerated().map { Self.message(to: $0.element, subject: "hostile \($0.offset)") }
         // Only To: names the stranger's choice (no envelope recipient at all).
         messages.append(Array("""

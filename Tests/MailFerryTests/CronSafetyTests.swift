@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Months of cron runs: poisonous messages are quarantined, a renumbered maildrop trips the breaker instead of
 /// being copied twice, and retention deletes only what was confirmed long enough ago.

@@ -9,6 +9,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// reports/<plan>/index.html: self-contained, well-formed SVG, the right numbers, every outside string escaped.
 @Suite struct DashboardTests {

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// SMTP and LMTP targets wait `dataTimeoutSeconds` (default 600, RFC 5321 §4.5.3.2.6) for the reply after DATA's
 /// final ".", separately from `timeoutSeconds`: a slow content filter must not put a message in doubt, to be sent

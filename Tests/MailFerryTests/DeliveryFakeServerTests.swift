@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Building blocks for scripted IMAP, LMTP and SMTP servers.
 enum DeliveryScript {

@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A spool file holding exactly `bytes`, as the runner would hand it to a delivery.
 func makeSpool(_ dir: TempFolder, _ bytes: [UInt8]) throws -> SpoolFile {

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// How many files a Maildir holds in new/ and cur/ (none read; a missing folder holds none).
 func maildirFileCount(_ maildir: String) -> Int {

@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// mailferry against a real Dovecot on 127.0.0.1, through the real binary. Serialized: each test moves hundreds of
 /// messages and the machine has two cores.

@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Inputs the fuzz targets (Fuzz/, scripts/fuzz) found breaking an invariant, minimized, kept as regression tests.
 @Suite struct FuzzRegressionTests {

@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Everything a person reads, snapshotted (STYLE.md habit 8): the errors of broken plans, every help text, usage
 /// errors, `init`, and the `check` table. The real binary runs in a fresh workspace; its exit code, stdout and

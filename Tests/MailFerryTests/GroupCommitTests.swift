@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
-@testable import MailWire
 @testable import MailStore
+@testable import MailFerryTestSupport
+@testable import MailWire
+@testable import MailFerry
 @testable import MailFerryCommandLine
 
 /// The state database's group commit: concurrent workers' checkpoints share commits, each caller still returns only

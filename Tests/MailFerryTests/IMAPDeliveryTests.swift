@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// IMAP APPEND delivery against a real Dovecot (DovecotLab): bytes, INTERNALDATE, flags, folders, master-user logins,
 /// UIDPLUS, reconciliation, connection reuse; and one scripted fake server per failure class.

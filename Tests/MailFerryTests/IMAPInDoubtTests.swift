@@ -9,6 +9,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// An APPEND a killed run left in doubt is never sent again while the server may still store it (design.md, "IMAP
 /// in doubt"): a rerun that does not find it in the folder holds it, ends with exit 1 and says so; only a run after

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The real POP3 servers of the README's interop matrix: a whole migration from the second one (GNU Mailutils
 /// pop3d, mbox) through the real binary, and Dovecot's column of the matrix asserted (Mailutils' column is asserted

@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 @Suite struct JSON5ParserTests {
     func parse(_ text: String) throws -> JSON5Document {

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// LMTP delivery against a real Dovecot (DovecotLab's LMTP over TCP and its Unix socket): per-recipient results,
 /// dot-stuffing and CRLF normalisation on the wire, the envelope sender, connection reuse, throughput.

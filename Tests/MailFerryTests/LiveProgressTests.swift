@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A screen as a terminal would show it after `text`: enough of a VT100 for what mailferry writes (CR, LF, erase to
 /// end of line, cursor up, colours ignored). What is left on it is what an admin would read.

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A lost state never doubles a mailbox (docs/design.md, "A lost state"): after a real migration from Dovecot, the
 /// state is deleted, truncated to 0 bytes and replaced by an empty database in turn; each time the next run refuses

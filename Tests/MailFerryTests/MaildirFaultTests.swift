@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A disk that lies: a failing fsync, close or rename on the Maildir path (`FaultPoint`, EIO) never lets a message
 /// count as delivered unless its file is durably in new/. Before the rename the delivery is refused and tmp/ is

@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 @Suite struct MaildirTests {
     func spool(_ dir: TempFolder, _ text: String) throws -> SpoolFile {

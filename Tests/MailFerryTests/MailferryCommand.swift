@@ -1,6 +1,13 @@
 import Foundation
 import MailFerryLab
 import Testing
+@testable import MailFerryTestSupport
+@testable import MailCore
+@testable import MailSystem
+@testable import MailWire
+@testable import MailStore
+@testable import MailFerry
+@testable import MailFerryCommandLine
 
 extension EndToEnd {
     /// Runs the real `mailferry` binary to the end (bounded), started in `dir` when given (as an admin would: cd,

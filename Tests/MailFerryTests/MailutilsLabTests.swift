@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// mailferry's POP3 client against a second real server: GNU Mailutils pop3d (Debian's mailutils-pop3d), which
 /// stores mail in mbox and behaves differently from Dovecot in UIDLs, sizes, APOP and what it does to messages.

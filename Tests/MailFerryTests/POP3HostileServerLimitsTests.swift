@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Hostile-server tests for limits: invalid UIDLs cost no message, multi-line replies are bounded in bytes, and a
 /// handshake that stalls or is cut off is a transient network failure, not a TLS verdict.

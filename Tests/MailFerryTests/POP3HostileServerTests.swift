@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Building blocks for fake POP3 server scripts, so each test spells out only the part that goes wrong.
 enum POP3Script {

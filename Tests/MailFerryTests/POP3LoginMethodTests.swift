@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// What happens when a POP3 server refuses a login method (SECURITY.md "Login methods"), against scripted servers
 /// that behave like solid-pop3d and popa3d: a refused APOP is answered -ERR and the connection is closed.

@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// How a mailbox run reacts to what odd or busy POP3 servers say, against scripted servers (plaintext on loopback,
 /// allowPlaintext set): what is waited for, what is refused, and that nothing is lost or delivered twice.

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 @Suite struct PlanTests {
     static let good = """

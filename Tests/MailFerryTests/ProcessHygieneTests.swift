@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The real binary turns core dumps off before it does anything else, and says so (SECURITY.md "Process hygiene").
 @Suite struct ProcessHygieneTests {

@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The crash promise under fire: SIGKILL at random moments, over and over, then a clean run; every message must
 /// be in its target exactly once and the state database must agree.

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Cron runs every few minutes for months: the run reports kept are bounded by `keepReports`.
 @Suite(.serialized) struct ReportRetentionTests {

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// What a run leaves for people and machines: the Markdown report and the non-TTY output (golden files), and the
 /// JSON report checked against the schema documented in reports/README.md.

@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A POP3 maildrop whose listing and messages are generated while they are sent, so a test can serve a message of a
 /// gigabyte, a header block of 100 MB, an endless body or 100,000 messages without holding any of them.

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// SMTP delivery against a real Postfix (PostfixLab) that relays into a real Dovecot (DovecotLab) over LMTP:
 /// STARTTLS and implicit TLS, AUTH through Dovecot's SASL, PIPELINING, per-recipient results, the bytes as they

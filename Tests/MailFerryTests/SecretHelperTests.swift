@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A `command` secret runs a program the admin chose, but inside mailferry's process tree: it must see only what it
 /// needs (SECURITY.md "Secret helpers"). The tests run the real binary (`check --offline` resolves every secret and

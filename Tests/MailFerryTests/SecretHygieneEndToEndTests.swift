@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A whole migration with the protocol trace on (`--verbose` and `--trace FILE`), then every byte mailferry wrote is
 /// searched for every secret it used: POP3 passwords sent with SASL PLAIN, CRAM-MD5, APOP and USER/PASS (from the

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// `run --shard K/N`: a stable partition of a plan's mailboxes, each shard with its own state file.
 @Suite struct ShardTests {

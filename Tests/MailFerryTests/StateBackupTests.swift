@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// `mailferry backup` (issue 16): a consistent copy of the state, taken with SQLite's online backup API while a
 /// run is writing it.

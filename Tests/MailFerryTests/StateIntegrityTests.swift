@@ -8,6 +8,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The state database's integrity (issue 16): a run refuses a damaged state before any mail moves (exit 2), and
 /// verify reports SQLite's integrity_check.

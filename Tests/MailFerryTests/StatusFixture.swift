@@ -5,6 +5,7 @@ import Foundation
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// A plan workspace with state written through the real `Store` (then dated by hand), for `status` and the
 /// dashboard: the plan's own state file and one shard file, a run report in each, hostile strings where mail and

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// `status` and the dashboard count in SQL: right at a hundred thousand messages, and the same numbers as merging
 /// every row when several state files know the same mailboxes.

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// `mailferry status`: the cumulative view from the plan's state file and its shards.
 @Suite struct StatusTests {

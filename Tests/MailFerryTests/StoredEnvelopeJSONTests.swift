@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The envelope column is written by hand for speed; these tests hold it to the bytes `JSONEncoder` writes.
 @Suite struct StoredEnvelopeJSONTests {

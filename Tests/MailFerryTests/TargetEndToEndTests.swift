@@ -9,6 +9,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Whole migrations into IMAP (an admin acting for each mailbox) and LMTP targets on a real Dovecot, through the
 /// real binary, including crashes.

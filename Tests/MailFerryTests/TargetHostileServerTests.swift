@@ -6,6 +6,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// What the POP3 hostile-server suite does for sources, for the delivery targets: IMAP, LMTP and SMTP servers that
 /// strip or refuse STARTTLS, inject bytes, tamper with capabilities, present bad certificates, never finish a reply,

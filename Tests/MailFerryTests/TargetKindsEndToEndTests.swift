@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The same migration, three mailboxes of 200 corpus messages, through every kind of target: exactly once, with the
 /// bytes rules of `EndToEnd.expectExactlyOnce` (Maildir and IMAP byte for byte; LMTP and SMTP below the trace

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Targets that say no, through the real binary: a Dovecot mailbox over quota (the rest waits, nothing is lost, a
 /// later run delivers it once the quota is raised) and a Postfix relay refusing one of the people a catch-all

@@ -7,6 +7,7 @@ import Testing
 @testable import MailWire
 @testable import MailStore
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// `mailferry verify` against a real migration (Dovecot as the legacy server): it names exactly the messages that
 /// are not in their targets, and the duplicates, and changes nothing on the server.

@@ -1,11 +1,12 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
+@testable import MailFerryTestSupport
 @testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 
 /// What a message may hold, by a reference that knows nothing of chunks: every CRLF as it is, every bare CR and bare

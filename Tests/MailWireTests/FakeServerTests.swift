@@ -2,12 +2,10 @@ import COpenSSL
 import Foundation
 import Glibc
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The fake server itself: a broken script must surface as a failed test within its timeout, never as a hang, and
 /// the transcript must be what the client wrote.

@@ -1,10 +1,5 @@
 import Foundation
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
 
 // The envelope corpus: messages shaped like what Postfix, Exim, qmail, Sendmail and Exchange Online leave in a
 // POP3 maildrop, with the envelope, arrival time and routing decision a careful admin would expect. Checked by

@@ -1,10 +1,8 @@
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 @Suite struct POP3ReplyTests {
     func parse(_ s: String) throws -> POP3Reply { try POP3Reply.parse(Array(s.utf8)) }

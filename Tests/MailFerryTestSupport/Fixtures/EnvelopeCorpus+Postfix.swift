@@ -1,9 +1,4 @@
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
 
 // Postfix ISP: mx1/mx2.wingtip-isp.example accept mail, store.wingtip-isp.example delivers it with virtual(8)
 // into the catch-all maildrop everyone@wingtip-isp.example (virtual alias @wingtiptoys.com → everyone). virtual(8)

@@ -1,12 +1,8 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The header parser reads, never writes: raw ranges point into the input, values are unfolded copies, and every
 /// odd line ending and broken line of a legacy store is tolerated (RFC 5322 §2.1, §2.2; RFC 2047 for display).

@@ -1,11 +1,7 @@
 import Foundation
 import Testing
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Routing of a catch-all mailbox (DESIGN.md global mailboxes), and the envelope corpus: every message's recovered
 /// envelope, arrival time and routing decision, checked table-driven.

@@ -1,11 +1,7 @@
 import Foundation
 import Testing
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// Received parsing (RFC 5321 §4.4), dates (RFC 5322 §3.3, §4.3), addresses (RFC 5322 §3.4) and envelope recovery
 /// with its trust boundary and provenance.

@@ -1,12 +1,8 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The byte-level fast paths of envelope recovery give exactly the answers of the general code they stand in for,
 /// on large seeded sets of odd, generated input: dates and Received fields against their general (Character by

@@ -1,12 +1,10 @@
 import Foundation
 import Glibc
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The line reader over a real socket pair: lines split anywhere, bounded length, bodies then replies.
 @Suite struct ConnectionTests {

@@ -1,10 +1,8 @@
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The byte parser of LIST and UIDL lines, against what `Int(String)` on space-split words accepted before.
 @Suite struct ListingLineTests {

@@ -1,11 +1,9 @@
 import Foundation
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The dot-unstuffing reader must give the same bytes however the input is split (STYLE.md habit 3).
 @Suite struct DotUnstufferTests {

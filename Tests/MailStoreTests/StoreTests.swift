@@ -3,16 +3,21 @@ import Foundation
 import Synchronization
 import MailFerryLab
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
-@testable import MailWire
 @testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
+
+/// A listing entry as the store takes it (the engine hands over POP3's).
+struct ListedEntry: ListedMessage {
+    var number: Int
+    var uidl: String
+    var size: Int
+}
 
 @Suite struct StoreTests {
-    func entries(_ uidls: [String]) -> [POP3Entry] {
-        uidls.enumerated().map { POP3Entry(number: $0.offset + 1, uidl: $0.element, size: 100 + $0.offset) }
+    func entries(_ uidls: [String]) -> [ListedEntry] {
+        uidls.enumerated().map { ListedEntry(number: $0.offset + 1, uidl: $0.element, size: 100 + $0.offset) }
     }
 
     /// A new store in `dir` with one mailbox registered ("isp/a").
@@ -39,26 +44,6 @@ import Testing
         #expect(second.new == 1)
         #expect(second.work.map(\.uidl) == ["c", "a", "d"])
         #expect(try store.counts(mailbox: box) == [.listed: 3, .delivered: 1])
-    }
-
-    /// A catch-all message fetched again after a crash finds its own routed deliveries by its hash: they are its
-    /// progress, not an earlier copy (else it would be set aside as a duplicate and its other routes never made).
-    @Test func hashDefenceIgnoresTheMessagesOwnRoutedDeliveries() throws {
-        let dir = TempFolder("store")
-        defer { dir.cleanup() }
-        let (_, store, box) = try freshStore(in: dir)
-        let rows = try store.syncListing(mailbox: box, entries: entries(["x", "y"])).work
-        try store.markDelivering(id: rows[0].id, target: "t", token: Runner.routedToken, size: 5, sha256: "same")
-        let child = try store.routedDelivery(parent: rows[0], mailbox: box, address: "bob@contoso.example")
-        try store.markDelivering(id: child.id, target: "t", token: "tok-bob", size: 5, sha256: "same")
-        try store.markDelivered(id: child.id, targetRef: "ref")
-        try store.markListed(id: rows[0].id)
-        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[0].id) == nil)
-        // Another message with the same bytes is a copy: of the first message's delivery.
-        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id)?.id == child.id)
-        // ... unless the first message is still listed beside it: two UIDLs on the server are two messages.
-        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id,
-                                        isListed: { $0 == "x" }) == nil)
     }
 
     @Test func inDoubtRowsAndHashDefence() throws {
@@ -95,7 +80,7 @@ import Testing
         try store.markDelivering(id: rows[2].id, target: "out", token: "tok-z", size: 9, sha256: "hz",
                                  envelope: .init(messageID: nil, dateHeader: nil, json: json,
                                                  arrival: Date(timeIntervalSince1970: 1_772_359_200)))
-        let dumped = try StoreMigrationTests.dump(path, """
+        let dumped = try SQLiteProbe.dump(path, """
             SELECT state, target, token, size, sha256, attempts, message_id, date_header, envelope, arrival_at
             FROM messages ORDER BY id
             """)
@@ -107,36 +92,6 @@ import Testing
         #expect(dumped[1] == ["state": "t:delivering", "target": "t:out", "token": "t:tok-y", "size": "i:7",
                               "sha256": "t:hy", "attempts": "i:1", "message_id": "null", "date_header": "null",
                               "envelope": "null", "arrival_at": "null"])
-    }
-
-    /// The arrival a run writes with each envelope is exactly what the schema's trigger derives from the envelope's
-    /// JSON (SQLite's strftime over the written date): over the envelopes recovered from 400 corpus messages, and
-    /// over a fractional first-seen arrival, which is left to the trigger.
-    @Test func arrivalWrittenWithTheEnvelopeIsWhatTheTriggerDerives() throws {
-        let dir = TempFolder("store")
-        defer { dir.cleanup() }
-        let (path, store, box) = try freshStore(in: dir)
-        let messages = Corpus.benchMailbox(user: "u01", domain: "wingtip.example", count: 400, seed: 7, bigEvery: 0)
-        let rows = try store.syncListing(mailbox: box, entries: entries(messages.indices.map { "m\($0)" })).work
-        let recovery = EnvelopeRecovery(trustedHosts: ["wingtip.example"], localDomains: ["wingtip.example"])
-        var given = 0
-        for (row, bytes) in zip(rows, messages) {
-            // A few never-dated messages arrive at their (fractional) first-seen time.
-            let firstSeen = Date(timeIntervalSince1970: 1_790_000_000.75)
-            let envelope = recovery.recover(HeaderBlock(parsing: bytes), firstSeen: firstSeen)
-            let columns = Store.EnvelopeColumns(messageID: nil, dateHeader: nil,
-                                                json: StoredEnvelope(envelope: envelope).json(), arrival: envelope.arrival)
-            if columns.arrivalAt != nil { given += 1 }
-            try store.markDelivering(id: row.id, target: "t", token: "t\(row.id)", size: 1, sha256: "h",
-                                     envelope: columns)
-        }
-        #expect(given >= 390, "most arrivals are whole seconds from a Received field")
-        let mismatched = try StoreMigrationTests.dump(path, """
-            SELECT id, arrival_at FROM messages WHERE arrival_at IS NOT
-                CAST(strftime('%s', json_extract(envelope, '$.envelope.arrival')) AS INTEGER)
-                OR arrival_at IS NULL
-            """)
-        #expect(mismatched.isEmpty, "\(mismatched.prefix(5))")
     }
 
     /// Workers read the hash defence concurrently, each on a reader connection of its own, while commits go on:
@@ -206,7 +161,7 @@ import Testing
 /// every row and value must survive, and what a migration derives (schema 5's arrival column) must be right.
 @Suite struct StoreMigrationTests {
     /// A column value as text with its SQLite type, so 5 and "5" and 5.0 stay different.
-    typealias Row = [String: String]
+    typealias Row = SQLiteProbe.Row
 
     static let arrival = "2026-03-01T10:00:00Z"  // 1772359200
     static let envelope = #"{"envelope":{"arrival":"\#(arrival)","arrivalSource":"provider-received"},"routing":[]}"#
@@ -277,11 +232,11 @@ import Testing
         var sql = ""
         for migration in Schema.migrations.prefix(version) { sql += migration + "\n" }
         sql += "PRAGMA user_version = \(version);\n" + Self.seed(version: version)
-        try Self.exec(path, sql)
-        #expect(try Self.dump(path, "PRAGMA user_version") == [["user_version": "i:\(version)"]])
+        try SQLiteProbe.exec(path, sql)
+        #expect(try SQLiteProbe.dump(path, "PRAGMA user_version") == [["user_version": "i:\(version)"]])
         let tables = ["mailboxes", "messages", "runs"]
         var before: [String: [Row]] = [:]
-        for table in tables { before[table] = try Self.dump(path, "SELECT * FROM \(table) ORDER BY id") }
+        for table in tables { before[table] = try SQLiteProbe.dump(path, "SELECT * FROM \(table) ORDER BY id") }
         #expect(before["messages"]?.count == (version >= 4 ? 8 : version >= 3 ? 7 : 6))
 
         let store = try Store(path: path)
@@ -290,7 +245,7 @@ import Testing
         #expect(try store.identity() == nil && !store.isBlank())
         // Every old column of every old row keeps its value and type.
         for table in tables {
-            let after = try Self.dump(path, "SELECT * FROM \(table) ORDER BY id")
+            let after = try SQLiteProbe.dump(path, "SELECT * FROM \(table) ORDER BY id")
             #expect(after.count == before[table]!.count, "\(table)")
             for (old, new) in zip(before[table]!, after) {
                 for (column, value) in old {
@@ -299,18 +254,18 @@ import Testing
             }
         }
         // Columns a migration added take their defaults; schema 5 derives the arrival from the envelope's JSON.
-        let messages = try Self.dump(path, "SELECT * FROM messages ORDER BY id")
+        let messages = try SQLiteProbe.dump(path, "SELECT * FROM messages ORDER BY id")
         let byID = Dictionary(uniqueKeysWithValues: messages.map { ($0["id"]!, $0) })
         #expect(byID["i:6"]?["quarantined"] == (version >= 3 ? "i:1" : "i:0"))
         #expect(byID["i:1"]?["quarantined"] == "i:0")
         #expect(byID["i:1"]?["arrival_at"] == (version >= 4 ? "r:1772359200.0" : "null"))
         #expect(byID["i:8"]?["arrival_at"] == (version >= 4 ? "null" : nil), "invalid JSON: no arrival")
-        let mailboxes = try Self.dump(path, "SELECT * FROM mailboxes ORDER BY id")
+        let mailboxes = try SQLiteProbe.dump(path, "SELECT * FROM mailboxes ORDER BY id")
         #expect(mailboxes.first?["login_delay"] == (version >= 2 ? "i:900" : "null"))
-        #expect(try Self.dump(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'messages_summary'")
+        #expect(try SQLiteProbe.dump(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'messages_summary'")
                     .count == 1)
         // Schema 6 adds only an index: the per-poll UIDL read is answered from it alone.
-        let plan = try Self.dump(path, """
+        let plan = try SQLiteProbe.dump(path, """
             EXPLAIN QUERY PLAN SELECT uidl, coalesce(listed_size, -1) FROM messages
             WHERE mailbox_id = 1 AND parent_id IS NULL
             """)
@@ -326,7 +281,7 @@ import Testing
         #expect(try store.mailboxID(key: "isp/everyone") == 2)
         let listed = ["uid-delivered", "uid-deferred", "uid-dup", "uid-listed", "uid-doubt", "uid-new"]
         let sync = try store.syncListing(mailbox: 1, entries: listed.enumerated().map {
-            POP3Entry(number: $0.offset + 1, uidl: $0.element, size: 10)
+            ListedEntry(number: $0.offset + 1, uidl: $0.element, size: 10)
         })
         #expect(sync.new == 1)
         // The deferred row's retry time (2023) has passed; delivered, duplicate and in-doubt rows are not work.
@@ -341,50 +296,9 @@ import Testing
         try store.markDelivering(id: 5, target: "contoso", token: "t5", size: 480, sha256: "bb22",
                                  envelope: .init(messageID: nil, dateHeader: nil, json: Self.envelope,
                                                  arrival: Date(timeIntervalSince1970: 1_000_000_000)))
-        let arrivals = try Self.dump(path, "SELECT id, arrival_at FROM messages WHERE id IN (2, 4, 5) ORDER BY id")
+        let arrivals = try SQLiteProbe.dump(path, "SELECT id, arrival_at FROM messages WHERE id IN (2, 4, 5) ORDER BY id")
         #expect(arrivals.map { $0["arrival_at"] } == ["r:1772359200.0", "r:1772359200.0", "r:1000000000.0"],
                 "\(arrivals)")
-    }
-
-    static func exec(_ path: String, _ sql: String) throws {
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK else { throw DatabaseError(code: 0, message: "open \(path)") }
-        defer { sqlite3_close(db) }
-        var error: UnsafeMutablePointer<CChar>?
-        if sqlite3_exec(db, sql, nil, nil, &error) != SQLITE_OK {
-            let message = error.map { String(cString: $0) } ?? "?"
-            sqlite3_free(error)
-            throw DatabaseError(code: 0, message: message)
-        }
-    }
-
-    /// Every row of a query, each column as "i:…", "r:…", "t:…" or "null".
-    static func dump(_ path: String, _ sql: String) throws -> [Row] {
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
-            throw DatabaseError(code: 0, message: "open \(path)")
-        }
-        defer { sqlite3_close(db) }
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else {
-            throw DatabaseError(code: 0, message: String(cString: sqlite3_errmsg(db)))
-        }
-        defer { sqlite3_finalize(statement) }
-        var rows: [Row] = []
-        while sqlite3_step(statement) == SQLITE_ROW {
-            var row: Row = [:]
-            for column in 0..<sqlite3_column_count(statement) {
-                let name = String(cString: sqlite3_column_name(statement, column))
-                switch sqlite3_column_type(statement, column) {
-                case SQLITE_INTEGER: row[name] = "i:\(sqlite3_column_int64(statement, column))"
-                case SQLITE_FLOAT: row[name] = "r:\(sqlite3_column_double(statement, column))"
-                case SQLITE_NULL: row[name] = "null"
-                default: row[name] = "t:" + String(cString: sqlite3_column_text(statement, column))
-                }
-            }
-            rows.append(row)
-        }
-        return rows
     }
 }
 
@@ -399,9 +313,9 @@ import Testing
                                             address: "everyone@contoso.example")
         let bob = try store.registerMailbox(key: "isp/bob", source: "isp", user: "bob", target: "t",
                                             address: "bob@contoso.example")
-        let (work, _) = try store.syncListing(mailbox: all, entries: [POP3Entry(number: 1, uidl: "u1", size: 10),
-                                                                       POP3Entry(number: 2, uidl: "u2", size: 20)])
-        _ = try store.syncListing(mailbox: bob, entries: [POP3Entry(number: 1, uidl: "b1", size: 30)])
+        let (work, _) = try store.syncListing(mailbox: all, entries: [ListedEntry(number: 1, uidl: "u1", size: 10),
+                                                                       ListedEntry(number: 2, uidl: "u2", size: 20)])
+        _ = try store.syncListing(mailbox: bob, entries: [ListedEntry(number: 1, uidl: "b1", size: 30)])
         let parent = try #require(work.first { $0.uidl == "u1" })
         _ = try store.routedDelivery(parent: parent, mailbox: all, address: "dana@contoso.example")
         try store.startRun(id: "20261122T000000.000Z")

@@ -1,12 +1,10 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 @Suite struct POP3AuthTests {
     @Test func legacyDigestsMatchTheRFCExamples() {

@@ -1,9 +1,4 @@
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
 
 // Exim, qmail, Sendmail, Exchange Online, and a provider nobody could name (no trustedHosts).
 extension EnvelopeCorpus {

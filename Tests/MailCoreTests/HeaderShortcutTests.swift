@@ -1,11 +1,7 @@
 import Foundation
 import Testing
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The byte-level shortcuts of the header hot path give the answers of the general code they stand in for.
 @Suite struct HeaderShortcutTests {

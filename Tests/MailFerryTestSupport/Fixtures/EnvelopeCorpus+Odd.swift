@@ -1,9 +1,4 @@
-@testable import MailFerry
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
-@testable import MailFerryCommandLine
 
 // The same Postfix provider, with the damage legacy stores show: 8-bit headers, folding everywhere, broken lines,
 // bare LF and bare CR line ends, no header/body separator, unreadable or impossible time stamps.

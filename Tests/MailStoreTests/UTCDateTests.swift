@@ -1,12 +1,10 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
 @testable import MailCore
 @testable import MailSystem
-@testable import MailWire
 @testable import MailStore
-@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
 
 /// The C-library UTC dates agree with Foundation's formatters (the reference) wherever reports, the dashboard, run
 /// ids and plans use them.
