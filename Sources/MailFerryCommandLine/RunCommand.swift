@@ -97,6 +97,9 @@ enum RunCommand {
             if !args.dryRun {
                 rebound = try StateGuard.checkBindings(plan: plan, store: store, rebind: args.rebind)
                 try StateGuard.stamp(plan: plan, store: store, newState: args.newState)
+                // A test may kill the run here: the state has its id and the Maildir roots their markers, and
+                // nothing else happened yet.
+                CrashPoint.hit("after-state-stamp")
             }
         } catch let refusal as StateGuard.Refusal {
             console.error("mailferry run: \(refusal)")

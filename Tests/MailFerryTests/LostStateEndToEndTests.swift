@@ -69,6 +69,19 @@ import Testing
         #expect(refusedAdopt.code == 2 && refusedAdopt.err.contains("not a lost state"), "\(refusedAdopt.err)")
     }
 
+    /// A first run killed right after it stamped the state and wrote its markers (nothing fetched, no run recorded)
+    /// is no lost state: the next run goes on (exit 0) and delivers every message once.
+    @Test func aRunKilledRightAfterStampingGoesOnNextTime() throws {
+        let e2e = try EndToEnd("stamped-then-killed", counts: ["alice": 5, "bob": 3])
+        let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-state-stamp@1"])
+        #expect(crashed.code != 0, "\(crashed.out)\(crashed.err)")
+        #expect(FileManager.default.fileExists(atPath: e2e.workspace + "/target/.mailferry-e2e"))
+        #expect(maildirFileCount(e2e.maildir("alice")) == 0)
+        let again = try e2e.run()
+        #expect(again.code == 0 && again.out.contains("8 messages delivered"), "\(again.out)\(again.err)")
+        #expect(maildirFileCount(e2e.maildir("alice")) == 5 && maildirFileCount(e2e.maildir("bob")) == 3)
+    }
+
     /// Another state (of the same plan) than the one that delivered into a Maildir root is refused; --new-state
     /// starts over on purpose.
     @Test func aSwappedStateIsRefusedAndNewStateStartsOver() throws {

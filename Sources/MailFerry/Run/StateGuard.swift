@@ -58,8 +58,11 @@ package enum StateGuard {
     /// Refuses a state that cannot be this plan's memory; see the type's comment. `newState` accepts a blank state
     /// although the plan delivered before (the admin starts over on purpose).
     package static func check(plan: Plan, store: Store, newState: Bool) throws -> Void {
-        let blank = try store.isBlank()
         let id = try store.identity()
+        // A state with an id was stamped by a run of this plan (before its marker was written): however little it
+        // holds (a run killed right after stamping), it is no lost state, and the markers tell whether it is the
+        // right one.
+        let blank = try id == nil && store.isBlank()
         var markers: [(root: String, id: String)] = []
         for root in maildirRoots(plan) {
             if let found = markerID(root: root, plan: plan) { markers.append((root, found)) }
