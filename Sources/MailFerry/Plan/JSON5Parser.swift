@@ -152,14 +152,14 @@ struct JSON5Parser {
 
     // MARK: - Reading characters
 
-    private var position: TextPosition { TextPosition(line: line, column: column) }
+    var position: TextPosition { TextPosition(line: line, column: column) }
 
-    private func peek(_ offset: Int = 0) -> Unicode.Scalar? {
+    func peek(_ offset: Int = 0) -> Unicode.Scalar? {
         index + offset < text.count ? text[index + offset] : nil
     }
 
     @discardableResult
-    private mutating func advance() -> Unicode.Scalar? {
+    mutating func advance() -> Unicode.Scalar? {
         guard index < text.count else { return nil }
         let c = text[index]
         index += 1
@@ -176,7 +176,7 @@ struct JSON5Parser {
         return c
     }
 
-    private func error(_ message: String, at where: TextPosition? = nil) -> JSON5SyntaxError {
+    func error(_ message: String, at where: TextPosition? = nil) -> JSON5SyntaxError {
         JSON5SyntaxError(position: `where` ?? position, message: message)
     }
 
@@ -265,7 +265,7 @@ struct JSON5Parser {
         var keyPositions: [String: TextPosition] = [:]
         while true {
             try skipSpace()
-                guard let c = peek() else {
+            guard let c = peek() else {
                 throw error("unexpected end of file: the object opened at line \(open.line), column \(open.column) "
                     + "is not closed with }")
             }
@@ -283,7 +283,7 @@ struct JSON5Parser {
                 throw error("expected a key or }, found \(Self.describe(c))")
             }
             try skipSpace()
-                guard peek() == ":" else {
+            guard peek() == ":" else {
                 throw error("expected ':' after the key \(key), found \(Self.describe(peek()))")
             }
             advance()
@@ -300,7 +300,7 @@ struct JSON5Parser {
             keyPositions[key] = keyStart
             positions[memberPath] = keyStart
             try skipSpace()
-                switch peek() {
+            switch peek() {
             case ","?:
                 advance()
             case "}"?:
@@ -324,7 +324,7 @@ struct JSON5Parser {
         var items: [JSONValue] = []
         while true {
             try skipSpace()
-                guard let c = peek() else {
+            guard let c = peek() else {
                 throw error("unexpected end of file: the list opened at line \(open.line), column \(open.column) "
                     + "is not closed with ]")
             }
@@ -336,7 +336,7 @@ struct JSON5Parser {
             positions[elementPath] = position
             items.append(try value(path: elementPath, depth: depth))
             try skipSpace()
-                switch peek() {
+            switch peek() {
             case ","?:
                 advance()
             case "]"?:
@@ -349,213 +349,6 @@ struct JSON5Parser {
                 throw error("expected ',' or ']' after a list element, found \(Self.describe(other))"
                     + (other == "{" || other == "\"" || other == "'" ? " (is a comma missing before it?)" : ""))
             }
-        }
-    }
-
-    // MARK: - Tokens
-
-    static func isIdentifierStart(_ c: Unicode.Scalar) -> Bool {
-        c == "$" || c == "_" || c.properties.isAlphabetic
-    }
-
-    static func isIdentifierPart(_ c: Unicode.Scalar) -> Bool {
-        if isIdentifierStart(c) || c == "\u{200C}" || c == "\u{200D}" { return true }
-        switch c.properties.generalCategory {
-        case .decimalNumber, .nonspacingMark, .spacingMark, .connectorPunctuation: return true
-        default: return false
-        }
-    }
-
-    /// An ECMAScript IdentifierName (JSON5 §3), `\uXXXX` escapes included.
-    private mutating func identifier() throws -> String {
-        var out = String.UnicodeScalarView()
-        while let c = peek() {
-            if c == "\\" {
-                let start = position
-                advance()
-                guard advance() == "u" else { throw error("only \\u escapes are allowed in a key", at: start) }
-                let scalar = try hexScalar(digits: 4, start: start)
-                guard out.isEmpty ? Self.isIdentifierStart(scalar) : Self.isIdentifierPart(scalar) else {
-                    throw error("the escaped character cannot be part of a key", at: start)
-                }
-                out.append(scalar)
-            } else if out.isEmpty ? Self.isIdentifierStart(c) : Self.isIdentifierPart(c) {
-                out.append(c)
-                advance()
-            } else {
-                break
-            }
-        }
-        return String(out)
-    }
-
-    private mutating func hexScalar(digits: Int, start: TextPosition) throws -> Unicode.Scalar {
-        var value: UInt32 = 0
-        for _ in 0..<digits {
-            guard let c = peek(), c.properties.isASCIIHexDigit, let digit = Int(String(c), radix: 16) else {
-                throw error("expected \(digits) hexadecimal digits in this escape", at: start)
-            }
-            value = value * 16 + UInt32(digit)
-            advance()
-        }
-        if digits == 4 && (0xD800...0xDBFF).contains(value) {
-            // A UTF-16 surrogate pair written as two \u escapes.
-            guard peek() == "\\" && peek(1) == "u" else {
-                throw error("\\u\(String(value, radix: 16)) is half of a surrogate pair without its other half",
-                            at: start)
-            }
-            let lowStart = position
-            advance()
-            advance()
-            var low: UInt32 = 0
-            for _ in 0..<4 {
-                guard let c = peek(), c.properties.isASCIIHexDigit, let digit = Int(String(c), radix: 16) else {
-                    throw error("expected 4 hexadecimal digits in this escape", at: lowStart)
-                }
-                low = low * 16 + UInt32(digit)
-                advance()
-            }
-            guard (0xDC00...0xDFFF).contains(low) else {
-                throw error("\\u\(String(value, radix: 16)) must be followed by a low surrogate", at: start)
-            }
-            value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-        }
-        guard let scalar = Unicode.Scalar(value) else {
-            throw error("\\u\(String(value, radix: 16)) is a lone surrogate, not a character", at: start)
-        }
-        return scalar
-    }
-
-    /// A single- or double-quoted string (JSON5 §5).
-    private mutating func string() throws -> String {
-        let start = position
-        let quote = advance()!
-        var out = String.UnicodeScalarView()
-        while true {
-            guard let c = peek() else {
-                throw error("this text is never closed with its \(quote == "\"" ? "\"" : "'")", at: start)
-            }
-            if c == quote {
-                advance()
-                return String(out)
-            }
-            if c == "\n" || c == "\r" {
-                throw error("a line break inside quoted text; close the quote, or end the line with \\ to "
-                    + "continue the text on the next line")
-            }
-            if c != "\\" {
-                out.append(c)
-                advance()
-                continue
-            }
-            let escapeStart = position
-            advance()
-            guard let e = advance() else { throw error("this text is never closed", at: start) }
-            switch e {
-            case "b": out.append("\u{08}")
-            case "f": out.append("\u{0C}")
-            case "n": out.append("\n")
-            case "r": out.append("\r")
-            case "t": out.append("\t")
-            case "v": out.append("\u{0B}")
-            case "0":
-                if let next = peek(), ("0"..."9").contains(next) {
-                    throw error("octal escapes are not allowed in JSON5", at: escapeStart)
-                }
-                out.append("\0")
-            case "1"..."9":
-                throw error("\\\(Character(e)) is not an escape JSON5 allows", at: escapeStart)
-            case "x": out.append(try hexScalar(digits: 2, start: escapeStart))
-            case "u": out.append(try hexScalar(digits: 4, start: escapeStart))
-            case "\r":
-                if peek() == "\n" { advance() }  // backslash + CR LF continues the line too
-            case "\n", "\u{2028}", "\u{2029}":
-                break  // a line continuation: the text goes on without a line break
-            default:
-                out.append(e)  // \" \' \\ \/ and any other character stand for themselves
-            }
-        }
-    }
-
-    /// A JSON5 number (§4): decimal, hexadecimal, with sign, leading or trailing point, Infinity, NaN.
-    private mutating func number() throws -> Double {
-        let start = position
-        var sign = 1.0
-        if peek() == "+" || peek() == "-" {
-            if advance() == "-" { sign = -1 }
-        }
-        if let c = peek(), Self.isIdentifierStart(c) {
-            let word = try identifier()
-            switch word {
-            case "Infinity": return sign * .infinity
-            case "NaN": return .nan
-            default: throw error("unexpected word \(word) after a sign", at: start)
-            }
-        }
-        if peek() == "0" && (peek(1) == "x" || peek(1) == "X") {
-            advance()
-            advance()
-            var digits = ""
-            while let c = peek(), c.properties.isASCIIHexDigit {
-                digits.unicodeScalars.append(c)
-                advance()
-            }
-            guard !digits.isEmpty, let value = UInt64(digits, radix: 16) else {
-                throw error(digits.isEmpty ? "0x must be followed by hexadecimal digits" : "this number is too large",
-                            at: start)
-            }
-            try checkNumberEnd(start)
-            return sign * Double(value)
-        }
-        var literal = ""
-        var intDigits = 0
-        var fracDigits = 0
-        while let c = peek(), ("0"..."9").contains(c) {
-            literal.unicodeScalars.append(c)
-            advance()
-            intDigits += 1
-        }
-        if intDigits > 1 && literal.hasPrefix("0") {
-            throw error("a number cannot start with 0 (write \(Int(literal) ?? 0), not \(literal))", at: start)
-        }
-        if peek() == "." {
-            literal += "."
-            advance()
-            while let c = peek(), ("0"..."9").contains(c) {
-                literal.unicodeScalars.append(c)
-                advance()
-                fracDigits += 1
-            }
-        }
-        guard intDigits + fracDigits > 0 else { throw error("a number needs at least one digit", at: start) }
-        if peek() == "e" || peek() == "E" {
-            literal += "e"
-            advance()
-            if let c = peek(), c == "+" || c == "-" {
-                literal.unicodeScalars.append(c)
-                advance()
-            }
-            var expDigits = 0
-            while let c = peek(), ("0"..."9").contains(c) {
-                literal.unicodeScalars.append(c)
-                advance()
-                expDigits += 1
-            }
-            guard expDigits > 0 else { throw error("the exponent of this number has no digits", at: start) }
-        }
-        try checkNumberEnd(start)
-        if literal.hasPrefix(".") { literal = "0" + literal }
-        if literal.hasSuffix(".") { literal += "0" }
-        guard let value = Double(literal.replacingOccurrences(of: ".e", with: ".0e")) else {
-            throw error("this is not a number", at: start)
-        }
-        return sign * value
-    }
-
-    /// "12abc" is not a number followed by a word: say so where it starts.
-    private func checkNumberEnd(_ start: TextPosition) throws {
-        if let c = peek(), Self.isIdentifierPart(c) || c == "." {
-            throw error("unexpected \(Self.describe(c)) in a number", at: start)
         }
     }
 }

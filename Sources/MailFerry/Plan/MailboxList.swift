@@ -4,204 +4,6 @@ import MailSystem
 import MailWire
 import MailStore
 
-/// A table read from a CSV file (RFC 4180): the header and the records, each with the line it starts on and the
-/// column each field starts at (counted in characters, from 1).
-struct CSVTable {
-    var header: [String]
-    var headerLine: Int
-    var headerColumns: [Int] = []
-    var records: [(line: Int, fields: [String], columns: [Int])]
-    /// Rows that could not be read (a quote in the middle of a field, a quote never closed), each with its place.
-    /// The rows after them are still read, so one stray quote does not hide the problems of the rest of the list.
-    var problems: [Failure] = []
-
-    struct Failure: Error {
-        var line: Int
-        var column: Int? = nil
-        var message: String
-    }
-
-    static let maxBytes = 16 << 20
-    static let maxRecords = 100_000
-
-    /// Parses RFC 4180 CSV and throws at the first problem (see `parseAll`).
-    static func parse(_ data: Data) throws(Failure) -> CSVTable {
-        let table = try parseAll(data)
-        if let first = table.problems.first { throw first }
-        return table
-    }
-
-    /// Parses RFC 4180 CSV: quoted fields with "" for a quote and line breaks inside quotes, CRLF or LF. Also what
-    /// spreadsheets write: a UTF-8 byte order mark, and ';' as the separator when the header has no ','. Blank
-    /// lines and lines starting with '#' are skipped; unquoted fields are trimmed.
-    ///
-    /// A row that cannot be read is left out and noted in `problems`, and reading goes on at the next line; a quote
-    /// that is never closed would take the rest of the file into one field, so reading goes on at the line after
-    /// the one it opened on. Throws only for what spoils the whole file (size, encoding, no header row, a broken
-    /// header row).
-    static func parseAll(_ data: Data) throws(Failure) -> CSVTable {
-        guard data.count <= maxBytes else { throw Failure(line: 1, message: "the file is larger than 16 MiB") }
-        guard var text = String(data: data, encoding: .utf8) else {
-            throw Failure(line: firstBadUTF8Line(data), message: "not valid UTF-8; save the list as CSV UTF-8")
-        }
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
-        let separator: Character = !firstLine.contains(",") && firstLine.contains(";") ? ";" : ","
-
-        var records: [(line: Int, fields: [String], columns: [Int])] = []
-        var problems: [Failure] = []
-        var fields: [String] = []
-        var columns: [Int] = []
-        var field = ""
-        var quoted = false       // inside quotes now
-        var wasQuoted = false    // this field had quotes (so it is not trimmed)
-        var atRecordStart = true
-        var line = 1
-        var column = 1           // of the character about to be read
-        var fieldColumn = 1
-        var recordLine = 1
-        var quoteLine = 1
-        var quoteColumn = 1
-        var quoteIndex = 0
-        var chars = Array(text)
-        chars.append("\n")  // a last record without a line break ends like the others
-        var i = 0
-        func isBreak(_ c: Character) -> Bool { c == "\n" || c == "\r\n" || c == "\r" }
-        func endField() {
-            fields.append(wasQuoted ? field : field.trimmingCharacters(in: .whitespaces))
-            columns.append(fieldColumn)
-            field = ""
-            wasQuoted = false
-        }
-        /// Forgets the row read so far: the next character starts a new one.
-        func forgetRow() {
-            fields = []
-            columns = []
-            field = ""
-            wasQuoted = false
-            quoted = false
-            atRecordStart = true
-        }
-        /// Leaves the current row out and goes on at the line after the one its quote opened on: a quote that runs
-        /// over lines by mistake must not swallow the rows below it.
-        func rereadAfterQuote() {
-            i = quoteIndex
-            while i < chars.count && !isBreak(chars[i]) { i += 1 }
-            if i < chars.count { i += 1 }
-            line = quoteLine + 1
-            column = 1
-            forgetRow()
-        }
-        /// Leaves the current row out and goes on at the next line.
-        func dropRow(_ problem: Failure) throws(Failure) {
-            if records.isEmpty { throw problem }  // the header row: nothing can be read without it
-            problems.append(problem)
-            while i < chars.count && !isBreak(chars[i]) { i += 1 }
-            forgetRow()
-        }
-        while i < chars.count {
-            let c = chars[i]
-            let at = column
-            i += 1
-            column = isBreak(c) ? 1 : column + 1
-            if quoted {
-                if c == "\"" {
-                    if i < chars.count && chars[i] == "\"" {
-                        field.append("\"")
-                        i += 1
-                        column += 1
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    if isBreak(c) { line += 1 }
-                    field.append(c)
-                }
-                if i == chars.count && quoted {
-                    // Never closed: report it where it opened and read on from the line after that one.
-                    let problem = Failure(line: quoteLine, column: quoteColumn, message: "a quote opened here is never "
-                        + "closed; the rows below were read as if it ended its line")
-                    if records.isEmpty { throw problem }
-                    problems.append(problem)
-                    rereadAfterQuote()
-                }
-                continue
-            }
-            if atRecordStart {
-                recordLine = line
-                if isBreak(c) {
-                    line += 1
-                    continue
-                }
-                if c == "#" {
-                    while i < chars.count && !isBreak(chars[i]) { i += 1 }
-                    continue
-                }
-                atRecordStart = false
-                fieldColumn = at
-            }
-            switch c {
-            case "\"":
-                if field.trimmingCharacters(in: .whitespaces).isEmpty && !wasQuoted {
-                    field = ""
-                    quoted = true
-                    wasQuoted = true
-                    quoteLine = line
-                    quoteColumn = at
-                    quoteIndex = i
-                } else {
-                    try dropRow(Failure(line: line, column: at, message: "a quote in the middle of a field; put the "
-                        + "whole field in quotes and double the quote inside (\"\")"))
-                }
-            case separator:
-                endField()
-                fieldColumn = at + 1
-            case "\n", "\r\n", "\r":
-                endField()
-                line += 1
-                if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields, columns)) }
-                fields = []
-                columns = []
-                atRecordStart = true
-                if records.count > maxRecords + 1 {
-                    throw Failure(line: recordLine, message: "more than \(maxRecords) rows")
-                }
-            default:
-                if wasQuoted && !c.isWhitespace && quoteLine < line && !records.isEmpty {
-                    // Most likely the quote far above was never meant to close here (a field "…" missing its end).
-                    problems.append(Failure(line: quoteLine, column: quoteColumn, message: "a quote opened here "
-                        + "closes only at line \(line), column \(at - 1), with text after it; the rows below were "
-                        + "read as if it ended its line"))
-                    rereadAfterQuote()
-                } else if wasQuoted && !c.isWhitespace {
-                    try dropRow(Failure(line: line, column: at, message: "text after a closing quote; a field is "
-                        + "either all in quotes or not at all"))
-                } else if !wasQuoted {
-                    field.append(c)
-                }
-            }
-        }
-        guard let header = records.first else {
-            throw Failure(line: 1, message: "the list is empty; the first line names the columns, e.g. "
-                + "mailbox,user,password")
-        }
-        return CSVTable(header: header.fields, headerLine: header.line, headerColumns: header.columns,
-                        records: Array(records.dropFirst()), problems: problems)
-    }
-
-    private static func firstBadUTF8Line(_ data: Data) -> Int {
-        var line = 1
-        var iterator = data.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): if scalar == "\n" { line += 1 }
-            case .emptyInput, .error: return line
-            }
-        }
-    }
-}
-
 /// `mailboxList`: people listed in CSV files, in the spirit of Exchange Online migration batches.
 ///
 /// Columns (header names, any case): `mailbox` (alias `EmailAddress`), `user` (alias `UserName`), `password` and
@@ -231,6 +33,7 @@ extension PlanValidator {
         }
     }
 
+    /// One `{ csv, source, target, mailbox }` entry: its rows as drafts, each with what the entry lets it inherit.
     private mutating func mailboxList(_ value: JSONValue, at: String, names: Names) -> [(MailboxDraft, Inherited)] {
         guard case .object(let list) = value else {
             problem(at, "must be an object like { csv: \"jobs/people.csv\", source: \"isp\", target: \"archive\" }, "
@@ -240,31 +43,58 @@ extension PlanValidator {
         checkKeys(list, allowed: Self.mailboxListKeys, at: at)
         var inherited = Inherited()
         inheritedFields(list, at: at, names: names, into: &inherited)
-        guard let csv = nonEmptyString(list, "csv", at: at, required: true) else { return [] }
+        guard let csv = nonEmptyString(list, "csv", at: at, required: true), let file = readList(csv, at: at),
+              let columns = listColumns(file.table, shown: file.shown) else { return [] }
+        let (table, shown) = file
+        if table.records.isEmpty {
+            problem(at: PlanLocation(file: shown, line: table.headerLine, column: 1), "",
+                    "the list has a header but no people")
+        }
+        var drafts: [(MailboxDraft, Inherited)] = []
+        for record in table.records {
+            let row = CSVRow(file: shown, line: record.line, fields: record.fields, starts: record.columns,
+                             columns: columns)
+            guard record.fields.count == table.header.count else {
+                problem(at: row.here, "", "\(record.fields.count) field\(record.fields.count == 1 ? "" : "s"), but "
+                    + "the first row names \(table.header.count) columns")
+                continue
+            }
+            if let draft = listMailbox(row) { drafts.append((draft, inherited)) }
+        }
+        return drafts
+    }
+
+    /// Reads and parses the list's CSV file, reporting what cannot be read; nil when no row can be.
+    private mutating func readList(_ csv: String, at: String) -> (table: CSVTable, shown: String)? {
         let path = resolve(csv)
         let csvSpot = locations.spot(PlanPath.member(at, "csv"))
         let shown = PlanLoader.display(path)
         var info = stat()
         if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
             problem(csvSpot, "\(shown) is a folder, not a CSV file")
-            return []
+            return nil
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             problem(csvSpot, "cannot read \(shown)" + (exists ? "" : ": no such file"))
-            return []
+            return nil
         }
         let table: CSVTable
         do {
             table = try CSVTable.parseAll(data)
         } catch {
             problem(at: PlanLocation(file: shown, line: error.line, column: error.column ?? 1), "", error.message)
-            return []
+            return nil
         }
         for failure in table.problems {
             problem(at: PlanLocation(file: shown, line: failure.line, column: failure.column ?? 1), "", failure.message)
         }
-        // Columns, by what they mean.
+        return (table, shown)
+    }
+
+    /// The list's columns by what they mean (`user` → its index), from the header row; nil when the user or
+    /// password column is missing, as then no row can be read.
+    private mutating func listColumns(_ table: CSVTable, shown: String) -> [String: Int]? {
         var columns: [String: Int] = [:]
         let headerAt = PlanLocation(file: shown, line: table.headerLine, column: 1)
         func headerCell(_ index: Int) -> PlanLocation {
@@ -298,67 +128,77 @@ extension PlanValidator {
                 + "file:PATH)")
             ok = false
         }
-        guard ok else { return [] }
-        if table.records.isEmpty {
-            problem(at: headerAt, "", "the list has a header but no people")
+        return ok ? columns : nil
+    }
+
+    /// One row of a list, with where each of its cells is written.
+    private struct CSVRow {
+        var file: String
+        var line: Int
+        var fields: [String]
+        /// The column each field starts at.
+        var starts: [Int]
+        /// Column meaning → field index.
+        var columns: [String: Int]
+
+        var here: PlanLocation { PlanLocation(file: file, line: line, column: 1) }
+
+        /// Where the cell of a column is: its line and the column it starts at.
+        func spot(_ meaning: String) -> PlanSpot {
+            guard let index = columns[meaning], index < starts.count else {
+                return PlanSpot(path: meaning, location: here)
+            }
+            return PlanSpot(path: meaning, location: PlanLocation(file: file, line: line, column: starts[index]))
         }
-        var drafts: [(MailboxDraft, Inherited)] = []
-        for record in table.records {
-            let here = PlanLocation(file: shown, line: record.line, column: 1)
-            /// Where the cell of a column is: its line and the column it starts at.
-            func spot(_ meaning: String) -> PlanSpot {
-                guard let index = columns[meaning], index < record.columns.count else {
-                    return PlanSpot(path: meaning, location: here)
-                }
-                return PlanSpot(path: meaning, location: PlanLocation(file: shown, line: record.line,
-                                                                      column: record.columns[index]))
-            }
-            guard record.fields.count == table.header.count else {
-                problem(at: here, "", "\(record.fields.count) field\(record.fields.count == 1 ? "" : "s"), but the "
-                    + "first row names \(table.header.count) columns")
-                continue
-            }
-            func cell(_ meaning: String) -> String? {
-                guard let index = columns[meaning] else { return nil }
-                let value = record.fields[index]
-                return value.isEmpty ? nil : value
-            }
-            var draft = MailboxDraft(label: "\(shown):\(record.line)", here: PlanSpot(path: "", location: here),
-                                     missing: { PlanSpot(path: $0, location: here) })
-            for meaning in columns.keys { draft.spots[meaning] = spot(meaning) }
-            draft.user = cell("user")
-            if draft.user == nil {
-                problem(spot("user"), "empty")
-                continue
-            }
-            draft.address = cell("mailbox")
-            draft.source = cell("source")
-            draft.target = cell("target")
-            if draft.source == nil { draft.spots["source"] = nil }
-            if draft.target == nil { draft.spots["target"] = nil }
-            if draft.address == nil { draft.spots["mailbox"] = nil }
-            let password = cell("password")
-            let token = cell("token")
-            switch (password, token) {
-            case (nil, nil):
-                problem(spot(columns["password"] != nil ? "password" : "token"),
-                        "empty: write where the secret is, env:NAME or file:PATH")
-                continue
-            case (.some, .some):
-                problem(spot("token"), "give either password or token, not both")
-                continue
-            case (let text?, nil):
-                guard let ref = csvSecret(text, column: "password", at: spot("password").location) else { continue }
-                draft.password = ref
-                draft.spots["token"] = nil
-            case (nil, let text?):
-                guard let ref = csvSecret(text, column: "token", at: spot("token").location) else { continue }
-                draft.token = ref
-                draft.spots["password"] = nil
-            }
-            drafts.append((draft, inherited))
+
+        /// The text of a column's cell; nil when the list has no such column or the cell is empty.
+        func cell(_ meaning: String) -> String? {
+            guard let index = columns[meaning] else { return nil }
+            let value = fields[index]
+            return value.isEmpty ? nil : value
         }
-        return drafts
+    }
+
+    /// The mailbox a row describes, before inheritance; nil (and a problem) when the row has no user or secret.
+    private mutating func listMailbox(_ row: CSVRow) -> MailboxDraft? {
+        let here = row.here
+        var draft = MailboxDraft(label: "\(row.file):\(row.line)", here: PlanSpot(path: "", location: here),
+                                 missing: { PlanSpot(path: $0, location: here) })
+        for meaning in row.columns.keys { draft.spots[meaning] = row.spot(meaning) }
+        draft.user = row.cell("user")
+        if draft.user == nil {
+            problem(row.spot("user"), "empty")
+            return nil
+        }
+        draft.address = row.cell("mailbox")
+        draft.source = row.cell("source")
+        draft.target = row.cell("target")
+        if draft.source == nil { draft.spots["source"] = nil }
+        if draft.target == nil { draft.spots["target"] = nil }
+        if draft.address == nil { draft.spots["mailbox"] = nil }
+        return listSecret(row, into: &draft) ? draft : nil
+    }
+
+    /// The row's password or token (exactly one of them); false when there is none or it is refused.
+    private mutating func listSecret(_ row: CSVRow, into draft: inout MailboxDraft) -> Bool {
+        switch (row.cell("password"), row.cell("token")) {
+        case (nil, nil):
+            problem(row.spot(row.columns["password"] != nil ? "password" : "token"),
+                    "empty: write where the secret is, env:NAME or file:PATH")
+            return false
+        case (.some, .some):
+            problem(row.spot("token"), "give either password or token, not both")
+            return false
+        case (let text?, nil):
+            guard let ref = csvSecret(text, column: "password", at: row.spot("password").location) else { return false }
+            draft.password = ref
+            draft.spots["token"] = nil
+        case (nil, let text?):
+            guard let ref = csvSecret(text, column: "token", at: row.spot("token").location) else { return false }
+            draft.token = ref
+            draft.spots["password"] = nil
+        }
+        return true
     }
 
     /// `env:NAME` or `file:PATH` (relative to the workspace, like every path). Anything else is taken to be a

@@ -19,7 +19,24 @@ extension PlanValidator {
             return nil
         }
         checkKeys(g, allowed: Self.globalKeys, at: at)
+        // Every part is checked, so all problems are reported at once; any of them makes the mailbox invalid.
         var ok = true
+        let domains = globalDomains(g, at: at, ok: &ok)
+        let rewrite = globalRewrite(g, at: at, ok: &ok)
+        let trusted = trustedHosts(g, at: at, ok: &ok)
+        let rules = globalRules(g["rules"], at: PlanPath.member(at, "rules"), ok: &ok)
+        let fallback = globalFallback(g, at: at, ok: &ok)
+        let aliases = buildAliases(g["aliases"], at: PlanPath.member(at, "aliases"), hasRewrite: true, ok: &ok)
+        let qmailPrefix = buildQmailPrefix(g["qmailPrefix"], at: PlanPath.member(at, "qmailPrefix"), ok: &ok)
+        let reasonHeader = bool(g, "reasonHeader", at: at) ?? false
+        guard ok else { return nil }
+        return Plan.GlobalRouting(domains: domains, rewrite: rewrite, trustedHosts: trusted, rules: rules,
+                                  fallback: fallback, aliases: aliases, qmailPrefix: qmailPrefix,
+                                  reasonHeader: reasonHeader)
+    }
+
+    /// `domains`: the legacy domains the mailbox catches mail for, lowercased (required, not empty).
+    private mutating func globalDomains(_ g: [String: JSONValue], at: String, ok: inout Bool) -> [String] {
         var domains: [String] = []
         let domainsPath = PlanPath.member(at, "domains")
         if g["domains"] == nil {
@@ -45,22 +62,29 @@ extension PlanValidator {
             problem(domainsPath, "the list is empty: name at least one domain")
             ok = false
         }
-        var rewrite = "{local}@{domain}"
-        if let text = nonEmptyString(g, "rewrite", at: at) {
-            let spot = locations.spot(PlanPath.member(at, "rewrite"))
-            if checkPlaceholders(text, allowed: ["local", "domain"], spot: spot) {
-                let sample = text.replacingOccurrences(of: "{local}", with: "kelly")
-                    .replacingOccurrences(of: "{domain}", with: "example.com")
-                if !Self.isAddress(sample) {
-                    problem(spot, "must give an address, as in \"{local}@contoso.example\"")
-                    ok = false
-                } else {
-                    rewrite = text
-                }
-            } else {
-                ok = false
-            }
+        return domains
+    }
+
+    /// `rewrite`: how a legacy address becomes a target one; "{local}@{domain}" (unchanged) when not written.
+    private mutating func globalRewrite(_ g: [String: JSONValue], at: String, ok: inout Bool) -> String {
+        guard let text = nonEmptyString(g, "rewrite", at: at) else { return "{local}@{domain}" }
+        let spot = locations.spot(PlanPath.member(at, "rewrite"))
+        guard checkPlaceholders(text, allowed: ["local", "domain"], spot: spot) else {
+            ok = false
+            return "{local}@{domain}"
         }
+        let sample = text.replacingOccurrences(of: "{local}", with: "kelly")
+            .replacingOccurrences(of: "{domain}", with: "example.com")
+        guard Self.isAddress(sample) else {
+            problem(spot, "must give an address, as in \"{local}@contoso.example\"")
+            ok = false
+            return "{local}@{domain}"
+        }
+        return text
+    }
+
+    /// `trustedHosts`: the provider's own servers, whose trace headers are believed; lowercased.
+    private mutating func trustedHosts(_ g: [String: JSONValue], at: String, ok: inout Bool) -> [String] {
         var trusted: [String] = []
         let trustedPath = PlanPath.member(at, "trustedHosts")
         for (index, host) in (stringList(g, "trustedHosts", at: at) ?? []).enumerated() {
@@ -73,60 +97,19 @@ extension PlanValidator {
                 ok = false
             }
         }
+        return trusted
+    }
+
+    /// `rules`: a list of { match, mailbox }, checked in order, so a match already covered above is reported.
+    private mutating func globalRules(_ value: JSONValue?, at rulesPath: String,
+                                      ok: inout Bool) -> [Plan.GlobalRouting.Rule] {
         var rules: [Plan.GlobalRouting.Rule] = []
-        let rulesPath = PlanPath.member(at, "rules")
-        switch g["rules"] {
+        switch value {
         case .array(let items)?:
             for (index, item) in items.enumerated() {
-                let path = PlanPath.element(rulesPath, index)
-                guard case .object(let r) = item else {
-                    problem(path, "must be an object like { match: \"list@treyresearch.net\", mailbox: "
-                        + "\"kelly@contoso.example\" }, found \(item.typeName)")
-                    ok = false
-                    continue
-                }
-                checkKeys(r, allowed: Self.ruleKeys, at: path)
-                let match = nonEmptyString(r, "match", at: path, required: true)
-                let mailbox = nonEmptyString(r, "mailbox", at: path, required: true)
-                if let match, let parsed = RoutingRules.Match(planText: match) {
-                    let matchPath = PlanPath.member(path, "match")
-                    let found = RoutingRules.problems(of: parsed)
-                    for message in found {
-                        switch parsed {
-                        case .address, .domain:
-                            problem(matchPath, message + "; a rule matches an address (someone@domain), a whole "
-                                + "domain (@domain), a header (Name: text) or a regular expression (/pattern/)")
-                        case .regex, .header:
-                            problem(matchPath, message)
-                        }
-                    }
-                    if !found.isEmpty {
-                        ok = false
-                    } else if rules.contains(where: { Self.sameMatch(.init(planText: $0.match), parsed) }) {
-                        problem(matchPath, "\(sanitizeForDisplay(match, limit: 80)) already has a rule above; only "
-                            + "the first would count")
-                        ok = false
-                    }
-                } else if match != nil {
-                    problem(PlanPath.member(path, "match"), "must not be blank")
-                    ok = false
-                }
-                if let mailbox, !Self.isAddress(mailbox) {
-                    problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" is not an "
-                        + "address like kelly@contoso.example")
-                    ok = false
-                } else if let mailbox, let why = PathComponent.addressProblem(mailbox) {
-                    problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" cannot "
-                        + "name a mailbox: it would escape the target folder (\(why))")
-                    ok = false
-                }
-                if let match, let mailbox, let parsed = RoutingRules.Match(planText: match) {
-                    // Addresses and domains compare without case; a pattern or header text is kept as written.
-                    let text = match.trimmingCharacters(in: .whitespaces)
-                    switch parsed {
-                    case .address, .domain: rules.append(.init(match: text.lowercased(), mailbox: mailbox))
-                    case .regex, .header: rules.append(.init(match: text, mailbox: mailbox))
-                    }
+                // A rule with a bad mailbox still counts for the duplicate check of the rules below it.
+                if let rule = globalRule(item, at: PlanPath.element(rulesPath, index), after: rules, ok: &ok) {
+                    rules.append(rule)
                 }
             }
         case nil: break
@@ -134,27 +117,84 @@ extension PlanValidator {
             problem(rulesPath, "must be a list of { match, mailbox }, found \(other.typeName)")
             ok = false
         }
-        var fallback: String?
-        if let text = nonEmptyString(g, "fallback", at: at) {
-            if Self.isAddress(text), let why = PathComponent.addressProblem(text) {
-                problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" cannot name a "
-                    + "mailbox: it would escape the target folder (\(why))")
-                ok = false
-            } else if Self.isAddress(text) {
-                fallback = text
-            } else {
-                problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" is not an address "
-                    + "like postmaster@contoso.example")
-                ok = false
+        return rules
+    }
+
+    /// One `{ match, mailbox }` rule; nil when its match or mailbox is missing or its match cannot be read.
+    private mutating func globalRule(_ item: JSONValue, at path: String, after rules: [Plan.GlobalRouting.Rule],
+                                     ok: inout Bool) -> Plan.GlobalRouting.Rule? {
+        guard case .object(let r) = item else {
+            problem(path, "must be an object like { match: \"list@treyresearch.net\", mailbox: "
+                + "\"kelly@contoso.example\" }, found \(item.typeName)")
+            ok = false
+            return nil
+        }
+        checkKeys(r, allowed: Self.ruleKeys, at: path)
+        let match = nonEmptyString(r, "match", at: path, required: true)
+        let mailbox = nonEmptyString(r, "mailbox", at: path, required: true)
+        if let match {
+            checkRuleMatch(match, at: PlanPath.member(path, "match"), after: rules, ok: &ok)
+        }
+        if let mailbox, !Self.isAddress(mailbox) {
+            problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" is not an "
+                + "address like kelly@contoso.example")
+            ok = false
+        } else if let mailbox, let why = PathComponent.addressProblem(mailbox) {
+            problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" cannot "
+                + "name a mailbox: it would escape the target folder (\(why))")
+            ok = false
+        }
+        guard let match, let mailbox, let parsed = RoutingRules.Match(planText: match) else { return nil }
+        // Addresses and domains compare without case; a pattern or header text is kept as written.
+        let text = match.trimmingCharacters(in: .whitespaces)
+        switch parsed {
+        case .address, .domain: return .init(match: text.lowercased(), mailbox: mailbox)
+        case .regex, .header: return .init(match: text, mailbox: mailbox)
+        }
+    }
+
+    /// A rule's `match`, as the router reads it, and not one an earlier rule already has.
+    private mutating func checkRuleMatch(_ match: String, at matchPath: String, after rules: [Plan.GlobalRouting.Rule],
+                                         ok: inout Bool) {
+        guard let parsed = RoutingRules.Match(planText: match) else {
+            problem(matchPath, "must not be blank")
+            ok = false
+            return
+        }
+        let found = RoutingRules.problems(of: parsed)
+        for message in found {
+            switch parsed {
+            case .address, .domain:
+                problem(matchPath, message + "; a rule matches an address (someone@domain), a whole "
+                    + "domain (@domain), a header (Name: text) or a regular expression (/pattern/)")
+            case .regex, .header:
+                problem(matchPath, message)
             }
         }
-        let aliases = buildAliases(g["aliases"], at: PlanPath.member(at, "aliases"), hasRewrite: true, ok: &ok)
-        let qmailPrefix = buildQmailPrefix(g["qmailPrefix"], at: PlanPath.member(at, "qmailPrefix"), ok: &ok)
-        let reasonHeader = bool(g, "reasonHeader", at: at) ?? false
-        guard ok else { return nil }
-        return Plan.GlobalRouting(domains: domains, rewrite: rewrite, trustedHosts: trusted, rules: rules,
-                                  fallback: fallback, aliases: aliases, qmailPrefix: qmailPrefix,
-                                  reasonHeader: reasonHeader)
+        if !found.isEmpty {
+            ok = false
+        } else if rules.contains(where: { Self.sameMatch(.init(planText: $0.match), parsed) }) {
+            problem(matchPath, "\(sanitizeForDisplay(match, limit: 80)) already has a rule above; only "
+                + "the first would count")
+            ok = false
+        }
+    }
+
+    /// `fallback`: where mail for recipients no rule, alias or rewrite places goes.
+    private mutating func globalFallback(_ g: [String: JSONValue], at: String, ok: inout Bool) -> String? {
+        guard let text = nonEmptyString(g, "fallback", at: at) else { return nil }
+        if Self.isAddress(text), let why = PathComponent.addressProblem(text) {
+            problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" cannot name a "
+                + "mailbox: it would escape the target folder (\(why))")
+            ok = false
+        } else if Self.isAddress(text) {
+            return text
+        } else {
+            problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" is not an address "
+                + "like postmaster@contoso.example")
+            ok = false
+        }
+        return nil
     }
 
     /// Two matches that match the same: header names and texts compare without case, as the router matches them.

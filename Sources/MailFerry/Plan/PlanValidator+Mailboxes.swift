@@ -140,7 +140,6 @@ extension PlanValidator {
     /// Returns the mailbox's identity (source/user) when it has one, and the mailbox when it has no problem.
     mutating func finishMailbox(_ draft: MailboxDraft, list: Inherited?, defaults: Inherited,
                                 names: Names) -> (key: String?, mailbox: Plan.Mailbox?) {
-        var ok = true
         if let source = draft.source, let spot = draft.spots["source"] {
             checkReference(source, kind: "source", defined: names.sources, spot: spot)
         }
@@ -149,16 +148,7 @@ extension PlanValidator {
         }
         let source = draft.source ?? list?.source?.name ?? defaults.source?.name
         let target = draft.target ?? list?.target?.name ?? defaults.target?.name
-        if source == nil {
-            problem(draft.missing("source"), "missing, and no defaults.source"
-                + (list == nil ? "" : " or mailboxList source") + " to inherit")
-            ok = false
-        }
-        if target == nil {
-            problem(draft.missing("target"), "missing, and no defaults.target"
-                + (list == nil ? "" : " or mailboxList target") + " to inherit")
-            ok = false
-        }
+        var ok = checkInherited(source: source, target: target, draft: draft, fromList: list != nil)
         guard let user = draft.user else { return (nil, nil) }
         let key = source.map { "\($0)/\(user)" }
         if user.isEmpty || user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
@@ -170,32 +160,10 @@ extension PlanValidator {
         let template = list?.address ?? defaults.address
         let address = draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
             ?? user
-        // A mailbox's address (and its parts) become folder names under a Maildir target's root, and an
-        // authorization identity at an IMAP one: each must be one safe path component (SECURITY.md, "Containment").
-        if let why = PathComponent.addressProblem(address) {
-            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
-            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
-                + "target folder (\(why))")
-            ok = false
-        } else if let target, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
-                  path.contains("{user}"), let why = PathComponent.problem(user) {
-            problem(draft.spots["user"] ?? draft.here, "\"\(sanitizeForDisplay(user, limit: 80))\" cannot be a folder "
-                + "name in targets.\(target).path ({user}): it would escape the target folder (\(why))")
-            ok = false
-        }
-        // LMTP and SMTP deliver by address (RCPT TO): a name that is not one would fail only at delivery. A Maildir
-        // takes any name, and IMAP too (it appends as its admin; `authorize` names a login, which need not be an
-        // address). A catch-all delivers to the addresses it routes to.
-        if ok, draft.global == nil, let target, let kind = names.validTargets[target]?.kind,
-           kind.kindName == "lmtp" || kind.kindName == "smtp", !Self.isAddress(address) {
-            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
-            let how = draft.spots["mailbox"] == nil && template == nil
-                ? (list == nil ? "add mailbox: \"\(sanitizeForDisplay(user, limit: 40))@contoso.example\", or "
-                    + "defaults.mailbox: \"{user}@contoso.example\"" : "write the address in the row's mailbox column, "
-                    + "or give the list mailbox: \"{user}@contoso.example\"")
-                : "write the person's address there, like chris@contoso.example"
-            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" is not an address, but targets.\(target) is "
-                + "an \(kind.kindName) target, which delivers by address; \(how)")
+        if !checkContainment(address, user: user, target: target, draft: draft, names: names) { ok = false }
+        if ok, draft.global == nil, let target,
+           !checkDeliverable(address, user: user, target: target, draft: draft, templated: template != nil,
+                             fromList: list != nil, names: names) {
             ok = false
         }
         if draft.token != nil, let source, let methods = names.validSources[source]?.auth,
@@ -205,21 +173,84 @@ extension PlanValidator {
         }
         guard ok, let source, let target, names.validSources[source] != nil, names.validTargets[target] != nil,
               draft.password != nil || draft.token != nil else { return (key, nil) }
-        if let global = draft.global, global.fallback == nil, !Self.isAddress(address) {
-            problem(draft.spots["global"] ?? draft.here, "has no fallback (where mail for unknown recipients goes), "
-                + "and the mailbox's own address \"\(sanitizeForDisplay(address, limit: 80))\", used instead, is not "
-                + "an address; add fallback: \"postmaster@contoso.example\"")
-            return (key, nil)
-        }
-        if draft.global != nil, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
-           !path.contains("{") {
-            problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
-                + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
+        if let global = draft.global,
+           !checkGlobal(global, address: address, target: target, draft: draft, names: names) {
             return (key, nil)
         }
         return (key, Plan.Mailbox(source: source, user: user, password: draft.password, token: draft.token,
-                                  target: target,
-                            address: address, global: draft.global,
-                            origin: PlanOrigin(label: draft.label, spots: draft.spots)))
+                                  target: target, address: address, global: draft.global,
+                                  origin: PlanOrigin(label: draft.label, spots: draft.spots)))
+    }
+
+    /// A source and a target, written or inherited; false when either is missing.
+    private mutating func checkInherited(source: String?, target: String?, draft: MailboxDraft,
+                                         fromList: Bool) -> Bool {
+        var ok = true
+        if source == nil {
+            problem(draft.missing("source"), "missing, and no defaults.source"
+                + (fromList ? " or mailboxList source" : "") + " to inherit")
+            ok = false
+        }
+        if target == nil {
+            problem(draft.missing("target"), "missing, and no defaults.target"
+                + (fromList ? " or mailboxList target" : "") + " to inherit")
+            ok = false
+        }
+        return ok
+    }
+
+    /// A mailbox's address (and its parts) become folder names under a Maildir target's root, and an
+    /// authorization identity at an IMAP one: each must be one safe path component (SECURITY.md, "Containment").
+    /// False when one is not.
+    private mutating func checkContainment(_ address: String, user: String, target: String?, draft: MailboxDraft,
+                                           names: Names) -> Bool {
+        if let why = PathComponent.addressProblem(address) {
+            let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
+            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
+                + "target folder (\(why))")
+            return false
+        } else if let target, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
+                  path.contains("{user}"), let why = PathComponent.problem(user) {
+            problem(draft.spots["user"] ?? draft.here, "\"\(sanitizeForDisplay(user, limit: 80))\" cannot be a folder "
+                + "name in targets.\(target).path ({user}): it would escape the target folder (\(why))")
+            return false
+        }
+        return true
+    }
+
+    /// LMTP and SMTP deliver by address (RCPT TO): a name that is not one would fail only at delivery. A Maildir
+    /// takes any name, and IMAP too (it appends as its admin; `authorize` names a login, which need not be an
+    /// address). A catch-all delivers to the addresses it routes to. False when the address cannot be delivered to.
+    private mutating func checkDeliverable(_ address: String, user: String, target: String, draft: MailboxDraft,
+                                           templated: Bool, fromList: Bool, names: Names) -> Bool {
+        guard let kind = names.validTargets[target]?.kind, kind.kindName == "lmtp" || kind.kindName == "smtp",
+              !Self.isAddress(address) else { return true }
+        let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
+        let how = draft.spots["mailbox"] == nil && !templated
+            ? (!fromList ? "add mailbox: \"\(sanitizeForDisplay(user, limit: 40))@contoso.example\", or "
+                + "defaults.mailbox: \"{user}@contoso.example\"" : "write the address in the row's mailbox column, "
+                + "or give the list mailbox: \"{user}@contoso.example\"")
+            : "write the person's address there, like chris@contoso.example"
+        problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" is not an address, but targets.\(target) is "
+            + "an \(kind.kindName) target, which delivers by address; \(how)")
+        return false
+    }
+
+    /// A catch-all needs somewhere for mail to unknown recipients, and a target that can hold many people's mail.
+    /// False (and a problem) when it lacks either.
+    private mutating func checkGlobal(_ global: Plan.GlobalRouting, address: String, target: String,
+                                      draft: MailboxDraft, names: Names) -> Bool {
+        if global.fallback == nil, !Self.isAddress(address) {
+            problem(draft.spots["global"] ?? draft.here, "has no fallback (where mail for unknown recipients goes), "
+                + "and the mailbox's own address \"\(sanitizeForDisplay(address, limit: 80))\", used instead, is not "
+                + "an address; add fallback: \"postmaster@contoso.example\"")
+            return false
+        }
+        if let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind, !path.contains("{") {
+            problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
+                + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
+            return false
+        }
+        return true
     }
 }

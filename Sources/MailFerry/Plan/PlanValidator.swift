@@ -72,6 +72,31 @@ struct PlanValidator {
             return nil
         }
         checkKeys(top, allowed: Self.topKeys, at: "")
+        let name = planName(top)
+        let transition = buildTransition(top["transition"])
+        let statePath = resolve(nonEmptyString(top, "state", at: "") ?? "state/\(name).sqlite")
+        let reportsPath = resolve(nonEmptyString(top, "reports", at: "") ?? "reports/\(name)")
+        let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
+        let quarantineAfter = integer(top, "quarantineAfter", at: "", range: 1...1000) ?? 5
+        let keepReports = integer(top, "keepReports", at: "", range: 0...10_000_000) ?? 1000
+        let sources = buildSources(top)
+        let targets = buildTargets(top)
+        // A name that is defined but broken is not "undefined": its own problem is reported where it is written.
+        let names = Names(sources: Set(objectKeys(top["sources"])), targets: Set(objectKeys(top["targets"])),
+                          validSources: sources, validTargets: targets)
+        let defaults = buildInherited(top["defaults"], at: "defaults", names: names)
+        let mailboxes = buildMailboxes(top, defaults: defaults, names: names)
+        var plan = Plan(name: name, file: file, workspace: workspace, transition: transition, statePath: statePath,
+                        reportsPath: reportsPath, parallel: parallel, sources: sources, targets: targets,
+                        mailboxes: mailboxes)
+        plan.locations = locations
+        plan.quarantineAfter = quarantineAfter
+        plan.keepReports = keepReports
+        return plan
+    }
+
+    /// `plan`: the plan's name, which becomes a file and folder name; "plan" when missing.
+    private mutating func planName(_ top: [String: JSONValue]) -> String {
         let name = string(top, "plan", at: "", required: true) ?? "plan"
         if !name.isEmpty && !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
             || name.hasPrefix(".") {
@@ -80,13 +105,11 @@ struct PlanValidator {
         } else if name.isEmpty {
             problem("plan", "must not be empty: the name becomes a file and folder name")
         }
-        let transition = buildTransition(top["transition"])
-        let statePath = resolve(nonEmptyString(top, "state", at: "") ?? "state/\(name).sqlite")
-        let reportsPath = resolve(nonEmptyString(top, "reports", at: "") ?? "reports/\(name)")
-        let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
-        let quarantineAfter = integer(top, "quarantineAfter", at: "", range: 1...1000) ?? 5
-        let keepReports = integer(top, "keepReports", at: "", range: 0...10_000_000) ?? 1000
+        return name
+    }
 
+    /// The sources that are valid, by name.
+    private mutating func buildSources(_ top: [String: JSONValue]) -> [String: Plan.Source] {
         var sources: [String: Plan.Source] = [:]
         for (key, value) in object(top, "sources", at: "", required: true) {
             if let source = buildSource(key, value) { sources[key] = source }
@@ -94,6 +117,11 @@ struct PlanValidator {
         if case .object(let s)? = top["sources"], s.isEmpty {
             problem("sources", "is empty: name at least one legacy POP3 server")
         }
+        return sources
+    }
+
+    /// The targets that are valid, by name.
+    private mutating func buildTargets(_ top: [String: JSONValue]) -> [String: Plan.Target] {
         var targets: [String: Plan.Target] = [:]
         for (key, value) in object(top, "targets", at: "", required: true) {
             if let target = buildTarget(key, value) { targets[key] = target }
@@ -101,11 +129,12 @@ struct PlanValidator {
         if case .object(let t)? = top["targets"], t.isEmpty {
             problem("targets", "is empty: name at least one place for the mail to go")
         }
-        // A name that is defined but broken is not "undefined": its own problem is reported where it is written.
-        let names = Names(sources: Set(objectKeys(top["sources"])), targets: Set(objectKeys(top["targets"])),
-                          validSources: sources, validTargets: targets)
-        let defaults = buildInherited(top["defaults"], at: "defaults", names: names)
+        return targets
+    }
 
+    /// The mailboxes of `mailboxes` and then of `mailboxList`, those without problems.
+    private mutating func buildMailboxes(_ top: [String: JSONValue], defaults: Inherited,
+                                         names: Names) -> [Plan.Mailbox] {
         var mailboxes: [Plan.Mailbox] = []
         var seen: [String: String] = [:]
         // Duplicates are found by identity (source/user) even among mailboxes with other problems.
@@ -139,13 +168,7 @@ struct PlanValidator {
         for (draft, list) in mailboxLists(top["mailboxList"], names: names) {
             add(finishMailbox(draft, list: list, defaults: defaults, names: names), draft: draft, validator: &self)
         }
-        var plan = Plan(name: name, file: file, workspace: workspace, transition: transition, statePath: statePath,
-                        reportsPath: reportsPath, parallel: parallel, sources: sources, targets: targets,
-                        mailboxes: mailboxes)
-        plan.locations = locations
-        plan.quarantineAfter = quarantineAfter
-        plan.keepReports = keepReports
-        return plan
+        return mailboxes
     }
 
     mutating func buildTransition(_ value: JSONValue?) -> Plan.Transition {
@@ -187,55 +210,14 @@ struct PlanValidator {
         let server = endpoint(s, at: at, service: .pop3, credentials: true)
         let maxConnections = integer(s, "maxConnections", at: at, range: 1...1000) ?? 4
         let pipelining = bool(s, "pipelining", at: at) ?? true
-        var auth = POP3AuthMethod.byStrength
-        switch s["auth"] {
-        case .array(let items)?:
-            auth = []
-            for (index, item) in items.enumerated() {
-                if case .string(let name) = item, let method = POP3AuthMethod(rawValue: name.lowercased()) {
-                    if auth.contains(method) {
-                        problem(PlanPath.element(PlanPath.member(at, "auth"), index), "\"\(name)\" is listed twice")
-                    }
-                    auth.append(method)
-                } else if case .string(let text) = item {
-                    problem(PlanPath.element(PlanPath.member(at, "auth"), index), "unknown login method "
-                        + "\"\(sanitizeForDisplay(text, limit: 40))\"; use "
-                        + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-                        + suggestion(text, among: POP3AuthMethod.allCases.map(\.rawValue)))
-                } else {
-                    problem(PlanPath.element(PlanPath.member(at, "auth"), index), "must be text in quotes, found "
-                        + item.typeName)
-                }
-            }
-            if items.isEmpty { problem(PlanPath.member(at, "auth"), "the list is empty: no way to log in") }
-        case nil: break
-        case let other?:
-            problem(PlanPath.member(at, "auth"), "must be a list like [\"cram-md5\", \"plain\", \"user\"], found "
-                + other.typeName)
-        }
-        var withoutUIDL = Plan.WithoutUIDL.refuse
-        if let text = string(s, "withoutUIDL", at: at) {
-            if let value = Plan.WithoutUIDL(rawValue: text) {
-                withoutUIDL = value
-            } else {
-                problem(PlanPath.member(at, "withoutUIDL"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; "
-                    + "use \"refuse\" or \"header-fingerprint\""
-                    + suggestion(text, among: Plan.WithoutUIDL.allCases.map(\.rawValue)))
-            }
-        }
+        let auth = sourceAuth(s["auth"], at: PlanPath.member(at, "auth"))
+        let withoutUIDL = choice(s, "withoutUIDL", at: at, default: Plan.WithoutUIDL.refuse,
+                                 use: "use \"refuse\" or \"header-fingerprint\"")
         let allowExpireZero = bool(s, "allowExpireZero", at: at) ?? false
         // Retention is never a default: leave-a-copy unless the plan names a number of days.
         let deleteAfter = integer(s, "deleteFromSourceAfterDays", at: at, range: 0...3650)
-        var onUIDLReset = Plan.UIDLResetPolicy.stop
-        if let text = string(s, "onUIDLReset", at: at) {
-            if let value = Plan.UIDLResetPolicy(rawValue: text) {
-                onUIDLReset = value
-            } else {
-                problem(PlanPath.member(at, "onUIDLReset"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; "
-                    + "use \"stop\" or \"rekey\""
-                    + suggestion(text, among: Plan.UIDLResetPolicy.allCases.map(\.rawValue)))
-            }
-        }
+        let onUIDLReset = choice(s, "onUIDLReset", at: at, default: Plan.UIDLResetPolicy.stop,
+                                 use: "use \"stop\" or \"rekey\"")
         let maxMessageBytes = integer(s, "maxMessageBytes", at: at, range: 1024...(1 << 40))
         guard let server else { return nil }
         let endpoint = POP3Endpoint(host: server.host, port: server.port, tls: server.tls,
@@ -246,6 +228,48 @@ struct PlanValidator {
                            deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,
                            maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes,
                            authNamed: s["auth"] != nil)
+    }
+
+    /// A source's `auth`: the login methods to try, in order; all of them, strongest first, when not written.
+    private mutating func sourceAuth(_ value: JSONValue?, at: String) -> [POP3AuthMethod] {
+        switch value {
+        case .array(let items)?:
+            var auth: [POP3AuthMethod] = []
+            for (index, item) in items.enumerated() {
+                if case .string(let name) = item, let method = POP3AuthMethod(rawValue: name.lowercased()) {
+                    if auth.contains(method) {
+                        problem(PlanPath.element(at, index), "\"\(name)\" is listed twice")
+                    }
+                    auth.append(method)
+                } else if case .string(let text) = item {
+                    problem(PlanPath.element(at, index), "unknown login method "
+                        + "\"\(sanitizeForDisplay(text, limit: 40))\"; use "
+                        + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                        + suggestion(text, among: POP3AuthMethod.allCases.map(\.rawValue)))
+                } else {
+                    problem(PlanPath.element(at, index), "must be text in quotes, found " + item.typeName)
+                }
+            }
+            if items.isEmpty { problem(at, "the list is empty: no way to log in") }
+            return auth
+        case nil:
+            return POP3AuthMethod.byStrength
+        case let other?:
+            problem(at, "must be a list like [\"cram-md5\", \"plain\", \"user\"], found " + other.typeName)
+            return POP3AuthMethod.byStrength
+        }
+    }
+
+    /// A setting that names one of a few values (`use` says which), or `fallback` when it is not written or
+    /// unknown.
+    private mutating func choice<Value: RawRepresentable & CaseIterable>(
+        _ s: [String: JSONValue], _ key: String, at: String, default fallback: Value, use: String
+    ) -> Value where Value.RawValue == String {
+        guard let text = string(s, key, at: at) else { return fallback }
+        if let value = Value(rawValue: text) { return value }
+        problem(PlanPath.member(at, key), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; " + use
+            + suggestion(text, among: Value.allCases.map(\.rawValue)))
+        return fallback
     }
 
     /// Names of sources and targets become parts of mailbox keys and report lines: keep them plain.

@@ -67,86 +67,132 @@ public enum ReportWriter {
         return try encoder.encode(summary)
     }
 
+    /// The report a person reads: totals, one table row per mailbox, then a section for each kind of thing worth a
+    /// look (each left out when there is none), in the order an admin works through them.
     public static func markdown(_ s: RunSummary) -> String {
+        var out = headline(s)
+        out += mailboxTable(s)
+        out += envelopeSection(s)
+        let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
+        if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
+        out += routingSection(s)
+        out += setAsideSection(s)
+        out += possibleDuplicatesSection(s)
+        out += inDoubtSection(s)
+        out += notesSection(s)
+        out += problemsSection(s)
+        out += s.removed == 0 ? "\nNothing was deleted from the legacy server.\n"
+            : "\n\(s.removed) messages were deleted from the legacy server under the plan's retention policy, each "
+            + "confirmed delivered long enough before.\n"
+        return out
+    }
+
+    /// The title and the run's totals.
+    static func headline(_ s: RunSummary) -> String {
         var out = "# mailferry run \(s.runID) — plan \(s.plan)" + (s.shard.map { ", shard \($0)" } ?? "") + "\n\n"
-        out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) (\(String(format: "%.1f", s.seconds)) s)\n"
+        out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) "
+        out += "(\(String(format: "%.1f", s.seconds)) s)\n"
         out += "- outcome: \(outcomeText(s))\n"
         out += "- delivered: \(s.delivered) messages, \(formatBytes(s.bytes)); duplicates skipped: \(s.duplicate); "
         out += "deferred: \(s.deferred); failed: \(s.failed); quarantined: \(s.quarantined); "
         out += "deleted at the source (retention): \(s.removed); in-doubt attempts confirmed: \(s.reconciled); "
         out += "left for a later run: \(s.pending)\n\n"
-        out += "| mailbox | source | on server | new | delivered | bytes | duplicate | deferred | failed | seconds |\n"
+        return out
+    }
+
+    /// One row per mailbox of this run.
+    static func mailboxTable(_ s: RunSummary) -> String {
+        var out = "| mailbox | source | on server | new | delivered | bytes | duplicate | deferred | failed "
+        out += "| seconds |\n"
         out += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for m in s.mailboxes {
             out += "| \(cell(m.address)) | \(cell(m.key)) | \(m.onServer.map(String.init) ?? "–") | \(m.new) | "
             out += "\(m.delivered) | \(formatBytes(m.bytes)) | \(m.duplicate) | \(m.deferred) | \(m.failed) | "
             out += String(format: "%.1f", m.seconds) + " |\n"
         }
+        return out
+    }
+
+    /// How many envelopes were recovered from which trace headers, over all mailboxes.
+    static func envelopeSection(_ s: RunSummary) -> String {
         var sources: [String: Int] = [:]
         for m in s.mailboxes { for (key, count) in m.envelopeSources { sources[key, default: 0] += count } }
-        if !sources.isEmpty {
-            out += "\n## Envelopes recovered\n\nHow the sender, recipients and arrival date of this run's messages were "
-            out += "recovered from their trace headers (trusted: added by the provider's own servers).\n\n"
-            for (key, count) in sources.sorted(by: { $0.key < $1.key }) { out += "- \(cell(key)): \(count)\n" }
-        }
-        let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
-        if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
-        out += routingSection(s)
+        guard !sources.isEmpty else { return "" }
+        var out = "\n## Envelopes recovered\n\nHow the sender, recipients and arrival date of this run's messages "
+        out += "were recovered from their trace headers (trusted: added by the provider's own servers).\n\n"
+        for (key, count) in sources.sorted(by: { $0.key < $1.key }) { out += "- \(cell(key)): \(count)\n" }
+        return out
+    }
+
+    /// Messages not delivered again because their bytes match one delivered under a UIDL now gone.
+    static func setAsideSection(_ s: RunSummary) -> String {
         let setAside = s.mailboxes.compactMap { m in m.duplicates.map { (m, $0) } }
-        if !setAside.isEmpty {
-            out += "\n## Set aside as duplicates\n\nThese messages have the bytes of a message delivered earlier whose "
-            out += "UIDL is gone from the server (a renumbered maildrop): they were not delivered again. Two UIDLs the "
-            out += "server lists together are two messages and both are delivered.\n\n"
-            out += "| mailbox | message (UIDL) | same bytes as (UIDL) |\n|---|---|---|\n"
-            for (m, list) in setAside {
-                for entry in list.entries {
-                    out += "| \(cell(m.address)) | \(cell(entry.uidl)) | \(cell(entry.duplicates)) |\n"
-                }
-            }
-            for (m, list) in setAside where list.notListed > 0 {
-                out += "\n\(list.notListed) more from \(cell(m.address)) not listed.\n"
+        guard !setAside.isEmpty else { return "" }
+        var out = "\n## Set aside as duplicates\n\nThese messages have the bytes of a message delivered earlier "
+        out += "whose UIDL is gone from the server (a renumbered maildrop): they were not delivered again. Two UIDLs "
+        out += "the server lists together are two messages and both are delivered.\n\n"
+        out += "| mailbox | message (UIDL) | same bytes as (UIDL) |\n|---|---|---|\n"
+        for (m, list) in setAside {
+            for entry in list.entries {
+                out += "| \(cell(m.address)) | \(cell(entry.uidl)) | \(cell(entry.duplicates)) |\n"
             }
         }
+        for (m, list) in setAside where list.notListed > 0 {
+            out += "\n\(list.notListed) more from \(cell(m.address)) not listed.\n"
+        }
+        return out
+    }
+
+    /// Deliveries repeated after a crash at a target that could not say whether it had them.
+    static func possibleDuplicatesSection(_ s: RunSummary) -> String {
         let doubtful = s.mailboxes.filter { !$0.possibleDuplicates.isEmpty }
-        if !doubtful.isEmpty {
-            out += "\n## Possible duplicates\n\nA crash left these deliveries in doubt at a target that cannot be asked "
-            out += "(LMTP, SMTP) or searched for (IMAP, a message with neither Message-ID nor Date and no "
-            out += "provenanceHeader); they were delivered again, so the person may have them twice.\n\n"
-            for m in doubtful {
-                out += "- \(cell(m.address)): " + m.possibleDuplicates.map(cell).joined(separator: ", ") + "\n"
-            }
+        guard !doubtful.isEmpty else { return "" }
+        var out = "\n## Possible duplicates\n\nA crash left these deliveries in doubt at a target that cannot be "
+        out += "asked (LMTP, SMTP) or searched for (IMAP, a message with neither Message-ID nor Date and no "
+        out += "provenanceHeader); they were delivered again, so the person may have them twice.\n\n"
+        for m in doubtful {
+            out += "- \(cell(m.address)): " + m.possibleDuplicates.map(cell).joined(separator: ", ") + "\n"
         }
+        return out
+    }
+
+    /// IMAP appends still in doubt, held back for a later run.
+    static func inDoubtSection(_ s: RunSummary) -> String {
         let held = s.mailboxes.filter { $0.leftInDoubt != nil }
-        if !held.isEmpty {
-            out += "\n## In doubt at the IMAP target\n\nA crash left these APPENDs in doubt and the folder does not "
-            out += "show them yet. The server may still be storing what the dead connection sent, so they are left for a "
-            out += "later run so they are not delivered twice: it asks the folder again and appends only what is still "
-            out += "missing once the target's settleSeconds have passed. Until then the run ends with exit 1.\n\n"
-            for m in held {
-                out += "- \(cell(m.address)): " + (m.leftInDoubt ?? []).map(cell).joined(separator: ", ") + "\n"
-            }
+        guard !held.isEmpty else { return "" }
+        var out = "\n## In doubt at the IMAP target\n\nA crash left these APPENDs in doubt and the folder does not "
+        out += "show them yet. The server may still be storing what the dead connection sent, so they are left for a "
+        out += "later run so they are not delivered twice: it asks the folder again and appends only what is still "
+        out += "missing once the target's settleSeconds have passed. Until then the run ends with exit 1.\n\n"
+        for m in held {
+            out += "- \(cell(m.address)): " + (m.leftInDoubt ?? []).map(cell).joined(separator: ", ") + "\n"
         }
+        return out
+    }
+
+    /// What mailboxes are waiting for, and their notes.
+    static func notesSection(_ s: RunSummary) -> String {
         let noted = s.mailboxes.filter { $0.waiting != nil || !$0.notes.isEmpty }
-        if !noted.isEmpty {
-            out += "\n## Notes\n\n"
-            for m in noted {
-                if let waiting = m.waiting { out += "- \(cell(m.address)) waiting: \(cell(waiting))\n" }
-                for line in m.notes { out += "- \(cell(m.address)): \(cell(line))\n" }
-            }
+        guard !noted.isEmpty else { return "" }
+        var out = "\n## Notes\n\n"
+        for m in noted {
+            if let waiting = m.waiting { out += "- \(cell(m.address)) waiting: \(cell(waiting))\n" }
+            for line in m.notes { out += "- \(cell(m.address)): \(cell(line))\n" }
         }
+        return out
+    }
+
+    /// Mailboxes that stopped, and messages that failed.
+    static func problemsSection(_ s: RunSummary) -> String {
         let troubled = s.mailboxes.filter { $0.error != nil || !$0.messageErrors.isEmpty }
-        if !troubled.isEmpty {
-            out += "\n## Problems\n\n"
-            for m in troubled {
-                if let error = m.error {
-                    out += "- **\(cell(m.address))** stopped (\(m.errorKind?.rawValue ?? "error")): \(cell(error))\n"
-                }
-                for line in m.messageErrors { out += "- \(cell(m.address)): \(cell(line))\n" }
+        guard !troubled.isEmpty else { return "" }
+        var out = "\n## Problems\n\n"
+        for m in troubled {
+            if let error = m.error {
+                out += "- **\(cell(m.address))** stopped (\(m.errorKind?.rawValue ?? "error")): \(cell(error))\n"
             }
+            for line in m.messageErrors { out += "- \(cell(m.address)): \(cell(line))\n" }
         }
-        out += s.removed == 0 ? "\nNothing was deleted from the legacy server.\n"
-            : "\n\(s.removed) messages were deleted from the legacy server under the plan's retention policy, each "
-            + "confirmed delivered long enough before.\n"
         return out
     }
 
