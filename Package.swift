@@ -64,16 +64,19 @@ let package = Package(
         .target(
             name: "MailFerryTestSupport",
             dependencies: ["MailCore", "MailFerryLab", "COpenSSL", "CSQLite"],
-            path: "Tests/MailFerryTestSupport"
+            path: "Tests/MailFerryTestSupport",
+            swiftSettings: strict
         ),
-        .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "MailFerryTestSupport"]),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore", "MailFerryTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "MailWireTests",
-            dependencies: ["MailCore", "MailSystem", "MailWire", "MailFerryTestSupport"]
+            dependencies: ["MailCore", "MailSystem", "MailWire", "MailFerryTestSupport"],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "MailStoreTests",
-            dependencies: ["MailCore", "MailSystem", "MailStore", "MailFerryTestSupport"]
+            dependencies: ["MailCore", "MailSystem", "MailStore", "MailFerryTestSupport"],
+            swiftSettings: strict
         ),
         // The engine, the command line and everything end to end (the real binary against real servers).
         // Golden files are read from the source tree (#filePath), not bundled.
@@ -81,7 +84,8 @@ let package = Package(
             name: "MailFerryTests",
             dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "MailFerryCommandLine",
                            "MailFerryLab", "MailFerryTestSupport"],
-            exclude: ["Golden"]
+            exclude: ["Golden"],
+            swiftSettings: strict
         ),
     ]
 )

@@ -41,16 +41,12 @@ struct RandomKills {
             defer { child.removeOutput() }
             let started = DispatchTime.now().uptimeNanoseconds
             func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000 }
-            var reachedStep = false
             var sawDelivery: Double?
             // Bounded by the delay, at most 0.6 s.
             while elapsed() < delay, child.wait(timeout: 0) == nil {
                 let now = count()
                 if now > before, sawDelivery == nil { sawDelivery = elapsed() }
-                if now >= before + step {
-                    reachedStep = true
-                    break
-                }
+                if now >= before + step { break }
                 usleep(500)
             }
             if child.wait(timeout: 0) == nil {

@@ -14,7 +14,7 @@ struct TempFolder {
         let full = "\(path)/\(name)"
         try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: full, contents: Data(contents.utf8),
+        _ = FileManager.default.createFile(atPath: full, contents: Data(contents.utf8),
                                        attributes: [.posixPermissions: mode])
         return full
     }

@@ -137,7 +137,7 @@ import Testing
     @Test func planAndCSVValuesThatWouldEscapeAreRefused() throws {
         let folder = TempFolder("containment-plan")
         defer { folder.cleanup() }
-        folder.file("secrets/pw", "secret\n")
+        _ = folder.file("secrets/pw", "secret\n")
         let csv = folder.file("jobs/people.csv", """
             mailbox,user,password
             chris@contoso.example,chris,file:secrets/pw

@@ -72,13 +72,13 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.path + "/state", withIntermediateDirectories: true)
         #expect(Shard.mixingProblem(shard: nil, planState: state) == nil)
         #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 2), planState: state) == nil)
-        FileManager.default.createFile(atPath: dir.path + "/state/p-shard-1-of-2.sqlite", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.path + "/state/p-shard-1-of-2.sqlite", contents: Data())
         #expect(Shard.existingStateFiles(forPlanState: state).map(\.shard) == [try Shard(index: 1, count: 2)])
         #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 2), planState: state) == nil)
         #expect(Shard.mixingProblem(shard: nil, planState: state)?.contains("--shard K/2") == true)
         #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 3), planState: state)?
             .contains("Keep --shard K/2") == true)
-        FileManager.default.createFile(atPath: state, contents: Data())
+        _ = FileManager.default.createFile(atPath: state, contents: Data())
         #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 2), planState: state)?
             .contains("without --shard") == true)
     }
