@@ -43,7 +43,7 @@ import Testing
 
     private func client(_ lab: MailutilsLab, _ tls: TLSMode, transcript: Transcript? = nil) -> POP3Client {
         let port = tls == .implicit ? lab.tlsPort! : lab.port
-        let client = POP3Client(endpoint: POP3Endpoint(
+        let client = POP3Client(endpoint: ServerEndpoint(
             host: "127.0.0.1", port: port, tls: tls, tlsSettings: TLSSettings(caFile: lab.caFile.path),
             allowPlaintext: tls == .none, timeout: 20))
         if let transcript {

@@ -47,10 +47,10 @@ enum POP3Script {
 extension FakeServer {
     /// An endpoint for this server; TLS modes trust the fake test CA.
     func endpoint(tls: TLSMode, host: String = "127.0.0.1", allowPlaintext: Bool = false,
-                  timeout: Double = 5) throws -> POP3Endpoint {
+                  timeout: Double = 5) throws -> ServerEndpoint {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
-        return POP3Endpoint(host: host, port: port, tls: tls, tlsSettings: settings, allowPlaintext: allowPlaintext,
-                            timeout: timeout)
+        return ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: settings, allowPlaintext: allowPlaintext,
+                              timeout: timeout)
     }
 
     /// A client that may log in without TLS, for tests about what happens after login.

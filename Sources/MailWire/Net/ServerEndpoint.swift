@@ -2,8 +2,8 @@ import Foundation
 import MailCore
 import MailSystem
 
-/// Where and how to reach a server other than a POP3 source: the plan's IMAP, LMTP and SMTP targets, and the
-/// delivery clients that talk to them.
+/// Where and how to reach a server: the plan's POP3 sources and its IMAP, LMTP and SMTP targets, and the clients that
+/// talk to them.
 public struct ServerEndpoint: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -15,9 +15,16 @@ public struct ServerEndpoint: Sendable, Equatable {
     public var timeout: Double
     /// A Unix socket path (LMTP only); host and port then only name the peer in messages.
     public var socketPath: String?
+    /// Commands sent ahead of their replies when the server announces PIPELINING (RFC 2449 §6.6); 1 turns it off.
+    /// Only the POP3 client reads it.
+    public var pipelineWindow: Int
+
+    /// How many RETRs a POP3 session keeps in flight unless the plan turns pipelining off.
+    public static let defaultPipelineWindow = 16
 
     public init(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
-                allowPlaintext: Bool = false, timeout: Double = 60, socketPath: String? = nil) {
+                allowPlaintext: Bool = false, timeout: Double = 60, socketPath: String? = nil,
+                pipelineWindow: Int = ServerEndpoint.defaultPipelineWindow) {
         self.host = host
         self.port = port
         self.tls = tls
@@ -25,6 +32,7 @@ public struct ServerEndpoint: Sendable, Equatable {
         self.allowPlaintext = allowPlaintext
         self.timeout = timeout
         self.socketPath = socketPath
+        self.pipelineWindow = pipelineWindow
     }
 
     public var label: String { socketPath ?? "\(host):\(port)" }

@@ -2,40 +2,13 @@ import Foundation
 import MailCore
 import MailSystem
 
-/// Where and how to reach a POP3 server.
-public struct POP3Endpoint: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public var tls: TLSMode
-    public var tlsSettings: TLSSettings
-    /// Permits a password in clear on a `tls: none` connection. Without it we refuse before sending credentials.
-    public var allowPlaintext: Bool
-    /// Seconds for connect, the TLS handshake and each read or write.
-    public var timeout: Double
-    /// Commands sent ahead of their replies when the server announces PIPELINING (RFC 2449 §6.6); 1 turns it off.
-    public var pipelineWindow: Int
-
-    public init(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
-                allowPlaintext: Bool = false, timeout: Double = 60, pipelineWindow: Int = 16) {
-        self.host = host
-        self.port = port
-        self.tls = tls
-        self.tlsSettings = tlsSettings
-        self.allowPlaintext = allowPlaintext
-        self.timeout = timeout
-        self.pipelineWindow = pipelineWindow
-    }
-
-    public var label: String { "\(host):\(port)" }
-}
-
 /// A POP3 client session (RFC 1939) that only ever reads: it has no DELE.
 ///
 /// Session states follow RFC 1939 §3: authorization (after the greeting), transaction (after login), and the
 /// update state is entered only by QUIT, which with no DELE sent leaves the maildrop unchanged.
 /// After any protocol error the session is botched and is never reused.
 public final class POP3Client: ProtocolSession {
-    public let endpoint: POP3Endpoint
+    public let endpoint: ServerEndpoint
     var connection: Connection?
     public internal(set) var capabilities = POP3Capabilities()
     /// The greeting's text, sanitized.
@@ -53,7 +26,7 @@ public final class POP3Client: ProtocolSession {
     /// Fresh connections opened by `reconnect` (a refused login method is never followed on its own connection).
     public private(set) var reconnections = 0
 
-    public init(endpoint: POP3Endpoint) {
+    public init(endpoint: ServerEndpoint) {
         self.endpoint = endpoint
     }
 
