@@ -49,11 +49,8 @@ public final class IMAPClient: ProtocolSession {
     /// byte, or STARTTLS (RFC 9051 §6.2.1) which is then mandatory, never a silent fallback to plaintext.
     public func connect() throws {
         try guarded {
-            let conn = try endpoint.open()
+            let conn = try endpoint.connect()
             connection = conn
-            if endpoint.tls == .implicit {
-                try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-            }
             let hello = try readResponse()
             guard hello.kind == .untagged, let status = hello.status else {
                 throw MailError(.protocol, "the server did not greet with \"* OK\": \(hello.text)")
@@ -85,17 +82,13 @@ public final class IMAPClient: ProtocolSession {
                 + "refusing to continue")
         }
         if capabilities.isEmpty { try refreshCapabilities() }
-        guard has("STARTTLS") else {
-            throw MailError(.tls, "STARTTLS required but the server does not offer it; refusing to continue in "
-                + "plaintext")
+        try endpoint.startTLS(on: conn, unavailable: has("STARTTLS") ? nil : "the server does not offer it") {
+            let reply = try command("STARTTLS").tagged
+            return reply.status == .ok ? nil : "the server refused STARTTLS: \(reply.text)"
+        } relearn: {
+            capabilities = []
+            try refreshCapabilities()
         }
-        let reply = try command("STARTTLS").tagged
-        guard reply.status == .ok else {
-            throw MailError(.tls, "the server refused STARTTLS: \(reply.text); refusing to continue in plaintext")
-        }
-        try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-        capabilities = []
-        try refreshCapabilities()
     }
 
     /// CAPABILITY (RFC 9051 §6.1.1).

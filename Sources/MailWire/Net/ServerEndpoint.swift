@@ -37,10 +37,40 @@ public struct ServerEndpoint: Sendable, Equatable {
 
     public var label: String { socketPath ?? "\(host):\(port)" }
 
-    func open() throws -> Connection {
+    /// Opens the connection every client starts from: TCP, or the Unix socket when there is one; with implicit TLS
+    /// (RFC 8314) the handshake is done before the first byte is read, so even the greeting comes encrypted.
+    func connect() throws -> Connection {
+        let connection: Connection
         if let socketPath {
-            return Connection(socket: try Socket.connectUnix(path: socketPath, timeout: timeout))
+            connection = Connection(socket: try Socket.connectUnix(path: socketPath, timeout: timeout))
+        } else {
+            connection = try Connection.open(host: host, port: port, timeout: timeout)
         }
-        return try Connection.open(host: host, port: port, timeout: timeout)
+        if tls == .implicit {
+            try connection.upgradeToTLS(host: host, settings: tlsSettings)
+        }
+        return connection
+    }
+
+    /// Turns a plain connection into TLS after the greeting, the same way for POP3 STLS (RFC 2595 §4), IMAP STARTTLS
+    /// (RFC 9051 §6.2.1) and SMTP/LMTP STARTTLS (RFC 3207 §4): once `tls: starttls` is configured it is mandatory, so
+    /// every way it can fail is a `.tls` error and nothing more goes over the connection in plaintext.
+    ///
+    /// - `unavailable`: why the server cannot do it ("the server does not offer it"), nil when it can.
+    /// - `request`: sends the protocol's command; nil when the server agreed, else how it refused.
+    /// - `relearn`: after the handshake, forgets what the server said in clear (a man in the middle could have
+    ///   written it, RFC 2595 §4, RFC 3207 §4.2) and asks again over TLS.
+    ///
+    /// Bytes that arrive between the server's yes and the handshake abort the connection (`upgradeToTLS`).
+    func startTLS(on connection: Connection, unavailable: String?, request: () throws -> String?,
+                  relearn: () throws -> Void) throws {
+        if let unavailable {
+            throw MailError(.tls, "STARTTLS required but \(unavailable); refusing to continue in plaintext")
+        }
+        if let refusal = try request() {
+            throw MailError(.tls, "\(refusal); refusing to continue in plaintext")
+        }
+        try connection.upgradeToTLS(host: host, settings: tlsSettings)
+        try relearn()
     }
 }

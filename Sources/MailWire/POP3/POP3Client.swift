@@ -39,11 +39,8 @@ public final class POP3Client: ProtocolSession {
     /// Connects, reads the greeting, learns capabilities and secures the connection as the endpoint demands.
     public func connect() throws {
         try guarded {
-            let conn = try Connection.open(host: endpoint.host, port: endpoint.port, timeout: endpoint.timeout)
+            let conn = try endpoint.connect()
             connection = conn
-            if endpoint.tls == .implicit {
-                try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-            }
             let hello = try readReply()
             guard hello.ok else {
                 throw classify(hello, doing: "greeting")
@@ -73,26 +70,19 @@ public final class POP3Client: ProtocolSession {
         try connect()
     }
 
-    /// STLS (RFC 2595 §4): mandatory once configured, never a silent fallback to plaintext.
+    /// STLS (RFC 2595 §4), which needs CAPA to be known to be offered; after it CAPA is asked again.
     private func startTLS(_ conn: Connection) throws {
-        guard capabilities.known else {
-            throw MailError(.tls, "STARTTLS required but the server does not answer CAPA; refusing to continue "
-                + "in plaintext")
-        }
-        guard capabilities.stls else {
-            throw MailError(.tls, "STARTTLS required but the server does not offer STLS; refusing to continue "
-                + "in plaintext")
-        }
-        let reply = try command("STLS")
-        guard reply.ok else {
-            throw MailError(.tls, "server refused STLS: \(reply.text); refusing to continue in plaintext")
-        }
-        try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-        // Everything learned before TLS could have been forged by a man in the middle (RFC 2595 §4).
-        capabilities = POP3Capabilities()
-        try readCapabilities()
-        guard capabilities.known else {
-            throw MailError(.tls, "CAPA failed after STLS")
+        let unavailable = !capabilities.known ? "the server does not answer CAPA"
+            : !capabilities.stls ? "the server does not offer STLS" : nil
+        try endpoint.startTLS(on: conn, unavailable: unavailable) {
+            let reply = try command("STLS")
+            return reply.ok ? nil : "server refused STLS: \(reply.text)"
+        } relearn: {
+            capabilities = POP3Capabilities()
+            try readCapabilities()
+            guard capabilities.known else {
+                throw MailError(.tls, "CAPA failed after STLS")
+            }
         }
     }
 
