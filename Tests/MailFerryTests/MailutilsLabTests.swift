@@ -362,7 +362,7 @@ import Testing
         let error = #expect(throws: MailError.self) {
             try second.login(user: lab.login(of: "hal"), credential: .password("pw-hal-8"), allowed: [.user])
         }
-        #expect(error?.code == "IN-USE" && error?.kind == .transient, "\(String(describing: error))")
+        #expect(error?.code == .pop3(.inUse) && error?.kind == .transient, "\(String(describing: error))")
         second.quit()
         first.quit()
         let third = client(lab, .implicit)

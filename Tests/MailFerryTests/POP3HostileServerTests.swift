@@ -266,9 +266,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     /// The response code, not the text, decides whether a refused PASS is worth retrying.
     @Test(arguments: [
-        ("AUTH", FailureKind.auth), ("IN-USE", .transient), ("SYS/TEMP", .transient), ("SYS/PERM", .permanent),
+        ("AUTH", POP3ResponseCode.auth, FailureKind.auth), ("IN-USE", .inUse, .transient),
+        ("SYS/TEMP", .sysTemp, .transient), ("SYS/PERM", .sysPerm, .permanent),
     ])
-    func passRefusalIsClassifiedByItsResponseCode(code: String, kind: FailureKind) throws {
+    func passRefusalIsClassifiedByItsResponseCode(code: String, typed: POP3ResponseCode, kind: FailureKind) throws {
         let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("USER", "RESP-CODES") + [
             .expect("USER \(POP3Script.user)"), .send("+OK\r\n"),
             .expect("PASS \(POP3Script.password)"), .send("-ERR [\(code)] not today\r\n"),
@@ -279,7 +280,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let error = #expect(throws: MailError.self) {
             try client.login(user: POP3Script.user, password: POP3Script.password)
         }
-        #expect(error?.kind == kind)
+        #expect(error?.kind == kind && error?.code == .pop3(typed))
         #expect(error?.message.contains("login as alice refused: [\(code)] not today") == true,
                 "\(error?.message ?? "")")
     }

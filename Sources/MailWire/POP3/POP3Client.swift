@@ -185,14 +185,12 @@ public final class POP3Client: ProtocolSession {
     func classify(_ reply: POP3Reply, doing what: String, defaultKind: FailureKind = .permanent) -> MailError {
         let kind: FailureKind
         switch reply.code {
-        case "AUTH"?: kind = .auth
-        case "IN-USE"?, "LOGIN-DELAY"?, "SYS/TEMP"?: kind = .transient
-        case "SYS/PERM"?: kind = .permanent
-        default: kind = defaultKind
+        case .auth?: kind = .auth
+        case .inUse?, .loginDelay?, .sysTemp?: kind = .transient
+        case .sysPerm?: kind = .permanent
+        case .other?, nil: kind = defaultKind
         }
         let code = reply.code.map { "[\($0)] " } ?? ""
-        var error = MailError(kind, "\(what) refused: \(code)\(reply.text)")
-        error.code = reply.code
-        return error
+        return MailError(kind, "\(what) refused: \(code)\(reply.text)", code: reply.code.map { .pop3($0) })
     }
 }
