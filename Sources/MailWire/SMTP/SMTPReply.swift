@@ -12,7 +12,7 @@ package struct SMTPReply: Equatable {
     package var positive: Bool { code >= 200 && code < 400 }
     var text: String { lines.joined(separator: " / ") }
     /// Both codes, for `MailError.code`.
-    package var status: SMTPStatus { SMTPStatus(reply: code, enhanced: enhanced) }
+    var status: SMTPStatus { SMTPStatus(reply: code, enhanced: enhanced) }
     /// The reply as one line for reports: "550 5.1.1 User unknown".
     package var summary: String { "\(code) " + (enhanced.map { "\($0) " } ?? "") + (lines.first ?? "") }
 
