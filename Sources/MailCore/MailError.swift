@@ -20,10 +20,11 @@ public enum FailureKind: String, Sendable, Codable, CaseIterable {
 public struct MailError: Error, CustomStringConvertible, Sendable {
     public var kind: FailureKind
     public var message: String
-    /// The server's response code when it gave one ("IN-USE", "LOGIN-DELAY", "OVERQUOTA").
-    public var code: String?
+    /// What exactly went wrong, when the server said (`[IN-USE]`, `[OVERQUOTA]`, `552 5.3.4`) or mailferry knows
+    /// more than the kind (`.inDoubt`, `.tooLarge`). Control flow reads this, never the message.
+    public var code: Code?
 
-    public init(_ kind: FailureKind, _ message: String, code: String? = nil) {
+    public init(_ kind: FailureKind, _ message: String, code: Code? = nil) {
         self.kind = kind
         self.message = message
         self.code = code

@@ -126,7 +126,7 @@ import Testing
             #expect(result.recipients.map(\.accepted) == [true, true])
         } else {
             let error = #expect(throws: MailError.self) { try delivery.deliverMessage(request) }
-            #expect(error?.code == MailError.inDoubtCode, "\(String(describing: error))")
+            #expect(error?.code == .inDoubt, "\(String(describing: error))")
             #expect(monotonicSeconds() - started < 4)
         }
         delivery.close()

@@ -120,7 +120,7 @@ enum DeliveryScript {
         defer { delivery.close(); server.finish(); dir.cleanup() }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .quota)
-        #expect(error?.code == "OVERQUOTA")
+        #expect(error?.code == .imap(.overQuota))
         let result = try delivery.deliverMessage(DeliveryRequest(token: "t2", spool: try DeliveryScript.spool(dir),
                                                                  arrival: DeliveryScript.arrival))
         #expect(result.reference == "INBOX;UIDVALIDITY=7;UID=42")
@@ -523,6 +523,16 @@ enum DeliveryScript {
             var one = [bytes(line)].makeIterator()
             #expect(try SMTPReply.read { one.next()! }.classify(doing: "x").kind == kind, "\(line)")
         }
+        // The codes are kept typed, and print back as the server wrote them.
+        var full = [bytes("552 5.2.2 full")].makeIterator()
+        let quota = try SMTPReply.read { full.next()! }.classify(doing: "RCPT TO")
+        #expect(quota.code == .smtp(SMTPStatus(reply: 552, enhanced: EnhancedStatusCode(5, 2, 2))))
+        #expect(quota.message == "RCPT TO refused: 552 5.2.2 full")
+        var bare = [bytes("451 later")].makeIterator()
+        #expect(try SMTPReply.read { bare.next()! }.classify(doing: "x").code == .smtp(SMTPStatus(reply: 451)))
+        var zeros = [bytes("550 5.01.1 odd")].makeIterator()
+        let odd = try SMTPReply.read { zeros.next()! }
+        #expect(odd.enhanced == nil && odd.summary == "550 5.01.1 odd")
         var mixed = [bytes("250-a"), bytes("251 b")].makeIterator()
         #expect(throws: MailError.self) { try SMTPReply.read { mixed.next()! } }
     }
@@ -535,7 +545,7 @@ enum DeliveryScript {
         #expect(IMAPString.quoted("a\"b\\c") == "\"a\\\"b\\\\c\"")
         #expect(IMAPString.quoted("ä") == nil)
         let ok = try IMAPResponse.parse(bytes("mf3 OK [APPENDUID 38505 3955] APPEND completed"))
-        #expect(ok.kind == .tagged("mf3") && ok.status == .ok && ok.code == "APPENDUID"
+        #expect(ok.kind == .tagged("mf3") && ok.status == .ok && ok.code == .appendUID
             && ok.codeArguments == "38505 3955")
         let exists = try IMAPResponse.parse(bytes("* 23 EXISTS"))
         #expect(exists.name == "EXISTS" && exists.text == "23 ")
@@ -577,7 +587,7 @@ enum DeliveryScript {
             Issue.record("b was not refused: \(String(describing: answers["b"]))")
             return
         }
-        #expect(refusal.kind == .quota && refusal.code == "OVERQUOTA")
+        #expect(refusal.kind == .quota && refusal.code == .imap(.overQuota))
         #expect(delivery.connectionsOpened == 1)
     }
 
@@ -620,7 +630,7 @@ enum DeliveryScript {
     }
 }
 
-/// A message sent whole whose answer never comes may have been stored: the error says so (`inDoubtCode`), so the
+/// A message sent whole whose answer never comes may have been stored: the error says so (`.inDoubt`), so the
 /// runner leaves it in doubt for reconciliation instead of deferring it and sending it again blindly.
 @Suite struct InDoubtAnswerFakeServerTests {
     @Test func imapAppendWithoutAnAnswerIsInDoubt() throws {
@@ -631,7 +641,7 @@ enum DeliveryScript {
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         let error = DeliveryScript.refusal(delivery, dir)
-        #expect(error?.code == MailError.inDoubtCode, "\(error?.message ?? "")")
+        #expect(error?.code == .inDoubt, "\(error?.message ?? "")")
         #expect(error?.message.contains("may have been stored") == true)
     }
 
@@ -644,7 +654,7 @@ enum DeliveryScript {
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         let error = DeliveryScript.refusal(delivery, dir)
-        #expect(error?.kind == .quota && error?.code == "OVERQUOTA")
+        #expect(error?.kind == .quota && error?.code == .imap(.overQuota))
     }
 
     @Test func smtpDataWithoutAFinalReplyIsInDoubt() throws {
@@ -658,7 +668,7 @@ enum DeliveryScript {
         let dir = TempFolder("indoubt")
         defer { delivery.close(); server.finish(); dir.cleanup() }
         let error = DeliveryScript.refusal(delivery, dir)
-        #expect(error?.code == MailError.inDoubtCode, "\(error?.message ?? "")")
+        #expect(error?.code == .inDoubt, "\(error?.message ?? "")")
     }
 
     /// [TRYCREATE] in the middle of a pipeline: every answer is read first, and only then is the folder created,
@@ -685,7 +695,7 @@ enum DeliveryScript {
                 Issue.record("\(token) was not refused")
                 continue
             }
-            #expect(error.kind == .transient && error.code == "TRYCREATE", "\(error.message)")
+            #expect(error.kind == .transient && error.code == .imap(.tryCreate), "\(error.message)")
         }
         delivery.close()
         server.finish()

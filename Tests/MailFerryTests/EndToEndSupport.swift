@@ -154,8 +154,8 @@ final class EndToEnd {
 
     /// Every message the server has for `user`, by UIDL, as RETR returns it (dot-unstuffed).
     func serverMessages(_ user: String) throws -> [String: [UInt8]] {
-        let client = POP3Client(endpoint: POP3Endpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                       tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         defer { client.quit() }
         try client.connect()
         try client.login(user: user, password: users[user]!)

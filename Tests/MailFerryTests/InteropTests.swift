@@ -32,8 +32,8 @@ import Testing
             return found
         }
         var trace: [String] = []
-        let first = POP3Client(endpoint: POP3Endpoint(host: "127.0.0.1", port: lab.ports.pop3, tls: .starttls,
-                                                      tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let first = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3, tls: .starttls,
+                                                        tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         first.trace = { trace.append($0) }
         defer { first.quit() }
         try first.connect()
@@ -61,8 +61,8 @@ import Testing
         #expect(before.count == seeded.count)
 
         // A second session while the first holds the maildrop: allowed (no [IN-USE]), same listing.
-        let second = POP3Client(endpoint: POP3Endpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                       tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let second = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         defer { second.quit() }
         try second.connect()
         try second.login(user: "nina", credential: .password("pw-nina-8"), allowed: [.user])
@@ -111,8 +111,8 @@ import Testing
         #expect(firstOut.contains("50 delivered"), "\(firstOut)")
 
         // What pop3d served in that first session: the seeded bytes as the lab's model says it serves them.
-        let client = POP3Client(endpoint: POP3Endpoint(host: "127.0.0.1", port: lab.tlsPort!, tls: .implicit,
-                                                       tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.tlsPort!, tls: .implicit,
+                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         try client.connect()
         try client.login(user: lab.login(of: "alice"), credential: .password("alice-pw"), allowed: [.user])
         let uidls = try client.listing().map(\.uidl)

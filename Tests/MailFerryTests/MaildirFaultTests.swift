@@ -37,7 +37,7 @@ import Testing
                                                 spool: try makeSpool(dir, Array(text.utf8)), arrival: Date()))
         }
         #expect(fault.fired)
-        #expect(error?.kind == .local && error?.code != MailError.inDoubtCode, "\(String(describing: error))")
+        #expect(error?.kind == .local && error?.code != .inDoubt, "\(String(describing: error))")
         #expect(error?.message.contains("Input/output error") == true, "\(String(describing: error))")
         #expect(names(root, "new").isEmpty && names(root, "tmp").isEmpty && names(root, "cur").isEmpty)
         // The fault fired once: the next attempt (the runner's retry) lands the message, once.
@@ -62,7 +62,7 @@ import Testing
             try maildir.deliver(DeliveryRequest(token: "2.Mfault.mailferry",
                                                 spool: try makeSpool(dir, Array(Self.small.utf8)), arrival: Date()))
         }
-        #expect(error?.code == MailError.inDoubtCode, "\(String(describing: error))")
+        #expect(error?.code == .inDoubt, "\(String(describing: error))")
         #expect(error?.message.contains("new/" + name) == true, "\(String(describing: error))")
         #expect(names(root, "new") == [name] && names(root, "tmp").isEmpty)
         let found = try maildir.reconcile([InDoubtAttempt(token: "2.Mfault.mailferry")])

@@ -44,7 +44,7 @@ import Testing
 
     private func client(_ lab: MailutilsLab, _ tls: TLSMode, transcript: Transcript? = nil) -> POP3Client {
         let port = tls == .implicit ? lab.tlsPort! : lab.port
-        let client = POP3Client(endpoint: POP3Endpoint(
+        let client = POP3Client(endpoint: ServerEndpoint(
             host: "127.0.0.1", port: port, tls: tls, tlsSettings: TLSSettings(caFile: lab.caFile.path),
             allowPlaintext: tls == .none, timeout: 20))
         if let transcript {
@@ -363,7 +363,7 @@ import Testing
         let error = #expect(throws: MailError.self) {
             try second.login(user: lab.login(of: "hal"), credential: .password("pw-hal-8"), allowed: [.user])
         }
-        #expect(error?.code == "IN-USE" && error?.kind == .transient, "\(String(describing: error))")
+        #expect(error?.code == .pop3(.inUse) && error?.kind == .transient, "\(String(describing: error))")
         second.quit()
         first.quit()
         let third = client(lab, .implicit)

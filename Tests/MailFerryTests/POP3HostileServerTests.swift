@@ -48,10 +48,10 @@ enum POP3Script {
 extension FakeServer {
     /// An endpoint for this server; TLS modes trust the fake test CA.
     func endpoint(tls: TLSMode, host: String = "127.0.0.1", allowPlaintext: Bool = false,
-                  timeout: Double = 5) throws -> POP3Endpoint {
+                  timeout: Double = 5) throws -> ServerEndpoint {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
-        return POP3Endpoint(host: host, port: port, tls: tls, tlsSettings: settings, allowPlaintext: allowPlaintext,
-                            timeout: timeout)
+        return ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: settings, allowPlaintext: allowPlaintext,
+                              timeout: timeout)
     }
 
     /// A client that may log in without TLS, for tests about what happens after login.
@@ -267,9 +267,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     /// The response code, not the text, decides whether a refused PASS is worth retrying.
     @Test(arguments: [
-        ("AUTH", FailureKind.auth), ("IN-USE", .transient), ("SYS/TEMP", .transient), ("SYS/PERM", .permanent),
+        ("AUTH", POP3ResponseCode.auth, FailureKind.auth), ("IN-USE", .inUse, .transient),
+        ("SYS/TEMP", .sysTemp, .transient), ("SYS/PERM", .sysPerm, .permanent),
     ])
-    func passRefusalIsClassifiedByItsResponseCode(code: String, kind: FailureKind) throws {
+    func passRefusalIsClassifiedByItsResponseCode(code: String, typed: POP3ResponseCode, kind: FailureKind) throws {
         let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("USER", "RESP-CODES") + [
             .expect("USER \(POP3Script.user)"), .send("+OK\r\n"),
             .expect("PASS \(POP3Script.password)"), .send("-ERR [\(code)] not today\r\n"),
@@ -280,7 +281,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let error = #expect(throws: MailError.self) {
             try client.login(user: POP3Script.user, password: POP3Script.password)
         }
-        #expect(error?.kind == kind)
+        #expect(error?.kind == kind && error?.code == .pop3(typed))
         #expect(error?.message.contains("login as alice refused: [\(code)] not today") == true,
                 "\(error?.message ?? "")")
     }

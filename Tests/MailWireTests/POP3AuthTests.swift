@@ -25,8 +25,8 @@ import Testing
         defer { lab.stop() }
         try lab.seed(user: "ivy", messages: Corpus.mailbox(user: "ivy", domain: "example.com", count: 3, seed: 9,
                                                             bigAttachment: false))
-        let client = POP3Client(endpoint: POP3Endpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                       tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         var transcript: [String] = []
         client.trace = { transcript.append($0) }
         defer { client.quit() }
@@ -40,8 +40,8 @@ import Testing
     @Test func strongestOfferedMethodWinsAndWrongPasswordStops() throws {
         let lab = try DovecotLab.start(users: ["jay": "jay-secret"])
         defer { lab.stop() }
-        let endpoint = POP3Endpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                    tlsSettings: TLSSettings(caFile: lab.caFile.path))
+        let endpoint = ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                                      tlsSettings: TLSSettings(caFile: lab.caFile.path))
         let client = POP3Client(endpoint: endpoint)
         defer { client.quit() }
         try client.connect()
@@ -64,8 +64,8 @@ import Testing
     @Test func tokenWithoutAnOAuthMechanismIsAClearError() throws {
         let lab = try DovecotLab.start(users: ["kim": "kim-secret"])
         defer { lab.stop() }
-        let client = POP3Client(endpoint: POP3Endpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                       tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         defer { client.quit() }
         try client.connect()
         let error = #expect(throws: MailError.self) {

@@ -13,11 +13,11 @@ import Testing
         let bare = try parse("+OK")
         #expect(bare.ok && bare.text.isEmpty)
         let err = try parse("-ERR [AUTH] Authentication failed.")
-        #expect(!err.ok && err.code == "AUTH" && err.text == "Authentication failed.")
+        #expect(!err.ok && err.code == .auth && err.text == "Authentication failed.")
         let lower = try parse("-err [in-use] locked")
-        #expect(!lower.ok && lower.code == "IN-USE")
+        #expect(!lower.ok && lower.code == .inUse)
         let nested = try parse("-ERR [SYS/TEMP] try later")
-        #expect(nested.code == "SYS/TEMP")
+        #expect(nested.code == .sysTemp)
     }
 
     @Test func garbageIsAProtocolError() {

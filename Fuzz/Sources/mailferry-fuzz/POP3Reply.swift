@@ -13,7 +13,7 @@
         do {
             let reply = try POP3Reply.parse(line)
             requireDisplaySafe(reply.text, "reply text")
-            if let code = reply.code {
+            if let code = reply.code?.description {
                 require(!code.isEmpty && code.utf8.allSatisfy { $0 > 32 && $0 < 127 }, "response code \(code)")
             }
             require(reply.ok == line.starts(with: Array("+OK".utf8)), "ok without +OK")

@@ -166,7 +166,7 @@ public final class IMAPDelivery: Delivery {
                 case .success(let uid):
                     answered[item.token] = .success(reference(uid))
                 case .failure(var error):
-                    if error.code == "TRYCREATE" {
+                    if error.code == .imap(.tryCreate) {
                         // The folder went away under the pipeline: the messages sent after it are refused too.
                         // They are delivered again on a later run, into the folder created below.
                         folderMissing = true
@@ -210,7 +210,7 @@ public final class IMAPDelivery: Delivery {
             } catch let error as MailError {
                 if client.botched { drop() }
                 // RFC 9051 §6.3.12: [TRYCREATE] means the folder is missing (deleted meanwhile): create it, once.
-                if error.code == "TRYCREATE" && !created && !client.botched {
+                if error.code == .imap(.tryCreate) && !created && !client.botched {
                     created = true
                     try client.createFolder(folder)
                     continue

@@ -321,7 +321,7 @@ public final class MaildirDelivery: Delivery {
             if fstatat(newFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
                 // A rename that reports failure and happened all the same (EIO after the fact): in doubt.
                 throw MailError(error.kind, error.message + "; new/\(name) exists all the same, so the message "
-                    + "stays in doubt", code: MailError.inDoubtCode)
+                    + "stays in doubt", code: .inDoubt)
             }
             unlinkat(tmpFD, name, 0)
             throw error
@@ -330,7 +330,7 @@ public final class MaildirDelivery: Delivery {
         guard DurableIO.fsync(newFD, "maildir-fsync-new", fault) == 0 else {
             let error = localError("fsync of new/ failed")
             throw MailError(error.kind, error.message + "; new/\(name) is there but perhaps not durably, so the "
-                + "message stays in doubt", code: MailError.inDoubtCode)
+                + "message stays in doubt", code: .inDoubt)
         }
         return "new/\(name)"
     }

@@ -57,7 +57,7 @@ public struct Plan: Sendable {
     /// A legacy POP3 server.
     public struct Source: Sendable, Equatable {
         public var name: String
-        public var endpoint: POP3Endpoint
+        public var endpoint: Endpoint
         /// Never more than this many sessions to this server at once, whatever `parallel` says.
         public var maxConnections: Int
         /// Login methods the plan allows, in the order tried (the client still picks only what the server offers).
@@ -99,7 +99,7 @@ public struct Plan: Sendable {
         case headerFingerprint = "header-fingerprint"
     }
 
-    /// Where and how to reach a server that is not a POP3 source (IMAP, LMTP and SMTP targets).
+    /// Where and how to reach a server: a POP3 source, an IMAP, LMTP or SMTP target.
     public typealias Endpoint = ServerEndpoint
 
     public enum TargetKind: Sendable, Equatable {

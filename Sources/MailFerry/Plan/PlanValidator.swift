@@ -220,9 +220,8 @@ struct PlanValidator {
                                  use: "use \"stop\" or \"rekey\"")
         let maxMessageBytes = integer(s, "maxMessageBytes", at: at, range: 1024...(1 << 40))
         guard let server else { return nil }
-        let endpoint = POP3Endpoint(host: server.host, port: server.port, tls: server.tls,
-                                    tlsSettings: server.tlsSettings, allowPlaintext: server.allowPlaintext,
-                                    timeout: server.timeout, pipelineWindow: pipelining ? 16 : 1)
+        var endpoint = server
+        endpoint.pipelineWindow = pipelining ? ServerEndpoint.defaultPipelineWindow : 1
         return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
                            withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
                            deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,

@@ -213,7 +213,7 @@ public final class Checker: Sendable {
         do {
             row.source.auth = try client.login(user: mailbox.user, credential: credential,
                                                allowed: source.auth, planNamesMethods: source.authNamed).rawValue
-        } catch let error as MailError where error.code == "IN-USE" || error.code == "LOGIN-DELAY" {
+        } catch let error as MailError where error.code == .pop3(.inUse) || error.code == .pop3(.loginDelay) {
             // RFC 2449 §8.1.1, RFC 3206: the login is fine, the maildrop is busy or it is too early. A run waits too.
             row.source.capabilities = before.notable
             row.source.ok = true

@@ -284,10 +284,10 @@ public final class Runner: Sendable {
         do {
             result.authMethod = try client.login(user: mailbox.user, credential: credential, allowed: methods,
                                                  planNamesMethods: source.authNamed).rawValue
-        } catch let error as MailError where error.code == "IN-USE" || error.code == "LOGIN-DELAY" {
+        } catch let error as MailError where error.code == .pop3(.inUse) || error.code == .pop3(.loginDelay) {
             // RFC 2449 §8.1.1 / RFC 3206: someone else holds the maildrop, or it is too early. Not a failure:
             // the next run tries again (after the announced delay, if any).
-            if error.code == "LOGIN-DELAY" {
+            if error.code == .pop3(.loginDelay) {
                 let remembered = try store.loginDelay(mailbox: mailboxID)
                 let delay = before.loginDelay ?? remembered ?? 300
                 try store.postponeLogin(mailbox: mailboxID, until: now + Double(delay))
@@ -335,7 +335,7 @@ public final class Runner: Sendable {
                 try transferOne(item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
                                 mailbox: mailbox, mailboxID: mailboxID, targets: targets, listed: listed,
                                 result: &result)
-            } catch let error as MailError where error.code == Self.tooLarge {
+            } catch let error as MailError where error.code == .tooLarge {
                 try refuseTooLarge(item, size: "more than \(limit) bytes by RETR (LIST said \(item.entry.size))",
                                    mailbox: mailbox, source: source, result: &result)
                 throw SessionCutOff()
@@ -510,7 +510,7 @@ public final class Runner: Sendable {
                 // LIST may lie, and a body may never end: stop reading at the limit, whatever was announced.
                 if spool.size + chunk.count > limit {
                     throw MailError(.permanent, "message \(entry.number) is larger than \(limit) bytes",
-                                    code: Self.tooLarge)
+                                    code: .tooLarge)
                 }
                 try spool.append(chunk)
                 let elapsed = monotonicSeconds() - started
@@ -519,7 +519,7 @@ public final class Runner: Sendable {
                         + "\(Int(elapsed)) s, less than \(Int(Self.slowestRetrieval)) bytes/s; the session was cut")
                 }
             }
-        } catch let error as MailError where client.botched && error.code != Self.tooLarge && !StopSignal.requested {
+        } catch let error as MailError where client.botched && error.code != .tooLarge && !StopSignal.requested {
             // The session broke in the middle of this message: count it against the message, so one that breaks
             // every session is set aside after `quarantineAfter` tries instead of holding up the rest for good.
             if case .known(let row, _) = item {
@@ -556,8 +556,6 @@ public final class Runner: Sendable {
                        result: &result)
     }
 
-    /// The code of the error that stops a message larger than the source's `maxMessageBytes`.
-    static let tooLarge = "mailferry/too-large"
     /// Bytes per second below which a retrieval, on average and past its grace, is cut off as stalled.
     static let slowestRetrieval = 1024.0
     /// Sessions one mailbox may use in a run: each message cut off mid-RETR for its size costs one.
@@ -766,7 +764,7 @@ public final class Runner: Sendable {
                 try store.markDelivered(id: id, targetRef: outcome.reference)
             }
             return true
-        } catch let error as MailError where error.code == MailError.inDoubtCode {
+        } catch let error as MailError where error.code == .inDoubt {
             // The target may have stored it: the row stays "delivering" for the next run's reconciliation (which
             // finds it, or delivers it again and, where the target cannot be asked, lists a possible duplicate).
             // The connection is gone, so the mailbox stops here.
@@ -864,7 +862,7 @@ public final class Runner: Sendable {
             let delivered = try delivery.deliverMessage(request)
             CrashPoint.hit("after-target-ack")
             answers = delivered.recipients
-        } catch let error as MailError where error.code == MailError.inDoubtCode {
+        } catch let error as MailError where error.code == .inDoubt {
             // The message went out and no answer came back: every routed row stays in doubt, as in `attempt`.
             result.messageErrors.append("message \(sanitizeForDisplay(routed[0].row.uidl)): \(error.message)")
             throw error

@@ -110,7 +110,7 @@ extension IMAPClient {
         if let limit = capabilities.compactMap({ $0.hasPrefix("APPENDLIMIT=") ? Int($0.dropFirst(12)) : nil }).first,
            size > limit {
             throw MailError(.permanent, "imap \(endpoint.label): the message (\(size) bytes) is larger than the "
-                + "server's APPENDLIMIT of \(limit) bytes", code: "TOOBIG")
+                + "server's APPENDLIMIT of \(limit) bytes", code: .imap(.tooBig))
         }
         for flag in flags where flag.isEmpty || flag.utf8.contains(where: {
             $0 <= 32 || $0 >= 127 || "(){%*\"]".utf8.contains($0) || ($0 == 92 && flag.utf8.first != 92) }) {
@@ -179,7 +179,7 @@ extension IMAPClient {
             refusal = reply
             return nil
         }
-        guard reply.code == "APPENDUID" else { return nil }
+        guard reply.code == .appendUID else { return nil }
         let parts = reply.codeArguments.split(separator: " ")
         guard parts.count >= 2, let validity = UInt32(parts[0]), let uid = UInt32(parts[1]) else {
             throw MailError(.protocol, "malformed APPENDUID: \(reply.codeArguments)")

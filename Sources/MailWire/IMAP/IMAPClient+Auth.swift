@@ -157,7 +157,7 @@ extension IMAPClient {
             }
             state = .authenticated
             // RFC 9051 §6.2.2: capabilities may change after login; Dovecot sends them in the OK's code.
-            if reply.code != "CAPABILITY" { try refreshCapabilities() }
+            if reply.code != .capability { try refreshCapabilities() }
             return mechanism.map { "AUTHENTICATE \($0.rawValue)" } ?? "LOGIN"
         }
         if let refusal {
@@ -199,7 +199,7 @@ extension IMAPClient {
                 guard got == tag else {
                     throw MailError(.protocol, "response for unknown tag \(sanitizeForDisplay(got, limit: 20))")
                 }
-                if response.code == "CAPABILITY" { capabilities = IMAPResponse.capabilities(response.codeArguments) }
+                if response.code == .capability { capabilities = IMAPResponse.capabilities(response.codeArguments) }
                 if response.status == .bad {
                     // RFC 9051: BAD for an unknown mechanism or a cancelled exchange; the credential was not judged.
                     throw MailError(.auth, "AUTHENTICATE \(exchange.mechanism.rawValue) rejected: \(response.text)")

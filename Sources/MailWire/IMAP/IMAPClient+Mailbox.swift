@@ -54,7 +54,7 @@ extension IMAPClient {
         let reply = try guarded {
             try command([.text("CREATE "), Self.astring(wireName)], traceAs: "CREATE \(wireName)")
         }
-        if reply.tagged.status != .ok && reply.tagged.code != "ALREADYEXISTS" {
+        if reply.tagged.status != .ok && reply.tagged.code != .alreadyExists {
             throw classify(reply.tagged, doing: "CREATE \(wireName)", defaultKind: .permanent)
                 .context("imap \(endpoint.label)")
         }
@@ -69,14 +69,14 @@ extension IMAPClient {
             try command([.text("EXAMINE "), Self.astring(wireName)], traceAs: "EXAMINE \(wireName)")
         }
         guard reply.tagged.status == .ok else {
-            if reply.tagged.code == "NONEXISTENT" || reply.tagged.code == "TRYCREATE" || reply.tagged.code == nil {
+            if reply.tagged.code == .nonExistent || reply.tagged.code == .tryCreate || reply.tagged.code == nil {
                 state = .authenticated
                 return nil
             }
             throw classify(reply.tagged, doing: "EXAMINE \(wireName)").context("imap \(endpoint.label)")
         }
         state = .selected(wireName)
-        let validity = reply.untagged.first { $0.code == "UIDVALIDITY" }
+        let validity = reply.untagged.first { $0.code == .uidValidity }
         return validity.flatMap { UInt32($0.codeArguments.prefix { $0 != " " }) } ?? 0
     }
 

@@ -49,11 +49,8 @@ public final class IMAPClient: ProtocolSession {
     /// byte, or STARTTLS (RFC 9051 §6.2.1) which is then mandatory, never a silent fallback to plaintext.
     public func connect() throws {
         try guarded {
-            let conn = try endpoint.open()
+            let conn = try endpoint.connect()
             connection = conn
-            if endpoint.tls == .implicit {
-                try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-            }
             let hello = try readResponse()
             guard hello.kind == .untagged, let status = hello.status else {
                 throw MailError(.protocol, "the server did not greet with \"* OK\": \(hello.text)")
@@ -65,7 +62,7 @@ public final class IMAPClient: ProtocolSession {
             case .bye: throw MailError(.transient, "the server refused the connection: \(hello.text)")
             default: throw MailError(.protocol, "unexpected greeting: \(status.rawValue) \(hello.text)")
             }
-            if hello.code == "CAPABILITY" {
+            if hello.code == .capability {
                 capabilities = IMAPResponse.capabilities(hello.codeArguments)
             }
             if endpoint.tls == .starttls {
@@ -85,17 +82,13 @@ public final class IMAPClient: ProtocolSession {
                 + "refusing to continue")
         }
         if capabilities.isEmpty { try refreshCapabilities() }
-        guard has("STARTTLS") else {
-            throw MailError(.tls, "STARTTLS required but the server does not offer it; refusing to continue in "
-                + "plaintext")
+        try endpoint.startTLS(on: conn, unavailable: has("STARTTLS") ? nil : "the server does not offer it") {
+            let reply = try command("STARTTLS").tagged
+            return reply.status == .ok ? nil : "the server refused STARTTLS: \(reply.text)"
+        } relearn: {
+            capabilities = []
+            try refreshCapabilities()
         }
-        let reply = try command("STARTTLS").tagged
-        guard reply.status == .ok else {
-            throw MailError(.tls, "the server refused STARTTLS: \(reply.text); refusing to continue in plaintext")
-        }
-        try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-        capabilities = []
-        try refreshCapabilities()
     }
 
     /// CAPABILITY (RFC 9051 §6.1.1).
@@ -153,7 +146,7 @@ public final class IMAPClient: ProtocolSession {
                 guard got == tag else {
                     throw MailError(.protocol, "response for unknown tag \(sanitizeForDisplay(got, limit: 20))")
                 }
-                if response.code == "CAPABILITY" { capabilities = IMAPResponse.capabilities(response.codeArguments) }
+                if response.code == .capability { capabilities = IMAPResponse.capabilities(response.codeArguments) }
                 if response.status == .bad {
                     throw MailError(.protocol, "the server rejected a command as malformed: \(response.text)")
                 }
@@ -174,7 +167,7 @@ public final class IMAPClient: ProtocolSession {
     /// Untagged responses that matter whenever they come: BYE ends the session (RFC 9051 §7.1.5), a CAPABILITY code
     /// updates what we know.
     func noteUntagged(_ response: IMAPResponse) throws {
-        if response.code == "CAPABILITY" { capabilities = IMAPResponse.capabilities(response.codeArguments) }
+        if response.code == .capability { capabilities = IMAPResponse.capabilities(response.codeArguments) }
         if response.name == "CAPABILITY" { capabilities = IMAPResponse.capabilities(response.text) }
         if response.status == .bye {
             throw MailError(.transient, "the server closed the session: \(response.text)")
@@ -225,14 +218,14 @@ public final class IMAPClient: ProtocolSession {
     func classify(_ reply: IMAPResponse, doing what: String, defaultKind: FailureKind = .transient) -> MailError {
         let kind: FailureKind
         switch reply.code {
-        case "OVERQUOTA"?: kind = .quota
-        case "AUTHENTICATIONFAILED"?, "AUTHORIZATIONFAILED"?, "EXPIRED"?, "NOPERM"?: kind = .auth
-        case "PRIVACYREQUIRED"?: kind = .tls
-        case "UNAVAILABLE"?, "INUSE"?, "SERVERBUG"?, "CONTACTADMIN"?: kind = .transient
-        case "LIMIT"?, "TOOBIG"?, "CANNOT"?, "NONEXISTENT"?, "TRYCREATE"?: kind = .permanent
+        case .overQuota?: kind = .quota
+        case .authenticationFailed?, .authorizationFailed?, .expired?, .noPerm?: kind = .auth
+        case .privacyRequired?: kind = .tls
+        case .unavailable?, .inUse?, .serverBug?, .contactAdmin?: kind = .transient
+        case .limit?, .tooBig?, .cannot?, .nonExistent?, .tryCreate?: kind = .permanent
         default: kind = reply.status == .bad ? .protocol : defaultKind
         }
         let code = reply.code.map { "[\($0)] " } ?? ""
-        return MailError(kind, "\(what) refused: \(code)\(reply.text)", code: reply.code)
+        return MailError(kind, "\(what) refused: \(code)\(reply.text)", code: reply.code.map { .imap($0) })
     }
 }

@@ -19,8 +19,9 @@ struct IMAPResponse {
     var kind: Kind
     /// For status responses (tagged, or untagged OK/NO/BAD/BYE/PREAUTH).
     var status: Status?
-    /// The response code without brackets, upper-cased atom ("APPENDUID", "OVERQUOTA"), if any (RFC 9051 §7.1).
-    var code: String?
+    /// The response code in brackets, by its upper-cased atom ("[APPENDUID ...]", "[OVERQUOTA]"), if any
+    /// (RFC 9051 §7.1).
+    var code: IMAPResponseCode?
     /// What follows the code's atom inside the brackets ("38505 3955").
     var codeArguments: String = ""
     /// Untagged data responses: the first word, upper-cased, when it is not a status or a number ("CAPABILITY",
@@ -60,7 +61,7 @@ struct IMAPResponse {
                 if let close = tail.firstIndex(of: "]") {
                     let inner = tail[tail.index(after: tail.startIndex)..<close]
                     let atom = inner.prefix { $0 != " " }
-                    response.code = atom.uppercased()
+                    response.code = IMAPResponseCode(atom.uppercased())
                     response.codeArguments = String(inner.dropFirst(atom.count).drop { $0 == " " })
                     tail = tail[tail.index(after: close)...].drop { $0 == " " }
                 }

@@ -2,40 +2,13 @@ import Foundation
 import MailCore
 import MailSystem
 
-/// Where and how to reach a POP3 server.
-public struct POP3Endpoint: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public var tls: TLSMode
-    public var tlsSettings: TLSSettings
-    /// Permits a password in clear on a `tls: none` connection. Without it we refuse before sending credentials.
-    public var allowPlaintext: Bool
-    /// Seconds for connect, the TLS handshake and each read or write.
-    public var timeout: Double
-    /// Commands sent ahead of their replies when the server announces PIPELINING (RFC 2449 §6.6); 1 turns it off.
-    public var pipelineWindow: Int
-
-    public init(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
-                allowPlaintext: Bool = false, timeout: Double = 60, pipelineWindow: Int = 16) {
-        self.host = host
-        self.port = port
-        self.tls = tls
-        self.tlsSettings = tlsSettings
-        self.allowPlaintext = allowPlaintext
-        self.timeout = timeout
-        self.pipelineWindow = pipelineWindow
-    }
-
-    public var label: String { "\(host):\(port)" }
-}
-
 /// A POP3 client session (RFC 1939) that only ever reads: it has no DELE.
 ///
 /// Session states follow RFC 1939 §3: authorization (after the greeting), transaction (after login), and the
 /// update state is entered only by QUIT, which with no DELE sent leaves the maildrop unchanged.
 /// After any protocol error the session is botched and is never reused.
 public final class POP3Client: ProtocolSession {
-    public let endpoint: POP3Endpoint
+    public let endpoint: ServerEndpoint
     var connection: Connection?
     public internal(set) var capabilities = POP3Capabilities()
     /// The greeting's text, sanitized.
@@ -53,7 +26,7 @@ public final class POP3Client: ProtocolSession {
     /// Fresh connections opened by `reconnect` (a refused login method is never followed on its own connection).
     public private(set) var reconnections = 0
 
-    public init(endpoint: POP3Endpoint) {
+    public init(endpoint: ServerEndpoint) {
         self.endpoint = endpoint
     }
 
@@ -66,11 +39,8 @@ public final class POP3Client: ProtocolSession {
     /// Connects, reads the greeting, learns capabilities and secures the connection as the endpoint demands.
     public func connect() throws {
         try guarded {
-            let conn = try Connection.open(host: endpoint.host, port: endpoint.port, timeout: endpoint.timeout)
+            let conn = try endpoint.connect()
             connection = conn
-            if endpoint.tls == .implicit {
-                try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-            }
             let hello = try readReply()
             guard hello.ok else {
                 throw classify(hello, doing: "greeting")
@@ -100,26 +70,19 @@ public final class POP3Client: ProtocolSession {
         try connect()
     }
 
-    /// STLS (RFC 2595 §4): mandatory once configured, never a silent fallback to plaintext.
+    /// STLS (RFC 2595 §4), which needs CAPA to be known to be offered; after it CAPA is asked again.
     private func startTLS(_ conn: Connection) throws {
-        guard capabilities.known else {
-            throw MailError(.tls, "STARTTLS required but the server does not answer CAPA; refusing to continue "
-                + "in plaintext")
-        }
-        guard capabilities.stls else {
-            throw MailError(.tls, "STARTTLS required but the server does not offer STLS; refusing to continue "
-                + "in plaintext")
-        }
-        let reply = try command("STLS")
-        guard reply.ok else {
-            throw MailError(.tls, "server refused STLS: \(reply.text); refusing to continue in plaintext")
-        }
-        try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-        // Everything learned before TLS could have been forged by a man in the middle (RFC 2595 §4).
-        capabilities = POP3Capabilities()
-        try readCapabilities()
-        guard capabilities.known else {
-            throw MailError(.tls, "CAPA failed after STLS")
+        let unavailable = !capabilities.known ? "the server does not answer CAPA"
+            : !capabilities.stls ? "the server does not offer STLS" : nil
+        try endpoint.startTLS(on: conn, unavailable: unavailable) {
+            let reply = try command("STLS")
+            return reply.ok ? nil : "server refused STLS: \(reply.text)"
+        } relearn: {
+            capabilities = POP3Capabilities()
+            try readCapabilities()
+            guard capabilities.known else {
+                throw MailError(.tls, "CAPA failed after STLS")
+            }
         }
     }
 
@@ -222,14 +185,12 @@ public final class POP3Client: ProtocolSession {
     func classify(_ reply: POP3Reply, doing what: String, defaultKind: FailureKind = .permanent) -> MailError {
         let kind: FailureKind
         switch reply.code {
-        case "AUTH"?: kind = .auth
-        case "IN-USE"?, "LOGIN-DELAY"?, "SYS/TEMP"?: kind = .transient
-        case "SYS/PERM"?: kind = .permanent
-        default: kind = defaultKind
+        case .auth?: kind = .auth
+        case .inUse?, .loginDelay?, .sysTemp?: kind = .transient
+        case .sysPerm?: kind = .permanent
+        case .other?, nil: kind = defaultKind
         }
         let code = reply.code.map { "[\($0)] " } ?? ""
-        var error = MailError(kind, "\(what) refused: \(code)\(reply.text)")
-        error.code = reply.code
-        return error
+        return MailError(kind, "\(what) refused: \(code)\(reply.text)", code: reply.code.map { .pop3($0) })
     }
 }

@@ -3,8 +3,8 @@ import MailSystem
 /// One POP3 status line: "+OK text" or "-ERR [CODE] text" (RFC 1939 §3, response codes RFC 2449 §8, RFC 3206).
 struct POP3Reply: Equatable, Sendable {
     var ok: Bool
-    /// The extended response code without brackets, upper-cased ("IN-USE", "SYS/TEMP"), if any.
-    var code: String?
+    /// The extended response code in brackets ("[IN-USE]", "[SYS/TEMP]", upper-cased), if any.
+    var code: POP3ResponseCode?
     /// The rest of the line, sanitized for display.
     var text: String
     /// The raw text after the status word, for SASL continuation data and APOP timestamps.
@@ -32,11 +32,11 @@ struct POP3Reply: Equatable, Sendable {
         }
         rest = rest.drop(while: { $0 == 32 })
         let raw = Array(rest)
-        var code: String?
+        var code: POP3ResponseCode?
         if rest.first == 91, let close = rest.firstIndex(of: 93) {  // "[" ... "]"
             let inner = rest[(rest.startIndex + 1)..<close]
             if !inner.isEmpty, inner.count <= 64, inner.allSatisfy({ $0 > 32 && $0 < 127 }) {
-                code = String(decoding: inner.map(asciiUpper), as: UTF8.self)
+                code = POP3ResponseCode(String(decoding: inner.map(asciiUpper), as: UTF8.self))
                 rest = rest[(close + 1)...].drop(while: { $0 == 32 })
             }
         }

@@ -35,8 +35,10 @@ extension SMTPClient {
                 + "does not offer SMTPUTF8 (RFC 6531)")
         }
         if let limit = extensions["SIZE"].flatMap({ Int($0) }), limit > 0, shape.wireSize > limit {
+            // Coded as the server would answer it (RFC 1870 §6.1; RFC 3463 §3.4, X.3.4 "message too big").
+            let tooBig = SMTPStatus(reply: 552, enhanced: EnhancedStatusCode(5, 3, 4))
             throw MailError(.permanent, "\(name) \(endpoint.label): the message (\(shape.wireSize) bytes) is larger "
-                + "than the server's SIZE limit of \(limit) bytes", code: "5.3.4")
+                + "than the server's SIZE limit of \(limit) bytes", code: .smtp(tooBig))
         }
         var mail = "MAIL FROM:<\(sender)>"
         if has("SIZE") { mail += " SIZE=\(shape.wireSize)" }

@@ -64,11 +64,8 @@ public final class SMTPClient: ProtocolSession {
     /// implicit TLS (SMTPS, RFC 8314) or STARTTLS (RFC 3207), which is then mandatory, never a silent fallback.
     public func connect() throws {
         try guarded {
-            let conn = try endpoint.open()
+            let conn = try endpoint.connect()
             connection = conn
-            if endpoint.tls == .implicit {
-                try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-            }
             let hello = try readReply()
             guard hello.code == 220 else {
                 // 554 "no service here" (RFC 5321 §3.1), 421 "try later".
@@ -77,19 +74,14 @@ public final class SMTPClient: ProtocolSession {
             greeting = hello.text
             try sayHello()
             if endpoint.tls == .starttls {
-                guard has("STARTTLS") else {
-                    throw MailError(.tls, "STARTTLS required but the server does not offer it; refusing to continue "
-                        + "in plaintext")
+                try endpoint.startTLS(on: conn, unavailable: has("STARTTLS") ? nil : "the server does not offer it") {
+                    let reply = try command("STARTTLS")
+                    return reply.code == 220 ? nil : "the server refused STARTTLS: \(reply.summary)"
+                } relearn: {
+                    // RFC 3207 §4.2: forget everything learned before TLS and say EHLO again.
+                    extensions = [:]
+                    try sayHello()
                 }
-                let reply = try command("STARTTLS")
-                guard reply.code == 220 else {
-                    throw MailError(.tls, "the server refused STARTTLS: \(reply.summary); refusing to continue in "
-                        + "plaintext")
-                }
-                try conn.upgradeToTLS(host: endpoint.host, settings: endpoint.tlsSettings)
-                // RFC 3207 §4.2: forget everything learned before TLS and say EHLO again.
-                extensions = [:]
-                try sayHello()
             }
         }
     }
