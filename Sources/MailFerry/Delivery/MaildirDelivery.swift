@@ -179,8 +179,17 @@ public final class MaildirDelivery: Delivery {
 
     static func fileName(token: String, size: Int) -> String { "\(token),S=\(size)" }
 
-    /// Maildir's answer to an in-doubt attempt is exact: the file name derives from the token.
-    public var inDoubtPolicy: InDoubtPolicy { .exact }
+    /// Maildir's answer to an in-doubt attempt is exact: the file name derives from the token. A staged message is
+    /// only in tmp/ until the flush renames it: out of sight.
+    public var traits: DeliveryTraits { Self.traits(stagingLimit: stagingLimit) }
+
+    /// The traits of a Maildir delivery made with `stagingLimit`.
+    public static func traits(stagingLimit: Int) -> DeliveryTraits {
+        DeliveryTraits(inDoubt: .exact, confirmsLater: .always,
+                       staging: stagingLimit > 1 ? DeliveryTraits.Staging(messages: stagingLimit, bytes: stagingBytes,
+                                                                          seconds: stagingSeconds, unseen: true)
+                           : nil)
+    }
 
     /// Stores the message for the one mailbox this Maildir is; envelope recipients and flags are not used.
     public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
@@ -189,9 +198,6 @@ public final class MaildirDelivery: Delivery {
     }
 
     public var staged: Int { stagedNames.count }
-
-    /// A staged message is only in tmp/ until the flush renames it.
-    public var stagesUnseen: Bool { stagingLimit > 1 }
 
     public func discardStaged() {
         for (_, name) in stagedNames { unlinkat(tmpFD, name, 0) }
@@ -204,9 +210,10 @@ public final class MaildirDelivery: Delivery {
             || monotonicSeconds() - stagedSince >= Self.stagingSeconds)
     }
 
-    /// Syncs every staged file, renames it into new/, and syncs new/ once. Every staged delivery lands, or none is
-    /// known to (a throw).
-    public func flush() throws -> [String: Result<String, MailError>] {
+    /// `.land`: syncs every staged file, renames it into new/, and syncs new/ once. Every staged delivery lands, or
+    /// none is known to (a throw). `.discard`: removes the staged files from tmp/.
+    public func flush(_ fate: StagedFate) throws -> [String: Result<String, MailError>] {
+        if case .discard = fate { discardStaged() }
         guard !stagedNames.isEmpty else { return [:] }
         let batch = stagedNames
         let names = batch.map(\.name)

@@ -191,35 +191,38 @@ public final class Checker: Sendable {
             row.problems.append("source: no password or token was resolved for \(mailbox.user)")
             return
         }
-        let client = POP3Client(endpoint: source.endpoint)
-        defer { client.quit() }
+        var before = POP3Capabilities()
+        var reached = false
+        let opening: SourceSession.Opening
         do {
-            try client.connect()
+            opening = try SourceSession.open(mailbox, plan: plan, credential: credential) { step, client in
+                guard step == .connected else { return }
+                reached = true
+                row.source.reachable = true
+                if let tls = client.tlsInfo {
+                    row.source.tlsVersion = tls.version
+                    row.source.tlsCipher = tls.cipher
+                    row.source.certificateSubject = sanitizeForDisplay(tls.peerSubject, limit: 200)
+                }
+                before = client.capabilities
+            }
         } catch {
+            if reached { row.source.capabilities = before.notable }
             row.problems.append("source: \(Self.describe(error))")
             return
         }
-        row.source.reachable = true
-        if let tls = client.tlsInfo {
-            row.source.tlsVersion = tls.version
-            row.source.tlsCipher = tls.cipher
-            row.source.certificateSubject = sanitizeForDisplay(tls.peerSubject, limit: 200)
-        }
-        let before = client.capabilities
-        do {
-            row.source.auth = try client.login(user: mailbox.user, credential: credential,
-                                               allowed: source.auth, planNamesMethods: source.authNamed).rawValue
-        } catch let error as MailError where error.code == "IN-USE" || error.code == "LOGIN-DELAY" {
+        guard case .loggedIn(let session) = opening else {
             // RFC 2449 §8.1.1, RFC 3206: the login is fine, the maildrop is busy or it is too early. A run waits too.
-            row.source.capabilities = before.notable
-            row.source.ok = true
-            row.notes.append("source: \(error.message); a run would wait and try again")
-            return
-        } catch {
-            row.source.capabilities = before.notable
-            row.problems.append("source: \(Self.describe(error))")
+            if case .waiting(let error) = opening {
+                row.source.capabilities = before.notable
+                row.source.ok = true
+                row.notes.append("source: \(error.message); a run would wait and try again")
+            }
             return
         }
+        let client = session.client
+        defer { client.quit() }
+        row.source.auth = session.method.rawValue
         do {
             try client.refreshCapabilitiesAfterLogin()
         } catch {

@@ -11,6 +11,9 @@ import Foundation
 /// `submit` queues a write without waiting; `Pending.wait()` returns once it is durable. The runner uses that for a
 /// "delivered" checkpoint it can afford to have in doubt for a moment (the target answers exactly after a crash),
 /// so the commit overlaps the next message's retrieval.
+/// The store's receipt for a queued write: `wait()` returns once the write is durable. Opaque to its holder.
+typealias CommitTicket = GroupCommit.Pending
+
 final class GroupCommit: @unchecked Sendable {
     /// Runs one group's writes inside a transaction of the store's database, and commits it.
     typealias Transaction = (_ writes: (Database) throws -> Void) throws -> Void
