@@ -43,7 +43,8 @@ import Testing
 
     @Test func aRefusedRetrievalIsSetAsideEvenForKindsThatAreTargetTrouble() {
         // A RETR refusal counts against the message whatever its kind says.
-        #expect(Disposition.setAside(.local, attempts: 3, quarantineAfter: 3, now: Self.now) == .quarantined(attempts: 3))
+        #expect(Disposition.setAside(.local, attempts: 3, quarantineAfter: 3, now: Self.now)
+                == .quarantined(attempts: 3))
         #expect(Disposition.setAside(.transient, attempts: 1, quarantineAfter: 3, now: Self.now)
                 == .deferred(retryAt: Self.now + 300))
     }

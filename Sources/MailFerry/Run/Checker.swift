@@ -75,18 +75,19 @@ public final class Checker: Sendable {
 
     // MARK: - Secrets
 
-    /// Resolves every secret of the plan (mailboxes and targets), `parallel` at a time (commands may take
-    /// seconds). Returns the mailbox credentials, and a problem per secret that cannot be resolved, located where
-    /// the secret is written. Values never appear in problems.
-    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> (Secrets, [PlanProblem]) {
-        struct Job: Sendable {
-            /// The mailbox key, or the target name.
-            var key: String
-            var ref: SecretRef
-            var spot: PlanSpot
-            var isToken: Bool
-            var forMailbox: Bool
-        }
+    /// One secret to resolve.
+    private struct SecretJob: Sendable {
+        /// The mailbox key, or the target name.
+        var key: String
+        var ref: SecretRef
+        var spot: PlanSpot
+        var isToken: Bool
+        var forMailbox: Bool
+    }
+
+    /// Every secret of the plan: each mailbox's token or password, then each target's.
+    private static func secretJobs(_ plan: Plan) -> [SecretJob] {
+        typealias Job = SecretJob
         var jobs: [Job] = []
         for mailbox in plan.mailboxes {
             if let token = mailbox.token {
@@ -111,6 +112,14 @@ public final class Checker: Sendable {
                                 forMailbox: false))
             }
         }
+        return jobs
+    }
+
+    /// Resolves every secret of the plan (mailboxes and targets), `parallel` at a time (commands may take
+    /// seconds). Returns the mailbox credentials, and a problem per secret that cannot be resolved, located where
+    /// the secret is written. Values never appear in problems.
+    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> (Secrets, [PlanProblem]) {
+        let jobs = secretJobs(plan)
         let results = Mutex<[Int: Result<String, MailError>]>([:])
         let indexed = Array(jobs.enumerated())
         let pool = WorkerPool(jobs: indexed, group: { _ in "secrets" }, limit: { _ in max(1, parallel) })
@@ -239,6 +248,11 @@ public final class Checker: Sendable {
             row.problems.append("source: the server announces EXPIRE 0: every message retrieved would be deleted; a "
                 + "run refuses this mailbox (set allowExpireZero: true on sources.\(source.name) to accept that)")
         }
+        checkListing(client, source, &row)
+    }
+
+    /// LIST/UIDL: what a run would find, and whether it could tell the messages apart.
+    private func checkListing(_ client: POP3Client, _ source: Plan.Source, _ row: inout CheckRow) {
         do {
             let listing = try client.maildrop()
             row.source.messages = listing.entries.count
@@ -352,7 +366,16 @@ public final class Checker: Sendable {
             return .success(missing.isEmpty ? "writable" : "writable (\(missing.joined(separator: ", ")) will be "
                 + "created)")
         }
-        // Not there yet: find the folder it would be created in.
+        return probeCreation(of: root, probeName: probeName)
+    }
+
+    /// A Maildir not there yet: whether the folder it would be created in takes a new folder.
+    private static func probeCreation(of root: String, probeName: String) -> Result<String, MailError> {
+        func isDirectory(_ path: String) -> Bool? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return info.st_mode & S_IFMT == S_IFDIR
+        }
         var ancestor = (root as NSString).deletingLastPathComponent
         var depth = 0
         while isDirectory(ancestor) == nil && ancestor != "/" && !ancestor.isEmpty && depth < 64 {

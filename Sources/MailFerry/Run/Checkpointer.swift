@@ -300,7 +300,8 @@ final class Checkpointer {
         case .crash(let site):
             CrashPoint.hit(site.rawValue)
         case .queueDelivered(_, let reference):
-            confirming.append((staged.machine, store.markDeliveredLater(id: staged.row.record.id, targetRef: reference)))
+            let ticket = store.markDeliveredLater(id: staged.row.record.id, targetRef: reference)
+            confirming.append((staged.machine, ticket))
             ledger.record(staged.row.credit, for: staged.row.message)
         case .settle(_, let error):
             try dispose(staged.row, error)

@@ -192,7 +192,8 @@ extension MailboxRun {
         }
         // What survives of the SMTP envelope: sender, recipients with provenance, the original arrival time.
         let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.readBytes))
-        let envelope = mailbox.envelopeRecovery.recover(headers, firstSeen: Date(timeIntervalSince1970: row.firstSeenAt))
+        let firstSeen = Date(timeIntervalSince1970: row.firstSeenAt)
+        let envelope = mailbox.envelopeRecovery.recover(headers, firstSeen: firstSeen)
         let message = FetchedMessage(spool: spool, envelope: envelope,
                                      messageID: headers.first("Message-ID").map { $0.text.trimmingSpaces() },
                                      dateHeader: headers.first("Date").map { $0.text.trimmingSpaces() })

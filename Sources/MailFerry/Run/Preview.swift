@@ -18,7 +18,8 @@ extension Runner {
             let known = try id.map { try store.knownSizes(mailbox: $0) } ?? [:]
             let fresh = listing.entries.filter { known[$0.uidl] == nil }
             result.new = fresh.count
-            result.notes.append("would fetch \(fresh.count) new message(s), \(formatBytes(fresh.reduce(0) { $0 + $1.size }))"
+            let bytes = formatBytes(fresh.reduce(0) { $0 + $1.size })
+            result.notes.append("would fetch \(fresh.count) new message(s), \(bytes)"
                 + (listing.hasUIDL ? "" : " (the server has no UIDL)"))
             if let id, let retention = Retention(session.source, store: store, mailboxID: id),
                let note = try retention.preview(listing.entries) {
