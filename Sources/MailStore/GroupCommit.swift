@@ -2,6 +2,9 @@ import Foundation
 import MailCore
 import MailSystem
 
+/// The store's receipt for a queued write: `wait()` returns once the write is durable. Opaque to its holder.
+package typealias CommitTicket = GroupCommit.Pending
+
 /// Group commit for the state database: the checkpoint writes of concurrent mailbox workers share one transaction
 /// and so one COMMIT, one WAL fsync (synchronous = FULL), instead of queueing for an fsync each.
 ///

@@ -85,20 +85,22 @@ import Testing
 /// A Maildir batch's "delivering" checkpoints are committed while the batch waits in tmp/, and at the latest by the
 /// flush, before anything is renamed into new/: a checkpoint that cannot be committed keeps its whole batch unseen.
 @Suite struct StagedCheckpointTests {
-    func setUp(_ dir: TempFolder) throws -> (Store, [MessageRecord], MaildirDelivery, TargetPool) {
+    func setUp(_ dir: TempFolder) throws -> (Store, [MessageRecord], MaildirDelivery, Checkpointer, MailboxLedger) {
         let store = try Store(path: dir.path + "/s.sqlite")
         let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
         let rows = try store.syncListing(mailbox: box, entries: (1...3).map {
             POP3Entry(number: $0, uidl: "m\($0)", size: 10)
         }).work
         let maildir = try MaildirDelivery(root: dir.path + "/Maildir", stagingLimit: MaildirDelivery.runBatch)
-        let pool = TargetPool { _ in maildir }
+        let pool = TargetPool(traits: maildir.traits) { _ in maildir }
         _ = try pool.delivery(for: "a@x")
-        return (store, rows, maildir, pool)
+        let ledger = MailboxLedger()
+        let checkpointer = Checkpointer(store: store, target: "t", quarantineAfter: 3, targets: pool, ledger: ledger)
+        return (store, rows, maildir, checkpointer, ledger)
     }
 
-    func stage(_ row: MessageRecord, _ dir: TempFolder, _ maildir: MaildirDelivery, _ pool: TargetPool,
-               delivering: GroupCommit.Pending, store: Store) throws {
+    func stage(_ row: MessageRecord, _ dir: TempFolder, _ maildir: MaildirDelivery, _ checkpointer: Checkpointer,
+               delivering: CommitTicket, store: Store) throws {
         let spool = try SpoolFile(path: dir.path + "/spool-\(row.id)")
         try Array("Subject: \(row.id)\r\n\r\nbody\r\n".utf8).withUnsafeBytes { try spool.append($0) }
         try spool.finish()
@@ -106,22 +108,29 @@ import Testing
         let outcome = try maildir.deliverToAll(DeliveryRequest(token: token, spool: spool, arrival: Date(),
                                                                mayStage: true))
         #expect(outcome.staged && maildir.stagesUnseen)
-        pool.awaitFlush(TargetPool.Staged(token: token, row: row, size: spool.size, delivering: delivering) {
-            store.markDeliveredLater(id: row.id, targetRef: $0)
-        })
+        checkpointer.holdStaged(Checkpointer.Row(record: row, address: "a@x", token: token,
+                                                 credit: .delivered(bytes: spool.size), message: Int(row.id)),
+                                size: spool.size, delivering: delivering)
+    }
+
+    /// What the flush left unconfirmed: rows pending (in doubt) and rows refused.
+    func unconfirmed(_ ledger: MailboxLedger) -> (pending: Int, refused: Int) {
+        let result = ledger.result(for: MailboxResult(key: "isp/a", address: "a@x", target: "t"))
+        return (result.pending, result.deferred + result.failed + result.quarantined)
     }
 
     @Test func flushCommitsTheDeliveringCheckpointsFirst() throws {
         let dir = TempFolder("staged-checkpoints")
         defer { dir.cleanup() }
-        let (store, rows, maildir, pool) = try setUp(dir)
+        let (store, rows, maildir, checkpointer, ledger) = try setUp(dir)
         for row in rows {
             let delivering = store.markDeliveringLater(id: row.id, target: "t", token: "t\(row.id)", size: 1,
                                                        sha256: "h")
-            try stage(row, dir, maildir, pool, delivering: delivering, store: store)
+            try stage(row, dir, maildir, checkpointer, delivering: delivering, store: store)
         }
-        let outcome = pool.settleCheckpoints()
-        #expect(outcome.failure == nil && outcome.unconfirmed.isEmpty)
+        var failure: (any Error)?
+        do { try checkpointer.settle() } catch { failure = error }
+        #expect(failure == nil && unconfirmed(ledger) == (0, 0))
         for row in rows { #expect(try store.message(id: row.id)?.state == .delivered) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/Maildir/new").count == 3)
     }
@@ -129,20 +138,21 @@ import Testing
     @Test func aCheckpointThatCannotBeCommittedKeepsTheBatchUnseen() throws {
         let dir = TempFolder("staged-checkpoints")
         defer { dir.cleanup() }
-        let (store, rows, maildir, pool) = try setUp(dir)
+        let (store, rows, maildir, checkpointer, ledger) = try setUp(dir)
         let commits = GroupCommit()
         for (index, row) in rows.enumerated() {
             let delivering = commits.submit({ db in
                 try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(row.id)])
                 if index == 1 { try db.prepare("UPDATE no_such_table SET x = 1").run() }
             }, in: { writes in try store.withDatabaseForTests { db in try db.transaction { try writes(db) } } })
-            try stage(row, dir, maildir, pool, delivering: delivering, store: store)
+            try stage(row, dir, maildir, checkpointer, delivering: delivering, store: store)
         }
-        let outcome = pool.settleCheckpoints()
-        #expect(outcome.failure != nil)
-        #expect(outcome.unconfirmed.count == 3 && outcome.unconfirmed.allSatisfy { $0.error == nil })
+        var failure: (any Error)?
+        do { try checkpointer.settle() } catch { failure = error }
+        #expect(failure != nil)
+        #expect(unconfirmed(ledger) == (3, 0))
         #expect(maildir.staged == 0)
-        pool.closeAll()
+        checkpointer.targets.closeAll()
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/Maildir/new").isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/Maildir/tmp").isEmpty)
         #expect(try store.message(id: rows[2].id)?.state != .delivered)

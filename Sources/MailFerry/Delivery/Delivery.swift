@@ -92,59 +92,111 @@ public enum InDoubtPolicy: String, Sendable {
     case unanswerable
 }
 
+/// What a target can do, as the checkpoint needs to know it: a static description, read once per target. The
+/// ordering rules built on it (when "delivering" and "delivered" are committed, when a batch is flushed) live in
+/// `CheckpointMachine` and `Checkpointer`, not in the targets.
+public struct DeliveryTraits: Sendable, Equatable {
+    /// Whether in-doubt attempts can be confirmed, and how.
+    public var inDoubt: InDoubtPolicy
+    /// Which accepted attempts may have their "delivered" checkpoint committed while the next message is fetched:
+    /// only those `reconcile` would find exactly after a crash, so a crash in between cannot cause a second copy.
+    public var confirmsLater: ConfirmsLater
+    /// How the target stages deliveries (accepts them now, answers for them at `flush`); nil: it stores each
+    /// message before it answers.
+    public var staging: Staging?
+
+    /// Which accepted attempts are answered exactly after a crash.
+    public enum ConfirmsLater: Sendable, Equatable {
+        /// Every one (Maildir: the file name derives from the token).
+        case always
+        /// One the folder can be searched for: every one with the provenance header, else one with a Message-ID,
+        /// or a Date header and a size (IMAP).
+        case whenSearchable(provenanceHeader: Bool)
+        /// None (LMTP, SMTP).
+        case never
+    }
+
+    /// A target's batches: a batch is due once it holds `messages` or `bytes`, or its first delivery is `seconds`
+    /// old.
+    public struct Staging: Sendable, Equatable {
+        public var messages: Int
+        public var bytes: Int
+        public var seconds: Double
+        /// A staged delivery stays out of sight (nobody can read it, a crash loses it) until `flush`: a Maildir
+        /// batch waits in tmp/. Only then may its "delivering" checkpoint ride with the batch, committed before the
+        /// flush makes anything visible. An IMAP APPEND is stored on arrival.
+        public var unseen: Bool
+
+        public init(messages: Int, bytes: Int, seconds: Double, unseen: Bool) {
+            self.messages = messages
+            self.bytes = bytes
+            self.seconds = seconds
+            self.unseen = unseen
+        }
+    }
+
+    public init(inDoubt: InDoubtPolicy, confirmsLater: ConfirmsLater, staging: Staging? = nil) {
+        self.inDoubt = inDoubt
+        self.confirmsLater = confirmsLater
+        self.staging = staging
+    }
+
+    /// Whether this accepted attempt's "delivered" checkpoint may be committed later (see `confirmsLater`).
+    public func confirmsLater(_ attempt: InDoubtAttempt) -> Bool {
+        switch confirmsLater {
+        case .always: return true
+        case .never: return false
+        case .whenSearchable(let provenanceHeader):
+            return provenanceHeader || !(attempt.messageID ?? "").isEmpty
+                || (!(attempt.dateHeader ?? "").isEmpty && attempt.size != nil)
+        }
+    }
+}
+
+/// What `flush` does with the staged deliveries.
+public enum StagedFate: Sendable {
+    /// Makes them durable and visible, and answers for each.
+    case land
+    /// Drops those staged out of sight without making any visible (their "delivering" checkpoints could not be
+    /// committed); a later `flush` or `close` has nothing of them to do.
+    case discard
+}
+
 /// A target that stores messages for one mailbox. The runner drives every kind through this: one instance per
 /// source mailbox, used from one thread, closed when the mailbox is done.
-///
-/// Changed from the first version (Maildir only): `deliverMessage` returns a `DeliveryResult` with a result per
-/// envelope recipient, and `reconcile` takes `InDoubtAttempt`s (token, Message-ID, size) so IMAP can search for
-/// them. The first version's `deliver(_:) -> String` and `reconcile(tokens:)` remain as extension methods until the
-/// runner moves over.
 public protocol Delivery: AnyObject {
-    /// Whether in-doubt attempts can be confirmed, and how.
-    var inDoubtPolicy: InDoubtPolicy { get }
-    /// Stores the message durably. Throws (with its `FailureKind`) when no recipient got it; returns a result with
+    /// What the target can do (static for an instance).
+    var traits: DeliveryTraits { get }
+    /// Stores the message durably, or stages it (only a request that allows it, `mayStage`, to a target made to
+    /// stage: `traits.staging`). Throws (with its `FailureKind`) when no recipient got it; returns a result with
     /// per-recipient outcomes when at least one did, or when every recipient was refused one by one (then
     /// `accepted` is empty and each refusal carries its own classification).
     func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult
+    /// `.land`: makes every staged delivery durable and says how each went, by token: its target reference, or the
+    /// error that refused it (the others landed all the same). Throws when that cannot be known (connection lost,
+    /// disk failing): then every staged delivery is in doubt, for `reconcile` to answer on the next run.
+    /// `.discard`: drops what is staged out of sight. Targets that store each message before answering have
+    /// nothing to flush.
+    func flush(_ fate: StagedFate) throws -> [String: Result<String, MailError>]
     /// For attempts a crash left in doubt: which of them did land, and where (token → target reference). Absent
     /// tokens did not land, or (policy `unanswerable`) cannot be known.
     func reconcile(_ attempts: [InDoubtAttempt]) throws -> [String: String]
-    /// Whether the "delivered" checkpoint of this accepted attempt may be committed while the next message is already
-    /// being fetched: only when `reconcile` would find it exactly after a crash, so a crash in between cannot cause
-    /// a second copy.
-    func confirmsLater(_ attempt: InDoubtAttempt) -> Bool
-    /// Deliveries staged (accepted but not yet answered for): they wait for `flush`. Only requests that allow it
-    /// (`mayStage`) to a delivery made to stage (a run's Maildir batches, IMAP pipelined APPENDs) are staged.
-    var staged: Int { get }
-    /// Whether the staged deliveries should be flushed now (a batch is full or old enough).
-    var flushDue: Bool { get }
-    /// Makes every staged delivery durable and says how each went, by token: its target reference, or the error
-    /// that refused it (the others landed all the same). Throws when that cannot be known (connection lost, disk
-    /// failing): then every staged delivery is in doubt, for `reconcile` to answer on the next run.
-    func flush() throws -> [String: Result<String, MailError>]
-    /// Whether a staged delivery stays out of sight (nobody can read it, a crash loses it) until `flush`: a
-    /// Maildir batch waits in tmp/. Only then may the runner leave its "delivering" checkpoint uncommitted until the
-    /// flush (`TargetPool` commits it before `flush` makes anything visible); an IMAP APPEND is stored on arrival.
-    var stagesUnseen: Bool { get }
-    /// Drops every staged delivery without making any visible (their "delivering" checkpoints could not be
-    /// committed): a later `flush` or `close` has nothing of them to do.
-    func discardStaged()
     func close()
 }
 
 extension Delivery {
-    /// Exact answers only (Maildir); IMAP decides per message; LMTP and SMTP never (in doubt there means a
-    /// possible duplicate, so each message waits for its own commit).
+    public var inDoubtPolicy: InDoubtPolicy { traits.inDoubt }
+    public var stagesUnseen: Bool { traits.staging?.unseen ?? false }
+
+    /// See `DeliveryTraits.confirmsLater`.
     public func confirmsLater(_ attempt: InDoubtAttempt) -> Bool {
-        inDoubtPolicy == .exact
+        traits.confirmsLater(attempt)
     }
 
-    /// Targets that store each message before answering have nothing to flush.
-    public var staged: Int { 0 }
-    public var flushDue: Bool { false }
-    public func flush() throws -> [String: Result<String, MailError>] { [:] }
-    public var stagesUnseen: Bool { false }
-    public func discardStaged() {}
+    /// Lands what is staged (`flush(.land)`).
+    public func flush() throws -> [String: Result<String, MailError>] {
+        try flush(.land)
+    }
 
     /// The first version's form: the target reference, or an error when not every recipient got the message. With
     /// partial success the error is the first refusal's, and the accepted recipients are not reported: callers that

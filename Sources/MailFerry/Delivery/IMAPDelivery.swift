@@ -124,7 +124,18 @@ public final class IMAPDelivery: Delivery {
             authorize: authorize, acting: acting, folder: folder, flags: flags, provenanceHeader: provenanceHeader))
     }
 
-    public var inDoubtPolicy: InDoubtPolicy { .search }
+    /// Searched after a crash; a run's pipelined APPENDs are staged (stored on arrival, answered at `flush`).
+    public var traits: DeliveryTraits {
+        Self.traits(provenanceHeader: settings.provenanceHeader, pipelineDepth: pipelineDepth)
+    }
+
+    /// The traits of an IMAP delivery with these settings.
+    public static func traits(provenanceHeader: Bool, pipelineDepth: Int) -> DeliveryTraits {
+        DeliveryTraits(inDoubt: .search, confirmsLater: .whenSearchable(provenanceHeader: provenanceHeader),
+                       staging: pipelineDepth > 1 ? DeliveryTraits.Staging(messages: pipelineDepth, bytes: pipelineBytes,
+                                                                           seconds: pipelineSeconds, unseen: false)
+                           : nil)
+    }
 
     public var staged: Int { outstanding.count + answered.count + lost }
 
@@ -136,8 +147,10 @@ public final class IMAPDelivery: Delivery {
     }
 
     /// Reads the answer of every pipelined APPEND and hands out every answer read: the reference where each
-    /// landed, or the refusal. Throws when a connection broke with answers unread: those are in doubt.
-    public func flush() throws -> [String: Result<String, MailError>] {
+    /// landed, or the refusal. Throws when a connection broke with answers unread: those are in doubt. An APPEND is
+    /// stored on arrival, so there is nothing to discard: `.discard` does nothing.
+    public func flush(_ fate: StagedFate) throws -> [String: Result<String, MailError>] {
+        if case .discard = fate { return [:] }
         try drainOutstanding()
         defer { answered = [:] }
         if lost > 0 {
@@ -320,13 +333,6 @@ public final class IMAPDelivery: Delivery {
             uids = uids.filter { sizes[$0] == size }
         }
         return uids
-    }
-
-    /// A message the folder can be searched for after a crash (provenance header, Message-ID, or Date with size) may
-    /// have its "delivered" checkpoint committed while the next one is fetched; one without either waits for it.
-    public func confirmsLater(_ attempt: InDoubtAttempt) -> Bool {
-        settings.provenanceHeader || !(attempt.messageID ?? "").isEmpty
-            || (!(attempt.dateHeader ?? "").isEmpty && attempt.size != nil)
     }
 
     public func close() {

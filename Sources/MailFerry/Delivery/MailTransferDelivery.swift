@@ -93,7 +93,12 @@ public final class MailTransferDelivery: Delivery {
         self.settings = settings
     }
 
-    public var inDoubtPolicy: InDoubtPolicy { .unanswerable }
+    /// Cannot be asked after a crash, stores (or refuses) each message before answering.
+    public var traits: DeliveryTraits { Self.traits }
+    public static let traits = DeliveryTraits(inDoubt: .unanswerable, confirmsLater: .never)
+
+    /// Nothing is staged.
+    public func flush(_ fate: StagedFate) throws -> [String: Result<String, MailError>] { [:] }
 
     public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
         let recipients = request.recipients.isEmpty ? settings.defaultRecipients : request.recipients

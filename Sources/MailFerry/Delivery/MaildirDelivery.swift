@@ -21,7 +21,7 @@ import MailStore
 /// delivered that is not durably in new/.
 public final class MaildirDelivery: Delivery {
     public let root: String
-    /// Messages (and bytes) a batch may hold before `flushDue`; 1 makes every delivery durable before it returns.
+    /// Messages (and bytes) a batch may hold before it is due; 1 makes every delivery durable before it returns.
     public let stagingLimit: Int
     /// The batch a run stages.
     public static let runBatch = 32
@@ -31,8 +31,6 @@ public final class MaildirDelivery: Delivery {
     static let stagingSeconds = 1.0
     /// Written into tmp/, not yet synced and renamed: their tokens and file names.
     private var stagedNames: [(token: String, name: String)] = []
-    private var stagedBytes = 0
-    private var stagedSince = 0.0
 
     /// The Maildir folder, tmp/ and new/, opened once: every later step works relative to them, so nothing a
     /// folder is replaced with while a run goes on (a symbolic link) can lead a write elsewhere.
@@ -60,31 +58,7 @@ public final class MaildirDelivery: Delivery {
         self.stagingLimit = max(1, stagingLimit)
         let rootPath = location.root.isEmpty ? "/" : location.root
         var info = stat()
-        if stat(rootPath, &info) != 0 {
-            // The folders about to be created, outermost first: each new name is durable once its parent is synced.
-            var missing: [String] = []
-            var path = rootPath
-            while path != "/" && !path.isEmpty && stat(path, &info) != 0 {
-                missing.insert(path, at: 0)
-                path = (path as NSString).deletingLastPathComponent
-            }
-            do {
-                try FileManager.default.createDirectory(atPath: rootPath, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
-            }
-            do {
-                for created in missing {
-                    let parent = (created as NSString).deletingLastPathComponent
-                    try Self.syncFolder(parent.isEmpty ? "." : parent, fault: FaultPoint.environment)
-                }
-            } catch {
-                // Removed again (they are empty), so the next run creates them anew and syncs them then.
-                for created in missing.reversed() { rmdir(created) }
-                throw error
-            }
-        }
+        if stat(rootPath, &info) != 0 { try Self.createRoot(rootPath) }
         let rootFD = open(rootPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0, fstat(rootFD, &info) == 0 else {
             let error = MailError(.local, "cannot open the Maildir root \(rootPath): \(errnoText())")
@@ -119,6 +93,34 @@ public final class MaildirDelivery: Delivery {
         folderFD = folder
         tmpFD = tmp
         newFD = new
+    }
+
+    /// Creates a missing Maildir root with its parents, syncing each parent a folder was created in.
+    private static func createRoot(_ rootPath: String) throws {
+        var info = stat()
+        // The folders about to be created, outermost first: each new name is durable once its parent is synced.
+        var missing: [String] = []
+        var path = rootPath
+        while path != "/" && !path.isEmpty && stat(path, &info) != 0 {
+            missing.insert(path, at: 0)
+            path = (path as NSString).deletingLastPathComponent
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: rootPath, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
+        }
+        do {
+            for created in missing {
+                let parent = (created as NSString).deletingLastPathComponent
+                try Self.syncFolder(parent.isEmpty ? "." : parent, fault: FaultPoint.environment)
+            }
+        } catch {
+            // Removed again (they are empty), so the next run creates them anew and syncs them then.
+            for created in missing.reversed() { rmdir(created) }
+            throw error
+        }
     }
 
     deinit {
@@ -183,8 +185,16 @@ public final class MaildirDelivery: Delivery {
 
     static func fileName(token: String, size: Int) -> String { "\(token),S=\(size)" }
 
-    /// Maildir's answer to an in-doubt attempt is exact: the file name derives from the token.
-    public var inDoubtPolicy: InDoubtPolicy { .exact }
+    /// Maildir's answer to an in-doubt attempt is exact: the file name derives from the token. A staged message is
+    /// only in tmp/ until the flush renames it: out of sight.
+    public var traits: DeliveryTraits { Self.traits(stagingLimit: stagingLimit) }
+
+    /// The traits of a Maildir delivery made with `stagingLimit`.
+    public static func traits(stagingLimit: Int) -> DeliveryTraits {
+        let batch = DeliveryTraits.Staging(messages: stagingLimit, bytes: stagingBytes, seconds: stagingSeconds,
+                                           unseen: true)
+        return DeliveryTraits(inDoubt: .exact, confirmsLater: .always, staging: stagingLimit > 1 ? batch : nil)
+    }
 
     /// Stores the message for the one mailbox this Maildir is; envelope recipients and flags are not used.
     public func deliverMessage(_ request: DeliveryRequest) throws -> DeliveryResult {
@@ -194,28 +204,19 @@ public final class MaildirDelivery: Delivery {
 
     public var staged: Int { stagedNames.count }
 
-    /// A staged message is only in tmp/ until the flush renames it.
-    public var stagesUnseen: Bool { stagingLimit > 1 }
-
     public func discardStaged() {
         for (_, name) in stagedNames { unlinkat(tmpFD, name, 0) }
         stagedNames = []
-        stagedBytes = 0
     }
 
-    public var flushDue: Bool {
-        !stagedNames.isEmpty && (stagedNames.count >= stagingLimit || stagedBytes >= Self.stagingBytes
-            || monotonicSeconds() - stagedSince >= Self.stagingSeconds)
-    }
-
-    /// Syncs every staged file, renames it into new/, and syncs new/ once. Every staged delivery lands, or none is
-    /// known to (a throw).
-    public func flush() throws -> [String: Result<String, MailError>] {
+    /// `.land`: syncs every staged file, renames it into new/, and syncs new/ once. Every staged delivery lands, or
+    /// none is known to (a throw). `.discard`: removes the staged files from tmp/.
+    public func flush(_ fate: StagedFate) throws -> [String: Result<String, MailError>] {
+        if case .discard = fate { discardStaged() }
         guard !stagedNames.isEmpty else { return [:] }
         let batch = stagedNames
         let names = batch.map(\.name)
         stagedNames = []
-        stagedBytes = 0
         // A throw leaves the whole batch in doubt (the runner keeps every row "delivering"): what was not renamed
         // stays in tmp/ for `reconcile` to remove, what was is found in new/ by it, once synced.
         do {
@@ -308,10 +309,13 @@ public final class MaildirDelivery: Delivery {
             unlinkat(tmpFD, name, 0)
             throw error
         }
+        return try land(name, request: request, staging: staging)
+    }
+
+    /// A message written and closed in tmp/: staged, or renamed into new/ and new/ synced.
+    private func land(_ name: String, request: DeliveryRequest, staging: Bool) throws -> String {
         if staging {
-            if stagedNames.isEmpty { stagedSince = monotonicSeconds() }
             stagedNames.append((request.token, name))
-            stagedBytes += request.spool.size
             return "new/\(name)"
         }
         CrashPoint.hit("maildir-before-rename")

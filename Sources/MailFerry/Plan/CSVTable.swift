@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// A table read from a CSV file (RFC 4180): the header and the records, each with the line it starts on and the
 /// column each field starts at (counted in characters, from 1).

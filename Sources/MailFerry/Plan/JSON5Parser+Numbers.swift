@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Numbers (JSON5 §4).
 extension JSON5Parser {

@@ -1,4 +1,8 @@
 import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
 
 /// Keys and quoted text: ECMAScript identifiers (JSON5 §3) and single- or double-quoted strings (JSON5 §5).
 extension JSON5Parser {

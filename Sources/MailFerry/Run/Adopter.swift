@@ -86,104 +86,164 @@ package final class Adopter: Sendable {
                                                   address: mailbox.address)
         let rows = try store.syncListing(mailbox: mailboxID, entries: unique).work
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
-        var maildirs = MaildirIndex()
-        // One IMAP session per target mailbox, for the whole listing.
-        var sessions: [String: IMAPDelivery] = [:]
-        defer { for session in sessions.values { session.close() } }
-        func imapSession(_ address: String) throws -> IMAPDelivery? {
-            if let open = sessions[address] { return open }
-            guard let made = try plan.delivery(for: mailbox, address: address) as? IMAPDelivery else { return nil }
-            sessions[address] = made
-            return made
-        }
+        let search = TargetSearch(plan: plan, mailbox: mailbox, target: target, client: client,
+                                  router: try mailbox.global.map { try runner.router(for: mailbox, global: $0) })
+        defer { search.close() }
         for row in rows {
             guard let entry = byUIDL[row.uidl] else { continue }
-            // What to look for: the mailbox itself, or each routed delivery of a catch-all's message.
-            var wanted: [(address: String, key: String, uidl: String)] = [(mailbox.address, mailbox.key, row.uidl)]
-            var headers: HeaderBlock?
-            if let global = mailbox.global {
-                let head = HeaderBlock(parsing: try client.headers(entry.number))
-                headers = head
-                let envelope = mailbox.envelopeRecovery.recover(head, firstSeen: Date())
-                let decision = try runner.router(for: mailbox, global: global).route(envelope, headers: head)
-                wanted = decision.mailboxes.map { ($0, "\(mailbox.key)>\($0)", "\(row.uidl.prefix(60))>\($0)") }
-            }
-            var found: [String: (token: String, ref: String, size: Int?, sha256: String?)] = [:]
-            var undecided: String?
-            switch target.kind {
-            case .maildir(let template, _):
-                for item in wanted {
-                    var routed = mailbox
-                    routed.address = item.address
-                    let path = try maildirLocation(template, mailbox: routed).path
-                    let identity = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl)
-                    if let file = maildirs.file(in: path, digests: [identity.identityDigest, identity.legacyDigest]) {
-                        let data = FileManager.default.contents(atPath: path + "/" + file)
-                        found[item.address] = (String(file.split(separator: "/").last!.prefix { $0 != "," && $0 != ":" }),
-                                               file, data?.count, data.map { SHA256Hasher.hex([UInt8]($0)) })
-                    }
-                }
-            case .imap:
-                let head = try headers ?? HeaderBlock(parsing: client.headers(entry.number))
-                let messageID = head.first("Message-ID").map { $0.text.trimmingSpaces() }
-                let dateHeader = head.first("Date").map { $0.text.trimmingSpaces() }
-                guard messageID != nil || dateHeader != nil else {
-                    undecided = "has neither Message-ID nor Date, so it cannot be looked for at the IMAP target"
-                    break
-                }
-                let hasher = SHA256Hasher()
-                var size = 0
-                try client.retrieve(entry.number) { chunk in
-                    hasher.update(chunk)
-                    size += chunk.count
-                }
-                let sha256 = hasher.finalizeHex()
-                for item in wanted {
-                    guard let imap = try imapSession(item.address) else { continue }
-                    let token = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl).identityDigest
-                    let uids = try imap.locate([InDoubtAttempt(token: token, messageID: messageID, size: size,
-                                                               dateHeader: dateHeader)])[token] ?? []
-                    if let uid = uids.first {
-                        found[item.address] = ("adopted-\(token)", "\(imap.settings.folder);UID=\(uid)", size, sha256)
-                    }
-                }
-                // What verify and a later reconciliation search by.
-                try store.recordEnvelope(id: row.id, messageID: messageID, dateHeader: dateHeader, json: "{}")
-            case .lmtp, .smtp:
-                undecided = "an \(target.kind.kindName) target cannot be asked whether it already has the message"
-            }
+            let (wanted, found, undecided, headers) = try search.look(for: row, entry)
             if let undecided {
                 try store.markFailed(id: row.id, kind: .permanent, error: "adopt: \(undecided); set aside so it is "
                     + "not delivered twice (it stays on the server)")
                 outcome.undecided.append("\(sanitizeForDisplay(row.uidl)): \(undecided)")
                 continue
             }
-            if mailbox.global == nil {
-                if let hit = found[mailbox.address] {
-                    try store.markAdopted(id: row.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
-                                          size: hit.size, sha256: hit.sha256)
-                    outcome.matched += 1
-                } else {
-                    outcome.absent += 1
-                }
-                continue
+            if let headers {
+                // What verify and a later reconciliation search by.
+                try store.recordEnvelope(id: row.id, messageID: headers.messageID, dateHeader: headers.dateHeader,
+                                         json: "{}")
             }
-            // A catch-all: each routed delivery found is recorded; the message is done when all are.
-            for item in wanted {
-                guard let hit = found[item.address] else { continue }
-                let child = try store.routedDelivery(parent: row, mailbox: mailboxID, address: item.address)
-                try store.markAdopted(id: child.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
+            try record(row, wanted: wanted, found: found, mailbox: mailbox, mailboxID: mailboxID, &outcome)
+        }
+    }
+
+    /// Records what was found of one listed message: matched (delivered) or absent (listed).
+    private func record(_ row: MessageRecord, wanted: [TargetSearch.Wanted], found: [String: TargetSearch.Hit],
+                        mailbox: Plan.Mailbox, mailboxID: Int64, _ outcome: inout Outcome) throws {
+        if mailbox.global == nil {
+            if let hit = found[mailbox.address] {
+                try store.markAdopted(id: row.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
                                       size: hit.size, sha256: hit.sha256)
-            }
-            if found.count == wanted.count {
-                try store.markDelivered(id: row.id, targetRef: "routed to "
-                    + wanted.map(\.address).joined(separator: ", "))
                 outcome.matched += 1
             } else {
-                // Partly (or not) there: the next run fetches it again and makes only the deliveries not found.
                 outcome.absent += 1
             }
+            return
         }
+        // A catch-all: each routed delivery found is recorded; the message is done when all are.
+        for item in wanted {
+            guard let hit = found[item.address] else { continue }
+            let child = try store.routedDelivery(parent: row, mailbox: mailboxID, address: item.address)
+            try store.markAdopted(id: child.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
+                                  size: hit.size, sha256: hit.sha256)
+        }
+        if found.count == wanted.count {
+            try store.markDelivered(id: row.id, targetRef: "routed to "
+                + wanted.map(\.address).joined(separator: ", "))
+            outcome.matched += 1
+        } else {
+            // Partly (or not) there: the next run fetches it again and makes only the deliveries not found.
+            outcome.absent += 1
+        }
+    }
+}
+
+/// Looks for a mailbox's listed messages in its target, for `adopt`: by identity digest in Maildir file names, by
+/// Message-ID/Date and exact size at an IMAP target (one session per target mailbox, for the whole listing).
+final class TargetSearch {
+    /// What to look for: the mailbox itself, or each routed delivery of a catch-all's message.
+    typealias Wanted = (address: String, key: String, uidl: String)
+    /// What was found: the token and reference to record, and the size and hash of the bytes.
+    typealias Hit = (token: String, ref: String, size: Int?, sha256: String?)
+    /// The headers an IMAP target was searched by.
+    typealias Searched = (messageID: String?, dateHeader: String?)
+
+    private let plan: Plan
+    private let mailbox: Plan.Mailbox
+    private let target: Plan.Target
+    private let client: POP3Client
+    /// The catch-all's router, built once for the mailbox.
+    private let router: Router?
+    private var maildirs = MaildirIndex()
+    private var sessions: [String: IMAPDelivery] = [:]
+
+    init(plan: Plan, mailbox: Plan.Mailbox, target: Plan.Target, client: POP3Client, router: Router?) {
+        self.plan = plan
+        self.mailbox = mailbox
+        self.target = target
+        self.client = client
+        self.router = router
+    }
+
+    func close() {
+        for session in sessions.values { session.close() }
+    }
+
+    /// What is wanted for one listed message, what of it the target has, or why that cannot be known; and the
+    /// headers an IMAP target was searched by.
+    func look(for row: MessageRecord, _ entry: POP3Entry) throws
+        -> (wanted: [Wanted], found: [String: Hit], undecided: String?, searched: Searched?) {
+        var wanted: [Wanted] = [(mailbox.address, mailbox.key, row.uidl)]
+        var headers: HeaderBlock?
+        if let router {
+            let head = HeaderBlock(parsing: try client.headers(entry.number))
+            headers = head
+            let envelope = mailbox.envelopeRecovery.recover(head, firstSeen: Date())
+            let decision = router.route(envelope, headers: head)
+            wanted = decision.mailboxes.map { ($0, "\(mailbox.key)>\($0)", "\(row.uidl.prefix(60))>\($0)") }
+        }
+        switch target.kind {
+        case .maildir(let template, _):
+            return (wanted, try maildirHits(wanted, template: template), nil, nil)
+        case .imap:
+            let head = try headers ?? HeaderBlock(parsing: client.headers(entry.number))
+            let messageID = head.first("Message-ID").map { $0.text.trimmingSpaces() }
+            let dateHeader = head.first("Date").map { $0.text.trimmingSpaces() }
+            guard messageID != nil || dateHeader != nil else {
+                return (wanted, [:], "has neither Message-ID nor Date, so it cannot be looked for at the IMAP target",
+                        nil)
+            }
+            return (wanted, try imapHits(wanted, entry, messageID: messageID, dateHeader: dateHeader), nil,
+                    (messageID, dateHeader))
+        case .lmtp, .smtp:
+            return (wanted, [:], "an \(target.kind.kindName) target cannot be asked whether it already has the message",
+                    nil)
+        }
+    }
+
+    private func maildirHits(_ wanted: [Wanted], template: String) throws -> [String: Hit] {
+        var found: [String: Hit] = [:]
+        for item in wanted {
+            var routed = mailbox
+            routed.address = item.address
+            let path = try maildirLocation(template, mailbox: routed).path
+            let identity = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl)
+            if let file = maildirs.file(in: path, digests: [identity.identityDigest, identity.legacyDigest]) {
+                let data = FileManager.default.contents(atPath: path + "/" + file)
+                found[item.address] = (String(file.split(separator: "/").last!.prefix { $0 != "," && $0 != ":" }),
+                                       file, data?.count, data.map { SHA256Hasher.hex([UInt8]($0)) })
+            }
+        }
+        return found
+    }
+
+    private func imapHits(_ wanted: [Wanted], _ entry: POP3Entry, messageID: String?,
+                          dateHeader: String?) throws -> [String: Hit] {
+        let hasher = SHA256Hasher()
+        var size = 0
+        try client.retrieve(entry.number) { chunk in
+            hasher.update(chunk)
+            size += chunk.count
+        }
+        let sha256 = hasher.finalizeHex()
+        var found: [String: Hit] = [:]
+        for item in wanted {
+            guard let imap = try session(item.address) else { continue }
+            let token = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl).identityDigest
+            let uids = try imap.locate([InDoubtAttempt(token: token, messageID: messageID, size: size,
+                                                       dateHeader: dateHeader)])[token] ?? []
+            if let uid = uids.first {
+                found[item.address] = ("adopted-\(token)", "\(imap.settings.folder);UID=\(uid)", size, sha256)
+            }
+        }
+        return found
+    }
+
+    private func session(_ address: String) throws -> IMAPDelivery? {
+        if let open = sessions[address] { return open }
+        guard let made = try plan.delivery(for: mailbox, address: address) as? IMAPDelivery else { return nil }
+        sessions[address] = made
+        return made
     }
 }
 

@@ -79,18 +79,19 @@ public final class Checker: Sendable {
 
     // MARK: - Secrets
 
-    /// Resolves every secret of the plan (mailboxes and targets), `parallel` at a time (commands may take
-    /// seconds). Returns the mailbox credentials, and a problem per secret that cannot be resolved, located where
-    /// the secret is written. Values never appear in problems.
-    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> (Secrets, [PlanProblem]) {
-        struct Job: Sendable {
-            /// The mailbox key, or the target name.
-            var key: String
-            var ref: SecretRef
-            var spot: PlanSpot
-            var isToken: Bool
-            var forMailbox: Bool
-        }
+    /// One secret to resolve.
+    private struct SecretJob: Sendable {
+        /// The mailbox key, or the target name.
+        var key: String
+        var ref: SecretRef
+        var spot: PlanSpot
+        var isToken: Bool
+        var forMailbox: Bool
+    }
+
+    /// Every secret of the plan: each mailbox's token or password, then each target's.
+    private static func secretJobs(_ plan: Plan) -> [SecretJob] {
+        typealias Job = SecretJob
         var jobs: [Job] = []
         for mailbox in plan.mailboxes {
             if let token = mailbox.token {
@@ -115,6 +116,14 @@ public final class Checker: Sendable {
                                 forMailbox: false))
             }
         }
+        return jobs
+    }
+
+    /// Resolves every secret of the plan (mailboxes and targets), `parallel` at a time (commands may take
+    /// seconds). Returns the mailbox credentials, and a problem per secret that cannot be resolved, located where
+    /// the secret is written. Values never appear in problems.
+    public static func resolveSecrets(_ plan: Plan, parallel: Int) -> (Secrets, [PlanProblem]) {
+        let jobs = secretJobs(plan)
         let results = Mutex<[Int: Result<String, MailError>]>([:])
         let indexed = Array(jobs.enumerated())
         let pool = WorkerPool(jobs: indexed, group: { _ in "secrets" }, limit: { _ in max(1, parallel) })
@@ -195,35 +204,38 @@ public final class Checker: Sendable {
             row.problems.append("source: no password or token was resolved for \(mailbox.user)")
             return
         }
-        let client = POP3Client(endpoint: source.endpoint)
-        defer { client.quit() }
+        var before = POP3Capabilities()
+        var reached = false
+        let opening: SourceSession.Opening
         do {
-            try client.connect()
+            opening = try SourceSession.open(mailbox, plan: plan, credential: credential) { step, client in
+                guard step == .connected else { return }
+                reached = true
+                row.source.reachable = true
+                if let tls = client.tlsInfo {
+                    row.source.tlsVersion = tls.version
+                    row.source.tlsCipher = tls.cipher
+                    row.source.certificateSubject = sanitizeForDisplay(tls.peerSubject, limit: 200)
+                }
+                before = client.capabilities
+            }
         } catch {
+            if reached { row.source.capabilities = before.notable }
             row.problems.append("source: \(Self.describe(error))")
             return
         }
-        row.source.reachable = true
-        if let tls = client.tlsInfo {
-            row.source.tlsVersion = tls.version
-            row.source.tlsCipher = tls.cipher
-            row.source.certificateSubject = sanitizeForDisplay(tls.peerSubject, limit: 200)
-        }
-        let before = client.capabilities
-        do {
-            row.source.auth = try client.login(user: mailbox.user, credential: credential,
-                                               allowed: source.auth, planNamesMethods: source.authNamed).rawValue
-        } catch let error as MailError where error.code == .pop3(.inUse) || error.code == .pop3(.loginDelay) {
+        guard case .loggedIn(let session) = opening else {
             // RFC 2449 §8.1.1, RFC 3206: the login is fine, the maildrop is busy or it is too early. A run waits too.
-            row.source.capabilities = before.notable
-            row.source.ok = true
-            row.notes.append("source: \(error.message); a run would wait and try again")
-            return
-        } catch {
-            row.source.capabilities = before.notable
-            row.problems.append("source: \(Self.describe(error))")
+            if case .waiting(let error) = opening {
+                row.source.capabilities = before.notable
+                row.source.ok = true
+                row.notes.append("source: \(error.message); a run would wait and try again")
+            }
             return
         }
+        let client = session.client
+        defer { client.quit() }
+        row.source.auth = session.method.rawValue
         do {
             try client.refreshCapabilitiesAfterLogin()
         } catch {
@@ -240,6 +252,11 @@ public final class Checker: Sendable {
             row.problems.append("source: the server announces EXPIRE 0: every message retrieved would be deleted; a "
                 + "run refuses this mailbox (set allowExpireZero: true on sources.\(source.name) to accept that)")
         }
+        checkListing(client, source, &row)
+    }
+
+    /// LIST/UIDL: what a run would find, and whether it could tell the messages apart.
+    private func checkListing(_ client: POP3Client, _ source: Plan.Source, _ row: inout CheckRow) {
         do {
             let listing = try client.maildrop()
             row.source.messages = listing.entries.count
@@ -353,7 +370,16 @@ public final class Checker: Sendable {
             return .success(missing.isEmpty ? "writable" : "writable (\(missing.joined(separator: ", ")) will be "
                 + "created)")
         }
-        // Not there yet: find the folder it would be created in.
+        return probeCreation(of: root, probeName: probeName)
+    }
+
+    /// A Maildir not there yet: whether the folder it would be created in takes a new folder.
+    private static func probeCreation(of root: String, probeName: String) -> Result<String, MailError> {
+        func isDirectory(_ path: String) -> Bool? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return info.st_mode & S_IFMT == S_IFDIR
+        }
         var ancestor = (root as NSString).deletingLastPathComponent
         var depth = 0
         while isDirectory(ancestor) == nil && ancestor != "/" && !ancestor.isEmpty && depth < 64 {

@@ -55,6 +55,22 @@ extension Plan {
     }
 }
 
+extension Plan {
+    /// What the deliveries `delivery(for:address:staged:)` makes for `mailbox` can do, known before one is opened.
+    func deliveryTraits(for mailbox: Plan.Mailbox, staged: Bool = false) throws -> DeliveryTraits {
+        guard let target = targets[mailbox.target] else {
+            throw MailError(.local, "no target named \(mailbox.target)")
+        }
+        switch target.kind {
+        case .maildir: return MaildirDelivery.traits(stagingLimit: staged ? MaildirDelivery.runBatch : 1)
+        case .imap(let imap):
+            return IMAPDelivery.traits(provenanceHeader: imap.provenanceHeader,
+                                       pipelineDepth: staged ? IMAPDelivery.runPipelineDepth : 1)
+        case .lmtp, .smtp: return MailTransferDelivery.traits
+        }
+    }
+}
+
 extension Plan.IMAPTarget {
     /// The plan's `acting` and `masterSeparator` as the IMAP client's login style.
     var actingStyle: IMAPActingStyle {

@@ -244,20 +244,7 @@ public final class Verifier: Sendable {
 extension Plan {
     /// A logged-in POP3 session to the mailbox's source (credential resolved now), for reading only.
     func openSource(_ mailbox: Plan.Mailbox) throws -> (POP3Client, Plan.Source) {
-        guard let source = sources[mailbox.source] else {
-            throw MailError(.local, "no source named \(mailbox.source)")
-        }
-        let credential: POP3Credential = try mailbox.token.map { .token(try $0.resolve()) }
-            ?? .password(try mailbox.password!.resolve())
-        let client = POP3Client(endpoint: source.endpoint)
-        do {
-            try client.connect()
-            try client.login(user: mailbox.user, credential: credential, allowed: source.auth,
-                             planNamesMethods: source.authNamed)
-        } catch {
-            client.quit()
-            throw error
-        }
-        return (client, source)
+        let session = try SourceSession.reading(mailbox, plan: self)
+        return (session.client, session.source)
     }
 }

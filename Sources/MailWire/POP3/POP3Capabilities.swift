@@ -12,6 +12,9 @@ public struct POP3Capabilities: Equatable, Sendable {
     public var expire: String?
     public var implementation: String?
 
+    /// Nothing learned yet (before CAPA, or a server without it).
+    package init() {}
+
     public var stls: Bool { names.contains("STLS") }
     public var user: Bool { names.contains("USER") }
     public var uidl: Bool { names.contains("UIDL") }
@@ -29,7 +32,8 @@ public struct POP3Capabilities: Equatable, Sendable {
 
     /// Parses the lines of a CAPA response (without the terminator).
     public static func parse(_ lines: [[UInt8]]) -> POP3Capabilities {
-        var caps = POP3Capabilities(known: true)
+        var caps = POP3Capabilities()
+        caps.known = true
         for line in lines {
             let words = String(decoding: line, as: UTF8.self).split(separator: " ").map(String.init)
             guard let first = words.first else { continue }

@@ -1,0 +1,135 @@
+import Foundation
+import MailCore
+import MailSystem
+import MailWire
+import MailStore
+
+/// One message to fetch: either its row is known from its UIDL, or (a UIDL shared by several messages) its identity
+/// comes from its content after retrieval.
+enum WorkItem {
+    case known(MessageRecord, POP3Entry)
+    case byContent(POP3Entry)
+
+    var entry: POP3Entry {
+        switch self {
+        case .known(_, let entry), .byContent(let entry): entry
+        }
+    }
+}
+
+/// A mailbox's listing, planned: the maildrop listed, new UIDLs recorded, and what to fetch, in the server's order.
+struct MailboxListing {
+    var items: [WorkItem]
+    /// Every message listed (UIDLs stood in for where the server has none).
+    var entries: [POP3Entry]
+
+    /// Lists the maildrop and plans the work; notes and counts go into `ledger`.
+    static func plan(_ client: POP3Client, source: Plan.Source, store: Store, mailboxID: Int64,
+                     ledger: MailboxLedger) throws -> MailboxListing {
+        let listing = try client.maildrop()
+        ledger.record(.listed(onServer: listing.entries.count))
+        var entries = listing.entries
+        if !listing.hasUIDL {
+            guard source.withoutUIDL == .headerFingerprint else {
+                throw MailError(.permanent, "the server does not support UIDL, so messages cannot be told apart "
+                    + "across runs; set withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify "
+                    + "them by their headers instead")
+            }
+            for index in entries.indices {
+                entries[index].uidl = "hdr:" + (try client.headerFingerprint(entries[index].number)).prefix(40)
+            }
+            ledger.record(.note("the server has no UIDL: messages identified by a fingerprint of their headers"))
+        }
+        if !listing.invalidUIDLs.isEmpty {
+            ledger.record(.note("\(listing.invalidUIDLs.count) message(s) have a unique id that breaks RFC 1939 "
+                + "(first: message \(listing.invalidUIDLs[0])); a hash of the server's id stands in for it"))
+        }
+        let shared = sharedUIDLs(listing, entries)
+        if !shared.isEmpty {
+            let affected = entries.filter { shared.contains($0.uidl) }.count
+            ledger.record(.note("\(affected) messages share \(shared.count) unique id(s) (a server bug): each is "
+                + "fetched and told apart by its content"))
+        }
+        let unique = shared.isEmpty ? entries : entries.filter { !shared.contains($0.uidl) }
+        let known = try store.knownSizes(mailbox: mailboxID)
+        if let reset = UIDLReset.suspected(unique, known: known) {
+            switch source.onUIDLReset {
+            case .stop: throw reset.refusal(source)
+            case .rekey: ledger.record(.note("UIDL reset: \(reset.summary); re-keying by content (onUIDLReset: rekey)"))
+            }
+        }
+        let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
+        ledger.record(.new(new))
+        if work.isEmpty && shared.isEmpty { return MailboxListing(items: [], entries: entries) }  // the usual cron run
+        let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
+        let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
+            + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
+        return MailboxListing(items: items.sorted { $0.entry.number < $1.entry.number }, entries: entries)
+    }
+
+    /// UIDLs several messages share (a server bug), fingerprints standing in for UIDLs included.
+    private static func sharedUIDLs(_ listing: POP3Listing, _ entries: [POP3Entry]) -> Set<String> {
+        var shared = listing.duplicateUIDLs
+        if !listing.hasUIDL {
+            // Fingerprints stand in for UIDLs: they may collide too.
+            var seen = Set<String>(minimumCapacity: entries.count)
+            for entry in entries where !seen.insert(entry.uidl).inserted { shared.insert(entry.uidl) }
+        }
+        return shared
+    }
+}
+
+/// The circuit breaker for renumbered UIDLs (a provider migration): many unknown UIDLs whose LIST sizes match
+/// messages delivered earlier whose UIDLs vanished. Sizes alone can collide, a mass of them cannot.
+struct UIDLReset: Equatable {
+    var summary: String
+
+    /// The suspicion for a listing, given the known UIDLs and their sizes; nil when there is none.
+    static func suspected(_ entries: [POP3Entry], known: [String: Int]) -> UIDLReset? {
+        guard known.count >= 10 else { return nil }
+        let unknown = entries.filter { known[$0.uidl] == nil }
+        guard unknown.count >= 10 else { return nil }
+        let listed = Set(entries.map(\.uidl))
+        var vanishedSizes: [Int: Int] = [:]
+        for (uidl, size) in known where !listed.contains(uidl) { vanishedSizes[size, default: 0] += 1 }
+        var matching = 0
+        for entry in unknown where (vanishedSizes[entry.size] ?? 0) > 0 {
+            vanishedSizes[entry.size]! -= 1
+            matching += 1
+        }
+        guard matching >= 10 && matching * 2 >= unknown.count else { return nil }
+        return UIDLReset(summary: "\(unknown.count) of the \(entries.count) messages listed have unique ids never "
+            + "seen before, and \(matching) of them have exactly the size of a message delivered earlier whose id "
+            + "is gone")
+    }
+
+    /// The error that stops the mailbox (`onUIDLReset: stop`, the default).
+    func refusal(_ source: Plan.Source) -> MailError {
+        MailError(.permanent, "UIDL reset suspected: \(summary). The server seems to have renumbered its "
+            + "messages (a provider migration?); nothing was fetched. If so, set onUIDLReset: \"rekey\" on "
+            + "sources.\(source.name): messages already delivered are then recognised by their content and not "
+            + "delivered again")
+    }
+}
+
+/// The UIDLs the server lists this run, as the store names their rows: a message whose copy was delivered under
+/// one of them is a twin the person also has, not a duplicate (`Store.deliveredCopy`).
+struct ListedUIDLs {
+    private let names: Set<String>
+
+    init(_ entries: [POP3Entry]) {
+        var names = Set<String>(minimumCapacity: entries.count)
+        for entry in entries {
+            names.insert(entry.uidl)
+            // Messages that share a UIDL (a server bug) are stored as "<first 50 characters>#<hash>".
+            names.insert(String(entry.uidl.prefix(50)))
+        }
+        self.names = names
+    }
+
+    func contains(_ uidl: String) -> Bool {
+        if names.contains(uidl) { return true }
+        guard let hash = uidl.lastIndex(of: "#") else { return false }
+        return names.contains(String(uidl[..<hash]))
+    }
+}
