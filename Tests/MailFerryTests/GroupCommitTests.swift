@@ -94,7 +94,7 @@ import Testing
         let maildir = try MaildirDelivery(root: dir.path + "/Maildir", stagingLimit: MaildirDelivery.runBatch)
         let pool = TargetPool(traits: maildir.traits) { _ in maildir }
         _ = try pool.delivery(for: "a@x")
-        let ledger = MailboxLedger()
+        let ledger = MailboxLedger(MailboxResult(key: "isp/a", address: "a@x", target: "t"))
         let checkpointer = Checkpointer(store: store, target: "t", quarantineAfter: 3, targets: pool, ledger: ledger)
         return (store, rows, maildir, checkpointer, ledger)
     }
@@ -115,7 +115,7 @@ import Testing
 
     /// What the flush left unconfirmed: rows pending (in doubt) and rows refused.
     func unconfirmed(_ ledger: MailboxLedger) -> (pending: Int, refused: Int) {
-        let result = ledger.result(for: MailboxResult(key: "isp/a", address: "a@x", target: "t"))
+        let result = ledger.result
         return (result.pending, result.deferred + result.failed + result.quarantined)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import MailCore
 import MailSystem
 import MailWire
@@ -87,5 +88,81 @@ extension Checker {
             row.target.state = client.greeting.isEmpty ? "not reachable" : "refused"
             row.problems.append("target: \(Self.describe(error))")
         }
+    }
+}
+
+extension Checker {
+    /// Whether a Maildir can take mail, changing nothing that stays: an existing Maildir gets a test file written
+    /// and removed in tmp/; a missing one is checked by creating and removing a folder where it would be created.
+    /// A symbolic link below the target's root (where a run would refuse to go) fails the check.
+    static func checkMaildir(_ location: MaildirLocation) -> Result<String, MailError> {
+        let root = location.path
+        func isDirectory(_ path: String) -> Bool? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return info.st_mode & S_IFMT == S_IFDIR
+        }
+        var walked = location.root
+        for name in location.below + ["tmp", "new", "cur"] {
+            let path = (name == "tmp" || name == "new" || name == "cur" ? root : walked) + "/" + name
+            if name != "tmp" && name != "new" && name != "cur" { walked = path }
+            var info = stat()
+            if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
+                return .failure(MailError(.local, "Maildir folder \(path) is a symbolic link; a run refuses it "
+                    + "(mailferry never writes through a link below a target's root)"))
+            }
+        }
+        let probeName = ".mailferry-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        if let dir = isDirectory(root) {
+            guard dir else { return .failure(MailError(.local, "Maildir \(root) exists and is not a folder")) }
+            var missing: [String] = []
+            for sub in ["tmp", "new", "cur"] {
+                switch isDirectory(root + "/" + sub) {
+                case true?: continue
+                case false?: return .failure(MailError(.local, "Maildir \(root): \(sub) exists and is not a folder"))
+                case nil: missing.append(sub)
+                }
+            }
+            let probeDir = missing.contains("tmp") ? root : root + "/tmp"
+            let probe = probeDir + "/" + probeName
+            let fd = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                return .failure(MailError(.local, "cannot write in \(probeDir): \(errnoText())"))
+            }
+            let text = Array("mailferry check\n".utf8)
+            let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let writeError = written == text.count ? nil : errnoText()
+            close(fd)
+            unlink(probe)
+            if let writeError { return .failure(MailError(.local, "cannot write in \(probeDir): \(writeError)")) }
+            return .success(missing.isEmpty ? "writable" : "writable (\(missing.joined(separator: ", ")) will be "
+                + "created)")
+        }
+        return probeCreation(of: root, probeName: probeName)
+    }
+
+    /// A Maildir not there yet: whether the folder it would be created in takes a new folder.
+    private static func probeCreation(of root: String, probeName: String) -> Result<String, MailError> {
+        func isDirectory(_ path: String) -> Bool? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return info.st_mode & S_IFMT == S_IFDIR
+        }
+        var ancestor = (root as NSString).deletingLastPathComponent
+        var depth = 0
+        while isDirectory(ancestor) == nil && ancestor != "/" && !ancestor.isEmpty && depth < 64 {
+            ancestor = (ancestor as NSString).deletingLastPathComponent
+            depth += 1
+        }
+        guard isDirectory(ancestor) == true else {
+            return .failure(MailError(.local, "cannot create Maildir \(root): \(ancestor) is not a folder"))
+        }
+        let probe = ancestor + "/" + probeName
+        guard mkdir(probe, 0o700) == 0 else {
+            return .failure(MailError(.local, "cannot create Maildir \(root): cannot create folders in \(ancestor): "
+                + errnoText()))
+        }
+        rmdir(probe)
+        return .success("will be created")
     }
 }

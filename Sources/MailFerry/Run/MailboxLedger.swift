@@ -6,7 +6,7 @@ import MailStore
 
 /// What happened during one mailbox's run, in order: each message's outcome is recorded once, when it is final
 /// (a staged delivery when its flush answered for it), so nothing counted is ever taken back. The mailbox's
-/// `MailboxResult` is folded from it at the end.
+/// `MailboxResult` is the fold of the outcomes.
 final class MailboxLedger {
     enum Outcome {
         case connected(tlsVersion: String?)
@@ -36,44 +36,42 @@ final class MailboxLedger {
         case failure(MailError)
     }
 
-    private(set) var entries: [(message: Int?, outcome: Outcome)] = []
-    /// Notes recorded so far.
-    private(set) var noteCount = 0
+    /// The outcomes so far, folded as they come: the ledger keeps no per-message record but which messages are
+    /// counted.
+    private(set) var result: MailboxResult
+    private var countedMessages = Set<Int>()
+
+    init(_ base: MailboxResult) {
+        result = base
+    }
 
     /// Records `outcome`, for the POP3 message numbered `message` when it belongs to one.
     func record(_ outcome: Outcome, for message: Int? = nil) {
-        if case .note = outcome { noteCount += 1 }
-        entries.append((message, outcome))
+        if let message {
+            switch outcome {
+            case .delivered, .duplicate, .settled, .pending: countedMessages.insert(message)
+            default: break
+            }
+        }
+        result.fold(outcome)
     }
 
     /// Whether message `number` reached an outcome that counts it (delivered, a duplicate, disposed of, pending).
     func counted(message number: Int) -> Bool {
-        entries.contains { entry in
-            guard entry.message == number else { return false }
-            switch entry.outcome {
-            case .delivered, .duplicate, .settled, .pending: return true
-            default: return false
-            }
-        }
+        countedMessages.contains(number)
     }
+
+    /// Notes recorded so far.
+    var noteCount: Int { result.notes.count }
 
     /// The login method of this run's last login: a later session logs in the same way.
-    var authMethod: String? {
-        entries.lazy.reversed().compactMap { if case .loggedIn(let method) = $0.outcome { method } else { nil } }.first
-    }
+    var authMethod: String? { result.authMethod }
 
     /// Whether the last look at the in-doubt rows held any.
-    var holdsInDoubt: Bool { result(for: MailboxResult(key: "", address: "", target: "")).leftInDoubt != nil }
+    var holdsInDoubt: Bool { result.leftInDoubt != nil }
 
-    /// The routed deliveries found by reconciliation so far.
-    var reconciledCount: Int { entries.filter { if case .reconciled = $0.outcome { true } else { false } }.count }
-
-    /// `base` with every outcome folded in.
-    func result(for base: MailboxResult) -> MailboxResult {
-        var result = base
-        for (_, outcome) in entries { result.fold(outcome) }
-        return result
-    }
+    /// The in-doubt deliveries found by reconciliation so far.
+    var reconciledCount: Int { result.reconciled }
 }
 
 extension MailboxResult {

@@ -62,7 +62,7 @@ public final class Runner: Sendable {
 
     func migrate(_ mailbox: Plan.Mailbox) -> MailboxResult {
         let started = Date()
-        let ledger = MailboxLedger()
+        let ledger = MailboxLedger(MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target))
         var mailboxID: Int64?
         do {
             let id = try store.registerMailbox(key: mailbox.key, source: mailbox.source, user: mailbox.user,
@@ -88,8 +88,7 @@ public final class Runner: Sendable {
             ledger.record(.failure(mailError))
             if let mailboxID { try? store.finishPoll(mailbox: mailboxID, error: mailError.message) }
         }
-        var result = ledger.result(for: MailboxResult(key: mailbox.key, address: mailbox.address,
-                                                      target: mailbox.target))
+        var result = ledger.result
         result.seconds = Date().timeIntervalSince(started)
         return result
     }
