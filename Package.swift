@@ -12,7 +12,7 @@ import PackageDescription
 //   MailFerryCommandLine  commands, help, exit codes, console, live progress.
 //   mailferry      `main` alone.
 let strict: [SwiftSetting] = [
-    .unsafeFlags(["-warnings-as-errors"]),
+    .unsafeFlags(["-warnings-as-errors"])
 ]
 
 let package = Package(
@@ -56,8 +56,10 @@ let package = Package(
         // The benchmark against fetchmail, getmail6 and a raw RETR ceiling (scripts/bench); not part of the tests.
         .executableTarget(
             name: "mailferry-bench",
-            dependencies: ["MailFerryLab", "MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "CSQLite",
-                           "COpenSSL"]
+            dependencies: [
+                "MailFerryLab", "MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "CSQLite",
+                "COpenSSL",
+            ]
         ),
         // The tests mirror the layers; fake servers, the envelope corpus and the helpers that run the real binary
         // are a target of their own, which knows nothing of mailferry but MailCore's types.
@@ -82,8 +84,10 @@ let package = Package(
         // Golden files are read from the source tree (#filePath), not bundled.
         .testTarget(
             name: "MailFerryTests",
-            dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "MailFerryCommandLine",
-                           "MailFerryLab", "MailFerryTestSupport"],
+            dependencies: [
+                "MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "MailFerryCommandLine",
+                "MailFerryLab", "MailFerryTestSupport",
+            ],
             exclude: ["Golden"],
             swiftSettings: strict
         ),

@@ -13,7 +13,8 @@ let package = Package(
     dependencies: [.package(path: "..")],
     targets: [
         .target(name: "CFuzzerDriver"),
-        .executableTarget(name: "mailferry-fuzz",
-                          dependencies: ["CFuzzerDriver", .product(name: "MailFerry", package: root.lastPathComponent)]),
+        .executableTarget(
+            name: "mailferry-fuzz",
+            dependencies: ["CFuzzerDriver", .product(name: "MailFerry", package: root.lastPathComponent)]),
     ]
 )

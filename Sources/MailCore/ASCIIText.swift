@@ -109,7 +109,8 @@ extension StringProtocol {
     package func trimmingSpaces() -> String {
         let text = String(self)
         if let first = text.utf8.first, let last = text.utf8.last, first > 0x20 && first < 0x7F,
-           last > 0x20 && last < 0x7F {
+            last > 0x20 && last < 0x7F
+        {
             return text
         }
         return text.trimmingCharacters(in: .whitespaces)

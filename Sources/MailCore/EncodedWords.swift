@@ -21,7 +21,8 @@ public enum EncodedWords {
         var afterWord = false
         while index < value.count {
             if value[index] == 0x3D, index + 1 < value.count, value[index + 1] == 0x3F,
-               let word = parseWord(value, at: index) {
+                let word = parseWord(value, at: index)
+            {
                 if afterWord, plain.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                     plain.removeAll()  // RFC 2047 §6.2: whitespace between encoded-words is not displayed
                 }
@@ -146,7 +147,8 @@ public enum EncodedWords {
             if byte == UInt8(ascii: "_") {
                 out.append(0x20)
             } else if byte == UInt8(ascii: "="), index + 2 < text.endIndex,
-                      let high = hexValue(text[index + 1]), let low = hexValue(text[index + 2]) {
+                let high = hexValue(text[index + 1]), let low = hexValue(text[index + 2])
+            {
                 out.append(high << 4 | low)
                 index += 2
             } else {

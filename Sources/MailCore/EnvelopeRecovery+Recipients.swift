@@ -22,19 +22,27 @@ extension RecoveryPass {
             if blocks[key] == nil { blockOrder.append(key) }
             blocks[key, default: []] += addresses.map { RecoveredRecipient(address: $0, provenance: origin) }
         }
-        tiers.append((.originalRecipient, blockOrder.compactMap { key in
-            blocks[key].flatMap { $0.isEmpty ? nil : unit($0) }
-        }))
+        tiers.append(
+            (
+                .originalRecipient,
+                blockOrder.compactMap { key in
+                    blocks[key].flatMap { $0.isEmpty ? nil : unit($0) }
+                }
+            ))
         // 2. The for clause of a Received.
         var forUnits: [Unit] = []
         for item in received where !item.trace.forAddresses.isEmpty {
             let addresses = item.trace.forAddresses
-            guard let origin = usable(item.position, as: "Received",
-                                      detail: "for " + addresses.map { "<\($0)>" }.joined(separator: ", "))
+            guard
+                let origin = usable(
+                    item.position, as: "Received",
+                    detail: "for " + addresses.map { "<\($0)>" }.joined(separator: ", "))
             else { continue }
-            forUnits.append(unit(item.trace.forAddresses.prefix(EnvelopeRecovery.maxAddresses).map {
-                RecoveredRecipient(address: $0, provenance: origin)
-            }))
+            forUnits.append(
+                unit(
+                    item.trace.forAddresses.prefix(EnvelopeRecovery.maxAddresses).map {
+                        RecoveredRecipient(address: $0, provenance: origin)
+                    }))
         }
         tiers.append((.receivedFor, forUnits))
         // 3. Delivered-To.
@@ -43,12 +51,14 @@ extension RecoveryPass {
             guard let origin = usable(position, as: "Delivered-To") else { continue }
             let found = MailAddress.list(text(position), limit: EnvelopeRecovery.maxAddresses).map { written in
                 let address = removingQmailPrefix(written)
-                return RecoveredRecipient(address: address, provenance: origin,
-                                          original: address == written ? nil : written)
+                return RecoveredRecipient(
+                    address: address, provenance: origin,
+                    original: address == written ? nil : written)
             }
             for recipient in found where recipient.original != nil {
-                notes.add("Delivered-To (field \(position)): qmail prefix removed, \(recipient.original ?? "") → "
-                    + recipient.address)
+                notes.add(
+                    "Delivered-To (field \(position)): qmail prefix removed, \(recipient.original ?? "") → "
+                        + recipient.address)
             }
             if !found.isEmpty { deliveredUnits.append(unit(found)) }
         }
@@ -74,8 +84,10 @@ extension RecoveryPass {
         if chosen.isEmpty {
             notes.add("no envelope recipient in the trace headers")
         } else if !alsoSeen.isEmpty {
-            notes.add("also seen, not used: " + alsoSeen.map { "\($0.address) (\($0.provenance))" }
-                .joined(separator: ", "))
+            notes.add(
+                "also seen, not used: "
+                    + alsoSeen.map { "\($0.address) (\($0.provenance))" }
+                    .joined(separator: ", "))
         }
         return (chosen, source, alsoSeen)
     }

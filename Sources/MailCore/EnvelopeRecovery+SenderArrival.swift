@@ -41,8 +41,9 @@ extension RecoveryPass {
         for item in received {
             if let boundary, item.position > boundary { break }
             guard let stamp = item.trace.date else {
-                notes.add("Received (field \(item.position)) has no readable date"
-                    + (item.trace.dateText.map { ": \"\(sanitizeForDisplay($0, limit: 60))\"" } ?? ""))
+                notes.add(
+                    "Received (field \(item.position)) has no readable date"
+                        + (item.trace.dateText.map { ": \"\(sanitizeForDisplay($0, limit: 60))\"" } ?? ""))
                 continue
             }
             guard plausible(stamp.date, latest: latest, what: "Received (field \(item.position))") else { continue }
@@ -52,14 +53,19 @@ extension RecoveryPass {
         for position in fields.date {
             let text = text(position)
             guard let stamp = MailDate.parse(text) else {
-                notes.add("Date (field \(position)) is not a readable date: \"" + sanitizeForDisplay(text, limit: 60)
-                    + "\"")
+                notes.add(
+                    "Date (field \(position)) is not a readable date: \"" + sanitizeForDisplay(text, limit: 60)
+                        + "\"")
                 continue
             }
             guard plausible(stamp.date, latest: latest, what: "Date (field \(position))") else { continue }
             notes.add("arrival time from the Date field (when it was written, not when it arrived)")
-            return (stamp.date, stamp.zoneOffset, .dateHeader, Provenance(header: "Date", position: position,
-                                                                           trusted: false))
+            return (
+                stamp.date, stamp.zoneOffset, .dateHeader,
+                Provenance(
+                    header: "Date", position: position,
+                    trusted: false)
+            )
         }
         notes.add("arrival time unknown: first-seen time used")
         return (firstSeen, nil, .firstSeen, nil)
@@ -76,7 +82,6 @@ extension RecoveryPass {
         }
         return true
     }
-
 
     // MARK: To/Cc and lists
 

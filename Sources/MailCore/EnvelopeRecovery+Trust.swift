@@ -10,8 +10,9 @@ extension RecoveryPass {
             return nil
         }
         guard let start = received.firstIndex(where: { $0.trace.by.map(trusted.contains) ?? false }) else {
-            notes.add("no Received field is by a trusted host (\(recovery.trustedHosts.joined(separator: ", "))): "
-                + "every envelope header is a guess")
+            notes.add(
+                "no Received field is by a trusted host (\(recovery.trustedHosts.joined(separator: ", "))): "
+                    + "every envelope header is a guess")
             return nil
         }
         var entry = start
@@ -22,10 +23,12 @@ extension RecoveryPass {
             // A hop without a from clause is a local submission on the trusted host itself (Postfix "from userid",
             // a forwarding re-injection): what lies below it was already on that host.
             let local = hop.from == nil && hop.fromHost == nil && hop.fromAddress == nil
-            let cameFromInside = local || [hop.fromHost, hop.fromAddress].contains { name in
-                guard let name else { return false }
-                return trusted.contains(name) || loopbackHosts.contains(name)
-            }
+            let cameFromInside =
+                local
+                || [hop.fromHost, hop.fromAddress].contains { name in
+                    guard let name else { return false }
+                    return trusted.contains(name) || loopbackHosts.contains(name)
+                }
             let belowIsInside = below.by.map { trusted.contains($0) || loopbackHosts.contains($0) } ?? false
             guard cameFromInside, belowIsInside else { break }
             entry += 1
@@ -33,12 +36,14 @@ extension RecoveryPass {
         let position = received[entry].position
         boundary = position
         let host = received[entry].trace.by ?? ""
-        notes.add("trust boundary: Received (field \(position)) by \(host) is the provider's entry hop; fields "
-            + "below it are sender-controlled")
+        notes.add(
+            "trust boundary: Received (field \(position)) by \(host) is the provider's entry hop; fields "
+                + "below it are sender-controlled")
         for item in received[(entry + 1)...] {
             if let by = item.trace.by, trusted.contains(by) {
-                notes.add("Received (field \(item.position)) below the trust boundary claims to be by \(by): "
-                    + "not believed (forged, or a loop through the provider)")
+                notes.add(
+                    "Received (field \(item.position)) below the trust boundary claims to be by \(by): "
+                        + "not believed (forged, or a loop through the provider)")
             }
         }
         return host

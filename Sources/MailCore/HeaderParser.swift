@@ -246,8 +246,9 @@ private struct HeaderScanner {
         var colon = start
         while colon < line.contentEnd && bytes[colon] != 0x3A { colon += 1 }
         guard colon < line.contentEnd else {
-            notes.add("line \(lineNumber) (byte \(start)): no colon; skipped: "
-                + sanitizeForDisplay(bytes[start..<line.contentEnd], limit: 60))
+            notes.add(
+                "line \(lineNumber) (byte \(start)): no colon; skipped: "
+                    + sanitizeForDisplay(bytes[start..<line.contentEnd], limit: 60))
             return
         }
         // RFC 5322 §4.5 (obs-optional): whitespace may stand between the name and the colon.
@@ -256,12 +257,14 @@ private struct HeaderScanner {
         let name = bytes[start..<nameEnd]
         // RFC 5322 §3.6.8: ftext is printable US-ASCII except the colon.
         guard !name.isEmpty, name.allSatisfy({ $0 >= 33 && $0 <= 126 }) else {
-            notes.add("line \(lineNumber) (byte \(start)): \"\(sanitizeForDisplay(name, limit: 40))\" is not a field "
-                + "name; skipped")
+            notes.add(
+                "line \(lineNumber) (byte \(start)): \"\(sanitizeForDisplay(name, limit: 40))\" is not a field "
+                    + "name; skipped")
             return
         }
-        var field = OpenField(name: String(decoding: name, as: UTF8.self), start: start, valueStart: colon + 1,
-                              contentEnd: line.contentEnd, lineEnd: line.next, value: [])
+        var field = OpenField(
+            name: String(decoding: name, as: UTF8.self), start: start, valueStart: colon + 1,
+            contentEnd: line.contentEnd, lineEnd: line.next, value: [])
         append(bytes[(colon + 1)..<line.contentEnd], to: &field)
         open = field
     }
@@ -295,11 +298,14 @@ private struct HeaderScanner {
         while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
         while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
         if field.valueTruncated {
-            notes.add("\(field.name) (field \(fields.count)): value longer than \(limits.valueBytes) bytes; "
-                + "only its start is read")
+            notes.add(
+                "\(field.name) (field \(fields.count)): value longer than \(limits.valueBytes) bytes; "
+                    + "only its start is read")
         }
-        fields.append(HeaderField(index: fields.count, name: field.name, range: field.start..<field.lineEnd,
-                                  valueRange: field.valueStart..<field.contentEnd, value: Array(value),
-                                  valueTruncated: field.valueTruncated))
+        fields.append(
+            HeaderField(
+                index: fields.count, name: field.name, range: field.start..<field.lineEnd,
+                valueRange: field.valueStart..<field.contentEnd, value: Array(value),
+                valueTruncated: field.valueTruncated))
     }
 }

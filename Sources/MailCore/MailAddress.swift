@@ -26,7 +26,8 @@ public enum MailAddress {
         }
         while candidate.hasSuffix(".") { candidate = candidate.dropLast() }
         guard !candidate.isEmpty, candidate.utf8.count <= maxLength,
-              let at = candidate.lastIndex(of: "@") else { return nil }
+            let at = candidate.lastIndex(of: "@")
+        else { return nil }
         let local = candidate[..<at]
         let domain = candidate[candidate.index(after: at)...]
         guard !local.isEmpty, !domain.isEmpty else { return nil }
@@ -37,10 +38,13 @@ public enum MailAddress {
         if !quoted, local.contains(where: { "<>()[],;:\\\"".contains($0) }) { return nil }
         // A domain or an address literal ([192.0.2.1], RFC 5321 §4.1.3).
         let literal = domain.hasPrefix("[") && domain.hasSuffix("]")
-        guard literal || domain.unicodeScalars.allSatisfy({ scalar in
-            scalar.value > 0x7F || scalar.isASCIILetter || ("0"..."9").contains(scalar)
-                || scalar == "-" || scalar == "." || scalar == "_"
-        }) else { return nil }
+        guard
+            literal
+                || domain.unicodeScalars.allSatisfy({ scalar in
+                    scalar.value > 0x7F || scalar.isASCIILetter || ("0"..."9").contains(scalar)
+                        || scalar == "-" || scalar == "." || scalar == "_"
+                })
+        else { return nil }
         return String(candidate).lowercased()
     }
 
@@ -61,7 +65,8 @@ public enum MailAddress {
         }
         while candidate.last == UInt8(ascii: ".") { candidate = candidate.dropLast() }
         guard !candidate.isEmpty, candidate.count <= maxLength,
-              let at = candidate.lastIndex(of: UInt8(ascii: "@")) else { return nil }
+            let at = candidate.lastIndex(of: UInt8(ascii: "@"))
+        else { return nil }
         let local = candidate[..<at]
         let domain = candidate[candidate.index(after: at)...]
         guard !local.isEmpty, !domain.isEmpty else { return nil }
@@ -71,10 +76,13 @@ public enum MailAddress {
         }
         if !quoted, local.contains(where: { "<>()[],;:\\\"".utf8.contains($0) }) { return nil }
         let literal = domain.first == UInt8(ascii: "[") && domain.last == UInt8(ascii: "]")
-        guard literal || domain.allSatisfy({ byte in
-            byte.isASCIILetter || byte.isASCIIDigit || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-                || byte == UInt8(ascii: "_")
-        }) else { return nil }
+        guard
+            literal
+                || domain.allSatisfy({ byte in
+                    byte.isASCIILetter || byte.isASCIIDigit || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                        || byte == UInt8(ascii: "_")
+                })
+        else { return nil }
         return String(asciiLowercasing: candidate)
     }
 
@@ -182,7 +190,7 @@ private struct AddressListScan<Unit: AddressListUnit> {
     let limit: Int
     var out: [String] = []
     var item = Unit.Buffer()  // the current element outside comments
-    var angle: Unit.Buffer?   // text inside <...> of the current element
+    var angle: Unit.Buffer?  // text inside <...> of the current element
     var inAngle = false
     var inQuote = false
     var escaped = false
@@ -191,8 +199,14 @@ private struct AddressListScan<Unit: AddressListUnit> {
     init(limit: Int) { self.limit = limit }
 
     mutating func run(_ units: some Sequence<Unit>) -> [String] {
-        let backslash = Unit.ascii("\\"), quote = Unit.ascii("\""), open = Unit.ascii("("), close = Unit.ascii(")")
-        let less = Unit.ascii("<"), greater = Unit.ascii(">"), comma = Unit.ascii(","), semicolon = Unit.ascii(";")
+        let backslash = Unit.ascii("\\")
+        let quote = Unit.ascii("\"")
+        let open = Unit.ascii("(")
+        let close = Unit.ascii(")")
+        let less = Unit.ascii("<")
+        let greater = Unit.ascii(">")
+        let comma = Unit.ascii(",")
+        let semicolon = Unit.ascii(";")
         let colon = Unit.ascii(":")
         for unit in units {
             if out.count >= limit { break }
@@ -207,7 +221,11 @@ private struct AddressListScan<Unit: AddressListUnit> {
                 continue
             }
             if depth > 0 {
-                if unit == open { depth += 1 } else if unit == close { depth -= 1 } else if unit == backslash {
+                if unit == open {
+                    depth += 1
+                } else if unit == close {
+                    depth -= 1
+                } else if unit == backslash {
                     escaped = true
                 }
                 continue

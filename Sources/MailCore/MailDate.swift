@@ -123,7 +123,8 @@ private struct MailDateParser {
         for token in tokens.prefix(40) {
             if !sawTime, token.containsASCII(":"), readTime(token) { continue }
             if sawTime, zoneMinutes == nil, let first = token.first, first == "+" || first == "-",
-               let minutes = numericZone(token.dropFirst(), negative: first == "-") {
+                let minutes = numericZone(token.dropFirst(), negative: first == "-")
+            {
                 zoneMinutes = minutes
                 zoneKnown = !(minutes == 0 && first == "-")  // RFC 5322 §3.3: -0000 means "unknown"
                 continue
@@ -165,12 +166,14 @@ private struct MailDateParser {
             zoneKnown = true
         }
         guard sawTime, let day, let month, let year, (1...31).contains(day), year >= 1900, year <= 9999,
-              day <= daysIn(month: month, year: year), hour < 24, minute < 60, second <= 60 else { return nil }
+            day <= daysIn(month: month, year: year), hour < 24, minute < 60, second <= 60
+        else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let local = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59)
         let offset = (zoneMinutes ?? 0) * 60
-        return MailDate(date: Date(timeIntervalSince1970: TimeInterval(local - offset)),
-                        zoneOffset: zoneKnown ? offset : nil)
+        return MailDate(
+            date: Date(timeIntervalSince1970: TimeInterval(local - offset)),
+            zoneOffset: zoneKnown ? offset : nil)
     }
 
     // MARK: Reading one token, byte by byte (fast) or Character by Character; both give the same answer.
@@ -196,8 +199,10 @@ private struct MailDateParser {
     }
 
     private func monthFull(_ lower: String) -> Bool {
-        let full = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-                    "october", "november", "december", "sept"]
+        let full = [
+            "january", "february", "march", "april", "may", "june", "july", "august", "september",
+            "october", "november", "december", "sept",
+        ]
         return full.contains(lower.trimmingCharacters(in: CharacterSet(charactersIn: ".")))
             || (lower.count == 4 && lower.hasSuffix("."))
     }
@@ -205,7 +210,7 @@ private struct MailDateParser {
     private func expandYear(_ value: Int, digits: Int) -> Int {
         switch digits {
         case 1, 2: value < 50 ? 2000 + value : 1900 + value  // RFC 5322 §4.3
-        case 3: 1900 + value                                   // RFC 5322 §4.3
+        case 3: 1900 + value  // RFC 5322 §4.3
         default: value
         }
     }
@@ -230,7 +235,8 @@ private struct MailDateParser {
         guard parts.count == 2 || parts.count == 3 else { return false }
         let secondsPart = parts.count == 3 ? parts[2].split(separator: ".").first ?? "" : "0"
         guard let h = Int(parts[0]), let m = Int(parts[1]), let s = Int(secondsPart),
-              parts[0].count <= 2, parts[1].count == 2 else { return false }
+            parts[0].count <= 2, parts[1].count == 2
+        else { return false }
         (hour, minute, second) = (h, m, s)
         sawTime = true
         if let glued, let first = glued.first {
@@ -333,7 +339,8 @@ private struct MailDateParser {
                 tokens.append(piece)
                 continue
             }
-            let dashed = fast
+            let dashed =
+                fast
                 ? piece.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
                     .map { piece[$0.startIndex..<$0.endIndex] }
                 : piece.split(separator: "-", omittingEmptySubsequences: false)

@@ -290,10 +290,11 @@ public struct ReceivedHeader: Sendable, Equatable {
     /// A dotted host name (letters, digits, '-', '.', at least one letter), not an address literal.
     static func isHostName(_ text: some StringProtocol) -> Bool {
         let name = text.hasSuffix(".") ? text.dropLast() : text[...]
-        return name.containsASCII(".") && name.unicodeScalars.allSatisfy {
-            $0.isASCIILetter || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
-                || $0 == "_"
-        } && name.unicodeScalars.contains { $0.isASCIILetter }  // all ASCII by now
+        return name.containsASCII(".")
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCIILetter || ("0"..."9").contains($0) || $0 == "-" || $0 == "."
+                    || $0 == "_"
+            } && name.unicodeScalars.contains { $0.isASCIILetter }  // all ASCII by now
     }
 
     /// An IPv4 address (four groups of one to three digits) or something IPv6-like (hex digits, ':' and '.', with at

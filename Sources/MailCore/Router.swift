@@ -108,8 +108,11 @@ public struct Router: Sendable {
                 notes.append("a mailing-list message: To/Cc not used (they name the list, not the subscriber)")
             } else if !envelope.headerRecipients.isEmpty {
                 usedHeaders = true
-                notes.append((envelope.recipients.isEmpty ? "no envelope recipient" : "no envelope recipient could be "
-                    + "placed") + ": To/Cc used as a guess (Bcc recipients cannot be seen this way)")
+                notes.append(
+                    (envelope.recipients.isEmpty
+                        ? "no envelope recipient"
+                        : "no envelope recipient could be "
+                            + "placed") + ": To/Cc used as a guess (Bcc recipients cannot be seen this way)")
                 routes += envelope.headerRecipients.prefix(EnvelopeRecovery.maxAddresses).map {
                     route($0, list: nil, headers: headers)
                 }
@@ -120,8 +123,9 @@ public struct Router: Sendable {
             routes.append(messageRoute(envelope, headers: headers, considered: considered))
         }
         for route in routes where route.via == .notLocal { notes.append(route.reason) }
-        return RoutingDecision(deliveries: Self.deliveries(routes), routes: routes, usedHeaderRecipients: usedHeaders,
-                               notes: notes)
+        return RoutingDecision(
+            deliveries: Self.deliveries(routes), routes: routes, usedHeaderRecipients: usedHeaders,
+            notes: notes)
     }
 
     /// Routes one recipient: rules, aliases, rewrite, fallback.
@@ -130,79 +134,101 @@ public struct Router: Sendable {
         let who = "\(address) from \(recipient.provenance)"
         for (index, rule) in rules.rules.enumerated() {
             if matches(rule.match, index: index, address: address) {
-                return RecipientRoute(recipient: recipient, mailbox: rule.mailbox, via: .rule(index: index),
-                                      reason: "\(who): rule \(index) (\(rule.match))")
+                return RecipientRoute(
+                    recipient: recipient, mailbox: rule.mailbox, via: .rule(index: index),
+                    reason: "\(who): rule \(index) (\(rule.match))")
             }
             if let list, matches(rule.match, index: index, address: list) {
-                return RecipientRoute(recipient: recipient, mailbox: rule.mailbox, via: .rule(index: index),
-                                      reason: "\(who): list \(list) matches rule \(index) (\(rule.match))")
+                return RecipientRoute(
+                    recipient: recipient, mailbox: rule.mailbox, via: .rule(index: index),
+                    reason: "\(who): list \(list) matches rule \(index) (\(rule.match))")
             }
             if case .header(let name, let text) = rule.match, Self.header(headers, name, contains: text) {
-                return RecipientRoute(recipient: recipient, mailbox: rule.mailbox, via: .rule(index: index),
-                                      reason: "\(who): rule \(index) (\(rule.match))")
+                return RecipientRoute(
+                    recipient: recipient, mailbox: rule.mailbox, via: .rule(index: index),
+                    reason: "\(who): rule \(index) (\(rule.match))")
             }
         }
         let local = rules.domains.contains(MailAddress.domain(of: address))
         let localPart = MailAddress.localPart(of: address)
         if let target = aliases[address] ?? (local ? aliases[localPart] : nil) {
             if target.contains("@") {
-                return RecipientRoute(recipient: recipient, mailbox: target, via: .alias,
-                                      reason: "\(who): alias → \(target)")
+                return RecipientRoute(
+                    recipient: recipient, mailbox: target, via: .alias,
+                    reason: "\(who): alias → \(target)")
             }
             if let mailbox = rewritten(local: target, domain: MailAddress.domain(of: address)) {
                 if let refusal = refusal(of: mailbox, for: recipient) { return refusal }
-                return RecipientRoute(recipient: recipient, mailbox: mailbox, via: .alias,
-                                      reason: "\(who): alias → \(target), rewritten to \(mailbox)")
+                return RecipientRoute(
+                    recipient: recipient, mailbox: mailbox, via: .alias,
+                    reason: "\(who): alias → \(target), rewritten to \(mailbox)")
             }
         }
         guard local else {
-            return RecipientRoute(recipient: recipient, mailbox: nil, via: .notLocal,
-                                  reason: "\(who): not in \(rules.domains.joined(separator: ", ")) and no rule "
-                                    + "matches; not routed")
+            return RecipientRoute(
+                recipient: recipient, mailbox: nil, via: .notLocal,
+                reason: "\(who): not in \(rules.domains.joined(separator: ", ")) and no rule "
+                    + "matches; not routed")
         }
-        if let refusal = refusal(of: rules.rewrite.map { Self.fill($0, local: localPart, domain: MailAddress.domain(
-            of: address)) }, for: recipient) {
+        if let refusal = refusal(
+            of: rules.rewrite.map {
+                Self.fill(
+                    $0, local: localPart,
+                    domain: MailAddress.domain(
+                        of: address))
+            }, for: recipient)
+        {
             return refusal
         }
         guard let mailbox = rewritten(local: localPart, domain: MailAddress.domain(of: address)) else {
-            return RecipientRoute(recipient: recipient, mailbox: rules.fallback, via: .fallback,
-                                  reason: "\(who): local address with no rule, alias or rewrite → fallback")
+            return RecipientRoute(
+                recipient: recipient, mailbox: rules.fallback, via: .fallback,
+                reason: "\(who): local address with no rule, alias or rewrite → fallback")
         }
         if let known = rules.knownMailboxes, !known.contains(mailbox.lowercased()) {
-            return RecipientRoute(recipient: recipient, mailbox: rules.fallback, via: .fallback,
-                                  reason: "\(who): unknown local address (\(mailbox) is not a known mailbox) → "
-                                    + "fallback")
+            return RecipientRoute(
+                recipient: recipient, mailbox: rules.fallback, via: .fallback,
+                reason: "\(who): unknown local address (\(mailbox) is not a known mailbox) → "
+                    + "fallback")
         }
-        return RecipientRoute(recipient: recipient, mailbox: mailbox, via: .rewrite,
-                              reason: "\(who): rewrite \(rules.rewrite ?? "")")
+        return RecipientRoute(
+            recipient: recipient, mailbox: mailbox, via: .rewrite,
+            reason: "\(who): rewrite \(rules.rewrite ?? "")")
     }
 
     /// The decision for a message no recipient placed: a header rule or list rule, else the fallback.
-    private func messageRoute(_ envelope: RecoveredEnvelope, headers: HeaderBlock,
-                              considered: [RecoveredRecipient]) -> RecipientRoute {
+    private func messageRoute(
+        _ envelope: RecoveredEnvelope, headers: HeaderBlock,
+        considered: [RecoveredRecipient]
+    ) -> RecipientRoute {
         let list = envelope.mailingList?.address
         for (index, rule) in rules.rules.enumerated() {
             if case .header(let name, let text) = rule.match, Self.header(headers, name, contains: text) {
-                return RecipientRoute(recipient: nil, mailbox: rule.mailbox, via: .rule(index: index),
-                                      reason: "message: rule \(index) (\(rule.match))")
+                return RecipientRoute(
+                    recipient: nil, mailbox: rule.mailbox, via: .rule(index: index),
+                    reason: "message: rule \(index) (\(rule.match))")
             }
             if let list, matches(rule.match, index: index, address: list) {
-                return RecipientRoute(recipient: nil, mailbox: rule.mailbox, via: .rule(index: index),
-                                      reason: "message: list \(list) matches rule \(index) (\(rule.match))")
+                return RecipientRoute(
+                    recipient: nil, mailbox: rule.mailbox, via: .rule(index: index),
+                    reason: "message: list \(list) matches rule \(index) (\(rule.match))")
             }
         }
         let why: String
         if considered.isEmpty {
-            why = envelope.mailingList == nil && envelope.headerRecipients.isEmpty
+            why =
+                envelope.mailingList == nil && envelope.headerRecipients.isEmpty
                 ? "no recipient recovered from the trace headers, and no To/Cc address"
                 : "no recipient recovered from the trace headers"
         } else {
-            why = "no recipient is local or matches a rule ("
+            why =
+                "no recipient is local or matches a rule ("
                 + considered.prefix(5).map(\.address).joined(separator: ", ")
                 + (considered.count > 5 ? ", …" : "") + ")"
         }
-        return RecipientRoute(recipient: nil, mailbox: rules.fallback, via: .fallback,
-                              reason: "message: \(why) → fallback")
+        return RecipientRoute(
+            recipient: nil, mailbox: rules.fallback, via: .fallback,
+            reason: "message: \(why) → fallback")
     }
 
     private func matches(_ match: RoutingRules.Match, index: Int, address: String) -> Bool {
@@ -243,9 +269,10 @@ public struct Router: Sendable {
     private func refusal(of mailbox: String?, for recipient: RecoveredRecipient) -> RecipientRoute? {
         guard let mailbox, let problem = PathComponent.addressProblem(mailbox) else { return nil }
         let shown = sanitizeForDisplay(recipient.address, limit: 80)
-        return RecipientRoute(recipient: recipient, mailbox: rules.fallback, via: .fallback,
-                              reason: "\(shown) from \(recipient.provenance): refused as a mailbox name ("
-                                + "\(sanitizeForDisplay(mailbox, limit: 80)): \(problem)) → fallback")
+        return RecipientRoute(
+            recipient: recipient, mailbox: rules.fallback, via: .fallback,
+            reason: "\(shown) from \(recipient.provenance): refused as a mailbox name ("
+                + "\(sanitizeForDisplay(mailbox, limit: 80)): \(problem)) → fallback")
     }
 
     /// Groups routes by target mailbox (case-insensitive), in the order mailboxes are first reached.
@@ -265,9 +292,11 @@ public struct Router: Sendable {
                 out[index].isGuessed = out[index].isGuessed || guessed
             } else {
                 slot[key] = out.count
-                out.append(RoutedDelivery(mailbox: mailbox, recipients: route.recipient.map { [$0.address] } ?? [],
-                                          because: route.reason, isFallback: route.via == .fallback,
-                                          isGuessed: guessed))
+                out.append(
+                    RoutedDelivery(
+                        mailbox: mailbox, recipients: route.recipient.map { [$0.address] } ?? [],
+                        because: route.reason, isFallback: route.via == .fallback,
+                        isGuessed: guessed))
             }
         }
         return out
@@ -279,4 +308,3 @@ public struct Router: Sendable {
 private struct PatternTable: @unchecked Sendable {
     let byRule: [Int: NSRegularExpression]
 }
-

@@ -25,8 +25,10 @@ public struct RoutingRules: Sendable, Equatable {
     /// goes to `fallback` (rules and aliases are the admin's word and are not checked). Compared lower-case.
     public var knownMailboxes: Set<String>?
 
-    public init(domains: [String], rewrite: String?, aliases: [String: String] = [:], rules: [Rule] = [],
-                fallback: String, knownMailboxes: Set<String>? = nil) {
+    public init(
+        domains: [String], rewrite: String?, aliases: [String: String] = [:], rules: [Rule] = [],
+        fallback: String, knownMailboxes: Set<String>? = nil
+    ) {
         self.domains = domains.map { $0.lowercased() }
         self.rewrite = rewrite
         self.aliases = aliases
@@ -69,8 +71,9 @@ public struct RoutingRules: Sendable, Equatable {
             } else if trimmed.hasPrefix("@") {
                 self = .domain(String(trimmed.dropFirst()).lowercased())
             } else if let colon = trimmed.firstIndex(of: ":"), !trimmed[..<colon].contains("@") {
-                self = .header(name: trimmed[..<colon].trimmingCharacters(in: .whitespaces),
-                               contains: trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+                self = .header(
+                    name: trimmed[..<colon].trimmingCharacters(in: .whitespaces),
+                    contains: trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces))
             } else {
                 self = .address(trimmed.lowercased())
             }
@@ -123,8 +126,10 @@ extension RoutingRules {
             let sample = rewrite.replacingOccurrences(of: "{local}", with: "kelly")
                 .replacingOccurrences(of: "{domain}", with: "example.com")
             if sample.contains("{") || MailAddress.normalize(sample) == nil {
-                problem(nil, "rewrite", "must give an address using only {local} and {domain}, as in "
-                    + "\"{local}@contoso.example\"")
+                problem(
+                    nil, "rewrite",
+                    "must give an address using only {local} and {domain}, as in "
+                        + "\"{local}@contoso.example\"")
             }
         }
         for (key, value) in aliases.sorted(by: { $0.key < $1.key }) {
@@ -136,8 +141,10 @@ extension RoutingRules {
         for (index, rule) in rules.enumerated() {
             let setting = "rules[\(index)]"
             if MailAddress.normalize(rule.mailbox) == nil {
-                problem(index, setting + ".mailbox", "\"\(sanitizeForDisplay(rule.mailbox, limit: 80))\" is not an "
-                    + "address")
+                problem(
+                    index, setting + ".mailbox",
+                    "\"\(sanitizeForDisplay(rule.mailbox, limit: 80))\" is not an "
+                        + "address")
             }
             for message in Self.problems(of: rule.match) { problem(index, setting + ".match", message) }
         }
@@ -182,24 +189,28 @@ extension RoutingRules {
         } else if !value.contains("@") && !hasRewrite {
             out.append("maps to a local part, but there is no rewrite to make an address of it")
         } else if let why = value.contains("@") ? PathComponent.addressProblem(value) : PathComponent.problem(value) {
-            out.append("\"\(sanitizeForDisplay(value, limit: 80))\" cannot name a mailbox: it would escape the target "
-                + "folder (\(why))")
+            out.append(
+                "\"\(sanitizeForDisplay(value, limit: 80))\" cannot name a mailbox: it would escape the target "
+                    + "folder (\(why))")
         }
         return out
     }
 
     static func isDomain(_ text: String) -> Bool {
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
-        return labels.count >= 2 && text.utf8.count <= 253 && labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && label.unicodeScalars.allSatisfy {
-                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+        return labels.count >= 2 && text.utf8.count <= 253
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.count <= 63
+                    && label.unicodeScalars.allSatisfy {
+                        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+                    }
             }
-        }
     }
 
     package static func isLocalPart(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 64 && text.unicodeScalars.allSatisfy {
-            $0.value > 32 && $0.value < 127 && !"<>()[],;:\\\"@".unicodeScalars.contains($0)
-        }
+        !text.isEmpty && text.utf8.count <= 64
+            && text.unicodeScalars.allSatisfy {
+                $0.value > 32 && $0.value < 127 && !"<>()[],;:\\\"@".unicodeScalars.contains($0)
+            }
     }
 }

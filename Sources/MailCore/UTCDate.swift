@@ -27,9 +27,12 @@ package enum UTCDate {
         var time = time_t(whole)
         var parts = tm()
         gmtime_r(&time, &parts)
-        let year = pad(Int(parts.tm_year) + 1900, 4), month = pad(Int(parts.tm_mon) + 1, 2)
-        let day = pad(Int(parts.tm_mday), 2), hour = pad(Int(parts.tm_hour), 2)
-        let minute = pad(Int(parts.tm_min), 2), second = pad(Int(parts.tm_sec), 2)
+        let year = pad(Int(parts.tm_year) + 1900, 4)
+        let month = pad(Int(parts.tm_mon) + 1, 2)
+        let day = pad(Int(parts.tm_mday), 2)
+        let hour = pad(Int(parts.tm_hour), 2)
+        let minute = pad(Int(parts.tm_min), 2)
+        let second = pad(Int(parts.tm_sec), 2)
         switch form {
         case .day: return "\(year)-\(month)-\(day)"
         case .dayMinute: return "\(year)-\(month)-\(day) \(hour):\(minute)"
@@ -56,7 +59,8 @@ package enum UTCDate {
             return value
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              (1...12).contains(month), (1...31).contains(day) else { return nil }
+            (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry adopt PLAN`: rebuilds a lost state database from the sources and the targets; delivers nothing.
 enum AdoptCommand {
@@ -72,9 +72,10 @@ enum AdoptCommand {
         defer { withExtendedLifetime(lock) {} }
         do {
             if try store.hasRuns() {
-                console.error("mailferry adopt: the state database \(plan.statePath) has been used by runs of this "
-                    + "plan: it is not a lost state, and adopt rebuilds only a lost one. To rebuild it anyway, move it "
-                    + "away first (keep it: mailferry status --state FILE still reads it)")
+                console.error(
+                    "mailferry adopt: the state database \(plan.statePath) has been used by runs of this "
+                        + "plan: it is not a lost state, and adopt rebuilds only a lost one. To rebuild it anyway, move it "
+                        + "away first (keep it: mailferry status --state FILE still reads it)")
                 return ExitCode.usage
             }
             try StateGuard.check(plan: plan, store: store, newState: true)
@@ -82,8 +83,10 @@ enum AdoptCommand {
             console.error("mailferry adopt: \(error)")
             return ExitCode.usage
         }
-        console.line("mailferry adopt: plan \(plan.name), \(plan.selectedMailboxes.count) mailbox"
-            + (plan.selectedMailboxes.count == 1 ? "" : "es") + ", state \(RunCommand.relativeToCurrent(plan.statePath))")
+        console.line(
+            "mailferry adopt: plan \(plan.name), \(plan.selectedMailboxes.count) mailbox"
+                + (plan.selectedMailboxes.count == 1 ? "" : "es")
+                + ", state \(RunCommand.relativeToCurrent(plan.statePath))")
         let outcomes: [Adopter.Outcome]
         do {
             outcomes = try Adopter(plan: plan, store: store).run(parallel: parallel)
@@ -97,8 +100,9 @@ enum AdoptCommand {
                 console.line("\(outcome.key): not adopted: \(sanitizeForDisplay(error))")
                 continue
             }
-            console.line("\(outcome.key): \(outcome.onServer) on server, \(outcome.matched) matched, \(outcome.absent) "
-                + "not in the target, \(outcome.undecided.count) undecided")
+            console.line(
+                "\(outcome.key): \(outcome.onServer) on server, \(outcome.matched) matched, \(outcome.absent) "
+                    + "not in the target, \(outcome.undecided.count) undecided")
             for line in outcome.undecided.prefix(50) { console.line("  undecided: \(line)") }
             if outcome.undecided.count > 50 { console.line("  … and \(outcome.undecided.count - 50) more") }
         }
@@ -107,9 +111,12 @@ enum AdoptCommand {
         let undecided = outcomes.reduce(0) { $0 + $1.undecided.count }
         let failed = outcomes.filter { $0.error != nil }.count
         let code = undecided == 0 && failed == 0 ? ExitCode.ok : ExitCode.incomplete
-        console.line("adopt: \(matched) matched, \(absent) not in the target (the next run delivers them), "
-            + "\(undecided) undecided (set aside)" + (failed > 0 ? ", \(failed) mailbox\(failed == 1 ? "" : "es") "
-            + "not adopted" : "") + "; exit \(code)")
+        console.line(
+            "adopt: \(matched) matched, \(absent) not in the target (the next run delivers them), "
+                + "\(undecided) undecided (set aside)"
+                + (failed > 0
+                    ? ", \(failed) mailbox\(failed == 1 ? "" : "es") "
+                        + "not adopted" : "") + "; exit \(code)")
         return code
     }
 }

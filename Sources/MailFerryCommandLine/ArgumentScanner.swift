@@ -1,8 +1,9 @@
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+
 /// What a command line said: one plan file, the flags given, and the options with their values.
 struct ScannedArguments {
     var plan: String?
@@ -38,8 +39,9 @@ enum ArgumentScanner {
                 scanned.repeated[argument, default: []].append(value)
             } else if argument.hasPrefix("-") {
                 let known = Array(Set(flags.values)) + options + ["--help"]
-                throw UsageError("unknown option \(sanitizeForDisplay(argument))"
-                    + suggestion(argument, among: known.sorted()))
+                throw UsageError(
+                    "unknown option \(sanitizeForDisplay(argument))"
+                        + suggestion(argument, among: known.sorted()))
             } else {
                 guard scanned.plan == nil else {
                     throw UsageError("only one plan at a time (got \(sanitizeForDisplay(argument)) too)")

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry backup PLAN FILE`: a consistent copy of the plan's state database, safe while a run goes on.
 enum BackupCommand {
@@ -53,15 +53,19 @@ enum BackupCommand {
                 }
             default:
                 if argument.hasPrefix("-") && argument != "-" {
-                    throw UsageError("unknown option \(sanitizeForDisplay(argument))"
-                        + suggestion(argument, among: ["--force", "--help", "--shard"]))
+                    throw UsageError(
+                        "unknown option \(sanitizeForDisplay(argument))"
+                            + suggestion(argument, among: ["--force", "--help", "--shard"]))
                 }
                 positional.append(argument)
             }
         }
         guard positional.count == 2 else {
-            throw UsageError(positional.count < 2 ? "backup needs a plan and a file: mailferry backup jobs/PLAN.json5 "
-                + "backups/PLAN.sqlite" : "backup takes one plan and one file (got \(positional.count) arguments)")
+            throw UsageError(
+                positional.count < 2
+                    ? "backup needs a plan and a file: mailferry backup jobs/PLAN.json5 "
+                        + "backups/PLAN.sqlite"
+                    : "backup takes one plan and one file (got \(positional.count) arguments)")
         }
         return Arguments(plan: positional[0], file: positional[1], shard: shard, force: force)
     }
@@ -78,15 +82,17 @@ enum BackupCommand {
         if let shard = args.shard { plan = plan.sharded(shard) }
         let source = RunCommand.relativeToCurrent(plan.statePath)
         guard FileManager.default.fileExists(atPath: plan.statePath) else {
-            console.error("mailferry backup: no state yet for plan \(sanitizeForDisplay(plan.name)): \(source) "
-                + "does not exist (nothing has run yet)")
+            console.error(
+                "mailferry backup: no state yet for plan \(sanitizeForDisplay(plan.name)): \(source) "
+                    + "does not exist (nothing has run yet)")
             return ExitCode.incomplete
         }
         let started = Date()
         do {
             let result = try StateBackup.copy(from: plan.statePath, to: args.file, replace: args.force)
-            console.line("backup: \(source) → \(sanitizeForDisplay(args.file)) (\(formatBytes(result.bytes)), "
-                + "quick_check ok) in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
+            console.line(
+                "backup: \(source) → \(sanitizeForDisplay(args.file)) (\(formatBytes(result.bytes)), "
+                    + "quick_check ok) in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
             return ExitCode.ok
         } catch let exists as StateBackup.Exists {
             console.error("mailferry backup: \(sanitizeForDisplay(exists.description))")

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// Exit codes cron and scripts can rely on (README "Exit codes").
 public enum ExitCode {
@@ -55,10 +55,15 @@ public enum MailFerryCLI {
         case "--help", "-h", "help":
             if let topic = rest.first {
                 guard let text = HelpText.forCommand(topic) else {
-                    console.error("mailferry help: no command \"\(sanitizeForDisplay(topic))\""
-                        + suggestion(topic, among: ["run", "check", "status", "verify", "backup", "adopt", "init",
-                                                    "route"])
-                        + "\nRun mailferry --help for usage.")
+                    console.error(
+                        "mailferry help: no command \"\(sanitizeForDisplay(topic))\""
+                            + suggestion(
+                                topic,
+                                among: [
+                                    "run", "check", "status", "verify", "backup", "adopt", "init",
+                                    "route",
+                                ])
+                            + "\nRun mailferry --help for usage.")
                     return ExitCode.usage
                 }
                 console.line(text)
@@ -71,8 +76,9 @@ public enum MailFerryCLI {
             if rest.contains("--verbose") { console.line(ProcessHygiene.statusLine) }
             return ExitCode.ok
         default:
-            console.error("mailferry: unknown command \"\(sanitizeForDisplay(command))\""
-                + suggestion(command, among: commands) + "\nRun mailferry --help for usage.")
+            console.error(
+                "mailferry: unknown command \"\(sanitizeForDisplay(command))\""
+                    + suggestion(command, among: commands) + "\nRun mailferry --help for usage.")
             return ExitCode.usage
         }
     }

@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
-import Synchronization
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+import Synchronization
 
 /// `mailferry check PLAN`: validate, resolve secrets, log in everywhere, move nothing.
 enum CheckCommand {
@@ -17,13 +17,15 @@ enum CheckCommand {
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
-        let scanned = try ArgumentScanner.scan(arguments, flags: ["--json": "--json", "--offline": "--offline"],
-                                               options: ["--parallel"])
+        let scanned = try ArgumentScanner.scan(
+            arguments, flags: ["--json": "--json", "--offline": "--offline"],
+            options: ["--parallel"])
         guard let plan = scanned.plan else {
             throw UsageError("check needs a plan file: mailferry check jobs/PLAN.json5")
         }
-        return Arguments(plan: plan, parallel: try scanned.parallel(), json: scanned.flags.contains("--json"),
-                         offline: scanned.flags.contains("--offline"))
+        return Arguments(
+            plan: plan, parallel: try scanned.parallel(), json: scanned.flags.contains("--json"),
+            offline: scanned.flags.contains("--offline"))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -47,7 +49,8 @@ enum CheckCommand {
         }
         if args.offline {
             let secrets = plan.mailboxes.count + plan.targets.values.filter(\.hasSecret).count
-            let text = "plan \(plan.name) is valid: " + CheckReport.counts(plan)
+            let text =
+                "plan \(plan.name) is valid: " + CheckReport.counts(plan)
                 + "; \(secrets) secret\(secrets == 1 ? "" : "s") resolved (values not shown); nothing contacted"
             if args.json {
                 let report = CheckReport(plan: plan.name, ok: true, exitCode: ExitCode.ok, seconds: 0, mailboxes: [])
@@ -67,8 +70,9 @@ enum CheckCommand {
         let seconds = Date().timeIntervalSince(started)
         let exitCode = rows.allSatisfy(\.ok) ? ExitCode.ok : ExitCode.incomplete
         if args.json {
-            let report = CheckReport(plan: plan.name, ok: exitCode == ExitCode.ok, exitCode: exitCode,
-                                     seconds: (seconds * 1000).rounded() / 1000, mailboxes: rows)
+            let report = CheckReport(
+                plan: plan.name, ok: exitCode == ExitCode.ok, exitCode: exitCode,
+                seconds: (seconds * 1000).rounded() / 1000, mailboxes: rows)
             console.line(report.jsonText)
         } else {
             console.line(CheckReport.table(rows, width: terminalWidth()))

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// The result of `mailferry check`, as JSON (`--json`) or as a table that fits the terminal.
 struct CheckReport: Codable {
@@ -52,7 +52,8 @@ struct CheckReport: Codable {
             let first = { (line: [String]) in [line[0], line[1], line[6], line[7]] }
             let second = { (line: [String]) in [line[2], line[3], line[4], line[5]].joined(separator: " · ") }
             let top = ["    ", "MAILBOX", "WAITING", "TARGET"]
-            let widths = fit([top] + cells.map(first), width: width, minimums: [4, 12, 8, 10])
+            let widths =
+                fit([top] + cells.map(first), width: width, minimums: [4, 12, 8, 10])
                 ?? [4, 12, 8, max(10, width - 36)]
             lines.append(render(top, widths))
             lines.append(cut("      SOURCE · TLS · AUTH · CAPABILITIES", width))
@@ -74,14 +75,19 @@ struct CheckReport: Codable {
         } else if source.reachable && source.tls == "none" {
             tls = "none"
         }
-        let caps = source.auth == nil ? "-" : source.capabilities
-            .filter { cap in notableInTable.contains { cap == $0 || cap.hasPrefix($0 + " ") } }
-            .joined(separator: " ")
+        let caps =
+            source.auth == nil
+            ? "-"
+            : source.capabilities
+                .filter { cap in notableInTable.contains { cap == $0 || cap.hasPrefix($0 + " ") } }
+                .joined(separator: " ")
         let waiting = source.messages.map { "\($0) (\(formatBytes(source.bytes ?? 0)))" } ?? "-"
         let target = "\(row.target.name) \(row.target.kind)" + (row.target.state.map { ": \($0)" } ?? "")
-        return [row.ok ? "ok" : "FAIL", sanitizeForDisplay(row.mailbox, limit: 100),
-                "\(source.name) \(source.server)", tls, source.auth ?? "-", caps.isEmpty ? "-" : caps, waiting,
-                sanitizeForDisplay(target, limit: 200)]
+        return [
+            row.ok ? "ok" : "FAIL", sanitizeForDisplay(row.mailbox, limit: 100),
+            "\(source.name) \(source.server)", tls, source.auth ?? "-", caps.isEmpty ? "-" : caps, waiting,
+            sanitizeForDisplay(target, limit: 200),
+        ]
     }
 
     static func details(_ row: CheckRow) -> [String] {
@@ -134,14 +140,17 @@ struct CheckReport: Codable {
             let server = mine.first?.source.server ?? "?"
             let mode = mine.first?.source.tls ?? "?"
             var text = "  \(name): \(server), tls \(mode)"
-            let seen = Set(mine.compactMap { row -> String? in
-                guard let version = row.source.tlsVersion else { return nil }
-                return "\(version) \(row.source.tlsCipher ?? "?"), certificate "
-                    + (row.source.certificateSubject.map { $0.isEmpty ? "(none)" : $0 } ?? "(none)")
-            }).sorted()
+            let seen = Set(
+                mine.compactMap { row -> String? in
+                    guard let version = row.source.tlsVersion else { return nil }
+                    return "\(version) \(row.source.tlsCipher ?? "?"), certificate "
+                        + (row.source.certificateSubject.map { $0.isEmpty ? "(none)" : $0 } ?? "(none)")
+                }
+            ).sorted()
             if !seen.isEmpty { text += ", " + seen.joined(separator: "; ") }
             let reached = mine.filter(\.source.reachable).count
-            text += "; \(mine.filter(\.source.ok).count) of \(mine.count) mailbox\(mine.count == 1 ? "" : "es") "
+            text +=
+                "; \(mine.filter(\.source.ok).count) of \(mine.count) mailbox\(mine.count == 1 ? "" : "es") "
                 + "logged in"
             if reached == 0 { text += " (not reached)" }
             lines.append(text)

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+import Synchronization
 
 /// Where people read us. Whole lines only, one writer at a time, so worker threads never interleave text. On a
 /// terminal it can also keep a status block (live progress) below everything printed: each line printed goes above
@@ -84,13 +84,15 @@ struct ConsoleObserver: RunObserver {
         for note in r.notes where note.hasPrefix("would ") { text += "\n    \(note)" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
         if let doubt = r.leftInDoubt?.count {
-            text += ", \(doubt) \(doubt == 1 ? "message" : "messages") in doubt at the IMAP target, left for a later "
+            text +=
+                ", \(doubt) \(doubt == 1 ? "message" : "messages") in doubt at the IMAP target, left for a later "
                 + "run so \(doubt == 1 ? "it is" : "they are") not delivered twice"
         }
         text += String(format: " [%.1f s]", r.seconds)
         if let waiting = r.waiting { text += "\n    waiting: \(waiting)" }
         if let error = r.error {
-            text += (r.errorKind == .transient ? "\n    deferred (transient, retried next run): " : "\n    stopped: ")
+            text +=
+                (r.errorKind == .transient ? "\n    deferred (transient, retried next run): " : "\n    stopped: ")
                 + error
         }
         return text

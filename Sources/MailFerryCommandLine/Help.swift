@@ -1,8 +1,9 @@
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+
 /// Every help text a person reads, in one place (snapshotted by the golden-file tests in Tests/MailFerryTests/Golden).
 enum HelpText {
     static let exitCodes = """

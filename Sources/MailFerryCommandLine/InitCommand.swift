@@ -1,10 +1,10 @@
 import Foundation
 import Glibc
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry init [PATH]`: a commented example plan and its CSV list, which pass validation as written.
 enum InitCommand {
@@ -14,13 +14,15 @@ enum InitCommand {
         var path: String?
         for argument in arguments {
             if argument.hasPrefix("-") {
-                console.error("mailferry init: unknown option \(sanitizeForDisplay(argument))\n"
-                    + "Run mailferry init --help for usage.")
+                console.error(
+                    "mailferry init: unknown option \(sanitizeForDisplay(argument))\n"
+                        + "Run mailferry init --help for usage.")
                 return ExitCode.usage
             }
             guard path == nil else {
-                console.error("mailferry init: one path at a time (got \(sanitizeForDisplay(argument)) too)\n"
-                    + "Run mailferry init --help for usage.")
+                console.error(
+                    "mailferry init: one path at a time (got \(sanitizeForDisplay(argument)) too)\n"
+                        + "Run mailferry init --help for usage.")
                 return ExitCode.usage
             }
             path = argument
@@ -30,8 +32,10 @@ enum InitCommand {
         // The CSV path as the plan must write it: relative to the workspace, like every path in a plan.
         let workspace = PlanLoader.workspace(for: files.plan)
         let csvAbsolute = URL(fileURLWithPath: files.csv).standardizedFileURL.path
-        let csvInPlan = csvAbsolute.hasPrefix(workspace + "/") ? String(csvAbsolute.dropFirst(workspace.count + 1))
-                                                                : csvAbsolute
+        let csvInPlan =
+            csvAbsolute.hasPrefix(workspace + "/")
+            ? String(csvAbsolute.dropFirst(workspace.count + 1))
+            : csvAbsolute
         for file in [files.plan, files.csv] where FileManager.default.fileExists(atPath: file) {
             console.error("mailferry init: \(file) exists already; not overwriting it (give another PATH)")
             return ExitCode.usage
@@ -52,7 +56,8 @@ enum InitCommand {
             console.error("mailferry init: \(error)")
             return ExitCode.usage
         }
-        console.line("""
+        console.line(
+            """
             wrote \(files.plan) (the plan) and \(files.csv) (its list of people)
             next: edit both, then run: mailferry check \(files.plan)
             """)

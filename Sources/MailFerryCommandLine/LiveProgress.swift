@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
-import Synchronization
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+import Synchronization
 
 /// Live progress for `run` on a terminal: a line per active mailbox and a total line with messages, bytes, rate
 /// and ETA, kept as the console's status block below the per-mailbox result lines (which `lines` still prints).
@@ -151,9 +151,10 @@ final class LiveProgress: RunObserver {
         let nameWidth = min(32, shown.map { $0.address.count }.max() ?? 0)
         var lines: [String] = []
         for mailbox in shown {
-            let name = Self.fit(sanitizeForDisplay(mailbox.address), nameWidth).padding(toLength: nameWidth,
-                                                                                         withPad: " ",
-                                                                                         startingAt: 0)
+            let name = Self.fit(sanitizeForDisplay(mailbox.address), nameWidth).padding(
+                toLength: nameWidth,
+                withPad: " ",
+                startingAt: 0)
             guard let planned = mailbox.planned else {
                 lines.append(Self.fit("  \(name)  logging in and listing…", usable))
                 continue
@@ -161,9 +162,10 @@ final class LiveProgress: RunObserver {
             let counts = "\(mailbox.messages)/\(planned.messages)  \(formatBytes(mailbox.bytes))"
             let barWidth = min(24, usable - nameWidth - counts.count - 8)
             let fraction = planned.messages == 0 ? 1 : Double(mailbox.messages) / Double(planned.messages)
-            lines.append(barWidth >= 5
-                ? "  \(name)  \(bar(fraction, width: barWidth))  \(counts)"
-                : Self.fit("  \(name)  \(counts)", usable))
+            lines.append(
+                barWidth >= 5
+                    ? "  \(name)  \(bar(fraction, width: barWidth))  \(counts)"
+                    : Self.fit("  \(name)  \(counts)", usable))
         }
         if s.order.count > shown.count {
             lines.append("  … and \(s.order.count - shown.count) more mailboxes being worked on")
@@ -173,8 +175,10 @@ final class LiveProgress: RunObserver {
     }
 
     private func totalLine(_ s: State, width: Int, elapsed: TimeInterval) -> String {
-        var parts = ["\(s.messages)/\(s.plannedMessages) messages",
-                     "\(formatBytes(s.bytes)) of \(formatBytes(s.plannedBytes))"]
+        var parts = [
+            "\(s.messages)/\(s.plannedMessages) messages",
+            "\(formatBytes(s.bytes)) of \(formatBytes(s.plannedBytes))",
+        ]
         if elapsed >= 1, s.messages > 0 {
             parts.append(String(format: "%.0f msg/s", Double(s.messages) / elapsed))
             parts.append("\(formatBytes(Int(Double(s.bytes) / elapsed)))/s")
@@ -198,7 +202,8 @@ final class LiveProgress: RunObserver {
     func eta(_ s: State, elapsed: TimeInterval) -> TimeInterval? {
         guard elapsed >= 1, s.bytes > 0, s.listed > 0 else { return nil }
         let unlisted = max(0, mailboxes - s.listed - s.endedUnlisted)
-        let remaining = Double(max(0, s.plannedBytes - s.bytes))
+        let remaining =
+            Double(max(0, s.plannedBytes - s.bytes))
             + Double(unlisted) * Double(s.plannedBytes) / Double(s.listed)
         return remaining / (Double(s.bytes) / elapsed)
     }

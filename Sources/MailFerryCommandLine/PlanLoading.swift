@@ -1,8 +1,9 @@
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+
 /// How every command loads its plan: on a problem, the problems as a compiler prints them and, where the command
 /// says what it did not do, one closing line ("mailferry run: 2 problems in the plan; nothing was run"). Nil then:
 /// the command exits 2.

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry route PLAN --dry-run`: what the envelope recovery and routing make of each waiting message.
 enum RouteCommand {
@@ -26,8 +26,9 @@ enum RouteCommand {
     static func main(_ arguments: [String], console: Console) -> Int32 {
         let scanned: ScannedArguments
         do {
-            scanned = try ArgumentScanner.scan(arguments, flags: ["--dry-run": "--dry-run", "-n": "--dry-run"],
-                                               options: ["--mailbox", "--limit"])
+            scanned = try ArgumentScanner.scan(
+                arguments, flags: ["--dry-run": "--dry-run", "-n": "--dry-run"],
+                options: ["--mailbox", "--limit"])
         } catch {
             return usage(console, "\(error)")
         }
@@ -52,8 +53,9 @@ enum RouteCommand {
             only == nil || $0.key == only || $0.address.lowercased() == only?.lowercased()
         }
         guard !mailboxes.isEmpty else {
-            console.error("mailferry route: no mailbox \(sanitizeForDisplay(only ?? "")) in plan \(loaded.name)"
-                + nearestMailbox(only ?? "", in: loaded))
+            console.error(
+                "mailferry route: no mailbox \(sanitizeForDisplay(only ?? "")) in plan \(loaded.name)"
+                    + nearestMailbox(only ?? "", in: loaded))
             return ExitCode.usage
         }
         do {

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry run PLAN`: one pass over every mailbox of a plan.
 enum RunCommand {
@@ -25,12 +25,16 @@ enum RunCommand {
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
-        let scanned = try ArgumentScanner.scan(arguments, flags: ["--quiet": "--quiet", "-q": "--quiet",
-                                                                  "--dry-run": "--dry-run", "-n": "--dry-run",
-                                                                  "--verbose": "--verbose", "-v": "--verbose",
-                                                                  "--no-progress": "--no-progress",
-                                                                  "--new-state": "--new-state"],
-                                               options: ["--parallel", "--shard", "--trace", "--rebind"])
+        let scanned = try ArgumentScanner.scan(
+            arguments,
+            flags: [
+                "--quiet": "--quiet", "-q": "--quiet",
+                "--dry-run": "--dry-run", "-n": "--dry-run",
+                "--verbose": "--verbose", "-v": "--verbose",
+                "--no-progress": "--no-progress",
+                "--new-state": "--new-state",
+            ],
+            options: ["--parallel", "--shard", "--trace", "--rebind"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
@@ -40,13 +44,16 @@ enum RunCommand {
         } catch {
             throw UsageError("\(error)")
         }
-        return Arguments(plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
-                         dryRun: scanned.flags.contains("--dry-run"), shard: shard,
-                         verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"],
-                         noProgress: scanned.flags.contains("--no-progress"),
-                         newState: scanned.flags.contains("--new-state"),
-                         rebind: Set((scanned.values["--rebind"] ?? "").split(separator: ",").map {
-                             $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }))
+        return Arguments(
+            plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
+            dryRun: scanned.flags.contains("--dry-run"), shard: shard,
+            verbose: scanned.flags.contains("--verbose"), trace: scanned.values["--trace"],
+            noProgress: scanned.flags.contains("--no-progress"),
+            newState: scanned.flags.contains("--new-state"),
+            rebind: Set(
+                (scanned.values["--rebind"] ?? "").split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }.filter { !$0.isEmpty }))
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -90,9 +97,11 @@ enum RunCommand {
         do {
             try StateGuard.check(plan: plan, store: store, newState: args.newState)
             if let unknown = args.rebind.subtracting(["all"]).first(where: { key in
-                !plan.mailboxes.contains { $0.key == key } }) {
-                throw StateGuard.Refusal(description: "--rebind \(sanitizeForDisplay(unknown)): no mailbox with that "
-                    + "SOURCE/USER in the plan")
+                !plan.mailboxes.contains { $0.key == key }
+            }) {
+                throw StateGuard.Refusal(
+                    description: "--rebind \(sanitizeForDisplay(unknown)): no mailbox with that "
+                        + "SOURCE/USER in the plan")
             }
             if !args.dryRun {
                 rebound = try StateGuard.checkBindings(plan: plan, store: store, rebind: args.rebind)
@@ -113,8 +122,10 @@ enum RunCommand {
         return summary.exitCode
     }
 
-    static func execute(plan: Plan, store: Store, args: Arguments, console: Console,
-                        rebound: [String: String] = [:]) -> RunSummary {
+    static func execute(
+        plan: Plan, store: Store, args: Arguments, console: Console,
+        rebound: [String: String] = [:]
+    ) -> RunSummary {
         let started = Date()
         // Shards of one plan may start in the same millisecond (an Indexed Job): the shard is part of the run id,
         // and so of the report's file name.
@@ -122,17 +133,24 @@ enum RunCommand {
         let mailboxes = plan.selectedMailboxes
         try? store.startRun(id: runID)
         if !args.quiet {
-            console.line("mailferry: plan \(plan.name)" + (plan.shard.map { ", shard \($0) of \(plan.mailboxes.count) "
-                + "mailboxes" } ?? "") + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es")
-                + ", run \(runID)")
+            console.line(
+                "mailferry: plan \(plan.name)"
+                    + (plan.shard.map {
+                        ", shard \($0) of \(plan.mailboxes.count) "
+                            + "mailboxes"
+                    } ?? "") + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es")
+                    + ", run \(runID)")
         }
         var results: [MailboxResult] = []
         do {
-            let showTrace: (@Sendable (String) -> Void)? = args.verbose ? { @Sendable line in console.error(line) } : nil
-            let trace = args.verbose || args.trace != nil
+            let showTrace: (@Sendable (String) -> Void)? =
+                args.verbose ? { @Sendable line in console.error(line) } : nil
+            let trace =
+                args.verbose || args.trace != nil
                 ? try ProtocolTrace(path: args.trace, standardError: showTrace) : nil
             let lines = ConsoleObserver(console: console, quiet: args.quiet)
-            let live = args.quiet || args.noProgress
+            let live =
+                args.quiet || args.noProgress
                 ? nil : LiveProgress.onTerminal(console: console, lines: lines, mailboxes: mailboxes.count)
             let runner = try Runner(plan: plan, store: store, observer: live ?? lines, trace: trace)
             results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
@@ -148,8 +166,9 @@ enum RunCommand {
         for index in results.indices {
             if let note = rebound[results[index].key] { results[index].notes.insert(note, at: 0) }
         }
-        var summary = RunSummary(runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
-                                 mailboxes: results, interrupted: StopSignal.requested, exitCode: ExitCode.ok)
+        var summary = RunSummary(
+            runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
+            mailboxes: results, interrupted: StopSignal.requested, exitCode: ExitCode.ok)
         summary.shard = plan.shard?.description
         if StopSignal.requested {
             summary.exitCode = StopSignal.exitCode
@@ -163,8 +182,9 @@ enum RunCommand {
             console.error("mailferry: cannot write the run report: \(error)")
         }
         if let json = try? ReportWriter.json(summary) {
-            try? store.finishRun(id: runID, exitCode: summary.exitCode,
-                                 summaryJSON: String(decoding: json, as: UTF8.self))
+            try? store.finishRun(
+                id: runID, exitCode: summary.exitCode,
+                summaryJSON: String(decoding: json, as: UTF8.self))
         }
         // A cron run every few minutes for months would leave tens of thousands of reports: keep the newest.
         ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: runID)
@@ -195,8 +215,9 @@ enum RunCommand {
         if s.failed > 0 { tail.append("\(s.failed) failed") }
         if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
         if s.leftInDoubt > 0 {
-            tail.append("\(s.leftInDoubt) message\(s.leftInDoubt == 1 ? "" : "s") in doubt at the IMAP target, left "
-                + "for a later run so \(s.leftInDoubt == 1 ? "it is" : "they are") not delivered twice")
+            tail.append(
+                "\(s.leftInDoubt) message\(s.leftInDoubt == 1 ? "" : "s") in doubt at the IMAP target, left "
+                    + "for a later run so \(s.leftInDoubt == 1 ? "it is" : "they are") not delivered twice")
         }
         if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }
         if s.mailboxesDeferred > 0 {

@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry status PLAN`: the cumulative view from the state database(s), as a table, JSON or the dashboard.
 enum StatusCommand {
@@ -32,8 +32,10 @@ enum StatusCommand {
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
         let (input, state): (StateArguments, StateSummary)
-        switch StateArguments.open("status", arguments, flags: ["--json": "--json", "--html": "--html"], console: console,
-                                   reading: StateFiles.read) {
+        switch StateArguments.open(
+            "status", arguments, flags: ["--json": "--json", "--html": "--html"], console: console,
+            reading: StateFiles.read)
+        {
         case .success(let opened): (input, state) = opened
         case .failure(let failure): return failure.code
         }

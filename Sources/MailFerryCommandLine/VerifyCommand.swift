@@ -1,9 +1,9 @@
 import Foundation
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// `mailferry verify PLAN`: are all messages on the legacy servers in their target mailboxes?
 enum VerifyCommand {
@@ -36,8 +36,10 @@ enum VerifyCommand {
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
         let input: StateArguments
-        switch StateArguments.load("verify", arguments, flags: ["--json": "--json"], options: ["--parallel"],
-                                   console: console) {
+        switch StateArguments.load(
+            "verify", arguments, flags: ["--json": "--json"], options: ["--parallel"],
+            console: console)
+        {
         case .success(let loaded): input = loaded
         case .failure(let failure): return failure.code
         }
@@ -52,9 +54,10 @@ enum VerifyCommand {
         }
         var report: VerifyReport
         if integrity.contains(where: { !$0.ok }) {
-            report = VerifyReport(plan: input.plan.name, verifiedAt: Date(), stateFiles: integrity.map(\.path),
-                                  mailboxes: [], missing: [], duplicates: [], exitCode: ExitCode.incomplete,
-                                  stateIntegrity: integrity)
+            report = VerifyReport(
+                plan: input.plan.name, verifiedAt: Date(), stateFiles: integrity.map(\.path),
+                mailboxes: [], missing: [], duplicates: [], exitCode: ExitCode.incomplete,
+                stateIntegrity: integrity)
         } else {
             let files: [String]
             switch input.read("verify", console: console, reading: StateFiles.prepare) {
@@ -72,8 +75,9 @@ enum VerifyCommand {
             // A damaged state cannot be summed up for the dashboard; the verdict kept above says why.
             if report.damagedState.isEmpty {
                 let summary = try StateFiles.read(input.stateFiles)
-                try Dashboard.write(status: PlanStatus(plan: input.plan, state: summary), runs: summary.runs,
-                                    reportsPath: input.plan.reportsPath)
+                try Dashboard.write(
+                    status: PlanStatus(plan: input.plan, state: summary), runs: summary.runs,
+                    reportsPath: input.plan.reportsPath)
             }
         } catch {
             console.error("mailferry verify: cannot keep the verdict: \(error)")
@@ -81,8 +85,9 @@ enum VerifyCommand {
         if input.scanned.flags.contains("--json") {
             console.line(String(decoding: (try? report.json()) ?? Data(), as: UTF8.self))
         } else {
-            console.line("verify: plan \(sanitizeForDisplay(input.plan.name)), \(input.plan.mailboxes.count) mailbox"
-                + (input.plan.mailboxes.count == 1 ? "" : "es"))
+            console.line(
+                "verify: plan \(sanitizeForDisplay(input.plan.name)), \(input.plan.mailboxes.count) mailbox"
+                    + (input.plan.mailboxes.count == 1 ? "" : "es"))
             console.line(String(report.text().dropLast()))
         }
         return report.exitCode

@@ -12,14 +12,17 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; `environment` entries are added to (or replace) this process's.
     /// With `passOutput`, the child writes to our own stdout/stderr instead of files.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                passOutput: Bool = false) throws {
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        passOutput: Bool = false
+    ) throws {
         let outputBase = NSTemporaryDirectory() + "mailferry-child-\(UUID().uuidString.prefix(8))"
         stdoutPath = outputBase + ".out"
         stderrPath = outputBase + ".err"
-        pid = try LabSpawn.start(executable, arguments,
-                                 output: passOutput ? .inherited : .separate(stdout: stdoutPath, stderr: stderrPath),
-                                 environment: environment)
+        pid = try LabSpawn.start(
+            executable, arguments,
+            output: passOutput ? .inherited : .separate(stdout: stdoutPath, stderr: stderrPath),
+            environment: environment)
     }
 
     /// Waits at most `timeout` seconds; nil if still running.

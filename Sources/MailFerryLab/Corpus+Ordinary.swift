@@ -54,9 +54,12 @@ extension Corpus {
             extra: [
                 ("Sender", ["\(list)-bounces@\(host)"]),
                 ("List-Id", ["\(list.capitalizedFirst) discussion <\(list).\(host)>"]),
-                ("List-Unsubscribe", [
-                    "<https://\(host)/mailman/options/\(list)>,", "<mailto:\(list)-request@\(host)>",
-                ]),
+                (
+                    "List-Unsubscribe",
+                    [
+                        "<https://\(host)/mailman/options/\(list)>,", "<mailto:\(list)-request@\(host)>",
+                    ]
+                ),
                 ("Precedence", ["list"]),
             ],
             contentType: ["text/plain; charset=us-ascii"], encoding: "7bit")

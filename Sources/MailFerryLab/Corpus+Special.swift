@@ -33,7 +33,8 @@ extension Corpus {
         -> [UInt8]
     {
         var writer = MessageWriter(ending: ending, rng: SplitMix64(seed: rng.next()))
-        writeHeader(&writer, envelope, &rng, contentType: ["text/plain; charset=us-ascii; format=flowed"],
+        writeHeader(
+            &writer, envelope, &rng, contentType: ["text/plain; charset=us-ascii; format=flowed"],
             encoding: "7bit")
         writer.lines(CorpusText.body(targetBytes: rng.int(in: 2_000...6_000), &rng))
         writer.lines(["", ".. and a line that starts with a dot."])
@@ -88,7 +89,8 @@ extension Corpus {
         let length = 10_000 + rng.int(in: 1...6_000)
         var row = "id;date;account;amount;currency;reference"
         while row.utf8.count < length {
-            row += ";\(rng.int(in: 10_000...99_999));2006-\(rng.int(in: 10...12))-\(rng.int(in: 10...28))"
+            row +=
+                ";\(rng.int(in: 10_000...99_999));2006-\(rng.int(in: 10...12))-\(rng.int(in: 10...28))"
                 + ";\(rng.int(in: 1000...9999));\(rng.int(in: 1...99_999)).\(rng.int(in: 10...99));EUR;INV\(rng.hex(6))"
         }
         writer.line(String(row.prefix(length)))

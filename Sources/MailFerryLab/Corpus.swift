@@ -48,9 +48,10 @@ public enum Corpus {
     /// A realistic legacy mailbox for `user@domain`, oldest message first, deterministic for a given seed.
     /// `sentFrom` (unix time) and `spacing` (seconds between messages) place the messages in time; by default they
     /// start somewhere in 2005–2007, ten minutes to three days apart.
-    public static func mailbox(user: String, domain: String, count: Int, seed: UInt64, bigAttachment: Bool,
-                               sentFrom: Int64? = nil, spacing: ClosedRange<Int> = 600...(3 * 86_400)) -> [[UInt8]]
-    {
+    public static func mailbox(
+        user: String, domain: String, count: Int, seed: UInt64, bigAttachment: Bool,
+        sentFrom: Int64? = nil, spacing: ClosedRange<Int> = 600...(3 * 86_400)
+    ) -> [[UInt8]] {
         var rng = SplitMix64(seed: stableSeed(["mailferry corpus", user, domain], seed))
         var sentAt: Int64 = 1_104_537_600 + Int64(rng.int(in: 0...(3 * 365 * 86_400)))
         if let sentFrom { sentAt = sentFrom }

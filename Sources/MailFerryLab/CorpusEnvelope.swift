@@ -49,37 +49,45 @@ struct CorpusEnvelope {
         let delivered = queued.adding(seconds: rng.int(in: 0...3))
         writer.header("Return-Path", "<\(sender.address)>")
         writer.header("Delivered-To", recipient)
-        writer.folded("Received", [
-            "from mx1.\(domain) (localhost [127.0.0.1])",
-            "by mail.\(domain) (Postfix) with LMTP id \(rng.hex(10))",
-            "for <\(recipient)>; \(delivered.rfc5322)",
-        ])
+        writer.folded(
+            "Received",
+            [
+                "from mx1.\(domain) (localhost [127.0.0.1])",
+                "by mail.\(domain) (Postfix) with LMTP id \(rng.hex(10))",
+                "for <\(recipient)>; \(delivered.rfc5322)",
+            ])
         writer.header("X-Original-To", recipient)
         let relay = "198.51.100.\(rng.int(in: 2...250))"
-        writer.folded("Received", [
-            "from \(sender.host) (\(sender.host) [\(relay)])",
-            "(using TLSv1 with cipher DHE-RSA-AES256-SHA (256/256 bits))",
-            "(No client certificate requested)",
-            "by mx1.\(domain) (Postfix) with ESMTPS id \(rng.hex(10))",
-            "for <\(recipient)>; \(queued.rfc5322)",
-        ])
+        writer.folded(
+            "Received",
+            [
+                "from \(sender.host) (\(sender.host) [\(relay)])",
+                "(using TLSv1 with cipher DHE-RSA-AES256-SHA (256/256 bits))",
+                "(No client certificate requested)",
+                "by mx1.\(domain) (Postfix) with ESMTPS id \(rng.hex(10))",
+                "for <\(recipient)>; \(queued.rfc5322)",
+            ])
         let hops = rng.int(in: 2...4)
         if hops >= 3 {
             let client = rng.int(in: 2...250)
             let login = sender.address.split(separator: "@")[0]
-            writer.folded("Received", [
-                "from [192.168.1.\(rng.int(in: 2...250))] (dsl-203-0-113-\(client).example.net [203.0.113.\(client)])",
-                "(Authenticated sender: \(login))",
-                "by \(sender.host) (Postfix) with ESMTPSA id \(rng.hex(10));",
-                sent.adding(seconds: 1).rfc5322,
-            ])
+            writer.folded(
+                "Received",
+                [
+                    "from [192.168.1.\(rng.int(in: 2...250))] (dsl-203-0-113-\(client).example.net [203.0.113.\(client)])",
+                    "(Authenticated sender: \(login))",
+                    "by \(sender.host) (Postfix) with ESMTPSA id \(rng.hex(10));",
+                    sent.adding(seconds: 1).rfc5322,
+                ])
         }
         if hops == 4 {
             // Some MTAs fold with spaces rather than a tab; both are whitespace to RFC 5322.
-            writer.folded("Received", [
-                "by 10.0.\(rng.int(in: 0...255)).\(rng.int(in: 1...254)) with SMTP id \(rng.hex(16));",
-                sent.rfc5322,
-            ], indent: "        ")
+            writer.folded(
+                "Received",
+                [
+                    "by 10.0.\(rng.int(in: 0...255)).\(rng.int(in: 1...254)) with SMTP id \(rng.hex(16));",
+                    sent.rfc5322,
+                ], indent: "        ")
         }
     }
 
@@ -87,14 +95,16 @@ struct CorpusEnvelope {
     func writeSignature(_ writer: inout MessageWriter, _ rng: inout SplitMix64) {
         let senderDomain = String(sender.address.split(separator: "@")[1])
         let signature = CorpusEncoding.base64(rng.bytes(128))
-        writer.folded("DKIM-Signature", [
-            "v=1; a=rsa-sha256; c=relaxed/relaxed; d=\(senderDomain); s=mail2009;",
-            "h=from:to:subject:date:message-id;",
-            "bh=\(CorpusEncoding.base64(rng.bytes(32)));",
-            "b=\(signature.prefix(64))",
-            String(signature.dropFirst(64).prefix(64)),
-            String(signature.dropFirst(128)),
-        ])
+        writer.folded(
+            "DKIM-Signature",
+            [
+                "v=1; a=rsa-sha256; c=relaxed/relaxed; d=\(senderDomain); s=mail2009;",
+                "h=from:to:subject:date:message-id;",
+                "bh=\(CorpusEncoding.base64(rng.bytes(32)));",
+                "b=\(signature.prefix(64))",
+                String(signature.dropFirst(64).prefix(64)),
+                String(signature.dropFirst(128)),
+            ])
     }
 
     /// Message-ID (unless left out), Date, From, To, `extra` headers, Subject and X-Mailer.

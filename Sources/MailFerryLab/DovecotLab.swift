@@ -61,8 +61,10 @@ public final class DovecotLab: Sendable {
     ///   - quota: load the quota plugin (no user has a limit until `setQuota`); off, nothing about quota is
     ///     configured.
     /// - Throws: `LabError` with Dovecot's output and log tail; whatever was started is stopped again.
-    public static func start(users: [String: String], root: URL? = nil, ports: LabPorts? = nil,
-                             quota: Bool = false) throws -> DovecotLab {
+    public static func start(
+        users: [String: String], root: URL? = nil, ports: LabPorts? = nil,
+        quota: Bool = false
+    ) throws -> DovecotLab {
         for (user, password) in users {
             try PasswdFile.validate(user: user, password: password)
         }
@@ -87,7 +89,8 @@ public final class DovecotLab: Sendable {
             try addUser(user, password: users[user]!, layout: layout, identity: identity)
         }
 
-        let dhFile = FileManager.default.fileExists(atPath: DovecotConfiguration.defaultDHFile)
+        let dhFile =
+            FileManager.default.fileExists(atPath: DovecotConfiguration.defaultDHFile)
             ? DovecotConfiguration.defaultDHFile : nil
         let attempts = ports == nil ? 3 : 1
         for attempt in 1...attempts {
@@ -299,8 +302,9 @@ public final class DovecotLab: Sendable {
             let existing = (try? FileManager.default.contentsOfDirectory(atPath: requested.path)) ?? []
             let layout = LabLayout(root: requested)
             guard existing.isEmpty || FileManager.default.fileExists(atPath: layout.state.path) else {
-                throw LabError("\(requested.path) exists and is not a lab root (no \(layout.state.lastPathComponent)); "
-                    + "give an empty or new directory")
+                throw LabError(
+                    "\(requested.path) exists and is not a lab root (no \(layout.state.lastPathComponent)); "
+                        + "give an empty or new directory")
             }
             try FileManager.default.createDirectory(at: requested, withIntermediateDirectories: true)
             root = canonical(requested)
@@ -314,8 +318,9 @@ public final class DovecotLab: Sendable {
         guard chmod(root.path, 0o755) == 0 else { throw LabError.posix("chmod(\(root.path))") }
         try identity.checkTraversable(root)
         guard LabLayout(root: root).baseDirFitsSocketNames else {
-            throw LabError("the lab root \(root.path) is too long: Dovecot's socket paths below it would exceed the "
-                + "108-byte limit of Unix socket names; choose a shorter root")
+            throw LabError(
+                "the lab root \(root.path) is too long: Dovecot's socket paths below it would exceed the "
+                    + "108-byte limit of Unix socket names; choose a shorter root")
         }
         return root
     }

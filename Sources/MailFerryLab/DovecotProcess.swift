@@ -70,7 +70,7 @@ enum DovecotProcess {
             if let next = patience.first, Date().timeIntervalSince(start) > next.after {
                 patience.removeFirst()
                 let stuck = services.filter { next.mailToo || !holdsMail($0, titlePrefix: titlePrefix) }
-                stuck.forEach { kill($0, SIGKILL) }
+                for pid in stuck { kill(pid, SIGKILL) }
             }
             usleep(5_000)
         }
@@ -93,7 +93,7 @@ enum DovecotProcess {
 
     private static func killAll(_ pids: [pid_t]) {
         guard !pids.isEmpty else { return }
-        pids.forEach { kill($0, SIGKILL) }
+        for pid in pids { kill(pid, SIGKILL) }
         let deadline = Date().addingTimeInterval(1)
         while Date() < deadline && pids.contains(where: isAlive) {
             usleep(10_000)

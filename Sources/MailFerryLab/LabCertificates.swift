@@ -20,26 +20,35 @@ enum LabCertificates {
         let extensions = directory.appendingPathComponent("server.ext")
         let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
-        try run(openssl, ["req", "-x509"] + curve + [
-            "-keyout", caKey.path, "-out", layout.caFile.path, "-days", "3650", "-subj", "/CN=\(caCommonName)",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ], in: directory)
-        try run(openssl, ["req", "-new"] + curve + [
-            "-keyout", layout.serverKey.path, "-out", request.path, "-subj", "/CN=localhost",
-        ], in: directory)
-        try Data("""
+        try run(
+            openssl,
+            ["req", "-x509"] + curve + [
+                "-keyout", caKey.path, "-out", layout.caFile.path, "-days", "3650", "-subj", "/CN=\(caCommonName)",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ], in: directory)
+        try run(
+            openssl,
+            ["req", "-new"] + curve + [
+                "-keyout", layout.serverKey.path, "-out", request.path, "-subj", "/CN=localhost",
+            ], in: directory)
+        try Data(
+            """
             basicConstraints = critical, CA:FALSE
             keyUsage = critical, digitalSignature, keyEncipherment
             extendedKeyUsage = serverAuth
             subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
 
-            """.utf8).write(to: extensions)
+            """.utf8
+        ).write(to: extensions)
         // A random serial: clients that cache certificates by issuer and serial must not confuse two labs.
         let serial = "0x" + String(UInt64.random(in: 1...UInt64.max), radix: 16)
-        try run(openssl, [
-            "x509", "-req", "-in", request.path, "-CA", layout.caFile.path, "-CAkey", caKey.path,
-            "-set_serial", serial, "-days", "825", "-extfile", extensions.path, "-out", layout.serverCertificate.path,
-        ], in: directory)
+        try run(
+            openssl,
+            [
+                "x509", "-req", "-in", request.path, "-CA", layout.caFile.path, "-CAkey", caKey.path,
+                "-set_serial", serial, "-days", "825", "-extfile", extensions.path, "-out",
+                layout.serverCertificate.path,
+            ], in: directory)
         // The CA file is what tests hand to clients, whatever uid they run as; the keys stay private all the same.
         let files = FileManager.default
         try files.setAttributes([.posixPermissions: 0o644], ofItemAtPath: layout.caFile.path)

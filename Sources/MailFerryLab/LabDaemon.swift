@@ -18,8 +18,9 @@ final class LabDaemon: Sendable {
 
     /// Starts `executable`; stdout and stderr are appended to `outputFile`.
     static func spawn(_ executable: URL, _ arguments: [String], outputFile: URL) throws -> LabDaemon {
-        let pid = try LabSpawn.start(executable.path, arguments, output: .file(outputFile.path, append: true),
-                                     newProcessGroup: true)
+        let pid = try LabSpawn.start(
+            executable.path, arguments, output: .file(outputFile.path, append: true),
+            newProcessGroup: true)
         return LabDaemon(pid: pid)
     }
 
@@ -71,7 +72,7 @@ final class LabDaemon: Sendable {
         if exitStatus == nil {
             kill(-pid, signal)
         }
-        groupMembers.forEach { kill($0, signal) }
+        for member in groupMembers { kill(member, signal) }
     }
 
     private func waitUntilGone(timeout: TimeInterval) -> Bool {

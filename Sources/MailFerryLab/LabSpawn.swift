@@ -18,16 +18,19 @@ enum LabSpawn {
 
     /// Starts `executable` and returns its pid. `environment` adds to (or replaces) this process's variables;
     /// `newProcessGroup` makes the child lead its own group, so it and its children can be signalled together.
-    static func start(_ executable: String, _ arguments: [String], output: Output,
-                      environment: [String: String] = [:], newProcessGroup: Bool = false) throws -> pid_t {
+    static func start(
+        _ executable: String, _ arguments: [String], output: Output,
+        environment: [String: String] = [:], newProcessGroup: Bool = false
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         switch output {
         case .file(let path, let append):
-            posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC),
-                                             0o644)
+            posix_spawn_file_actions_addopen(
+                &actions, 1, path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC),
+                0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         case .separate(let stdout, let stderr):
             posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -61,8 +64,8 @@ enum LabSpawn {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
         var pid = pid_t()
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)

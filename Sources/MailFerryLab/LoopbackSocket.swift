@@ -9,7 +9,7 @@ enum LoopbackSocket {
     /// Ports the kernel hands out for `bind(127.0.0.1:0)`, distinct because every socket stays open until the end.
     static func freePorts(count: Int) throws -> [Int] {
         var descriptors: [Int32] = []
-        defer { descriptors.forEach { _ = close($0) } }
+        defer { for descriptor in descriptors { _ = close(descriptor) } }
         var ports: [Int] = []
         for _ in 0..<count {
             let fd = try openStreamSocket()

@@ -61,7 +61,8 @@ struct MailIdentity: Sendable, Codable, Equatable {
             var info = stat()
             guard stat(directory.path, &info) == 0 else { throw LabError.posix("stat(\(directory.path))") }
             let mode = info.st_mode
-            let reachable = mode & S_IXOTH != 0
+            let reachable =
+                mode & S_IXOTH != 0
                 || (info.st_uid == uid && mode & S_IXUSR != 0)
                 || (info.st_gid == gid && mode & S_IXGRP != 0)
             guard reachable else {

@@ -20,8 +20,9 @@ extension MailutilsLab {
             throw LabError("GNU pop3d needs a group named \"mail\" (it switches to it at startup); none exists here")
         }
         guard geteuid() == 0 || getegid() == mail.pointee.gr_gid else {
-            throw LabError("GNU pop3d switches to group \"mail\" at startup, which only root (or a process whose "
-                + "group already is mail) may do; run the Mailutils lab as root")
+            throw LabError(
+                "GNU pop3d switches to group \"mail\" at startup, which only root (or a process whose "
+                    + "group already is mail) may do; run the Mailutils lab as root")
         }
     }
 
@@ -46,8 +47,10 @@ extension MailutilsLab {
     }
 
     static func serverVersion(_ pop3d: URL, layout: MailutilsLayout) throws -> String {
-        let outcome = try Subprocess.run(pop3d, ["--version"], outputFile: layout.root.appendingPathComponent(
-            "pop3d-version.out"))
+        let outcome = try Subprocess.run(
+            pop3d, ["--version"],
+            outputFile: layout.root.appendingPathComponent(
+                "pop3d-version.out"))
         guard outcome.status == 0, let first = outcome.output.split(separator: "\n").first else {
             throw LabError("\(pop3d.path) --version exited with status \(outcome.status)", details: outcome.output)
         }
@@ -56,8 +59,10 @@ extension MailutilsLab {
 
     /// Appends passwd lines (crypt(3) SHA-512 hashes made by `openssl passwd -6`, one call for all users) and, with
     /// `apop`, APOP database entries (`popauth`, which writes the GDBM file pop3d reads), and creates empty mboxes.
-    static func addUsers(_ users: [String: String], layout: MailutilsLayout, identity: MailIdentity,
-                                 apop: Bool) throws {
+    static func addUsers(
+        _ users: [String: String], layout: MailutilsLayout, identity: MailIdentity,
+        apop: Bool
+    ) throws {
         guard !users.isEmpty else { return }
         let names = users.keys.sorted()
         let hashes = try cryptHashes(names.map { users[$0]! }, layout: layout)
@@ -80,11 +85,14 @@ extension MailutilsLab {
             for name in names {
                 let outcome = try Subprocess.run(
                     popauth,
-                    ["--add", "--user=\(name)@\(domain)", "--password=\(users[name]!)",
-                     "--file=\(layout.apopDatabase.path)"],
+                    [
+                        "--add", "--user=\(name)@\(domain)", "--password=\(users[name]!)",
+                        "--file=\(layout.apopDatabase.path)",
+                    ],
                     outputFile: layout.apopDir.appendingPathComponent("popauth.out"))
                 guard outcome.status == 0 else {
-                    throw LabError("popauth --add for \(name) exited with status \(outcome.status)",
+                    throw LabError(
+                        "popauth --add for \(name) exited with status \(outcome.status)",
                         details: outcome.output)
                 }
             }

@@ -42,8 +42,10 @@ public final class MailutilsLab: Sendable {
     /// Serializes changes to the passwd file and the APOP database.
     private let userLock = Locked(())
 
-    private init(layout: MailutilsLayout, port: Int, tlsPort: Int, apop: Bool, version: String,
-                 identity: MailIdentity, daemon: LabDaemon) {
+    private init(
+        layout: MailutilsLayout, port: Int, tlsPort: Int, apop: Bool, version: String,
+        identity: MailIdentity, daemon: LabDaemon
+    ) {
         self.layout = layout
         self.root = layout.root
         self.port = port
@@ -69,8 +71,10 @@ public final class MailutilsLab: Sendable {
     ///   - requireTLS: refuse USER/PASS and APOP on the plain port until STLS.
     ///   - transcript: log every session line to `logFile` (passwords included).
     /// - Throws: `LabError` with pop3d's output; whatever was started is stopped again.
-    public static func start(users: [String: String], apop: Bool = true, requireTLS: Bool = false,
-                             transcript: Bool = false, root: URL? = nil) throws -> MailutilsLab {
+    public static func start(
+        users: [String: String], apop: Bool = true, requireTLS: Bool = false,
+        transcript: Bool = false, root: URL? = nil
+    ) throws -> MailutilsLab {
         for (user, password) in users {
             try validate(user: user, password: password)
         }

@@ -194,8 +194,9 @@ enum MailutilsMbox {
             }
             guard errno == EEXIST else { throw LabError.posix("open(\(lock), O_EXCL)") }
             guard Date() < deadline else {
-                throw LabError("the mbox lock \(lock) is still held after \(Int(timeout)) s: a POP3 session is open "
-                    + "on that mailbox (pop3d holds the lock until QUIT or disconnect)")
+                throw LabError(
+                    "the mbox lock \(lock) is still held after \(Int(timeout)) s: a POP3 session is open "
+                        + "on that mailbox (pop3d holds the lock until QUIT or disconnect)")
             }
             usleep(10_000)
         }

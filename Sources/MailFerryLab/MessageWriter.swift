@@ -38,7 +38,7 @@ struct MessageWriter {
     }
 
     mutating func lines(_ texts: [String]) {
-        texts.forEach { line($0) }
+        for text in texts { line(text) }
     }
 
     mutating func header(_ name: String, _ value: String) {
@@ -48,7 +48,7 @@ struct MessageWriter {
     /// A header folded over several lines (RFC 5322 §2.2.3): every part after the first starts with whitespace.
     mutating func folded(_ name: String, _ parts: [String], indent: String = "\t") {
         line("\(name): \(parts[0])")
-        parts.dropFirst().forEach { line(indent + $0) }
+        for part in parts.dropFirst() { line(indent + part) }
     }
 
     /// The empty line between header and body.

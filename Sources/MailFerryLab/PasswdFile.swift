@@ -14,8 +14,9 @@ enum PasswdFile {
     static func validate(user: String, password: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789._-")
         guard !user.isEmpty, user.allSatisfy({ allowed.contains($0) }), !user.hasPrefix(".") else {
-            throw LabError("user name \"\(user)\" must be lower-case letters, digits, '.', '_' or '-', not starting "
-                + "with '.'")
+            throw LabError(
+                "user name \"\(user)\" must be lower-case letters, digits, '.', '_' or '-', not starting "
+                    + "with '.'")
         }
         guard !password.isEmpty, !password.contains(where: { $0 == ":" || $0.isNewline }) else {
             throw LabError("the password of \(user) must be non-empty and contain no ':' or line break")

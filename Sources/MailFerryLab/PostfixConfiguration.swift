@@ -140,8 +140,10 @@ struct PostfixConfiguration: Sendable {
     }
 
     /// A Dovecot that runs only its auth service, on a TCP port Postfix asks (Postfix's "dovecot" SASL type).
-    static func authDovecotConf(layout: PostfixLayout, instanceName: String, port: Int,
-                                identity: MailIdentity) -> String {
+    static func authDovecotConf(
+        layout: PostfixLayout, instanceName: String, port: Int,
+        identity: MailIdentity
+    ) -> String {
         var text = """
             # Written by MailFerryLab: Dovecot's auth service alone, for the Postfix lab's SASL.
             instance_name = \(instanceName)

@@ -41,12 +41,15 @@ public final class PostfixLab: Sendable {
     ///   - refusing: addresses refused at RCPT by policy (a check_recipient_access map answering REJECT, so
     ///     "554 5.7.1 <address>: Recipient address rejected: refused by the mailferry lab's policy"), whatever the
     ///     other settings say.
-    public static func start(relayingTo dovecot: DovecotLab, domains: [String] = ["contoso.example"],
-                             recipients: [String], saslUsers: [String: String] = [:],
-                             requireAuth: Bool = false, refusing: [String] = []) throws -> PostfixLab {
+    public static func start(
+        relayingTo dovecot: DovecotLab, domains: [String] = ["contoso.example"],
+        recipients: [String], saslUsers: [String: String] = [:],
+        requireAuth: Bool = false, refusing: [String] = []
+    ) throws -> PostfixLab {
         guard geteuid() == 0 else {
-            throw LabError("the Postfix lab needs root: Postfix's master binds its ports and switches to the postfix "
-                + "user itself")
+            throw LabError(
+                "the Postfix lab needs root: Postfix's master binds its ports and switches to the postfix "
+                    + "user itself")
         }
         guard let postfix = Subprocess.locate("postfix") else {
             throw LabError("the postfix binary was not found on PATH or in /usr/sbin; install the postfix package")
@@ -65,42 +68,54 @@ public final class PostfixLab: Sendable {
         let identity = try MailIdentity.current()
         let layout = PostfixLayout(root: try makeRoot())
         let files = FileManager.default
-        for directory in [layout.configDir, layout.queueDir, layout.dataDir, layout.auth.baseDir, layout.auth.stateDir] {
-            try files.createDirectory(at: directory, withIntermediateDirectories: true,
-                                      attributes: [.posixPermissions: 0o755])
+        for directory in [layout.configDir, layout.queueDir, layout.dataDir, layout.auth.baseDir, layout.auth.stateDir]
+        {
+            try files.createDirectory(
+                at: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
         }
         guard chown(layout.dataDir.path, postfixUID, postfixGID) == 0 else {
             throw LabError.posix("chown(\(layout.dataDir.path))")
         }
         try LabCertificates.generate(in: layout.certificates)
         try Data(recipients.map { "\($0) OK\n" }.joined().utf8).write(to: layout.recipients)
-        try PasswdFile.write(saslUsers.sorted { $0.key < $1.key }.map { "\($0.key):{PLAIN}\($0.value)\n" }.joined(),
-                             to: layout.saslUsers)
+        try PasswdFile.write(
+            saslUsers.sorted { $0.key < $1.key }.map { "\($0.key):{PLAIN}\($0.value)\n" }.joined(),
+            to: layout.saslUsers)
 
         let picked = try LoopbackSocket.freePorts(count: 3)
         let ports = PostfixPorts(smtp: picked[0], smtps: picked[1], auth: picked[2])
         let authInstance = "mailferrylab-sasl-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let configuration = PostfixConfiguration(layout: layout, ports: ports, domains: domains,
-                                                 lmtpPort: dovecot.ports.lmtp, requireAuth: requireAuth,
-                                                 refusing: refusing)
+        let configuration = PostfixConfiguration(
+            layout: layout, ports: ports, domains: domains,
+            lmtpPort: dovecot.ports.lmtp, requireAuth: requireAuth,
+            refusing: refusing)
         try Data(configuration.mainCf().utf8).write(to: layout.mainCf)
         try Data(configuration.masterCf().utf8).write(to: layout.masterCf)
         try Data(configuration.refusedRecipientsMap().utf8).write(to: layout.refusedRecipients)
-        try Data(PostfixConfiguration.authDovecotConf(layout: layout, instanceName: authInstance, port: ports.auth,
-                                                      identity: identity).utf8).write(to: layout.auth.config)
+        try Data(
+            PostfixConfiguration.authDovecotConf(
+                layout: layout, instanceName: authInstance, port: ports.auth,
+                identity: identity
+            ).utf8
+        ).write(to: layout.auth.config)
 
         let lab = PostfixLab(layout: layout, ports: ports, recipients: recipients, authInstance: authInstance)
         do {
-            let auth = try Subprocess.run(dovecotBinary, ["-c", layout.auth.config.path],
-                                          outputFile: layout.auth.launchOutput)
+            let auth = try Subprocess.run(
+                dovecotBinary, ["-c", layout.auth.config.path],
+                outputFile: layout.auth.launchOutput)
             guard auth.status == 0 else {
-                throw LabError("the SASL Dovecot exited with status \(auth.status) while starting", details: auth.output)
+                throw LabError(
+                    "the SASL Dovecot exited with status \(auth.status) while starting", details: auth.output)
             }
-            let launch = try Subprocess.run(postfix, ["-c", layout.configDir.path, "start"],
-                                            outputFile: layout.launchOutput)
+            let launch = try Subprocess.run(
+                postfix, ["-c", layout.configDir.path, "start"],
+                outputFile: layout.launchOutput)
             guard launch.status == 0 else {
-                throw LabError("postfix start exited with status \(launch.status)",
-                               details: launch.output + "\n" + lab.logTail())
+                throw LabError(
+                    "postfix start exited with status \(launch.status)",
+                    details: launch.output + "\n" + lab.logTail())
             }
             try lab.waitUntilReady(timeout: LabStartup.readinessTimeout)
         } catch {
@@ -118,8 +133,9 @@ public final class PostfixLab: Sendable {
         }
         guard first else { return }
         if let text = try? String(contentsOf: layout.masterPid, encoding: .utf8),
-           let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-           DovecotProcess.commandLine(of: pid)?.contains("master") == true {
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+            DovecotProcess.commandLine(of: pid)?.contains("master") == true
+        {
             kill(pid, SIGTERM)
             let deadline = Date().addingTimeInterval(5)
             while Date() < deadline && DovecotProcess.isAlive(pid) { usleep(10_000) }
@@ -179,8 +195,9 @@ public final class PostfixLab: Sendable {
                 break
             }
             guard Date() < deadline else {
-                throw LabError("postfix did not greet on port \(ports.smtp) within \(Int(timeout)) s",
-                               details: logTail())
+                throw LabError(
+                    "postfix did not greet on port \(ports.smtp) within \(Int(timeout)) s",
+                    details: logTail())
             }
             usleep(50_000)
         }

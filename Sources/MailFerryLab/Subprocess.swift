@@ -33,7 +33,6 @@ enum Subprocess {
         return Outcome(status: exitStatus, output: output)
     }
 
-
     /// Finds `name` on PATH, then in the sbin directories a non-root PATH often lacks (Debian puts dovecot in
     /// /usr/sbin).
     static func locate(_ name: String) -> URL? {

@@ -56,10 +56,12 @@ public struct StateIntegrity: Sendable, Codable, Equatable {
             do {
                 let db = try Database(path: path)
                 let runs = try withExtendedLifetime(db) {
-                    try db.prepare("""
+                    try db.prepare(
+                        """
                         SELECT count(*), coalesce((SELECT finished_at IS NULL FROM runs ORDER BY id DESC LIMIT 1), 0)
                         FROM runs
-                        """).rows { (count: Int($0.int(0)), unfinished: $0.int(1) != 0) }.first
+                        """
+                    ).rows { (count: Int($0.int(0)), unfinished: $0.int(1) != 0) }.first
                 }
                 if let runs, !runs.unfinished, runs.count % checkEveryRuns != 0 { return nil }
             } catch let error as DatabaseError where error.isDamage {
@@ -93,10 +95,14 @@ extension DatabaseError {
 extension Database {
     /// Runs `PRAGMA quick_check(N)` or `PRAGMA integrity_check(N)` and returns SQLite's complaints (none when it
     /// answers "ok"), at most `limit`.
-    func integrityProblems(_ check: StateIntegrity.Check,
-                           limit: Int = StateIntegrity.complaintLimit) throws -> [String] {
+    func integrityProblems(
+        _ check: StateIntegrity.Check,
+        limit: Int = StateIntegrity.complaintLimit
+    ) throws -> [String] {
         let lines = try prepare("PRAGMA \(check.rawValue)(\(max(1, limit)))").rows { $0.text(0) ?? "" }
-        return lines == ["ok"] ? [] : lines.flatMap { $0.split(separator: "\n").map(String.init) }.prefix(limit)
-            .map { $0 }
+        return lines == ["ok"]
+            ? []
+            : lines.flatMap { $0.split(separator: "\n").map(String.init) }.prefix(limit)
+                .map { $0 }
     }
 }

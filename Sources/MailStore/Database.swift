@@ -28,7 +28,8 @@ final class Database: @unchecked Sendable {
         if !existed {
             let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
             if fd < 0 {
-                throw DatabaseError(code: SQLITE_CANTOPEN, message: "cannot create state database \(path): \(errnoText())")
+                throw DatabaseError(
+                    code: SQLITE_CANTOPEN, message: "cannot create state database \(path): \(errnoText())")
             }
             close(fd)
         } else {
@@ -91,8 +92,9 @@ final class Database: @unchecked Sendable {
     func prepare(_ sql: String) throws -> Statement {
         if let reused = idle.take(sql) { return Statement(handle: reused, sql: sql, cache: idle, database: self) }
         var statement: OpaquePointer?
-        try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil),
-                  "prepare \(sql.prefix(60))")
+        try check(
+            sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil),
+            "prepare \(sql.prefix(60))")
         return Statement(handle: statement!, sql: sql, cache: idle, database: self)
     }
 
@@ -150,8 +152,9 @@ final class Statement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .text(let v):
                 rc = v.utf8CString.withUnsafeBufferPointer { utf8 in
-                    sqlite3_bind_text64(handle, index, utf8.baseAddress, sqlite3_uint64(utf8.count - 1),
-                                        mf_sqlite_transient(), UInt8(SQLITE_UTF8))
+                    sqlite3_bind_text64(
+                        handle, index, utf8.baseAddress, sqlite3_uint64(utf8.count - 1),
+                        mf_sqlite_transient(), UInt8(SQLITE_UTF8))
                 }
             }
             try database.check(rc, "bind parameter \(index)")

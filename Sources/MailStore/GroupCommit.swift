@@ -28,8 +28,10 @@ package final class GroupCommit: @unchecked Sendable {
         fileprivate var error: (any Error)?
         fileprivate let group: GroupCommit
 
-        fileprivate init(body: @escaping (Database) throws -> Void, transaction: @escaping Transaction,
-                         group: GroupCommit) {
+        fileprivate init(
+            body: @escaping (Database) throws -> Void, transaction: @escaping Transaction,
+            group: GroupCommit
+        ) {
             self.body = body
             self.transaction = transaction
             self.group = group

@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// A message's place in the checkpoint state machine (DESIGN.md "Per-message states").
 ///
 /// `listed → delivering(target, token) → delivered(target ref)`; side exits `deferred`, `failed`, `duplicate`,

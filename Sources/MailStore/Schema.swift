@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// The state database schema as forward migrations. Entry N brings a database from version N to N+1
 /// (`PRAGMA user_version`). Released entries are never edited: add a new one.
 enum Schema {

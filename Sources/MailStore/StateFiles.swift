@@ -10,8 +10,9 @@ public enum StateFiles {
     package static func shardNumbers(_ text: Substring) -> (k: Int, n: Int)? {
         let parts = text.components(separatedBy: "-of-")
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
-              parts.allSatisfy({ $0.utf8.allSatisfy(\.isASCIIDigit) }),
-              let k = Int(parts[0]), let n = Int(parts[1]) else { return nil }
+            parts.allSatisfy({ $0.utf8.allSatisfy(\.isASCIIDigit) }),
+            let k = Int(parts[0]), let n = Int(parts[1])
+        else { return nil }
         return (k, n)
     }
 
@@ -21,7 +22,8 @@ public enum StateFiles {
         var stem = statePath.hasSuffix(".sqlite") ? String(statePath.dropLast(".sqlite".count)) : statePath
         // A shard's own state path names the same plan: its stem is the plan's.
         if let range = stem.range(of: "-shard-", options: .backwards),
-           shardNumbers(stem[range.upperBound...]) != nil {
+            shardNumbers(stem[range.upperBound...]) != nil
+        {
             stem.removeSubrange(range.lowerBound...)
         }
         let statePath = stem + ".sqlite"

@@ -97,7 +97,8 @@ public struct StateSnapshot: Sendable {
         try Store.migrate(db)
         let mailboxes = try Self.mailboxes(db).sorted { $0.key < $1.key }.map(\.value)
         // The arrival is ISO 8601 in the envelope's JSON; `arrival_at` keeps it in seconds (schema 5).
-        let messages = try db.prepare("""
+        let messages = try db.prepare(
+            """
             SELECT b.key, m.uidl, m.state, m.quarantined, p.uidl, m.address, m.token, m.target_ref, m.size, m.sha256,
                    m.message_id, m.date_header, m.first_seen_at,
                    m.arrival_at,
@@ -106,40 +107,53 @@ public struct StateSnapshot: Sendable {
             LEFT JOIN messages p ON p.id = m.parent_id LEFT JOIN messages d ON d.id = m.duplicate_of
             \(mailbox == nil ? "" : "WHERE b.key = ?")
             ORDER BY m.id
-            """).rows(mailbox.map { [.text($0)] } ?? []) { row in
-            Message(mailboxKey: row.text(0) ?? "", uidl: row.text(1) ?? "",
-                    state: MessageState(rawValue: row.text(2) ?? "") ?? .listed, quarantined: row.int(3) != 0,
-                    parentUIDL: row.text(4), address: row.text(5), token: row.text(6), targetRef: row.text(7),
-                    size: optionalInt(row, 8), sha256: row.text(9), messageID: row.text(10),
-                    dateHeader: row.text(11), firstSeenAt: row.double(12),
-                    arrivalAt: optionalDouble(row, 13),
-                    updatedAt: row.double(14), deliveredAt: optionalDouble(row, 15),
-                    errorKind: row.text(16).flatMap(FailureKind.init(rawValue:)), lastError: row.text(17),
-                    duplicateOf: row.text(18))
+            """
+        ).rows(mailbox.map { [.text($0)] } ?? []) { row in
+            Message(
+                mailboxKey: row.text(0) ?? "", uidl: row.text(1) ?? "",
+                state: MessageState(rawValue: row.text(2) ?? "") ?? .listed, quarantined: row.int(3) != 0,
+                parentUIDL: row.text(4), address: row.text(5), token: row.text(6), targetRef: row.text(7),
+                size: optionalInt(row, 8), sha256: row.text(9), messageID: row.text(10),
+                dateHeader: row.text(11), firstSeenAt: row.double(12),
+                arrivalAt: optionalDouble(row, 13),
+                updatedAt: row.double(14), deliveredAt: optionalDouble(row, 15),
+                errorKind: row.text(16).flatMap(FailureKind.init(rawValue:)), lastError: row.text(17),
+                duplicateOf: row.text(18))
         }
-        let runs = mailbox != nil ? [] : try db.prepare(
-            "SELECT run_id, started_at, finished_at, exit_code, summary FROM runs ORDER BY id").rows([], run)
+        let runs =
+            mailbox != nil
+            ? []
+            : try db.prepare(
+                "SELECT run_id, started_at, finished_at, exit_code, summary FROM runs ORDER BY id"
+            ).rows([], run)
         return StateSnapshot(path: path, mailboxes: mailboxes, messages: messages, runs: runs)
     }
 
     /// The mailboxes of a state database by row id.
     static func mailboxes(_ db: Database) throws -> [Int64: Mailbox] {
-        let rows = try db.prepare("""
+        let rows = try db.prepare(
+            """
             SELECT id, key, source, user, target, address, last_poll_at, last_ok_at, server_count, server_bytes,
                    last_error
             FROM mailboxes ORDER BY id
-            """).rows { row in
-            (row.int(0), Mailbox(key: row.text(1) ?? "", source: row.text(2) ?? "", user: row.text(3) ?? "",
-                                 target: row.text(4) ?? "", address: row.text(5), lastPollAt: optionalDouble(row, 6),
-                                 lastOkAt: optionalDouble(row, 7), serverCount: optionalInt(row, 8),
-                                 serverBytes: optionalInt(row, 9), lastError: row.text(10)))
+            """
+        ).rows { row in
+            (
+                row.int(0),
+                Mailbox(
+                    key: row.text(1) ?? "", source: row.text(2) ?? "", user: row.text(3) ?? "",
+                    target: row.text(4) ?? "", address: row.text(5), lastPollAt: optionalDouble(row, 6),
+                    lastOkAt: optionalDouble(row, 7), serverCount: optionalInt(row, 8),
+                    serverBytes: optionalInt(row, 9), lastError: row.text(10))
+            )
         }
         return Dictionary(rows, uniquingKeysWith: { first, _ in first })
     }
 
     /// A row of `SELECT run_id, started_at, finished_at, exit_code, summary FROM runs`.
     static func run(_ row: Statement) -> Run {
-        Run(runID: row.text(0) ?? "", startedAt: row.double(1), finishedAt: optionalDouble(row, 2),
+        Run(
+            runID: row.text(0) ?? "", startedAt: row.double(1), finishedAt: optionalDouble(row, 2),
             exitCode: optionalInt(row, 3), summary: row.text(4))
     }
 

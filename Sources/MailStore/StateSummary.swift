@@ -33,8 +33,10 @@ public struct StateSummary: Sendable {
         public func count(_ state: MessageState) -> Int { states[state] ?? 0 }
 
         /// `count` messages in one state; `lastArrival`/`lastSeen` the latest of them.
-        mutating func add(state: MessageState, quarantined isQuarantined: Bool, errorKind: String?, count: Int,
-                          lastArrival: Double, lastSeen: Double) {
+        mutating func add(
+            state: MessageState, quarantined isQuarantined: Bool, errorKind: String?, count: Int,
+            lastArrival: Double, lastSeen: Double
+        ) {
             if state == .failed && isQuarantined { quarantined += count } else { states[state, default: 0] += count }
             if state == .deferred || state == .failed {
                 errors[errorKind.flatMap(FailureKind.init(rawValue:))?.rawValue ?? "unknown", default: 0] += count
@@ -101,7 +103,8 @@ public struct StateSummary: Sendable {
     /// Counts the messages of the mailboxes `owned` (by id) in one file: two index scans, no table rows read.
     mutating func count(_ db: Database, mailboxes owned: [Int64: StateSnapshot.Mailbox]) throws {
         guard !owned.isEmpty else { return }
-        let byState = try db.prepare("""
+        let byState = try db.prepare(
+            """
             SELECT mailbox_id, state, quarantined, error_kind, count(*), max(\(Self.arrival)), max(first_seen_at)
             FROM messages WHERE parent_id IS NULL GROUP BY mailbox_id, state, quarantined, error_kind
             """)
@@ -115,7 +118,8 @@ public struct StateSummary: Sendable {
         }
         // floor(arrival / 86400): CAST truncates towards zero, so a time before 1970 that is not a midnight is one
         // day lower.
-        let perDay = try db.prepare("""
+        let perDay = try db.prepare(
+            """
             SELECT mailbox_id, day, count(*) FROM (
                 SELECT mailbox_id, CAST(\(Self.arrival) / 86400.0 AS INTEGER)
                     - (\(Self.arrival) < CAST(\(Self.arrival) / 86400.0 AS INTEGER) * 86400.0) AS day
@@ -134,20 +138,24 @@ public struct StateSummary: Sendable {
     /// mailboxes would cost more than everything else here).
     mutating func addRuns(_ db: Database) throws {
         // Finished runs, whether or not their report is still kept (`keepReports`).
-        runs.total += try db.prepare("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL").rows { Int($0.int(0)) }
+        runs.total +=
+            try db.prepare("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL").rows { Int($0.int(0)) }
             .first ?? 0
         func sum(_ field: String) -> String {
             "(SELECT total(json_extract(value, '$.\(field)')) FROM json_each(summary, '$.mailboxes'))"
         }
-        runs.recent += try db.prepare("""
+        runs.recent += try db.prepare(
+            """
             SELECT run_id, started_at, finished_at, exit_code, json_extract(summary, '$.runID'),
                    strftime('%s', json_extract(summary, '$.startedAt')), \(sum("delivered")), \(sum("deferred")),
                    \(sum("failed")), json_extract(summary, '$.exitCode')
             FROM runs WHERE json_valid(summary) ORDER BY started_at DESC LIMIT \(Self.recentRuns)
-            """).rows([]) { row in
+            """
+        ).rows([]) { row in
             var run = StateSnapshot.run(row)
-            run.totals = .init(runID: row.text(4) ?? run.runID, startedAt: row.double(5), delivered: Int(row.int(6)),
-                               deferred: Int(row.int(7)), failed: Int(row.int(8)), exitCode: Int(row.int(9)))
+            run.totals = .init(
+                runID: row.text(4) ?? run.runID, startedAt: row.double(5), delivered: Int(row.int(6)),
+                deferred: Int(row.int(7)), failed: Int(row.int(8)), exitCode: Int(row.int(9)))
             return run
         }
     }
@@ -156,7 +164,8 @@ public struct StateSummary: Sendable {
     /// and merged like `MergedState` merges them, the row further along winning, the earlier file on a tie.
     static func mergedTally(_ sources: [(db: Database, mailbox: Int64)]) throws -> Tally {
         let cursors = try sources.map { source in
-            let statement = try source.db.prepare("""
+            let statement = try source.db.prepare(
+                """
                 SELECT uidl, state, quarantined, parent_id IS NOT NULL, error_kind, \(arrival), first_seen_at,
                        updated_at
                 FROM messages WHERE mailbox_id = ? ORDER BY uidl
@@ -170,15 +179,18 @@ public struct StateSummary: Sendable {
             var winner: RowCursor.Row?
             for cursor in cursors {
                 guard let row = cursor.row, row.uidl == uidl else { continue }
-                if winner == nil || (MergedState.rank(row.state), row.updatedAt)
-                    > (MergedState.rank(winner!.state), winner!.updatedAt) {
+                if winner == nil
+                    || (MergedState.rank(row.state), row.updatedAt)
+                        > (MergedState.rank(winner!.state), winner!.updatedAt)
+                {
                     winner = row
                 }
                 try cursor.advance()
             }
             guard let row = winner, !row.routed else { continue }
-            tally.add(state: row.state, quarantined: row.quarantined, errorKind: row.errorKind, count: 1,
-                      lastArrival: row.arrival, lastSeen: row.firstSeenAt)
+            tally.add(
+                state: row.state, quarantined: row.quarantined, errorKind: row.errorKind, count: 1,
+                lastArrival: row.arrival, lastSeen: row.firstSeenAt)
             tally.arrivalsPerDay[Tally.day(row.arrival), default: 0] += 1
         }
         return tally
@@ -207,11 +219,12 @@ public struct StateSummary: Sendable {
                 row = nil
                 return
             }
-            row = Row(uidl: Array((statement.text(0) ?? "").utf8),
-                      state: MessageState(rawValue: statement.text(1) ?? "") ?? .listed,
-                      quarantined: statement.int(2) != 0, routed: statement.int(3) != 0,
-                      errorKind: statement.text(4), arrival: statement.double(5), firstSeenAt: statement.double(6),
-                      updatedAt: statement.double(7))
+            row = Row(
+                uidl: Array((statement.text(0) ?? "").utf8),
+                state: MessageState(rawValue: statement.text(1) ?? "") ?? .listed,
+                quarantined: statement.int(2) != 0, routed: statement.int(3) != 0,
+                errorKind: statement.text(4), arrival: statement.double(5), firstSeenAt: statement.double(6),
+                updatedAt: statement.double(7))
         }
     }
 }

@@ -28,24 +28,32 @@ extension Store {
     /// deleted, truncated to 0 bytes or replaced by an empty database is such a state once opened.
     public func isBlank() throws -> Bool {
         try read { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 SELECT (SELECT count(*) FROM mailboxes) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM runs)
-                """).rows { $0.int(0) }.first == 0
+                """
+            ).rows { $0.int(0) }.first == 0
         }
     }
 
     /// Records what `adopt` found in the target: the row is delivered, with the file (or IMAP reference) the target
     /// holds and, where the target's copy could be read, its size and hash.
-    public func markAdopted(id: Int64, token: String, target: String, targetRef: String, size: Int?,
-                            sha256: String?) throws {
+    public func markAdopted(
+        id: Int64, token: String, target: String, targetRef: String, size: Int?,
+        sha256: String?
+    ) throws {
         let time = now()
         try write { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 UPDATE messages SET state = 'delivered', token = ?, target = ?, target_ref = ?, size = ?, sha256 = ?,
                 delivered_at = ?, updated_at = ?, last_error = NULL
                 WHERE id = ?
-                """).run([.text(token), .text(target), .text(targetRef), size.map { .int(Int64($0)) } ?? .null,
-                          sha256.map { .text($0) } ?? .null, .double(time), .double(time), .int(id)])
+                """
+            ).run([
+                .text(token), .text(target), .text(targetRef), size.map { .int(Int64($0)) } ?? .null,
+                sha256.map { .text($0) } ?? .null, .double(time), .double(time), .int(id),
+            ])
         }
     }
 }
@@ -62,11 +70,13 @@ extension Store {
     /// may have reached it; nil for a mailbox the state does not know.
     public func binding(key: String) throws -> (target: String, address: String?, deliveries: Int)? {
         try read { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 SELECT b.target, b.address, (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id
                     AND m.state IN ('delivered', 'delivering', 'removed'))
                 FROM mailboxes b WHERE b.key = ?
-                """).rows([.text(key)]) { ($0.text(0) ?? "", $0.text(1), Int($0.int(2))) }.first
+                """
+            ).rows([.text(key)]) { ($0.text(0) ?? "", $0.text(1), Int($0.int(2))) }.first
         }
     }
 

@@ -1,14 +1,16 @@
 import Foundation
-import Synchronization
 import MailCore
 import MailSystem
+import Synchronization
 
 extension Store {
     // MARK: - Mailboxes
 
     /// The id of the mailbox with this identity, creating its row on first sight.
-    public func registerMailbox(key: String, source: String, user: String, target: String,
-                                address: String?) throws -> Int64 {
+    public func registerMailbox(
+        key: String, source: String, user: String, target: String,
+        address: String?
+    ) throws -> Int64 {
         // Known and unchanged (every run after the first): nothing to write, so no commit.
         let known = try database.withLock { db in
             try db.prepare("SELECT id FROM mailboxes WHERE key = ? AND target = ? AND address IS ?")
@@ -17,11 +19,15 @@ extension Store {
         if let known { return known }
         let time = now()
         return try write { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 INSERT INTO mailboxes (key, source, user, target, address, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET target = excluded.target, address = excluded.address
-                """).run([.text(key), .text(source), .text(user), .text(target), address.map { .text($0) } ?? .null,
-                          .double(time)])
+                """
+            ).run([
+                .text(key), .text(source), .text(user), .text(target), address.map { .text($0) } ?? .null,
+                .double(time),
+            ])
             return try db.prepare("SELECT id FROM mailboxes WHERE key = ?").rows([.text(key)]) { $0.int(0) }.first!
         }
     }
@@ -31,31 +37,45 @@ extension Store {
     /// try is due.
     /// `known`: the UIDLs the caller already read (`knownSizes`), so they are not read twice per poll; when nil
     /// they are read here.
-    public func syncListing(mailbox: Int64, entries: [some ListedMessage],
-                            known: Set<String>? = nil) throws -> (work: [MessageRecord], new: Int) {
+    public func syncListing(
+        mailbox: Int64, entries: [some ListedMessage],
+        known: Set<String>? = nil
+    ) throws -> (work: [MessageRecord], new: Int) {
         let time = now()
         return try write { db in
-            let knownSet = try known ?? Set(db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
-                .rows([.int(mailbox)]) { $0.text(0) ?? "" })
-            let insert = try db.prepare("""
+            let knownSet =
+                try known
+                ?? Set(
+                    db.prepare("SELECT uidl FROM messages WHERE mailbox_id = ?")
+                        .rows([.int(mailbox)]) { $0.text(0) ?? "" })
+            let insert = try db.prepare(
+                """
                 INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
                 VALUES (?, ?, ?, 'listed', ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
                 """)
             var added = 0
             for entry in entries where !knownSet.contains(entry.uidl) {
-                try insert.run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time),
-                                .double(time)])
+                try insert.run([
+                    .int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time),
+                    .double(time),
+                ])
                 added += db.changes
             }
-            try db.prepare("""
+            try db.prepare(
+                """
                 UPDATE mailboxes SET last_poll_at = ?, server_count = ?, server_bytes = ? WHERE id = ?
-                """).run([.double(time), .int(Int64(entries.count)),
-                          .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox)])
-            let pending = try db.prepare("""
+                """
+            ).run([
+                .double(time), .int(Int64(entries.count)),
+                .int(Int64(entries.reduce(0) { $0 + $1.size })), .int(mailbox),
+            ])
+            let pending = try db.prepare(
+                """
                 SELECT \(Store.recordColumns) FROM messages
                 WHERE mailbox_id = ? AND state IN ('listed', 'deferred') AND parent_id IS NULL
                 AND (state = 'listed' OR coalesce(next_try_at, 0) <= ?)
-                """).rows([.int(mailbox), .double(time)], Store.record)
+                """
+            ).rows([.int(mailbox), .double(time)], Store.record)
             if pending.isEmpty { return ([], added) }
             let order = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.uidl, $0) })
             // Only what the server still has can be fetched; keep the server's order.
@@ -95,8 +115,10 @@ extension Store {
         let time = now()
         _ = submit { db in
             try db.prepare("UPDATE mailboxes SET last_login_at = ?, login_delay = ?, next_login_at = ? WHERE id = ?")
-                .run([.double(time), delay.map { .int(Int64($0)) } ?? .null,
-                      delay.map { .double(time + Double($0)) } ?? .null, .int(mailbox)])
+                .run([
+                    .double(time), delay.map { .int(Int64($0)) } ?? .null,
+                    delay.map { .double(time + Double($0)) } ?? .null, .int(mailbox),
+                ])
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import MailCore
 import MailSystem
+import Synchronization
 
 extension Store {
     // MARK: - Summaries
@@ -10,8 +10,10 @@ extension Store {
     public func counts(mailbox: Int64) throws -> [MessageState: Int] {
         try database.withLock { db in
             var result: [MessageState: Int] = [:]
-            for (state, count) in try db.prepare("SELECT state, count(*) FROM messages WHERE mailbox_id = ? AND parent_id IS NULL GROUP BY state")
-                .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
+            for (state, count) in try db.prepare(
+                "SELECT state, count(*) FROM messages WHERE mailbox_id = ? AND parent_id IS NULL GROUP BY state"
+            )
+            .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
                 if let s = MessageState(rawValue: state) { result[s] = count }
             }
             return result
@@ -33,10 +35,12 @@ extension Store {
     public func pruneRunSummaries(keep: Int, sparing current: String) throws -> Int {
         guard keep > 0 else { return 0 }
         return try write { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 UPDATE runs SET summary = NULL WHERE summary IS NOT NULL AND run_id != ?
                 AND run_id NOT IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)
-                """).run([.text(current), .int(Int64(keep))])
+                """
+            ).run([.text(current), .int(Int64(keep))])
             return db.changes
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import MailCore
 import MailSystem
+import Synchronization
 
 /// The state database: which messages of which mailbox are where. Safe to share between worker threads; every
 /// method is one short critical section, and every state change is committed (synchronous=FULL, WAL) before the
@@ -20,8 +20,9 @@ public final class Store: Sendable {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         }
         let db = try Database(path: path)
         try db.execute("PRAGMA journal_mode = WAL")
@@ -53,8 +54,10 @@ public final class Store: Sendable {
     static func migrate(_ db: Database) throws {
         let version = try db.prepare("PRAGMA user_version").rows { Int($0.int(0)) }.first ?? 0
         if version > Schema.currentVersion {
-            throw DatabaseError(code: 0, message: "state database \(db.path) has schema version \(version), newer "
-                + "than this mailferry knows (\(Schema.currentVersion)); use a newer mailferry")
+            throw DatabaseError(
+                code: 0,
+                message: "state database \(db.path) has schema version \(version), newer "
+                    + "than this mailferry knows (\(Schema.currentVersion)); use a newer mailferry")
         }
         for next in version..<Schema.currentVersion {
             try db.transaction {
@@ -79,27 +82,33 @@ public final class Store: Sendable {
     public func messageNeedingWork(mailbox: Int64, entry: some ListedMessage) throws -> MessageRecord? {
         let time = now()
         return try database.withLock { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 INSERT INTO messages (mailbox_id, uidl, listed_size, state, first_seen_at, updated_at)
                 VALUES (?, ?, ?, 'listed', ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
-                """).run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time), .double(time)])
-            return try db.prepare("""
+                """
+            ).run([.int(mailbox), .text(entry.uidl), .int(Int64(entry.size)), .double(time), .double(time)])
+            return try db.prepare(
+                """
                 SELECT \(Store.recordColumns) FROM messages WHERE mailbox_id = ? AND uidl = ?
                 AND (state = 'listed' OR (state = 'deferred' AND coalesce(next_try_at, 0) <= ?))
-                """).rows([.int(mailbox), .text(entry.uidl), .double(time)], Store.record).first
+                """
+            ).rows([.int(mailbox), .text(entry.uidl), .double(time)], Store.record).first
         }
     }
 
-    static let recordColumns = "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at, "
+    static let recordColumns =
+        "id, uidl, coalesce(listed_size, 0), state, token, target_ref, attempts, first_seen_at, "
         + "size, message_id, parent_id, address, date_header, target, attempt_address"
 
     static func record(_ row: Statement) -> MessageRecord {
-        MessageRecord(id: row.int(0), uidl: row.text(1) ?? "", listedSize: Int(row.int(2)),
-                      state: MessageState(rawValue: row.text(3) ?? "") ?? .listed, token: row.text(4),
-                      targetRef: row.text(5), attempts: Int(row.int(6)), firstSeenAt: row.double(7),
-                      size: row.isNull(8) ? nil : Int(row.int(8)), messageID: row.text(9),
-                      dateHeader: row.text(12), parentID: row.isNull(10) ? nil : row.int(10), address: row.text(11),
-                      attemptTarget: row.text(13), attemptAddress: row.text(14))
+        MessageRecord(
+            id: row.int(0), uidl: row.text(1) ?? "", listedSize: Int(row.int(2)),
+            state: MessageState(rawValue: row.text(3) ?? "") ?? .listed, token: row.text(4),
+            targetRef: row.text(5), attempts: Int(row.int(6)), firstSeenAt: row.double(7),
+            size: row.isNull(8) ? nil : Int(row.int(8)), messageID: row.text(9),
+            dateHeader: row.text(12), parentID: row.isNull(10) ? nil : row.int(10), address: row.text(11),
+            attemptTarget: row.text(13), attemptAddress: row.text(14))
     }
 
     /// The routed delivery of message `parent` to `address` (a catch-all mailbox's fan-out): created `listed` on
@@ -108,11 +117,15 @@ public final class Store: Sendable {
         let time = now()
         let uidl = "\(parent.uidl.prefix(60))>\(address)"
         return try database.withLock { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 INSERT INTO messages (mailbox_id, uidl, state, first_seen_at, updated_at, parent_id, address)
                 VALUES (?, ?, 'listed', ?, ?, ?, ?) ON CONFLICT (mailbox_id, uidl) DO NOTHING
-                """).run([.int(mailbox), .text(uidl), .double(parent.firstSeenAt), .double(time), .int(parent.id),
-                          .text(address)])
+                """
+            ).run([
+                .int(mailbox), .text(uidl), .double(parent.firstSeenAt), .double(time), .int(parent.id),
+                .text(address),
+            ])
             return try db.prepare("SELECT \(Store.recordColumns) FROM messages WHERE mailbox_id = ? AND uidl = ?")
                 .rows([.int(mailbox), .text(uidl)], Store.record).first!
         }
@@ -120,8 +133,9 @@ public final class Store: Sendable {
 
     /// Keeps what was recovered from the trace headers (and the routing decision) with the message.
     public func recordEnvelope(id: Int64, messageID: String?, dateHeader: String?, json: String) throws {
-        try update(id, "message_id = ?, date_header = ?, envelope = ?",
-                   [messageID.map { .text($0) } ?? .null, dateHeader.map { .text($0) } ?? .null, .text(json)])
+        try update(
+            id, "message_id = ?, date_header = ?, envelope = ?",
+            [messageID.map { .text($0) } ?? .null, dateHeader.map { .text($0) } ?? .null, .text(json)])
     }
 
     /// Rows a crash left between "delivering" and "delivered": to be reconciled with the target before any retry.
@@ -137,9 +151,11 @@ public final class Store: Sendable {
     /// holds it ("no new attempt before"); an attempt starts with it cleared (`markDeliveringLater`).
     public func holdInDoubt(id: Int64, until: Double) throws -> Double {
         try write { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 UPDATE messages SET next_try_at = coalesce(next_try_at, ?) WHERE id = ? AND state = 'delivering'
-                """).run([.double(until), .int(id)])
+                """
+            ).run([.double(until), .int(id)])
             return try db.prepare("SELECT coalesce(next_try_at, ?) FROM messages WHERE id = ?")
                 .rows([.double(until), .int(id)]) { $0.double(0) }.first ?? until
         }
@@ -157,18 +173,22 @@ public final class Store: Sendable {
     /// Only a copy whose UIDL is gone from the server counts (`isListed` false): two UIDLs listed at the same time
     /// are two messages the person has, even with identical bytes, and the target must hold both. The hash is the
     /// second line of defence for a UIDL that vanished (a renumbered maildrop), not a reason to drop a twin.
-    public func deliveredCopy(mailbox: Int64, sha256: String, excluding id: Int64,
-                              isListed: (String) -> Bool = { _ in false }) throws -> (id: Int64, uidl: String)? {
+    public func deliveredCopy(
+        mailbox: Int64, sha256: String, excluding id: Int64,
+        isListed: (String) -> Bool = { _ in false }
+    ) throws -> (id: Int64, uidl: String)? {
         // Written with OR, not IN: SQLite evaluates an IN list of more than two constants through a temporary table it
         // builds on every execution, and this runs once per message. The row's own routed deliveries (a catch-all
         // message fetched again after a crash) carry its bytes' hash: they are its progress, not another copy.
         try read { db in
             // A routed delivery's row stands for its parent, whose UIDL is the one the server lists.
-            try db.prepare("""
+            try db.prepare(
+                """
                 SELECT m.id, coalesce(p.uidl, m.uidl) FROM messages m LEFT JOIN messages p ON p.id = m.parent_id
                 WHERE m.mailbox_id = ? AND m.sha256 = ? AND m.id != ? AND coalesce(m.parent_id, 0) != ?
                 AND (m.state = 'delivered' OR m.state = 'delivering' OR m.state = 'removed') ORDER BY m.id
-                """).rows([.int(mailbox), .text(sha256), .int(id), .int(id)]) { row in
+                """
+            ).rows([.int(mailbox), .text(sha256), .int(id), .int(id)]) { row in
                 (id: row.int(0), uidl: row.text(1) ?? "")
             }.first { !isListed($0.uidl) }
         }
@@ -176,10 +196,14 @@ public final class Store: Sendable {
 
     /// The attempt, written and committed before the target is touched (write the attempt before the act), together
     /// with what was recovered of the envelope (one commit).
-    public func markDelivering(id: Int64, target: String, address: String? = nil, token: String, size: Int,
-                               sha256: String, envelope: EnvelopeColumns? = nil) throws {
-        try markDeliveringLater(id: id, target: target, address: address, token: token, size: size, sha256: sha256,
-                                envelope: envelope).wait()
+    public func markDelivering(
+        id: Int64, target: String, address: String? = nil, token: String, size: Int,
+        sha256: String, envelope: EnvelopeColumns? = nil
+    ) throws {
+        try markDeliveringLater(
+            id: id, target: target, address: address, token: token, size: size, sha256: sha256,
+            envelope: envelope
+        ).wait()
     }
 
     /// The same, queued for the next group commit without waiting: `wait()` on the result returns once it is
@@ -187,36 +211,48 @@ public final class Store: Sendable {
     /// (`Delivery.stagesUnseen`: nothing can land in the target before the checkpoint says it may have).
     /// `target` and `address` name where the attempt goes (the target and its mailbox), so a row left in doubt is
     /// settled there whatever the plan says later.
-    package func markDeliveringLater(id: Int64, target: String, address: String? = nil, token: String, size: Int,
-                             sha256: String, envelope: EnvelopeColumns? = nil) -> GroupCommit.Pending {
+    package func markDeliveringLater(
+        id: Int64, target: String, address: String? = nil, token: String, size: Int,
+        sha256: String, envelope: EnvelopeColumns? = nil
+    ) -> GroupCommit.Pending {
         let time = now()
-        let attempt: [Statement.Value] = [.text(target), address.map { .text($0) } ?? .null, .text(token),
-                                          .int(Int64(size)), .text(sha256), .double(time), .int(id)]
+        let attempt: [Statement.Value] = [
+            .text(target), address.map { .text($0) } ?? .null, .text(token),
+            .int(Int64(size)), .text(sha256), .double(time), .int(id),
+        ]
         return submit { db in
             guard let envelope else {
-                try db.prepare("""
+                try db.prepare(
+                    """
                     UPDATE messages SET state = 'delivering', target = ?, attempt_address = ?, token = ?, size = ?,
                     sha256 = ?, attempts = attempts + 1, next_try_at = NULL, updated_at = ? WHERE id = ?
-                    """).run(attempt)
+                    """
+                ).run(attempt)
                 return
             }
             // One statement, so the row and its indexes are written once.
-            let columns: [Statement.Value] = [envelope.messageID.map { .text($0) } ?? .null,
-                                              envelope.dateHeader.map { .text($0) } ?? .null, .text(envelope.json)]
+            let columns: [Statement.Value] = [
+                envelope.messageID.map { .text($0) } ?? .null,
+                envelope.dateHeader.map { .text($0) } ?? .null, .text(envelope.json),
+            ]
             guard let arrival = envelope.arrivalAt else {
-                try db.prepare("""
+                try db.prepare(
+                    """
                     UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, state = 'delivering', target = ?,
                     attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1, next_try_at = NULL,
                     updated_at = ? WHERE id = ?
-                    """).run(columns + attempt)
+                    """
+                ).run(columns + attempt)
                 return
             }
             // arrival_at given: the trigger (schema 7) leaves a changed arrival_at as it is.
-            try db.prepare("""
+            try db.prepare(
+                """
                 UPDATE messages SET message_id = ?, date_header = ?, envelope = ?, arrival_at = ?, state = 'delivering',
                 target = ?, attempt_address = ?, token = ?, size = ?, sha256 = ?, attempts = attempts + 1,
                 next_try_at = NULL, updated_at = ? WHERE id = ?
-                """).run(columns + [.double(arrival)] + attempt)
+                """
+            ).run(columns + [.double(arrival)] + attempt)
         }
     }
 
@@ -231,10 +267,12 @@ public final class Store: Sendable {
     package func markDeliveredLater(id: Int64, targetRef: String) -> GroupCommit.Pending {
         let time = now()
         return submit { db in
-            try db.prepare("""
+            try db.prepare(
+                """
                 UPDATE messages SET state = 'delivered', target_ref = ?, delivered_at = ?, error_kind = NULL,
                 last_error = NULL, next_try_at = NULL, updated_at = ? WHERE id = ?
-                """).run([.text(targetRef), .double(time), .double(time), .int(id)])
+                """
+            ).run([.text(targetRef), .double(time), .double(time), .int(id)])
         }
     }
 
@@ -255,7 +293,8 @@ public final class Store: Sendable {
             self.dateHeader = dateHeader
             self.json = json
             if let seconds = arrival?.timeIntervalSince1970, seconds >= 0, seconds < 253_402_300_800,
-               seconds.rounded(.down) == seconds {
+                seconds.rounded(.down) == seconds
+            {
                 arrivalAt = seconds
             }
         }
@@ -267,15 +306,18 @@ public final class Store: Sendable {
     }
 
     public func markDuplicate(id: Int64, of original: Int64, size: Int, sha256: String) throws {
-        try update(id, "state = 'duplicate', duplicate_of = ?, size = ?, sha256 = ?",
-                   [.int(original), .int(Int64(size)), .text(sha256)])
+        try update(
+            id, "state = 'duplicate', duplicate_of = ?, size = ?, sha256 = ?",
+            [.int(original), .int(Int64(size)), .text(sha256)])
     }
 
     /// A transient failure: try again after `retryAt`.
     public func markDeferred(id: Int64, kind: FailureKind, error: String, retryAt: Double, countAttempt: Bool) throws {
-        try update(id, "state = 'deferred', error_kind = ?, last_error = ?, next_try_at = ?"
-                   + (countAttempt ? ", attempts = attempts + 1" : ""),
-                   [.text(kind.rawValue), .text(error), .double(retryAt)])
+        try update(
+            id,
+            "state = 'deferred', error_kind = ?, last_error = ?, next_try_at = ?"
+                + (countAttempt ? ", attempts = attempts + 1" : ""),
+            [.text(kind.rawValue), .text(error), .double(retryAt)])
     }
 
     /// A retrieval of this message broke its POP3 session (the connection dropped, stalled or crawled in the middle
@@ -289,63 +331,9 @@ public final class Store: Sendable {
     /// A message that failed `attempts` times is set aside: state failed, flagged quarantined, with its reason;
     /// the run goes on with the others. It stays on the server.
     public func markQuarantined(id: Int64, kind: FailureKind, error: String) throws {
-        try update(id, "state = 'failed', quarantined = 1, error_kind = ?, last_error = ?",
-                   [.text(kind.rawValue), .text(error)])
-    }
-
-    /// Every UIDL ever recorded for the mailbox, with its LIST size.
-    public func knownSizes(mailbox: Int64) throws -> [String: Int] {
-        try database.withLock { db in
-            var sizes: [String: Int] = [:]
-            for (uidl, size) in try db.prepare("SELECT uidl, coalesce(listed_size, -1) FROM messages WHERE mailbox_id = ? AND parent_id IS NULL")
-                .rows([.int(mailbox)], { ($0.text(0) ?? "", Int($0.int(1))) }) {
-                sizes[uidl] = size
-            }
-            return sizes
-        }
-    }
-
-    /// UIDLs that need no more work (delivered, duplicate, failed, removed): what `route --dry-run` skips.
-    public func settledUIDLs(mailbox: Int64) throws -> Set<String> {
-        try database.withLock { db in
-            Set(try db.prepare("""
-                SELECT uidl FROM messages WHERE mailbox_id = ? AND parent_id IS NULL
-                AND state IN ('delivered', 'duplicate', 'failed', 'removed')
-                """).rows([.int(mailbox)]) { $0.text(0) ?? "" })
-        }
-    }
-
-    /// The id of a mailbox already known to the store, without creating it.
-    public func mailboxID(key: String) throws -> Int64? {
-        try database.withLock { db in
-            try db.prepare("SELECT id FROM mailboxes WHERE key = ?").rows([.text(key)]) { $0.int(0) }.first
-        }
-    }
-
-    /// UIDLs whose every delivery is confirmed (delivered, or a duplicate of a delivered message) at least
-    /// `before` (unix time): what a retention policy may delete at the source.
-    public func removable(mailbox: Int64, deliveredBefore before: Double) throws -> Set<String> {
-        try database.withLock { db in
-            Set(try db.prepare("""
-                SELECT m.uidl FROM messages m LEFT JOIN messages o ON o.id = m.duplicate_of
-                WHERE m.mailbox_id = ? AND (
-                    (m.state = 'delivered' AND m.delivered_at <= ?)
-                    OR (m.state = 'duplicate' AND o.state IN ('delivered', 'removed') AND coalesce(o.delivered_at, 0) <= ?))
-                """).rows([.int(mailbox), .double(before), .double(before)]) { $0.text(0) ?? "" })
-        }
-    }
-
-    /// The server confirmed the deletion (QUIT after DELE).
-    public func markRemoved(mailbox: Int64, uidls: [String]) throws {
-        let time = now()
-        try database.withLock { db in
-            try db.transaction {
-                let statement = try db.prepare("""
-                    UPDATE messages SET state = 'removed', removed_at = ?, updated_at = ? WHERE mailbox_id = ? AND uidl = ?
-                    """)
-                for uidl in uidls { try statement.run([.double(time), .double(time), .int(mailbox), .text(uidl)]) }
-            }
-        }
+        try update(
+            id, "state = 'failed', quarantined = 1, error_kind = ?, last_error = ?",
+            [.text(kind.rawValue), .text(error)])
     }
 
     /// A permanent failure: the message stays on the server, and the report names it.

@@ -21,8 +21,10 @@ package enum CommandRunner {
 
     /// `NAME=value` for the base variables and the `names` the plan passes on (`env: ["VAULT_ADDR"]`), those that
     /// are set; a named variable that is not set is left out, like any unset variable.
-    package static func environment(passing names: [String],
-                            from source: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+    package static func environment(
+        passing names: [String],
+        from source: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String] {
         var result: [String] = []
         var seen = Set<String>()
         for name in baseVariables + names where seen.insert(name).inserted {
@@ -47,8 +49,10 @@ package enum CommandRunner {
     /// nil: mailferry's own) and no other open file: whatever mailferry has open (the state database, sockets to
     /// servers, a spool file) is closed in the child. Returns stdout; more than `limit` bytes is an error, and the
     /// program is killed.
-    package static func capture(_ argv: [String], environment: [String]? = nil, timeout: Double = 30,
-                        limit: Int = 64 * 1024) throws -> [UInt8] {
+    package static func capture(
+        _ argv: [String], environment: [String]? = nil, timeout: Double = 30,
+        limit: Int = 64 * 1024
+    ) throws -> [UInt8] {
         guard let program = argv.first, !program.isEmpty else { throw Failure(description: "empty command") }
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw Failure(description: "pipe: \(errnoText())") }
@@ -65,8 +69,9 @@ package enum CommandRunner {
         // Close every other descriptor in the child, whether or not its opener set FD_CLOEXEC.
         guard let addCloseFrom, addCloseFrom(&actions, 3) == 0 else {
             close(pipeFDs[1])
-            throw Failure(description: "cannot run \(program): this C library cannot close inherited files "
-                + "(posix_spawn_file_actions_addclosefrom_np needs glibc 2.34)")
+            throw Failure(
+                description: "cannot run \(program): this C library cannot close inherited files "
+                    + "(posix_spawn_file_actions_addclosefrom_np needs glibc 2.34)")
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -81,11 +86,12 @@ package enum CommandRunner {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
+        defer { for pointer in cArgs { free(pointer) } }
         let cEnvironment = environment.map { $0.map { strdup($0) } + [nil] }
-        defer { cEnvironment?.forEach { free($0) } }
+        defer { for pointer in cEnvironment ?? [] { free(pointer) } }
         var pid: pid_t = 0
-        let rc = cEnvironment.map { posix_spawnp(&pid, program, &actions, &attributes, cArgs, $0) }
+        let rc =
+            cEnvironment.map { posix_spawnp(&pid, program, &actions, &attributes, cArgs, $0) }
             ?? posix_spawnp(&pid, program, &actions, &attributes, cArgs, environ)
         close(pipeFDs[1])
         guard rc == 0 else { throw Failure(description: "cannot run \(program): \(errnoText(rc))") }
@@ -124,8 +130,10 @@ package enum CommandRunner {
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
-            throw Failure(description: exited ? "\(program) exited with status \(code)"
-                                              : "\(program) was killed by signal \(status & 0x7f)")
+            throw Failure(
+                description: exited
+                    ? "\(program) exited with status \(code)"
+                    : "\(program) was killed by signal \(status & 0x7f)")
         }
         return output
     }

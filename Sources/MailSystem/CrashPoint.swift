@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Synchronization
 import MailCore
+import Synchronization
 
 /// Named places where a test can make the process die at once, as if killed: `MAILFERRY_CRASH_AT=name` kills at
 /// the first hit, `name@N` at the N-th. Off (one environment lookup at start) unless the variable is set.

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Synchronization
 import MailCore
+import Synchronization
 
 /// A named file-system call a test makes fail with EIO, as a failing disk (or an NFS server that lost a write-back)
 /// does: `MAILFERRY_FAIL_AT=name` fails the first call of that name, `name@N` the N-th; the call is not made (a
@@ -57,8 +57,10 @@ package enum DurableIO {
         return Glibc.close(fd)
     }
 
-    package static func renameat(_ fromFolder: Int32, _ from: String, _ toFolder: Int32, _ to: String, _ call: String,
-                         _ fault: FaultPoint?) -> Int32 {
+    package static func renameat(
+        _ fromFolder: Int32, _ from: String, _ toFolder: Int32, _ to: String, _ call: String,
+        _ fault: FaultPoint?
+    ) -> Int32 {
         if let fault, fault.fails(call) { return failing() }
         return Glibc.renameat(fromFolder, from, toFolder, to)
     }

@@ -49,12 +49,13 @@ public enum ProcessHygiene {
         let limit = coreLimit
         func text(_ value: UInt64) -> String { value == .max ? "unlimited" : "\(value)" }
         let limits = limit.soft == limit.hard ? text(limit.soft) : "\(text(limit.soft)) (hard \(text(limit.hard)))"
-        let dumpableText = switch dumpable {
-        case 0?: "not dumpable"
-        case 1?: "dumpable"
-        case 2?: "dumpable by root"
-        default: "dumpable: unknown"
-        }
+        let dumpableText =
+            switch dumpable {
+            case 0?: "not dumpable"
+            case 1?: "dumpable"
+            case 2?: "dumpable by root"
+            default: "dumpable: unknown"
+            }
         return "process: core dumps " + (coreDumpsOff ? "off" : "ON") + " (\(dumpableText), core file size limit "
             + "\(limits))"
     }

@@ -1,6 +1,6 @@
 import Glibc
-import Synchronization
 import MailCore
+import Synchronization
 
 /// SIGINT/SIGTERM, as a flag every layer may read: the runner stops taking new messages, and a socket waiting
 /// for a server gives up once the stop's short grace is over instead of sitting out its timeout.

@@ -2,10 +2,10 @@ import COpenSSL
 import Foundation
 import Glibc
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// The raw ceiling: a plain POP3S client that logs in, LISTs and RETRs every message pipelined `depth` deep, and
 /// throws the bytes away. No parsing beyond counting the ".CRLF" terminators (RFC 1939 §3), no spool, no delivery:
@@ -93,7 +93,8 @@ final class RawPOP3 {
                 let bytes = base.assumingMemoryBound(to: UInt8.self)
                 var at = from
                 while seen + newly < count, at + 5 <= raw.count,
-                      let hit = memchr(base + at, 13, raw.count - at - 4) {
+                    let hit = memchr(base + at, 13, raw.count - at - 4)
+                {
                     at = base.distance(to: UnsafeRawPointer(hit))
                     if bytes[at + 1] == 10 && bytes[at + 2] == 46 && bytes[at + 3] == 13 && bytes[at + 4] == 10 {
                         at += 5

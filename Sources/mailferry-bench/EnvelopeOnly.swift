@@ -1,10 +1,10 @@
 import Foundation
+import MailCore
 import MailFerry
 import MailFerryLab
-import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// `--envelope-only N`: the CPU cost of envelope recovery alone, in this process (no lab, no peers): the headers of
 /// N bench-corpus messages are parsed once, then their envelopes are recovered (with a trust boundary, as a plan
@@ -14,8 +14,9 @@ enum EnvelopeOnly {
     static func measure(messages: Int) -> String {
         let blocks = Corpus.benchMailbox(user: "u01", domain: "wingtip.example", count: messages, seed: 1, bigEvery: 0)
             .map { HeaderBlock(parsing: Array($0.prefix(HeaderBlock.Limits.default.readBytes))) }
-        let recovery = EnvelopeRecovery(trustedHosts: ["mail.wingtip.example", "mx1.wingtip.example"],
-                                        localDomains: ["wingtip.example"])
+        let recovery = EnvelopeRecovery(
+            trustedHosts: ["mail.wingtip.example", "mx1.wingtip.example"],
+            localDomains: ["wingtip.example"])
         let firstSeen = Date(timeIntervalSince1970: 1_900_000_000)
         var best = Double.infinity
         var checksum = 0
@@ -25,14 +26,16 @@ enum EnvelopeOnly {
             let round = Date()
             for block in blocks {
                 let envelope = recovery.recover(block, firstSeen: firstSeen)
-                checksum &+= envelope.recipients.count &+ envelope.notes.count
+                checksum &+=
+                    envelope.recipients.count &+ envelope.notes.count
                     &+ Int(envelope.arrival.timeIntervalSince1970)
             }
             best = min(best, Date().timeIntervalSince(round))
         }
         let perMessage = best / Double(blocks.count) * 1_000_000
-        return String(format: "envelope recovery: %.2f µs per message (best round of %d messages)", perMessage,
-                      blocks.count) + "; results \(fingerprint(blocks, recovery, firstSeen)) \(checksum)"
+        return String(
+            format: "envelope recovery: %.2f µs per message (best round of %d messages)", perMessage,
+            blocks.count) + "; results \(fingerprint(blocks, recovery, firstSeen)) \(checksum)"
     }
 
     /// FNV-1a over the JSON of every recovered envelope: equal before and after a change to recovery when the

@@ -1,11 +1,11 @@
 import Foundation
 import Glibc
-import MailFerryLab
 import MailCore
+import MailFerry
+import MailFerryLab
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
@@ -43,14 +43,16 @@ enum Measure {
         }
         let seconds = Date().timeIntervalSince(started)
         let status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
-        return Measurement(seconds: seconds, peakRSSKiB: peak, status: status, stdout: child.stdout,
-                           stderr: child.stderr)
+        return Measurement(
+            seconds: seconds, peakRSSKiB: peak, status: status, stdout: child.stdout,
+            stderr: child.stderr)
     }
 
     /// VmHWM of a running process, in KiB (0 once it has exited).
     static func highWaterMark(_ pid: pid_t) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 

@@ -1,10 +1,10 @@
 import CSQLite
 import Foundation
-import MailFerry
 import MailCore
+import MailFerry
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// `--state-rows N,…`: what `mailferry status` and the dashboard refresh every run ends with (`status --html`
 /// writes the same page) cost over a state database of N message rows, without a lab: the rows are written through
@@ -17,7 +17,8 @@ enum StateRows {
         try FileManager.default.createDirectory(atPath: work + "/jobs", withIntermediateDirectories: true)
         let users = (0..<mailboxes).map { String(format: "u%03d", $0) }
         let plan = work + "/jobs/rows.json5"
-        try Data("""
+        try Data(
+            """
             {
               plan: "rows",
               transition: { start: "2026-11-01", cutover: "2026-12-15", end: "2027-02-01" },
@@ -26,7 +27,8 @@ enum StateRows {
               defaults: { source: "isp", target: "archive", mailbox: "{user}@contoso.example" },
               mailboxes: [ \(users.map { "{ user: \"\($0)\", password: { env: \"UNUSED\" } }" }.joined(separator: ", ")) ],
             }
-            """.utf8).write(to: URL(fileURLWithPath: plan))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: plan))
         let statePath = work + "/state/rows.sqlite"
         let seeded = Date()
         try seed(statePath: statePath, rows: rows, mailboxes: mailboxes)
@@ -35,15 +37,19 @@ enum StateRows {
         var result: [Row] = []
         // The first status brings an older database's schema up to date (as the first run would); then measured.
         _ = try Measure.run(mailferry, ["status", plan])
-        for (name, arguments) in [("mailferry status", ["status", plan]),
-                                  ("dashboard refresh (status --html)", ["status", plan, "--html"])] {
+        for (name, arguments) in [
+            ("mailferry status", ["status", plan]),
+            ("dashboard refresh (status --html)", ["status", plan, "--html"]),
+        ] {
             var best: (seconds: Double, kib: Int)?
             for _ in 0..<3 {
                 let m = try timed(mailferry, arguments)
                 if best == nil || m.seconds < best!.seconds { best = m }
             }
-            result.append(Row(tool: name, run: "\(rows) rows", messages: 0, bytes: 0, seconds: best!.seconds,
-                              rssKiB: best!.kib, verdict: "\(mailboxes) mailboxes, best of 3"))
+            result.append(
+                Row(
+                    tool: name, run: "\(rows) rows", messages: 0, bytes: 0, seconds: best!.seconds,
+                    rssKiB: best!.kib, verdict: "\(mailboxes) mailboxes, best of 3"))
         }
         return result
     }
@@ -56,16 +62,22 @@ enum StateRows {
         let users = (0..<mailboxes).map { String(format: "u%03d", $0) }
         let store = try Store(path: statePath)
         for (index, user) in users.enumerated() {
-            let id = try store.registerMailbox(key: "isp/\(user)", source: "isp", user: user, target: "archive",
-                                               address: "\(user)@contoso.example")
+            let id = try store.registerMailbox(
+                key: "isp/\(user)", source: "isp", user: user, target: "archive",
+                address: "\(user)@contoso.example")
             let count = rows / mailboxes + (index < rows % mailboxes ? 1 : 0)
-            let entries = (0..<count).map { POP3Entry(number: $0 + 1, uidl: String(format: "%08X%08X", index, $0),
-                                                      size: 8_000) }
+            let entries = (0..<count).map {
+                POP3Entry(
+                    number: $0 + 1, uidl: String(format: "%08X%08X", index, $0),
+                    size: 8_000)
+            }
             _ = try store.syncListing(mailbox: id, entries: entries)
         }
         // 95% delivered, the rest spread over the other states; arrivals over 90 days from 2026-11-01, with an
         // envelope about as long as a recovered one.
-        try exec(statePath, """
+        try exec(
+            statePath,
+            """
             BEGIN;
             UPDATE messages SET
               state = CASE id % 100 WHEN 95 THEN 'listed' WHEN 96 THEN 'deferred' WHEN 97 THEN 'failed'
@@ -94,7 +106,9 @@ enum StateRows {
             return (m.seconds, m.peakRSSKiB)
         }
         let m = try Measure.run("/usr/bin/time", ["-f", "mailferry-bench-rss %M"] + [executable] + arguments)
-        guard m.status == 0 else { throw BenchError("\(arguments.joined(separator: " ")) exited \(m.status)\n\(m.stderr)") }
+        guard m.status == 0 else {
+            throw BenchError("\(arguments.joined(separator: " ")) exited \(m.status)\n\(m.stderr)")
+        }
         let line = m.stderr.split(separator: "\n").last { $0.hasPrefix("mailferry-bench-rss ") }
         return (m.seconds, Int(line?.split(separator: " ").last ?? "") ?? 0)
     }

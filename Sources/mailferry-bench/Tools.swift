@@ -1,10 +1,10 @@
 import Foundation
-import MailFerryLab
 import MailCore
+import MailFerry
+import MailFerryLab
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// Writes the configuration of each tool for the same lab and mailboxes.
 struct Setup {
@@ -16,8 +16,9 @@ struct Setup {
     var sortedUsers: [String] { users.keys.sorted() }
 
     func write(_ path: String, _ text: String, mode: Int = 0o600) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         chmod(path, mode_t(mode))
     }
@@ -30,17 +31,21 @@ struct Setup {
         for user in users {
             try write("\(workspace)/secrets/\(user)", self.users[user]! + "\n")
             let address = imap ? "\(user)-mf@contoso.example" : "\(user)@contoso.example"
-            mailboxes.append("    { user: \"\(user)\", password: { file: \"secrets/\(user)\" }, mailbox: \"\(address)\" },")
+            mailboxes.append(
+                "    { user: \"\(user)\", password: { file: \"secrets/\(user)\" }, mailbox: \"\(address)\" },")
         }
         try write("\(workspace)/secrets/admin", DovecotLab.masterPassword + "\n")
-        let target = imap
+        let target =
+            imap
             ? """
-              { kind: "imap", host: "127.0.0.1", port: \(lab.ports.imaps), tls: "implicit", caFile: "\(lab.caFile.path)",
-                user: "\(DovecotLab.masterUser)", password: { file: "secrets/admin" }, authorize: "{mailbox}" }
-              """
+            { kind: "imap", host: "127.0.0.1", port: \(lab.ports.imaps), tls: "implicit", caFile: "\(lab.caFile.path)",
+              user: "\(DovecotLab.masterUser)", password: { file: "secrets/admin" }, authorize: "{mailbox}" }
+            """
             : #"{ kind: "maildir", path: "target/{mailbox}" }"#
         let plan = "\(workspace)/jobs/bench.json5"
-        try write(plan, """
+        try write(
+            plan,
+            """
             {
               plan: "bench",
               parallel: \(parallel),
@@ -100,7 +105,9 @@ struct Setup {
                 }
             }
             let rc = "\(dir)/rc-\(user)"
-            try write(rc, """
+            try write(
+                rc,
+                """
                 [retriever]
                 type = SimplePOP3SSLRetriever
                 server = 127.0.0.1

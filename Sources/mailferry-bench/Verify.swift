@@ -1,11 +1,11 @@
 import COpenSSL
 import Foundation
-import MailFerryLab
 import MailCore
+import MailFerry
+import MailFerryLab
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
 
 /// SHA-256 of some bytes, as a hashable value.
 struct Digest: Hashable {
@@ -83,8 +83,10 @@ enum Verify {
 
     /// Trace fields delivery agents put on top of a message (Dovecot LMTP: Return-Path, Delivered-To, Received;
     /// fetchmail: Received; getmail: Delivered-To, Received, Return-Path unless turned off).
-    static let traceFields: Set<String> = ["return-path", "delivered-to", "received", "x-original-to", "status",
-                                           "x-getmail-retrieved-from-mailbox"]
+    static let traceFields: Set<String> = [
+        "return-path", "delivered-to", "received", "x-original-to", "status",
+        "x-getmail-retrieved-from-mailbox",
+    ]
 
     static func files(in maildirs: [String]) -> [String] {
         var paths: [String] = []

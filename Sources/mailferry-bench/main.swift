@@ -1,12 +1,12 @@
 import Foundation
 import Glibc
-import MailFerryLab
-import Synchronization
 import MailCore
+import MailFerry
+import MailFerryLab
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
-import MailFerry
+import Synchronization
 
 // mailferry-bench: mailferry against fetchmail, getmail6 and a raw pipelined RETR ceiling, on one private Dovecot,
 // in one run. Not a test: it prints numbers. `scripts/bench` installs the peers, builds in release mode and runs it.
@@ -105,13 +105,17 @@ func which(_ name: String) -> String? {
 
 func benchmark(_ options: Options) throws -> [Row] {
     var users: [String: String] = [:]
-    for index in 1...options.mailboxes { users[String(format: "u%02d", index)] = "pw-\(index)-\(UInt32.random(in: 0...UInt32.max))" }
+    for index in 1...options.mailboxes {
+        users[String(format: "u%02d", index)] = "pw-\(index)-\(UInt32.random(in: 0...UInt32.max))"
+    }
     var labUsers = users
     for user in users.keys {
         labUsers["\(user)-mf"] = "unused-\(UUID().uuidString.prefix(8))"
         labUsers["\(user)-fm"] = "unused-\(UUID().uuidString.prefix(8))"
     }
-    if options.hugeMiB > 0 && options.tools.contains("huge") { labUsers["huge"] = "pw-huge-\(UInt32.random(in: 0...UInt32.max))" }
+    if options.hugeMiB > 0 && options.tools.contains("huge") {
+        labUsers["huge"] = "pw-huge-\(UInt32.random(in: 0...UInt32.max))"
+    }
     let work = NSTemporaryDirectory() + "mailferry-bench-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     let lab = try DovecotLab.start(users: labUsers)
@@ -129,15 +133,17 @@ func benchmark(_ options: Options) throws -> [Row] {
     log("seeding \(options.mailboxes) × \(options.messages) messages")
     var expected = Expected()
     for (index, user) in setup.sortedUsers.enumerated() {
-        let messages = Corpus.benchMailbox(user: user, domain: "wingtip.example", count: options.messages,
-                                           seed: UInt64(index + 1))
+        let messages = Corpus.benchMailbox(
+            user: user, domain: "wingtip.example", count: options.messages,
+            seed: UInt64(index + 1))
         for message in messages { expected.add(message) }
         try lab.seed(user: user, messages: messages)
     }
     log("seeded \(expected.count) messages, \(expected.bytes / 1_048_576) MiB as served")
     var rows: [Row] = []
     func row(_ tool: String, _ run: String, _ m: Measurement, _ verdict: Verdict, initial: Bool) -> Row {
-        Row(tool: tool, run: run, messages: initial ? expected.count : 0, bytes: initial ? expected.bytes : 0,
+        Row(
+            tool: tool, run: run, messages: initial ? expected.count : 0, bytes: initial ? expected.bytes : 0,
             seconds: m.seconds, rssKiB: m.peakRSSKiB, verdict: verdict.text)
     }
     func require(_ m: Measurement, _ what: String, okay: Set<Int32> = [0]) throws {
@@ -148,35 +154,38 @@ func benchmark(_ options: Options) throws -> [Row] {
 
     // The raw ceiling: same TLS, same parallelism, RETR pipelined 16 deep, bytes thrown away.
     if options.tools.contains("ceiling") {
-    log("raw ceiling")
-    let ceilingBytes = Mutex(0)
-    let ceilingMessages = Mutex(0)
-    let failures = Mutex<[String]>([])
-    let queue = Mutex(setup.sortedUsers)
-    let passwords = users
-    let ceilingSeconds = Measure.inProcess {
-        let threads = (0..<options.parallel).map { _ in
-            Thread {
-                while let user = queue.withLock({ $0.popLast() }) {
-                    do {
-                        let (count, bytes) = try Ceiling.mailbox(port: lab.ports.pop3s, caFile: lab.caFile.path,
-                                                                 user: user, password: passwords[user]!, depth: 16)
-                        ceilingMessages.withLock { $0 += count }
-                        ceilingBytes.withLock { $0 += bytes }
-                    } catch {
-                        failures.withLock { $0.append("\(user): \(error)") }
+        log("raw ceiling")
+        let ceilingBytes = Mutex(0)
+        let ceilingMessages = Mutex(0)
+        let failures = Mutex<[String]>([])
+        let queue = Mutex(setup.sortedUsers)
+        let passwords = users
+        let ceilingSeconds = Measure.inProcess {
+            let threads = (0..<options.parallel).map { _ in
+                Thread {
+                    while let user = queue.withLock({ $0.popLast() }) {
+                        do {
+                            let (count, bytes) = try Ceiling.mailbox(
+                                port: lab.ports.pop3s, caFile: lab.caFile.path,
+                                user: user, password: passwords[user]!, depth: 16)
+                            ceilingMessages.withLock { $0 += count }
+                            ceilingBytes.withLock { $0 += bytes }
+                        } catch {
+                            failures.withLock { $0.append("\(user): \(error)") }
+                        }
                     }
                 }
             }
+            for thread in threads { thread.start() }
+            while !threads.allSatisfy(\.isFinished) { usleep(1_000) }
         }
-        for thread in threads { thread.start() }
-        while !threads.allSatisfy(\.isFinished) { usleep(1_000) }
-    }
-    if let failure = failures.withLock({ $0.first }) { throw BenchError(failure) }
-    let read = ceilingMessages.withLock { $0 }
-    rows.append(Row(tool: "raw RETR ceiling (16 deep)", run: "initial", messages: read, bytes: expected.bytes,
-                    seconds: ceilingSeconds, rssKiB: nil,
-                    verdict: read == expected.count ? "\(read) read" : "\(read) of \(expected.count) read"))
+        if let failure = failures.withLock({ $0.first }) { throw BenchError(failure) }
+        let read = ceilingMessages.withLock { $0 }
+        rows.append(
+            Row(
+                tool: "raw RETR ceiling (16 deep)", run: "initial", messages: read, bytes: expected.bytes,
+                seconds: ceilingSeconds, rssKiB: nil,
+                verdict: read == expected.count ? "\(read) read" : "\(read) of \(expected.count) read"))
     }
 
     // mailferry into Maildir, then into IMAP.
@@ -237,8 +246,10 @@ func benchmark(_ options: Options) throws -> [Row] {
         var huge = Expected()
         // The attachment is base64 (4/3 of its raw size): aim at the message size asked for.
         var messages = Corpus.benchMailbox(user: "huge", domain: "wingtip.example", count: 20, seed: 99)
-        messages.insert(Corpus.hugeMessage(user: "huge", domain: "wingtip.example",
-                                           attachmentBytes: options.hugeMiB * 1_048_576 * 3 / 4), at: 10)
+        messages.insert(
+            Corpus.hugeMessage(
+                user: "huge", domain: "wingtip.example",
+                attachmentBytes: options.hugeMiB * 1_048_576 * 3 / 4), at: 10)
         for message in messages { huge.add(message) }
         try lab.seed(user: "huge", messages: messages)
         messages = []
@@ -246,11 +257,14 @@ func benchmark(_ options: Options) throws -> [Row] {
         let plan = try hugeSetup.mailferryPlan("mailferry-huge", users: ["huge"], imap: false, parallel: 1)
         let run = try Measure.run(options.mailferry, ["run", plan, "--quiet"])
         try require(run, "mailferry (huge)")
-        let verdict = Verify.check(hugeSetup.mailferryMaildirs("mailferry-huge", users: ["huge"]), against: huge,
-                                   form: .retr)
-        rows.append(Row(tool: "mailferry → Maildir, \(options.hugeMiB) MiB message", run: "initial",
-                        messages: huge.count, bytes: huge.bytes, seconds: run.seconds, rssKiB: run.peakRSSKiB,
-                        verdict: verdict.text))
+        let verdict = Verify.check(
+            hugeSetup.mailferryMaildirs("mailferry-huge", users: ["huge"]), against: huge,
+            form: .retr)
+        rows.append(
+            Row(
+                tool: "mailferry → Maildir, \(options.hugeMiB) MiB message", run: "initial",
+                messages: huge.count, bytes: huge.bytes, seconds: run.seconds, rssKiB: run.peakRSSKiB,
+                verdict: verdict.text))
     }
     return rows
 }
@@ -262,19 +276,25 @@ func table(_ rows: [Row], options: Options) -> String {
         let space = String(repeating: " ", count: width - count)
         return right ? space + text : text + space
     }
-    var out = "mailferry-bench: \(options.mailboxes) mailboxes × \(options.messages) messages over POP3S (Dovecot "
+    var out =
+        "mailferry-bench: \(options.mailboxes) mailboxes × \(options.messages) messages over POP3S (Dovecot "
         + "on 127.0.0.1), parallel \(options.parallel); load before: \(loadAverage())\n\n"
-    let header = [pad("tool", 40), pad("run", 12), pad("msgs", 6, right: true), pad("seconds", 8, right: true),
-                  pad("msg/s", 7, right: true), pad("MB/s", 7, right: true), pad("peak RSS", 9, right: true),
-                  "  output"]
+    let header = [
+        pad("tool", 40), pad("run", 12), pad("msgs", 6, right: true), pad("seconds", 8, right: true),
+        pad("msg/s", 7, right: true), pad("MB/s", 7, right: true), pad("peak RSS", 9, right: true),
+        "  output",
+    ]
     out += header.joined(separator: " ") + "\n"
     for row in rows {
         let rate = row.messages > 0 ? String(format: "%.0f", Double(row.messages) / row.seconds) : "–"
         let mbps = row.bytes > 0 ? String(format: "%.1f", Double(row.bytes) / 1_000_000 / row.seconds) : "–"
         let rss = row.rssKiB.map { String(format: "%.1f MiB", Double($0) / 1024) } ?? "–"
-        out += [pad(row.tool, 40), pad(row.run, 12), pad("\(row.messages)", 6, right: true),
+        out +=
+            [
+                pad(row.tool, 40), pad(row.run, 12), pad("\(row.messages)", 6, right: true),
                 pad(String(format: "%.2f", row.seconds), 8, right: true), pad(rate, 7, right: true),
-                pad(mbps, 7, right: true), pad(rss, 9, right: true), "  " + row.verdict].joined(separator: " ") + "\n"
+                pad(mbps, 7, right: true), pad(rss, 9, right: true), "  " + row.verdict,
+            ].joined(separator: " ") + "\n"
     }
     func find(_ prefix: String, _ run: String) -> Row? {
         rows.first { $0.tool.hasPrefix(prefix) && $0.run == run }
@@ -285,7 +305,10 @@ func table(_ rows: [Row], options: Options) -> String {
         guard let mine = rows.first(where: { $0.tool == tool && $0.run == "initial" }) else { continue }
         var parts: [String] = []
         let rate = Double(mine.messages) / mine.seconds
-        if let ceiling { parts.append(String(format: "%.0f%% of the raw ceiling", 100 * rate / (Double(ceiling.messages) / ceiling.seconds))) }
+        if let ceiling {
+            parts.append(
+                String(format: "%.0f%% of the raw ceiling", 100 * rate / (Double(ceiling.messages) / ceiling.seconds)))
+        }
         for peer in ["fetchmail", "getmail6"] {
             if let other = find(peer, "initial") {
                 parts.append(String(format: "%.1f× %@", rate / (Double(other.messages) / other.seconds), peer))
@@ -294,8 +317,10 @@ func table(_ rows: [Row], options: Options) -> String {
         if let idle = rows.first(where: { $0.tool == tool && $0.run == "nothing new" }) {
             for peer in ["fetchmail", "getmail6"] {
                 if let other = find(peer, "nothing new") {
-                    parts.append(String(format: "nothing new in %.2f s vs %@ %.2f s (%.1f× faster)", idle.seconds,
-                                        peer, other.seconds, other.seconds / idle.seconds))
+                    parts.append(
+                        String(
+                            format: "nothing new in %.2f s vs %@ %.2f s (%.1f× faster)", idle.seconds,
+                            peer, other.seconds, other.seconds / idle.seconds))
                 }
             }
         }
@@ -316,8 +341,9 @@ do {
         guard !FileManager.default.fileExists(atPath: file) else { throw BenchError("\(file) exists; not replaced") }
         let started = Date()
         try StateRows.seed(statePath: file, rows: options.rows, mailboxes: options.mailboxes)
-        print("mailferry-bench: \(options.rows) rows in \(options.mailboxes) mailboxes written to \(file) in "
-              + String(format: "%.1f s", Date().timeIntervalSince(started)))
+        print(
+            "mailferry-bench: \(options.rows) rows in \(options.mailboxes) mailboxes written to \(file) in "
+                + String(format: "%.1f s", Date().timeIntervalSince(started)))
         exit(0)
     } else if options.envelopeOnly > 0 {
         print(EnvelopeOnly.measure(messages: options.envelopeOnly))
@@ -327,13 +353,15 @@ do {
         }
         // The lab's table without its title and ratios.
         let body = table(rows, options: options).components(separatedBy: "\nratios")[0].drop { $0 != "\n" }
-        print("mailferry-bench: status and the dashboard refresh over a state database, \(options.mailboxes) "
-              + "mailboxes; load before: \(load)\n" + body, terminator: "\n")
+        print(
+            "mailferry-bench: status and the dashboard refresh over a state database, \(options.mailboxes) "
+                + "mailboxes; load before: \(load)\n" + body, terminator: "\n")
     } else {
         let rows = try benchmark(options)
         print(table(rows, options: options), terminator: "")
     }
-    print("load average before / after: \(load) / \(loadAverage()); \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
+    print(
+        "load average before / after: \(load) / \(loadAverage()); \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
 } catch {
     FileHandle.standardError.write(Data("mailferry-bench: \(error)\n".utf8))
     exit(1)

@@ -8,8 +8,10 @@ import MailFerryLab
 enum Demo {
     static let ports = LabPorts(pop3: 19110, pop3s: 19995, imap: 19143, imaps: 19993, lmtp: 19024)
     static let labRoot = URL(fileURLWithPath: "/tmp/mailferry-demo-lab", isDirectory: true)
-    static let mailboxes: [(user: String, count: Int, big: Bool)] = [("alice", 120, true), ("bob", 80, false),
-                                                                      ("carol", 60, false)]
+    static let mailboxes: [(user: String, count: Int, big: Bool)] = [
+        ("alice", 120, true), ("bob", 80, false),
+        ("carol", 60, false),
+    ]
 
     static func run(workspace: String) throws -> Int32 {
         let plan = workspace + "/jobs/demo.json5"
@@ -28,8 +30,10 @@ enum Demo {
         }
         try? FileManager.default.removeItem(at: labRoot)
         let demo = workspace + "/.demo"
-        for path in [demo, workspace + "/state/demo.sqlite", workspace + "/state/demo.sqlite-wal",
-                     workspace + "/state/demo.sqlite-shm", workspace + "/state/spool-demo"] {
+        for path in [
+            demo, workspace + "/state/demo.sqlite", workspace + "/state/demo.sqlite-wal",
+            workspace + "/state/demo.sqlite-shm", workspace + "/state/spool-demo",
+        ] {
             try? FileManager.default.removeItem(atPath: path)
         }
 
@@ -40,23 +44,29 @@ enum Demo {
         defer { try? lab.destroy() }
         var seeded = 0
         for (index, box) in mailboxes.enumerated() {
-            let messages = Corpus.mailbox(user: box.user, domain: "wingtiptoys.example", count: box.count,
-                                          seed: UInt64(index + 1), bigAttachment: box.big)
+            let messages = Corpus.mailbox(
+                user: box.user, domain: "wingtiptoys.example", count: box.count,
+                seed: UInt64(index + 1), bigAttachment: box.big)
             try lab.seed(user: box.user, messages: messages)
             seeded += messages.count
             let bytes = messages.reduce(0) { $0 + $1.count }
-            say("seeded \(box.user): \(messages.count) messages, \(bytes / 1024) KiB (text, HTML, 8-bit, "
-                + "dot lines, bare LF, no Message-ID, trace headers\(box.big ? ", a 3 MiB attachment" : ""))")
+            say(
+                "seeded \(box.user): \(messages.count) messages, \(bytes / 1024) KiB (text, HTML, 8-bit, "
+                    + "dot lines, bare LF, no Message-ID, trace headers\(box.big ? ", a 3 MiB attachment" : ""))")
         }
 
         // What jobs/demo.json5 points at: the lab's CA, and the passwords (a file each, one in the environment).
-        try FileManager.default.createDirectory(atPath: demo + "/secrets", withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: demo + "/secrets", withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         try FileManager.default.copyItem(atPath: lab.caFile.path, toPath: demo + "/ca.pem")
         for user in ["alice", "carol"] {
-            guard FileManager.default.createFile(atPath: "\(demo)/secrets/\(user)",
-                                                 contents: Data((passwords[user]! + "\n").utf8),
-                                                 attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: "\(demo)/secrets/\(user)",
+                    contents: Data((passwords[user]! + "\n").utf8),
+                    attributes: [.posixPermissions: 0o600])
+            else {
                 throw LabError("cannot write \(demo)/secrets/\(user)")
             }
         }
@@ -89,13 +99,15 @@ enum Demo {
             delivered += ((try? FileManager.default.contentsOfDirectory(atPath: target + "/new")) ?? []).count
             let legacy = lab.maildir(of: box.user)
             for sub in ["new", "cur"] {
-                stillOnServer += ((try? FileManager.default.contentsOfDirectory(
-                    atPath: legacy.appendingPathComponent(sub).path)) ?? []).count
+                stillOnServer +=
+                    ((try? FileManager.default.contentsOfDirectory(
+                        atPath: legacy.appendingPathComponent(sub).path)) ?? []).count
             }
         }
-        say("result: \(delivered) of \(seeded) messages in .demo/target/ (each once), \(stillOnServer) still on the "
-            + "legacy server (leave a copy); exit codes \(codes.map(String.init).joined(separator: ", ")); reports and "
-            + "the dashboard in reports/demo/")
+        say(
+            "result: \(delivered) of \(seeded) messages in .demo/target/ (each once), \(stillOnServer) still on the "
+                + "legacy server (leave a copy); exit codes \(codes.map(String.init).joined(separator: ", ")); reports and "
+                + "the dashboard in reports/demo/")
         let ok = codes.allSatisfy { $0 == 0 } && delivered == seeded && stillOnServer == seeded
         say(ok ? "demo: OK" : "demo: FAILED")
         return ok ? 0 : 1

@@ -83,8 +83,10 @@ enum LabCommand: Equatable {
                 root: root, user: user, count: count, seed: seed ?? 1, bigAttachment: options.flag("--big"),
                 domain: options.value("--domain") ?? "example.com", seen: options.flag("--seen"))
         case "demo":
-            command = .demo(workspace: directory(options.value("--workspace")
-                ?? FileManager.default.currentDirectoryPath))
+            command = .demo(
+                workspace: directory(
+                    options.value("--workspace")
+                        ?? FileManager.default.currentDirectoryPath))
         default:
             throw UsageError(message: "unknown command \"\(name)\"")
         }

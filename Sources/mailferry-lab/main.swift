@@ -25,7 +25,7 @@ func run(_ command: LabCommand) throws -> Int32 {
     switch command {
     case .help:
         print(LabCommand.usage)
-    case let .start(root, users, choice):
+    case .start(let root, let users, let choice):
         let lab = try DovecotLab.start(users: users, root: root, ports: try resolve(choice))
         lab.detach()
         print("root=\(lab.root.path)")
@@ -38,19 +38,19 @@ func run(_ command: LabCommand) throws -> Int32 {
         print("master_user=\(DovecotLab.masterUser)")
         print("master_password=\(DovecotLab.masterPassword)")
         print("users=\(users.keys.sorted().joined(separator: ","))")
-    case let .stop(root):
+    case .stop(let root):
         let lab = try DovecotLab.attach(root: root)
         let wasRunning = lab.isRunning
         lab.stop()
         print("stopped=\(wasRunning ? "yes" : "no (was not running)")")
-    case let .seed(root, user, count, seed, big, domain, seen):
+    case .seed(let root, let user, let count, let seed, let big, let domain, let seen):
         let lab = try DovecotLab.attach(root: root)
         let messages = Corpus.mailbox(user: user, domain: domain, count: count, seed: seed, bigAttachment: big)
         for name in try lab.seed(user: user, messages: messages, seen: seen) {
             print("file=\(name)")
         }
         print("maildir=\(lab.maildir(of: user).path)")
-    case let .demo(workspace):
+    case .demo(let workspace):
         return try Demo.run(workspace: workspace.path)
     }
     return 0

@@ -1,6 +1,7 @@
 import Foundation
 import MailFerryLab
 import Testing
+
 @testable import MailCore
 @testable import MailFerryTestSupport
 
@@ -14,7 +15,8 @@ import Testing
     }
 
     @Test func foldedFieldsAreUnfoldedAndRangesPointAtTheRawBytes() {
-        let message = "Received: from a.example\r\n\tby b.example;\r\n Tue, 5 Mar 2019 10:00:00 +0100\r\n"
+        let message =
+            "Received: from a.example\r\n\tby b.example;\r\n Tue, 5 Mar 2019 10:00:00 +0100\r\n"
             + "Subject:  Hello   \r\nX-Empty:\r\n\r\nbody\r\n"
         let input = bytes(message)
         let block = HeaderBlock(parsing: input)
@@ -24,10 +26,14 @@ import Testing
         #expect(block.fields[1].text == "Hello")
         #expect(block.fields[2].text == "")
         let first = block.fields[0]
-        #expect(Array(input[first.range]) == bytes("Received: from a.example\r\n\tby b.example;\r\n Tue, 5 Mar 2019 "
-            + "10:00:00 +0100\r\n"))
-        #expect(String(decoding: input[first.valueRange], as: UTF8.self)
-            == " from a.example\r\n\tby b.example;\r\n Tue, 5 Mar 2019 10:00:00 +0100")
+        #expect(
+            Array(input[first.range])
+                == bytes(
+                    "Received: from a.example\r\n\tby b.example;\r\n Tue, 5 Mar 2019 "
+                        + "10:00:00 +0100\r\n"))
+        #expect(
+            String(decoding: input[first.valueRange], as: UTF8.self)
+                == " from a.example\r\n\tby b.example;\r\n Tue, 5 Mar 2019 10:00:00 +0100")
         #expect(block.bodyOffset == message.utf8.count - 6)
         #expect(Array(input[block.bodyOffset!...]) == bytes("body\r\n"))
         #expect(block.headerEnd == block.bodyOffset! - 2)
@@ -95,13 +101,14 @@ import Testing
     }
 
     @Test func malformedLinesAreSkippedWithANote() {
-        let block = parse("From MAILER-DAEMON Tue Mar  5 10:00:00 2019\r\n"
-            + " orphan continuation\r\n"
-            + "Subject : spaced colon\r\n"
-            + "this line has no colon\r\n"
-            + "Bad Name: with a space\r\n"
-            + ": empty name\r\n"
-            + "X-Ok: yes\r\n\r\n")
+        let block = parse(
+            "From MAILER-DAEMON Tue Mar  5 10:00:00 2019\r\n"
+                + " orphan continuation\r\n"
+                + "Subject : spaced colon\r\n"
+                + "this line has no colon\r\n"
+                + "Bad Name: with a space\r\n"
+                + ": empty name\r\n"
+                + "X-Ok: yes\r\n\r\n")
         #expect(block.fields.map(\.name) == ["Subject", "X-Ok"])
         #expect(block.fields.map(\.index) == [0, 1])
         #expect(block.fields[0].text == "spaced colon")
@@ -114,7 +121,8 @@ import Testing
 
     @Test func eightBitBytesStayAsTheyAre() {
         // "Subject: Grüße" in ISO-8859-1, and a UTF-8 display name (RFC 6532).
-        let input: [UInt8] = bytes("Subject: Gr") + [0xFC, 0xDF, 0x65] + bytes("\r\nFrom: J") + [0xC3, 0xBC]
+        let input: [UInt8] =
+            bytes("Subject: Gr") + [0xFC, 0xDF, 0x65] + bytes("\r\nFrom: J") + [0xC3, 0xBC]
             + bytes("rgen <j@x.example>\r\n\r\n") + [0xFF, 0xFE]
         let block = HeaderBlock(parsing: input)
         #expect(block.fields[0].value == bytes("Gr") + [0xFC, 0xDF, 0x65])
@@ -188,15 +196,15 @@ import Testing
         ("=?iso-8859-15?q?=A4_5?=", "€ 5"),
         ("=?iso-8859-1?q?=A4_5?=", "¤ 5"),
         ("=?windows-1252?Q?=93quoted=94?=", "“quoted”"),
-        ("=?utf-8?q?a?= =?utf-8?q?b?=", "ab"),                      // RFC 2047 §6.2: space between words dropped
+        ("=?utf-8?q?a?= =?utf-8?q?b?=", "ab"),  // RFC 2047 §6.2: space between words dropped
         ("=?utf-8?q?a?=\t =?utf-8?q?b?=", "ab"),
         ("=?utf-8?q?a?= x =?utf-8?q?b?=", "a x b"),
-        ("=?UTF-8?B?4oK=?= =?UTF-8?B?rA==?=", "€"),                  // a character split across two words
-        ("=?utf-8*de?q?Hallo?=", "Hallo"),                            // RFC 2231 §5 language
-        ("=?koi8-r?B?8NLJ18XU?=", "=?koi8-r?B?8NLJ18XU?="),           // unknown charset: left as written
-        ("=?utf-8?x?abc?=", "=?utf-8?x?abc?="),                       // unknown encoding
+        ("=?UTF-8?B?4oK=?= =?UTF-8?B?rA==?=", "€"),  // a character split across two words
+        ("=?utf-8*de?q?Hallo?=", "Hallo"),  // RFC 2231 §5 language
+        ("=?koi8-r?B?8NLJ18XU?=", "=?koi8-r?B?8NLJ18XU?="),  // unknown charset: left as written
+        ("=?utf-8?x?abc?=", "=?utf-8?x?abc?="),  // unknown encoding
         ("=?utf-8?q?no end", "=?utf-8?q?no end"),
-        ("=?utf-8?B?G1szMW0=?=red", "\\x1B[31mred"),                  // control characters made visible
+        ("=?utf-8?B?G1szMW0=?=red", "\\x1B[31mred"),  // control characters made visible
         ("plain text", "plain text"),
         ("Bj\u{F6}rn", "Björn"),
     ])
@@ -208,4 +216,3 @@ import Testing
         #expect(EncodedWords.decode([0x4A, 0xFC, 0x72, 0x67, 0x65, 0x6E, 0x20, 0x80]) == "Jürgen €")
     }
 }
-

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MailCore
 @testable import MailFerryTestSupport
 
@@ -13,7 +14,8 @@ import Testing
             for field in HeaderBlock(parsing: item.message).all("Received") {
                 let value = field.text
                 guard let space = value.firstIndex(of: " "), let semicolon = value.lastIndex(of: ";"),
-                      space < semicolon else { continue }
+                    space < semicolon
+                else { continue }
                 var general = value
                 general.replaceSubrange(space...space, with: "\r")
                 #expect(ReceivedHeader(parsing: value) == ReceivedHeader(parsing: general), "\(item.name): \(value)")
@@ -29,8 +31,9 @@ import Testing
                 #expect(text.containsASCII(needle) == text.contains(String(needle)), "\(text) \(needle)")
             }
             for name in ["k", "K", "Received", "RECEIVED", "received", "\u{212A}", "é", "É", ""] {
-                #expect(text.equalsIgnoringASCIICase(name) == (text.lowercased() == name.lowercased()),
-                        "\(text) \(name)")
+                #expect(
+                    text.equalsIgnoringASCIICase(name) == (text.lowercased() == name.lowercased()),
+                    "\(text) \(name)")
                 #expect(name.equalsIgnoringASCIICase(text) == (text.lowercased() == name.lowercased()))
             }
         }

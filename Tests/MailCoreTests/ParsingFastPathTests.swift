@@ -1,6 +1,7 @@
 import Foundation
 import MailFerryLab
 import Testing
+
 @testable import MailCore
 @testable import MailFerryTestSupport
 
@@ -11,8 +12,9 @@ import Testing
     // MARK: Dates
 
     @Test func dateFastPathMatchesTheGeneralParse() {
-        let answers = agreeing(seed: 1, cases: 50_000, { $0.dateText() },
-                               fast: { MailDate.parse($0) }, general: { MailDate.parseGeneral($0) })
+        let answers = agreeing(
+            seed: 1, cases: 50_000, { $0.dateText() },
+            fast: { MailDate.parse($0) }, general: { MailDate.parseGeneral($0) })
         let parsed = answers.filter { $0.answer != nil }.count
         let fast = answers.filter { $0.input.isASCIIWithoutCR }.count
         // The set reaches both paths and both outcomes.
@@ -54,8 +56,10 @@ import Testing
             if fast.envelopeFrom != nil { withSender += 1 }
         }
         // Every part of the result is reached often.
-        for (what, count) in [("fromHost", withHost), ("fromAddress", withAddress), ("for", withRecipient),
-                              ("envelope-from", withSender)] {
+        for (what, count) in [
+            ("fromHost", withHost), ("fromAddress", withAddress), ("for", withRecipient),
+            ("envelope-from", withSender),
+        ] {
             #expect(count > 2_000, "\(what): \(count) of 50,000")
         }
     }
@@ -75,9 +79,10 @@ import Testing
     }
 
     @Test func ipAddressBytesMatchTheGeneralTest() {
-        let answers = agreeing(seed: 4, cases: 20_000, { $0.addressWord() }, keep: \.isASCIIWithoutCR,
-                               fast: { ReceivedHeader.isIPAddressASCII($0[...]) },
-                               general: { ReceivedHeader.isIPAddress($0) })
+        let answers = agreeing(
+            seed: 4, cases: 20_000, { $0.addressWord() }, keep: \.isASCIIWithoutCR,
+            fast: { ReceivedHeader.isIPAddressASCII($0[...]) },
+            general: { ReceivedHeader.isIPAddress($0) })
         let addresses = answers.filter(\.answer).count
         #expect(addresses > 2_000, "\(addresses) addresses")
     }
@@ -91,11 +96,13 @@ import Testing
     @Test func recoveryAnswersAsBeforeTheFastPaths() throws {
         let recorded = "732d9462afb78594"
         let recoveries = [
-            EnvelopeRecovery(trustedHosts: ["mx1.wingtip-isp.example", "mail.sender.example", ".google.com"],
-                             localDomains: ["wingtiptoys.com", "fabrikam.example"], qmailPrefix: .domain),
+            EnvelopeRecovery(
+                trustedHosts: ["mx1.wingtip-isp.example", "mail.sender.example", ".google.com"],
+                localDomains: ["wingtiptoys.com", "fabrikam.example"], qmailPrefix: .domain),
             EnvelopeRecovery(trustedHosts: [], localDomains: ["wingtiptoys.com"]),
-            EnvelopeRecovery(trustedHosts: ["LOCALHOST", "[198.51.100.7]", ".example"], localDomains: ["b"],
-                             qmailPrefix: .prefixes(["wingtip-", "", "WingtipToys.com-"])),
+            EnvelopeRecovery(
+                trustedHosts: ["LOCALHOST", "[198.51.100.7]", ".example"], localDomains: ["b"],
+                qmailPrefix: .prefixes(["wingtip-", "", "WingtipToys.com-"])),
         ]
         let firstSeen = Date(timeIntervalSince1970: 1_763_625_600)  // 2025-11-20 08:00:00 UTC
         let encoder = JSONEncoder()
@@ -116,17 +123,20 @@ import Testing
     }
 
     @Test func addressFastPathMatchesTheGeneralNormalize() {
-        let answers = agreeing(seed: 7, cases: 50_000, { $0.addressText() },
-                               fast: { MailAddress.normalize($0) }, general: { MailAddress.normalizeGeneral($0) })
+        let answers = agreeing(
+            seed: 7, cases: 50_000, { $0.addressText() },
+            fast: { MailAddress.normalize($0) }, general: { MailAddress.normalizeGeneral($0) })
         let normalized = answers.filter { $0.answer != nil }.count
         #expect(normalized > 10_000, "\(normalized) of 50,000 normalized")
     }
 
     @Test func addressListFastPathMatchesTheGeneralScan() {
-        let answers = agreeing(seed: 9, cases: 30_000, { generator in
-            (text: generator.addressList(), limit: generator.chance(10) ? 1 : 1_000)
-        }, fast: { MailAddress.list($0.text, limit: $0.limit) },
-           general: { MailAddress.listGeneral($0.text, limit: $0.limit) })
+        let answers = agreeing(
+            seed: 9, cases: 30_000,
+            { generator in
+                (text: generator.addressList(), limit: generator.chance(10) ? 1 : 1_000)
+            }, fast: { MailAddress.list($0.text, limit: $0.limit) },
+            general: { MailAddress.listGeneral($0.text, limit: $0.limit) })
         let addresses = answers.map(\.answer.count).reduce(0, +)
         let fast = answers.filter { $0.input.text.isASCIIWithoutCR }.count
         #expect(addresses > 20_000, "\(addresses) addresses")
@@ -134,20 +144,27 @@ import Testing
     }
 
     @Test func addressWordByteScanMatchesTheGeneralSplit() {
-        let answers = agreeing(seed: 8, cases: 20_000, { generator in
-            generator.joined([generator.pick(["Chris", "\"A, B\"", "x@y", "@", ""]), generator.addressText(),
-                              generator.addressText()])
-        }, keep: \.isASCIIWithoutCR, fast: { MailAddress.firstWordWithAt($0, fast: true) },
-           general: { MailAddress.firstWordWithAt($0, fast: false) })
+        let answers = agreeing(
+            seed: 8, cases: 20_000,
+            { generator in
+                generator.joined([
+                    generator.pick(["Chris", "\"A, B\"", "x@y", "@", ""]), generator.addressText(),
+                    generator.addressText(),
+                ])
+            }, keep: \.isASCIIWithoutCR, fast: { MailAddress.firstWordWithAt($0, fast: true) },
+            general: { MailAddress.firstWordWithAt($0, fast: false) })
         let found = answers.filter { $0.answer != nil }.count
         #expect(found > 5_000, "\(found) words found")
     }
 
     @Test func hostNameBytesMatchTheGeneralOnes() {
-        let answers = agreeing(seed: 10, cases: 20_000, { generator in
-            generator.chance(50) ? generator.addressWord()
-                : generator.pick(Vocabulary.hosts) + generator.pick(["", ".", "..", "]", "[", "\r"])
-        }, fast: { ReceivedHeader.hostName($0) }, general: { ReceivedHeader.hostNameGeneral($0) })
+        let answers = agreeing(
+            seed: 10, cases: 20_000,
+            { generator in
+                generator.chance(50)
+                    ? generator.addressWord()
+                    : generator.pick(Vocabulary.hosts) + generator.pick(["", ".", "..", "]", "[", "\r"])
+            }, fast: { ReceivedHeader.hostName($0) }, general: { ReceivedHeader.hostNameGeneral($0) })
         #expect(answers.count == 20_000)
     }
 
@@ -175,10 +192,12 @@ import Testing
         for _ in 0..<20_000 {
             let address = generator.addressText()
             let at = address.lastIndex(of: "@")
-            #expect(MailAddress.domain(of: address) == at.map { String(address[address.index(after: $0)...]) } ?? "",
-                    "\(address.debugDescription)")
-            #expect(MailAddress.localPart(of: address) == at.map { String(address[..<$0]) } ?? address,
-                    "\(address.debugDescription)")
+            #expect(
+                MailAddress.domain(of: address) == at.map { String(address[address.index(after: $0)...]) } ?? "",
+                "\(address.debugDescription)")
+            #expect(
+                MailAddress.localPart(of: address) == at.map { String(address[..<$0]) } ?? address,
+                "\(address.debugDescription)")
         }
     }
 
@@ -223,22 +242,32 @@ private struct Vocabulary {
     }
 
     static let separators = [" ", " ", " ", "  ", "\t", ", ", ",", "", "\n", " ,", "\r", "\r\n", "\u{0B}", "\u{A0}"]
-    static let oddities = [".", ";", ":", "-", "--", "[", "]", "(", ")", "()", "\"", "<", ">", "@", "+", "é", "März",
-                           "\u{212A}", "١٢", "e\u{301}", "日本", "\u{FF11}"]
+    static let oddities = [
+        ".", ";", ":", "-", "--", "[", "]", "(", ")", "()", "\"", "<", ">", "@", "+", "é", "März",
+        "\u{212A}", "١٢", "e\u{301}", "日本", "\u{FF11}",
+    ]
     static let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Tuesday", "Thurs", "Sunday,"]
-    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "March",
-                         "Sept.", "Sept", "may.", "June", "Decem", "Marc", "Ma", "Mars"]
-    static let zones = ["+0100", "-0000", "+0000", "-0500", "+01:00", "-8", "+530", "+-100", "++12", "+2400", "+12345",
-                        "GMT", "UT", "UTC", "Z", "EST", "edt", "CET", "MEZ", "J", "z", "XYZT", "nzdt", "(CET)",
-                        "( cet )", "(\tCET\t)", "(PST)", "(c (e) t)", "(", ")", "(GMT", "(\u{0B}CET)",
-                        "(Central European Time)"]
+    static let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "March",
+        "Sept.", "Sept", "may.", "June", "Decem", "Marc", "Ma", "Mars",
+    ]
+    static let zones = [
+        "+0100", "-0000", "+0000", "-0500", "+01:00", "-8", "+530", "+-100", "++12", "+2400", "+12345",
+        "GMT", "UT", "UTC", "Z", "EST", "edt", "CET", "MEZ", "J", "z", "XYZT", "nzdt", "(CET)",
+        "( cet )", "(\tCET\t)", "(PST)", "(c (e) t)", "(", ")", "(GMT", "(\u{0B}CET)",
+        "(Central European Time)",
+    ]
 
     mutating func time() -> String {
         switch number(9) {
         case 0: return digits(1...2) + ":" + digits(1...3)
         case 1: return digits(1...2) + ":" + digits(2...2) + ":" + digits(2...2) + "." + digits(1...4)
-        case 2: return digits(2...2) + ":" + digits(2...2) + ":" + digits(2...2) + pick(["Z", "z", "+0100", "-0000",
-                                                                                         "+01:00", "-", "+x"])
+        case 2:
+            return digits(2...2) + ":" + digits(2...2) + ":" + digits(2...2)
+                + pick([
+                    "Z", "z", "+0100", "-0000",
+                    "+01:00", "-", "+x",
+                ])
         case 3: return digits(0...3) + ":" + digits(0...3) + ":" + digits(0...3) + ":" + digits(0...2)
         case 4: return digits(2...2) + "::" + digits(2...2)
         default: return digits(2...2) + ":" + digits(2...2) + (chance(70) ? ":" + digits(2...2) : "")
@@ -267,10 +296,14 @@ private struct Vocabulary {
             let day = String(1 + number(31))
             let year = chance(80) ? String(1960 + number(80)) : digits(2...3)
             let clock = chance(70) ? "\(number(24)):\(10 + number(50)):\(10 + number(50))" : time()
-            tokens = [cased(pick(Self.days)) + ",", day, cased(pick(Self.months)), year, clock, cased(pick(Self.zones))]
+            tokens = [
+                cased(pick(Self.days)) + ",", day, cased(pick(Self.months)), year, clock, cased(pick(Self.zones)),
+            ]
             for _ in 0..<(chance(40) ? 0 : number(3)) {
                 let position = number(tokens.count + 1)
-                if chance(50), position < tokens.count { tokens.remove(at: position) } else {
+                if chance(50), position < tokens.count {
+                    tokens.remove(at: position)
+                } else {
                     tokens.insert(dateToken(), at: position)
                 }
             }
@@ -293,13 +326,17 @@ private struct Vocabulary {
         joined((0..<(count.lowerBound + number(count.count))).map { _ in cased(pick(vocabulary)) })
     }
 
-    static let receivedWords = ["from", "by", "via", "with", "id", "for", "FROM", "By", "fro", "form", "byy", "ESMTPS",
-                                "SMTP", "LMTP", "Microsoft", "tls", "TLS1.3", "(Postfix)", "(Exim 4.96)", "localhost",
-                                "unknown", "Frontend", "Transport", "multiple", "recipients"]
-    static let hosts = ["mail.sender.example", "MX1.Wingtip-ISP.example.", "mx.qmail_isp.example", "laptop", "unknown",
-                        "UNKNOWN", "localhost", "localhost.localdomain", "a.b", "1.2.3.example", "-.-", "x..y",
-                        "bn8nam12ft012.eop-nam12.prod.protection.outlook.com", "mail-sor-f41.google.com.", "é.example",
-                        "[mx.example]", "host.example.."]
+    static let receivedWords = [
+        "from", "by", "via", "with", "id", "for", "FROM", "By", "fro", "form", "byy", "ESMTPS",
+        "SMTP", "LMTP", "Microsoft", "tls", "TLS1.3", "(Postfix)", "(Exim 4.96)", "localhost",
+        "unknown", "Frontend", "Transport", "multiple", "recipients",
+    ]
+    static let hosts = [
+        "mail.sender.example", "MX1.Wingtip-ISP.example.", "mx.qmail_isp.example", "laptop", "unknown",
+        "UNKNOWN", "localhost", "localhost.localdomain", "a.b", "1.2.3.example", "-.-", "x..y",
+        "bn8nam12ft012.eop-nam12.prod.protection.outlook.com", "mail-sor-f41.google.com.", "é.example",
+        "[mx.example]", "host.example..",
+    ]
 
     mutating func addressWord() -> String {
         switch number(12) {
@@ -307,9 +344,12 @@ private struct Vocabulary {
         case 1: return "[" + [digits(1...3), digits(1...4), digits(0...3), digits(1...3)].joined(separator: ".") + "]"
         case 2: return cased("IPv6:") + pick(["2001:db8::1", "::1", "2603:10B6:408:e1:cafe::1", "fe80::g", ":", ""])
         case 3: return "[" + cased("ipv6:") + pick(["2001:DB8::1", "::", "1:2:3:4:5:6:7:8", "x:y"]) + "]"
-        case 4: return pick(["2001:db8::1", "::1", "::", ":", "a:", "1.2.3.4:25", "1.2.3", "1.2.3.4.5", "1..2.3",
-                             "١.٢.٣.٤", "1.2.3.\u{FF14}", "ab:cd:ef", "AB:CD:EG", "[[1.2.3.4]]", "[]", "[",
-                             "1.2.3.4]"])
+        case 4:
+            return pick([
+                "2001:db8::1", "::1", "::", ":", "a:", "1.2.3.4:25", "1.2.3", "1.2.3.4.5", "1..2.3",
+                "١.٢.٣.٤", "1.2.3.\u{FF14}", "ab:cd:ef", "AB:CD:EG", "[[1.2.3.4]]", "[]", "[",
+                "1.2.3.4]",
+            ])
         case 5: return "127.0.0.1"
         case 6: return pick(Self.hosts)
         default: return "198.51.100." + digits(1...3)
@@ -318,8 +358,10 @@ private struct Vocabulary {
 
     mutating func address() -> String {
         let local = pick(["chris", "Chris", "kelly.x", "\"q u\"", "a+b", "wingtiptoys.com-chris", "", "x y", "x<y"])
-        let domain = pick(["WingtipToys.com", "fabrikam.example", "[192.0.2.1]", "b.", "", "bad domain", "x_y.z",
-                           "例え.jp"])
+        let domain = pick([
+            "WingtipToys.com", "fabrikam.example", "[192.0.2.1]", "b.", "", "bad domain", "x_y.z",
+            "例え.jp",
+        ])
         let at = local + "@" + domain
         switch number(6) {
         case 0: return "<" + at + ">"
@@ -334,8 +376,11 @@ private struct Vocabulary {
     mutating func addressText() -> String {
         var text = address()
         for _ in 0..<number(3) {
-            let piece = pick(Self.oddities + Self.separators + ["<", ">", "@", "@@", ".", "..", "\"", "\u{7F}", "\u{01}",
-                                                                "@relay:", "x", "ü", "\r\n", " ", "\u{301}"])
+            let piece = pick(
+                Self.oddities + Self.separators + [
+                    "<", ">", "@", "@@", ".", "..", "\"", "\u{7F}", "\u{01}",
+                    "@relay:", "x", "ü", "\r\n", " ", "\u{301}",
+                ])
             let offset = number(text.count + 1)
             text.insert(contentsOf: piece, at: text.index(text.startIndex, offsetBy: offset))
         }
@@ -348,11 +393,15 @@ private struct Vocabulary {
         var elements: [String] = []
         for _ in 0..<(1 + number(4)) {
             switch number(8) {
-            case 0: elements.append(pick(["Chris", "\"Kelly, X\"", "\"a\\\"b\"", "Ann (sales)", "=?utf-8?q?J=C3=BC?=", ""])
-                                    + " " + address())
+            case 0:
+                elements.append(
+                    pick(["Chris", "\"Kelly, X\"", "\"a\\\"b\"", "Ann (sales)", "=?utf-8?q?J=C3=BC?=", ""])
+                        + " " + address())
             case 1: elements.append(pick(["undisclosed-recipients:;", "team: a@b.example, c@d.example;", "x:"]))
-            case 2: elements.append(address() + " (" + pick(["comment", "nested (x) y", "a\\)b", "unclosed"])
-                                    + (chance(80) ? ")" : ""))
+            case 2:
+                elements.append(
+                    address() + " (" + pick(["comment", "nested (x) y", "a\\)b", "unclosed"])
+                        + (chance(80) ? ")" : ""))
             case 3: elements.append(addressText())
             default: elements.append(address())
             }
@@ -376,10 +425,20 @@ private struct Vocabulary {
 
     static let lists = [
         ("List-Id", ["<trey.lists.example>", "Trey <Trey.Lists.Example>", "x", "<a<b>", ">x<"]),
-        ("List-Post", ["<mailto:Trey@Lists.example>", "<mailto:a@b.example?subject=x>", "NO", "MAILTO:x@y.example, <z>",
-                       "<mailto:>"]),
-        ("Mailing-List", ["list trey@lists.example; contact trey-owner@lists.example", "LIST;x@y.example", "list",
-                          "contact a@b.example; list c@d.example", "list  <e@f.example>;"]),
+        (
+            "List-Post",
+            [
+                "<mailto:Trey@Lists.example>", "<mailto:a@b.example?subject=x>", "NO", "MAILTO:x@y.example, <z>",
+                "<mailto:>",
+            ]
+        ),
+        (
+            "Mailing-List",
+            [
+                "list trey@lists.example; contact trey-owner@lists.example", "LIST;x@y.example", "list",
+                "contact a@b.example; list c@d.example", "list  <e@f.example>;",
+            ]
+        ),
         ("X-Mailing-List", ["<linux-kernel@vger.kernel.org>", "x", ""]),
     ]
 
@@ -388,14 +447,26 @@ private struct Vocabulary {
         let (name, value): (String, String)
         switch number(16) {
         case 0, 1, 2, 3: (name, value) = ("Received", receivedText())
-        case 4: (name, value) = ("Return-Path",
-                                 chance(40) ? pick(["<>", "< >", " <> ", "<  >", "", "junk"]) : address())
+        case 4:
+            (name, value) = (
+                "Return-Path",
+                chance(40) ? pick(["<>", "< >", " <> ", "<  >", "", "junk"]) : address()
+            )
         case 5: (name, value) = ("X-Envelope-From", chance(30) ? pick(["<>", " <> ", "< >"]) : address())
         case 6: (name, value) = ("Delivered-To", chance(30) ? "wingtiptoys.com-chris@WingtipToys.com" : address())
-        case 7: (name, value) = (pick(["X-Original-To", "Envelope-To", "X-Envelope-To"]),
-                                 [address(), address()].prefix(1 + number(2)).joined(separator: pick([", ", " "])))
-        case 8, 9: (name, value) = (pick(["To", "Cc"]), pick(["Chris <chris@wingtiptoys.com>, ", "undisclosed:;",
-                                                              "\"A, B\" <ab@fabrikam.example> ", ""]) + address())
+        case 7:
+            (name, value) = (
+                pick(["X-Original-To", "Envelope-To", "X-Envelope-To"]),
+                [address(), address()].prefix(1 + number(2)).joined(separator: pick([", ", " "]))
+            )
+        case 8, 9:
+            (name, value) = (
+                pick(["To", "Cc"]),
+                pick([
+                    "Chris <chris@wingtiptoys.com>, ", "undisclosed:;",
+                    "\"A, B\" <ab@fabrikam.example> ", "",
+                ]) + address()
+            )
         case 10, 11: (name, value) = ("Date", dateText())
         case 12, 13:
             let list = Self.lists[number(Self.lists.count)]
@@ -427,7 +498,9 @@ private struct Vocabulary {
             for _ in 0..<number(3) {
                 let position = number(tokens.count + 1)
                 let extra = chance(40) ? comment() : chance(50) ? cased(pick(Self.receivedWords)) : pick(Self.oddities)
-                if chance(30), position < tokens.count { tokens.remove(at: position) } else {
+                if chance(30), position < tokens.count {
+                    tokens.remove(at: position)
+                } else {
                     tokens.insert(extra, at: position)
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MailCore
 @testable import MailFerryTestSupport
 
@@ -23,8 +24,10 @@ import Testing
     /// The router sends a recipient whose rewritten address cannot be a folder name to the fallback, saying why.
     @Test(arguments: HostileNames.localParts)
     func theRouterSendsAHostileRecipientToTheFallback(_ local: String) throws {
-        let router = try Router(RoutingRules(domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
-                                             fallback: "postmaster@contoso.example"))
+        let router = try Router(
+            RoutingRules(
+                domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
+                fallback: "postmaster@contoso.example"))
         let envelope = RouterTests().envelope([local + "@wingtiptoys.com"])
         let decision = router.route(envelope, headers: HeaderBlock(parsing: []))
         #expect(decision.mailboxes == ["postmaster@contoso.example"])

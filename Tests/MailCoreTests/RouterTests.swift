@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MailCore
 @testable import MailFerryTestSupport
 
@@ -39,15 +40,17 @@ import Testing
         let envelope = outcome.envelope
         #expect(envelope.sender == item.sender, "sender")
         let recipients = envelope.recipients.map {
-            ExpectedRecipient(address: $0.address, header: $0.provenance.header, position: $0.provenance.position,
-                              trusted: $0.provenance.trusted)
+            ExpectedRecipient(
+                address: $0.address, header: $0.provenance.header, position: $0.provenance.position,
+                trusted: $0.provenance.trusted)
         }
         #expect(recipients == item.recipients, "recipients")
         #expect(EnvelopeTests.format(envelope.arrival) == item.arrival, "arrival")
         #expect(envelope.arrivalSource == item.arrivalSource, "arrival source")
         let deliveries = outcome.decision.deliveries.map {
-            ExpectedDelivery(mailbox: $0.mailbox, recipients: $0.recipients, fallback: $0.isFallback,
-                             guessed: $0.isGuessed)
+            ExpectedDelivery(
+                mailbox: $0.mailbox, recipients: $0.recipients, fallback: $0.isFallback,
+                guessed: $0.isGuessed)
         }
         #expect(deliveries == item.deliveries, "deliveries")
         let said = envelope.notes + outcome.decision.notes + outcome.decision.routes.map(\.reason)
@@ -74,8 +77,9 @@ import Testing
         #expect(outcome.envelope.headerRecipients.map(\.address) == ["bob@wingtiptoys.com"])
         #expect(outcome.decision.mailboxes == ["dana@contoso.example"])
         #expect(!outcome.decision.usedHeaderRecipients)
-        #expect(outcome.decision.deliveries.first?.because
-            == "dana@wingtiptoys.com from X-Original-To (field 1, trusted): rewrite {local}@contoso.example")
+        #expect(
+            outcome.decision.deliveries.first?.because
+                == "dana@wingtiptoys.com from X-Original-To (field 1, trusted): rewrite {local}@contoso.example")
     }
 
     @Test func anUnknownLocalAddressReachesTheFallbackMailbox() {
@@ -117,17 +121,27 @@ import Testing
 
     // MARK: Rules
 
-    func envelope(_ addresses: [String], trusted: Bool = true, list: MailingList? = nil,
-                  to: [String] = []) -> RecoveredEnvelope {
+    func envelope(
+        _ addresses: [String], trusted: Bool = true, list: MailingList? = nil,
+        to: [String] = []
+    ) -> RecoveredEnvelope {
         RecoveredEnvelope(
             sender: nil, senderProvenance: nil,
             recipients: addresses.enumerated().map {
-                RecoveredRecipient(address: $0.element, provenance: .init(header: "X-Original-To",
-                                                                          position: $0.offset, trusted: trusted))
+                RecoveredRecipient(
+                    address: $0.element,
+                    provenance: .init(
+                        header: "X-Original-To",
+                        position: $0.offset, trusted: trusted))
             },
             recipientSource: addresses.isEmpty ? .none : .originalRecipient, alsoSeen: [],
-            headerRecipients: to.map { RecoveredRecipient(address: $0, provenance: .init(header: "To", position: 9,
-                                                                                         trusted: false)) },
+            headerRecipients: to.map {
+                RecoveredRecipient(
+                    address: $0,
+                    provenance: .init(
+                        header: "To", position: 9,
+                        trusted: false))
+            },
             mailingList: list, arrival: EnvelopeCorpus.firstSeen, arrivalZoneOffset: nil, arrivalSource: .firstSeen,
             arrivalProvenance: nil, trustBoundary: trusted ? 5 : nil, boundaryHost: nil, notes: [])
     }
@@ -135,11 +149,14 @@ import Testing
     let noHeaders = HeaderBlock(parsing: [])
 
     @Test func firstMatchingRuleWinsPerRecipient() throws {
-        let router = try Router(RoutingRules(
-            domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
-            rules: [.init(match: .domain("wingtiptoys.com"), mailbox: "all@contoso.example"),
-                    .init(match: .address("kelly@wingtiptoys.com"), mailbox: "never@contoso.example")],
-            fallback: "postmaster@contoso.example"))
+        let router = try Router(
+            RoutingRules(
+                domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
+                rules: [
+                    .init(match: .domain("wingtiptoys.com"), mailbox: "all@contoso.example"),
+                    .init(match: .address("kelly@wingtiptoys.com"), mailbox: "never@contoso.example"),
+                ],
+                fallback: "postmaster@contoso.example"))
         let decision = router.route(envelope(["kelly@wingtiptoys.com", "bob@wingtiptoys.com"]), headers: noHeaders)
         #expect(decision.deliveries.count == 1)
         #expect(decision.deliveries.first?.mailbox == "all@contoso.example")
@@ -148,8 +165,10 @@ import Testing
     }
 
     @Test func withoutRewriteLocalRecipientsGoToFallback() throws {
-        let router = try Router(RoutingRules(domains: ["wingtiptoys.com"], rewrite: nil,
-                                             fallback: "postmaster@contoso.example"))
+        let router = try Router(
+            RoutingRules(
+                domains: ["wingtiptoys.com"], rewrite: nil,
+                fallback: "postmaster@contoso.example"))
         let decision = router.route(envelope(["kelly@wingtiptoys.com"]), headers: noHeaders)
         #expect(decision.mailboxes == ["postmaster@contoso.example"])
         #expect(decision.routes.first?.reason.contains("no rule, alias or rewrite") == true)
@@ -159,8 +178,9 @@ import Testing
         let decision = Self.router.route(envelope(["someone@fabrikam.example"]), headers: noHeaders)
         #expect(decision.mailboxes == ["postmaster@contoso.example"])
         #expect(decision.routes.map(\.via) == [.notLocal, .fallback])
-        #expect(decision.routes.last?.reason
-            == "message: no recipient is local or matches a rule (someone@fabrikam.example) → fallback")
+        #expect(
+            decision.routes.last?.reason
+                == "message: no recipient is local or matches a rule (someone@fabrikam.example) → fallback")
     }
 
     @Test func headerAndListRulesApplyToAMessageWithoutRecipients() throws {
@@ -171,13 +191,19 @@ import Testing
     }
 
     @Test func encodedHeaderValuesMatchDecoded() throws {
-        let router = try Router(RoutingRules(domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
-                                             rules: [.init(match: .header(name: "Subject", contains: "Rechnung für"),
-                                                           mailbox: "accounts@contoso.example")],
-                                             fallback: "postmaster@contoso.example"))
+        let router = try Router(
+            RoutingRules(
+                domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
+                rules: [
+                    .init(
+                        match: .header(name: "Subject", contains: "Rechnung für"),
+                        mailbox: "accounts@contoso.example")
+                ],
+                fallback: "postmaster@contoso.example"))
         let headers = HeaderBlock(parsing: Array("Subject: =?utf-8?q?Rechnung_f=C3=BCr_November?=\r\n\r\n".utf8))
-        #expect(router.route(envelope(["bob@wingtiptoys.com"]), headers: headers).mailboxes
-            == ["accounts@contoso.example"])
+        #expect(
+            router.route(envelope(["bob@wingtiptoys.com"]), headers: headers).mailboxes
+                == ["accounts@contoso.example"])
     }
 
     @Test func toAndCcAreALastResortAndNeverForLists() {
@@ -185,13 +211,16 @@ import Testing
         #expect(guess.usedHeaderRecipients)
         #expect(guess.deliveries.first?.isGuessed == true)
         #expect(guess.mailboxes == ["alice@contoso.example"])
-        let list = Self.router.route(envelope([], list: MailingList(id: "x.lists.example"),
-                                              to: ["alice@wingtiptoys.com"]), headers: noHeaders)
+        let list = Self.router.route(
+            envelope(
+                [], list: MailingList(id: "x.lists.example"),
+                to: ["alice@wingtiptoys.com"]), headers: noHeaders)
         #expect(!list.usedHeaderRecipients)
         #expect(list.mailboxes == ["postmaster@contoso.example"])
         // With a routable envelope recipient, To is not looked at.
-        let both = Self.router.route(envelope(["bob@wingtiptoys.com"], to: ["alice@wingtiptoys.com"]),
-                                     headers: noHeaders)
+        let both = Self.router.route(
+            envelope(["bob@wingtiptoys.com"], to: ["alice@wingtiptoys.com"]),
+            headers: noHeaders)
         #expect(both.mailboxes == ["bob@contoso.example"])
     }
 
@@ -199,10 +228,12 @@ import Testing
         let rules = RoutingRules(
             domains: ["wingtiptoys.com", "not a domain"], rewrite: "{name}@contoso.example",
             aliases: ["sales": "not an address@", "ok": "fine"],
-            rules: [.init(match: .address("kelly@wingtiptoys.com"), mailbox: "kelly@contoso.example"),
-                    .init(match: .regex("(unclosed"), mailbox: "x@contoso.example"),
-                    .init(match: .header(name: "Bad Name", contains: ""), mailbox: "nobody"),
-                    .init(match: .domain("@"), mailbox: "y@contoso.example")],
+            rules: [
+                .init(match: .address("kelly@wingtiptoys.com"), mailbox: "kelly@contoso.example"),
+                .init(match: .regex("(unclosed"), mailbox: "x@contoso.example"),
+                .init(match: .header(name: "Bad Name", contains: ""), mailbox: "nobody"),
+                .init(match: .domain("@"), mailbox: "y@contoso.example"),
+            ],
             fallback: "postmaster")
         #expect(throws: RoutingRulesError.self) { try Router(rules) }
         let problems = rules.validate()
@@ -221,8 +252,11 @@ import Testing
         #expect(RoutingRules.Match(planText: "Kelly@WingtipToys.com") == .address("kelly@wingtiptoys.com"))
         #expect(RoutingRules.Match(planText: "@TreyResearch.net") == .domain("treyresearch.net"))
         #expect(RoutingRules.Match(planText: "/^jobs.*@/") == .regex("^jobs.*@"))
-        #expect(RoutingRules.Match(planText: "List-Id: treyresearch") == .header(name: "List-Id",
-                                                                                 contains: "treyresearch"))
+        #expect(
+            RoutingRules.Match(planText: "List-Id: treyresearch")
+                == .header(
+                    name: "List-Id",
+                    contains: "treyresearch"))
         #expect(RoutingRules.Match(planText: "  ") == nil)
     }
 
@@ -239,28 +273,31 @@ import Testing
         let item = Self.corpusCase("postfix-multiple-delivered-to-forward-chain")
         let outcome = Self.run(item.message, item.provider)
         let lines = RoutePreview.lines(envelope: outcome.envelope, decision: outcome.decision)
-        #expect(lines == [
-            "  trust      boundary at field 5, by mx1.wingtip-isp.example",
-            "  sender     alice@fabrikam.example  [Return-Path (field 0, trusted)]",
-            "  recipient  sales@wingtiptoys.com  [Delivered-To (field 3, trusted)]",
-            "  seen       everyone@wingtip-isp.example  [Delivered-To (field 1, trusted)] not used",
-            "  arrival    Fri, 14 Nov 2025 11:30:02 +0100  [provider-received: Received (field 2)]",
-            "  deliver    kelly@contoso.example",
-            "             because sales@wingtiptoys.com from Delivered-To (field 3, trusted): alias → "
-                + "kelly@contoso.example",
-            "  note       trust boundary: Received (field 5) by mx1.wingtip-isp.example is the provider's entry hop; "
-                + "fields below it are sender-controlled",
-            "  note       also seen, not used: everyone@wingtip-isp.example (Delivered-To (field 1, trusted))",
-        ])
+        #expect(
+            lines == [
+                "  trust      boundary at field 5, by mx1.wingtip-isp.example",
+                "  sender     alice@fabrikam.example  [Return-Path (field 0, trusted)]",
+                "  recipient  sales@wingtiptoys.com  [Delivered-To (field 3, trusted)]",
+                "  seen       everyone@wingtip-isp.example  [Delivered-To (field 1, trusted)] not used",
+                "  arrival    Fri, 14 Nov 2025 11:30:02 +0100  [provider-received: Received (field 2)]",
+                "  deliver    kelly@contoso.example",
+                "             because sales@wingtiptoys.com from Delivered-To (field 3, trusted): alias → "
+                    + "kelly@contoso.example",
+                "  note       trust boundary: Received (field 5) by mx1.wingtip-isp.example is the provider's entry hop; "
+                    + "fields below it are sender-controlled",
+                "  note       also seen, not used: everyone@wingtip-isp.example (Delivered-To (field 1, trusted))",
+            ])
     }
 
     /// The fallback copy's reason header: one field, folded at spaces, 7-bit, never a line past 998 octets, so no
     /// text from a message can end it early or add a field; the message's own line ending.
     @Test func fallbackReasonHeader() {
         let short = RoutingHeader.fallbackField(reason: "message: no recipient recovered → fallback")
-        #expect(String(decoding: short, as: UTF8.self)
-            == "X-MailFerry-Routing: fallback; message: no recipient recovered -> fallback\r\n")
-        let hostile = "x@wingtiptoys.com from To (field 3, guessed)\r\nBcc: victim@example.com\u{0}é "
+        #expect(
+            String(decoding: short, as: UTF8.self)
+                == "X-MailFerry-Routing: fallback; message: no recipient recovered -> fallback\r\n")
+        let hostile =
+            "x@wingtiptoys.com from To (field 3, guessed)\r\nBcc: victim@example.com\u{0}é "
             + String(repeating: "word ", count: 400) + String(repeating: "y", count: 2000)
         let field = String(decoding: RoutingHeader.fallbackField(reason: hostile, lineEnding: "\n"), as: UTF8.self)
         #expect(field.hasSuffix("...\n") && !field.contains("\r"))

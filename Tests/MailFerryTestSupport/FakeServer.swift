@@ -63,16 +63,16 @@ enum FakeStep: Sendable {
 
 /// The newest TLS version a fake server speaks, for servers too old for the client's floor (TLS 1.2).
 enum FakeTLSVersion: String, Sendable, CaseIterable {
-    case tls1_0 = "TLSv1"
-    case tls1_1 = "TLSv1.1"
-    case tls1_2 = "TLSv1.2"
+    case tls10 = "TLSv1"
+    case tls11 = "TLSv1.1"
+    case tls12 = "TLSv1.2"
 
     /// OpenSSL's protocol number (TLS1_VERSION ...).
     var openSSL: Int {
         switch self {
-        case .tls1_0: Int(TLS1_VERSION)
-        case .tls1_1: Int(TLS1_1_VERSION)
-        case .tls1_2: Int(TLS1_2_VERSION)
+        case .tls10: Int(TLS1_VERSION)
+        case .tls11: Int(TLS1_1_VERSION)
+        case .tls12: Int(TLS1_2_VERSION)
         }
     }
 }
@@ -112,8 +112,10 @@ final class FakeServer: @unchecked Sendable {
     /// The test process must survive writes to a client that already hung up, as the mailferry binary does.
     private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
-    init(connections: Int = 1, timeout: Double = 5,
-         handler: @escaping @Sendable (FakeSession) throws -> Void) throws {
+    init(
+        connections: Int = 1, timeout: Double = 5,
+        handler: @escaping @Sendable (FakeSession) throws -> Void
+    ) throws {
         _ = FakeServer.ignoreSIGPIPE
         self.connections = connections
         self.timeout = timeout
@@ -368,8 +370,9 @@ final class FakeSession {
     /// Reads one line from the client and returns it without CRLF; throws on timeout, close or an over-long line.
     func readLine() throws -> String {
         guard let line = try nextLine() else {
-            throw FakeServerError("the client closed the connection while the script expected a line"
-                + (pending.isEmpty ? "" : "; unterminated: \(quoted(pending))"))
+            throw FakeServerError(
+                "the client closed the connection while the script expected a line"
+                    + (pending.isEmpty ? "" : "; unterminated: \(quoted(pending))"))
         }
         return line
     }
@@ -390,8 +393,9 @@ final class FakeSession {
                 throw FakeServerError("the client sent a line longer than \(FakeSession.maxLineLength) bytes")
             }
             guard Date() < deadline else {
-                throw FakeServerError("no complete line from the client within \(server.timeout) s; got so far: "
-                    + quoted(pending))
+                throw FakeServerError(
+                    "no complete line from the client within \(server.timeout) s; got so far: "
+                        + quoted(pending))
             }
             guard let received = try receive() else { continue }  // timed out: the deadline decides
             guard !received.isEmpty else { return nil }
@@ -402,8 +406,9 @@ final class FakeSession {
     func expect(_ line: String) throws {
         let got = try readLine()
         guard got == line else {
-            throw FakeServerError("expected \(String(reflecting: line)) from the client, got "
-                + String(reflecting: got))
+            throw FakeServerError(
+                "expected \(String(reflecting: line)) from the client, got "
+                    + String(reflecting: got))
         }
     }
 
@@ -421,8 +426,9 @@ final class FakeSession {
     func respond(_ table: [String: String]) throws {
         while let line = try nextLine() {
             guard let reply = table[line] else {
-                throw FakeServerError("unexpected \(String(reflecting: line)) from the client; the script answers "
-                    + table.keys.sorted().map { String(reflecting: $0) }.joined(separator: ", "))
+                throw FakeServerError(
+                    "unexpected \(String(reflecting: line)) from the client; the script answers "
+                        + table.keys.sorted().map { String(reflecting: $0) }.joined(separator: ", "))
             }
             try send(reply)
         }
@@ -476,8 +482,9 @@ final class FakeSession {
     func startTLSRejected(_ certificate: FakeCertificate, upTo version: FakeTLSVersion? = nil) throws {
         let candidate = try beginHandshake(certificate, upTo: version)
         if candidate.accept() == nil {
-            throw FakeServerError("the client completed a TLS handshake with the \(certificate) certificate"
-                + (version.map { " up to \($0.rawValue)" } ?? ""))
+            throw FakeServerError(
+                "the client completed a TLS handshake with the \(certificate) certificate"
+                    + (version.map { " up to \($0.rawValue)" } ?? ""))
         }
     }
 
@@ -486,8 +493,9 @@ final class FakeSession {
         guard tls == nil else { throw FakeServerError("TLS is already active") }
         // Bytes the client sent after its STLS and before the handshake would be read as garbage by SSL_accept.
         guard pending.isEmpty else {
-            throw FakeServerError("the client sent \(pending.count) bytes before the TLS handshake: "
-                + quoted(pending))
+            throw FakeServerError(
+                "the client sent \(pending.count) bytes before the TLS handshake: "
+                    + quoted(pending))
         }
         return try ServerTLS(socket: socket, certificate: certificate, upTo: version)
     }
@@ -542,16 +550,18 @@ private final class ServerTLS {
             // An old server for real: it speaks TLS 1.0 up to `version`, which OpenSSL 3 allows only at security
             // level 0 (SHA-1 signatures), so a client that refuses it refuses the version, not a missing cipher.
             guard SSL_CTX_ctrl(context, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(TLS1_VERSION), nil) == 1,
-                  SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, version.openSSL, nil) == 1,
-                  SSL_CTX_set_cipher_list(context, "DEFAULT:@SECLEVEL=0") == 1 else {
+                SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, version.openSSL, nil) == 1,
+                SSL_CTX_set_cipher_list(context, "DEFAULT:@SECLEVEL=0") == 1
+            else {
                 let reason = ServerTLS.drainErrors()
                 SSL_CTX_free(context)
                 throw FakeServerError("cannot limit the fake server to \(version.rawValue): \(reason)")
             }
         }
         guard SSL_CTX_use_certificate_chain_file(context, pki.certificateFile(certificate)) == 1,
-              SSL_CTX_use_PrivateKey_file(context, pki.keyFile(certificate), SSL_FILETYPE_PEM) == 1,
-              let ssl = SSL_new(context) else {
+            SSL_CTX_use_PrivateKey_file(context, pki.keyFile(certificate), SSL_FILETYPE_PEM) == 1,
+            let ssl = SSL_new(context)
+        else {
             let reason = ServerTLS.drainErrors()
             SSL_CTX_free(context)
             throw FakeServerError("cannot load the \(certificate) certificate: \(reason)")

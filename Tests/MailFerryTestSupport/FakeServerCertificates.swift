@@ -46,7 +46,8 @@ struct FakePKI: Sendable {
         }
     }()
 
-    private static let directoryPath = NSTemporaryDirectory()
+    private static let directoryPath =
+        NSTemporaryDirectory()
         + "mailferry-fake-pki-\(getpid())-\(UUID().uuidString.prefix(8))"
 
     private static func generate() throws -> FakePKI {
@@ -71,27 +72,33 @@ struct FakePKI: Sendable {
         for leaf in leaves {
             let request = try makeRequest(leaf.0, commonName: leaf.1, in: pki)
             // A random serial: a client caching certificates by issuer and serial must not mix up two test runs.
-            try openssl(["x509", "-req", "-in", request, "-CA", leaf.caCertificate, "-CAkey", leaf.caKey,
-                         "-set_serial", randomSerial(), "-days", "30", "-extfile", leaf.extensions,
-                         "-out", pki.certificateFile(leaf.0)], in: pki)
+            try openssl(
+                [
+                    "x509", "-req", "-in", request, "-CA", leaf.caCertificate, "-CAkey", leaf.caKey,
+                    "-set_serial", randomSerial(), "-days", "30", "-extfile", leaf.extensions,
+                    "-out", pki.certificateFile(leaf.0),
+                ], in: pki)
         }
         try makeExpired(caKey: caKey, extensions: rightNames, in: pki)
         return pki
     }
 
     private static func makeCA(commonName: String, certificate: String, key: String, in pki: FakePKI) throws {
-        try openssl(["req", "-x509"] + newKey + [
-            "-keyout", key, "-out", certificate, "-days", "3650", "-subj", "/CN=\(commonName)",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ], in: pki)
+        try openssl(
+            ["req", "-x509"] + newKey + [
+                "-keyout", key, "-out", certificate, "-days", "3650", "-subj", "/CN=\(commonName)",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ], in: pki)
     }
 
     private static func makeRequest(_ certificate: FakeCertificate, commonName: String, in pki: FakePKI) throws
-        -> String {
+        -> String
+    {
         let request = pki.directory + "/\(certificate.rawValue).csr"
-        try openssl(["req", "-new"] + newKey + [
-            "-keyout", pki.keyFile(certificate), "-out", request, "-subj", "/CN=\(commonName)",
-        ], in: pki)
+        try openssl(
+            ["req", "-new"] + newKey + [
+                "-keyout", pki.keyFile(certificate), "-out", request, "-subj", "/CN=\(commonName)",
+            ], in: pki)
         return request
     }
 
@@ -102,7 +109,8 @@ struct FakePKI: Sendable {
         try FileManager.default.createDirectory(atPath: database, withIntermediateDirectories: true)
         _ = try write("", to: "ca-db/index.txt", in: pki)
         _ = try write(String(randomSerial().dropFirst(2)) + "\n", to: "ca-db/serial", in: pki)
-        let config = try write("""
+        let config = try write(
+            """
             [ ca ]
             default_ca = fake
             [ fake ]
@@ -117,9 +125,12 @@ struct FakePKI: Sendable {
 
             """, to: "ca.cnf", in: pki)
         let request = try makeRequest(.expired, commonName: "localhost", in: pki)
-        try openssl(["ca", "-batch", "-notext", "-config", config, "-cert", pki.caFile, "-keyfile", caKey,
-                     "-in", request, "-out", pki.certificateFile(.expired), "-extfile", extensions,
-                     "-startdate", "20200101000000Z", "-enddate", "20200102000000Z"], in: pki)
+        try openssl(
+            [
+                "ca", "-batch", "-notext", "-config", config, "-cert", pki.caFile, "-keyfile", caKey,
+                "-in", request, "-out", pki.certificateFile(.expired), "-extfile", extensions,
+                "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+            ], in: pki)
     }
 
     private static let newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -160,8 +171,9 @@ struct FakePKI: Sendable {
         }
         guard process.terminationStatus == 0 else {
             let detail = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw FakePKIError(description: "openssl \(arguments.joined(separator: " ")) exited with status "
-                + "\(process.terminationStatus): \(detail)")
+            throw FakePKIError(
+                description: "openssl \(arguments.joined(separator: " ")) exited with status "
+                    + "\(process.terminationStatus): \(detail)")
         }
     }
 }

@@ -62,7 +62,9 @@ struct RandomKills {
             // Settles where about half the runs reach their step before their delay is over.
             // (Faster while runs show nothing at all: start-up can take tens of times the first delay.)
             if !ahead {
-                meanDelay = after - before >= step ? max(2_000, meanDelay * 0.85)
+                meanDelay =
+                    after - before >= step
+                    ? max(2_000, meanDelay * 0.85)
                     : min(400_000, meanDelay * (after == before ? 1.3 : 1.15))
             }
         }
@@ -72,10 +74,12 @@ struct RandomKills {
     /// a fifth of its deliveries.
     func expectSpread(midMigration: Int, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(kills >= wanted, "seed \(seed)", sourceLocation: sourceLocation)
-        #expect(killsMidMigration >= midMigration, "seed \(seed): \(killsMidMigration) kills before the end",
-                sourceLocation: sourceLocation)
-        #expect(progress.last ?? 0 >= total / 5, "seed \(seed): the kills did not spread over the migration",
-                sourceLocation: sourceLocation)
+        #expect(
+            killsMidMigration >= midMigration, "seed \(seed): \(killsMidMigration) kills before the end",
+            sourceLocation: sourceLocation)
+        #expect(
+            progress.last ?? 0 >= total / 5, "seed \(seed): the kills did not spread over the migration",
+            sourceLocation: sourceLocation)
     }
 
     var summary: String {

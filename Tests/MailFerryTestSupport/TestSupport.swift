@@ -12,10 +12,12 @@ struct TempFolder {
 
     func file(_ name: String, _ contents: String, mode: Int = 0o600) -> String {
         let full = "\(path)/\(name)"
-        try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                 withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: full, contents: Data(contents.utf8),
-                                       attributes: [.posixPermissions: mode])
+        try! FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(
+            atPath: full, contents: Data(contents.utf8),
+            attributes: [.posixPermissions: mode])
         return full
     }
 

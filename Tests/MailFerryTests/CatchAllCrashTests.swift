@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A catch-all ("global") legacy mailbox killed mid-run, into IMAP and Maildir: each routed delivery has its own
 /// checkpoint, and whatever the kill hit, a message reaches each person it was for exactly once (a message for two
@@ -16,9 +17,13 @@ import Testing
 /// what is in doubt and not in a folder yet (a dead run's APPEND may still land): a run after the settle window
 /// delivers it (design.md, "IMAP in doubt").
 @Suite(.serialized) struct CatchAllCrashTests {
-    @Test(arguments: zip(["imap", "imap", "imap", "maildir", "maildir"],
-                         ["after-delivering-commit@10", "after-target-ack@7", "imap-append-literal@5",
-                          "after-delivering-commit@10", "after-target-ack@7"]))
+    @Test(
+        arguments: zip(
+            ["imap", "imap", "imap", "maildir", "maildir"],
+            [
+                "after-delivering-commit@10", "after-target-ack@7", "imap-append-literal@5",
+                "after-delivering-commit@10", "after-target-ack@7",
+            ]))
     func killedCatchAllEndsExactlyOnce(kind: String, point: String) throws {
         let crash = try CatchAllCrashLab(kind: kind, count: 24)
         defer { crash.stop() }
@@ -74,9 +79,11 @@ final class CatchAllCrashLab {
         self.folder = folder
         let people = Self.people
         do {
-            lab = try DovecotLab.start(users: Dictionary(uniqueKeysWithValues: (people + ["everyone"]).map {
-                ($0, "pw-\($0)")
-            }))
+            lab = try DovecotLab.start(
+                users: Dictionary(
+                    uniqueKeysWithValues: (people + ["everyone"]).map {
+                        ($0, "pw-\($0)")
+                    }))
         } catch {
             folder.cleanup()
             throw error
@@ -93,8 +100,10 @@ final class CatchAllCrashLab {
                 continue
             }
             let person = index % 6 == 5 ? "ghost" : people[index % people.count]
-            messages.append(CatchAllEndToEndTests.traced("\(person)@wingtiptoys.com", subject: "message \(index)",
-                                                         id: id, body: body))
+            messages.append(
+                CatchAllEndToEndTests.traced(
+                    "\(person)@wingtiptoys.com", subject: "message \(index)",
+                    id: id, body: body))
             expected[person == "ghost" ? "postmaster" : person, default: []].append("<\(id)@example.org>")
         }
         self.expected = expected.mapValues { $0.sorted() }
@@ -118,11 +127,15 @@ final class CatchAllCrashLab {
         }
         let secret = folder.file("secrets/everyone", "pw-everyone\n")
         let admin = folder.file("secrets/admin", DovecotLab.masterPassword + "\n")
-        let target = kind == "imap" ? """
+        let target =
+            kind == "imap"
+            ? """
             { kind: "imap", host: "127.0.0.1", port: \(lab.ports.imaps), tls: "implicit", caFile: "\(lab.caFile.path)",
               user: "\(DovecotLab.masterUser)", password: { file: "\(admin)" }, authorize: "{mailbox}", folder: "INBOX" }
             """ : #"{ kind: "maildir", path: "target/{mailbox}" }"#
-        plan = folder.file("jobs/crash.json5", """
+        plan = folder.file(
+            "jobs/crash.json5",
+            """
             { plan: "crash",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { archive: \(target) },
@@ -198,8 +211,9 @@ final class CatchAllCrashLab {
         let maildir = maildir(person)
         return ["new", "cur"].flatMap { sub in
             ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + sub)) ?? []).compactMap { name in
-                let text = String(decoding: FileManager.default.contents(atPath: "\(maildir)/\(sub)/\(name)")
-                                      ?? Data(), as: UTF8.self)
+                let text = String(
+                    decoding: FileManager.default.contents(atPath: "\(maildir)/\(sub)/\(name)")
+                        ?? Data(), as: UTF8.self)
                 // Dovecot stores LF line ends, a Maildir target the server's CRLF ("\r\n" is one Character).
                 return text.split { $0 == "\n" || $0 == "\r\n" }.first { $0.hasPrefix("Message-ID: ") }
                     .map { String($0.dropFirst("Message-ID: ".count)) }

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A catch-all ("global") legacy mailbox through the real binary: each message reaches the person its recovered
 /// envelope names (Bcc included), unknown addresses reach the fallback, forged trace lines below the provider's
@@ -100,25 +101,32 @@ import Testing
     @Test func routesByRecoveredEnvelopeOncePerMailbox() throws {
         let folder = TempFolder("catchall")
         defer { folder.cleanup() }
-        let users = ["everyone": "pw-everyone", "bob": "pw-bob", "dana": "pw-dana", "ceo": "pw-ceo",
-                     "kelly": "pw-kelly"]
+        let users = [
+            "everyone": "pw-everyone", "bob": "pw-bob", "dana": "pw-dana", "ceo": "pw-ceo",
+            "kelly": "pw-kelly",
+        ]
         let lab = try DovecotLab.start(users: users)
         defer { lab.stop() }
         try lab.seed(user: "everyone", messages: [Self.bcc, Self.unknown, Self.spoofed, Self.list, Self.twoPeople])
         var entries: [String] = []
         for user in users.keys.sorted() {
             let secret = folder.file("secrets/\(user)", users[user]! + "\n")
-            let routing = user == "everyone" ? """
+            let routing =
+                user == "everyone"
+                ? """
                 , global: { domains: ["wingtiptoys.com"], rewrite: "{local}@contoso.example",
                             trustedHosts: ["mx1.wingtip-isp.example"], fallback: "postmaster@contoso.example",
                             rules: [ { match: "mailinglist@treyresearch.net", mailbox: "kelly@contoso.example" } ] }
                 """ : ""
-            entries.append("""
+            entries.append(
+                """
                 { source: "isp", user: "\(user)", password: { file: "\(secret)" }, target: "archive",
                   mailbox: "\(user)@contoso.example"\(routing) }
                 """)
         }
-        let plan = folder.file("jobs/catchall.json5", """
+        let plan = folder.file(
+            "jobs/catchall.json5",
+            """
             { plan: "catchall",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },
@@ -136,8 +144,9 @@ import Testing
         func block(_ subject: String) -> String { blocks.first { $0.contains(subject) } ?? "" }
         #expect(block("dana in Bcc").contains("deliver    dana@contoso.example"), "\(preview)")
         #expect(!block("dana in Bcc").contains("deliver    bob@contoso.example"), "\(preview)")
-        #expect(block("without a new mailbox").contains("deliver    postmaster@contoso.example  (fallback)"),
-                "\(preview)")
+        #expect(
+            block("without a new mailbox").contains("deliver    postmaster@contoso.example  (fallback)"),
+            "\(preview)")
         #expect(block("forged trace").contains("deliver    bob@contoso.example"), "\(preview)")
         #expect(!block("forged trace").contains("ceo@contoso.example"), "\(preview)")
         let workspace = URL(fileURLWithPath: folder.path).standardizedFileURL.path
@@ -176,10 +185,12 @@ import Testing
 
         // The store keeps the envelope with provenance and the routing decision; a rerun delivers nothing.
         let db = try Database(path: workspace + "/state/catchall.sqlite")
-        let envelopes = try db.prepare("""
+        let envelopes = try db.prepare(
+            """
             SELECT envelope FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
             WHERE b.key = 'isp/everyone' AND m.parent_id IS NULL
-            """).rows { $0.text(0) ?? "" }
+            """
+        ).rows { $0.text(0) ?? "" }
         #expect(envelopes.count == 5)
         #expect(envelopes.contains { $0.contains("\"header\":\"X-Original-To\"") && $0.contains("\"trusted\":true") })
         let (again, againOut) = try mailferry(["run", plan])
@@ -187,8 +198,12 @@ import Testing
         #expect(inbox("dana@contoso.example").count == 2 && inbox("bob@contoso.example").count == 2)
         // verify finds each routed delivery of the catch-all's messages in its person's Maildir.
         let (verified, verifyOut) = try mailferry(["verify", plan])
-        #expect(verified == 0 && verifyOut.contains("all 5 messages on the legacy servers are in their target "
-                + "mailboxes; 0 duplicates"), "\(verifyOut)")
+        #expect(
+            verified == 0
+                && verifyOut.contains(
+                    "all 5 messages on the legacy servers are in their target "
+                        + "mailboxes; 0 duplicates"),
+            "\(verifyOut)")
     }
 
     // MARK: Every routing setting of the plan, end to end
@@ -247,20 +262,38 @@ import Testing
         defer { lab.stop() }
         let sources: [(name: String, bytes: [UInt8])] = [
             ("qmail", Self.qmail),
-            ("alias", Self.traced("info@acquired.example", subject: "for the old info address", id: "a1",
-                                  body: "An alias.")),
-            ("header", Self.traced("erin@wingtiptoys.com", subject: "Invoice 2026-117", id: "h1",
-                                   body: "A header rule.")),
-            ("regex", Self.traced("jobs-2026@wingtiptoys.com", subject: "application", id: "r1",
-                                  body: "A regex rule.")),
-            ("fallback", Self.traced("former-employee@wingtiptoys.com", subject: "nobody's any more", id: "f1",
-                                     body: "The fallback.")),
+            (
+                "alias",
+                Self.traced(
+                    "info@acquired.example", subject: "for the old info address", id: "a1",
+                    body: "An alias.")
+            ),
+            (
+                "header",
+                Self.traced(
+                    "erin@wingtiptoys.com", subject: "Invoice 2026-117", id: "h1",
+                    body: "A header rule.")
+            ),
+            (
+                "regex",
+                Self.traced(
+                    "jobs-2026@wingtiptoys.com", subject: "application", id: "r1",
+                    body: "A regex rule.")
+            ),
+            (
+                "fallback",
+                Self.traced(
+                    "former-employee@wingtiptoys.com", subject: "nobody's any more", id: "f1",
+                    body: "The fallback.")
+            ),
             ("guessed", Self.untraced),
         ]
         _ = try lab.seed(user: "everyone", messages: sources.map(\.bytes))
         var secrets: [String: String] = [:]
         for (user, password) in users { secrets[user] = folder.file("secrets/\(user)", password + "\n") }
-        let plan = folder.file("jobs/settings.json5", """
+        let plan = folder.file(
+            "jobs/settings.json5",
+            """
             { plan: "settings",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },
@@ -284,35 +317,44 @@ import Testing
         }
 
         // The dry run: --limit 2 shows the first two waiting messages, each decision with its header and rule.
-        let (limitedCode, limited) = try mailferry(["route", plan, "--dry-run", "--mailbox", "isp/everyone",
-                                                    "--limit", "2"])
+        let (limitedCode, limited) = try mailferry([
+            "route", plan, "--dry-run", "--mailbox", "isp/everyone",
+            "--limit", "2",
+        ])
         #expect(limitedCode == 0, "\(limited)")
         #expect(limited.contains("  6 on the server, 6 waiting (showing the first 2)"), "\(limited)")
         #expect(limited.components(separatedBy: "\nmessage ").count - 1 == 2, "\(limited)")
         let lines = limited.split(separator: "\n").map(String.init)
-        #expect(lines.contains("             because erin@wingtiptoys.com from Delivered-To (field 1, trusted): "
-            + "rewrite {local}@contoso.example"), "\(limited)")
-        #expect(lines.contains("  recipient  erin@wingtiptoys.com  [Delivered-To (field 1, trusted), written "
-            + "wingtiptoys.com-erin@wingtiptoys.com]"), "\(limited)")
-        #expect(lines.contains("             because info@acquired.example from X-Original-To (field 1, trusted): "
-            + "alias → frank@contoso.example"), "\(limited)")
+        #expect(
+            lines.contains(
+                "             because erin@wingtiptoys.com from Delivered-To (field 1, trusted): "
+                    + "rewrite {local}@contoso.example"), "\(limited)")
+        #expect(
+            lines.contains(
+                "  recipient  erin@wingtiptoys.com  [Delivered-To (field 1, trusted), written "
+                    + "wingtiptoys.com-erin@wingtiptoys.com]"), "\(limited)")
+        #expect(
+            lines.contains(
+                "             because info@acquired.example from X-Original-To (field 1, trusted): "
+                    + "alias → frank@contoso.example"), "\(limited)")
         #expect(!limited.contains("Invoice"), "\(limited)")
         let (fullCode, full) = try mailferry(["route", plan, "--dry-run", "--mailbox", "isp/everyone"])
         #expect(fullCode == 0 && full.components(separatedBy: "\nmessage ").count - 1 == 6, "\(full)")
         let why = full.split(separator: "\n").filter { $0.contains("because") }.map {
             $0.trimmingCharacters(in: .whitespaces)
         }
-        #expect(why == [
-            "because erin@wingtiptoys.com from Delivered-To (field 1, trusted): rewrite {local}@contoso.example",
-            "because info@acquired.example from X-Original-To (field 1, trusted): alias → frank@contoso.example",
-            "because erin@wingtiptoys.com from X-Original-To (field 1, trusted): rule 0 (header Subject contains "
-                + "\"Invoice\")",
-            "because jobs-2026@wingtiptoys.com from X-Original-To (field 1, trusted): rule 1 (regex "
-                + "/^jobs-[0-9]+@wingtiptoys\\.com$/)",
-            "because former-employee@wingtiptoys.com from X-Original-To (field 1, trusted): unknown local address "
-                + "(former-employee@contoso.example is not a known mailbox) → fallback",
-            "because erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example",
-        ], "\(full)")
+        #expect(
+            why == [
+                "because erin@wingtiptoys.com from Delivered-To (field 1, trusted): rewrite {local}@contoso.example",
+                "because info@acquired.example from X-Original-To (field 1, trusted): alias → frank@contoso.example",
+                "because erin@wingtiptoys.com from X-Original-To (field 1, trusted): rule 0 (header Subject contains "
+                    + "\"Invoice\")",
+                "because jobs-2026@wingtiptoys.com from X-Original-To (field 1, trusted): rule 1 (regex "
+                    + "/^jobs-[0-9]+@wingtiptoys\\.com$/)",
+                "because former-employee@wingtiptoys.com from X-Original-To (field 1, trusted): unknown local address "
+                    + "(former-employee@contoso.example is not a known mailbox) → fallback",
+                "because erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example",
+            ], "\(full)")
 
         let (code, out) = try mailferry(["run", plan])
         #expect(code == 0, "\(out)")
@@ -336,24 +378,29 @@ import Testing
         let fallback = try #require(inbox("postmaster@contoso.example").first)
         #expect(inbox("postmaster@contoso.example").count == 1)
         let text = String(decoding: fallback, as: UTF8.self)
-        #expect(text.hasPrefix("X-MailFerry-Routing: fallback; former-employee@wingtiptoys.com from\r\n "
-            + "X-Original-To (field 1, trusted): unknown local address\r\n (former-employee@contoso.example is not "
-            + "a known mailbox) -> fallback\r\n"), "\(text)")
+        #expect(
+            text.hasPrefix(
+                "X-MailFerry-Routing: fallback; former-employee@wingtiptoys.com from\r\n "
+                    + "X-Original-To (field 1, trusted): unknown local address\r\n (former-employee@contoso.example is not "
+                    + "a known mailbox) -> fallback\r\n"), "\(text)")
         let header = text.prefix { _ in true }.range(of: "fallback\r\n")!
         #expect(Array(text[header.upperBound...].utf8) == served("fallback"))
         #expect(inbox("everyone@contoso.example").isEmpty)
 
         // The run report lists the fallback and the guessed delivery with the message's UIDL and the reason.
         let db = try Database(path: workspace + "/state/settings.sqlite")
-        let uidls = try db.prepare("""
+        let uidls = try db.prepare(
+            """
             SELECT m.uidl FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
             WHERE b.key = 'isp/everyone' AND m.parent_id IS NULL ORDER BY m.id
-            """).rows { $0.text(0) ?? "" }
+            """
+        ).rows { $0.text(0) ?? "" }
         #expect(uidls.count == 6)
         let reports = workspace + "/reports/settings"
-        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: reports).first {
-            $0.hasSuffix(".json") && $0 != "verify.json"
-        })
+        let name = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: reports).first {
+                $0.hasSuffix(".json") && $0 != "verify.json"
+            })
         let data = try Data(contentsOf: URL(fileURLWithPath: reports + "/" + name))
         #expect(SchemaValidator.problems(try ReportTests.json(data), try ReportTests.schema()).isEmpty)
         let decoder = JSONDecoder()
@@ -366,14 +413,18 @@ import Testing
         #expect(provenance.deliveries.map(\.mailbox) == ["postmaster@contoso.example", "erin@contoso.example"])
         #expect(provenance.deliveries.map(\.fallback) == [true, false])
         #expect(provenance.deliveries.map(\.guessed) == [false, true])
-        #expect(provenance.deliveries[1].reason == "erin@wingtiptoys.com from To (field 1, guessed): rewrite "
-            + "{local}@contoso.example")
+        #expect(
+            provenance.deliveries[1].reason == "erin@wingtiptoys.com from To (field 1, guessed): rewrite "
+                + "{local}@contoso.example")
         #expect(summary.mailboxes.first { $0.key == "isp/erin" }?.routingProvenance == nil)
         let markdown = try String(contentsOfFile: reports + "/" + name.dropLast(5) + ".md", encoding: .utf8)
         #expect(markdown.contains("## Routing to check"))
         #expect(markdown.contains("- everyone@contoso.example: 1 to the fallback, 1 guessed"))
-        #expect(markdown.contains("| everyone@contoso.example | \(uidls[5]) | erin@contoso.example | guessed | "
-            + "erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example |"), "\(markdown)")
+        #expect(
+            markdown.contains(
+                "| everyone@contoso.example | \(uidls[5]) | erin@contoso.example | guessed | "
+                    + "erin@wingtiptoys.com from To (field 1, guessed): rewrite {local}@contoso.example |"),
+            "\(markdown)")
     }
 
     /// reasonHeader through an LMTP target, where a catch-all message's routed people share one transaction: the
@@ -404,7 +455,9 @@ import Testing
         defer { lab.stop() }
         _ = try lab.seed(user: "everyone", messages: [message])
         func secret(_ user: String) -> String { folder.file("secrets/\(user)", users[user]! + "\n") }
-        let plan = folder.file("jobs/lmtp.json5", """
+        let plan = folder.file(
+            "jobs/lmtp.json5",
+            """
             { plan: "lmtp",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { relay: \(EndToEnd.target(.lmtp, lab: lab, folder: folder)) },
@@ -438,9 +491,12 @@ import Testing
         let sent = try String(contentsOfFile: tracePath, encoding: .utf8).split(separator: "\n").compactMap { line in
             line.range(of: "C: ").map { String(line[$0.upperBound...]) }
         }
-        #expect(sent.filter { $0.hasPrefix("RCPT TO:") } == ["RCPT TO:<bob@contoso.example>",
-                                                          "RCPT TO:<dana@contoso.example>",
-                                                          "RCPT TO:<postmaster@contoso.example>"], "\(sent)")
+        #expect(
+            sent.filter { $0.hasPrefix("RCPT TO:") } == [
+                "RCPT TO:<bob@contoso.example>",
+                "RCPT TO:<dana@contoso.example>",
+                "RCPT TO:<postmaster@contoso.example>",
+            ], "\(sent)")
         #expect(sent.filter { $0 == "DATA" }.count == 2, "\(sent)")
         // Dovecot's LMTP adds its own Return-Path, Delivered-To and Received on top; below them is what we sent.
         let source = String(decoding: message, as: UTF8.self)
@@ -451,7 +507,8 @@ import Testing
         }
         let fallback = try #require(stored("postmaster").first)
         #expect(stored("postmaster").count == 1)
-        let field = "X-MailFerry-Routing: fallback; ghost@wingtiptoys.com from Envelope-To (field\n 1, trusted): "
+        let field =
+            "X-MailFerry-Routing: fallback; ghost@wingtiptoys.com from Envelope-To (field\n 1, trusted): "
             + "unknown local address (ghost@contoso.example is not a known\n mailbox) -> fallback\n"
         #expect(fallback.hasSuffix(field + source), "\(fallback)")
         let (again, againOut) = try mailferry()

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// `mailferry check` against a real Dovecot on 127.0.0.1, through the real binary. Serialized: the machine is small
 /// and one test checks 200 mailboxes.
@@ -24,8 +25,11 @@ import Testing
             self.passwords = passwords
             lab = try DovecotLab.start(users: passwords)
             for (index, (user, count)) in seed.sorted(by: { $0.key < $1.key }).enumerated() {
-                try lab.seed(user: user, messages: Corpus.mailbox(user: user, domain: "wingtip.example", count: count,
-                                                                  seed: UInt64(index + 1), bigAttachment: false))
+                try lab.seed(
+                    user: user,
+                    messages: Corpus.mailbox(
+                        user: user, domain: "wingtip.example", count: count,
+                        seed: UInt64(index + 1), bigAttachment: false))
             }
         }
 
@@ -46,8 +50,9 @@ import Testing
         func plan(_ text: String) -> String { folder.file("jobs/check.json5", text) }
 
         func check(_ arguments: [String] = []) throws -> (code: Int32, out: String, err: String) {
-            let child = try ChildProcess(EndToEnd.binary, ["check", path + "/jobs/check.json5"] + arguments,
-                                         environment: ["COLUMNS": "200"])
+            let child = try ChildProcess(
+                EndToEnd.binary, ["check", path + "/jobs/check.json5"] + arguments,
+                environment: ["COLUMNS": "200"])
             return child.finish(within: 300, "mailferry check")
         }
 
@@ -63,7 +68,8 @@ import Testing
         let ws = try Workspace(users: ["alice", "bob", "carol", "dave"], seed: ["alice": 3])
         for user in ["alice", "bob", "carol", "dave"] { ws.secret(user) }
         ws.secret("admin", password: DovecotLab.masterPassword)
-        ws.plan("""
+        ws.plan(
+            """
             {
               plan: "check",
               sources: {
@@ -98,10 +104,14 @@ import Testing
         #expect(alice?.contains("3 (") == true, "\(table.out)")
         #expect(alice?.contains("archive maildir: will be created") == true, "\(table.out)")
         #expect(lines.contains { $0.hasPrefix("ok    bob@contoso.example") && $0.contains("cram-md5") }, "\(table.out)")
-        #expect(lines.contains { $0.hasPrefix("ok    carol@contoso.example") && $0.contains("contoso imap: INBOX ok") },
-                "\(table.out)")
-        #expect(lines.contains { $0.hasPrefix("ok    dave@contoso.example")
-            && $0.contains("relay lmtp: accepts dave@contoso.example") }, "\(table.out)")
+        #expect(
+            lines.contains { $0.hasPrefix("ok    carol@contoso.example") && $0.contains("contoso imap: INBOX ok") },
+            "\(table.out)")
+        #expect(
+            lines.contains {
+                $0.hasPrefix("ok    dave@contoso.example")
+                    && $0.contains("relay lmtp: accepts dave@contoso.example")
+            }, "\(table.out)")
         #expect(table.out.contains("check: 4 mailboxes, 4 ok in "), "\(table.out)")
         for password in ws.passwords.values { #expect(!table.out.contains(password) && !table.err.contains(password)) }
 
@@ -134,7 +144,8 @@ import Testing
         _ = ws.folder.file("not-a-folder", "x")
         let closedPort = try LabPorts.free().lmtp
         let ca = ws.lab.caFile.path
-        ws.plan("""
+        ws.plan(
+            """
             {
               plan: "check",
               sources: {
@@ -194,8 +205,9 @@ import Testing
         #expect(block("fred2").contains("target: imap 127.0.0.1:\(ws.lab.ports.imaps)"), "\(out)")
         #expect(block("fred2").contains("contoso imap: refused"), "\(out)")
         #expect(block("nobody-here@contoso.example").hasPrefix("FAIL"), "\(out)")
-        #expect(block("nobody-here@contoso.example").contains("RCPT TO:<nobody-here@contoso.example> refused: 550"),
-                "\(out)")
+        #expect(
+            block("nobody-here@contoso.example").contains("RCPT TO:<nobody-here@contoso.example> refused: 550"),
+            "\(out)")
         #expect(out.contains("check: 8 mailboxes, 1 ok, 7 failed in "), "\(out)")
         for password in ws.passwords.values { #expect(!out.contains(password) && !result.err.contains(password)) }
         #expect(!out.contains("not-bobs-password"))
@@ -223,7 +235,8 @@ import Testing
             csv += "\(user)@contoso.example,\(user),file:secrets/\(user)\n"
         }
         _ = ws.folder.file("jobs/people.csv", csv)
-        ws.plan("""
+        ws.plan(
+            """
             {
               plan: "check",
               parallel: 8,
@@ -246,12 +259,16 @@ import Testing
         let failed = rows.filter { !$0.ok }
         #expect(failed.isEmpty, "\(failed.prefix(3))")
         #expect(rows.map(\.key) == users.map { "isp/\($0)" })
-        #expect(rows.prefix(20).allSatisfy { $0.source.messages == 2 } && rows.dropFirst(20).allSatisfy {
-            $0.source.messages == 0 })
+        #expect(
+            rows.prefix(20).allSatisfy { $0.source.messages == 2 }
+                && rows.dropFirst(20).allSatisfy {
+                    $0.source.messages == 0
+                })
         #expect(rows.first?.origin.hasSuffix("/jobs/people.csv:2") == true)
         #expect(rows.last?.origin.hasSuffix("/jobs/people.csv:201") == true)
-        print("check of 200 CSV mailboxes: \(String(format: "%.2f", seconds)) s (parallel 8, maxConnections 8; lab "
-            + "with 200 users started in \(String(format: "%.2f", labSeconds)) s)")
+        print(
+            "check of 200 CSV mailboxes: \(String(format: "%.2f", seconds)) s (parallel 8, maxConnections 8; lab "
+                + "with 200 users started in \(String(format: "%.2f", labSeconds)) s)")
 
         let table = try ws.check()
         #expect(table.code == 0)

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// The checkpoint of one attempt, fed events with no store, target or socket: the actions it returns and the states
 /// it reaches, every event in every state. An impossible event is a programmer error: the process stops.
@@ -19,19 +20,41 @@ import Testing
     static let lost = MailError(.transient, "connection lost", code: .inDoubt)
 
     /// Every state, reached by its events from a fresh machine of a mode that leads there.
-    static let states = ["ready", "deliveringQueued", "delivering", "stagedUnseen", "staged", "confirming", "done",
-                         "inDoubt"]
+    static let states = [
+        "ready", "deliveringQueued", "delivering", "stagedUnseen", "staged", "confirming", "done",
+        "inDoubt",
+    ]
 
     static func machine(in state: String) -> Machine {
         switch state {
         case "ready": return Machine(mode: .staged)
         case "deliveringQueued": return fed(.stagedUnseen) { _ = $0.start() }
         case "delivering": return fed(.staged) { _ = $0.start() }
-        case "stagedUnseen": return fed(.stagedUnseen) { _ = $0.start(); _ = $0.targetStaged() }
-        case "staged": return fed(.staged) { _ = $0.start(); _ = $0.targetStaged() }
-        case "confirming": return fed(.confirmLater) { _ = $0.start(); _ = $0.targetAnswered([.success("r")]) }
-        case "done": return fed(.waitEach) { _ = $0.start(); _ = $0.targetAnswered([.success("r")]) }
-        case "inDoubt": return fed(.waitEach) { _ = $0.start(); _ = $0.targetLeftInDoubt(lost) }
+        case "stagedUnseen":
+            return fed(.stagedUnseen) {
+                _ = $0.start()
+                _ = $0.targetStaged()
+            }
+        case "staged":
+            return fed(.staged) {
+                _ = $0.start()
+                _ = $0.targetStaged()
+            }
+        case "confirming":
+            return fed(.confirmLater) {
+                _ = $0.start()
+                _ = $0.targetAnswered([.success("r")])
+            }
+        case "done":
+            return fed(.waitEach) {
+                _ = $0.start()
+                _ = $0.targetAnswered([.success("r")])
+            }
+        case "inDoubt":
+            return fed(.waitEach) {
+                _ = $0.start()
+                _ = $0.targetLeftInDoubt(lost)
+            }
         default: preconditionFailure("no state \(state)")
         }
     }
@@ -43,8 +66,10 @@ import Testing
     }
 
     /// Every event, by name.
-    static let events = ["start", "targetStaged", "targetAnswered", "targetRefused", "targetLeftInDoubt",
-                         "flushStarts", "flushAnswered", "flushFailed", "deliveredCommitted", "deliveredFailed"]
+    static let events = [
+        "start", "targetStaged", "targetAnswered", "targetRefused", "targetLeftInDoubt",
+        "flushStarts", "flushAnswered", "flushFailed", "deliveredCommitted", "deliveredFailed",
+    ]
 
     static func feed(_ event: String, to machine: inout Machine) -> [Action] {
         switch event {
@@ -103,8 +128,11 @@ import Testing
     @Test func startCommitsDeliveringBeforeTheTargetIsTouched() {
         for mode in [Machine.Mode.waitEach, .confirmLater, .staged] {
             var machine = Machine(mode: mode)
-            #expect(machine.start() == [.commitDelivering, .crash(.afterDeliveringCommit),
-                                        .deliver(mayStage: mode == .staged)])
+            #expect(
+                machine.start() == [
+                    .commitDelivering, .crash(.afterDeliveringCommit),
+                    .deliver(mayStage: mode == .staged),
+                ])
             #expect(machine.state == .delivering)
         }
     }
@@ -122,24 +150,30 @@ import Testing
         // The first message opens the target after its checkpoint is durable.
         #expect(Machine.Mode.choose(maildir, opened: false, confirmsLater: true, mayStage: true) == .staged)
         #expect(Machine.Mode.choose(maildir, opened: true, confirmsLater: true, mayStage: false) == .confirmLater)
-        #expect(Machine.Mode.choose(MaildirDelivery.traits(stagingLimit: 1), opened: true, confirmsLater: true,
-                                    mayStage: true) == .confirmLater)
+        #expect(
+            Machine.Mode.choose(
+                MaildirDelivery.traits(stagingLimit: 1), opened: true, confirmsLater: true,
+                mayStage: true) == .confirmLater)
         #expect(Machine.Mode.choose(imap, opened: true, confirmsLater: true, mayStage: true) == .staged)
         #expect(Machine.Mode.choose(imap, opened: true, confirmsLater: false, mayStage: true) == .waitEach)
-        #expect(Machine.Mode.choose(MailTransferDelivery.traits, opened: true, confirmsLater: false,
-                                    mayStage: true) == .waitEach)
+        #expect(
+            Machine.Mode.choose(
+                MailTransferDelivery.traits, opened: true, confirmsLater: false,
+                mayStage: true) == .waitEach)
     }
 
     // MARK: - The target's answer
 
     @Test func anAnswerWaitsForEachCommitOnlyWhereTheTargetCannotBeAsked() {
         var waiting = Self.fed(.waitEach) { _ = $0.start() }
-        #expect(waiting.targetAnswered([.success("250 ok")])
+        #expect(
+            waiting.targetAnswered([.success("250 ok")])
                 == [.crash(.afterTargetAck), .commitDelivered(row: 0, reference: "250 ok")])
         #expect(waiting.state == .done)
         for mode in [Machine.Mode.confirmLater, .staged] {
             var later = Self.fed(mode) { _ = $0.start() }
-            #expect(later.targetAnswered([.success("new/x")])
+            #expect(
+                later.targetAnswered([.success("new/x")])
                     == [.crash(.afterTargetAck), .queueDelivered(row: 0, reference: "new/x")])
             #expect(later.state == .confirming)
         }
@@ -147,7 +181,8 @@ import Testing
 
     @Test func anUnstagedAnswerWaitsForTheDeliveringRidingWithTheBatch() {
         var machine = Self.machine(in: "deliveringQueued")
-        #expect(machine.targetAnswered([.success("new/x")])
+        #expect(
+            machine.targetAnswered([.success("new/x")])
                 == [.waitDelivering, .crash(.afterTargetAck), .queueDelivered(row: 0, reference: "new/x")])
         #expect(machine.state == .confirming)
     }
@@ -156,9 +191,12 @@ import Testing
         var machine = Machine(mode: .waitEach, rows: 3)
         #expect(machine.start() == [.commitDelivering, .crash(.afterDeliveringCommit), .deliver(mayStage: false)])
         let unknown = MailError(.permanent, "550 no such user")
-        #expect(machine.targetAnswered([.success("250 a"), .failure(unknown), .success("250 c")])
-                == [.crash(.afterTargetAck), .commitDelivered(row: 0, reference: "250 a"), .settle(row: 1, unknown),
-                    .commitDelivered(row: 2, reference: "250 c")])
+        #expect(
+            machine.targetAnswered([.success("250 a"), .failure(unknown), .success("250 c")])
+                == [
+                    .crash(.afterTargetAck), .commitDelivered(row: 0, reference: "250 a"), .settle(row: 1, unknown),
+                    .commitDelivered(row: 2, reference: "250 c"),
+                ])
         #expect(machine.state == .done)
     }
 
@@ -168,7 +206,8 @@ import Testing
         #expect(refused.state == .done)
         var several = Machine(mode: .waitEach, rows: 2)
         _ = several.start()
-        #expect(several.targetRefused(Self.trouble)
+        #expect(
+            several.targetRefused(Self.trouble)
                 == [.settle(row: 0, Self.trouble), .settle(row: 1, Self.trouble), .stop(Self.trouble)])
         var queued = Self.machine(in: "deliveringQueued")
         #expect(queued.targetRefused(Self.trouble) == [.settle(row: 0, Self.trouble), .stop(Self.trouble)])
@@ -206,7 +245,8 @@ import Testing
 
     @Test func theFlushsAnswerSettlesTheStagedDelivery() {
         var landed = Self.machine(in: "staged")
-        #expect(landed.flushAnswered(.success("new/x"))
+        #expect(
+            landed.flushAnswered(.success("new/x"))
                 == [.crash(.afterTargetAck), .queueDelivered(row: 0, reference: "new/x")])
         #expect(landed.state == .confirming)
         var refused = Self.machine(in: "staged")
@@ -246,9 +286,12 @@ import Testing
         actions += machine.flushStarts()
         actions += machine.flushAnswered(.success("new/x"))
         actions += machine.deliveredCommitted()
-        #expect(actions == [.queueDelivering, .deliver(mayStage: true), .holdForFlush, .waitDelivering,
-                            .crash(.afterDeliveringCommit), .crash(.afterTargetAck),
-                            .queueDelivered(row: 0, reference: "new/x")])
+        #expect(
+            actions == [
+                .queueDelivering, .deliver(mayStage: true), .holdForFlush, .waitDelivering,
+                .crash(.afterDeliveringCommit), .crash(.afterTargetAck),
+                .queueDelivered(row: 0, reference: "new/x"),
+            ])
         #expect(machine.state == .done)
     }
 

@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Containment and ownership through the real binary, with a real Dovecot as the legacy server (SECURITY.md).
 @Suite(.serialized) struct ContainmentEndToEndTests {
@@ -23,8 +24,10 @@ import Testing
             "From: Sender <sender@example.net>",
         ]
         if header != "To" { lines.append("To: Someone <someone@example.net>") }
-        lines += ["Subject: \(subject)", "Date: Mon, 2 Nov 2026 09:59:58 +0100",
-                  "Message-ID: <\(UUID().uuidString)@example.net>", "", "Body of \(subject).", ""]
+        lines += [
+            "Subject: \(subject)", "Date: Mon, 2 Nov 2026 09:59:58 +0100",
+            "Message-ID: <\(UUID().uuidString)@example.net>", "", "Body of \(subject).", "",
+        ]
         return Array(lines.joined(separator: "\n").utf8)
     }
 
@@ -45,20 +48,24 @@ import Testing
         let hostile = HostileNames.localParts
         var messages = hostile.enumerated().map { Self.message(to: $0.element, subject: "hostile \($0.offset)") }
         // Only To: names the stranger's choice (no envelope recipient at all).
-        messages.append(Array("""
-            Return-Path: <sender@example.net>
-            From: sender@example.net
-            To: ../../escaped-to@wingtiptoys.com
-            Subject: hostile to-only
-            Message-ID: <to-only@example.net>
+        messages.append(
+            Array(
+                """
+                Return-Path: <sender@example.net>
+                From: sender@example.net
+                To: ../../escaped-to@wingtiptoys.com
+                Subject: hostile to-only
+                Message-ID: <to-only@example.net>
 
-            Only To names a recipient.
+                Only To names a recipient.
 
-            """.utf8))
+                """.utf8))
         messages.append(Self.message(to: "dana", subject: "for dana"))
         try lab.seed(user: "everyone", messages: messages)
         let secret = folder.file("secrets/everyone", users["everyone"]! + "\n")
-        let plan = folder.file("jobs/contain.json5", """
+        let plan = folder.file(
+            "jobs/contain.json5",
+            """
             { plan: "contain",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { archive: { kind: "maildir", path: "target/maildir/{mailbox}" } },
@@ -86,10 +93,13 @@ import Testing
             #expect(block.contains("deliver    postmaster@contoso.example  (fallback"), "\(subject): \(block)")
             #expect(block.components(separatedBy: "deliver ").count == 2, "\(subject): \(block)")
         }
-        let parsable = hostile.filter { !$0.contains("\0") && !$0.contains("\u{1}") && !$0.contains("\u{7F}")
-            && !$0.contains("\\") && $0.count < 1000 }
-        #expect(preview.out.components(separatedBy: "refused as a mailbox name").count - 1 == parsable.count + 1,
-                "\(preview.out)")
+        let parsable = hostile.filter {
+            !$0.contains("\0") && !$0.contains("\u{1}") && !$0.contains("\u{7F}")
+                && !$0.contains("\\") && $0.count < 1000
+        }
+        #expect(
+            preview.out.components(separatedBy: "refused as a mailbox name").count - 1 == parsable.count + 1,
+            "\(preview.out)")
 
         let run = try ChildProcess(EndToEnd.binary, ["run", plan]).finish(within: 300, "mailferry run")
         #expect(run.code == 0, "\(run.out)\(run.err)")
@@ -128,8 +138,9 @@ import Testing
         let report = try String(contentsOfFile: workspace + "/reports/contain/" + markdown, encoding: .utf8)
         #expect(report.contains("Routing to check"), "\(report)")
         #expect(report.contains("everyone@contoso.example: \(hostile.count + 1) to the fallback"), "\(report)")
-        #expect(report.components(separatedBy: "refused as a mailbox name").count - 1 == parsable.count + 1,
-                "\(report)")
+        #expect(
+            report.components(separatedBy: "refused as a mailbox name").count - 1 == parsable.count + 1,
+            "\(report)")
     }
 
     /// A '..' in a plan's Maildir path, and CSV values that would escape, are refused by check and run with exit 2 and
@@ -138,7 +149,9 @@ import Testing
         let folder = TempFolder("containment-plan")
         defer { folder.cleanup() }
         _ = folder.file("secrets/pw", "secret\n")
-        let csv = folder.file("jobs/people.csv", """
+        let csv = folder.file(
+            "jobs/people.csv",
+            """
             mailbox,user,password
             chris@contoso.example,chris,file:secrets/pw
             kelly@contoso.example,../../x,file:secrets/pw
@@ -146,21 +159,30 @@ import Testing
 
             """)
         let plans = [
-            ("dotdot-path", """
+            (
+                "dotdot-path",
+                """
                 { plan: "p",
                   sources: { isp: { host: "127.0.0.1", port: 995 } },
                   targets: { archive: { kind: "maildir",
                                         path: "../outside/{mailbox}" } },
                   mailboxes: [ { source: "isp", user: "chris", password: { file: "secrets/pw" }, target: "archive",
                                  mailbox: "chris@contoso.example" } ] }
-                """, ["jobs/dotdot-path.json5:4:25: targets.archive.path: has a '..' folder"]),
-            ("csv", """
+                """, ["jobs/dotdot-path.json5:4:25: targets.archive.path: has a '..' folder"]
+            ),
+            (
+                "csv",
+                """
                 { plan: "p",
                   sources: { isp: { host: "127.0.0.1", port: 995 } },
                   targets: { archive: { kind: "maildir", path: "mail/{user}/Maildir" } },
                   mailboxList: { csv: "\(csv)", source: "isp", target: "archive" } }
-                """, ["jobs/people.csv:3:23: user: \"../../x\" cannot be a folder name",
-                      "jobs/people.csv:4:1: mailbox: \"../../y@contoso.example\" cannot name a mailbox"]),
+                """,
+                [
+                    "jobs/people.csv:3:23: user: \"../../x\" cannot be a folder name",
+                    "jobs/people.csv:4:1: mailbox: \"../../y@contoso.example\" cannot name a mailbox",
+                ]
+            ),
         ]
         for (name, text, expected) in plans {
             let plan = folder.file("jobs/\(name).json5", text)
@@ -172,8 +194,10 @@ import Testing
                 }
             }
         }
-        #expect(!FileManager.default.fileExists(atPath: (folder.path as NSString).deletingLastPathComponent
-            + "/outside"))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: (folder.path as NSString).deletingLastPathComponent
+                    + "/outside"))
     }
 
     /// Run as root into a Maildir root that belongs to an unprivileged user: every folder and file created belongs
@@ -191,8 +215,10 @@ import Testing
         #expect(uid != 0, "the lab's mail identity must be unprivileged")
         #expect(chown(homes, uid, gid) == 0)
         let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
-            .replacingOccurrences(of: #"{ kind: "maildir", path: "target/{mailbox}" }"#,
-                                  with: #"{ kind: "maildir", path: "\#(homes)/{local}/Maildir" }"#)
+            .replacingOccurrences(
+                of: #"{ kind: "maildir", path: "target/{mailbox}" }"#,
+                with: #"{ kind: "maildir", path: "\#(homes)/{local}/Maildir" }"#
+            )
             .replacingOccurrences(of: "dana@contoso.example", with: "dana-new@contoso.example")
         try plan.write(toFile: e2e.planFile, atomically: false, encoding: .utf8)
         // check tells who will own what a run creates.

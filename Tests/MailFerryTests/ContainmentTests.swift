@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Nothing a message says can steer a file outside a Maildir target's root (SECURITY.md, "Containment"): values
 /// filled into a target path are single safe folder names, hostile recovered recipients go to the fallback with
@@ -16,8 +17,9 @@ import Testing
 /// symbolic link below the root.
 @Suite struct ContainmentTests {
     @Test func aLocationKeepsTheRootAndFillsOneFolderPerValue() throws {
-        let location = try MaildirLocation.resolve("/srv/mail/{domain}/{local}/Maildir",
-                                                   values: ["domain": "contoso.example", "local": "chris"])
+        let location = try MaildirLocation.resolve(
+            "/srv/mail/{domain}/{local}/Maildir",
+            values: ["domain": "contoso.example", "local": "chris"])
         #expect(location.root == "/srv/mail")
         #expect(location.below == ["contoso.example", "chris", "Maildir"])
         #expect(location.path == "/srv/mail/contoso.example/chris/Maildir")
@@ -29,7 +31,8 @@ import Testing
         #expect(error?.message.contains("{mailbox} = \"../../etc\" cannot be a folder name") == true)
         #expect(throws: MailError.self) { _ = try MaildirLocation.resolve("/srv/../etc/{mailbox}", values: [:]) }
         #expect(throws: MailError.self) {
-            _ = try MaildirLocation.resolve("/srv/mail/{local}{local}", values: ["local": String(repeating: "x", count: 150)])
+            _ = try MaildirLocation.resolve(
+                "/srv/mail/{local}{local}", values: ["local": String(repeating: "x", count: 150)])
         }
     }
 
@@ -51,16 +54,22 @@ import Testing
             try FileManager.default.createSymbolicLink(atPath: maildir + "/" + which, withDestinationPath: elsewhere)
         }
         let error = #expect(throws: MailError.self) {
-            let delivery = try MaildirDelivery(location: MaildirLocation.resolve(dir.path + "/root/{local}",
-                                                                                 values: ["local": "person"]))
-            _ = try delivery.deliver(DeliveryRequest(token: "1.Mlink.mailferry", spool: try makeSpool(dir, Array("x".utf8)),
-                                                     arrival: Date()))
+            let delivery = try MaildirDelivery(
+                location: MaildirLocation.resolve(
+                    dir.path + "/root/{local}",
+                    values: ["local": "person"]))
+            _ = try delivery.deliver(
+                DeliveryRequest(
+                    token: "1.Mlink.mailferry", spool: try makeSpool(dir, Array("x".utf8)),
+                    arrival: Date()))
         }
         #expect(error?.message.contains("is a symbolic link; refused") == true, "\(String(describing: error))")
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
         // check says so too.
-        let checked = Checker.checkMaildir(try MaildirLocation.resolve(dir.path + "/root/{local}",
-                                                                       values: ["local": "person"]))
+        let checked = Checker.checkMaildir(
+            try MaildirLocation.resolve(
+                dir.path + "/root/{local}",
+                values: ["local": "person"]))
         guard case .failure(let failure) = checked else {
             Issue.record("check passed a Maildir with a symbolic link")
             return

@@ -1,21 +1,24 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Months of cron runs: poisonous messages are quarantined, a renumbered maildrop trips the breaker instead of
 /// being copied twice, and retention deletes only what was confirmed long enough ago.
 @Suite(.serialized) struct CronSafetyTests {
     typealias Setup = POP3RunnerBehaviourTests.Setup
 
-    func run(_ setup: Setup, adjust: (inout Plan) -> Void = { _ in },
-             options: RunOptions = RunOptions()) throws -> MailboxResult {
+    func run(
+        _ setup: Setup, adjust: (inout Plan) -> Void = { _ in },
+        options: RunOptions = RunOptions()
+    ) throws -> MailboxResult {
         var plan = try PlanLoader.load(setup.planFile)
         adjust(&plan)
         let runner = try Runner(plan: plan, store: try Store(path: plan.statePath))
@@ -25,15 +28,19 @@ import Testing
     static func session(uidls: [String], bodies: [String], refuse: Set<Int> = [], retrieve: Bool = true) -> [FakeStep] {
         let list = bodies.enumerated().map { "\($0.offset + 1) \($0.element.utf8.count)\r\n" }.joined()
         let uidl = uidls.enumerated().map { "\($0.offset + 1) \($0.element)\r\n" }.joined()
-        var steps = POP3RunnerBehaviourTests.login() + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\n.\r\n"),
-            .expect("LIST"), .send("+OK\r\n\(list).\r\n"), .expect("UIDL"), .send("+OK\r\n\(uidl).\r\n"),
-        ]
+        var steps =
+            POP3RunnerBehaviourTests.login() + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\n.\r\n"),
+                .expect("LIST"), .send("+OK\r\n\(list).\r\n"), .expect("UIDL"), .send("+OK\r\n\(uidl).\r\n"),
+            ]
         if retrieve {
             for (index, body) in bodies.enumerated() {
                 steps.append(.expect("RETR \(index + 1)"))
-                steps.append(.send(refuse.contains(index + 1) ? "-ERR [SYS/TEMP] cannot read it now\r\n"
-                                                              : "+OK\r\n\(body).\r\n"))
+                steps.append(
+                    .send(
+                        refuse.contains(index + 1)
+                            ? "-ERR [SYS/TEMP] cannot read it now\r\n"
+                            : "+OK\r\n\(body).\r\n"))
             }
         }
         return steps + [.expect("QUIT"), .send("+OK\r\n")]
@@ -43,8 +50,10 @@ import Testing
         let bodies = ["Subject: good\r\n\r\nok\r\n", "Subject: bad\r\n\r\nnever readable\r\n"]
         let server = try FakeServer(connections: 3) { s in
             // The refused message is retried on later runs only when due: make every run see it as due.
-            for step in Self.session(uidls: s.number == 0 ? ["G", "B"] : ["G", "B"], bodies: bodies,
-                                     refuse: [2], retrieve: s.number == 0) {
+            for step in Self.session(
+                uidls: s.number == 0 ? ["G", "B"] : ["G", "B"], bodies: bodies,
+                refuse: [2], retrieve: s.number == 0)
+            {
                 if s.number > 0, case .expect("QUIT") = step {
                     try s.run(.expect("RETR 2"))
                     try s.send("-ERR [SYS/TEMP] cannot read it now\r\n")
@@ -59,8 +68,9 @@ import Testing
         for _ in 0..<3 {
             results.append(try run(setup, adjust: due))
             // Make the deferred message due again at once (the backoff is minutes).
-            let db = try Database(path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
-                                  + "/state/fake.sqlite")
+            let db = try Database(
+                path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
+                    + "/state/fake.sqlite")
             try db.execute("UPDATE messages SET next_try_at = 0 WHERE state = 'deferred'")
         }
         server.finish()
@@ -68,8 +78,9 @@ import Testing
         #expect(results[1].deferred == 1 && results[1].quarantined == 0, "\(results[1])")
         #expect(results[2].quarantined == 1 && results[2].deferred == 0, "\(results[2])")
         #expect(setup.fileContents() == [bodies[0]])
-        let db = try Database(path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
-                              + "/state/fake.sqlite")
+        let db = try Database(
+            path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
+                + "/state/fake.sqlite")
         let row = try db.prepare("SELECT state, quarantined, last_error FROM messages WHERE uidl = 'B'")
             .rows { ($0.text(0), $0.int(1), $0.text(2)) }.first
         #expect(row?.0 == "failed" && row?.1 == 1)
@@ -79,8 +90,10 @@ import Testing
     /// Backoff: remote trouble waits 5 minutes after the first failure, doubling per attempt up to 6 hours; local
     /// trouble (the target's disk, permissions) and a full mailbox are worth trying again on the very next run.
     @Test func retryTimeDoublesFromFiveMinutesToSixHoursAndLocalTroubleIsDueAtOnce() {
-        let expected: [(Int, Double)] = [(0, 300), (1, 300), (2, 600), (3, 1200), (4, 2400), (5, 4800), (6, 9600),
-                                         (7, 19200), (8, 21600), (9, 21600), (40, 21600)]
+        let expected: [(Int, Double)] = [
+            (0, 300), (1, 300), (2, 600), (3, 1200), (4, 2400), (5, 4800), (6, 9600),
+            (7, 19200), (8, 21600), (9, 21600), (40, 21600),
+        ]
         for kind in [FailureKind.transient, .permanent, .auth, .tls, .protocol] {
             for (attempts, delay) in expected {
                 let before = Date().timeIntervalSince1970
@@ -123,8 +136,9 @@ import Testing
         let started = Date().timeIntervalSince1970
         let first = try run(setup)
         #expect(first.delivered == 1 && first.deferred == 1, "\(first)")
-        let db = try Database(path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
-                              + "/state/fake.sqlite")
+        let db = try Database(
+            path: URL(fileURLWithPath: setup.folder.path).standardizedFileURL.path
+                + "/state/fake.sqlite")
         func row() throws -> (state: String, nextTry: Double, attempts: Int64)? {
             try db.prepare("SELECT state, coalesce(next_try_at, 0), attempts FROM messages WHERE uidl = 'L'")
                 .rows { ($0.text(0) ?? "", $0.double(1), $0.int(2)) }.first
@@ -133,8 +147,9 @@ import Testing
         #expect(deferred?.state == "deferred")
         // The first failure of a transient kind: five minutes.
         let nextTry = deferred?.nextTry ?? 0
-        #expect(nextTry >= started + 300 && nextTry <= Date().timeIntervalSince1970 + 300,
-                "next try \(String(describing: deferred))")
+        #expect(
+            nextTry >= started + 300 && nextTry <= Date().timeIntervalSince1970 + 300,
+            "next try \(String(describing: deferred))")
         let second = try run(setup)
         #expect(second.delivered == 0 && second.error == nil, "\(second)")
         #expect(try row()?.state == "deferred" && (try row()?.nextTry) == deferred?.nextTry, "untouched until due")
@@ -147,7 +162,9 @@ import Testing
         #expect(!server.transcripts[1].plainText.contains("RETR"), "the second run asked for the deferred message")
     }
 
-    static let twelve = (1...12).map { "Subject: message \($0)\r\n\r\n" + String(repeating: "x", count: $0 * 7) + "\r\n" }
+    static let twelve = (1...12).map {
+        "Subject: message \($0)\r\n\r\n" + String(repeating: "x", count: $0 * 7) + "\r\n"
+    }
 
     @Test func renumberedUIDLsTripTheBreakerAndRekeyDeliversNothingTwice() throws {
         let old = (1...12).map { "old-\($0)" }
@@ -164,26 +181,32 @@ import Testing
         let first = try run(setup)
         #expect(first.delivered == 12, "\(first)")
         let tripped = try run(setup)
-        #expect(tripped.errorKind == .permanent && tripped.error?.contains("UIDL reset suspected") == true,
-                "\(tripped)")
+        #expect(
+            tripped.errorKind == .permanent && tripped.error?.contains("UIDL reset suspected") == true,
+            "\(tripped)")
         #expect(tripped.delivered == 0 && tripped.new == 0)
         let rekeyed = try run(setup) { $0.sources["odd"]!.onUIDLReset = .rekey }
         server.finish()
         #expect(rekeyed.error == nil && rekeyed.delivered == 0 && rekeyed.duplicate == 12, "\(rekeyed)")
         #expect(setup.maildirFiles.count == 12)
         // The report names each message set aside and the UIDL whose delivery it repeats.
-        #expect(rekeyed.duplicates?.entries.map { "\($0.uidl)=\($0.duplicates)" }
-            == (1...12).map { "new-\($0)=old-\($0)" })
-        let report = ReportWriter.markdown(RunSummary(runID: "r", plan: "p", startedAt: Date(), finishedAt: Date(),
-                                                      mailboxes: [rekeyed], interrupted: false, exitCode: 0))
+        #expect(
+            rekeyed.duplicates?.entries.map { "\($0.uidl)=\($0.duplicates)" }
+                == (1...12).map { "new-\($0)=old-\($0)" })
+        let report = ReportWriter.markdown(
+            RunSummary(
+                runID: "r", plan: "p", startedAt: Date(), finishedAt: Date(),
+                mailboxes: [rekeyed], interrupted: false, exitCode: 0))
         #expect(report.contains("## Set aside as duplicates") && report.contains("| new-7 | old-7 |"), "\(report)")
     }
 
     /// Two UIDLs listed together are two messages, even with byte-identical contents (the same bounce saved twice):
     /// both are delivered. The content hash only recognises a message whose earlier UIDL is gone.
     @Test func twinsListedTogetherAreBothDelivered() throws {
-        let bodies = ["Subject: bounce\r\n\r\nsame\r\n", "Subject: bounce\r\n\r\nsame\r\n",
-                      "Subject: other\r\n\r\ndifferent\r\n"]
+        let bodies = [
+            "Subject: bounce\r\n\r\nsame\r\n", "Subject: bounce\r\n\r\nsame\r\n",
+            "Subject: other\r\n\r\ndifferent\r\n",
+        ]
         let server = try FakeServer(connections: 2) { s in
             for step in Self.session(uidls: ["a", "b", "c"], bodies: bodies, retrieve: s.number == 0) {
                 try s.run(step)
@@ -209,10 +232,15 @@ import Testing
         defer { folder.cleanup() }
         let lab = try DovecotLab.start(users: ["lee": "lee-pw"])
         defer { lab.stop() }
-        try lab.seed(user: "lee", messages: Corpus.mailbox(user: "lee", domain: "example.com", count: 9, seed: 3,
-                                                            bigAttachment: false))
+        try lab.seed(
+            user: "lee",
+            messages: Corpus.mailbox(
+                user: "lee", domain: "example.com", count: 9, seed: 3,
+                bigAttachment: false))
         let secret = folder.file("secrets/lee", "lee-pw\n")
-        let planFile = folder.file("jobs/keep.json5", """
+        let planFile = folder.file(
+            "jobs/keep.json5",
+            """
             { plan: "keep",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { box: { kind: "maildir", path: "target/{user}" } },
@@ -234,17 +262,20 @@ import Testing
         let old = "first_seen_at = first_seen_at - 40 * 86400, delivered_at = delivered_at - 31 * 86400"
         try db.execute("UPDATE messages SET state = 'deferred', next_try_at = 4e9, \(old) WHERE id = 5")
         try db.execute("UPDATE messages SET state = 'failed', last_error = 'refused', \(old) WHERE id = 6")
-        try db.execute("""
+        try db.execute(
+            """
             UPDATE messages SET state = 'failed', token = 'routed', last_error = '1 of 2 routed deliveries failed',
             \(old) WHERE id = 7
             """)
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO messages (mailbox_id, uidl, state, first_seen_at, updated_at, delivered_at, parent_id, address,
                                   target_ref)
             SELECT mailbox_id, uidl || '>kim@example.com', 'delivered', first_seen_at, updated_at, delivered_at, id,
                    'kim@example.com', 'new/routed-copy' FROM messages WHERE id = 7
             """)
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO messages (mailbox_id, uidl, state, first_seen_at, updated_at, parent_id, address, last_error)
             SELECT mailbox_id, uidl || '>gone@example.com', 'failed', first_seen_at, updated_at, id,
                    'gone@example.com', '550 5.1.1 no such user' FROM messages WHERE id = 7

@@ -1,15 +1,17 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// reports/<plan>/index.html: self-contained, well-formed SVG, the right numbers, every outside string escaped.
 @Suite struct DashboardTests {
@@ -17,16 +19,21 @@ import Testing
         let fixture = try StatusFixture()
         let status = try fixture.status()
         let state = try StateFiles.read([fixture.statePath, fixture.shardPath])
-        var verify = VerifyReport(plan: "fixture", verifiedAt: StatusFixture.now, stateFiles: state.files,
-                                  mailboxes: [], missing: [], duplicates: [], exitCode: 1)
-        var box = VerifyReport.Mailbox(key: "isp/kelly", address: "kelly@contoso.example", target: "archive",
-                                       targetKind: "maildir")
+        var verify = VerifyReport(
+            plan: "fixture", verifiedAt: StatusFixture.now, stateFiles: state.files,
+            mailboxes: [], missing: [], duplicates: [], exitCode: 1)
+        var box = VerifyReport.Mailbox(
+            key: "isp/kelly", address: "kelly@contoso.example", target: "archive",
+            targetKind: "maildir")
         box.onServer = 3
         box.inTarget = 1
         box.missing = 2
         verify.mailboxes = [box]
-        verify.missing = [VerifyReport.Finding(mailbox: "isp/kelly", address: "kelly@contoso.example",
-                                               uidl: "k2<b>&\"", size: 1000, detail: "failed: <i>552</i>")]
+        verify.missing = [
+            VerifyReport.Finding(
+                mailbox: "isp/kelly", address: "kelly@contoso.example",
+                uidl: "k2<b>&\"", size: 1000, detail: "failed: <i>552</i>")
+        ]
         return (Dashboard.html(status: status, runs: state.runs, verify: verify), fixture)
     }
 
@@ -38,8 +45,10 @@ import Testing
             try html.write(toFile: out, atomically: true, encoding: .utf8)
         }
         let lower = html.lowercased()
-        for forbidden in ["http:", "https:", "src=", "<script", "<link", "@import", "url(", "<iframe", "<img",
-                          "href="] {
+        for forbidden in [
+            "http:", "https:", "src=", "<script", "<link", "@import", "url(", "<iframe", "<img",
+            "href=",
+        ] {
             #expect(!lower.contains(forbidden), "the dashboard contains \(forbidden)")
         }
         #expect(lower.hasPrefix("<!doctype html>") && lower.contains("<style>"))
@@ -50,7 +59,9 @@ import Testing
         defer { fixture.folder.cleanup() }
         var rest = html[...]
         var count = 0
-        while let start = rest.range(of: "<svg"), let end = rest.range(of: "</svg>", range: start.upperBound..<rest.endIndex) {
+        while let start = rest.range(of: "<svg"),
+            let end = rest.range(of: "</svg>", range: start.upperBound..<rest.endIndex)
+        {
             let svg = String(rest[start.lowerBound..<end.upperBound])
             let parser = XMLParser(data: Data(svg.utf8))
             #expect(parser.parse(), "SVG \(count) does not parse: \(parser.parserError.map { "\($0)" } ?? "")")
@@ -69,7 +80,9 @@ import Testing
         #expect(html.contains("of 12 messages seen · 66.7%"))
         #expect(html.contains("<div class=\"card-title\">Needs attention</div><div class=\"card-value\">3</div>"))
         #expect(html.contains("<div class=\"addr\">chris@contoso.example</div>"))
-        #expect(html.contains("<td class=\"n\">6</td><td class=\"n\">4</td><td class=\"n\">1</td><td class=\"n warn\">1</td>"))
+        #expect(
+            html.contains(
+                "<td class=\"n\">6</td><td class=\"n\">4</td><td class=\"n\">1</td><td class=\"n warn\">1</td>"))
         #expect(html.contains("1 after cutover"))
         // Runs: 4 then 3 messages (the run reports kept in both state files).
         #expect(html.contains("run 20261120T080000.000Z: 4 delivered"))

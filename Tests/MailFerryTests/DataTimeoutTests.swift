@@ -1,13 +1,14 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// SMTP and LMTP targets wait `dataTimeoutSeconds` (default 600, RFC 5321 §4.5.3.2.6) for the reply after DATA's
 /// final ".", separately from `timeoutSeconds`: a slow content filter must not put a message in doubt, to be sent
@@ -30,12 +31,15 @@ import Testing
     @Test func defaultsToTenMinutesAndReachesTheDelivery() throws {
         let dir = TempFolder("data-timeout")
         defer { dir.cleanup() }
-        let file = dir.file("jobs/slow.json5", Self.plan("""
-                t1: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", timeoutSeconds: 30 },
-                t2: { kind: "lmtp", host: "127.0.0.1", port: 2424 },
-                t3: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", dataTimeoutSeconds: 900 },
-                t4: { kind: "lmtp", socket: "/run/lmtp", dataTimeoutSeconds: 1200 },
-            """))
+        let file = dir.file(
+            "jobs/slow.json5",
+            Self.plan(
+                """
+                    t1: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", timeoutSeconds: 30 },
+                    t2: { kind: "lmtp", host: "127.0.0.1", port: 2424 },
+                    t3: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", dataTimeoutSeconds: 900 },
+                    t4: { kind: "lmtp", socket: "/run/lmtp", dataTimeoutSeconds: 1200 },
+                """))
         let plan = try PlanLoader.load(file)
         func dataTimeout(_ name: String) -> Double? {
             switch plan.targets[name]?.kind {
@@ -48,8 +52,9 @@ import Testing
         #expect(dataTimeout("t1") == 600 && dataTimeout("t2") == 600)
         #expect(dataTimeout("t3") == 900 && dataTimeout("t4") == 1200)
         // The delivery a run makes carries it; `timeoutSeconds` stays what it bounds.
-        let delivery = try #require(try plan.delivery(for: plan.mailboxes[0], address: "u@contoso.example")
-            as? MailTransferDelivery)
+        let delivery = try #require(
+            try plan.delivery(for: plan.mailboxes[0], address: "u@contoso.example")
+                as? MailTransferDelivery)
         #expect(delivery.settings.dataTimeout == 600 && delivery.settings.endpoint.timeout == 30)
         var routed = plan.mailboxes[0]
         routed.target = "t4"
@@ -60,33 +65,40 @@ import Testing
     @Test func badValuesAreProblemsAtTheirPlace() throws {
         let dir = TempFolder("data-timeout")
         defer { dir.cleanup() }
-        let file = dir.file("jobs/slow.json5", Self.plan("""
-                t1: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", dataTimeoutSeconds: 0 },
-                t2: { kind: "lmtp", host: "127.0.0.1", dataTimeoutSeconds: "ten minutes" },
-                t3: { kind: "lmtp", socket: "/run/lmtp", dataTimeoutSeconds: 1.5 },
-                t4: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", dataTimeoutSeconds: 86400 },
-                t5: { kind: "imap", host: "127.0.0.1", tls: "implicit", user: "a", password: { env: "A" },
-                      dataTimeoutSeconds: 600 },
-            """))
+        let file = dir.file(
+            "jobs/slow.json5",
+            Self.plan(
+                """
+                    t1: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", dataTimeoutSeconds: 0 },
+                    t2: { kind: "lmtp", host: "127.0.0.1", dataTimeoutSeconds: "ten minutes" },
+                    t3: { kind: "lmtp", socket: "/run/lmtp", dataTimeoutSeconds: 1.5 },
+                    t4: { kind: "smtp", host: "127.0.0.1", port: 2525, tls: "none", dataTimeoutSeconds: 86400 },
+                    t5: { kind: "imap", host: "127.0.0.1", tls: "implicit", user: "a", password: { env: "A" },
+                          dataTimeoutSeconds: 600 },
+                """))
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
         let lines = (error?.description ?? "").split(separator: "\n").map(String.init)
         // file:line:col of the key on the plan line that holds `marker`.
         let text = try String(contentsOfFile: file, encoding: .utf8).components(separatedBy: "\n")
         func spot(_ marker: String) -> String {
             let index = text.firstIndex { $0.contains(marker) } ?? 0
-            let column = text[index].range(of: "dataTimeoutSeconds").map {
-                text[index].distance(from: text[index].startIndex, to: $0.lowerBound) + 1 } ?? 0
+            let column =
+                text[index].range(of: "dataTimeoutSeconds").map {
+                    text[index].distance(from: text[index].startIndex, to: $0.lowerBound) + 1
+                } ?? 0
             return "\(file):\(index + 1):\(column): "
         }
         let range = "must be a whole number from 1 to 3600"
         #expect(lines.contains(spot("t1:") + "targets.t1.dataTimeoutSeconds: " + range), "\(lines)")
-        #expect(lines.contains(spot("t2:") + "targets.t2.dataTimeoutSeconds: must be a number, found a string"),
-                "\(lines)")
+        #expect(
+            lines.contains(spot("t2:") + "targets.t2.dataTimeoutSeconds: must be a number, found a string"),
+            "\(lines)")
         #expect(lines.contains(spot("t3:") + "targets.t3.dataTimeoutSeconds: " + range), "\(lines)")
         #expect(lines.contains(spot("t4:") + "targets.t4.dataTimeoutSeconds: " + range), "\(lines)")
         // IMAP has no DATA: the key is unknown there.
-        #expect(lines.contains { $0.hasPrefix(spot("dataTimeoutSeconds: 600 }")) && $0.contains("unknown key") },
-                "\(lines)")
+        #expect(
+            lines.contains { $0.hasPrefix(spot("dataTimeoutSeconds: 600 }")) && $0.contains("unknown key") },
+            "\(lines)")
     }
 
     /// LMTP: each per-recipient reply after the final "." is waited for `dataTimeout`, not `timeout` (1 s here):
@@ -97,8 +109,10 @@ import Testing
             try s.send("220 fake LMTP\r\n")
             try s.expect("LHLO client.test")
             try s.send("250 fake\r\n")
-            for (line, reply) in [("MAIL FROM:<>", "250 ok"), ("RCPT TO:<a@x.example>", "250 ok"),
-                                  ("RCPT TO:<b@x.example>", "250 ok"), ("DATA", "354 go")] {
+            for (line, reply) in [
+                ("MAIL FROM:<>", "250 ok"), ("RCPT TO:<a@x.example>", "250 ok"),
+                ("RCPT TO:<b@x.example>", "250 ok"), ("DATA", "354 go"),
+            ] {
                 try s.expect(line)
                 try s.send(reply + "\r\n")
             }
@@ -114,12 +128,14 @@ import Testing
             try s.send("250 2.0.0 <b@x.example> Saved\r\n")
             try s.respond(["QUIT": "221 bye\r\n"])
         }
-        let delivery = LMTPDelivery.make(port: server.port, timeout: 1, from: "", envelopeFrom: .plan,
-                                         clientName: "client.test", dataTimeout: dataTimeout)
+        let delivery = LMTPDelivery.make(
+            port: server.port, timeout: 1, from: "", envelopeFrom: .plan,
+            clientName: "client.test", dataTimeout: dataTimeout)
         let dir = TempFolder("data-timeout")
         defer { dir.cleanup() }
-        let request = DeliveryRequest(token: "t", spool: try makeSpool(dir, Array("Subject: x\r\n\r\nhi\r\n".utf8)),
-                                      arrival: Date(), recipients: ["a@x.example", "b@x.example"])
+        let request = DeliveryRequest(
+            token: "t", spool: try makeSpool(dir, Array("Subject: x\r\n\r\nhi\r\n".utf8)),
+            arrival: Date(), recipients: ["a@x.example", "b@x.example"])
         let started = monotonicSeconds()
         if answered {
             let result = try delivery.deliverMessage(request)
@@ -148,7 +164,10 @@ import Testing
         // The source session is idle while the target thinks: its reads wait longer than that.
         let source = try FakeServer(connections: 2, timeout: 150) { s in
             for step in login + listing { try s.run(step) }
-            if s.number == 0 { try s.run(.expect("RETR 1")); try s.send("+OK\r\n\(message).\r\n") }
+            if s.number == 0 {
+                try s.run(.expect("RETR 1"))
+                try s.send("+OK\r\n\(message).\r\n")
+            }
             try s.run(.respond(["QUIT": "+OK\r\n"]))
         }
         let delay = 90.0
@@ -176,7 +195,9 @@ import Testing
         let dir = TempFolder("data-timeout")
         defer { dir.cleanup() }
         let secret = dir.file("secrets/pw", "pw\n")
-        let planFile = dir.file("jobs/slow.json5", """
+        let planFile = dir.file(
+            "jobs/slow.json5",
+            """
             {
               plan: "slow",
               sources: { odd: { host: "127.0.0.1", port: \(source.port), tls: "none", allowPlaintext: true,

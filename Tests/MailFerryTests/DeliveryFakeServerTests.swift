@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Building blocks for scripted IMAP, LMTP and SMTP servers.
 enum DeliveryScript {
@@ -43,31 +44,40 @@ enum DeliveryScript {
 
     /// APPEND of `message` with tag `tag` and the literal (non-synchronizing unless `sync`), answered with `reply`.
     static func append(_ tag: String, reply: String, folder: String = "INBOX") -> [FakeStep] {
-        [.expect("\(tag) APPEND \"\(folder)\" () \(date) {\(message.utf8.count)+}"), .expect("Subject: x"),
-         .expect(""), .send("\(tag) \(reply)\r\n")]
+        [
+            .expect("\(tag) APPEND \"\(folder)\" () \(date) {\(message.utf8.count)+}"), .expect("Subject: x"),
+            .expect(""), .send("\(tag) \(reply)\r\n"),
+        ]
     }
 
-    static func imapDelivery(_ server: FakeServer, tls: TLSMode = .none, token: String? = nil,
-                             folder: String = "INBOX", timeout: Double = 3) throws -> IMAPDelivery {
+    static func imapDelivery(
+        _ server: FakeServer, tls: TLSMode = .none, token: String? = nil,
+        folder: String = "INBOX", timeout: Double = 3
+    ) throws -> IMAPDelivery {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
-        return try IMAPDelivery.make(host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
-                                     allowPlaintext: true, timeout: timeout, user: "admin",
-                                     password: token == nil ? "pw" : nil, token: token, authorize: "alice",
-                                     folder: folder)
+        return try IMAPDelivery.make(
+            host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
+            allowPlaintext: true, timeout: timeout, user: "admin",
+            password: token == nil ? "pw" : nil, token: token, authorize: "alice",
+            folder: folder)
     }
 
-    static func smtp(_ server: FakeServer, dialect: SMTPDialect = .smtp, tls: TLSMode = .none,
-                     user: String? = nil, password: String? = nil, timeout: Double = 3,
-                     envelopeFrom: EnvelopeSenderPolicy? = nil) throws -> MailTransferDelivery {
+    static func smtp(
+        _ server: FakeServer, dialect: SMTPDialect = .smtp, tls: TLSMode = .none,
+        user: String? = nil, password: String? = nil, timeout: Double = 3,
+        envelopeFrom: EnvelopeSenderPolicy? = nil
+    ) throws -> MailTransferDelivery {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
         var secret: (@Sendable () throws -> LoginSecret)?
         if let password { secret = { .password(password) } }
-        return MailTransferDelivery(settings: MailTransferSettings(
-            endpoint: ServerEndpoint(host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
-                                     allowPlaintext: true, timeout: timeout),
-            dialect: dialect, user: user, secret: secret,
-            defaultSender: "sender@wingtip.example", envelopeFrom: envelopeFrom,
-            defaultRecipients: ["alice@contoso.example"], clientName: "client.test"))
+        return MailTransferDelivery(
+            settings: MailTransferSettings(
+                endpoint: ServerEndpoint(
+                    host: "127.0.0.1", port: server.port, tls: tls, tlsSettings: settings,
+                    allowPlaintext: true, timeout: timeout),
+                dialect: dialect, user: user, secret: secret,
+                defaultSender: "sender@wingtip.example", envelopeFrom: envelopeFrom,
+                defaultRecipients: ["alice@contoso.example"], clientName: "client.test"))
     }
 
     static let ehlo: [FakeStep] = [
@@ -84,7 +94,11 @@ enum DeliveryScript {
         let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"))
         let delivery = try DeliveryScript.imapDelivery(server, tls: .starttls)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .tls)
         delivery.close()
@@ -94,11 +108,16 @@ enum DeliveryScript {
 
     /// A forged response in the same packet as the OK to STARTTLS: the client aborts before its handshake.
     @Test func bytesInjectedAfterStarttlsAbort() throws {
-        let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n"),
-                                    .expect("mf1 STARTTLS"), .sendRaw(bytes("mf1 OK go\r\n* OK injected\r\n")))
+        let server = try FakeServer(
+            .send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n"),
+            .expect("mf1 STARTTLS"), .sendRaw(bytes("mf1 OK go\r\n* OK injected\r\n")))
         let delivery = try DeliveryScript.imapDelivery(server, tls: .starttls)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("injection") == true)
@@ -111,55 +130,77 @@ enum DeliveryScript {
     /// NO [OVERQUOTA] is quota and leaves the session usable: the next message goes over the same connection, and
     /// its APPENDUID becomes the reference. The literal went without waiting (LITERAL+), bytes exact.
     @Test func overquotaIsQuotaAndTheSessionStaysUsable() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin()
-            + DeliveryScript.append("mf3", reply: "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)")
-            + DeliveryScript.append("mf4", reply: "OK [APPENDUID 7 42] Append completed")
-            + [.expect("mf5 LOGOUT"), .send("* BYE\r\nmf5 OK bye\r\n")])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin()
+                + DeliveryScript.append("mf3", reply: "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)")
+                + DeliveryScript.append("mf4", reply: "OK [APPENDUID 7 42] Append completed")
+                + [.expect("mf5 LOGOUT"), .send("* BYE\r\nmf5 OK bye\r\n")])
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .quota)
         #expect(error?.code == .imap(.overQuota))
-        let result = try delivery.deliverMessage(DeliveryRequest(token: "t2", spool: try DeliveryScript.spool(dir),
-                                                                 arrival: DeliveryScript.arrival))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t2", spool: try DeliveryScript.spool(dir),
+                arrival: DeliveryScript.arrival))
         #expect(result.reference == "INBOX;UIDVALIDITY=7;UID=42")
         #expect(delivery.connectionsOpened == 1)
         delivery.close()
         server.finish()
-        #expect(server.transcript.plainText.contains(
-            "mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}\r\nSubject: x\r\n\r\nmf4 APPEND"))
+        #expect(
+            server.transcript.plainText.contains(
+                "mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}\r\nSubject: x\r\n\r\nmf4 APPEND"))
     }
 
     /// [TRYCREATE]: the folder vanished after the session checked it; it is created (and subscribed) and the APPEND
     /// is repeated once.
     @Test func trycreateCreatesTheFolderAndRetriesOnce() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin() + [
-            .expect("mf3 LIST \"\" \"Archive\""), .send("* LIST () \"/\" \"Archive\"\r\nmf3 OK\r\n"),
-        ] + DeliveryScript.append("mf4", reply: "NO [TRYCREATE] Mailbox doesn't exist: Archive", folder: "Archive")
-            + [.expect("mf5 CREATE \"Archive\""), .send("mf5 OK created\r\n"),
-               .expect("mf6 SUBSCRIBE \"Archive\""), .send("mf6 OK\r\n")]
-            + DeliveryScript.append("mf7", reply: "OK [APPENDUID 9 1] done", folder: "Archive")
-            + [.respond(["mf8 LOGOUT": "mf8 OK bye\r\n"])])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin() + [
+                .expect("mf3 LIST \"\" \"Archive\""), .send("* LIST () \"/\" \"Archive\"\r\nmf3 OK\r\n"),
+            ] + DeliveryScript.append("mf4", reply: "NO [TRYCREATE] Mailbox doesn't exist: Archive", folder: "Archive")
+                + [
+                    .expect("mf5 CREATE \"Archive\""), .send("mf5 OK created\r\n"),
+                    .expect("mf6 SUBSCRIBE \"Archive\""), .send("mf6 OK\r\n"),
+                ]
+                + DeliveryScript.append("mf7", reply: "OK [APPENDUID 9 1] done", folder: "Archive")
+                + [.respond(["mf8 LOGOUT": "mf8 OK bye\r\n"])])
         let delivery = try DeliveryScript.imapDelivery(server, folder: "Archive")
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
-        let result = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                                 arrival: DeliveryScript.arrival))
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try DeliveryScript.spool(dir),
+                arrival: DeliveryScript.arrival))
         #expect(result.reference == "Archive;UIDVALIDITY=9;UID=1")
     }
 
     /// Without LITERAL+ the client waits for "+"; a server that answers NO [LIMIT] instead gets no message bytes,
     /// and the refusal is permanent.
     @Test func limitBeforeTheLiteralIsPermanentAndNothingIsSent() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin("IMAP4rev1 AUTH=PLAIN") + [
-            .expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12}"),
-            .send("mf3 NO [LIMIT] Message too large\r\n"),
-            .respond(["mf4 LOGOUT": "mf4 OK bye\r\n"]),
-        ])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin("IMAP4rev1 AUTH=PLAIN") + [
+                .expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12}"),
+                .send("mf3 NO [LIMIT] Message too large\r\n"),
+                .respond(["mf4 LOGOUT": "mf4 OK bye\r\n"]),
+            ])
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .permanent)
         delivery.close()
@@ -182,11 +223,17 @@ enum DeliveryScript {
         }
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .transient)
-        let result = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                                 arrival: DeliveryScript.arrival))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try DeliveryScript.spool(dir),
+                arrival: DeliveryScript.arrival))
         // No UIDPLUS: the folder is the reference.
         #expect(result.reference == "INBOX")
         #expect(delivery.connectionsOpened == 2)
@@ -206,7 +253,11 @@ enum DeliveryScript {
         var transcript: [String] = []
         delivery.trace = { transcript.append($0) }
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .auth)
         #expect(!transcript.joined().contains("tok-123") && !transcript.joined().contains(initial))
@@ -223,8 +274,11 @@ enum DeliveryScript {
             let answer = try session.readLine()
             let decoded = String(decoding: Data(base64Encoded: answer) ?? Data(), as: UTF8.self)
             let expected = String(decoding: initial, as: UTF8.self)
-            guard decoded.replacingOccurrences(of: "port=\(decoded.split(separator: "\u{1}")[2].dropFirst(5))",
-                                               with: "port=PORT") == expected else {
+            guard
+                decoded.replacingOccurrences(
+                    of: "port=\(decoded.split(separator: "\u{1}")[2].dropFirst(5))",
+                    with: "port=PORT") == expected
+            else {
                 throw FakeServerError("unexpected OAUTHBEARER response \(String(reflecting: decoded))")
             }
             try session.send("mf1 OK Logged in\r\n")
@@ -237,21 +291,33 @@ enum DeliveryScript {
         }
         let delivery = try DeliveryScript.imapDelivery(server, token: "tok-9")
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
-        let result = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                                 arrival: DeliveryScript.arrival))
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try DeliveryScript.spool(dir),
+                arrival: DeliveryScript.arrival))
         #expect(result.reference == "INBOX;UIDVALIDITY=1;UID=5")
         #expect(delivery.loginMethod == "AUTHENTICATE OAUTHBEARER")
     }
 
     /// A target with `tls: none` and no allowPlaintext: no credential is sent in clear.
     @Test func noPlaintextLoginWithoutAllowPlaintext() throws {
-        let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
-                                    .respond(["mf1 LOGOUT": "mf1 OK bye\r\n"]))
-        let delivery = try IMAPDelivery.make(host: "127.0.0.1", port: server.port, tls: .none, timeout: 3,
-                                             user: "admin", password: "pw", authorize: "alice")
+        let server = try FakeServer(
+            .send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
+            .respond(["mf1 LOGOUT": "mf1 OK bye\r\n"]))
+        let delivery = try IMAPDelivery.make(
+            host: "127.0.0.1", port: server.port, tls: .none, timeout: 3,
+            user: "admin", password: "pw", authorize: "alice")
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .tls)
         delivery.close()
@@ -262,10 +328,13 @@ enum DeliveryScript {
 
 /// One scripted SMTP/LMTP server per failure class and the exact bytes of a transaction.
 @Suite struct SMTPDeliveryFakeServerTests {
-    func request(_ dir: TempFolder, _ text: String = "Subject: x\r\n\r\nhi\r\n",
-                 to recipients: [String] = []) throws -> DeliveryRequest {
-        DeliveryRequest(token: "t", spool: try makeSpool(dir, Array(text.utf8)), arrival: DeliveryScript.arrival,
-                        recipients: recipients)
+    func request(
+        _ dir: TempFolder, _ text: String = "Subject: x\r\n\r\nhi\r\n",
+        to recipients: [String] = []
+    ) throws -> DeliveryRequest {
+        DeliveryRequest(
+            token: "t", spool: try makeSpool(dir, Array(text.utf8)), arrival: DeliveryScript.arrival,
+            recipients: recipients)
     }
 
     /// STARTTLS configured, not offered after EHLO: refused before MAIL, nothing else written.
@@ -273,7 +342,11 @@ enum DeliveryScript {
         let server = try FakeServer(steps: DeliveryScript.ehlo)
         let delivery = try DeliveryScript.smtp(server, tls: .starttls)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .tls)
         delivery.close()
@@ -283,12 +356,17 @@ enum DeliveryScript {
 
     /// Bytes after the 220 to STARTTLS: aborted as a possible injection, before the handshake.
     @Test func bytesInjectedAfterStarttlsAbort() throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect("EHLO client.test"),
-                                    .send("250-fake\r\n250 STARTTLS\r\n"), .expect("STARTTLS"),
-                                    .sendRaw(bytes("220 go ahead\r\n250 injected\r\n")))
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"),
+            .send("250-fake\r\n250 STARTTLS\r\n"), .expect("STARTTLS"),
+            .sendRaw(bytes("220 go ahead\r\n250 injected\r\n")))
         let delivery = try DeliveryScript.smtp(server, tls: .starttls)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("injection") == true)
@@ -300,44 +378,61 @@ enum DeliveryScript {
     @Test func pipelinedTransactionBytesAndPerRecipientClasses() throws {
         let text = ".lead\r\n.\r\nbare\nLF\r\n\u{00E9}t\u{00E9}\r\nend"
         let wireSize = text.utf8.count + 1 + 2
-        let server = try FakeServer(steps: DeliveryScript.ehlo + [
-            .expect("MAIL FROM:<sender@wingtip.example> SIZE=\(wireSize) BODY=8BITMIME"),
-            .expect("RCPT TO:<a@contoso.example>"), .expect("RCPT TO:<full@contoso.example>"),
-            .expect("RCPT TO:<later@contoso.example>"), .expect("DATA"),
-            .send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n552 5.2.2 <full@contoso.example>: mailbox full\r\n"
-                + "450 4.7.1 try later\r\n354 go\r\n"),
-            .expect("..lead"), .expect(".."), .expect("bare"), .expect("LF"), .expect("\u{00E9}t\u{00E9}"),
-            .expect("end"), .expect("."), .send("250 2.0.0 Ok: queued as ABC\r\n"),
-            .respond(["QUIT": "221 bye\r\n"]),
-        ])
+        let server = try FakeServer(
+            steps: DeliveryScript.ehlo + [
+                .expect("MAIL FROM:<sender@wingtip.example> SIZE=\(wireSize) BODY=8BITMIME"),
+                .expect("RCPT TO:<a@contoso.example>"), .expect("RCPT TO:<full@contoso.example>"),
+                .expect("RCPT TO:<later@contoso.example>"), .expect("DATA"),
+                .send(
+                    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n552 5.2.2 <full@contoso.example>: mailbox full\r\n"
+                        + "450 4.7.1 try later\r\n354 go\r\n"),
+                .expect("..lead"), .expect(".."), .expect("bare"), .expect("LF"), .expect("\u{00E9}t\u{00E9}"),
+                .expect("end"), .expect("."), .send("250 2.0.0 Ok: queued as ABC\r\n"),
+                .respond(["QUIT": "221 bye\r\n"]),
+            ])
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
-        let result = try delivery.deliverMessage(try request(dir, text, to: [
-            "a@contoso.example", "full@contoso.example", "later@contoso.example"]))
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
+        let result = try delivery.deliverMessage(
+            try request(
+                dir, text,
+                to: [
+                    "a@contoso.example", "full@contoso.example", "later@contoso.example",
+                ]))
         #expect(result.recipients.map { $0.error?.kind } == [nil, .quota, .transient])
         #expect(result.reference == "250 2.0.0 Ok: queued as ABC")
         delivery.close()
         server.finish()
         let wire = server.transcript.plainText
-        #expect(wire.contains("BODY=8BITMIME\r\nRCPT TO:<a@contoso.example>\r\nRCPT TO:<full@contoso.example>\r\n"
-            + "RCPT TO:<later@contoso.example>\r\nDATA\r\n"))
+        #expect(
+            wire.contains(
+                "BODY=8BITMIME\r\nRCPT TO:<a@contoso.example>\r\nRCPT TO:<full@contoso.example>\r\n"
+                    + "RCPT TO:<later@contoso.example>\r\nDATA\r\n"))
         #expect(wire.contains("\r\n..lead\r\n..\r\nbare\r\nLF\r\n\u{00E9}t\u{00E9}\r\nend\r\n.\r\n"))
     }
 
     /// LMTP answers after DATA once per accepted recipient: one delivered, one over quota (452 4.2.2).
     @Test func lmtpPerRecipientRepliesAfterData() throws {
-        let server = try FakeServer(.send("220 fake LMTP\r\n"), .expect("LHLO client.test"),
-                                    .send("250-fake\r\n250 PIPELINING\r\n"),
-                                    .expect("MAIL FROM:<sender@wingtip.example>"), .expect("RCPT TO:<a@x.example>"),
-                                    .expect("RCPT TO:<b@x.example>"), .expect("DATA"),
-                                    .send("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
-                                    .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."),
-                                    .send("250 2.0.0 <a@x.example> Saved\r\n452 4.2.2 <b@x.example> Quota exceeded\r\n"),
-                                    .respond(["QUIT": "221 bye\r\n"]))
+        let server = try FakeServer(
+            .send("220 fake LMTP\r\n"), .expect("LHLO client.test"),
+            .send("250-fake\r\n250 PIPELINING\r\n"),
+            .expect("MAIL FROM:<sender@wingtip.example>"), .expect("RCPT TO:<a@x.example>"),
+            .expect("RCPT TO:<b@x.example>"), .expect("DATA"),
+            .send("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
+            .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."),
+            .send("250 2.0.0 <a@x.example> Saved\r\n452 4.2.2 <b@x.example> Quota exceeded\r\n"),
+            .respond(["QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server, dialect: .lmtp)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let result = try delivery.deliverMessage(try request(dir, to: ["a@x.example", "b@x.example"]))
         #expect(result.recipients.map(\.accepted) == [true, false])
         #expect(result.recipients[1].error?.kind == .quota)
@@ -367,7 +462,11 @@ enum DeliveryScript {
         }
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .transient)
         #expect(try delivery.deliverMessage(try request(dir)).complete)
@@ -377,24 +476,34 @@ enum DeliveryScript {
     /// AUTH refused with 535: auth, and no second mechanism is tried.
     @Test func authRefusedIsAuth() throws {
         let initial = Data("\0relay\0bad".utf8).base64EncodedString()
-        let server = try FakeServer(.send("220 fake\r\n"), .expect("EHLO client.test"),
-                                    .send("250-fake\r\n250 AUTH LOGIN PLAIN\r\n"), .expect("AUTH PLAIN \(initial)"),
-                                    .send("535 5.7.8 Error: authentication failed\r\n"),
-                                    .respond(["QUIT": "221 bye\r\n"]))
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"),
+            .send("250-fake\r\n250 AUTH LOGIN PLAIN\r\n"), .expect("AUTH PLAIN \(initial)"),
+            .send("535 5.7.8 Error: authentication failed\r\n"),
+            .respond(["QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server, user: "relay", password: "bad")
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .auth)
     }
 
     /// A message larger than the server's SIZE is refused before MAIL FROM (RFC 1870): permanent.
     @Test func overSizeIsPermanentBeforeSending() throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect("EHLO client.test"),
-                                    .send("250-fake\r\n250 SIZE 10\r\n"), .respond(["QUIT": "221 bye\r\n"]))
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"),
+            .send("250-fake\r\n250 SIZE 10\r\n"), .respond(["QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .permanent)
         delivery.close()
@@ -404,13 +513,18 @@ enum DeliveryScript {
 
     /// MAIL FROM refused (without PIPELINING): no RCPT is sent, the transaction is reset, the error is permanent.
     @Test func mailFromRefusedResets() throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect("EHLO client.test"), .send("250 fake\r\n"),
-                                    .expect("MAIL FROM:<sender@wingtip.example>"),
-                                    .send("553 5.1.7 bad sender\r\n"), .expect("RSET"), .send("250 ok\r\n"),
-                                    .respond(["QUIT": "221 bye\r\n"]))
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"), .send("250 fake\r\n"),
+            .expect("MAIL FROM:<sender@wingtip.example>"),
+            .send("553 5.1.7 bad sender\r\n"), .expect("RSET"), .send("250 ok\r\n"),
+            .respond(["QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(try request(dir)) }
         #expect(error?.kind == .permanent)
     }
@@ -430,7 +544,11 @@ enum DeliveryScript {
         // The message's own (recovered) sender as MAIL FROM: SMTP's default policy would send the plan's instead.
         let delivery = try DeliveryScript.smtp(server, envelopeFrom: .original)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         var request = try request(dir, text, to: ["ren\u{00E9}e@contoso.example"])
         request.sender = "j\u{00F6}rg@wingtip.example"
         let result = try delivery.deliverMessage(request)
@@ -438,9 +556,12 @@ enum DeliveryScript {
         #expect(result.reference == "250 2.0.0 Ok: queued as U8")
         delivery.close()
         server.finish()
-        #expect(server.transcript.plain == bytes("EHLO client.test\r\n"
-            + "MAIL FROM:<j\u{00F6}rg@wingtip.example> SMTPUTF8\r\nRCPT TO:<ren\u{00E9}e@contoso.example>\r\n"
-            + "DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n"))
+        #expect(
+            server.transcript.plain
+                == bytes(
+                    "EHLO client.test\r\n"
+                        + "MAIL FROM:<j\u{00F6}rg@wingtip.example> SMTPUTF8\r\nRCPT TO:<ren\u{00E9}e@contoso.example>\r\n"
+                        + "DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n"))
     }
 
     /// An ASCII-only message to ASCII addresses never gets the SMTPUTF8 parameter, even when offered (legacy 8-bit
@@ -454,7 +575,11 @@ enum DeliveryScript {
             .respond(["QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         _ = try delivery.deliverMessage(try request(dir, to: ["a@contoso.example"]))
     }
 
@@ -465,13 +590,19 @@ enum DeliveryScript {
         let server = try FakeServer(steps: DeliveryScript.ehlo + [.respond(["QUIT": "221 bye\r\n"])])
         let delivery = try DeliveryScript.smtp(server, envelopeFrom: .original)
         let dir = TempFolder("fake")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         var request = try request(dir, to: [role == "recipient" ? address : "a@contoso.example"])
         if role == "sender" { request.sender = address }
         let error = #expect(throws: MailError.self) { try delivery.deliverMessage(request) }
         #expect(error?.kind == .permanent)
-        #expect(error?.message.contains("an envelope address is not ASCII and the server does not offer SMTPUTF8 "
-            + "(RFC 6531)") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains(
+                "an envelope address is not ASCII and the server does not offer SMTPUTF8 "
+                    + "(RFC 6531)") == true, "\(String(describing: error))")
         delivery.close()
         server.finish()
         #expect(server.transcript.plain == bytes("EHLO client.test\r\nQUIT\r\n"))
@@ -501,7 +632,7 @@ enum DeliveryScript {
             (".", "..\r\n.\r\n"),
             ("a\r\n.\r\n", "a\r\n..\r\n.\r\n"),
             ("a\n.b\nc", "a\r\n..b\r\nc\r\n.\r\n"),
-            ("x\r\r\ny\r", "x\r\n\r\ny\r\n.\r\n"),   // a bare CR is a line end too (RFC 5321 §2.3.8)
+            ("x\r\r\ny\r", "x\r\n\r\ny\r\n.\r\n"),  // a bare CR is a line end too (RFC 5321 §2.3.8)
             ("\n\n", "\r\n\r\n.\r\n"),
             ("..\r\n...", "...\r\n....\r\n.\r\n"),
         ]
@@ -545,8 +676,9 @@ enum DeliveryScript {
         #expect(IMAPString.quoted("a\"b\\c") == "\"a\\\"b\\\\c\"")
         #expect(IMAPString.quoted("ä") == nil)
         let ok = try IMAPResponse.parse(bytes("mf3 OK [APPENDUID 38505 3955] APPEND completed"))
-        #expect(ok.kind == .tagged("mf3") && ok.status == .ok && ok.code == .appendUID
-            && ok.codeArguments == "38505 3955")
+        #expect(
+            ok.kind == .tagged("mf3") && ok.status == .ok && ok.code == .appendUID
+                && ok.codeArguments == "38505 3955")
         let exists = try IMAPResponse.parse(bytes("* 23 EXISTS"))
         #expect(exists.name == "EXISTS" && exists.text == "23 ")
         #expect(IMAPClient.trailingLiteralSize(bytes("* LIST () \"/\" {12}")) == 12)
@@ -566,14 +698,22 @@ enum DeliveryScript {
         let append = { (tag: String) -> [FakeStep] in
             [.expect("\(tag) APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect("")]
         }
-        let server = try FakeServer(steps: DeliveryScript.imapLogin() + append("mf3") + append("mf4") + append("mf5")
-            + [.send("mf3 OK [APPENDUID 7 41] done\r\nmf4 NO [OVERQUOTA] Quota exceeded\r\n"
-                     + "mf5 OK [APPENDUID 7 42] done\r\n"),
-               .respond(["mf6 LOGOUT": "* BYE\r\nmf6 OK bye\r\n"])])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin() + append("mf3") + append("mf4") + append("mf5")
+                + [
+                    .send(
+                        "mf3 OK [APPENDUID 7 41] done\r\nmf4 NO [OVERQUOTA] Quota exceeded\r\n"
+                            + "mf5 OK [APPENDUID 7 42] done\r\n"),
+                    .respond(["mf6 LOGOUT": "* BYE\r\nmf6 OK bye\r\n"]),
+                ])
         let delivery = try DeliveryScript.imapDelivery(server)
         delivery.pipelineDepth = 16
         let dir = TempFolder("pipeline")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         for token in ["a", "b", "c"] {
             let result = try delivery.deliverMessage(try DeliveryScript.request(dir, token, mayStage: true))
             #expect(result.staged && result.reference.isEmpty)
@@ -594,15 +734,22 @@ enum DeliveryScript {
     /// A message that may not be staged (not searchable after a crash) first has the answers on the wire read,
     /// then is appended alone and waited for; the answers read meanwhile are still handed out by the flush.
     @Test func anUnstageableMessageWaitsForItsOwnAnswer() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin()
-            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
-               .send("mf3 OK [APPENDUID 7 1] done\r\n")]
-            + DeliveryScript.append("mf4", reply: "OK [APPENDUID 7 2] done")
-            + [.respond(["mf5 LOGOUT": "mf5 OK bye\r\n"])])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin()
+                + [
+                    .expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+                    .send("mf3 OK [APPENDUID 7 1] done\r\n"),
+                ]
+                + DeliveryScript.append("mf4", reply: "OK [APPENDUID 7 2] done")
+                + [.respond(["mf5 LOGOUT": "mf5 OK bye\r\n"])])
         let delivery = try DeliveryScript.imapDelivery(server)
         delivery.pipelineDepth = 16
         let dir = TempFolder("pipeline")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, "a", mayStage: true)).staged)
         let result = try delivery.deliverMessage(try DeliveryScript.request(dir, "b"))
         #expect(!result.staged && result.reference == "INBOX;UIDVALIDITY=7;UID=2")
@@ -613,19 +760,27 @@ enum DeliveryScript {
     /// The connection drops after the first answer: the second APPEND may or may not have landed, so the flush
     /// throws (both stay in doubt for the next run's search) instead of guessing.
     @Test func aLostConnectionLeavesTheUnansweredInDoubt() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin()
-            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
-               .expect("mf4 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
-               .send("mf3 OK [APPENDUID 7 1] done\r\n"), .close])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin()
+                + [
+                    .expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+                    .expect("mf4 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+                    .send("mf3 OK [APPENDUID 7 1] done\r\n"), .close,
+                ])
         let delivery = try DeliveryScript.imapDelivery(server)
         delivery.pipelineDepth = 16
         let dir = TempFolder("pipeline")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, "a", mayStage: true)).staged)
         #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, "b", mayStage: true)).staged)
         let error = #expect(throws: MailError.self) { try delivery.flush() }
-        #expect(error?.kind == .transient && error?.message.contains("1 APPEND unanswered") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.kind == .transient && error?.message.contains("1 APPEND unanswered") == true,
+            "\(error?.message ?? "")")
         #expect(delivery.staged == 0)
     }
 }
@@ -634,12 +789,19 @@ enum DeliveryScript {
 /// runner leaves it in doubt for reconciliation instead of deferring it and sending it again blindly.
 @Suite struct InDoubtAnswerFakeServerTests {
     @Test func imapAppendWithoutAnAnswerIsInDoubt() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin()
-            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
-               .close])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin()
+                + [
+                    .expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect(""),
+                    .close,
+                ])
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("indoubt")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.code == .inDoubt, "\(error?.message ?? "")")
         #expect(error?.message.contains("may have been stored") == true)
@@ -647,26 +809,38 @@ enum DeliveryScript {
 
     /// Refused before the literal (a synchronizing literal answered NO): certainly not stored, an ordinary refusal.
     @Test func imapRefusalBeforeTheLiteralIsNotInDoubt() throws {
-        let server = try FakeServer(steps: DeliveryScript.imapLogin("IMAP4rev1 AUTH=PLAIN")
-            + [.expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12}"),
-               .send("mf3 NO [OVERQUOTA] full\r\n"), .respond(["mf4 LOGOUT": "mf4 OK bye\r\n"])])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin("IMAP4rev1 AUTH=PLAIN")
+                + [
+                    .expect("mf3 APPEND \"INBOX\" () \(DeliveryScript.date) {12}"),
+                    .send("mf3 NO [OVERQUOTA] full\r\n"), .respond(["mf4 LOGOUT": "mf4 OK bye\r\n"]),
+                ])
         let delivery = try DeliveryScript.imapDelivery(server)
         let dir = TempFolder("indoubt")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.kind == .quota && error?.code == .imap(.overQuota))
     }
 
     @Test func smtpDataWithoutAFinalReplyIsInDoubt() throws {
-        let server = try FakeServer(steps: DeliveryScript.ehlo + [
-            .expect("MAIL FROM:<sender@wingtip.example> SIZE=12"),
-            .expect("RCPT TO:<alice@contoso.example>"), .expect("DATA"),
-            .send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n"),
-            .expect("Subject: x"), .expect("."), .close,
-        ])
+        let server = try FakeServer(
+            steps: DeliveryScript.ehlo + [
+                .expect("MAIL FROM:<sender@wingtip.example> SIZE=12"),
+                .expect("RCPT TO:<alice@contoso.example>"), .expect("DATA"),
+                .send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n"),
+                .expect("Subject: x"), .expect("."), .close,
+            ])
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("indoubt")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let error = DeliveryScript.refusal(delivery, dir)
         #expect(error?.code == .inDoubt, "\(error?.message ?? "")")
     }
@@ -677,15 +851,22 @@ enum DeliveryScript {
         let append = { (tag: String) -> [FakeStep] in
             [.expect("\(tag) APPEND \"INBOX\" () \(DeliveryScript.date) {12+}"), .expect("Subject: x"), .expect("")]
         }
-        let server = try FakeServer(steps: DeliveryScript.imapLogin() + append("mf3") + append("mf4")
-            + [.send("mf3 NO [TRYCREATE] no such folder\r\nmf4 NO [TRYCREATE] no such folder\r\n"),
-               .expect("mf5 CREATE \"INBOX\""), .send("mf5 OK created\r\n"),
-               .expect("mf6 SUBSCRIBE \"INBOX\""), .send("mf6 OK\r\n"),
-               .respond(["mf7 LOGOUT": "mf7 OK bye\r\n"])])
+        let server = try FakeServer(
+            steps: DeliveryScript.imapLogin() + append("mf3") + append("mf4")
+                + [
+                    .send("mf3 NO [TRYCREATE] no such folder\r\nmf4 NO [TRYCREATE] no such folder\r\n"),
+                    .expect("mf5 CREATE \"INBOX\""), .send("mf5 OK created\r\n"),
+                    .expect("mf6 SUBSCRIBE \"INBOX\""), .send("mf6 OK\r\n"),
+                    .respond(["mf7 LOGOUT": "mf7 OK bye\r\n"]),
+                ])
         let delivery = try DeliveryScript.imapDelivery(server)
         delivery.pipelineDepth = 16
         let dir = TempFolder("indoubt")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         for token in ["a", "b"] {
             #expect(try delivery.deliverMessage(try DeliveryScript.request(dir, token, mayStage: true)).staged)
         }

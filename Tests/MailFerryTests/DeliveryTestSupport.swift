@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A spool file holding exactly `bytes`, as the runner would hand it to a delivery.
 func makeSpool(_ dir: TempFolder, _ bytes: [UInt8]) throws -> SpoolFile {
@@ -43,7 +44,9 @@ final class IMAPProbe {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else { throw FakeServerError("probe: cannot connect to \(port)") }
         _ = try line()
@@ -88,7 +91,8 @@ final class IMAPProbe {
         for _ in 0..<100_000 {
             var text = try line()
             while text.hasSuffix("}"), let open = text.lastIndex(of: "{"),
-                  let size = Int(text[text.index(after: open)..<text.index(before: text.endIndex)]) {
+                let size = Int(text[text.index(after: open)..<text.index(before: text.endIndex)])
+            {
                 literals.append(try exact(size))
                 text += try line()
             }
@@ -139,8 +143,10 @@ final class IMAPProbe {
             let uid = UInt32(after("UID ")?.prefix { $0.isNumber } ?? "") ?? 0
             let flags = after("FLAGS (")?.prefix { $0 != ")" }.split(separator: " ").map(String.init) ?? []
             let date = after("INTERNALDATE \"")?.prefix { $0 != "\"" } ?? ""
-            result.append(StoredMessage(uid: uid, flags: flags, internalDate: String(date),
-                                        body: literals.isEmpty ? [] : literals.removeFirst()))
+            result.append(
+                StoredMessage(
+                    uid: uid, flags: flags, internalDate: String(date),
+                    body: literals.isEmpty ? [] : literals.removeFirst()))
         }
         return result.sorted { $0.uid < $1.uid }
     }
@@ -164,11 +170,14 @@ extension DovecotLab {
 }
 
 /// A small, realistic message with CRLF line ends.
-func sampleMessage(_ subject: String, id: String = UUID().uuidString, body: String = "Hello.\r\n",
-                   extraHeaders: String = "") -> [UInt8] {
-    Array(("Return-Path: <sender@wingtip.example>\r\nMessage-ID: <\(id)@wingtip.example>\r\n"
-        + "From: Sender <sender@wingtip.example>\r\nTo: someone@contoso.example\r\nSubject: \(subject)\r\n"
-        + "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\(extraHeaders)\r\n\(body)").utf8)
+func sampleMessage(
+    _ subject: String, id: String = UUID().uuidString, body: String = "Hello.\r\n",
+    extraHeaders: String = ""
+) -> [UInt8] {
+    Array(
+        ("Return-Path: <sender@wingtip.example>\r\nMessage-ID: <\(id)@wingtip.example>\r\n"
+            + "From: Sender <sender@wingtip.example>\r\nTo: someone@contoso.example\r\nSubject: \(subject)\r\n"
+            + "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\(extraHeaders)\r\n\(body)").utf8)
 }
 
 extension DovecotLab {
@@ -198,14 +207,17 @@ extension DovecotLab {
 }
 
 /// Compares bytes and, when they differ, says where in a few lines instead of printing both arrays.
-func expectSameBytes(_ got: [UInt8], _ want: [UInt8], _ what: String = "bytes",
-                     sourceLocation: SourceLocation = #_sourceLocation) {
+func expectSameBytes(
+    _ got: [UInt8], _ want: [UInt8], _ what: String = "bytes",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard got != want else { return }
     let index = (0..<min(got.count, want.count)).first { got[$0] != want[$0] } ?? min(got.count, want.count)
     func around(_ bytes: [UInt8]) -> String {
         String(reflecting: String(decoding: bytes[max(0, index - 20)..<min(bytes.count, index + 20)], as: UTF8.self))
     }
-    let text = "\(what) differ at offset \(index) (got \(got.count) bytes, want \(want.count)): got \(around(got)), "
+    let text =
+        "\(what) differ at offset \(index) (got \(got.count) bytes, want \(want.count)): got \(around(got)), "
         + "want \(around(want))"
     Issue.record(Comment(rawValue: text), sourceLocation: sourceLocation)
 }

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// What becomes of a refused message, as a table: failure kind × attempts so far × `quarantineAfter`.
 @Suite struct DispositionTests {
@@ -39,8 +40,9 @@ import Testing
     @Test(arguments: 0..<table.count)
     func disposition(row: Int) {
         let (kind, attempts, quarantineAfter, expected) = Self.table[row]
-        #expect(Disposition.of(kind, attempts: attempts, quarantineAfter: quarantineAfter, now: Self.now) == expected,
-                "\(kind), attempt \(attempts), quarantineAfter \(quarantineAfter)")
+        #expect(
+            Disposition.of(kind, attempts: attempts, quarantineAfter: quarantineAfter, now: Self.now) == expected,
+            "\(kind), attempt \(attempts), quarantineAfter \(quarantineAfter)")
     }
 
     @Test func targetTroubleIsExactlyTheTargetsKinds() {
@@ -49,9 +51,11 @@ import Testing
 
     @Test func aRefusedRetrievalIsSetAsideEvenForKindsThatAreTargetTrouble() {
         // A RETR refusal counts against the message whatever its kind says.
-        #expect(Disposition.setAside(.local, attempts: 3, quarantineAfter: 3, now: Self.now)
+        #expect(
+            Disposition.setAside(.local, attempts: 3, quarantineAfter: 3, now: Self.now)
                 == .quarantined(attempts: 3))
-        #expect(Disposition.setAside(.transient, attempts: 1, quarantineAfter: 3, now: Self.now)
+        #expect(
+            Disposition.setAside(.transient, attempts: 1, quarantineAfter: 3, now: Self.now)
                 == .deferred(retryAt: Self.now + 300))
     }
 

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// How many files a Maildir holds in new/ and cur/ (none read; a missing folder holds none).
 func maildirFileCount(_ maildir: String) -> Int {
@@ -43,8 +44,10 @@ final class EndToEnd {
     /// - Parameters:
     ///   - quota: start Dovecot with the quota plugin (`lab.setQuota` then limits a "<user>-new" account).
     ///   - refusing: addresses the Postfix relay refuses at RCPT by policy (`.smtp` only).
-    init(_ label: String, counts: [String: Int], bigAttachmentFor: String? = nil, tls: TLSMode = .implicit,
-         kind: Kind = .maildir, quota: Bool = false, refusing: [String] = []) throws {
+    init(
+        _ label: String, counts: [String: Int], bigAttachmentFor: String? = nil, tls: TLSMode = .implicit,
+        kind: Kind = .maildir, quota: Bool = false, refusing: [String] = []
+    ) throws {
         self.kind = kind
         folder = TempFolder(label)
         var users: [String: String] = [:]
@@ -56,10 +59,11 @@ final class EndToEnd {
         }
         if kind == .smtp {
             do {
-                postfix = try PostfixLab.start(relayingTo: lab,
-                                               recipients: counts.keys.sorted().map { "\($0)-new@contoso.example" },
-                                               saslUsers: [Self.relayUser: Self.relayPassword], requireAuth: true,
-                                               refusing: refusing)
+                postfix = try PostfixLab.start(
+                    relayingTo: lab,
+                    recipients: counts.keys.sorted().map { "\($0)-new@contoso.example" },
+                    saslUsers: [Self.relayUser: Self.relayPassword], requireAuth: true,
+                    refusing: refusing)
             } catch {
                 lab.stop()
                 throw error
@@ -68,21 +72,27 @@ final class EndToEnd {
             postfix = nil
         }
         for (index, (user, count)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
-            try lab.seed(user: user, messages: Corpus.mailbox(user: user, domain: "wingtip.example", count: count,
-                                                              seed: UInt64(index + 1),
-                                                              bigAttachment: user == bigAttachmentFor))
+            try lab.seed(
+                user: user,
+                messages: Corpus.mailbox(
+                    user: user, domain: "wingtip.example", count: count,
+                    seed: UInt64(index + 1),
+                    bigAttachment: user == bigAttachmentFor))
         }
         var mailboxes: [String] = []
         for user in counts.keys.sorted() {
             let secret = folder.file("secrets/\(user)", users[user]! + "\n")
             let address = kind == .maildir ? "\(user)@contoso.example" : "\(user)-new@contoso.example"
-            mailboxes.append("""
+            mailboxes.append(
+                """
                 { source: "isp", user: "\(user)", password: { file: "\(secret)" }, target: "archive",
                   mailbox: "\(address)" }
                 """)
         }
         let port = tls == .implicit ? lab.ports.pop3s : lab.ports.pop3
-        planFile = folder.file("jobs/e2e.json5", """
+        planFile = folder.file(
+            "jobs/e2e.json5",
+            """
             // written by EndToEnd
             {
               plan: "e2e",
@@ -147,15 +157,19 @@ final class EndToEnd {
     }
 
     /// Runs `mailferry run` to the end (bounded) and returns its exit code and output.
-    func run(_ extra: [String] = [], environment: [String: String] = [:],
-             timeout: Double = 300) throws -> (code: Int32, out: String, err: String) {
+    func run(
+        _ extra: [String] = [], environment: [String: String] = [:],
+        timeout: Double = 300
+    ) throws -> (code: Int32, out: String, err: String) {
         try start(extra, environment: environment).finish(within: timeout, "mailferry run")
     }
 
     /// Every message the server has for `user`, by UIDL, as RETR returns it (dot-unstuffed).
     func serverMessages(_ user: String) throws -> [String: [UInt8]] {
-        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         defer { client.quit() }
         try client.connect()
         try client.login(user: user, password: users[user]!)
@@ -195,8 +209,9 @@ final class EndToEnd {
         while lab.openIMAPSessions(of: mailbox) > 0 && Date() < deadline { usleep(20_000) }
         let ended = lab.openIMAPSessions(of: mailbox) == 0
         if !ended {
-            print("settledDeliveredCount: Dovecot's log shows a session of \(mailbox) open after 10 s\n"
-                  + lab.logTail(lines: 60))
+            print(
+                "settledDeliveredCount: Dovecot's log shows a session of \(mailbox) open after 10 s\n"
+                    + lab.logTail(lines: 60))
         }
         var last = deliveredCount(user)
         for _ in 0..<(ended ? 50 : 17) {
@@ -228,11 +243,14 @@ final class EndToEnd {
     /// The store's rows for one mailbox (in the plan's state file, or in `state`: a shard's).
     func rows(_ user: String, state: String? = nil) throws -> [Row] {
         let db = try Database(path: state ?? statePath)
-        return try db.prepare("""
+        return try db.prepare(
+            """
             SELECT m.uidl, m.state, m.target_ref, m.sha256, coalesce(m.size, -1) FROM messages m
             JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.key = ?
-            """).rows([.text("isp/\(user)")]) {
-            Row(uidl: $0.text(0) ?? "", state: $0.text(1) ?? "", ref: $0.text(2), sha256: $0.text(3),
+            """
+        ).rows([.text("isp/\(user)")]) {
+            Row(
+                uidl: $0.text(0) ?? "", state: $0.text(1) ?? "", ref: $0.text(2), sha256: $0.text(3),
                 size: Int($0.int(4)))
         }
     }
@@ -302,8 +320,10 @@ final class EndToEnd {
     ///   (its Return-Path fields dropped, lines over 998 bytes broken) and, if it had no Message-ID, a
     ///   `Message-Id: <…@mx.postfix-lab.example>` field appended to its header (cleanup adds a missing Message-ID
     ///   for clients in `local_header_rewrite_clients`, which by default covers 127.0.0.1).
-    private func expectStoredOnServer(_ user: String, server: [String: [UInt8]], files: [String: [UInt8]],
-                                      rows: [Row], sourceLocation: SourceLocation) throws {
+    private func expectStoredOnServer(
+        _ user: String, server: [String: [UInt8]], files: [String: [UInt8]],
+        rows: [Row], sourceLocation: SourceLocation
+    ) throws {
         for row in rows {
             #expect(row.state == "delivered", "\(user) \(row.uidl): state \(row.state)", sourceLocation: sourceLocation)
             #expect(row.sha256 == server[row.uidl].map { SHA256Hasher.hex($0) }, sourceLocation: sourceLocation)
@@ -331,8 +351,9 @@ final class EndToEnd {
             var message = Array(stored[(traceCount == 0 ? 0 : fields[traceCount - 1].endIndex)...])
             var addedMessageID = false
             if kind == .smtp, let added = EndToEnd.headerFields(message[...]).last,
-               EndToEnd.fieldName(added) == "message-id",
-               String(decoding: added, as: UTF8.self).hasSuffix("@mx.postfix-lab.example>\n") {
+                EndToEnd.fieldName(added) == "message-id",
+                String(decoding: added, as: UTF8.self).hasSuffix("@mx.postfix-lab.example>\n")
+            {
                 message.removeSubrange(added.startIndex..<added.endIndex)
                 addedMessageID = true
             }
@@ -355,17 +376,21 @@ final class EndToEnd {
             if trace[0] != "Return-Path: <\(sender)>\n" { problems.append("\(name): \(trace[0]) for sender \(sender)") }
             if trace[1] != "Delivered-To: \(mailbox)\n" { problems.append("\(name): \(trace[1])") }
             if !trace[2].contains("with LMTP") || !trace[2].contains("(envelope-from <\(sender)>)")
-                || !trace[2].contains("for <\(mailbox)>;") {
+                || !trace[2].contains("for <\(mailbox)>;")
+            {
                 problems.append("\(name): Dovecot's Received is \(trace[2])")
             }
-            if kind == .smtp && (!trace[3].contains("by mx.postfix-lab.example (Postfix) with ESMTPSA id ")
-                || !trace[3].contains("for <\(mailbox)>;")) {
+            if kind == .smtp
+                && (!trace[3].contains("by mx.postfix-lab.example (Postfix) with ESMTPSA id ")
+                    || !trace[3].contains("for <\(mailbox)>;"))
+            {
                 problems.append("\(name): Postfix's Received is \(trace[3])")
             }
         }
-        #expect(files.count == server.count && matched == server.count && problems.isEmpty,
-                "\(user): \(files.count) stored, \(matched) of \(server.count) matched: \(problems.prefix(5))",
-                sourceLocation: sourceLocation)
+        #expect(
+            files.count == server.count && matched == server.count && problems.isEmpty,
+            "\(user): \(files.count) stored, \(matched) of \(server.count) matched: \(problems.prefix(5))",
+            sourceLocation: sourceLocation)
     }
 
     static func lfOnly(_ bytes: [UInt8]) -> [UInt8] {
@@ -375,7 +400,8 @@ final class EndToEnd {
     /// The newest run report.
     func lastReport() throws -> RunSummary {
         let folder = workspace + "/reports/e2e"
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".json") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".json") }
+            .sorted()
         let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + names.last!))
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -395,35 +421,41 @@ final class EndToEnd {
     /// The first ends with exit 1 and says why, and has put nothing in a folder twice. Returns the last run and
     /// what the two runs reconciled and delivered together.
     func rerunThroughSettleWindow(_ users: [String], sourceLocation: SourceLocation = #_sourceLocation) throws
-        -> (code: Int32, out: String, err: String, reconciled: Int, delivered: Int, held: Int) {
+        -> (code: Int32, out: String, err: String, reconciled: Int, delivered: Int, held: Int)
+    {
         let first = try run()
         let report = try lastReport()
         guard report.leftInDoubt > 0 else {
             return (first.code, first.out, first.err, report.reconciled, report.delivered, 0)
         }
-        #expect(first.code == 1 && first.out.contains("in doubt at the IMAP target, left for a later run so"),
-                "\(first.out)\n\(first.err)", sourceLocation: sourceLocation)
+        #expect(
+            first.code == 1 && first.out.contains("in doubt at the IMAP target, left for a later run so"),
+            "\(first.out)\n\(first.err)", sourceLocation: sourceLocation)
         for user in users { expectNothingTwice(user, sourceLocation: sourceLocation) }
         try pastSettleWindow(users)
         let last = try run()
         let after = try lastReport()
-        return (last.code, last.out, last.err, report.reconciled + after.reconciled, report.delivered + after.delivered,
-                report.leftInDoubt)
+        return (
+            last.code, last.out, last.err, report.reconciled + after.reconciled, report.delivered + after.delivered,
+            report.leftInDoubt
+        )
     }
 
     /// No message is in the user's target folder twice (whatever is still missing).
     func expectNothingTwice(_ user: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let files = deliveredFiles(user)
         let different = Set(files.values).count
-        #expect(different == files.count, "\(user): \(files.count) files, \(different) different",
-                sourceLocation: sourceLocation)
+        #expect(
+            different == files.count, "\(user): \(files.count) files, \(different) different",
+            sourceLocation: sourceLocation)
     }
 
     /// Waits (bounded) until the Postfix relay of an `.smtp` run has handed everything to Dovecot.
     func settle(sourceLocation: SourceLocation = #_sourceLocation) {
         guard let postfix else { return }
-        #expect(postfix.waitForEmptyQueue(timeout: 60), "postfix queue not empty:\n\(postfix.logTail())",
-                sourceLocation: sourceLocation)
+        #expect(
+            postfix.waitForEmptyQueue(timeout: 60), "postfix queue not empty:\n\(postfix.logTail())",
+            sourceLocation: sourceLocation)
     }
 
     /// The recovered envelope the store keeps for each of the user's messages, by UIDL.
@@ -432,10 +464,12 @@ final class EndToEnd {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var result: [String: RecoveredEnvelope] = [:]
-        for (uidl, json) in try db.prepare("""
+        for (uidl, json) in try db.prepare(
+            """
             SELECT m.uidl, m.envelope FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
             WHERE b.key = ? AND m.envelope IS NOT NULL
-            """).rows([.text("isp/\(user)")], { ($0.text(0) ?? "", $0.text(1) ?? "") }) {
+            """
+        ).rows([.text("isp/\(user)")], { ($0.text(0) ?? "", $0.text(1) ?? "") }) {
             result[uidl] = try? decoder.decode(StoredEnvelope.self, from: Data(json.utf8)).envelope
         }
         return result
@@ -443,14 +477,17 @@ final class EndToEnd {
 
     /// The promise: every message on the server is in its Maildir exactly once, byte for byte, and the store says
     /// delivered with the right reference and hash.
-    func expectExactlyOnce(_ user: String, state: String? = nil,
-                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectExactlyOnce(
+        _ user: String, state: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         settle(sourceLocation: sourceLocation)
         let server = try serverMessages(user)
         let files = deliveredFiles(user)
         let rows = try rows(user, state: state)
-        #expect(files.count == server.count, "\(user): \(files.count) files for \(server.count) messages",
-                sourceLocation: sourceLocation)
+        #expect(
+            files.count == server.count, "\(user): \(files.count) files for \(server.count) messages",
+            sourceLocation: sourceLocation)
         #expect(rows.count == server.count, sourceLocation: sourceLocation)
         if kind != .maildir {
             try expectStoredOnServer(user, server: server, files: files, rows: rows, sourceLocation: sourceLocation)
@@ -469,13 +506,15 @@ final class EndToEnd {
             }
             referenced.insert(ref)
             let identical = stored == expected  // (not inside #expect: it would print megabytes on failure)
-            #expect(identical, "\(user) \(row.uidl): delivered bytes differ from RETR",
-                    sourceLocation: sourceLocation)
+            #expect(
+                identical, "\(user) \(row.uidl): delivered bytes differ from RETR",
+                sourceLocation: sourceLocation)
             #expect(row.sha256 == SHA256Hasher.hex(expected), sourceLocation: sourceLocation)
             #expect(row.size == expected.count, sourceLocation: sourceLocation)
         }
         let unreferenced = Set(files.keys).subtracting(referenced).sorted()
-        #expect(unreferenced.isEmpty, "\(user): files not referenced by the store: \(unreferenced.prefix(5))",
-                sourceLocation: sourceLocation)
+        #expect(
+            unreferenced.isEmpty, "\(user): files not referenced by the store: \(unreferenced.prefix(5))",
+            sourceLocation: sourceLocation)
     }
 }

@@ -2,20 +2,22 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// mailferry against a real Dovecot on 127.0.0.1, through the real binary. Serialized: each test moves hundreds of
 /// messages and the machine has two cores.
 @Suite(.serialized) struct EndToEndTests {
     @Test func migratesThreeMailboxesByteForByteAndLeavesACopy() throws {
-        let e2e = try EndToEnd("e2e-migrate", counts: ["alice": 200, "bob": 200, "carol": 200],
-                               bigAttachmentFor: "bob")
+        let e2e = try EndToEnd(
+            "e2e-migrate", counts: ["alice": 200, "bob": 200, "carol": 200],
+            bigAttachmentFor: "bob")
         let first = try e2e.run()
         #expect(first.code == 0, "\(first.out)\n\(first.err)")
         #expect(first.out.contains("done: 3 mailboxes, 600 messages delivered"), "\(first.out)")
@@ -49,8 +51,9 @@ import Testing
     }
 
     @Test func sigkillMidMigrationThenRerunDeliversEachMessageOnce() throws {
-        let e2e = try EndToEnd("e2e-kill", counts: ["alice": 200, "bob": 200, "carol": 200],
-                               bigAttachmentFor: "alice")
+        let e2e = try EndToEnd(
+            "e2e-kill", counts: ["alice": 200, "bob": 200, "carol": 200],
+            bigAttachmentFor: "alice")
         var kills = 0
         // Kill at three different depths of the migration, then let it finish.
         for threshold in [40, 250, 430] {
@@ -75,8 +78,9 @@ import Testing
 
     @Test(arguments: [SIGTERM, SIGINT])
     func signalStopsCleanlyWithReportThenRerunCompletes(signal: Int32) throws {
-        let e2e = try EndToEnd("e2e-signal", counts: ["alice": 200, "bob": 200, "carol": 200],
-                               bigAttachmentFor: "bob")
+        let e2e = try EndToEnd(
+            "e2e-signal", counts: ["alice": 200, "bob": 200, "carol": 200],
+            bigAttachmentFor: "bob")
         let tracePath = e2e.workspace + "/signal-trace.log"
         let child = try e2e.start(["--trace", tracePath])
         defer { child.removeOutput() }
@@ -124,8 +128,10 @@ import Testing
     /// "delivering" checkpoints of a batch are committed together too, before its flush makes anything visible
     /// (the crash point "after-delivering-commit" is hit once each is known durable): so no file is ever visible
     /// without its checkpoint.
-    @Test(arguments: [("after-retr", 7), ("after-delivering-commit", 7), ("maildir-before-rename", 7),
-                      ("after-target-ack", 1)])
+    @Test(arguments: [
+        ("after-retr", 7), ("after-delivering-commit", 7), ("maildir-before-rename", 7),
+        ("after-target-ack", 1),
+    ])
     func crashPointThenRerun(point: String, hit: Int) throws {
         let e2e = try EndToEnd("e2e-crash", counts: ["erin": 30])
         let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "\(point)@\(hit)"])
@@ -161,13 +167,16 @@ import Testing
 
     @Test func wrongPasswordIsReportedAndExitsOne() throws {
         let e2e = try EndToEnd("e2e-auth", counts: ["frank": 3])
-        _ = FileManager.default.createFile(atPath: e2e.folder.path + "/secrets/frank", contents: Data("wrong\n".utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: e2e.folder.path + "/secrets/frank", contents: Data("wrong\n".utf8),
+            attributes: [.posixPermissions: 0o600])
         let result = try e2e.run()
         #expect(result.code == 1)
         // The lab offers CRAM-MD5, the strongest password method, which the client prefers; the refusal says [AUTH].
-        #expect(result.out.contains("stopped: pop3 127.0.0.1:\(e2e.lab.ports.pop3s): AUTH CRAM-MD5 as frank "
-                                    + "refused: [AUTH] Authentication failed."), "\(result.out)")
+        #expect(
+            result.out.contains(
+                "stopped: pop3 127.0.0.1:\(e2e.lab.ports.pop3s): AUTH CRAM-MD5 as frank "
+                    + "refused: [AUTH] Authentication failed."), "\(result.out)")
         #expect(try e2e.lastReport().mailboxes.first?.errorKind == .auth)
         #expect(!result.out.contains("wrong") && !result.err.contains("wrong"))
         #expect(e2e.deliveredCount() == 0)
@@ -196,15 +205,18 @@ import Testing
         // The holder never lets go: a run waiting for the lock would never end. (A bound well above a loaded
         // machine's start-up time.)
         #expect(seconds < 10, "the second run took \(seconds) s to give up; it must not wait for the lock")
-        #expect(result.err.contains("another mailferry run holds \(e2e.statePath).lock (pid \(getpid()) since "),
-                "\(result.err)")
+        #expect(
+            result.err.contains("another mailferry run holds \(e2e.statePath).lock (pid \(getpid()) since "),
+            "\(result.err)")
         // "since <ISO 8601 time>": when the holder took the lock, to the second.
         let since = result.err.range(of: " since ").map { result.err[$0.upperBound...].prefix { $0 != ")" } } ?? ""
         let taken = ISO8601DateFormatter().date(from: String(since))
-        #expect(taken.map { $0 >= lockedAt.addingTimeInterval(-1) && $0 <= started.addingTimeInterval(1) } == true,
-                "holder since \(since), locked at \(lockedAt)")
-        #expect(e2e.deliveredCount() == 0 && !FileManager.default.fileExists(atPath: e2e.statePath),
-                "the locked-out run touched nothing")
+        #expect(
+            taken.map { $0 >= lockedAt.addingTimeInterval(-1) && $0 <= started.addingTimeInterval(1) } == true,
+            "holder since \(since), locked at \(lockedAt)")
+        #expect(
+            e2e.deliveredCount() == 0 && !FileManager.default.fileExists(atPath: e2e.statePath),
+            "the locked-out run touched nothing")
         withExtendedLifetime(holder) {}
     }
 }

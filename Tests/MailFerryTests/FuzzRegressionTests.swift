@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Inputs the fuzz targets (Fuzz/, scripts/fuzz) found breaking an invariant, minimized, kept as regression tests.
 @Suite struct FuzzRegressionTests {
@@ -16,8 +17,9 @@ import Testing
     @Test func aHeaderCutByTheReadLimitIsTruncated() throws {
         let tiny = HeaderBlock.Limits(bytes: 0, fields: 1, valueBytes: 255, notes: 1)
         let crash: [UInt8] = [0, 0, 0]
-        #expect(HeaderBlock(parsing: Array(crash.prefix(tiny.readBytes)), limits: tiny)
-            == HeaderBlock(parsing: crash, limits: tiny))
+        #expect(
+            HeaderBlock(parsing: Array(crash.prefix(tiny.readBytes)), limits: tiny)
+                == HeaderBlock(parsing: crash, limits: tiny))
 
         let folder = TempFolder("fuzz")
         defer { folder.cleanup() }
@@ -34,8 +36,10 @@ import Testing
     /// pop3-reply: SASL mechanism names and EXPIRE arguments from CAPA were kept as sent and shown by `check`:
     /// "SASL 1\0\0\0R" put NUL bytes (or an escape sequence) on an admin's terminal.
     @Test func capabilityArgumentsAreWellFormedOrDropped() {
-        let capabilities = POP3Capabilities.parse([Array("SASL 1\0\0\0R PLAIN \u{1B}[2J".utf8),
-                                                   Array("EXPIRE \u{1B}]0;x".utf8)])
+        let capabilities = POP3Capabilities.parse([
+            Array("SASL 1\0\0\0R PLAIN \u{1B}[2J".utf8),
+            Array("EXPIRE \u{1B}]0;x".utf8),
+        ])
         #expect(capabilities.saslMechanisms == ["PLAIN"])
         #expect(capabilities.expire == nil)
         #expect(capabilities.notable == ["SASL PLAIN"])

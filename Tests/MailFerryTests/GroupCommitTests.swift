@@ -1,13 +1,14 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailStore
-@testable import MailFerryTestSupport
-@testable import MailWire
 @testable import MailFerry
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// The state database's group commit: concurrent workers' checkpoints share commits, each caller still returns only
 /// once its own write is durable, and one failing write does not take the others with it.
@@ -18,8 +19,9 @@ import Testing
         let store = try Store(path: dir.path + "/s.sqlite")
         var rows: [[MessageRecord]] = []
         for worker in 0..<8 {
-            let box = try store.registerMailbox(key: "isp/u\(worker)", source: "isp", user: "u\(worker)", target: "t",
-                                                address: nil)
+            let box = try store.registerMailbox(
+                key: "isp/u\(worker)", source: "isp", user: "u\(worker)", target: "t",
+                address: nil)
             let entries = (1...40).map { POP3Entry(number: $0, uidl: "m\($0)", size: 100) }
             rows.append(try store.syncListing(mailbox: box, entries: entries).work)
         }
@@ -33,13 +35,14 @@ import Testing
                 _ = gate.wait(timeout: .now() + 30)
                 for row in work[worker] {
                     let envelope = Store.EnvelopeColumns(messageID: "<\(row.id)@x>", dateHeader: nil, json: "{}")
-                    try? store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
-                                              sha256: "h\(row.id)", envelope: envelope)
+                    try? store.markDelivering(
+                        id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
+                        sha256: "h\(row.id)", envelope: envelope)
                     try? store.markDeliveredLater(id: row.id, targetRef: "new/tok-\(row.id)").wait()
                 }
             }
         }
-        threads.forEach { $0.start() }
+        for thread in threads { thread.start() }
         gate.leave()
         for _ in 0..<60_000 where !threads.allSatisfy(\.isFinished) { usleep(1_000) }
         let finished = threads.allSatisfy(\.isFinished)
@@ -61,19 +64,26 @@ import Testing
         defer { dir.cleanup() }
         let store = try Store(path: dir.path + "/s.sqlite")
         let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
-        let rows = try store.syncListing(mailbox: box, entries: [POP3Entry(number: 1, uidl: "x", size: 1),
-                                                                  POP3Entry(number: 2, uidl: "y", size: 1)]).work
+        let rows = try store.syncListing(
+            mailbox: box,
+            entries: [
+                POP3Entry(number: 1, uidl: "x", size: 1),
+                POP3Entry(number: 2, uidl: "y", size: 1),
+            ]
+        ).work
         let commits = GroupCommit()
         let transaction: GroupCommit.Transaction = { writes in
             try store.withDatabaseForTests { db in try db.transaction { try writes(db) } }
         }
-        let good = commits.submit({ db in
-            try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(rows[0].id)])
-        }, in: transaction)
-        let bad = commits.submit({ db in
-            try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(rows[1].id)])
-            try db.prepare("UPDATE no_such_table SET x = 1").run()
-        }, in: transaction)
+        let good = commits.submit(
+            { db in
+                try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(rows[0].id)])
+            }, in: transaction)
+        let bad = commits.submit(
+            { db in
+                try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(rows[1].id)])
+                try db.prepare("UPDATE no_such_table SET x = 1").run()
+            }, in: transaction)
         #expect(throws: (any Error).self) { try bad.wait() }
         try good.wait()
         #expect(try store.message(id: rows[0].id)?.state == .delivering)
@@ -88,9 +98,12 @@ import Testing
     func setUp(_ dir: TempFolder) throws -> (Store, [MessageRecord], MaildirDelivery, Checkpointer, MailboxLedger) {
         let store = try Store(path: dir.path + "/s.sqlite")
         let box = try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t", address: nil)
-        let rows = try store.syncListing(mailbox: box, entries: (1...3).map {
-            POP3Entry(number: $0, uidl: "m\($0)", size: 10)
-        }).work
+        let rows = try store.syncListing(
+            mailbox: box,
+            entries: (1...3).map {
+                POP3Entry(number: $0, uidl: "m\($0)", size: 10)
+            }
+        ).work
         let maildir = try MaildirDelivery(root: dir.path + "/Maildir", stagingLimit: MaildirDelivery.runBatch)
         let pool = TargetPool(traits: maildir.traits) { _ in maildir }
         _ = try pool.delivery(for: "a@x")
@@ -99,18 +112,24 @@ import Testing
         return (store, rows, maildir, checkpointer, ledger)
     }
 
-    func stage(_ row: MessageRecord, _ dir: TempFolder, _ maildir: MaildirDelivery, _ checkpointer: Checkpointer,
-               delivering: CommitTicket, store: Store) throws {
+    func stage(
+        _ row: MessageRecord, _ dir: TempFolder, _ maildir: MaildirDelivery, _ checkpointer: Checkpointer,
+        delivering: CommitTicket, store: Store
+    ) throws {
         let spool = try SpoolFile(path: dir.path + "/spool-\(row.id)")
         try Array("Subject: \(row.id)\r\n\r\nbody\r\n".utf8).withUnsafeBytes { try spool.append($0) }
         try spool.finish()
         let token = "1700000000.M\(row.id).mailferry"
-        let outcome = try maildir.deliverToAll(DeliveryRequest(token: token, spool: spool, arrival: Date(),
-                                                               mayStage: true))
+        let outcome = try maildir.deliverToAll(
+            DeliveryRequest(
+                token: token, spool: spool, arrival: Date(),
+                mayStage: true))
         #expect(outcome.staged && maildir.stagesUnseen)
-        checkpointer.holdStaged(Checkpointer.Row(record: row, address: "a@x", token: token,
-                                                 credit: .delivered(bytes: spool.size), message: Int(row.id)),
-                                size: spool.size, delivering: delivering)
+        checkpointer.holdStaged(
+            Checkpointer.Row(
+                record: row, address: "a@x", token: token,
+                credit: .delivered(bytes: spool.size), message: Int(row.id)),
+            size: spool.size, delivering: delivering)
     }
 
     /// What the flush left unconfirmed: rows pending (in doubt) and rows refused.
@@ -124,8 +143,9 @@ import Testing
         defer { dir.cleanup() }
         let (store, rows, maildir, checkpointer, ledger) = try setUp(dir)
         for row in rows {
-            let delivering = store.markDeliveringLater(id: row.id, target: "t", token: "t\(row.id)", size: 1,
-                                                       sha256: "h")
+            let delivering = store.markDeliveringLater(
+                id: row.id, target: "t", token: "t\(row.id)", size: 1,
+                sha256: "h")
             try stage(row, dir, maildir, checkpointer, delivering: delivering, store: store)
         }
         var failure: (any Error)?
@@ -141,10 +161,11 @@ import Testing
         let (store, rows, maildir, checkpointer, ledger) = try setUp(dir)
         let commits = GroupCommit()
         for (index, row) in rows.enumerated() {
-            let delivering = commits.submit({ db in
-                try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(row.id)])
-                if index == 1 { try db.prepare("UPDATE no_such_table SET x = 1").run() }
-            }, in: { writes in try store.withDatabaseForTests { db in try db.transaction { try writes(db) } } })
+            let delivering = commits.submit(
+                { db in
+                    try db.prepare("UPDATE messages SET state = 'delivering' WHERE id = ?").run([.int(row.id)])
+                    if index == 1 { try db.prepare("UPDATE no_such_table SET x = 1").run() }
+                }, in: { writes in try store.withDatabaseForTests { db in try db.transaction { try writes(db) } } })
             try stage(row, dir, maildir, checkpointer, delivering: delivering, store: store)
         }
         var failure: (any Error)?

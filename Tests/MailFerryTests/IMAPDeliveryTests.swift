@@ -1,26 +1,30 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// IMAP APPEND delivery against a real Dovecot (DovecotLab): bytes, INTERNALDATE, flags, folders, master-user logins,
 /// UIDPLUS, reconciliation, connection reuse; and one scripted fake server per failure class.
 @Suite struct IMAPDeliveryTests {
     static let arrival = Date(timeIntervalSince1970: 1_700_000_000)  // 14-Nov-2023 22:13:20 +0000
 
-    func adminDelivery(_ lab: DovecotLab, for user: String, tls: TLSMode = .implicit, folder: String = "INBOX",
-                       flags: [String] = [], acting: IMAPActingStyle = .saslAuthzid,
-                       provenance: Bool = false) throws -> IMAPDelivery {
-        try IMAPDelivery.make(host: "127.0.0.1", port: tls == .implicit ? lab.ports.imaps : lab.ports.imap, tls: tls,
-                              tlsSettings: lab.tlsSettings, timeout: 20, user: DovecotLab.masterUser,
-                              password: DovecotLab.masterPassword, authorize: user, acting: acting, folder: folder,
-                              flags: flags, provenanceHeader: provenance)
+    func adminDelivery(
+        _ lab: DovecotLab, for user: String, tls: TLSMode = .implicit, folder: String = "INBOX",
+        flags: [String] = [], acting: IMAPActingStyle = .saslAuthzid,
+        provenance: Bool = false
+    ) throws -> IMAPDelivery {
+        try IMAPDelivery.make(
+            host: "127.0.0.1", port: tls == .implicit ? lab.ports.imaps : lab.ports.imap, tls: tls,
+            tlsSettings: lab.tlsSettings, timeout: 20, user: DovecotLab.masterUser,
+            password: DovecotLab.masterPassword, authorize: user, acting: acting, folder: folder,
+            flags: flags, provenanceHeader: provenance)
     }
 
     /// The plan's acting, masterSeparator and provenanceHeader reach the delivery a run uses (and their defaults:
@@ -30,13 +34,16 @@ import Testing
         defer { dir.cleanup() }
         let secret = dir.file("secrets/admin", "pw\n")
         func delivery(_ extra: String) throws -> IMAPDelivery? {
-            let plan = try PlanLoader.load(dir.file("jobs/p.json5", """
-                { plan: "p", sources: { isp: { host: "pop.wingtip-isp.example" } },
-                  targets: { t: { kind: "imap", host: "mail.contoso.example", user: "admin",
-                                  password: { file: "\(secret)" }, authorize: "{mailbox}" \(extra) } },
-                  mailboxes: [ { source: "isp", user: "chris", password: { file: "\(secret)" }, target: "t",
-                                 mailbox: "chris@contoso.example" } ] }
-                """))
+            let plan = try PlanLoader.load(
+                dir.file(
+                    "jobs/p.json5",
+                    """
+                    { plan: "p", sources: { isp: { host: "pop.wingtip-isp.example" } },
+                      targets: { t: { kind: "imap", host: "mail.contoso.example", user: "admin",
+                                      password: { file: "\(secret)" }, authorize: "{mailbox}" \(extra) } },
+                      mailboxes: [ { source: "isp", user: "chris", password: { file: "\(secret)" }, target: "t",
+                                     mailbox: "chris@contoso.example" } ] }
+                    """))
             return try plan.delivery(for: plan.mailboxes[0], address: "chris@contoso.example") as? IMAPDelivery
         }
         let standard = try #require(try delivery(""))
@@ -60,8 +67,10 @@ import Testing
         let bytes = sampleMessage("Grüße", body: "line one\r\n.\r\n..two dots\r\n\(long)\r\nbare\nLF\r\nÄÖÜ\r\n")
         let delivery = try adminDelivery(lab, for: "alice", flags: ["\\Seen", "$Migrated"])
         defer { delivery.close() }
-        let result = try delivery.deliverMessage(DeliveryRequest(token: "t1", spool: try makeSpool(dir, bytes),
-                                                                 arrival: Self.arrival, flags: ["\\Flagged"]))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t1", spool: try makeSpool(dir, bytes),
+                arrival: Self.arrival, flags: ["\\Flagged"]))
         #expect(result.reference.hasPrefix("INBOX;UIDVALIDITY="))
         #expect(result.reference.hasSuffix(";UID=1"))
         #expect(result.complete)
@@ -88,8 +97,9 @@ import Testing
         defer { lab.stop() }
         let dir = TempFolder("imap")
         defer { dir.cleanup() }
-        let delivery = try adminDelivery(lab, for: "bob", tls: .starttls, folder: "Legacy/Wingtip Ärchiv",
-                                         acting: .masterUser(separator: "*"))
+        let delivery = try adminDelivery(
+            lab, for: "bob", tls: .starttls, folder: "Legacy/Wingtip Ärchiv",
+            acting: .masterUser(separator: "*"))
         var transcript: [String] = []
         delivery.trace = { transcript.append($0) }
         defer { delivery.close() }
@@ -97,8 +107,10 @@ import Testing
         for index in 0..<5 {
             let bytes = sampleMessage("message \(index)")
             sent.append(bytes)
-            let result = try delivery.deliverMessage(DeliveryRequest(
-                token: "t\(index)", spool: try makeSpool(dir, bytes), arrival: Self.arrival.addingTimeInterval(Double(index))))
+            let result = try delivery.deliverMessage(
+                DeliveryRequest(
+                    token: "t\(index)", spool: try makeSpool(dir, bytes),
+                    arrival: Self.arrival.addingTimeInterval(Double(index))))
             #expect(result.reference.hasSuffix(";UID=\(index + 1)"))
         }
         #expect(delivery.connectionsOpened == 1)
@@ -111,7 +123,9 @@ import Testing
         defer { probe.logout() }
         // Dovecot's Maildir++ layout separates levels with "."; the name is modified UTF-7.
         let folder = "Legacy.Wingtip &AMQ-rchiv"
-        #expect(try probe.folders().contains("Wingtip &AMQ-rchiv") || probe.run("LIST \"\" \"*\"").joined().contains(folder))
+        #expect(
+            try probe.folders().contains("Wingtip &AMQ-rchiv") || probe.run("LIST \"\" \"*\"").joined().contains(folder)
+        )
         let stored = try probe.messages(in: folder)
         #expect(stored.count == 5)
         for (message, want) in zip(stored, sent) { expectSameBytes(message.body, want) }
@@ -131,14 +145,17 @@ import Testing
         let other = sampleMessage("other size", id: "landed-1", body: "a different body of another size\r\n")
         let delivery = try adminDelivery(lab, for: "carol", folder: "Archive", provenance: provenance)
         defer { delivery.close() }
-        let first = try delivery.deliverMessage(DeliveryRequest(token: "tok-landed", spool: try makeSpool(dir, landed),
-                                                                arrival: Self.arrival))
+        let first = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "tok-landed", spool: try makeSpool(dir, landed),
+                arrival: Self.arrival))
         // A second run starts with a fresh delivery, as after a crash.
         let later = try adminDelivery(lab, for: "carol", folder: "Archive", provenance: provenance)
         defer { later.close() }
         let found = try later.reconcile([
-            InDoubtAttempt(token: "tok-landed", messageID: "<landed-1@wingtip.example>",
-                           size: landed.count + (provenance ? "X-MailFerry-Delivery: tok-landed\r\n".utf8.count : 0)),
+            InDoubtAttempt(
+                token: "tok-landed", messageID: "<landed-1@wingtip.example>",
+                size: landed.count + (provenance ? "X-MailFerry-Delivery: tok-landed\r\n".utf8.count : 0)),
             InDoubtAttempt(token: "tok-missing", messageID: "<missing@wingtip.example>", size: 100),
             InDoubtAttempt(token: "tok-other", messageID: "<landed-1@wingtip.example>", size: other.count),
         ])
@@ -165,14 +182,17 @@ import Testing
         defer { lab.stop() }
         let dir = TempFolder("imap")
         defer { dir.cleanup() }
-        let delivery = try IMAPDelivery.make(host: "127.0.0.1", port: lab.ports.imaps, tls: .implicit,
-                                             tlsSettings: lab.tlsSettings, user: "admin", password: "wrong-secret",
-                                             authorize: "eve")
+        let delivery = try IMAPDelivery.make(
+            host: "127.0.0.1", port: lab.ports.imaps, tls: .implicit,
+            tlsSettings: lab.tlsSettings, user: "admin", password: "wrong-secret",
+            authorize: "eve")
         var transcript: [String] = []
         delivery.trace = { transcript.append($0) }
         let error = #expect(throws: MailError.self) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try makeSpool(dir, sampleMessage("x")),
-                                                        arrival: Self.arrival))
+            try delivery.deliverMessage(
+                DeliveryRequest(
+                    token: "t", spool: try makeSpool(dir, sampleMessage("x")),
+                    arrival: Self.arrival))
         }
         #expect(error?.kind == .auth)
         #expect(!transcript.joined().contains("wrong-secret"))
@@ -194,11 +214,14 @@ import Testing
         }
         let seconds = Date().timeIntervalSince(started)
         let bytes = corpus.reduce(0) { $0 + $1.count }
-        print("IMAP APPEND over TLS: \(corpus.count) messages, \(bytes / 1024) KiB in "
-            + String(format: "%.2f s = %.0f msgs/s", seconds, Double(corpus.count) / seconds))
+        print(
+            "IMAP APPEND over TLS: \(corpus.count) messages, \(bytes / 1024) KiB in "
+                + String(format: "%.2f s = %.0f msgs/s", seconds, Double(corpus.count) / seconds))
         #expect(delivery.connectionsOpened == 1)
         let stored = try lab.probe("fay").messages(in: "INBOX")
         #expect(stored.count == corpus.count)
-        for (message, want) in zip(stored, corpus) { expectSameBytes(message.body, crlfNormalized(want), "UID \(message.uid)") }
+        for (message, want) in zip(stored, corpus) {
+            expectSameBytes(message.body, crlfNormalized(want), "UID \(message.uid)")
+        }
     }
 }

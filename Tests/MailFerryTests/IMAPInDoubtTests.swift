@@ -3,13 +3,14 @@ import Glibc
 import MailFerryLab
 import Synchronization
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// An APPEND a killed run left in doubt is never sent again while the server may still store it (design.md, "IMAP
 /// in doubt"): a rerun that does not find it in the folder holds it, ends with exit 1 and says so; only a run after
@@ -20,8 +21,10 @@ import Testing
     /// after the rerun searched for them. Killed at several moments around the APPENDs; the rerun sends none of them
     /// again, and the run after the window (the rows' holds moved back, not slept through) finds them: every message
     /// is in the folder exactly once.
-    @Test(arguments: ["after-delivering-commit@4", "imap-append-literal@4", "after-target-ack@2", "after-retr@6",
-                      "after-delivering-commit@9"])
+    @Test(arguments: [
+        "after-delivering-commit@4", "imap-append-literal@4", "after-target-ack@2", "after-retr@6",
+        "after-delivering-commit@9",
+    ])
     func anAppendStoredFiveSecondsIntoTheRerunIsNeverSentTwice(point: String) throws {
         let count = 10
         let e2e = try EndToEnd("e2e-slowappend", counts: ["hal": count], kind: .imap)
@@ -61,8 +64,9 @@ import Testing
         let report = try e2e.lastReport()
         for _ in 0..<200 where !slowServer.isFinished { usleep(50_000) }
         let replies = answers.withLock { $0 }
-        #expect(slowServer.isFinished && replies.count == late.count && replies.allSatisfy { $0.contains(" OK") },
-                "\(replies)")
+        #expect(
+            slowServer.isFinished && replies.count == late.count && replies.allSatisfy { $0.contains(" OK") },
+            "\(replies)")
         #expect(rerunEnded - started < 5, "\(point): the rerun took \(rerunEnded - started) s, past the slow APPEND")
         if late.isEmpty {
             #expect(rerun.code == 0, "\(point): \(rerun.out)\n\(rerun.err)")
@@ -71,12 +75,16 @@ import Testing
             #expect(rerun.code == 1, "\(point): \(rerun.out)\n\(rerun.err)")
             #expect(report.leftInDoubt == late.count, "\(point): \(report.leftInDoubt) held, \(late.count) late")
             let noun = late.count == 1 ? "1 message" : "\(late.count) messages"
-            #expect(rerun.out.contains("\(noun) in doubt at the IMAP target, left for a later run so "
-                + (late.count == 1 ? "it is" : "they are") + " not delivered twice"), "\(rerun.out)")
-            let markdown = try String(contentsOfFile: e2e.workspace + "/reports/e2e/\(report.runID).md",
-                                      encoding: .utf8)
+            #expect(
+                rerun.out.contains(
+                    "\(noun) in doubt at the IMAP target, left for a later run so "
+                        + (late.count == 1 ? "it is" : "they are") + " not delivered twice"), "\(rerun.out)")
+            let markdown = try String(
+                contentsOfFile: e2e.workspace + "/reports/e2e/\(report.runID).md",
+                encoding: .utf8)
             #expect(markdown.contains("## In doubt at the IMAP target"), "\(markdown)")
-            #expect(Set(try e2e.rows("hal").filter { $0.state == "delivering" }.map(\.uidl))
+            #expect(
+                Set(try e2e.rows("hal").filter { $0.state == "delivering" }.map(\.uidl))
                     == Set(late.map(\.uidl)), "\(point): only the late messages stay in doubt")
         }
         // The slow server has stored them; nobody else did.
@@ -156,8 +164,9 @@ import Testing
             let error = #expect(throws: PlanError.self) {
                 try PlanLoader.load(dir.file("c.json5", Self.plan(", settleSeconds: \(bad)")))
             }
-            #expect(error?.description.contains("targets.contoso.settleSeconds: must be") == true,
-                    "\(bad): \(error?.description ?? "")")
+            #expect(
+                error?.description.contains("targets.contoso.settleSeconds: must be") == true,
+                "\(bad): \(error?.description ?? "")")
         }
     }
 }

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// The real POP3 servers of the README's interop matrix: a whole migration from the second one (GNU Mailutils
 /// pop3d, mbox) through the real binary, and Dovecot's column of the matrix asserted (Mailutils' column is asserted
@@ -26,14 +27,17 @@ import Testing
             var found: [String: [UInt8]] = [:]
             for folder in ["new", "cur"] {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + folder)) ?? [] {
-                    found[folder + "/" + name] = [UInt8](FileManager.default.contents(atPath: "\(maildir)/\(folder)/\(name)")!)
+                    found[folder + "/" + name] = [UInt8](
+                        FileManager.default.contents(atPath: "\(maildir)/\(folder)/\(name)")!)
                 }
             }
             return found
         }
         var trace: [String] = []
-        let first = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3, tls: .starttls,
-                                                        tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let first = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: lab.ports.pop3, tls: .starttls,
+                tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         first.trace = { trace.append($0) }
         defer { first.quit() }
         try first.connect()
@@ -42,10 +46,16 @@ import Testing
             guard index < starts.count else { return [] }
             return Array(trace[(starts[index] + 2)...].prefix { $0 != "S: ." }.map { String($0.dropFirst(3)) })
         }
-        #expect(capa(0) == ["CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "STLS", "USER",
-                            "SASL PLAIN LOGIN CRAM-MD5"], "\(capa(0))")
-        #expect(capa(1) == ["CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "USER",
-                            "SASL PLAIN LOGIN CRAM-MD5"], "\(capa(1))")
+        #expect(
+            capa(0) == [
+                "CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "STLS", "USER",
+                "SASL PLAIN LOGIN CRAM-MD5",
+            ], "\(capa(0))")
+        #expect(
+            capa(1) == [
+                "CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "USER",
+                "SASL PLAIN LOGIN CRAM-MD5",
+            ], "\(capa(1))")
         #expect(first.tlsInfo != nil)
         try first.login(user: "nina", credential: .password("pw-nina-8"), allowed: [.user])
         let entries = try first.listing()
@@ -61,8 +71,10 @@ import Testing
         #expect(before.count == seeded.count)
 
         // A second session while the first holds the maildrop: allowed (no [IN-USE]), same listing.
-        let second = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let second = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         defer { second.quit() }
         try second.connect()
         try second.login(user: "nina", credential: .password("pw-nina-8"), allowed: [.user])
@@ -91,7 +103,9 @@ import Testing
         try lab.seed(user: "alice", messages: seeded)
         let secret = folder.file("secrets/alice", "alice-pw\n")
         let port = tls == .implicit ? lab.tlsPort! : lab.port
-        let plan = folder.file("jobs/interop.json5", """
+        let plan = folder.file(
+            "jobs/interop.json5",
+            """
             {
               plan: "interop",
               sources: { mu: { host: "127.0.0.1", port: \(port), tls: "\(tls.rawValue)", caFile: "\(lab.caFile.path)" } },
@@ -111,8 +125,10 @@ import Testing
         #expect(firstOut.contains("50 delivered"), "\(firstOut)")
 
         // What pop3d served in that first session: the seeded bytes as the lab's model says it serves them.
-        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.tlsPort!, tls: .implicit,
-                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: lab.tlsPort!, tls: .implicit,
+                tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         try client.connect()
         try client.login(user: lab.login(of: "alice"), credential: .password("alice-pw"), allowed: [.user])
         let uidls = try client.listing().map(\.uidl)

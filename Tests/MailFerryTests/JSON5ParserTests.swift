@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 @Suite struct JSON5ParserTests {
     func parse(_ text: String) throws -> JSON5Document {
@@ -50,7 +51,7 @@ import Testing
         #expect(o["lineBreaks"] == .string("Look, Mom! No \\n's!"))
         #expect(o["hexadecimal"] == .number(0xdecaf))
         #expect(o["leadingDecimalPoint"] == .number(0.8675309))
-        #expect(o["andTrailing"] == .number(8675309))
+        #expect(o["andTrailing"] == .number(8_675_309))
         #expect(o["positiveSign"] == .number(1))
         #expect(o["andIn"] == .array([.string("arrays")]))
         #expect(o["backwardsCompatible"] == .string("with JSON"))
@@ -59,8 +60,12 @@ import Testing
         #expect(o["escapes"] == .string("Aé\t\u{0B}\0/q😀"))
         #expect(o["$dollar_1"] == .null && o["t"] == .bool(true) && o["f"] == .bool(false))
         #expect(o["ab"] == .number(1))
-        #expect(o["nested"] == .object(["a": .array([.number(1), .array([.number(2), .object(["b": .array([])])])]),
-                                        "e": .object([:])]))
+        #expect(
+            o["nested"]
+                == .object([
+                    "a": .array([.number(1), .array([.number(2), .object(["b": .array([])])])]),
+                    "e": .object([:]),
+                ]))
         #expect(document.positions["unquoted"] == TextPosition(line: 5, column: 3))
         #expect(document.positions["lineBreaks"] == TextPosition(line: 7, column: 3))
         #expect(document.positions["hexadecimal"] == TextPosition(line: 9, column: 3))
@@ -109,8 +114,11 @@ import Testing
         ("{ a: 1 b: 2 }", 1, 8, "expected ',' or '}' after the value of a, found 'b' (is a comma missing before it?)"),
         ("{ a: implicit }", 1, 6, "unexpected word implicit: text values need quotes, as in \"implicit\""),
         ("{ a = 1 }", 1, 5, "expected ':' after the key a, found '='"),
-        ("{ a: 'x\n' }", 1, 8, "a line break inside quoted text; close the quote, or end the line with \\ to continue "
-            + "the text on the next line"),
+        (
+            "{ a: 'x\n' }", 1, 8,
+            "a line break inside quoted text; close the quote, or end the line with \\ to continue "
+                + "the text on the next line"
+        ),
         ("{ a: \"x }", 1, 6, "this text is never closed with its \""),
         ("{\n  a: [1, 2\n}", 3, 1, "expected ',' or ']' after a list element, found '}'"),
         ("{ a: 1, /* x", 1, 9, "this /* comment is never closed with */"),
@@ -124,8 +132,11 @@ import Testing
         ("{ a: 1 } x", 1, 10, "unexpected 'x' after the end of the plan's top-level value"),
         ("", 1, 1, "unexpected end of file: a value is missing"),
         ("{ a: 1,", 1, 8, "unexpected end of file: the object opened at line 1, column 1 is not closed with }"),
-        ("{ a: @ }", 1, 6, "unexpected '@': a value (text in quotes, a number, true, false, null, { an object } or "
-            + "[ a list ]) was expected"),
+        (
+            "{ a: @ }", 1, 6,
+            "unexpected '@': a value (text in quotes, a number, true, false, null, { an object } or "
+                + "[ a list ]) was expected"
+        ),
         ("{ 1: 2 }", 1, 3, "expected a key or }, found '1'"),
     ])
     func syntaxErrorsSayWhereAndWhat(text: String, line: Int, column: Int, message: String) {

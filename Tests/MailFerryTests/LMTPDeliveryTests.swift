@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// LMTP delivery against a real Dovecot (DovecotLab's LMTP over TCP and its Unix socket): per-recipient results,
 /// dot-stuffing and CRLF normalisation on the wire, the envelope sender, connection reuse, throughput.
@@ -25,11 +26,13 @@ import Testing
         let bytes = sampleMessage("dots", body: ".leading dot\r\n.\r\n..two\r\nbare\nLF\r\nno final line end")
         let delivery = LMTPDelivery.make(port: lab.ports.lmtp, timeout: 20)
         defer { delivery.close() }
-        let result = try delivery.deliverMessage(DeliveryRequest(
-            token: "t", spool: try makeSpool(dir, bytes), arrival: Self.arrival, sender: "sender@wingtip.example",
-            recipients: ["alice@contoso.example", "nobody@contoso.example", "bob@contoso.example"]))
-        #expect(result.recipients.map(\.recipient)
-            == ["alice@contoso.example", "nobody@contoso.example", "bob@contoso.example"])
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(dir, bytes), arrival: Self.arrival, sender: "sender@wingtip.example",
+                recipients: ["alice@contoso.example", "nobody@contoso.example", "bob@contoso.example"]))
+        #expect(
+            result.recipients.map(\.recipient)
+                == ["alice@contoso.example", "nobody@contoso.example", "bob@contoso.example"])
         #expect(result.recipients.map(\.accepted) == [true, false, true])
         #expect(result.refused.first?.error?.kind == .permanent)
         #expect(result.refused.first?.reply.hasPrefix("550 5.1.1") == true, "\(result.refused)")
@@ -47,7 +50,8 @@ import Testing
             #expect(body.count >= sent.count)
             expectSameBytes(Array(body.suffix(sent.count)), sent, "\(user)'s message")
             // Dovecot records the envelope sender it was given.
-            #expect(String(decoding: body.prefix(200), as: UTF8.self).hasPrefix("Return-Path: <sender@wingtip.example>"))
+            #expect(
+                String(decoding: body.prefix(200), as: UTF8.self).hasPrefix("Return-Path: <sender@wingtip.example>"))
         }
     }
 
@@ -58,13 +62,16 @@ import Testing
         defer { lab.stop() }
         let dir = TempFolder("lmtp")
         defer { dir.cleanup() }
-        let delivery = LMTPDelivery.make(socket: lab.root.path + "/run/lmtp", timeout: 20, from: "",
-                                         recipients: ["carol@contoso.example"])
+        let delivery = LMTPDelivery.make(
+            socket: lab.root.path + "/run/lmtp", timeout: 20, from: "",
+            recipients: ["carol@contoso.example"])
         var transcript: [String] = []
         delivery.trace = { transcript.append($0) }
         defer { delivery.close() }
-        let result = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try makeSpool(dir, sampleMessage("x")),
-                                                                 arrival: Self.arrival))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(dir, sampleMessage("x")),
+                arrival: Self.arrival))
         #expect(result.complete && result.recipients.count == 1)
         #expect(transcript.contains { $0.hasPrefix("C: MAIL FROM:<>") })
         #expect(try lab.probe("carol").messages(in: "INBOX").count == 1)
@@ -82,13 +89,16 @@ import Testing
         defer { delivery.close() }
         let started = Date()
         for (index, spool) in spools.enumerated() {
-            let result = try delivery.deliverMessage(DeliveryRequest(token: "t\(index)", spool: spool,
-                                                                     arrival: Self.arrival))
+            let result = try delivery.deliverMessage(
+                DeliveryRequest(
+                    token: "t\(index)", spool: spool,
+                    arrival: Self.arrival))
             #expect(result.complete)
         }
         let seconds = Date().timeIntervalSince(started)
-        print("LMTP over TCP: \(corpus.count) messages, \(corpus.reduce(0) { $0 + $1.count } / 1024) KiB in "
-            + String(format: "%.2f s = %.0f msgs/s", seconds, Double(corpus.count) / seconds))
+        print(
+            "LMTP over TCP: \(corpus.count) messages, \(corpus.reduce(0) { $0 + $1.count } / 1024) KiB in "
+                + String(format: "%.2f s = %.0f msgs/s", seconds, Double(corpus.count) / seconds))
         #expect(delivery.connectionsOpened == 1)
         let stored = try lab.probe("dan").messages(in: "INBOX")
         #expect(stored.count == corpus.count)

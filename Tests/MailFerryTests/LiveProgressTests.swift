@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A screen as a terminal would show it after `text`: enough of a VT100 for what mailferry writes (CR, LF, erase to
 /// end of line, cursor up, colours ignored). What is left on it is what an admin would read.
@@ -85,19 +86,21 @@ struct TerminalScreen {
         close(fds[1])
         let raw = Self.drain(fds[0])
         close(fds[0])
-        #expect(TerminalScreen(raw).text == [
-            "mailferry: plan demo",
-            "  alice@contoso.example (isp/alice): 6 delivered",
-            "mailferry: a warning",
-            "  bob@contoso.example (isp/bob): 6 delivered",
-            "done: 2 mailboxes",
-        ], "\(raw.debugDescription)")
+        #expect(
+            TerminalScreen(raw).text == [
+                "mailferry: plan demo",
+                "  alice@contoso.example (isp/alice): 6 delivered",
+                "mailferry: a warning",
+                "  bob@contoso.example (isp/bob): 6 delivered",
+                "done: 2 mailboxes",
+            ], "\(raw.debugDescription)")
     }
 
     func progress(color: Bool, mailboxes: Int = 3) -> LiveProgress {
         let console = Console(out: open("/dev/null", O_WRONLY), err: open("/dev/null", O_WRONLY))
-        return LiveProgress(console: console, lines: ConsoleObserver(console: console, quiet: false),
-                            mailboxes: mailboxes, color: color)
+        return LiveProgress(
+            console: console, lines: ConsoleObserver(console: console, quiet: false),
+            mailboxes: mailboxes, color: color)
     }
 
     @Test func theBlockFitsTheTerminalAndSaysMessagesBytesRateAndETA() {
@@ -105,8 +108,9 @@ struct TerminalScreen {
         defer { live.finish() }
         var state = LiveProgress.State()
         state.order = ["isp/alice", "isp/a-very-long-user-name-that-goes-on"]
-        state.active["isp/alice"] = .init(address: "alice@contoso.example", planned: (200, 2_000_000),
-                                          messages: 50, bytes: 500_000)
+        state.active["isp/alice"] = .init(
+            address: "alice@contoso.example", planned: (200, 2_000_000),
+            messages: 50, bytes: 500_000)
         state.active["isp/a-very-long-user-name-that-goes-on"] = .init(
             address: "a-very-long-user-name-that-goes-on-and-on@contoso.example")
         state.listed = 2
@@ -125,13 +129,15 @@ struct TerminalScreen {
         }
         let wide = live.render(state, width: 200, elapsed: 10).map { TerminalScreen($0).text.joined() }
         let quarter = "[" + String(repeating: "█", count: 6) + String(repeating: "░", count: 18) + "]"
-        #expect(wide[0].hasPrefix("  alice@contoso.example") && wide[0].hasSuffix("\(quarter)  50/200  488.3 KiB"),
-                "\(wide[0])")
+        #expect(
+            wide[0].hasPrefix("  alice@contoso.example") && wide[0].hasSuffix("\(quarter)  50/200  488.3 KiB"),
+            "\(wide[0])")
         #expect(wide[1] == "  a-very-long-user-name-that-goes…  logging in and listing…", "\(wide[1])")
         // Left: 1.5 MB of what is listed, plus two mailboxes not listed yet at the listed ones' average (1.5 MB
         // each), at 150 kB/s: 30 s.
         let half = "[" + String(repeating: "█", count: 10) + String(repeating: "░", count: 10) + "]"
-        #expect(wide[2] == "total \(half) 150/300 messages · 1.4 MiB of 2.9 MiB · 15 msg/s · 146.5 KiB/s · "
+        #expect(
+            wide[2] == "total \(half) 150/300 messages · 1.4 MiB of 2.9 MiB · 15 msg/s · 146.5 KiB/s · "
                 + "ETA 0:30 · 1/4 mailboxes done", "\(wide[2])")
         #expect(live.render(state, width: 200, elapsed: 10).joined().contains("\u{1B}[32m"))
     }
@@ -145,8 +151,9 @@ struct TerminalScreen {
         state.listed = 1
         let text = live.render(state, width: 100, elapsed: 3).joined(separator: "\n")
         #expect(!text.contains("\u{1B}"), "\(text.debugDescription)")
-        #expect(text.contains("[" + String(repeating: "█", count: 12) + String(repeating: "░", count: 12) + "]"),
-                "\(text)")
+        #expect(
+            text.contains("[" + String(repeating: "█", count: 12) + String(repeating: "░", count: 12) + "]"),
+            "\(text)")
     }
 
     @Test func clockAndFit() {
@@ -163,8 +170,9 @@ struct TerminalScreen {
         let e2e = try EndToEnd("live", counts: ["alice": 60, "bob": 40, "carol": 30])
         func onTerminal(_ extra: [String], environment: [String: String]) throws -> String {
             let command = ([EndToEnd.binary, "run", e2e.planFile] + extra).map { "'\($0)'" }.joined(separator: " ")
-            let child = try ChildProcess("/usr/bin/script", ["-qfec", command, "/dev/null"],
-                                         environment: environment.merging(["COLUMNS": "150", "TERM": "xterm"]) { a, _ in a })
+            let child = try ChildProcess(
+                "/usr/bin/script", ["-qfec", command, "/dev/null"],
+                environment: environment.merging(["COLUMNS": "150", "TERM": "xterm"]) { a, _ in a })
             let (code, out, err) = child.finish(within: 300, "mailferry run under script")
             #expect(code == 0, "\(out) \(err)")
             return out
@@ -178,8 +186,9 @@ struct TerminalScreen {
         #expect(screen.count == 6, "\(screen)")
         #expect(screen.first?.hasPrefix("mailferry: plan e2e, 3 mailboxes, run ") == true, "\(screen)")
         for user in ["alice", "bob", "carol"] {
-            #expect(screen.filter { $0.hasPrefix("  \(user)@contoso.example (isp/\(user)):") }.count == 1,
-                    "\(screen)")
+            #expect(
+                screen.filter { $0.hasPrefix("  \(user)@contoso.example (isp/\(user)):") }.count == 1,
+                "\(screen)")
         }
         #expect(screen.contains { $0.hasPrefix("done: 3 mailboxes, 130 messages delivered") }, "\(screen)")
         #expect(!screen.contains { $0.contains("total [") || $0.contains("█") }, "\(screen)")

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A lost state never doubles a mailbox (docs/design.md, "A lost state"): after a real migration from Dovecot, the
 /// state is deleted, truncated to 0 bytes and replaced by an empty database in turn; each time the next run refuses
@@ -34,14 +35,17 @@ import Testing
 
     @Test(arguments: [EndToEnd.Kind.maildir, .imap])
     func aLostStateIsRefusedThenAdopted(kind: EndToEnd.Kind) throws {
-        let e2e = try EndToEnd("lost-state-\(kind.rawValue)", counts: ["alice": 200, "bob": 200, "carol": 200],
-                               kind: kind)
+        let e2e = try EndToEnd(
+            "lost-state-\(kind.rawValue)", counts: ["alice": 200, "bob": 200, "carol": 200],
+            kind: kind)
         let first = try e2e.run()
         #expect(first.code == 0 && first.out.contains("600 messages delivered"), "\(first.out)\(first.err)")
         func delivered() throws -> Int {
             try ["alice", "bob", "carol"].reduce(0) { count, user in
-                count + (kind == .maildir ? maildirFileCount(e2e.maildir(user))
-                    : try e2e.lab.probe("\(user)-new").messages(in: "INBOX").count)
+                count
+                    + (kind == .maildir
+                        ? maildirFileCount(e2e.maildir(user))
+                        : try e2e.lab.probe("\(user)-new").messages(in: "INBOX").count)
             }
         }
         #expect(try delivered() == 600)
@@ -49,20 +53,27 @@ import Testing
             try Self.lose(e2e.statePath, loss)
             let refused = try e2e.run()
             #expect(refused.code == 2, "\(loss): \(refused.out)\(refused.err)")
-            #expect(refused.err.contains("is missing or empty, but this plan has delivered mail before")
-                && refused.err.contains("mailferry adopt"), "\(loss): \(refused.err)")
+            #expect(
+                refused.err.contains("is missing or empty, but this plan has delivered mail before")
+                    && refused.err.contains("mailferry adopt"), "\(loss): \(refused.err)")
             #expect(try delivered() == 600, "\(loss): a refused run delivered")
 
             let adopted = try EndToEnd.mailferry(["adopt", e2e.planFile], timeout: 300)
             #expect(adopted.code == 0, "\(loss): \(adopted.out)\(adopted.err)")
-            #expect(adopted.out.contains("adopt: 600 matched, 0 not in the target (the next run delivers them), "
-                + "0 undecided"), "\(loss): \(adopted.out)")
+            #expect(
+                adopted.out.contains(
+                    "adopt: 600 matched, 0 not in the target (the next run delivers them), "
+                        + "0 undecided"), "\(loss): \(adopted.out)")
             let again = try e2e.run()
             #expect(again.code == 0 && again.out.contains("0 messages delivered"), "\(loss): \(again.out)")
             #expect(try delivered() == 600)
             let verified = try VerifyEndToEndTests.verify(e2e)
-            #expect(verified.code == 0 && verified.out.contains("all 600 messages on the legacy servers are in "
-                + "their target mailboxes; 0 duplicates"), "\(loss): \(verified.out)\(verified.err)")
+            #expect(
+                verified.code == 0
+                    && verified.out.contains(
+                        "all 600 messages on the legacy servers are in "
+                            + "their target mailboxes; 0 duplicates"),
+                "\(loss): \(verified.out)\(verified.err)")
         }
         // A second adopt on a state that runs have used is refused: it rebuilds only a lost state.
         let refusedAdopt = try EndToEnd.mailferry(["adopt", e2e.planFile])
@@ -117,17 +128,21 @@ import Testing
         let inDoubt = try e2e.rows("alice").filter { $0.state == "delivering" }.count
         let landed = maildirFileCount(e2e.maildir("alice"))
         #expect(inDoubt >= 1 && landed >= 1, "in doubt \(inDoubt), landed \(landed)")
-        try e2e.lab.seed(user: "alice", messages: (1...3).map { Array("Subject: after the move \($0)\r\n\r\nnew\r\n".utf8) })
+        try e2e.lab.seed(
+            user: "alice", messages: (1...3).map { Array("Subject: after the move \($0)\r\n\r\nnew\r\n".utf8) })
         // The plan moves alice to another target.
         let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
-            .replacingOccurrences(of: #"targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },"#,
-                                  with: #"targets: { archive: { kind: "maildir", path: "target/{mailbox}" }, "#
-                                    + #"moved: { kind: "maildir", path: "moved/{mailbox}" } },"#)
+            .replacingOccurrences(
+                of: #"targets: { archive: { kind: "maildir", path: "target/{mailbox}" } },"#,
+                with: #"targets: { archive: { kind: "maildir", path: "target/{mailbox}" }, "#
+                    + #"moved: { kind: "maildir", path: "moved/{mailbox}" } },"#
+            )
             .replacingOccurrences(of: #"target: "archive""#, with: #"target: "moved""#)
         try plan.write(toFile: e2e.planFile, atomically: false, encoding: .utf8)
         let refused = try e2e.run()
         #expect(refused.code == 2, "\(refused.out)\(refused.err)")
-        #expect(refused.err.contains("isp/alice") && refused.err.contains("it was bound to target archive")
+        #expect(
+            refused.err.contains("isp/alice") && refused.err.contains("it was bound to target archive")
                 && refused.err.contains("now says target moved") && refused.err.contains("--rebind"), "\(refused.err)")
         let newMaildir = e2e.workspace + "/moved/alice@contoso.example"
         #expect(!FileManager.default.fileExists(atPath: newMaildir), "a refused run wrote into the new target")

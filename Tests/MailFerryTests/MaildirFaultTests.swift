@@ -1,13 +1,14 @@
 import Foundation
 import Glibc
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A disk that lies: a failing fsync, close or rename on the Maildir path (`FaultPoint`, EIO) never lets a message
 /// count as delivered unless its file is durably in new/. Before the rename the delivery is refused and tmp/ is
@@ -33,16 +34,20 @@ import Testing
         maildir.fault = fault
         let name = "1.Mfault.mailferry,S=\(text.utf8.count)"
         let error = #expect(throws: MailError.self) {
-            try maildir.deliver(DeliveryRequest(token: "1.Mfault.mailferry",
-                                                spool: try makeSpool(dir, Array(text.utf8)), arrival: Date()))
+            try maildir.deliver(
+                DeliveryRequest(
+                    token: "1.Mfault.mailferry",
+                    spool: try makeSpool(dir, Array(text.utf8)), arrival: Date()))
         }
         #expect(fault.fired)
         #expect(error?.kind == .local && error?.code != .inDoubt, "\(String(describing: error))")
         #expect(error?.message.contains("Input/output error") == true, "\(String(describing: error))")
         #expect(names(root, "new").isEmpty && names(root, "tmp").isEmpty && names(root, "cur").isEmpty)
         // The fault fired once: the next attempt (the runner's retry) lands the message, once.
-        let ref = try maildir.deliver(DeliveryRequest(token: "1.Mfault.mailferry",
-                                                      spool: try makeSpool(dir, Array(text.utf8)), arrival: Date()))
+        let ref = try maildir.deliver(
+            DeliveryRequest(
+                token: "1.Mfault.mailferry",
+                spool: try makeSpool(dir, Array(text.utf8)), arrival: Date()))
         #expect(ref == "new/" + name)
         #expect(names(root, "new") == [name] && names(root, "tmp").isEmpty)
         #expect(FileManager.default.contents(atPath: root + "/" + ref) == Data(text.utf8))
@@ -59,8 +64,10 @@ import Testing
         maildir.fault = FaultPoint("maildir-fsync-new")
         let name = "2.Mfault.mailferry,S=\(Self.small.utf8.count)"
         let error = #expect(throws: MailError.self) {
-            try maildir.deliver(DeliveryRequest(token: "2.Mfault.mailferry",
-                                                spool: try makeSpool(dir, Array(Self.small.utf8)), arrival: Date()))
+            try maildir.deliver(
+                DeliveryRequest(
+                    token: "2.Mfault.mailferry",
+                    spool: try makeSpool(dir, Array(Self.small.utf8)), arrival: Date()))
         }
         #expect(error?.code == .inDoubt, "\(String(describing: error))")
         #expect(error?.message.contains("new/" + name) == true, "\(String(describing: error))")
@@ -75,16 +82,20 @@ import Testing
         defer { dir.cleanup() }
         let root = dir.path + "/Maildir"
         let maildir = try MaildirDelivery(root: root)
-        _ = try maildir.deliver(DeliveryRequest(token: "3.Mfault.mailferry",
-                                                spool: try makeSpool(dir, Array(Self.small.utf8)), arrival: Date()))
+        _ = try maildir.deliver(
+            DeliveryRequest(
+                token: "3.Mfault.mailferry",
+                spool: try makeSpool(dir, Array(Self.small.utf8)), arrival: Date()))
         maildir.fault = FaultPoint("maildir-fsync-new")
         #expect(throws: MailError.self) { try maildir.reconcile([InDoubtAttempt(token: "3.Mfault.mailferry")]) }
     }
 
     /// A run's staged batch: any failing call in the flush throws, so every message of the batch stays in doubt
     /// (the runner keeps their rows "delivering"); a failed sync of a file or a close renames nothing.
-    @Test(arguments: [("maildir-fsync-file", 2), ("maildir-close-file", 5), ("maildir-rename", 2),
-                      ("maildir-fsync-new", 1)])
+    @Test(arguments: [
+        ("maildir-fsync-file", 2), ("maildir-close-file", 5), ("maildir-rename", 2),
+        ("maildir-fsync-new", 1),
+    ])
     func aFailingFlushLeavesTheBatchInDoubt(point: String, hit: Int) throws {
         let dir = TempFolder("maildir-fault")
         defer { dir.cleanup() }
@@ -95,9 +106,10 @@ import Testing
         for index in 1...3 {
             let token = "\(index).Mbatch.mailferry"
             tokens.append(token)
-            let result = try maildir.deliverMessage(DeliveryRequest(
-                token: token, spool: try makeSpool(dir, Array("Subject: \(index)\r\n\r\nbody\r\n".utf8)),
-                arrival: Date(), mayStage: true))
+            let result = try maildir.deliverMessage(
+                DeliveryRequest(
+                    token: token, spool: try makeSpool(dir, Array("Subject: \(index)\r\n\r\nbody\r\n".utf8)),
+                    arrival: Date(), mayStage: true))
             #expect(result.staged)
         }
         // (Three writes closed their files: the flush's closes are hits 4 to 6.)
@@ -122,8 +134,10 @@ import Testing
 /// one named call fail once. After the run no row is "delivered" whose file is not durably in new/ (rows checked
 /// against files); the next run, without the fault, delivers every message exactly once.
 @Suite(.serialized) struct MaildirFaultEndToEndTests {
-    @Test(arguments: [("maildir-fsync-new", 1), ("maildir-fsync-file", 3), ("maildir-close-file", 3),
-                      ("maildir-fsync-folder", 1), ("maildir-fsync-folder", 3)])
+    @Test(arguments: [
+        ("maildir-fsync-new", 1), ("maildir-fsync-file", 3), ("maildir-close-file", 3),
+        ("maildir-fsync-folder", 1), ("maildir-fsync-folder", 3),
+    ])
     func aFailingCallThenRerun(point: String, hit: Int) throws {
         let e2e = try EndToEnd("e2e-fault", counts: ["erin": 12])
         let failed = try e2e.run(environment: ["MAILFERRY_FAIL_AT": "\(point)@\(hit)"])

@@ -1,21 +1,28 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerryTestSupport
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
 @testable import MailFerry
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 extension EndToEnd {
     /// Runs the real `mailferry` binary to the end (bounded), started in `dir` when given (as an admin would: cd,
     /// then mailferry), and returns its exit code and output. A run past `timeout` is killed and recorded.
-    static func mailferry(_ arguments: [String], in dir: String? = nil, environment: [String: String] = [:],
-                          timeout: Double = 120) throws -> (code: Int32, out: String, err: String) {
-        let child = try dir.map { try ChildProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", $0, binary] + arguments,
-                                                   environment: environment) }
+    static func mailferry(
+        _ arguments: [String], in dir: String? = nil, environment: [String: String] = [:],
+        timeout: Double = 120
+    ) throws -> (code: Int32, out: String, err: String) {
+        let child =
+            try dir.map {
+                try ChildProcess(
+                    "/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", $0, binary] + arguments,
+                    environment: environment)
+            }
             ?? ChildProcess(binary, arguments, environment: environment)
         return child.finish(within: timeout, "mailferry \(arguments)")
     }

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// mailferry's POP3 client against a second real server: GNU Mailutils pop3d (Debian's mailutils-pop3d), which
 /// stores mail in mbox and behaves differently from Dovecot in UIDLs, sizes, APOP and what it does to messages.
@@ -44,9 +45,10 @@ import Testing
 
     private func client(_ lab: MailutilsLab, _ tls: TLSMode, transcript: Transcript? = nil) -> POP3Client {
         let port = tls == .implicit ? lab.tlsPort! : lab.port
-        let client = POP3Client(endpoint: ServerEndpoint(
-            host: "127.0.0.1", port: port, tls: tls, tlsSettings: TLSSettings(caFile: lab.caFile.path),
-            allowPlaintext: tls == .none, timeout: 20))
+        let client = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: port, tls: tls, tlsSettings: TLSSettings(caFile: lab.caFile.path),
+                allowPlaintext: tls == .none, timeout: 20))
         if let transcript {
             client.trace = { transcript.append($0) }
         }
@@ -62,7 +64,8 @@ import Testing
 
     /// Where two byte strings first differ, for readable failures.
     private func difference(_ got: [UInt8], _ expected: [UInt8]) -> String {
-        let index = zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        let index =
+            zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(got.count, expected.count)
         let around = { (bytes: [UInt8]) in
             sanitizeForDisplay(bytes[max(0, index - 40)..<min(bytes.count, index + 40)])
@@ -93,8 +96,9 @@ import Testing
         let lab = try MailutilsLab.start(users: ["alice": "pw-alice-1"])
         let startTime = seconds(since: started)
         defer { try? lab.destroy() }
-        let messages = Corpus.mailbox(user: "alice", domain: "wingtip.example", count: 20, seed: 11,
-                                      bigAttachment: true)
+        let messages = Corpus.mailbox(
+            user: "alice", domain: "wingtip.example", count: 20, seed: 11,
+            bigAttachment: true)
         try lab.seed(user: "alice", messages: messages)
 
         let transcript = Transcript()
@@ -142,8 +146,9 @@ import Testing
             if fromLines {
                 withFromLines += 1
                 // The README's interop matrix: the size grows with every LIST after the RETR.
-                #expect(retrieved < again[index].size && again[index].size < third[index].size,
-                        "LIST \(entry.number): RETR \(retrieved), LIST \(again[index].size) then \(third[index].size)")
+                #expect(
+                    retrieved < again[index].size && again[index].size < third[index].size,
+                    "LIST \(entry.number): RETR \(retrieved), LIST \(again[index].size) then \(third[index].size)")
                 if again[index].size != retrieved {
                     drift.append(
                         "#\(entry.number) RETR \(retrieved), LIST \(again[index].size) then \(third[index].size)")
@@ -167,7 +172,8 @@ import Testing
         let stopped = Date()
         lab.stop()
         #expect(!lab.isRunning)
-        print("""
+        print(
+            """
             mailutils: \(lab.serverVersion); start \(startTime), stop \(seconds(since: stopped))
             mailutils: greeting \(pop.greeting); login(user:password:) used \(method)
             mailutils: CAPA before STLS: \(transcript.capa(0).joined(separator: " | "))
@@ -218,8 +224,9 @@ import Testing
     @Test func quitRewritesTheMboxAndTheNextSessionSeesAddedHeaders() throws {
         let lab = try MailutilsLab.start(users: ["bob": "pw-bob-2"])
         defer { try? lab.destroy() }
-        let messages = Corpus.mailbox(user: "bob", domain: "wingtip.example", count: 20, seed: 12,
-                                      bigAttachment: false)
+        let messages = Corpus.mailbox(
+            user: "bob", domain: "wingtip.example", count: 20, seed: 12,
+            bigAttachment: false)
         try lab.seed(user: "bob", messages: messages)
 
         // First session over POP3S: list, read everything, QUIT (no DELE).
@@ -284,7 +291,8 @@ import Testing
         }
         second.quit()
         #expect(drift.isEmpty, "after the QUIT rewrite LIST no longer drifts")
-        print("""
+        print(
+            """
             mailutils: headers added by the QUIT rewrite (messages 1, 2): \(added.joined(separator: " | "))
             mailutils: LIST drift after RETR: \(drift.isEmpty ? "none" : drift.joined(separator: ", "))
             mailutils: first session: \(phases.joined(separator: ", ")); second session: 20 RETR pipelined \(pipelined)
@@ -294,8 +302,11 @@ import Testing
     @Test func apopIsAdvertisedEvenWithoutAnAPOPDatabase() throws {
         let lab = try MailutilsLab.start(users: ["carol": "pw-carol-3"], apop: false)
         defer { try? lab.destroy() }
-        try lab.seed(user: "carol", messages: Corpus.mailbox(user: "carol", domain: "wingtip.example", count: 3,
-                                                             seed: 13, bigAttachment: false))
+        try lab.seed(
+            user: "carol",
+            messages: Corpus.mailbox(
+                user: "carol", domain: "wingtip.example", count: 3,
+                seed: 13, bigAttachment: false))
         let pop = client(lab, .implicit)
         try pop.connect()
         #expect(pop.greeting.contains("@"), "greeting \(pop.greeting)")
@@ -342,8 +353,11 @@ import Testing
         try secured.login(user: lab.login(of: "dave"), password: "pw-dave-4")
         #expect(try secured.listing().isEmpty)
         secured.quit()
-        #expect(transcript.capa(0) == ["TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "EXPIRENEVER",
-                                       "XTLSREQUIRED", "STLS"])
+        #expect(
+            transcript.capa(0) == [
+                "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "EXPIRENEVER",
+                "XTLSREQUIRED", "STLS",
+            ])
         print("mailutils: CAPA with requireTLS before STLS: \(transcript.capa(0).joined(separator: " | "))")
     }
 
@@ -353,8 +367,11 @@ import Testing
     @Test func secondSessionIsRefusedWithInUse() throws {
         let lab = try MailutilsLab.start(users: ["hal": "pw-hal-8"])
         defer { try? lab.destroy() }
-        try lab.seed(user: "hal", messages: Corpus.mailbox(user: "hal", domain: "wingtip.example", count: 2,
-                                                           seed: 14, bigAttachment: false))
+        try lab.seed(
+            user: "hal",
+            messages: Corpus.mailbox(
+                user: "hal", domain: "wingtip.example", count: 2,
+                seed: 14, bigAttachment: false))
         let first = client(lab, .implicit)
         try first.connect()
         try first.login(user: lab.login(of: "hal"), credential: .password("pw-hal-8"), allowed: [.user])

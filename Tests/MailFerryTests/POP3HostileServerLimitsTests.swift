@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Hostile-server tests for limits: invalid UIDLs cost no message, multi-line replies are bounded in bytes, and a
 /// handshake that stalls or is cut off is a transient network failure, not a TLS verdict.
@@ -16,13 +17,19 @@ struct POP3HostileServerLimitsTests {
     /// message 2 under a printable, stable stand-in ("~" and a hash of the server's bytes) and names it as invalid.
     @Test(arguments: ["bad\u{01}id", "caf\u{E9}", "two words", String(repeating: "u", count: 71)])
     func invalidUIDLsKeepBothMessages(uid: String) throws {
-        let server = try FakeServer(steps: POP3Script.plainLogin + [.respond([
-            "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
-            "UIDL": POP3Script.multiLine("+OK", ["1 good-id", "2 \(uid)"]),
-            "QUIT": "+OK bye\r\n",
-        ])])
+        let server = try FakeServer(
+            steps: POP3Script.plainLogin + [
+                .respond([
+                    "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
+                    "UIDL": POP3Script.multiLine("+OK", ["1 good-id", "2 \(uid)"]),
+                    "QUIT": "+OK bye\r\n",
+                ])
+            ])
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         try client.login(user: POP3Script.user, password: POP3Script.password)
         let drop = try client.maildrop()
@@ -41,7 +48,10 @@ struct POP3HostileServerLimitsTests {
         let line = "X-PADDING " + String(repeating: "p", count: 1000) + "\r\n"
         let server = try FakeServer(POP3Script.greeting(), .expect("CAPA"), .send("+OK\r\n"), .flood(line, upTo: limit))
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .protocol, "\(error?.message ?? "")")
         #expect(error?.message.contains("multi-line response longer than 1024 KiB") == true, "\(error?.message ?? "")")
@@ -56,7 +66,10 @@ struct POP3HostileServerLimitsTests {
     func interruptedHandshakeIsTransient(how: String) throws {
         let server = try FakeServer(how == "stall" ? .sleep(1.5) : .close)
         let client = POP3Client(endpoint: try server.endpoint(tls: .implicit, timeout: 0.5))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .transient, "\(error?.message ?? "")")
     }

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Building blocks for fake POP3 server scripts, so each test spells out only the part that goes wrong.
 enum POP3Script {
@@ -47,11 +48,14 @@ enum POP3Script {
 
 extension FakeServer {
     /// An endpoint for this server; TLS modes trust the fake test CA.
-    func endpoint(tls: TLSMode, host: String = "127.0.0.1", allowPlaintext: Bool = false,
-                  timeout: Double = 5) throws -> ServerEndpoint {
+    func endpoint(
+        tls: TLSMode, host: String = "127.0.0.1", allowPlaintext: Bool = false,
+        timeout: Double = 5
+    ) throws -> ServerEndpoint {
         let settings = tls == .none ? TLSSettings() : TLSSettings(caFile: try FakePKI.shared().caFile)
-        return ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: settings, allowPlaintext: allowPlaintext,
-                              timeout: timeout)
+        return ServerEndpoint(
+            host: host, port: port, tls: tls, tlsSettings: settings, allowPlaintext: allowPlaintext,
+            timeout: timeout)
     }
 
     /// A client that may log in without TLS, for tests about what happens after login.
@@ -75,7 +79,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func starttlsStrippedFromCapaIsRefused() throws {
         let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("USER", "UIDL"))
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("does not offer STLS") == true)
@@ -94,11 +101,15 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// "+OK" to STLS with a forged reply in the same packet: the forged bytes would be read as if they came through
     /// TLS, so the client must abort before its handshake instead of starting one (the 2021 STARTTLS study).
     @Test func bytesInjectedAfterSTLSAbortTheHandshake() throws {
-        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
-            .expect("STLS"), .sendRaw(bytes("+OK begin\r\n+OK injected\r\n")),
-        ])
+        let server = try FakeServer(
+            steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
+                .expect("STLS"), .sendRaw(bytes("+OK begin\r\n+OK injected\r\n")),
+            ])
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("injection") == true)
@@ -113,7 +124,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func capaErrorWithStarttlsIsRefused() throws {
         let server = try FakeServer(POP3Script.greeting(), .expect("CAPA"), .send("-ERR unknown command\r\n"))
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("does not answer CAPA") == true)
@@ -123,11 +137,15 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     }
 
     @Test func stlsErrorIsRefused() throws {
-        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
-            .expect("STLS"), .send("-ERR TLS is resting today\r\n"),
-        ])
+        let server = try FakeServer(
+            steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
+                .expect("STLS"), .send("-ERR TLS is resting today\r\n"),
+            ])
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("refused STLS: TLS is resting today") == true)
@@ -139,11 +157,15 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// Capabilities seen before TLS could be a man in the middle's (RFC 2595 §4): SASL PLAIN offered only in clear
     /// is forgotten after STLS, so the client logs in with the USER the secured CAPA offers, never AUTH PLAIN.
     @Test func capabilitiesFromBeforeSTLSAreForgotten() throws {
-        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "SASL PLAIN", "UIDL") + [
-            .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLS(.good),
-        ] + POP3Script.capa("USER", "UIDL") + POP3Script.login + POP3Script.quit)
+        let server = try FakeServer(
+            steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "SASL PLAIN", "UIDL") + [
+                .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLS(.good),
+            ] + POP3Script.capa("USER", "UIDL") + POP3Script.login + POP3Script.quit)
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         #expect(client.capabilities.saslMechanisms.isEmpty && client.capabilities.user)
         #expect(try client.login(user: POP3Script.user, credential: .password(POP3Script.password)) == .user)
@@ -156,12 +178,16 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// CAPA worked in clear but fails under TLS: what the server can do is unknown, and what it said in clear may
     /// not be trusted, so the session ends there, without a credential.
     @Test func capaErrorAfterSTLSAborts() throws {
-        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER", "UIDL") + [
-            .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLS(.good),
-            .expect("CAPA"), .send("-ERR not now\r\n"),
-        ])
+        let server = try FakeServer(
+            steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER", "UIDL") + [
+                .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLS(.good),
+                .expect("CAPA"), .send("-ERR not now\r\n"),
+            ])
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("CAPA failed after STLS") == true, "\(error?.message ?? "")")
@@ -176,13 +202,19 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// An old server without CAPA behind implicit TLS (RFC 2449 came after RFC 1939): nothing to learn, so the client
     /// tries the one login every POP3 server has, USER/PASS, and reads the maildrop.
     @Test func implicitTLSServerWithoutCapaLogsInWithUserPass() throws {
-        let server = try FakeServer(steps: [.startTLS(.good), POP3Script.greeting(), .expect("CAPA"),
-                                            .send("-ERR unknown command\r\n")] + POP3Script.login + [
-            .expect("LIST"), .send(POP3Script.multiLine("+OK", ["1 24"])),
-            .expect("UIDL"), .send(POP3Script.multiLine("+OK", ["1 uid-one"])),
-        ] + POP3Script.quit)
+        let server = try FakeServer(
+            steps: [
+                .startTLS(.good), POP3Script.greeting(), .expect("CAPA"),
+                .send("-ERR unknown command\r\n"),
+            ] + POP3Script.login + [
+                .expect("LIST"), .send(POP3Script.multiLine("+OK", ["1 24"])),
+                .expect("UIDL"), .send(POP3Script.multiLine("+OK", ["1 uid-one"])),
+            ] + POP3Script.quit)
         let client = POP3Client(endpoint: try server.endpoint(tls: .implicit))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         #expect(!client.capabilities.known)
         #expect(try client.login(user: POP3Script.user, credential: .password(POP3Script.password)) == .user)
@@ -190,8 +222,9 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         client.quit()
         server.finish()
         #expect(server.transcript.plain.isEmpty)
-        #expect(server.transcript.securedText
-            == "CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nLIST\r\nUIDL\r\nQUIT\r\n")
+        #expect(
+            server.transcript.securedText
+                == "CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nLIST\r\nUIDL\r\nQUIT\r\n")
     }
 
     // MARK: - Certificate verification
@@ -203,7 +236,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     func certificateForAnotherHostIsRefused(host: String, reason: String) throws {
         let server = try FakeServer(.startTLSRejected(.wrongHost))
         let client = POP3Client(endpoint: try server.endpoint(tls: .implicit, host: host))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("certificate verify failed: \(reason)") == true, "\(error?.message ?? "")")
@@ -214,15 +250,20 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     /// STARTTLS to a server whose certificate expired in 2020.
     @Test func expiredCertificateIsRefused() throws {
-        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
-            .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLSRejected(.expired),
-        ])
+        let server = try FakeServer(
+            steps: [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
+                .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLSRejected(.expired),
+            ])
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
-        #expect(error?.message.contains("certificate verify failed: certificate has expired") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("certificate verify failed: certificate has expired") == true,
+            "\(error?.message ?? "")")
         #expect(throws: MailError.self) { try client.login(user: POP3Script.user, password: POP3Script.password) }
         client.quit()
         server.finish()
@@ -233,25 +274,34 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func certificateFromUnknownCAIsRefused() throws {
         let server = try FakeServer(.startTLSRejected(.unknownCA))
         let client = POP3Client(endpoint: try server.endpoint(tls: .implicit))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
-        #expect(error?.message.contains("certificate verify failed: unable to get local issuer certificate") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("certificate verify failed: unable to get local issuer certificate") == true,
+            "\(error?.message ?? "")")
     }
 
     /// TLS 1.2 is the floor (RFC 8996 deprecates 1.0 and 1.1): a server that speaks nothing newer is refused during
     /// the handshake with an error that says so, before any command under TLS, so no credential leaves. By implicit
     /// TLS and by STARTTLS, where only CAPA and STLS went out in clear.
-    @Test(arguments: [FakeTLSVersion.tls1_0, .tls1_1], [TLSMode.implicit, .starttls])
+    @Test(arguments: [FakeTLSVersion.tls10, .tls11], [TLSMode.implicit, .starttls])
     func serverWithoutTLS12IsRefused(version: FakeTLSVersion, tls: TLSMode) throws {
-        let handshake: [FakeStep] = tls == .implicit ? [.startTLSRejected(.good, upTo: version)]
+        let handshake: [FakeStep] =
+            tls == .implicit
+            ? [.startTLSRejected(.good, upTo: version)]
             : [POP3Script.greeting()] + POP3Script.capa("STLS", "USER") + [
                 .expect("STLS"), .send("+OK begin TLS negotiation\r\n"), .startTLSRejected(.good, upTo: version),
             ]
         let server = try FakeServer(steps: handshake)
         let client = POP3Client(endpoint: try server.endpoint(tls: tls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("the server offers no TLS 1.2 or newer") == true, "\(error?.message ?? "")")
@@ -271,19 +321,24 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         ("SYS/TEMP", .sysTemp, .transient), ("SYS/PERM", .sysPerm, .permanent),
     ])
     func passRefusalIsClassifiedByItsResponseCode(code: String, typed: POP3ResponseCode, kind: FailureKind) throws {
-        let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("USER", "RESP-CODES") + [
-            .expect("USER \(POP3Script.user)"), .send("+OK\r\n"),
-            .expect("PASS \(POP3Script.password)"), .send("-ERR [\(code)] not today\r\n"),
-        ] + POP3Script.quit)
+        let server = try FakeServer(
+            steps: [POP3Script.greeting()] + POP3Script.capa("USER", "RESP-CODES") + [
+                .expect("USER \(POP3Script.user)"), .send("+OK\r\n"),
+                .expect("PASS \(POP3Script.password)"), .send("-ERR [\(code)] not today\r\n"),
+            ] + POP3Script.quit)
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         let error = #expect(throws: MailError.self) {
             try client.login(user: POP3Script.user, password: POP3Script.password)
         }
         #expect(error?.kind == kind && error?.code == .pop3(typed))
-        #expect(error?.message.contains("login as alice refused: [\(code)] not today") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("login as alice refused: [\(code)] not today") == true,
+            "\(error?.message ?? "")")
     }
 
     // MARK: - Broken bodies
@@ -292,10 +347,14 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// but retrieve throws, so nothing may treat them as a message.
     @Test func connectionDroppedMidRETRFailsTheRetrieval() throws {
         let partial = "From: bob@example.org\r\nSubject: cut short\r\n\r\nThe first line arrives.\r\nThe second li"
-        let server = try FakeServer(steps: [.startTLS(.good), POP3Script.greeting()] + POP3Script.capa("USER", "UIDL")
-            + POP3Script.login + [.expect("RETR 1"), .send("+OK 120 octets\r\n" + partial), .close])
+        let server = try FakeServer(
+            steps: [.startTLS(.good), POP3Script.greeting()] + POP3Script.capa("USER", "UIDL")
+                + POP3Script.login + [.expect("RETR 1"), .send("+OK 120 octets\r\n" + partial), .close])
         let client = POP3Client(endpoint: try server.endpoint(tls: .implicit))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         try client.login(user: POP3Script.user, password: POP3Script.password)
         var received: [UInt8] = []
@@ -306,18 +365,23 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(received == bytes(partial))
         client.quit()
         server.finish()
-        #expect(server.transcript.secured
-            == bytes("CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nRETR 1\r\n"))
+        #expect(
+            server.transcript.secured
+                == bytes("CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nRETR 1\r\n"))
     }
 
     /// Every line of the body arrives but the terminating "." never does: the message may be incomplete.
     @Test func bodyWithoutTerminatorFailsTheRetrieval() throws {
         let body = "Subject: no end\r\n\r\nLooks complete.\r\n"
-        let server = try FakeServer(steps: POP3Script.plainLogin + [
-            .expect("RETR 1"), .send("+OK message follows\r\n" + body), .close,
-        ])
+        let server = try FakeServer(
+            steps: POP3Script.plainLogin + [
+                .expect("RETR 1"), .send("+OK message follows\r\n" + body), .close,
+            ])
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         try client.login(user: POP3Script.user, password: POP3Script.password)
         var received: [UInt8] = []
@@ -334,7 +398,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let limit = 32 << 20
         let server = try FakeServer(.send("+OK "), .flood("x", upTo: limit))
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .protocol)
         #expect(error?.message.contains("sent a line longer than 65536 bytes") == true, "\(error?.message ?? "")")
@@ -349,7 +416,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let longLine = String(repeating: "X", count: 100_000)
         let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa(longLine))
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let error = #expect(throws: MailError.self) { try client.connect() }
         #expect(error?.kind == .protocol)
         #expect(error?.message.contains("sent a line longer than 65536 bytes") == true, "\(error?.message ?? "")")
@@ -357,13 +427,17 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     /// Terminal escapes in the greeting and in -ERR text must not reach a person's terminal or a report raw.
     @Test func escapeSequencesFromTheServerAreNeutralized() throws {
-        let server = try FakeServer(steps: [POP3Script.greeting("\u{1B}]0;owned\u{07}\u{1B}[2J hi")]
-            + POP3Script.capa("USER") + [
-                .expect("USER alice"), .send("+OK\r\n"),
-                .expect("PASS \(POP3Script.password)"), .send("-ERR [AUTH] \u{1B}[31mdenied\u{07}\u{1B}[0m\r\n"),
-            ] + POP3Script.quit)
+        let server = try FakeServer(
+            steps: [POP3Script.greeting("\u{1B}]0;owned\u{07}\u{1B}[2J hi")]
+                + POP3Script.capa("USER") + [
+                    .expect("USER alice"), .send("+OK\r\n"),
+                    .expect("PASS \(POP3Script.password)"), .send("-ERR [AUTH] \u{1B}[31mdenied\u{07}\u{1B}[0m\r\n"),
+                ] + POP3Script.quit)
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         let error = #expect(throws: MailError.self) {
             try client.login(user: POP3Script.user, password: POP3Script.password)
@@ -387,11 +461,15 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     func slowDripIsReadExactly(tls: TLSMode) throws {
         let wire = "Subject: slow\r\n\r\n..a line that starts with a dot\r\nlast line\r\n.\r\n"
         let expected = "Subject: slow\r\n\r\n.a line that starts with a dot\r\nlast line\r\n"
-        let server = try FakeServer(steps: (tls == .implicit ? [.startTLS(.good)] : [])
-            + [.drip("+OK dripping\r\n", delay: 0.005)] + POP3Script.capa("USER") + POP3Script.login
-            + [.expect("RETR 1"), .drip("+OK 64 octets\r\n" + wire, delay: 0.005)] + POP3Script.quit)
+        let server = try FakeServer(
+            steps: (tls == .implicit ? [.startTLS(.good)] : [])
+                + [.drip("+OK dripping\r\n", delay: 0.005)] + POP3Script.capa("USER") + POP3Script.login
+                + [.expect("RETR 1"), .drip("+OK 64 octets\r\n" + wire, delay: 0.005)] + POP3Script.quit)
         let client = POP3Client(endpoint: try server.endpoint(tls: tls, allowPlaintext: true))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         #expect(client.greeting == "dripping")
         try client.login(user: POP3Script.user, password: POP3Script.password)
@@ -404,7 +482,10 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func silentServerTimesOut() throws {
         let server = try FakeServer(steps: [])
         let client = try server.plainClient(timeout: 0.5)
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let started = Date()
         let error = #expect(throws: MailError.self) { try client.connect() }
         let elapsed = Date().timeIntervalSince(started)
@@ -420,14 +501,18 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func plaintextLoginIsRefusedBeforeUSER() throws {
         let server = try FakeServer(steps: [POP3Script.greeting()] + POP3Script.capa("USER") + POP3Script.quit)
         let client = POP3Client(endpoint: try server.endpoint(tls: .none))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         let error = #expect(throws: MailError.self) {
             try client.login(user: POP3Script.user, password: POP3Script.password)
         }
         #expect(error?.kind == .tls)
-        #expect(error?.message.contains("refusing to log in as alice over an unencrypted connection") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("refusing to log in as alice over an unencrypted connection") == true,
+            "\(error?.message ?? "")")
         client.quit()
         server.finish()
         #expect(server.transcript.plain == bytes("CAPA\r\nQUIT\r\n"))
@@ -437,21 +522,28 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// trace that never shows the password.
     @Test func starttlsSessionTranscriptIsExact() throws {
         let message = "Subject: hello\r\n\r\nHi.\r\n"
-        let server = try FakeServer(steps: POP3Script.starttls() + POP3Script.login + [
-            .expect("LIST"), .send(POP3Script.multiLine("+OK 2 messages", ["1 24", "2 4096"])),
-            .expect("UIDL"), .send(POP3Script.multiLine("+OK", ["1 uid-one", "2 uid-two"])),
-            .expect("RETR 1"), .send(POP3Script.multiLine("+OK 24 octets", ["Subject: hello", "", "Hi."])),
-        ] + POP3Script.quit)
+        let server = try FakeServer(
+            steps: POP3Script.starttls() + POP3Script.login + [
+                .expect("LIST"), .send(POP3Script.multiLine("+OK 2 messages", ["1 24", "2 4096"])),
+                .expect("UIDL"), .send(POP3Script.multiLine("+OK", ["1 uid-one", "2 uid-two"])),
+                .expect("RETR 1"), .send(POP3Script.multiLine("+OK 24 octets", ["Subject: hello", "", "Hi."])),
+            ] + POP3Script.quit)
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         let trace = TraceLines()
         client.trace = { trace.lines.append($0) }
         try client.connect()
         #expect(client.tlsInfo?.peerSubject.contains("localhost") == true)
         try client.login(user: POP3Script.user, password: POP3Script.password)
         let entries = try client.listing()
-        #expect(entries == [POP3Entry(number: 1, uidl: "uid-one", size: 24),
-                            POP3Entry(number: 2, uidl: "uid-two", size: 4096)])
+        #expect(
+            entries == [
+                POP3Entry(number: 1, uidl: "uid-one", size: 24),
+                POP3Entry(number: 2, uidl: "uid-two", size: 4096),
+            ])
         var received: [UInt8] = []
         try client.retrieve(1) { received += $0 }
         #expect(received == bytes(message))
@@ -459,8 +551,9 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         server.finish()
         #expect(server.transcript.plainText == "CAPA\r\nSTLS\r\n")
         #expect(server.transcript.securedText.hasPrefix("CAPA\r\n"))
-        #expect(server.transcript.securedText
-            == "CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n")
+        #expect(
+            server.transcript.securedText
+                == "CAPA\r\nUSER alice\r\nPASS \(POP3Script.password)\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n")
         #expect(trace.lines.contains("C: PASS <redacted>"))
         #expect(!trace.lines.contains { $0.contains(POP3Script.password) })
     }
@@ -470,18 +563,27 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// Two messages with one unique id (a server bug): both are listed, and the duplicate is named so the caller
     /// tells them apart by content instead of dropping one.
     @Test func duplicateUIDLsKeepBothMessages() throws {
-        let server = try FakeServer(steps: POP3Script.plainLogin + [.respond([
-            "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
-            "UIDL": POP3Script.multiLine("+OK", ["1 same-id", "2 same-id"]),
-            "QUIT": "+OK bye\r\n",
-        ])])
+        let server = try FakeServer(
+            steps: POP3Script.plainLogin + [
+                .respond([
+                    "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
+                    "UIDL": POP3Script.multiLine("+OK", ["1 same-id", "2 same-id"]),
+                    "QUIT": "+OK bye\r\n",
+                ])
+            ])
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         try client.login(user: POP3Script.user, password: POP3Script.password)
         let drop = try client.maildrop()
-        #expect(drop.entries == [POP3Entry(number: 1, uidl: "same-id", size: 100),
-                                 POP3Entry(number: 2, uidl: "same-id", size: 200)])
+        #expect(
+            drop.entries == [
+                POP3Entry(number: 1, uidl: "same-id", size: 100),
+                POP3Entry(number: 2, uidl: "same-id", size: 200),
+            ])
         #expect(drop.duplicateUIDLs == ["same-id"])
     }
 
@@ -490,29 +592,42 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test(arguments: ["LIST", "UIDL"])
     func nonConsecutiveMessageNumbersAreRefused(gappy: String) throws {
         let gap = gappy == "LIST" ? ["1 100", "3 300"] : ["1 first", "3 third"]
-        let server = try FakeServer(steps: POP3Script.plainLogin + [.respond([
-            "LIST": POP3Script.multiLine("+OK", gappy == "LIST" ? gap : ["1 100", "2 200"]),
-            "UIDL": POP3Script.multiLine("+OK", gappy == "UIDL" ? gap : ["1 first", "2 second"]),
-        ])])
+        let server = try FakeServer(
+            steps: POP3Script.plainLogin + [
+                .respond([
+                    "LIST": POP3Script.multiLine("+OK", gappy == "LIST" ? gap : ["1 100", "2 200"]),
+                    "UIDL": POP3Script.multiLine("+OK", gappy == "UIDL" ? gap : ["1 first", "2 second"]),
+                ])
+            ])
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         try client.login(user: POP3Script.user, password: POP3Script.password)
         let error = #expect(throws: MailError.self) { try client.listing() }
         #expect(error?.kind == .protocol)
-        #expect(error?.message.contains("\(gappy) numbers are not consecutive (message 3 after 1)") == true,
-                "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("\(gappy) numbers are not consecutive (message 3 after 1)") == true,
+            "\(error?.message ?? "")")
         #expect(client.botched)
     }
 
     /// UIDL and LIST disagree on how many messages there are: one of them is wrong, so neither is used.
     @Test func uidlAndListOfDifferentLengthsAreRefused() throws {
-        let server = try FakeServer(steps: POP3Script.plainLogin + [.respond([
-            "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
-            "UIDL": POP3Script.multiLine("+OK", ["1 first"]),
-        ])])
+        let server = try FakeServer(
+            steps: POP3Script.plainLogin + [
+                .respond([
+                    "LIST": POP3Script.multiLine("+OK", ["1 100", "2 200"]),
+                    "UIDL": POP3Script.multiLine("+OK", ["1 first"]),
+                ])
+            ])
         let client = try server.plainClient()
-        defer { client.quit(); server.finish() }
+        defer {
+            client.quit()
+            server.finish()
+        }
         try client.connect()
         try client.login(user: POP3Script.user, password: POP3Script.password)
         let error = #expect(throws: MailError.self) { try client.listing() }

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// What happens when a POP3 server refuses a login method (SECURITY.md "Login methods"), against scripted servers
 /// that behave like solid-pop3d and popa3d: a refused APOP is answered -ERR and the connection is closed.
@@ -24,8 +25,10 @@ import Testing
     ]
 
     /// The first connection of a solid-pop3d-like server: the APOP digest arrives, -ERR (no response code), hang up.
-    static func refuseAPOPAndHangUp(_ session: FakeSession, user: String = "u", password: String = "pw",
-                                    reply: String = "-ERR authentication failed") throws {
+    static func refuseAPOPAndHangUp(
+        _ session: FakeSession, user: String = "u", password: String = "pw",
+        reply: String = "-ERR authentication failed"
+    ) throws {
         try session.expect(apopLine(user: user, password: password))
         try session.send(reply + "\r\n")
         session.close()
@@ -43,7 +46,9 @@ import Testing
     static func setup(port: Int, auth: String?) -> POP3RunnerBehaviourTests.Setup {
         let folder = TempFolder("login-methods")
         let secret = folder.file("secrets/pw", "pw\n")
-        let planFile = folder.file("jobs/fake.json5", """
+        let planFile = folder.file(
+            "jobs/fake.json5",
+            """
             {
               plan: "fake",
               sources: { old: { host: "127.0.0.1", port: \(port), tls: "none", allowPlaintext: true,
@@ -65,7 +70,8 @@ import Testing
                 return
             }
             for step in [FakeStep.expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("+OK in\r\n")]
-                + POP3RunnerBehaviourTests.listing(uidl: "1 A\r\n2 B") + POP3RunnerBehaviourTests.retrieval {
+                + POP3RunnerBehaviourTests.listing(uidl: "1 A\r\n2 B") + POP3RunnerBehaviourTests.retrieval
+            {
                 try session.run(step)
             }
         }
@@ -75,14 +81,16 @@ import Testing
         server.finish()
         #expect(result.error == nil && result.delivered == 2 && result.authMethod == "user", "\(result)")
         #expect(server.transcripts.map(Self.credentials) == [["APOP"], ["USER", "PASS"]])
-        #expect(setup.fileContents() == [POP3RunnerBehaviourTests.message1, POP3RunnerBehaviourTests.message2].sorted())
+        #expect(
+            setup.fileContents() == [POP3RunnerBehaviourTests.message1, POP3RunnerBehaviourTests.message2].sorted())
     }
 
     /// Under TLS (STARTTLS) the fallback needs no naming in the plan; it still goes down a fresh connection.
     @Test func refusedAPOPReconnectsForUSERUnderTLS() throws {
         let server = try FakeServer(connections: 2) { session in
             for step in [FakeStep.send("+OK ready \(Self.timestamp)\r\n")] + POP3Script.capa("STLS", "USER", "UIDL")
-                + [.expect("STLS"), .send("+OK begin TLS\r\n"), .startTLS(.good)] + POP3Script.capa("USER", "UIDL") {
+                + [.expect("STLS"), .send("+OK begin TLS\r\n"), .startTLS(.good)] + POP3Script.capa("USER", "UIDL")
+            {
                 try session.run(step)
             }
             if session.number == 0 {
@@ -93,8 +101,9 @@ import Testing
         }
         let client = POP3Client(endpoint: try server.endpoint(tls: .starttls))
         try client.connect()
-        let method = try client.login(user: POP3Script.user, credential: .password(POP3Script.password),
-                                      allowed: [.apop, .user])
+        let method = try client.login(
+            user: POP3Script.user, credential: .password(POP3Script.password),
+            allowed: [.apop, .user])
         client.quit()
         server.finish()
         #expect(method == .user && client.reconnections == 1)
@@ -115,10 +124,12 @@ import Testing
         server.finish()
         #expect(result.errorKind == .auth, "\(result)")
         let error = result.error ?? ""
-        #expect(error.contains("APOP login as u refused: authentication failed; not falling back to USER/PASS, "
-                               + "which would send the password in clear over this unencrypted connection (to allow "
-                               + "it, name it in the source's auth, e.g. auth: [\"apop\", \"user\"], or use TLS)"),
-                "\(error)")
+        #expect(
+            error.contains(
+                "APOP login as u refused: authentication failed; not falling back to USER/PASS, "
+                    + "which would send the password in clear over this unencrypted connection (to allow "
+                    + "it, name it in the source's auth, e.g. auth: [\"apop\", \"user\"], or use TLS)"),
+            "\(error)")
         #expect(server.transcripts.count == 1 && Self.credentials(server.transcript) == ["APOP"])
         #expect(!server.transcript.contains("PASS") && !server.transcript.contains("USER"))
     }

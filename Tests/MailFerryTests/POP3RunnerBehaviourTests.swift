@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// How a mailbox run reacts to what odd or busy POP3 servers say, against scripted servers (plaintext on loopback,
 /// allowPlaintext set): what is waited for, what is refused, and that nothing is lost or delivered twice.
@@ -23,11 +24,15 @@ import Testing
 
         /// `credential` replaces the mailbox's password file (plan text such as `token: { command: [...] }`).
         /// `planExtras`: top-level plan keys (`quarantineAfter: 2,`); `timeout`: the source's `timeoutSeconds`.
-        init(port: Int, sourceExtras: String = "", auth: String = #"["user"]"#, credential: String? = nil,
-             planExtras: String = "", timeout: Int = 5) {
+        init(
+            port: Int, sourceExtras: String = "", auth: String = #"["user"]"#, credential: String? = nil,
+            planExtras: String = "", timeout: Int = 5
+        ) {
             folder = TempFolder("runner")
             let secret = folder.file("secrets/pw", "pw\n")
-            planFile = folder.file("jobs/fake.json5", """
+            planFile = folder.file(
+                "jobs/fake.json5",
+                """
                 {
                   plan: "fake", \(planExtras)
                   sources: { odd: { host: "127.0.0.1", port: \(port), tls: "none", allowPlaintext: true,
@@ -53,9 +58,10 @@ import Testing
             let output = folder.path + "/console-\(UUID().uuidString.prefix(8)).txt"
             let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             defer { unlink(output) }
-            let summary = RunCommand.execute(plan: plan, store: store,
-                                             args: RunCommand.Arguments(plan: planFile, noProgress: true),
-                                             console: Console(out: fd, err: fd))
+            let summary = RunCommand.execute(
+                plan: plan, store: store,
+                args: RunCommand.Arguments(plan: planFile, noProgress: true),
+                console: Console(out: fd, err: fd))
             close(fd)
             let console = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
             let report = try String(contentsOfFile: "\(plan.reportsPath)/\(summary.runID).md", encoding: .utf8)
@@ -69,24 +75,32 @@ import Testing
 
         func fileContents() -> [String] {
             let dir = URL(fileURLWithPath: folder.path).standardizedFileURL.path + "/target/u/new"
-            return maildirFiles.map { String(decoding: FileManager.default.contents(atPath: dir + "/" + $0)!,
-                                             as: UTF8.self) }.sorted()
+            return maildirFiles.map {
+                String(
+                    decoding: FileManager.default.contents(atPath: dir + "/" + $0)!,
+                    as: UTF8.self)
+            }.sorted()
         }
     }
 
     static func login(capa: [String] = ["USER", "UIDL"]) -> [FakeStep] {
-        [.send("+OK fake ready\r\n"), .expect("CAPA"), .send("+OK\r\n" + capa.map { $0 + "\r\n" }.joined() + ".\r\n"),
-         .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("+OK logged in\r\n")]
+        [
+            .send("+OK fake ready\r\n"), .expect("CAPA"),
+            .send("+OK\r\n" + capa.map { $0 + "\r\n" }.joined() + ".\r\n"),
+            .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("+OK logged in\r\n"),
+        ]
     }
 
     static let message1 = "Subject: one\r\n\r\nfirst\r\n"
     static let message2 = "Subject: two\r\n\r\nsecond\r\n"
 
     @Test func inUseIsWaitingNotFailure() throws {
-        let server = try FakeServer(steps: [.send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
-                                           .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"),
-                                           .send("-ERR [IN-USE] Mailbox locked by another session\r\n"),
-                                           .expect("QUIT"), .send("+OK\r\n")])
+        let server = try FakeServer(steps: [
+            .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
+            .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"),
+            .send("-ERR [IN-USE] Mailbox locked by another session\r\n"),
+            .expect("QUIT"), .send("+OK\r\n"),
+        ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let result = try setup.run()
@@ -97,11 +111,13 @@ import Testing
     }
 
     @Test func loginDelayIsRespectedOnTheNextRun() throws {
-        let server = try FakeServer(connections: 1, steps: Self.login(capa: ["USER", "UIDL", "LOGIN-DELAY 900"]) + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nLOGIN-DELAY 900\r\n.\r\n"),
-            .expect("LIST"), .send("+OK\r\n.\r\n"), .expect("UIDL"), .send("+OK\r\n.\r\n"),
-            .expect("QUIT"), .send("+OK\r\n"),
-        ])
+        let server = try FakeServer(
+            connections: 1,
+            steps: Self.login(capa: ["USER", "UIDL", "LOGIN-DELAY 900"]) + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nLOGIN-DELAY 900\r\n.\r\n"),
+                .expect("LIST"), .send("+OK\r\n.\r\n"), .expect("UIDL"), .send("+OK\r\n.\r\n"),
+                .expect("QUIT"), .send("+OK\r\n"),
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let first = try setup.run()
@@ -114,11 +130,13 @@ import Testing
     }
 
     @Test func loginDelayRefusalWaitsAndPostponesTheNextLogin() throws {
-        let server = try FakeServer(connections: 1, steps: [
-            .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"), .expect("USER u"),
-            .send("+OK\r\n"), .expect("PASS pw"), .send("-ERR [LOGIN-DELAY] Too soon, wait a while\r\n"),
-            .expect("QUIT"), .send("+OK\r\n"),
-        ])
+        let server = try FakeServer(
+            connections: 1,
+            steps: [
+                .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"), .expect("USER u"),
+                .send("+OK\r\n"), .expect("PASS pw"), .send("-ERR [LOGIN-DELAY] Too soon, wait a while\r\n"),
+                .expect("QUIT"), .send("+OK\r\n"),
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let first = try setup.run()
@@ -130,10 +148,11 @@ import Testing
     }
 
     @Test func expireZeroIsRefusedBeforeAnyRetrieval() throws {
-        let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
-            .respond(["QUIT": "+OK\r\n"]),
-        ])
+        let server = try FakeServer(
+            steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
+                .respond(["QUIT": "+OK\r\n"]),
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let result = try setup.run()
@@ -145,9 +164,11 @@ import Testing
     }
 
     static func listing(uidl: String?) -> [FakeStep] {
-        [.expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
-         .expect("LIST"), .send("+OK\r\n1 \(message1.utf8.count)\r\n2 \(message2.utf8.count)\r\n.\r\n"),
-         .expect("UIDL"), .send(uidl.map { "+OK\r\n\($0)\r\n.\r\n" } ?? "-ERR command not supported\r\n")]
+        [
+            .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
+            .expect("LIST"), .send("+OK\r\n1 \(message1.utf8.count)\r\n2 \(message2.utf8.count)\r\n.\r\n"),
+            .expect("UIDL"), .send(uidl.map { "+OK\r\n\($0)\r\n.\r\n" } ?? "-ERR command not supported\r\n"),
+        ]
     }
 
     static let retrieval: [FakeStep] = [
@@ -156,9 +177,10 @@ import Testing
     ]
 
     @Test func withoutUIDLTheDefaultRefusesAndSaysWhatToSet() throws {
-        let server = try FakeServer(steps: Self.login(capa: ["USER"]) + Self.listing(uidl: nil) + [
-            .respond(["QUIT": "+OK\r\n"]),
-        ])
+        let server = try FakeServer(
+            steps: Self.login(capa: ["USER"]) + Self.listing(uidl: nil) + [
+                .respond(["QUIT": "+OK\r\n"])
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let result = try setup.run()
@@ -169,10 +191,11 @@ import Testing
     }
 
     @Test func withoutUIDLHeaderFingerprintsIdentifyMessagesAcrossRuns() throws {
-        let session: [FakeStep] = Self.login(capa: ["USER"]) + Self.listing(uidl: nil) + [
-            .expect("TOP 1 0"), .send("+OK\r\nSubject: one\r\n\r\n.\r\n"),
-            .expect("TOP 2 0"), .send("+OK\r\nSubject: two\r\n\r\n.\r\n"),
-        ]
+        let session: [FakeStep] =
+            Self.login(capa: ["USER"]) + Self.listing(uidl: nil) + [
+                .expect("TOP 1 0"), .send("+OK\r\nSubject: one\r\n\r\n.\r\n"),
+                .expect("TOP 2 0"), .send("+OK\r\nSubject: two\r\n\r\n.\r\n"),
+            ]
         let server = try FakeServer(connections: 2) { s in
             for step in session { try s.run(step) }
             if s.number == 0 {
@@ -241,8 +264,10 @@ import Testing
                 try s.send("+OK\r\nSubject: one\r\n\r\nfir")
                 s.close()
             } else {
-                for step: FakeStep in [.expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"),
-                                       .send("+OK\r\n")] { try s.run(step) }
+                for step: FakeStep in [
+                    .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"),
+                    .send("+OK\r\n"),
+                ] { try s.run(step) }
             }
         }
         let setup = Setup(port: server.port, planExtras: "quarantineAfter: 2,")
@@ -251,8 +276,9 @@ import Testing
         #expect(first.delivered == 0 && first.quarantined == 0 && first.errorKind == .transient, "\(first)")
         let second = try setup.run()
         #expect(second.delivered == 0 && second.quarantined == 1 && second.pending == 1, "\(second)")
-        #expect(second.messageErrors.contains { $0.contains("quarantined after 2 retrievals broke the session") },
-                "\(second.messageErrors)")
+        #expect(
+            second.messageErrors.contains { $0.contains("quarantined after 2 retrievals broke the session") },
+            "\(second.messageErrors)")
         let third = try setup.run()
         server.finish()
         #expect(third.delivered == 1 && third.error == nil, "\(third)")
@@ -297,14 +323,15 @@ import Testing
         // would time out here.
         let bodies = ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n", "Subject: c\r\n\r\nc\r\n"]
         let list = bodies.enumerated().map { "\($0.offset + 1) \($0.element.utf8.count)\r\n" }.joined()
-        let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "PIPELINING"]) + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
-            .expect("LIST"), .send("+OK\r\n\(list).\r\n"),
-            .expect("UIDL"), .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
-            .expect("RETR 1"), .expect("RETR 2"), .expect("RETR 3"),
-            .send(bodies.map { "+OK\r\n\($0).\r\n" }.joined()),
-            .expect("QUIT"), .send("+OK\r\n"),
-        ])
+        let server = try FakeServer(
+            steps: Self.login(capa: ["USER", "UIDL", "PIPELINING"]) + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+                .expect("LIST"), .send("+OK\r\n\(list).\r\n"),
+                .expect("UIDL"), .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
+                .expect("RETR 1"), .expect("RETR 2"), .expect("RETR 3"),
+                .send(bodies.map { "+OK\r\n\($0).\r\n" }.joined()),
+                .expect("QUIT"), .send("+OK\r\n"),
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let result = try setup.run()
@@ -314,10 +341,11 @@ import Testing
     }
 
     @Test func aMessageRefusedByRetrIsDeferredAndTheRestArrive() throws {
-        let server = try FakeServer(steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
-            .expect("RETR 1"), .send("-ERR no such message\r\n"),
-            .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
-        ])
+        let server = try FakeServer(
+            steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
+                .expect("RETR 1"), .send("-ERR no such message\r\n"),
+                .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let result = try setup.run()
@@ -330,19 +358,22 @@ import Testing
 
     /// `allowExpireZero: true`: the admin accepted that retrieval deletes (RFC 2449 §6.7), so the run goes ahead.
     @Test func allowExpireZeroLetsTheRunProceed() throws {
-        let server = try FakeServer(steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
-            .expect("LIST"), .send("+OK\r\n1 \(Self.message1.utf8.count)\r\n2 \(Self.message2.utf8.count)\r\n.\r\n"),
-            .expect("UIDL"), .send("+OK\r\n1 A\r\n2 B\r\n.\r\n"),
-        ] + Self.retrieval)
+        let server = try FakeServer(
+            steps: Self.login(capa: ["USER", "UIDL", "EXPIRE 0"]) + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nEXPIRE 0\r\n.\r\n"),
+                .expect("LIST"),
+                .send("+OK\r\n1 \(Self.message1.utf8.count)\r\n2 \(Self.message2.utf8.count)\r\n.\r\n"),
+                .expect("UIDL"), .send("+OK\r\n1 A\r\n2 B\r\n.\r\n"),
+            ] + Self.retrieval)
         let setup = Setup(port: server.port, sourceExtras: ", allowExpireZero: true")
         defer { setup.folder.cleanup() }
         let result = try setup.run()
         server.finish()
         #expect(result.delivered == 2 && result.error == nil, "\(result)")
         #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
-        #expect(result.notes.contains { $0.contains("EXPIRE 0: messages retrieved are deleted from the server") },
-                "\(result.notes)")
+        #expect(
+            result.notes.contains { $0.contains("EXPIRE 0: messages retrieved are deleted from the server") },
+            "\(result.notes)")
     }
 
     /// `pipelining: false`: even with PIPELINING announced, each RETR waits for the previous reply. The server stays
@@ -350,11 +381,12 @@ import Testing
     @Test func pipeliningFalseSendsNoRetrievalAhead() throws {
         let bodies = ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n", "Subject: c\r\n\r\nc\r\n"]
         let list = bodies.enumerated().map { "\($0.offset + 1) \($0.element.utf8.count)\r\n" }.joined()
-        var steps = Self.login(capa: ["USER", "UIDL", "PIPELINING"]) + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
-            .expect("LIST"), .send("+OK\r\n\(list).\r\n"),
-            .expect("UIDL"), .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
-        ]
+        var steps =
+            Self.login(capa: ["USER", "UIDL", "PIPELINING"]) + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+                .expect("LIST"), .send("+OK\r\n\(list).\r\n"),
+                .expect("UIDL"), .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
+            ]
         for (index, body) in bodies.enumerated() {
             steps += [.expect("RETR \(index + 1)"), .expectSilence(0.3), .send("+OK\r\n\(body).\r\n")]
         }
@@ -373,11 +405,12 @@ import Testing
     /// LIST announced more than RETR gave (RFC 1939 §11 allows an estimate): the message is delivered as received,
     /// and the run says so in its result and its report.
     @Test func listSizeMismatchIsDeliveredAndNoted() throws {
-        let server = try FakeServer(steps: Self.login() + [
-            .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
-            .expect("LIST"), .send("+OK\r\n1 100\r\n2 \(Self.message2.utf8.count)\r\n.\r\n"),
-            .expect("UIDL"), .send("+OK\r\n1 A\r\n2 B\r\n.\r\n"),
-        ] + Self.retrieval)
+        let server = try FakeServer(
+            steps: Self.login() + [
+                .expect("CAPA"), .send("+OK\r\nUSER\r\n.\r\n"),
+                .expect("LIST"), .send("+OK\r\n1 100\r\n2 \(Self.message2.utf8.count)\r\n.\r\n"),
+                .expect("UIDL"), .send("+OK\r\n1 A\r\n2 B\r\n.\r\n"),
+            ] + Self.retrieval)
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let (summary, _, report) = try setup.runCommand()
@@ -409,8 +442,11 @@ import Testing
         let second = try setup.run()
         server.finish()
         #expect(first.delivered == 2 && first.error == nil, "\(first)")
-        #expect(first.notes == ["1 message(s) have a unique id that breaks RFC 1939 (first: message 2); a hash of "
-            + "the server's id stands in for it"])
+        #expect(
+            first.notes == [
+                "1 message(s) have a unique id that breaks RFC 1939 (first: message 2); a hash of "
+                    + "the server's id stands in for it"
+            ])
         #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())
         // The stand-in is stable: the next run knows both messages.
         #expect(second.new == 0 && second.delivered == 0 && second.error == nil, "\(second)")
@@ -424,9 +460,11 @@ import Testing
     // MARK: - [SYS/TEMP] and [SYS/PERM] (RFC 3206 §4)
 
     static func passRefused(_ code: String) -> [FakeStep] {
-        [.send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\nRESP-CODES\r\n.\r\n"),
-         .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("-ERR [\(code)] mail store trouble\r\n"),
-         .expect("QUIT"), .send("+OK\r\n")]
+        [
+            .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nUSER\r\nRESP-CODES\r\n.\r\n"),
+            .expect("USER u"), .send("+OK\r\n"), .expect("PASS pw"), .send("-ERR [\(code)] mail store trouble\r\n"),
+            .expect("QUIT"), .send("+OK\r\n"),
+        ]
     }
 
     /// [SYS/TEMP] at login: the mailbox is deferred (transient), not failed; the run exits 1 and says so; the next
@@ -449,8 +487,9 @@ import Testing
         #expect(summary.exitCode == ExitCode.incomplete)
         #expect(summary.mailboxesDeferred == 1 && summary.mailboxErrors == 0)
         #expect(console.contains("1 mailbox deferred (transient); exit 1"), "\(console)")
-        #expect(report.contains("stopped (transient): ") && report.contains("[SYS/TEMP] mail store trouble"),
-                "\(report)")
+        #expect(
+            report.contains("stopped (transient): ") && report.contains("[SYS/TEMP] mail store trouble"),
+            "\(report)")
         #expect(report.contains("- outcome: incomplete (exit 1): see Problems"))
         let rerun = try setup.runCommand()
         server.finish()
@@ -472,8 +511,9 @@ import Testing
         #expect(summary.exitCode == ExitCode.incomplete)
         #expect(summary.mailboxErrors == 1 && summary.mailboxesDeferred == 0)
         #expect(console.contains("1 mailbox stopped; exit 1"), "\(console)")
-        #expect(report.contains("stopped (permanent): ") && report.contains("[SYS/PERM] mail store trouble"),
-                "\(report)")
+        #expect(
+            report.contains("stopped (permanent): ") && report.contains("[SYS/PERM] mail store trouble"),
+            "\(report)")
         #expect(!server.transcript.contains("LIST") && !server.transcript.contains("RETR"))
         #expect(setup.maildirFiles.isEmpty)
     }
@@ -482,10 +522,11 @@ import Testing
     /// again; repeated failures quarantine it), the other arrives, exit 1.
     @Test(arguments: ["SYS/TEMP", "SYS/PERM"])
     func sysCodeForOneRetrievalDefersThatMessage(code: String) throws {
-        let server = try FakeServer(steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
-            .expect("RETR 1"), .send("-ERR [\(code)] try again later\r\n"),
-            .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
-        ])
+        let server = try FakeServer(
+            steps: Self.login() + Self.listing(uidl: "1 A\r\n2 B") + [
+                .expect("RETR 1"), .send("-ERR [\(code)] try again later\r\n"),
+                .expect("RETR 2"), .send("+OK\r\n\(Self.message2).\r\n"), .expect("QUIT"), .send("+OK\r\n"),
+            ])
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
         let (summary, console, report) = try setup.runCommand()
@@ -512,20 +553,24 @@ import Testing
     /// the token inside the exact SASL response the server checks, for XOAUTH2 and for OAUTHBEARER.
     @Test(arguments: ["XOAUTH2", "OAUTHBEARER"])
     func tokenFromAPlanCommandLogsIn(mechanism: String) throws {
-        let server = try FakeServer(steps: [
-            .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"),
-            .expect("AUTH \(mechanism)"), .send("+ \r\n"),
-            .run { session in
-                try session.expect(TokenTraceTests.saslPayload(mechanism, user: "u", token: "tok-for-u-from-helper",
-                                                               port: session.serverPort))
-            },
-            .send("+OK welcome\r\n"),
-        ] + Self.listing(uidl: "1 A\r\n2 B") + Self.retrieval)
+        let server = try FakeServer(
+            steps: [
+                .send("+OK fake\r\n"), .expect("CAPA"), .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"),
+                .expect("AUTH \(mechanism)"), .send("+ \r\n"),
+                .run { session in
+                    try session.expect(
+                        TokenTraceTests.saslPayload(
+                            mechanism, user: "u", token: "tok-for-u-from-helper",
+                            port: session.serverPort))
+                },
+                .send("+OK welcome\r\n"),
+            ] + Self.listing(uidl: "1 A\r\n2 B") + Self.retrieval)
         let folder = TempFolder("token-helper")
         defer { folder.cleanup() }
         let helper = folder.file("get-token", "#!/bin/sh\necho \"tok-for-$1-from-helper\"\n", mode: 0o700)
-        let setup = Setup(port: server.port, auth: "[\"\(mechanism.lowercased())\"]",
-                          credential: "token: { command: [\"\(helper)\", \"u\"] }")
+        let setup = Setup(
+            port: server.port, auth: "[\"\(mechanism.lowercased())\"]",
+            credential: "token: { command: [\"\(helper)\", \"u\"] }")
         defer { setup.folder.cleanup() }
         let result = try setup.run()
         server.finish()

@@ -1,13 +1,14 @@
 import Foundation
 import Glibc
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 @Suite struct PlanTests {
     static let good = """
@@ -44,7 +45,9 @@ import Testing
     @Test func reportsEveryProblemAtOnce() throws {
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
-        let file = dir.file("bad.json5", """
+        let file = dir.file(
+            "bad.json5",
+            """
             {
               plan: "bad",
               transition: { cutover: "15.12.2026" },
@@ -77,8 +80,9 @@ import Testing
         defer { dir.cleanup() }
         let file = dir.file("broken.json5", "{ plan: \"x\", sources: { ")
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
-        #expect(error?.description == file + ":1:25: syntax error: unexpected end of file: the object opened at "
-            + "line 1, column 23 is not closed with }")
+        #expect(
+            error?.description == file + ":1:25: syntax error: unexpected end of file: the object opened at "
+                + "line 1, column 23 is not closed with }")
         let missing = #expect(throws: PlanError.self) { try PlanLoader.load(dir.path + "/nope.json5") }
         #expect(missing?.description.contains("does not exist") == true)
     }
@@ -86,8 +90,11 @@ import Testing
     @Test func mailboxNamesCannotEscapeTheTargetFolder() throws {
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
-        let file = dir.file("p.json5", Self.good.replacingOccurrences(of: "chris@contoso.example",
-                                                                        with: "../../etc"))
+        let file = dir.file(
+            "p.json5",
+            Self.good.replacingOccurrences(
+                of: "chris@contoso.example",
+                with: "../../etc"))
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
         #expect(error?.description.contains("would escape the target folder") == true)
     }
@@ -168,7 +175,9 @@ import Testing
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
         let file = dir.file("jobs/wingtip.json5", Self.full)
-        _ = dir.file("jobs/people.csv", """
+        _ = dir.file(
+            "jobs/people.csv",
+            """
             \u{FEFF}EmailAddress,UserName,Password,Target
             kelly@contoso.example,kelly,env:WT_KELLY,
             "Sam ""the man"", Jr@contoso.example",sam,file:secrets/sam,archive\r
@@ -179,34 +188,55 @@ import Testing
         _ = dir.file("jobs/more.csv", "user;token\npat;env:PAT_TOKEN\n")
         let plan = try PlanLoader.load(file)
         let workspace = URL(fileURLWithPath: dir.path).standardizedFileURL.path
-        #expect(plan.mailboxes.map(\.key) == ["isp/chris", "isp/everyone", "isp/kelly", "isp/sam", "isp/lee",
-                                              "other/pat"])
-        #expect(plan.mailboxes.map(\.address) == ["chris@contoso.example", "all@contoso.example",
-                                                  "kelly@contoso.example", "Sam \"the man\", Jr@contoso.example",
-                                                  "lee@contoso.example", "pat@fabrikam.example"])
+        #expect(
+            plan.mailboxes.map(\.key) == [
+                "isp/chris", "isp/everyone", "isp/kelly", "isp/sam", "isp/lee",
+                "other/pat",
+            ])
+        #expect(
+            plan.mailboxes.map(\.address) == [
+                "chris@contoso.example", "all@contoso.example",
+                "kelly@contoso.example", "Sam \"the man\", Jr@contoso.example",
+                "lee@contoso.example", "pat@fabrikam.example",
+            ])
         #expect(plan.mailboxes.map(\.target) == ["archive", "contoso", "relay", "archive", "smarthost", "archive"])
         let people = PlanLoader.display(workspace + "/jobs/people.csv")
         let more = PlanLoader.display(workspace + "/jobs/more.csv")
-        #expect(plan.mailboxes.map(\.origin.label) == ["mailboxes[0]", "mailboxes[1]", people + ":2", people + ":3",
-                                                       people + ":6", more + ":2"])
+        #expect(
+            plan.mailboxes.map(\.origin.label) == [
+                "mailboxes[0]", "mailboxes[1]", people + ":2", people + ":3",
+                people + ":6", more + ":2",
+            ])
         #expect(plan.mailboxes[3].password == .file(workspace + "/secrets/sam"))
         #expect(plan.mailboxes[5].token == .env("PAT_TOKEN") && plan.mailboxes[5].password == nil)
         #expect(plan.mailboxes[2].origin.spots["password"]?.location.description == people + ":2:29")
         let global = try #require(plan.mailboxes[1].global)
         #expect(global.domains == ["wingtiptoys.com"])
         #expect(global.trustedHosts == ["mx1.wingtip-isp.example", "192.0.2.7"])
-        #expect(global.rules == [.init(match: "list@treyresearch.net", mailbox: "kelly@contoso.example"),
-                                 .init(match: "@fabrikam.com", mailbox: "sales@contoso.example")])
+        #expect(
+            global.rules == [
+                .init(match: "list@treyresearch.net", mailbox: "kelly@contoso.example"),
+                .init(match: "@fabrikam.com", mailbox: "sales@contoso.example"),
+            ])
         #expect(global.fallback == "postmaster@contoso.example")
-        guard case .imap(let imap)? = plan.targets["contoso"]?.kind else { Issue.record("imap"); return }
+        guard case .imap(let imap)? = plan.targets["contoso"]?.kind else {
+            Issue.record("imap")
+            return
+        }
         #expect(imap.endpoint.port == 143 && imap.endpoint.tls == .starttls && imap.user == "admin")
         #expect(imap.password == .env("CONTOSO_PW") && imap.flags == ["\\Seen", "migrated"] && imap.folder == "INBOX")
         guard case .lmtp(let relay)? = plan.targets["relay"]?.kind, case .lmtp(let local)? = plan.targets["local"]?.kind
-        else { Issue.record("lmtp"); return }
+        else {
+            Issue.record("lmtp")
+            return
+        }
         #expect(relay.endpoint?.port == 24 && relay.endpoint?.tls == TLSMode.none && relay.from == "")
         #expect(local.socket == workspace + "/run/lmtp" && local.endpoint == nil)
         #expect(local.from == "migration@contoso.example")
-        guard case .smtp(let smtp)? = plan.targets["smarthost"]?.kind else { Issue.record("smtp"); return }
+        guard case .smtp(let smtp)? = plan.targets["smarthost"]?.kind else {
+            Issue.record("smtp")
+            return
+        }
         #expect(smtp.endpoint.port == 587 && smtp.endpoint.tls == .starttls)
         #expect(smtp.token == .command([workspace + "/bin/token"]))
         #expect(plan.sources["other"]?.endpoint.port == 110)
@@ -218,7 +248,9 @@ import Testing
     @Test func problemsComeInFileOrderAcrossThePlanAndItsLists() throws {
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
-        let file = dir.file("jobs/p.json5", """
+        let file = dir.file(
+            "jobs/p.json5",
+            """
             {
               plan: "p",
               sources: { isp: { host: "h.example" } },
@@ -232,16 +264,18 @@ import Testing
         _ = dir.file("jobs/b.csv", "user,password\nx,env:X\ny,plain-text-secret\n")
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
         let lines = error?.description.split(separator: "\n").map(String.init) ?? []
-        #expect(lines == [
-            file + ":7:29: mailboxes[0].password: a password written in the plan is refused (plans get copied, "
-                + "mailed and committed); put it in an environment variable or a file readable only by you, and write "
-                + "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }",
-            file + ":8:3: zzz: unknown key",
-            PlanLoader.display(dir.path + "/jobs/b.csv") + ":2:1: duplicate mailbox isp/x (also mailboxes[0])",
-            PlanLoader.display(dir.path + "/jobs/b.csv") + ":3:3: password: a password written in the list is refused "
-                + "(lists get mailed and copied); put it in an environment variable or a file readable only by you, "
-                + "and write env:NAME or file:PATH",
-        ])
+        #expect(
+            lines == [
+                file + ":7:29: mailboxes[0].password: a password written in the plan is refused (plans get copied, "
+                    + "mailed and committed); put it in an environment variable or a file readable only by you, and write "
+                    + "{ env: \"NAME\" }, { file: \"path\" } or { command: [\"program\", \"arg\"] }",
+                file + ":8:3: zzz: unknown key",
+                PlanLoader.display(dir.path + "/jobs/b.csv") + ":2:1: duplicate mailbox isp/x (also mailboxes[0])",
+                PlanLoader.display(dir.path + "/jobs/b.csv")
+                    + ":3:3: password: a password written in the list is refused "
+                    + "(lists get mailed and copied); put it in an environment variable or a file readable only by you, "
+                    + "and write env:NAME or file:PATH",
+            ])
         #expect(error?.description.contains("plain-text-secret") == false)
     }
 
@@ -261,19 +295,37 @@ import Testing
     /// UTF-8 byte order mark, CRLF line ends, ';' as the separator (a German or French Excel), quoted cells, columns
     /// in another order. Each reads as the same three people.
     static let csvVariants: [(String, String)] = [
-        ("plain", "mailbox,user,password\nkelly@contoso.example,kelly,env:WT_KELLY\nsam@contoso.example,sam,"
-            + "file:secrets/sam\nlee@contoso.example,lee,env:WT_LEE\n"),
-        ("exchange", "EmailAddress,UserName,Password\nkelly@contoso.example,kelly,env:WT_KELLY\nsam@contoso.example,"
-            + "sam,file:secrets/sam\nlee@contoso.example,lee,env:WT_LEE\n"),
-        ("bom-crlf", "\u{FEFF}EmailAddress,UserName,Password\r\nkelly@contoso.example,kelly,env:WT_KELLY\r\n"
-            + "sam@contoso.example,sam,file:secrets/sam\r\nlee@contoso.example,lee,env:WT_LEE\r\n"),
-        ("semicolons", "\u{FEFF}EmailAddress;UserName;Password\r\nkelly@contoso.example;kelly;env:WT_KELLY\r\n"
-            + "sam@contoso.example;sam;file:secrets/sam\r\nlee@contoso.example;lee;env:WT_LEE"),
-        ("quoted-reordered", "\"Password\",\"UserName\",\"EmailAddress\"\n\"env:WT_KELLY\",\"kelly\","
-            + "\"kelly@contoso.example\"\n\n# a comment\n\"file:secrets/sam\",sam , sam@contoso.example\n"
-            + "env:WT_LEE,lee,lee@contoso.example"),
-        ("email-login", "Email Address;Login;Password\nkelly@contoso.example;kelly;env:WT_KELLY\n"
-            + "sam@contoso.example;sam;file:secrets/sam\nlee@contoso.example;lee;env:WT_LEE\n"),
+        (
+            "plain",
+            "mailbox,user,password\nkelly@contoso.example,kelly,env:WT_KELLY\nsam@contoso.example,sam,"
+                + "file:secrets/sam\nlee@contoso.example,lee,env:WT_LEE\n"
+        ),
+        (
+            "exchange",
+            "EmailAddress,UserName,Password\nkelly@contoso.example,kelly,env:WT_KELLY\nsam@contoso.example,"
+                + "sam,file:secrets/sam\nlee@contoso.example,lee,env:WT_LEE\n"
+        ),
+        (
+            "bom-crlf",
+            "\u{FEFF}EmailAddress,UserName,Password\r\nkelly@contoso.example,kelly,env:WT_KELLY\r\n"
+                + "sam@contoso.example,sam,file:secrets/sam\r\nlee@contoso.example,lee,env:WT_LEE\r\n"
+        ),
+        (
+            "semicolons",
+            "\u{FEFF}EmailAddress;UserName;Password\r\nkelly@contoso.example;kelly;env:WT_KELLY\r\n"
+                + "sam@contoso.example;sam;file:secrets/sam\r\nlee@contoso.example;lee;env:WT_LEE"
+        ),
+        (
+            "quoted-reordered",
+            "\"Password\",\"UserName\",\"EmailAddress\"\n\"env:WT_KELLY\",\"kelly\","
+                + "\"kelly@contoso.example\"\n\n# a comment\n\"file:secrets/sam\",sam , sam@contoso.example\n"
+                + "env:WT_LEE,lee,lee@contoso.example"
+        ),
+        (
+            "email-login",
+            "Email Address;Login;Password\nkelly@contoso.example;kelly;env:WT_KELLY\n"
+                + "sam@contoso.example;sam;file:secrets/sam\nlee@contoso.example;lee;env:WT_LEE\n"
+        ),
     ]
 
     @Test(arguments: csvVariants.map(\.0)) func csvVariantsReadAlike(_ name: String) throws {
@@ -281,7 +333,9 @@ import Testing
         defer { dir.cleanup() }
         let text = Self.csvVariants.first { $0.0 == name }!.1
         _ = dir.file("jobs/people.csv", text)
-        let file = dir.file("jobs/p.json5", """
+        let file = dir.file(
+            "jobs/p.json5",
+            """
             { plan: "p", sources: { isp: { host: "h.example" } },
               targets: { archive: { kind: "maildir", path: "m/{mailbox}" } },
               mailboxList: { csv: "jobs/people.csv", source: "isp", target: "archive" } }
@@ -289,10 +343,16 @@ import Testing
         let plan = try PlanLoader.load(file)
         let workspace = URL(fileURLWithPath: dir.path).standardizedFileURL.path
         #expect(plan.mailboxes.map(\.key) == ["isp/kelly", "isp/sam", "isp/lee"])
-        #expect(plan.mailboxes.map(\.address) == ["kelly@contoso.example", "sam@contoso.example",
-                                                  "lee@contoso.example"])
-        #expect(plan.mailboxes.map(\.password) == [.env("WT_KELLY"), .file(workspace + "/secrets/sam"),
-                                                   .env("WT_LEE")])
+        #expect(
+            plan.mailboxes.map(\.address) == [
+                "kelly@contoso.example", "sam@contoso.example",
+                "lee@contoso.example",
+            ])
+        #expect(
+            plan.mailboxes.map(\.password) == [
+                .env("WT_KELLY"), .file(workspace + "/secrets/sam"),
+                .env("WT_LEE"),
+            ])
     }
 
     /// Where each field starts (line and column), and rows after a broken one still read.
@@ -321,8 +381,11 @@ import Testing
         let plan = try PlanLoader.load(path)
         #expect(plan.name == "example")
         #expect(plan.mailboxes.map(\.key) == ["isp/chris", "isp/kelly", "isp/sam"])
-        #expect(plan.mailboxes.map(\.address) == ["chris@contoso.example", "kelly@contoso.example",
-                                                  "sam@contoso.example"])
+        #expect(
+            plan.mailboxes.map(\.address) == [
+                "chris@contoso.example", "kelly@contoso.example",
+                "sam@contoso.example",
+            ])
         let before = try String(contentsOfFile: path, encoding: .utf8)
         #expect(MailFerryCLI.main(["init", path], console: console) == ExitCode.usage)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
@@ -338,7 +401,9 @@ import Testing
     @Test func globalRoutingSettingsReachTheRouter() throws {
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
-        let file = dir.file("jobs/g.json5", """
+        let file = dir.file(
+            "jobs/g.json5",
+            """
             {
               plan: "g",
               sources: { isp: { host: "127.0.0.1" } },
@@ -367,9 +432,11 @@ import Testing
         #expect(plan.mailboxes[2].global?.qmailPrefix == .prefixes(["fab-", "fabrikam-"]))
         #expect(plan.mailboxes[2].global?.reasonHeader == false)
         #expect(plan.mailboxes[0].envelopeRecovery.qmailPrefix == .off)
-        #expect(plan.mailboxes[1].envelopeRecovery == EnvelopeRecovery(
-            trustedHosts: ["mx1.wingtip-isp.example"], localDomains: ["wingtiptoys.com", "acquired.example"],
-            qmailPrefix: .domain))
+        #expect(
+            plan.mailboxes[1].envelopeRecovery
+                == EnvelopeRecovery(
+                    trustedHosts: ["mx1.wingtip-isp.example"], localDomains: ["wingtiptoys.com", "acquired.example"],
+                    qmailPrefix: .domain))
 
         let runner = try Runner(plan: plan, store: try Store(path: dir.path + "/state.sqlite"), cleanSpool: false)
         let router = try runner.router(for: plan.mailboxes[1], global: global)
@@ -378,11 +445,15 @@ import Testing
             let envelope = plan.mailboxes[1].envelopeRecovery.recover(headers, firstSeen: Date())
             return router.route(envelope, headers: headers).mailboxes
         }
-        let trace = ["Received: from a.example (a.example [192.0.2.1]) by mx1.wingtip-isp.example (Postfix) id 1",
-                     "\tfor <%@>; Mon, 2 Nov 2026 10:00:00 +0000"]
+        let trace = [
+            "Received: from a.example (a.example [192.0.2.1]) by mx1.wingtip-isp.example (Postfix) id 1",
+            "\tfor <%@>; Mon, 2 Nov 2026 10:00:00 +0000",
+        ]
         func via(_ address: String, subject: String = "hello") -> [String] {
-            route(["X-Original-To: \(address)", trace[0], trace[1].replacingOccurrences(of: "%@", with: address),
-                   "Subject: \(subject)"])
+            route([
+                "X-Original-To: \(address)", trace[0], trace[1].replacingOccurrences(of: "%@", with: address),
+                "Subject: \(subject)",
+            ])
         }
         #expect(via("info@acquired.example") == ["frank@contoso.example"])
         #expect(via("sales@wingtiptoys.com") == ["erin@contoso.example"])
@@ -390,9 +461,12 @@ import Testing
         #expect(via("erin@wingtiptoys.com", subject: "Invoice 117") == ["accounts@contoso.example"])
         #expect(via("nobody@wingtiptoys.com") == ["postmaster@contoso.example"])
         // qmail's Delivered-To form, with the plan's qmailPrefix: "domain".
-        #expect(route(["Delivered-To: wingtiptoys.com-erin@wingtiptoys.com",
-                       "Received: (qmail 1 invoked by uid 89); 2 Nov 2026 10:00:01 -0000",
-                       "Received: from unknown (HELO a.example) (192.0.2.1) by mx1.wingtip-isp.example with SMTP; "
-                           + "2 Nov 2026 10:00:00 -0000"]) == ["erin@contoso.example"])
+        #expect(
+            route([
+                "Delivered-To: wingtiptoys.com-erin@wingtiptoys.com",
+                "Received: (qmail 1 invoked by uid 89); 2 Nov 2026 10:00:01 -0000",
+                "Received: from unknown (HELO a.example) (192.0.2.1) by mx1.wingtip-isp.example with SMTP; "
+                    + "2 Nov 2026 10:00:00 -0000",
+            ]) == ["erin@contoso.example"])
     }
 }

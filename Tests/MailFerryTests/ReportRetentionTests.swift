@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Cron runs every few minutes for months: the run reports kept are bounded by `keepReports`.
 @Suite(.serialized) struct ReportRetentionTests {
@@ -16,8 +17,10 @@ import Testing
         defer { folder.cleanup() }
         let own = ["20261120T080000.000Z", "20261121T080000.000Z", "20261121T081500.250Z", "20261122T000000.001Z"]
         let shard = ["20261120T090000.000Z-shard-1-of-4", "20261122T090000.000Z-shard-1-of-4"]
-        let other = ["index.html", "verify.json", "notes.md", "2026-11-20.json", "20261120T080000.000Z.txt",
-                     "20261119T080000.000Z-shard-x-of-4.json"]
+        let other = [
+            "index.html", "verify.json", "notes.md", "2026-11-20.json", "20261120T080000.000Z.txt",
+            "20261119T080000.000Z-shard-x-of-4.json",
+        ]
         for run in own + shard {
             _ = folder.file("\(run).json", "{}")
             _ = folder.file("\(run).md", "#")
@@ -29,8 +32,9 @@ import Testing
         let removed = ReportWriter.prune(folder: folder.path, keep: 2, like: "20261122T101010.101Z")
         #expect(removed == 3)
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
-        let expected = Set(["20261121T081500.250Z", "20261122T000000.001Z"].flatMap { ["\($0).json", "\($0).md"] }
-            + shard.flatMap { ["\($0).json", "\($0).md"] } + other)
+        let expected = Set(
+            ["20261121T081500.250Z", "20261122T000000.001Z"].flatMap { ["\($0).json", "\($0).md"] }
+                + shard.flatMap { ["\($0).json", "\($0).md"] } + other)
         #expect(left == expected)
         // A shard prunes its own runs only; 0 keeps everything.
         #expect(ReportWriter.prune(folder: folder.path, keep: 1, like: "20261123T000000.000Z-shard-1-of-4") == 2)

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// What a run leaves for people and machines: the Markdown report and the non-TTY output (golden files), and the
 /// JSON report checked against the schema documented in reports/README.md.
@@ -28,8 +29,10 @@ import Testing
         chris.deferred = 1
         chris.failed = 1
         chris.seconds = 12.34
-        chris.envelopeSources = ["arrival: provider-received": 37, "recipients: X-Original-To (trusted)": 30,
-                                 "recipients: Delivered-To (guessed)": 7, "sender: Return-Path": 37]
+        chris.envelopeSources = [
+            "arrival: provider-received": 37, "recipients: X-Original-To (trusted)": 30,
+            "recipients: Delivered-To (guessed)": 7, "sender: Return-Path": 37,
+        ]
         chris.messageErrors = ["00000042abcd: RETR refused: -ERR [SYS/TEMP] message | busy"]
         chris.notes = ["2 messages share 1 unique id(s) (a server bug): each is fetched and told apart by its content"]
         chris.authMethod = "SASL CRAM-MD5"
@@ -53,21 +56,28 @@ import Testing
         everyone.routed = 3
         everyone.bytes = 4096
         everyone.seconds = 0.5
-        everyone.noteRouting(uidl: "00000007a1", RoutedDelivery(
-            mailbox: "postmaster@contoso.example", recipients: [],
-            because: "message: no recipient recovered from the trace headers, and no To/Cc address → fallback",
-            isFallback: true, isGuessed: false))
-        everyone.noteRouting(uidl: "00000008a1", RoutedDelivery(
-            mailbox: "dana@contoso.example", recipients: ["dana@wingtiptoys.com"],
-            because: "dana@wingtiptoys.com from To (field 4, guessed): rewrite {local}@contoso.example | a pipe",
-            isFallback: false, isGuessed: true))
-        everyone.noteRouting(uidl: "00000009a1", RoutedDelivery(
-            mailbox: "bob@contoso.example", recipients: ["bob@wingtiptoys.com"],
-            because: "bob@wingtiptoys.com from X-Original-To (field 1, trusted): rewrite {local}@contoso.example",
-            isFallback: false, isGuessed: false))
-        return RunSummary(runID: "20261221T090000.000Z", plan: "wingtip", startedAt: at("2026-12-21T09:00:00Z"),
-                          finishedAt: at("2026-12-21T09:00:14Z"), mailboxes: [chris, kelly, sam, everyone],
-                          interrupted: false, exitCode: 1)
+        everyone.noteRouting(
+            uidl: "00000007a1",
+            RoutedDelivery(
+                mailbox: "postmaster@contoso.example", recipients: [],
+                because: "message: no recipient recovered from the trace headers, and no To/Cc address → fallback",
+                isFallback: true, isGuessed: false))
+        everyone.noteRouting(
+            uidl: "00000008a1",
+            RoutedDelivery(
+                mailbox: "dana@contoso.example", recipients: ["dana@wingtiptoys.com"],
+                because: "dana@wingtiptoys.com from To (field 4, guessed): rewrite {local}@contoso.example | a pipe",
+                isFallback: false, isGuessed: true))
+        everyone.noteRouting(
+            uidl: "00000009a1",
+            RoutedDelivery(
+                mailbox: "bob@contoso.example", recipients: ["bob@wingtiptoys.com"],
+                because: "bob@wingtiptoys.com from X-Original-To (field 1, trusted): rewrite {local}@contoso.example",
+                isFallback: false, isGuessed: false))
+        return RunSummary(
+            runID: "20261221T090000.000Z", plan: "wingtip", startedAt: at("2026-12-21T09:00:00Z"),
+            finishedAt: at("2026-12-21T09:00:14Z"), mailboxes: [chris, kelly, sam, everyone],
+            interrupted: false, exitCode: 1)
     }
 
     /// The report lists the first 50 fallback or guessed deliveries of a mailbox and counts the rest; trusted
@@ -75,23 +85,32 @@ import Testing
     @Test func routingProvenanceIsBounded() throws {
         var result = MailboxResult(key: "isp/everyone", address: "everyone@contoso.example", target: "archive")
         for n in 0..<60 {
-            result.noteRouting(uidl: "u\(n)", RoutedDelivery(mailbox: "m\(n)@contoso.example", recipients: [],
-                                                            because: "why \(n)", isFallback: n % 2 == 0,
-                                                            isGuessed: n % 3 == 0))
+            result.noteRouting(
+                uidl: "u\(n)",
+                RoutedDelivery(
+                    mailbox: "m\(n)@contoso.example", recipients: [],
+                    because: "why \(n)", isFallback: n % 2 == 0,
+                    isGuessed: n % 3 == 0))
         }
         let provenance = try #require(result.routingProvenance)
         // 0..<60: 30 even (fallback), 20 multiples of 3 (guessed), 10 both; 40 worth listing.
         #expect(provenance.fallback == 30 && provenance.guessed == 20)
         #expect(provenance.deliveries.count == 40 && provenance.notListed == 0)
         for n in 60..<80 {
-            result.noteRouting(uidl: "u\(n)", RoutedDelivery(mailbox: "m@contoso.example", recipients: [],
-                                                            because: "why", isFallback: true, isGuessed: false))
+            result.noteRouting(
+                uidl: "u\(n)",
+                RoutedDelivery(
+                    mailbox: "m@contoso.example", recipients: [],
+                    because: "why", isFallback: true, isGuessed: false))
         }
         #expect(result.routingProvenance?.deliveries.count == 50 && result.routingProvenance?.notListed == 10)
         #expect(result.routingProvenance?.deliveries.last?.uidl == "u69")
         var person = MailboxResult(key: "isp/chris", address: "chris@contoso.example", target: "archive")
-        person.noteRouting(uidl: "u", RoutedDelivery(mailbox: "chris@contoso.example", recipients: [], because: "",
-                                                     isFallback: false, isGuessed: false))
+        person.noteRouting(
+            uidl: "u",
+            RoutedDelivery(
+                mailbox: "chris@contoso.example", recipients: [], because: "",
+                isFallback: false, isGuessed: false))
         #expect(person.routingProvenance == nil)
     }
 
@@ -124,11 +143,14 @@ import Testing
         bad["mailboxes"] = boxes
         bad["startedAt"] = "yesterday"
         let problems = SchemaValidator.problems(try Self.json(try JSONSerialization.data(withJSONObject: bad)), schema)
-        #expect(Set(problems) == ["$: unknown field surprise", "$.exitCode: 7 is not one of [0, 1, 130, 143]",
-                                  "$.mailboxes[0].delivered: -1 is below 0", "$.mailboxes[0]: bytes is missing",
-                                  "$.mailboxes[1].errorKind: gremlins is not one of [transient, permanent, quota, "
-                                    + "auth, tls, protocol, local]",
-                                  "$.startedAt: yesterday is not a date-time"], "\(problems)")
+        #expect(
+            Set(problems) == [
+                "$: unknown field surprise", "$.exitCode: 7 is not one of [0, 1, 130, 143]",
+                "$.mailboxes[0].delivered: -1 is below 0", "$.mailboxes[0]: bytes is missing",
+                "$.mailboxes[1].errorKind: gremlins is not one of [transient, permanent, quota, "
+                    + "auth, tls, protocol, local]",
+                "$.startedAt: yesterday is not a date-time",
+            ], "\(problems)")
     }
 
     /// A real migration (Dovecot as the legacy server, Maildir targets): what cron sees on stdout, snapshotted with
@@ -162,8 +184,10 @@ import Testing
     /// Run ids, durations and the workspace path vary from run to run.
     static func normalise(_ text: String, workspace: String) -> String {
         var out = text.replacingOccurrences(of: workspace, with: "$DIR")
-        for (pattern, replacement) in [(#"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z"#, "RUN-ID"), (#"\[[0-9]+\.[0-9] s\]"#, "[T s]"),
-                                       (#"in [0-9]+\.[0-9] s"#, "in T s")] {
+        for (pattern, replacement) in [
+            (#"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z"#, "RUN-ID"), (#"\[[0-9]+\.[0-9] s\]"#, "[T s]"),
+            (#"in [0-9]+\.[0-9] s"#, "in T s"),
+        ] {
             out = out.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
         }
         return out
@@ -186,7 +210,8 @@ enum SchemaValidator {
             out.append("\(path): \(describe(value)) is below \(describe(.number(minimum)))")
         }
         if rules["format"] == .string("date-time"), case .string(let text) = value,
-           ISO8601DateFormatter().date(from: text) == nil {
+            ISO8601DateFormatter().date(from: text) == nil
+        {
             out.append("\(path): \(text) is not a date-time")
         }
         if case .object(let object) = value {

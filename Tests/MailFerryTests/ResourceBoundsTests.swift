@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A POP3 maildrop whose listing and messages are generated while they are sent, so a test can serve a message of a
 /// gigabyte, a header block of 100 MB, an endless body or 100,000 messages without holding any of them.
@@ -38,8 +39,9 @@ struct GeneratedMaildrop: Sendable {
     /// Makes each message unique (identical bytes would be recorded as duplicates), at a fixed width.
     static func subject(_ n: Int) -> [UInt8] {
         let digits = String(n)
-        return Array(("Subject: generated " + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
-            + "\r\n\r\n").utf8)
+        return Array(
+            ("Subject: generated " + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
+                + "\r\n\r\n").utf8)
     }
 
     /// The exact bytes a message has after dot-unstuffing (none of the generated lines starts with ".").
@@ -59,7 +61,12 @@ struct GeneratedMaildrop: Sendable {
                 left -= chunk.count
             } else {
                 var tail = Array(chunk[..<left])
-                if left >= 2 { tail[left - 2] = 13; tail[left - 1] = 10 } else { tail = [10] }
+                if left >= 2 {
+                    tail[left - 2] = 13
+                    tail[left - 1] = 10
+                } else {
+                    tail = [10]
+                }
                 try session.send(tail)
                 left = 0
             }
@@ -117,7 +124,8 @@ struct GeneratedMaildrop: Sendable {
 
     /// Runs `mailferry run` on the plan, sampling the child's VmHWM (kB) until it exits or `stopAfter` says so.
     static func run(_ setup: Setup, timeout: Double = 600, stopAfter: (() -> Bool)? = nil)
-        throws -> (code: Int32, out: String, err: String, peakKB: Int) {
+        throws -> (code: Int32, out: String, err: String, peakKB: Int)
+    {
         let child = try ChildProcess(EndToEnd.binary, ["run", setup.planFile])
         defer { child.removeOutput() }
         var peak = 0
@@ -156,7 +164,8 @@ struct GeneratedMaildrop: Sendable {
     /// The peak resident set size of a live process, in kB (0 once it is gone).
     static func highWaterKB(_ pid: pid_t) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
@@ -183,8 +192,9 @@ struct GeneratedMaildrop: Sendable {
     /// A body that never ends (LIST said 500 bytes): cut off at maxMessageBytes, refused with its UIDL, and the
     /// messages after it still arrive, through a second session.
     @Test func endlessBodyIsRefusedAndTheRestArrives() throws {
-        let drop = GeneratedMaildrop(count: 3, body: { $0 == 2 ? .endless : GeneratedMaildrop.Body.small },
-                                     listedSize: { $0 == 2 ? 500 : nil })
+        let drop = GeneratedMaildrop(
+            count: 3, body: { $0 == 2 ? .endless : GeneratedMaildrop.Body.small },
+            listedSize: { $0 == 2 ? 500 : nil })
         let server = try FakeServer(connections: 2, timeout: 30, handler: drop.serve)
         let setup = Setup(port: server.port, sourceExtras: ", maxMessageBytes: 1048576")
         defer { setup.folder.cleanup() }
@@ -193,8 +203,10 @@ struct GeneratedMaildrop: Sendable {
         #expect(result.code == 1, "\(result.out)\n\(result.err)")
         #expect(Self.maildirSizes(setup) == [GeneratedMaildrop.size(.small), GeneratedMaildrop.size(.small)])
         let report = try String(contentsOfFile: try Self.lastReport(setup), encoding: .utf8)
-        #expect(report.contains("message gen-2 of odd/u refused: more than 1048576 bytes by RETR (LIST said 500), "
-            + "more than maxMessageBytes (1048576) of sources.odd; left on the server"), "\(report)")
+        #expect(
+            report.contains(
+                "message gen-2 of odd/u refused: more than 1048576 bytes by RETR (LIST said 500), "
+                    + "more than maxMessageBytes (1048576) of sources.odd; left on the server"), "\(report)")
         #expect(result.peakKB < Self.baselineKB + 16 * 1024, "peak \(result.peakKB) kB, baseline \(Self.baselineKB)")
         print("endless body: peak RSS \(result.peakKB / 1024) MiB (baseline \(Self.baselineKB / 1024) MiB)")
 
@@ -209,8 +221,9 @@ struct GeneratedMaildrop: Sendable {
 
     /// LIST announces a message larger than maxMessageBytes: never asked for (no RETR), refused, the rest arrives.
     @Test func listedTooLargeIsNeverFetched() throws {
-        let drop = GeneratedMaildrop(count: 3, body: { _ in GeneratedMaildrop.Body.small },
-                                     listedSize: { $0 == 1 ? 5_000_000_000 : nil })
+        let drop = GeneratedMaildrop(
+            count: 3, body: { _ in GeneratedMaildrop.Body.small },
+            listedSize: { $0 == 1 ? 5_000_000_000 : nil })
         let server = try FakeServer(timeout: 30, handler: drop.serve)
         let setup = Setup(port: server.port)
         defer { setup.folder.cleanup() }
@@ -220,8 +233,10 @@ struct GeneratedMaildrop: Sendable {
         #expect(Self.maildirSizes(setup).count == 2, "\(result.out)\n\(result.err)\n\(server.transcript.plainText)")
         #expect(!server.transcript.contains("RETR 1\r\n") && server.transcript.contains("RETR 3\r\n"))
         let report = try String(contentsOfFile: try Self.lastReport(setup), encoding: .utf8)
-        #expect(report.contains("message gen-1 of odd/u refused: 5000000000 bytes by LIST, more than maxMessageBytes "
-            + "(4294967296)"), "\(report)")
+        #expect(
+            report.contains(
+                "message gen-1 of odd/u refused: 5000000000 bytes by LIST, more than maxMessageBytes "
+                    + "(4294967296)"), "\(report)")
     }
 
     /// A big message streams through the spool into the Maildir in constant memory. 100 MiB here;
@@ -240,9 +255,10 @@ struct GeneratedMaildrop: Sendable {
         #expect(result.code == 0, "\(result.out)\n\(result.err)")
         #expect(Self.maildirSizes(setup) == [GeneratedMaildrop.size(.small), GeneratedMaildrop.size(big)])
         #expect(result.peakKB < Self.baselineKB + 32 * 1024, "peak \(result.peakKB) kB, baseline \(Self.baselineKB)")
-        print("\(megabytes) MiB message: peak RSS \(result.peakKB / 1024) MiB "
-              + "(baseline \(Self.baselineKB / 1024) MiB), "
-              + String(format: "%.1f s, %.0f MiB/s", seconds, Double(megabytes) / seconds))
+        print(
+            "\(megabytes) MiB message: peak RSS \(result.peakKB / 1024) MiB "
+                + "(baseline \(Self.baselineKB / 1024) MiB), "
+                + String(format: "%.1f s, %.0f MiB/s", seconds, Double(megabytes) / seconds))
     }
 
     /// A header block of 100 MB (no empty line for 100 MB): parsed only up to the header limit, delivered whole.
@@ -279,9 +295,10 @@ struct GeneratedMaildrop: Sendable {
         // The listing and its rows are held while the mailbox is worked on: linear in the number of messages, about
         // 2 KB each (100,000: about 200 MiB), never in their sizes. 4 KB each would mean something else is kept.
         #expect(result.peakKB < Self.baselineKB + count * 4, "peak \(result.peakKB) kB, baseline \(Self.baselineKB)")
-        print("\(count) messages listed: peak RSS \(result.peakKB / 1024) MiB "
-              + "(baseline \(Self.baselineKB / 1024) MiB), "
-              + String(format: "listing and rows within %.1f s", Date().timeIntervalSince(started)))
+        print(
+            "\(count) messages listed: peak RSS \(result.peakKB / 1024) MiB "
+                + "(baseline \(Self.baselineKB / 1024) MiB), "
+                + String(format: "listing and rows within %.1f s", Date().timeIntervalSince(started)))
     }
 
     /// The plan setting: a whole number of bytes from 1 KiB to 1 TiB, default 4 GiB.
@@ -289,18 +306,22 @@ struct GeneratedMaildrop: Sendable {
         let folder = TempFolder("max-bytes")
         defer { folder.cleanup() }
         func load(_ extra: String) throws -> Plan {
-            try PlanLoader.load(folder.file("jobs/p.json5", """
-                { plan: "p", sources: { isp: { host: "pop.example", \(extra) } },
-                  targets: { box: { kind: "maildir", path: "target/{mailbox}" } },
-                  mailboxes: [ { source: "isp", user: "u", password: { env: "HOME" }, target: "box" } ] }
-                """))
+            try PlanLoader.load(
+                folder.file(
+                    "jobs/p.json5",
+                    """
+                    { plan: "p", sources: { isp: { host: "pop.example", \(extra) } },
+                      targets: { box: { kind: "maildir", path: "target/{mailbox}" } },
+                      mailboxes: [ { source: "isp", user: "u", password: { env: "HOME" }, target: "box" } ] }
+                    """))
         }
         #expect(try load("").sources["isp"]?.maxMessageBytes == 4 << 30)
         #expect(try load("maxMessageBytes: 200000000").sources["isp"]?.maxMessageBytes == 200_000_000)
         let error = #expect(throws: PlanError.self) { try load("maxMessageBytes: 10") }
-        #expect("\(error.map { "\($0)" } ?? "")".contains(
-            "sources.isp.maxMessageBytes: must be a whole number from 1024 to 1099511627776"),
-                "\(String(describing: error))")
+        #expect(
+            "\(error.map { "\($0)" } ?? "")".contains(
+                "sources.isp.maxMessageBytes: must be a whole number from 1024 to 1099511627776"),
+            "\(String(describing: error))")
     }
 
     static func lastReport(_ setup: Setup) throws -> String {

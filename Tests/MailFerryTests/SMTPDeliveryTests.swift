@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// SMTP delivery against a real Postfix (PostfixLab) that relays into a real Dovecot (DovecotLab) over LMTP:
 /// STARTTLS and implicit TLS, AUTH through Dovecot's SASL, PIPELINING, per-recipient results, the bytes as they
@@ -31,9 +32,10 @@ import Testing
         init(requireAuth: Bool = false) throws {
             dovecot = try DovecotLab.start(users: ["alice": "a-pw", "bob": "b-pw"])
             do {
-                postfix = try PostfixLab.start(relayingTo: dovecot,
-                                               recipients: ["alice@contoso.example", "bob@contoso.example"],
-                                               saslUsers: ["relay": "relay-secret"], requireAuth: requireAuth)
+                postfix = try PostfixLab.start(
+                    relayingTo: dovecot,
+                    recipients: ["alice@contoso.example", "bob@contoso.example"],
+                    saslUsers: ["relay": "relay-secret"], requireAuth: requireAuth)
             } catch {
                 dovecot.stop()
                 throw error
@@ -67,15 +69,18 @@ import Testing
     @Test func starttlsAuthAndPartialSuccess() throws {
         let labs = try Labs(requireAuth: true)
         let bytes = sampleMessage("über", body: ".dot\r\n.\r\nbare\nLF\r\nÄÖÜ 8-bit\r\n")
-        let delivery = SMTPDelivery.make(host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
-                                         tlsSettings: labs.tlsSettings, timeout: 20, user: "relay",
-                                         password: "relay-secret")
+        let delivery = SMTPDelivery.make(
+            host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
+            tlsSettings: labs.tlsSettings, timeout: 20, user: "relay",
+            password: "relay-secret")
         var transcript: [String] = []
         delivery.trace = { transcript.append($0) }
         defer { delivery.close() }
-        let result = try delivery.deliverMessage(DeliveryRequest(
-            token: "t", spool: try makeSpool(labs.dir, bytes), arrival: Self.arrival, sender: "sender@wingtip.example",
-            recipients: ["alice@contoso.example", "ghost@contoso.example", "bob@contoso.example"]))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(labs.dir, bytes), arrival: Self.arrival,
+                sender: "sender@wingtip.example",
+                recipients: ["alice@contoso.example", "ghost@contoso.example", "bob@contoso.example"]))
         #expect(delivery.authMechanism == .plain)
         #expect(result.recipients.map(\.accepted) == [true, false, true])
         #expect(result.refused.first?.error?.kind == .permanent)
@@ -89,25 +94,29 @@ import Testing
             try #require(stored.count == 1, "\(user): \(labs.postfix.logTail())")
             let sent = Self.afterReturnPath(crlfNormalized(bytes))
             expectSameBytes(Array(stored[0].body.suffix(sent.count)), sent, "\(user)'s message")
-            #expect(String(decoding: stored[0].body.prefix(100), as: UTF8.self)
-                .hasPrefix("Return-Path: <>"))
+            #expect(
+                String(decoding: stored[0].body.prefix(100), as: UTF8.self)
+                    .hasPrefix("Return-Path: <>"))
         }
     }
 
     /// Implicit TLS (as on port 465) and several messages over one connection.
     @Test func implicitTLSReusesOneConnection() throws {
         let labs = try Labs()
-        let delivery = SMTPDelivery.make(host: "127.0.0.1", port: labs.postfix.ports.smtps, tls: .implicit,
-                                         tlsSettings: labs.tlsSettings, timeout: 20, from: "",
-                                         recipients: ["alice@contoso.example"])
+        let delivery = SMTPDelivery.make(
+            host: "127.0.0.1", port: labs.postfix.ports.smtps, tls: .implicit,
+            tlsSettings: labs.tlsSettings, timeout: 20, from: "",
+            recipients: ["alice@contoso.example"])
         defer { delivery.close() }
         var sent: [[UInt8]] = []
         for index in 0..<5 {
             let bytes = sampleMessage("message \(index)")
             sent.append(bytes)
-            let result = try delivery.deliverMessage(DeliveryRequest(token: "t\(index)",
-                                                                     spool: try makeSpool(labs.dir, bytes),
-                                                                     arrival: Self.arrival))
+            let result = try delivery.deliverMessage(
+                DeliveryRequest(
+                    token: "t\(index)",
+                    spool: try makeSpool(labs.dir, bytes),
+                    arrival: Self.arrival))
             #expect(result.complete)
         }
         #expect(delivery.connectionsOpened == 1)
@@ -121,29 +130,36 @@ import Testing
     /// A wrong password is an auth failure, not retried.
     @Test func authRequiredAndWrongPassword() throws {
         let labs = try Labs(requireAuth: true)
-        let anonymous = SMTPDelivery.make(host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
-                                          tlsSettings: labs.tlsSettings, timeout: 20,
-                                          recipients: ["alice@contoso.example"])
+        let anonymous = SMTPDelivery.make(
+            host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
+            tlsSettings: labs.tlsSettings, timeout: 20,
+            recipients: ["alice@contoso.example"])
         defer { anonymous.close() }
-        let refused = try anonymous.deliverMessage(DeliveryRequest(
-            token: "t", spool: try makeSpool(labs.dir, sampleMessage("x")), arrival: Self.arrival))
+        let refused = try anonymous.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(labs.dir, sampleMessage("x")), arrival: Self.arrival))
         #expect(refused.accepted.isEmpty)
         #expect(refused.refused.first?.error?.kind == .permanent, "\(refused.recipients)")
         let legacy = #expect(throws: MailError.self) {
-            _ = try anonymous.deliver(DeliveryRequest(token: "t", spool: try makeSpool(labs.dir, sampleMessage("y")),
-                                                      arrival: Self.arrival))
+            _ = try anonymous.deliver(
+                DeliveryRequest(
+                    token: "t", spool: try makeSpool(labs.dir, sampleMessage("y")),
+                    arrival: Self.arrival))
         }
         #expect(legacy?.kind == .permanent)
 
-        let wrong = SMTPDelivery.make(host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
-                                      tlsSettings: labs.tlsSettings, timeout: 20, user: "relay", password: "nope",
-                                      recipients: ["alice@contoso.example"])
+        let wrong = SMTPDelivery.make(
+            host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
+            tlsSettings: labs.tlsSettings, timeout: 20, user: "relay", password: "nope",
+            recipients: ["alice@contoso.example"])
         var transcript: [String] = []
         wrong.trace = { transcript.append($0) }
         defer { wrong.close() }
         let error = #expect(throws: MailError.self) {
-            _ = try wrong.deliverMessage(DeliveryRequest(token: "t", spool: try makeSpool(labs.dir, sampleMessage("z")),
-                                                         arrival: Self.arrival))
+            _ = try wrong.deliverMessage(
+                DeliveryRequest(
+                    token: "t", spool: try makeSpool(labs.dir, sampleMessage("z")),
+                    arrival: Self.arrival))
         }
         #expect(error?.kind == .auth, "\(error?.message ?? "")")
         #expect(transcript.filter { $0.hasPrefix("C: AUTH") }.count == 1)
@@ -157,18 +173,24 @@ import Testing
         let labs = try Labs()
         let corpus = Corpus.mailbox(user: "bob", domain: "wingtip.example", count: 200, seed: 7, bigAttachment: false)
         let spools = try corpus.map { try makeSpool(labs.dir, $0) }
-        let delivery = SMTPDelivery.make(host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
-                                         tlsSettings: labs.tlsSettings, timeout: 20, user: "relay",
-                                         password: "relay-secret", recipients: ["bob@contoso.example"])
+        let delivery = SMTPDelivery.make(
+            host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
+            tlsSettings: labs.tlsSettings, timeout: 20, user: "relay",
+            password: "relay-secret", recipients: ["bob@contoso.example"])
         defer { delivery.close() }
         let started = Date()
         for (index, spool) in spools.enumerated() {
-            #expect(try delivery.deliverMessage(DeliveryRequest(token: "t\(index)", spool: spool,
-                                                                arrival: Self.arrival)).complete)
+            #expect(
+                try delivery.deliverMessage(
+                    DeliveryRequest(
+                        token: "t\(index)", spool: spool,
+                        arrival: Self.arrival)
+                ).complete)
         }
         let seconds = Date().timeIntervalSince(started)
-        print("SMTP to Postfix over STARTTLS: \(corpus.count) messages accepted in "
-            + String(format: "%.2f s = %.0f msgs/s", seconds, Double(corpus.count) / seconds))
+        print(
+            "SMTP to Postfix over STARTTLS: \(corpus.count) messages accepted in "
+                + String(format: "%.2f s = %.0f msgs/s", seconds, Double(corpus.count) / seconds))
         #expect(delivery.connectionsOpened == 1)
         let stored = try labs.inbox("bob", expecting: corpus.count)
         #expect(stored.count == corpus.count, "\(labs.postfix.logTail())")

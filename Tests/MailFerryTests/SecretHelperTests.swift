@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A `command` secret runs a program the admin chose, but inside mailferry's process tree: it must see only what it
 /// needs (SECURITY.md "Secret helpers"). The tests run the real binary (`check --offline` resolves every secret and
@@ -17,7 +18,8 @@ import Testing
     /// `sh -c`, not a script file (which the shell keeps open). `ls /proc/self/fd` lists ls's own descriptors: what
     /// it inherited through the shell, its redirected stdout, and 3, the folder it is reading.
     /// /proc/$PPID is mailferry itself.
-    static let script = "env > seen/env; ls /proc/self/fd > seen/fds; cat /proc/$PPID/limits > seen/limits; "
+    static let script =
+        "env > seen/env; ls /proc/self/fd > seen/fds; cat /proc/$PPID/limits > seen/limits; "
         + "echo from-vault"
     static let plan = """
         {
@@ -42,10 +44,16 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.path + "/seen", withIntermediateDirectories: true)
         // mailferry itself is started with descriptor 7 open and inheritable (as a careless cron wrapper might
         // leave one): the helper must not get it either.
-        let child = try ChildProcess("/bin/sh", ["-c", "exec 7</dev/null; cd \"$0\" && exec \"$@\"", dir.path,
-                                                 EndToEnd.binary, "check", "--offline", plan],
-                                     environment: ["ALICE_PW": "alice-s3cret", "VAULT_TOKEN": "vault-token-1",
-                                                   "UNRELATED_SETTING": "x", "HOME": "/root"])
+        let child = try ChildProcess(
+            "/bin/sh",
+            [
+                "-c", "exec 7</dev/null; cd \"$0\" && exec \"$@\"", dir.path,
+                EndToEnd.binary, "check", "--offline", plan,
+            ],
+            environment: [
+                "ALICE_PW": "alice-s3cret", "VAULT_TOKEN": "vault-token-1",
+                "UNRELATED_SETTING": "x", "HOME": "/root",
+            ])
         let result = child.finish(within: 120, "mailferry check")
         #expect(result.code == 0, "\(result.out)\n\(result.err)")
         let env = (try? String(contentsOfFile: dir.path + "/seen/env", encoding: .utf8)) ?? ""
@@ -64,7 +72,8 @@ import Testing
 
         // Process hygiene, seen from the helper: mailferry's core file size limit is 0, soft and hard.
         let limits = (try? String(contentsOfFile: dir.path + "/seen/limits", encoding: .utf8)) ?? ""
-        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+        let core =
+            limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
             .map { $0.split(separator: " ").map(String.init) } ?? []
         #expect(core.count >= 6 && core[4] == "0" && core[5] == "0", "mailferry's core limit: \(core)")
     }
@@ -74,7 +83,9 @@ import Testing
     @Test func endlessOutputIsStopped() throws {
         let dir = TempFolder("secret-helper")
         defer { dir.cleanup() }
-        let plan = dir.file("endless.json5", """
+        let plan = dir.file(
+            "endless.json5",
+            """
             {
               plan: "endless",
               sources: { isp: { host: "pop.wingtip-isp.example" } },
@@ -88,8 +99,10 @@ import Testing
         let result = try EndToEnd.mailferry(["check", "--offline", plan], in: dir.path, timeout: 60)
         #expect(Date().timeIntervalSince(started) < 20)
         #expect(result.code == ExitCode.usage, "\(result.out)\n\(result.err)")
-        #expect(result.err.contains(plan + ":6:37: mailboxes[0].password: secret command failed: yes printed more "
-                                    + "than 64 KiB and was stopped"), "\(result.err)")
+        #expect(
+            result.err.contains(
+                plan + ":6:37: mailboxes[0].password: secret command failed: yes printed more "
+                    + "than 64 KiB and was stopped"), "\(result.err)")
         #expect(!result.err.contains("leaked-bytes") && !result.out.contains("leaked-bytes"))
     }
 
@@ -97,7 +110,9 @@ import Testing
     @Test func envNamesAreValidated() throws {
         let dir = TempFolder("secret-helper")
         defer { dir.cleanup() }
-        let file = dir.file("bad.json5", """
+        let file = dir.file(
+            "bad.json5",
+            """
             {
               plan: "bad",
               sources: { isp: { host: "pop.wingtip-isp.example" } },
@@ -113,16 +128,22 @@ import Testing
             """)
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
         let text = error?.description ?? ""
-        #expect(text.contains(file + ":7:64: mailboxes[0].password.env[1]: must be the name of an environment "
-                              + "variable"), "\(text)")
-        #expect(text.contains(file + ":7:87: mailboxes[0].password.env[2]: must be the name of an environment "
-                              + "variable in quotes, found a number"), "\(text)")
+        #expect(
+            text.contains(
+                file + ":7:64: mailboxes[0].password.env[1]: must be the name of an environment "
+                    + "variable"), "\(text)")
+        #expect(
+            text.contains(
+                file + ":7:87: mailboxes[0].password.env[2]: must be the name of an environment "
+                    + "variable in quotes, found a number"), "\(text)")
         #expect(text.contains("mailboxes[1].password.env: must be a list of environment variable names"), "\(text)")
         #expect(text.contains("mailboxes[2].password.evn: unknown key (did you mean \"env\"?)"), "\(text)")
         #expect(!text.contains("mailboxes[3]"), "\(text)")
         #expect(!text.contains("hunter2"), "\(text)")
 
-        let good = dir.file("good.json5", """
+        let good = dir.file(
+            "good.json5",
+            """
             {
               plan: "good",
               sources: { isp: { host: "pop.wingtip-isp.example" } },
@@ -137,9 +158,12 @@ import Testing
 
     /// The environment a helper gets: the base variables mailferry has, a default PATH, and the named ones.
     @Test func environmentIsMinimal() {
-        let env = CommandRunner.environment(passing: ["VAULT_TOKEN", "MISSING", "HOME"],
-                                            from: ["HOME": "/home/m", "LANG": "C.UTF-8", "VAULT_TOKEN": "t",
-                                                   "ALICE_PW": "p", "TERM": "xterm"])
+        let env = CommandRunner.environment(
+            passing: ["VAULT_TOKEN", "MISSING", "HOME"],
+            from: [
+                "HOME": "/home/m", "LANG": "C.UTF-8", "VAULT_TOKEN": "t",
+                "ALICE_PW": "p", "TERM": "xterm",
+            ])
         #expect(env == ["PATH=\(CommandRunner.defaultPath)", "HOME=/home/m", "LANG=C.UTF-8", "VAULT_TOKEN=t"])
     }
 }

@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// A whole migration with the protocol trace on (`--verbose` and `--trace FILE`), then every byte mailferry wrote is
 /// searched for every secret it used: POP3 passwords sent with SASL PLAIN, CRAM-MD5, APOP and USER/PASS (from the
@@ -22,8 +23,9 @@ import Testing
     ]
 
     @Test func fullMigrationWithTracingLeaksNoSecret() throws {
-        let e2e = try EndToEnd("secrets", counts: Dictionary(uniqueKeysWithValues: Self.people.map { ($0.user, 6) }),
-                               kind: .smtp)
+        let e2e = try EndToEnd(
+            "secrets", counts: Dictionary(uniqueKeysWithValues: Self.people.map { ($0.user, 6) }),
+            kind: .smtp)
         let lab = e2e.lab
         let ws = e2e.workspace
         let passwordCommand = e2e.folder.file("secrets/carol-command", e2e.users["carol"]! + "\n")
@@ -38,7 +40,8 @@ import Testing
                 secret = "{ file: \"\(file)\" }"
             }
             let address = "\(person.user)\(person.target == "maildir" ? "" : "-new")@contoso.example"
-            mailboxes.append("""
+            mailboxes.append(
+                """
                 { source: "\(person.source)-\(person.auth)", user: "\(person.user)", password: \(secret),
                   target: "\(person.target)", mailbox: "\(address)" }
                 """)
@@ -51,41 +54,52 @@ import Testing
                 """
         }
         let targets = ["imap", "lmtp", "smtp", "maildir"].map { kind in
-            "\(kind): " + EndToEnd.target(EndToEnd.Kind(rawValue: kind)!, lab: lab, postfix: e2e.postfix,
-                                          folder: e2e.folder)
+            "\(kind): "
+                + EndToEnd.target(
+                    EndToEnd.Kind(rawValue: kind)!, lab: lab, postfix: e2e.postfix,
+                    folder: e2e.folder)
         }
         try """
-            {
-              plan: "e2e",
-              sources: { \(sources.joined(separator: ",\n")) },
-              targets: { \(targets.joined(separator: ",\n")) },
-              mailboxes: [ \(mailboxes.joined(separator: ",\n")) ],
-            }
-            """.write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+        {
+          plan: "e2e",
+          sources: { \(sources.joined(separator: ",\n")) },
+          targets: { \(targets.joined(separator: ",\n")) },
+          mailboxes: [ \(mailboxes.joined(separator: ",\n")) ],
+        }
+        """.write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
 
         let tracePath = ws + "/logs/trace.log"
         try FileManager.default.createDirectory(atPath: ws + "/logs", withIntermediateDirectories: true)
         let before = Set(Self.entries(under: ws).map(\.path))
         // Under umask 000, so that every mode checked below is one mailferry chose, not one the umask gave.
-        let run = try ChildProcess("/bin/sh", ["-c", "umask 000 && exec \"$@\"", "sh", EndToEnd.binary, "run",
-                                               e2e.planFile, "--verbose", "--trace", tracePath],
-                                   environment: ["ALICE_PW": e2e.users["alice"]!]).finish(within: 300, "mailferry run")
+        let run = try ChildProcess(
+            "/bin/sh",
+            [
+                "-c", "umask 000 && exec \"$@\"", "sh", EndToEnd.binary, "run",
+                e2e.planFile, "--verbose", "--trace", tracePath,
+            ],
+            environment: ["ALICE_PW": e2e.users["alice"]!]
+        ).finish(within: 300, "mailferry run")
         #expect(run.code == 0, "\(run.out)\n\(run.err)")
         e2e.settle()
         #expect(try e2e.lastReport().delivered == 24)
 
         // The trace is there and shows every login, redacted where it was sent.
         let trace = (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? ""
-        for expected in ["alice pop3 127.0.0.1", "C: AUTH PLAIN", "C: AUTH CRAM-MD5", "C: APOP carol <redacted>",
-                         "C: PASS <redacted>", "AUTHENTICATE PLAIN", "C: AUTH PLAIN <redacted>", "C: STLS",
-                         "C: RETR 1", "bytes of message data", "S: +OK"] {
+        for expected in [
+            "alice pop3 127.0.0.1", "C: AUTH PLAIN", "C: AUTH CRAM-MD5", "C: APOP carol <redacted>",
+            "C: PASS <redacted>", "AUTHENTICATE PLAIN", "C: AUTH PLAIN <redacted>", "C: STLS",
+            "C: RETR 1", "bytes of message data", "S: +OK",
+        ] {
             #expect(trace.contains(expected), "the trace has no \(expected)")
         }
         #expect(run.err.contains("C: RETR 1"), "--verbose traces on standard error")
 
         // Every byte written: output, trace, reports, state (database, WAL, spool, lock), the targets.
         var written: [(String, [UInt8])] = [("stdout", Array(run.out.utf8)), ("stderr", Array(run.err.utf8))]
-        let targetMaildirs = Self.people.filter { $0.target != "maildir" }.map { lab.maildir(of: "\($0.user)-new").path }
+        let targetMaildirs = Self.people.filter { $0.target != "maildir" }.map {
+            lab.maildir(of: "\($0.user)-new").path
+        }
         for root in [ws] + targetMaildirs {
             for (path, bytes) in Self.files(under: root) where !path.hasPrefix(ws + "/secrets/") {
                 written.append((path, bytes))
@@ -95,7 +109,8 @@ import Testing
         #expect(written.contains { $0.0.hasSuffix("trace.log") })
         #expect(written.count > 24 + 6, "\(written.map(\.0))")
         var needles: [String: String] = [:]
-        let secrets = e2e.users.map { ("\($0.key)'s POP3 password", $0.value) }
+        let secrets =
+            e2e.users.map { ("\($0.key)'s POP3 password", $0.value) }
             + [("the IMAP master password", DovecotLab.masterPassword), ("the relay password", EndToEnd.relayPassword)]
         for (name, secret) in secrets {
             needles[secret] = name
@@ -104,8 +119,9 @@ import Testing
         for (user, password) in e2e.users {
             needles[Data("\0\(user)\0\(password)".utf8).base64EncodedString()] = "\(user)'s SASL PLAIN blob"
         }
-        needles[Data("alice-new@contoso.example\0\(DovecotLab.masterUser)\0\(DovecotLab.masterPassword)".utf8)
-            .base64EncodedString()] = "the IMAP master PLAIN blob"
+        needles[
+            Data("alice-new@contoso.example\0\(DovecotLab.masterUser)\0\(DovecotLab.masterPassword)".utf8)
+                .base64EncodedString()] = "the IMAP master PLAIN blob"
         needles[Data("\0\(EndToEnd.relayUser)\0\(EndToEnd.relayPassword)".utf8).base64EncodedString()] =
             "the relay's PLAIN blob"
         var hits: [String] = []
@@ -115,8 +131,9 @@ import Testing
             }
         }
         #expect(hits.isEmpty, "\(hits)")
-        print("secret hygiene: \(needles.count) needles in \(written.count) files and streams, "
-              + "\(written.reduce(0) { $0 + $1.1.count }) bytes, trace \(trace.utf8.count) bytes: \(hits.count) hits")
+        print(
+            "secret hygiene: \(needles.count) needles in \(written.count) files and streams, "
+                + "\(written.reduce(0) { $0 + $1.1.count }) bytes, trace \(trace.utf8.count) bytes: \(hits.count) hits")
 
         // Private files: the state database and its WAL/SHM, the lock, the trace, the spool folder.
         for path in [e2e.statePath, e2e.statePath + "-wal", e2e.statePath + "-shm", e2e.statePath + ".lock", tracePath]
@@ -165,7 +182,8 @@ import Testing
             let path = root + "/" + relative
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
-                  let data = FileManager.default.contents(atPath: path) else { continue }
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
             found.append((path, [UInt8](data)))
         }
         return found
@@ -207,8 +225,9 @@ import Testing
 
     func expectClean(_ tracePath: String, mechanism: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let trace = (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? ""
-        #expect(trace.contains("C: AUTH \(mechanism)") && trace.contains("<redacted>"), "\(trace)",
-                sourceLocation: sourceLocation)
+        #expect(
+            trace.contains("C: AUTH \(mechanism)") && trace.contains("<redacted>"), "\(trace)",
+            sourceLocation: sourceLocation)
         var needles = [Self.token] + SecretHygieneEndToEndTests.base64Fragments(of: Array(Self.token.utf8))
         needles.append(Data("auth=Bearer \(Self.token)".utf8).base64EncodedString())
         for needle in needles {
@@ -219,7 +238,9 @@ import Testing
     /// The SASL response a POP3 client owes for a token, base64 as on the wire: XOAUTH2 (user, Bearer token) or
     /// OAUTHBEARER (RFC 7628 §3.1: GS2 header with the user, host, port, Bearer token).
     static func saslPayload(_ mechanism: String, user: String, token: String, port: Int) -> String {
-        let text = mechanism == "XOAUTH2" ? "user=\(user)\u{1}auth=Bearer \(token)\u{1}\u{1}"
+        let text =
+            mechanism == "XOAUTH2"
+            ? "user=\(user)\u{1}auth=Bearer \(token)\u{1}\u{1}"
             : "n,a=\(user),\u{1}host=127.0.0.1\u{1}port=\(port)\u{1}auth=Bearer \(token)\u{1}\u{1}"
         return Data(text.utf8).base64EncodedString()
     }
@@ -228,14 +249,21 @@ import Testing
     func pop3TokenIsRedacted(mechanism: String) throws {
         let folder = TempFolder("token-trace")
         defer { folder.cleanup() }
-        let server = try FakeServer(.send("+OK fake\r\n"), .expect("CAPA"),
-                                    .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"), .expect("AUTH \(mechanism)"),
-                                    .send("+ \r\n"), .run { session in
-                                        try session.expect(Self.saslPayload(mechanism, user: "u", token: Self.token,
-                                                                            port: session.serverPort))
-                                    },
-                                    .send("+OK welcome\r\n"), .respond(["CAPA": "+OK\r\nUIDL\r\n.\r\n",
-                                                                        "QUIT": "+OK bye\r\n"]))
+        let server = try FakeServer(
+            .send("+OK fake\r\n"), .expect("CAPA"),
+            .send("+OK\r\nSASL \(mechanism)\r\nUIDL\r\n.\r\n"), .expect("AUTH \(mechanism)"),
+            .send("+ \r\n"),
+            .run { session in
+                try session.expect(
+                    Self.saslPayload(
+                        mechanism, user: "u", token: Self.token,
+                        port: session.serverPort))
+            },
+            .send("+OK welcome\r\n"),
+            .respond([
+                "CAPA": "+OK\r\nUIDL\r\n.\r\n",
+                "QUIT": "+OK bye\r\n",
+            ]))
         let trace = try ProtocolTrace(path: folder.path + "/trace", standardError: nil)
         let client = try server.plainClient()
         client.trace = trace.session("isp/u pop3")
@@ -245,9 +273,10 @@ import Testing
         client.quit()
         server.finish()
         // The token did go to the server (base64-encoded inside the SASL response): the trace had it to leak.
-        #expect(SecretHygieneEndToEndTests.base64Fragments(of: Array(Self.token.utf8)).contains {
-            server.transcript.contains($0)
-        })
+        #expect(
+            SecretHygieneEndToEndTests.base64Fragments(of: Array(Self.token.utf8)).contains {
+                server.transcript.contains($0)
+            })
         expectClean(folder.path + "/trace", mechanism: mechanism)
     }
 
@@ -255,24 +284,31 @@ import Testing
         let folder = TempFolder("token-trace")
         defer { folder.cleanup() }
         let initial = Data("user=relay\u{1}auth=Bearer \(Self.token)\u{1}\u{1}".utf8).base64EncodedString()
-        let server = try FakeServer(.send("220 fake\r\n"), .expect("EHLO client.test"),
-                                    .send("250-fake\r\n250 AUTH XOAUTH2\r\n"), .expect("AUTH XOAUTH2 \(initial)"),
-                                    .send("235 2.7.0 ok\r\n"), .expect("MAIL FROM:<sender@wingtip.example>"),
-                                    .send("250 ok\r\n"), .expect("RCPT TO:<alice@contoso.example>"),
-                                    .send("250 ok\r\n"), .expect("DATA"), .send("354 go\r\n"),
-                                    .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."),
-                                    .send("250 queued\r\n"), .respond(["QUIT": "221 bye\r\n"]))
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect("EHLO client.test"),
+            .send("250-fake\r\n250 AUTH XOAUTH2\r\n"), .expect("AUTH XOAUTH2 \(initial)"),
+            .send("235 2.7.0 ok\r\n"), .expect("MAIL FROM:<sender@wingtip.example>"),
+            .send("250 ok\r\n"), .expect("RCPT TO:<alice@contoso.example>"),
+            .send("250 ok\r\n"), .expect("DATA"), .send("354 go\r\n"),
+            .expect("Subject: x"), .expect(""), .expect("hi"), .expect("."),
+            .send("250 queued\r\n"), .respond(["QUIT": "221 bye\r\n"]))
         let token = Self.token
-        let delivery = MailTransferDelivery(settings: MailTransferSettings(
-            endpoint: ServerEndpoint(host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
-                                     timeout: 3),
-            dialect: .smtp, user: "relay", secret: { .token(token) }, defaultSender: "sender@wingtip.example",
-            defaultRecipients: ["alice@contoso.example"], clientName: "client.test"))
+        let delivery = MailTransferDelivery(
+            settings: MailTransferSettings(
+                endpoint: ServerEndpoint(
+                    host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
+                    timeout: 3),
+                dialect: .smtp, user: "relay", secret: { .token(token) }, defaultSender: "sender@wingtip.example",
+                defaultRecipients: ["alice@contoso.example"], clientName: "client.test"))
         let trace = try ProtocolTrace(path: folder.path + "/trace", standardError: nil)
         delivery.trace = trace.session("isp/u relay smtp")
         let spool = try makeSpool(folder, Array("Subject: x\r\n\r\nhi\r\n".utf8))
-        #expect(try delivery.deliverMessage(DeliveryRequest(token: "t", spool: spool,
-                                                            arrival: DeliveryScript.arrival)).complete)
+        #expect(
+            try delivery.deliverMessage(
+                DeliveryRequest(
+                    token: "t", spool: spool,
+                    arrival: DeliveryScript.arrival)
+            ).complete)
         delivery.close()
         server.finish()
         expectClean(folder.path + "/trace", mechanism: "XOAUTH2")
@@ -287,8 +323,11 @@ import Testing
         defer { folder.cleanup() }
         let store = try Store(path: folder.path + "/state.sqlite")
         _ = try store.registerMailbox(key: "isp/u", source: "isp", user: "u", target: "box", address: "u")
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: folder.path + "/state.sqlite"
-                                                                                   + suffix) {
+        for suffix in ["", "-wal", "-shm"]
+        where FileManager.default.fileExists(
+            atPath: folder.path + "/state.sqlite"
+                + suffix)
+        {
             #expect(SecretHygieneEndToEndTests.mode(folder.path + "/state.sqlite" + suffix) == 0o600, "\(suffix)")
         }
         let spool = try SpoolFile(path: folder.path + "/spool.eml")

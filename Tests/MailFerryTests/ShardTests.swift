@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// `run --shard K/N`: a stable partition of a plan's mailboxes, each shard with its own state file.
 @Suite struct ShardTests {
@@ -76,11 +77,13 @@ import Testing
         #expect(Shard.existingStateFiles(forPlanState: state).map(\.shard) == [try Shard(index: 1, count: 2)])
         #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 2), planState: state) == nil)
         #expect(Shard.mixingProblem(shard: nil, planState: state)?.contains("--shard K/2") == true)
-        #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 3), planState: state)?
-            .contains("Keep --shard K/2") == true)
+        #expect(
+            Shard.mixingProblem(shard: try Shard(index: 0, count: 3), planState: state)?
+                .contains("Keep --shard K/2") == true)
         _ = FileManager.default.createFile(atPath: state, contents: Data())
-        #expect(Shard.mixingProblem(shard: try Shard(index: 0, count: 2), planState: state)?
-            .contains("without --shard") == true)
+        #expect(
+            Shard.mixingProblem(shard: try Shard(index: 0, count: 2), planState: state)?
+                .contains("without --shard") == true)
     }
 
     static let planText = """

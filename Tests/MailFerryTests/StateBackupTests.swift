@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// `mailferry backup` (issue 16): a consistent copy of the state, taken with SQLite's online backup API while a
 /// run is writing it.
@@ -41,8 +42,9 @@ import Testing
             for row in try e2e.rows(user, state: file) where ["delivered", "delivering"].contains(row.state) {
                 settled += 1
                 guard row.state == "delivered" else { continue }
-                #expect(FileManager.default.fileExists(atPath: e2e.maildir(user) + "/" + (row.ref ?? "?")),
-                        "\(user) \(row.uidl): delivered in the backup, no file")
+                #expect(
+                    FileManager.default.fileExists(atPath: e2e.maildir(user) + "/" + (row.ref ?? "?")),
+                    "\(user) \(row.uidl): delivered in the backup, no file")
             }
         }
         #expect(settled > 0 || !stillRunning, "the copy holds none of the run's progress")

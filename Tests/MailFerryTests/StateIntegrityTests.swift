@@ -2,13 +2,14 @@ import Foundation
 import Glibc
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// The state database's integrity (issue 16): a run refuses a damaged state before any mail moves (exit 2), and
 /// verify reports SQLite's integrity_check.
@@ -20,7 +21,8 @@ import Testing
             let db = try Database(path: path)
             return try withExtendedLifetime(db) {
                 let size = try db.prepare("PRAGMA page_size").rows { Int($0.int(0)) }.first ?? 4096
-                let root = try db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'messages'")
+                let root =
+                    try db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'messages'")
                     .rows { Int($0.int(0)) }.first ?? 2
                 return (size, root)
             }
@@ -40,15 +42,22 @@ import Testing
         let e2e = try EndToEnd("integrity", counts: ["alice": 30])
         let first = try e2e.run()
         #expect(first.code == 0, "\(first.out) \(first.err)")
-        try e2e.lab.seed(user: "alice", messages: Corpus.mailbox(user: "alice", domain: "wingtip.example", count: 3,
-                                                                 seed: 77, bigAttachment: false))
+        try e2e.lab.seed(
+            user: "alice",
+            messages: Corpus.mailbox(
+                user: "alice", domain: "wingtip.example", count: 3,
+                seed: 77, bigAttachment: false))
         try Self.damageMessagesTable(e2e.statePath)
         let delivered = e2e.deliveredCount()
 
         let run = try e2e.run()
         #expect(run.code == 2, "\(run.out) \(run.err)")
-        #expect(run.err.contains("mailferry run: the state database ") && run.err.contains("e2e.sqlite is damaged: "
-            + "SQLite's quick_check says\n  "), "\(run.err)")
+        #expect(
+            run.err.contains("mailferry run: the state database ")
+                && run.err.contains(
+                    "e2e.sqlite is damaged: "
+                        + "SQLite's quick_check says\n  "),
+            "\(run.err)")
         #expect(run.err.contains("Nothing was run and no mail moved"), "\(run.err)")
         #expect(run.err.contains("mailferry backup") && run.err.contains("mailferry adopt"), "\(run.err)")
         #expect(e2e.deliveredCount() == delivered, "a run on a damaged state delivered mail")
@@ -56,8 +65,10 @@ import Testing
         let verify = try VerifyEndToEndTests.verify(e2e)
         #expect(verify.code == 1, "\(verify.out) \(verify.err)")
         #expect(verify.out.contains("integrity_check found damage:"), "\(verify.out)")
-        #expect(verify.out.contains("verify: the state database is damaged (SQLite's integrity_check): nothing was "
-            + "verified"), "\(verify.out)")
+        #expect(
+            verify.out.contains(
+                "verify: the state database is damaged (SQLite's integrity_check): nothing was "
+                    + "verified"), "\(verify.out)")
         let json = try VerifyEndToEndTests.verify(e2e, ["--json"])
         #expect(json.code == 1 && json.report?.damagedState.count == 1, "\(json.out)")
     }
@@ -81,8 +92,9 @@ import Testing
         #expect(try e2e.run().code == 0)
         let verify = try VerifyEndToEndTests.verify(e2e)
         #expect(verify.code == 0, "\(verify.out) \(verify.err)")
-        #expect(verify.out.contains("e2e.sqlite: integrity_check ok\nverify: all 4 messages"),
-                "\(verify.out)")
+        #expect(
+            verify.out.contains("e2e.sqlite: integrity_check ok\nverify: all 4 messages"),
+            "\(verify.out)")
     }
 
     /// When a run checks a state too large to check every time: after a run that did not finish, and on every

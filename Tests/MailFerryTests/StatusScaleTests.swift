@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// `status` and the dashboard count in SQL: right at a hundred thousand messages, and the same numbers as merging
 /// every row when several state files know the same mailboxes.
@@ -17,7 +18,9 @@ import Testing
     /// A plan with mailboxes u00…u(n-1) of source isp, and the state path it names.
     static func plan(_ folder: TempFolder, mailboxes: Int) throws -> Plan {
         let list = (0..<mailboxes).map { "{ user: \"u\(pad($0))\", password: { env: \"SCALE_PW\" } }" }
-        let file = folder.file("jobs/scale.json5", """
+        let file = folder.file(
+            "jobs/scale.json5",
+            """
             {
               plan: "scale",
               transition: { start: "2026-11-01", cutover: "\(cutover)", end: "2027-02-01" },
@@ -52,67 +55,82 @@ import Testing
         let store = try Store(path: plan.statePath)
         var ids: [Int64] = []
         for index in 0..<20 {
-            ids.append(try store.registerMailbox(key: "isp/u\(Self.pad(index))", source: "isp",
-                                                 user: "u\(Self.pad(index))", target: "archive", address: nil))
+            ids.append(
+                try store.registerMailbox(
+                    key: "isp/u\(Self.pad(index))", source: "isp",
+                    user: "u\(Self.pad(index))", target: "archive", address: nil))
         }
         // Expected, per mailbox: delivered, pending, deferred, failed, quarantined, duplicate, after cutover.
         var expected = [[Int]](repeating: [0, 0, 0, 0, 0, 0, 0], count: 20)
         var lastArrival = [Double](repeating: 0, count: 20)
         var perDay: [String: Int] = [:]
-        let cutoverEnd = Self.start + 45 * 86_400   // 2026-12-16T00:00:00Z
+        let cutoverEnd = Self.start + 45 * 86_400  // 2026-12-16T00:00:00Z
         let firstSeen = Self.start + 3 * 86_400 + 0.5
         try store.withDatabaseForTests { db in
             try db.transaction {
-                let insert = try db.prepare("""
+                let insert = try db.prepare(
+                    """
                     INSERT INTO messages (mailbox_id, uidl, listed_size, state, quarantined, error_kind,
                                           first_seen_at, updated_at, envelope, parent_id)
                     VALUES (?, ?, 8000, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 for i in 0..<100_000 {
                     let box = i % 20
-                    let (state, quarantined, kind, column): (String, Int64, String?, Int) = switch i % 100 {
-                    case 0..<90: ("delivered", 0, nil, 0)
-                    case 90..<94: ("listed", 0, nil, 1)
-                    case 94: ("delivering", 0, nil, 1)
-                    case 95, 96: ("deferred", 0, "transient", 2)
-                    case 97: ("failed", 0, "permanent", 3)
-                    case 98: ("failed", 1, "quota", 4)
-                    default: ("duplicate", 0, nil, 5)
-                    }
+                    let (state, quarantined, kind, column): (String, Int64, String?, Int) =
+                        switch i % 100 {
+                        case 0..<90: ("delivered", 0, nil, 0)
+                        case 90..<94: ("listed", 0, nil, 1)
+                        case 94: ("delivering", 0, nil, 1)
+                        case 95, 96: ("deferred", 0, "transient", 2)
+                        case 97: ("failed", 0, "permanent", 3)
+                        case 98: ("failed", 1, "quota", 4)
+                        default: ("duplicate", 0, nil, 5)
+                        }
                     expected[box][column] += 1
                     // Every tenth message has no recovered arrival: it counts as arrived when first seen.
                     let arrival = i % 10 == 3 ? firstSeen : Self.start + Double(i % 60) * 86_400 + Double(i % 86_400)
                     lastArrival[box] = max(lastArrival[box], arrival)
                     if arrival >= cutoverEnd { expected[box][6] += 1 }
                     perDay[String(Self.iso(arrival).prefix(10)), default: 0] += 1
-                    let envelope = i % 10 == 3 ? Statement.Value.null
+                    let envelope =
+                        i % 10 == 3
+                        ? Statement.Value.null
                         : .text(#"{"envelope":{"arrival":"\#(Self.iso(arrival))","sender":"a@b.example"}}"#)
-                    try insert.run([.int(ids[box]), .text(String(format: "%08X", i)), .text(state),
-                                    .int(quarantined), kind.map { .text($0) } ?? .null, .double(firstSeen),
-                                    .double(firstSeen), envelope, .null])
+                    try insert.run([
+                        .int(ids[box]), .text(String(format: "%08X", i)), .text(state),
+                        .int(quarantined), kind.map { .text($0) } ?? .null, .double(firstSeen),
+                        .double(firstSeen), envelope, .null,
+                    ])
                 }
                 // Routed deliveries of catch-all messages are not counted as the mailbox's messages.
                 for i in 0..<1_000 {
-                    try insert.run([.int(ids[0]), .text("r\(i)"), .text("failed"), .int(0), .text("permanent"),
-                                    .double(firstSeen), .double(firstSeen), .null, .int(1)])
+                    try insert.run([
+                        .int(ids[0]), .text("r\(i)"), .text("failed"), .int(0), .text("permanent"),
+                        .double(firstSeen), .double(firstSeen), .null, .int(1),
+                    ])
                 }
             }
         }
-        let status = PlanStatus(plan: plan, state: try StateFiles.read([plan.statePath]),
-                                now: Date(timeIntervalSince1970: Self.start + 60 * 86_400))
+        let status = PlanStatus(
+            plan: plan, state: try StateFiles.read([plan.statePath]),
+            now: Date(timeIntervalSince1970: Self.start + 60 * 86_400))
         #expect(status.mailboxes.count == 20)
         for (index, m) in status.mailboxes.enumerated() {
             let e = expected[index]
-            let counts: [Int] = [m.delivered, m.pending, m.deferred, m.failed, m.quarantined, m.duplicate,
-                                 m.arrivedAfterCutover]
+            let counts: [Int] = [
+                m.delivered, m.pending, m.deferred, m.failed, m.quarantined, m.duplicate,
+                m.arrivedAfterCutover,
+            ]
             #expect(counts == e, "\(m.key)")
             #expect(m.known == 5_000 && m.stillReceivingAfterCutover == (e[6] > 0))
             #expect(m.lastArrivalAt == Date(timeIntervalSince1970: lastArrival[index]), "\(m.key)")
             #expect(m.lastNewSeenAt == Date(timeIntervalSince1970: firstSeen))
         }
         let totals = status.totals
-        let counts: [Int] = [totals.known, totals.delivered, totals.pending, totals.deferred, totals.failed,
-                             totals.quarantined, totals.duplicate]
+        let counts: [Int] = [
+            totals.known, totals.delivered, totals.pending, totals.deferred, totals.failed,
+            totals.quarantined, totals.duplicate,
+        ]
         #expect(counts == [100_000, 90_000, 5_000, 2_000, 1_000, 1_000, 1_000])
         #expect(status.errorsByCategory == ["transient": 2_000, "permanent": 1_000, "quota": 1_000])
         #expect(status.arrivalsPerDay.map(\.day) == perDay.keys.sorted())
@@ -139,21 +157,27 @@ import Testing
             if file == 0 { boxes.append(4) }
             if file == 2 { boxes.append(7) }
             for box in boxes {
-                let id = try store.registerMailbox(key: "isp/u\(Self.pad(box))", source: "isp",
-                                                   user: "u\(Self.pad(box))", target: "archive", address: nil)
+                let id = try store.registerMailbox(
+                    key: "isp/u\(Self.pad(box))", source: "isp",
+                    user: "u\(Self.pad(box))", target: "archive", address: nil)
                 try store.withDatabaseForTests { db in
                     try db.transaction {
-                        let insert = try db.prepare("""
+                        let insert = try db.prepare(
+                            """
                             INSERT INTO messages (mailbox_id, uidl, state, quarantined, error_kind, first_seen_at,
                                                   updated_at, envelope, parent_id)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """)
                         for n in 0..<300 where generator.next() % 3 != 0 {
-                            let arrival: Statement.Value = switch generator.next() % 4 {
-                            case 0: .null
-                            case 1: .text(#"{"envelope":{"arrival":"1969-12-31T23:59:59Z"}}"#)
-                            default: .text(#"{"envelope":{"arrival":"\#(Self.iso(Self.start + Double(generator.next() % 5_000_000)))"}}"#)
-                            }
+                            let arrival: Statement.Value =
+                                switch generator.next() % 4 {
+                                case 0: .null
+                                case 1: .text(#"{"envelope":{"arrival":"1969-12-31T23:59:59Z"}}"#)
+                                default:
+                                    .text(
+                                        #"{"envelope":{"arrival":"\#(Self.iso(Self.start + Double(generator.next() % 5_000_000)))"}}"#
+                                    )
+                                }
                             let kind = kinds[Int(generator.next() % 5)]
                             try insert.run([
                                 .int(id), .text(n % 50 == 7 ? "ü\(n)" : "m\(n)"),
@@ -161,7 +185,8 @@ import Testing
                                 .int(Int64(generator.next() % 2)), kind.map { .text($0) } ?? .null,
                                 .double(Self.start + Double(generator.next() % 8_000_000) + 0.25),
                                 .double(Double(generator.next() % 10)), arrival,
-                                generator.next() % 10 == 0 ? .int(1) : .null])
+                                generator.next() % 10 == 0 ? .int(1) : .null,
+                            ])
                         }
                     }
                 }
@@ -191,10 +216,12 @@ import Testing
                 (result.delivered, result.deferred, result.failed) = (n + box, 1, box)
                 return result
             }
-            let summary = RunSummary(runID: id, plan: "scale", startedAt: started, finishedAt: started,
-                                     mailboxes: results, interrupted: false, exitCode: n % 2 == 0 ? 0 : 1)
-            try store.finishRun(id: id, exitCode: summary.exitCode,
-                                summaryJSON: String(decoding: try ReportWriter.json(summary), as: UTF8.self))
+            let summary = RunSummary(
+                runID: id, plan: "scale", startedAt: started, finishedAt: started,
+                mailboxes: results, interrupted: false, exitCode: n % 2 == 0 ? 0 : 1)
+            try store.finishRun(
+                id: id, exitCode: summary.exitCode,
+                summaryJSON: String(decoding: try ReportWriter.json(summary), as: UTF8.self))
             try store.withDatabaseForTests { db in
                 try db.prepare("UPDATE runs SET started_at = ? WHERE run_id = ?")
                     .run([.double(started.timeIntervalSince1970), .text(id)])
@@ -211,8 +238,11 @@ import Testing
 
     /// The counts as `status` made them before it counted in SQL: every merged row, one by one.
     static func rowByRow(plan: Plan, state: MergedState, now: Date) -> PlanStatus {
-        var status = PlanStatus(plan: plan, state: StateSummary(files: state.files, mailboxes: state.mailboxes,
-                                                                runs: .init()), now: now)
+        var status = PlanStatus(
+            plan: plan,
+            state: StateSummary(
+                files: state.files, mailboxes: state.mailboxes,
+                runs: .init()), now: now)
         let cutoverEnd = PlanStatus.day(cutover)! + 86_400
         // Foundation's formatter, independent of the C-library one status uses.
         let days = DateFormatter()
@@ -245,7 +275,9 @@ import Testing
             m.stillReceivingAfterCutover = now.timeIntervalSince1970 >= cutoverEnd && m.arrivedAfterCutover > 0
             status.mailboxes[index] = m
         }
-        status.arrivalsPerDay = perDay.sorted { $0.key < $1.key }.map { PlanStatus.DayCount(day: $0.key, count: $0.value) }
+        status.arrivalsPerDay = perDay.sorted { $0.key < $1.key }.map {
+            PlanStatus.DayCount(day: $0.key, count: $0.value)
+        }
         status.errorsByCategory = errors
         return status
     }

@@ -1,24 +1,29 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// `mailferry status`: the cumulative view from the plan's state file and its shards.
 @Suite struct StatusTests {
     @Test func shardFilesAreFoundBesideThePlansStateFile() throws {
         let dir = TempFolder("shards")
         defer { dir.cleanup() }
-        for name in ["w.sqlite", "w-shard-0-of-2.sqlite", "w-shard-1-of-2.sqlite", "w-shard-2-of-2.sqlite",
-                     "w-shard-x-of-2.sqlite", "w-shard-0-of-3.sqlite", "other-shard-0-of-2.sqlite", "w-shard-1-of-2.lock"] {
+        for name in [
+            "w.sqlite", "w-shard-0-of-2.sqlite", "w-shard-1-of-2.sqlite", "w-shard-2-of-2.sqlite",
+            "w-shard-x-of-2.sqlite", "w-shard-0-of-3.sqlite", "other-shard-0-of-2.sqlite", "w-shard-1-of-2.lock",
+        ] {
             _ = dir.file("state/\(name)", "")
         }
-        let found = StateFiles.discover(statePath: dir.path + "/state/w.sqlite").map { ($0 as NSString).lastPathComponent }
+        let found = StateFiles.discover(statePath: dir.path + "/state/w.sqlite").map {
+            ($0 as NSString).lastPathComponent
+        }
         #expect(found == ["w.sqlite", "w-shard-0-of-2.sqlite", "w-shard-1-of-2.sqlite", "w-shard-0-of-3.sqlite"])
         // A shard's own state path stands for the same plan.
         #expect(StateFiles.discover(statePath: dir.path + "/state/w-shard-1-of-2.sqlite").count == 4)
@@ -48,8 +53,9 @@ import Testing
         #expect(status.errorsByCategory == ["transient": 1, "permanent": 1, "quota": 1, "mailbox stopped": 1])
         #expect(status.totals.delivered == 7 && status.flagged.map(\.key) == ["isp/chris"])
         // Before the cutover nobody is flagged, whatever arrived.
-        let early = PlanStatus(plan: try fixture.plan(), state: try StateFiles.read([fixture.statePath, fixture.shardPath]),
-                               now: StatusFixture.at("2026-12-10T00:00:00Z"))
+        let early = PlanStatus(
+            plan: try fixture.plan(), state: try StateFiles.read([fixture.statePath, fixture.shardPath]),
+            now: StatusFixture.at("2026-12-10T00:00:00Z"))
         #expect(early.flagged.isEmpty)
     }
 
@@ -69,8 +75,9 @@ import Testing
         #expect(all.code == 0, "\(all.err)")
         let decoded = try Self.decode(all.out)
         #expect(decoded.stateFiles.count == 2 && decoded.totals.delivered == 7)
-        let one = try Self.mailferry(["status", "jobs/fixture.json5", "--json", "--state", "state/fixture.sqlite"],
-                                     in: fixture.workspace)
+        let one = try Self.mailferry(
+            ["status", "jobs/fixture.json5", "--json", "--state", "state/fixture.sqlite"],
+            in: fixture.workspace)
         #expect(one.code == 0, "\(one.err)")
         let partial = try Self.decode(one.out)
         #expect(partial.stateFiles.count == 1 && partial.totals.delivered == 4)
@@ -78,8 +85,9 @@ import Testing
         let html = try Self.mailferry(["status", "jobs/fixture.json5", "--html"], in: fixture.workspace)
         #expect(html.code == 0 && html.out.contains("dashboard: reports/fixture/index.html"), "\(html.out)")
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/reports/fixture/index.html"))
-        let missing = try Self.mailferry(["status", "jobs/fixture.json5", "--state", "state/nope.sqlite"],
-                                         in: fixture.workspace)
+        let missing = try Self.mailferry(
+            ["status", "jobs/fixture.json5", "--state", "state/nope.sqlite"],
+            in: fixture.workspace)
         #expect(missing.code == 2 && missing.err.contains("no such file"))
     }
 
@@ -91,8 +99,9 @@ import Testing
         for command in ["status", "verify"] {
             let result = try Self.mailferry([command, "jobs/fixture.json5"], in: fixture.workspace)
             #expect(result.code == 1)
-            #expect(result.err.contains("no state yet for plan fixture: state/fixture.sqlite does not exist"),
-                    "\(result.err)")
+            #expect(
+                result.err.contains("no state yet for plan fixture: state/fixture.sqlite does not exist"),
+                "\(result.err)")
         }
         #expect(!FileManager.default.fileExists(atPath: fixture.statePath))
     }

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
+
 @testable import MailCore
+@testable import MailFerry
+@testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
+@testable import MailStore
 @testable import MailSystem
 @testable import MailWire
-@testable import MailStore
-@testable import MailFerry
-@testable import MailFerryTestSupport
-@testable import MailFerryCommandLine
 
 /// The store's rows as the engine writes them: a catch-all parent row and its routed deliveries, and the arrival
 /// columns written with a recovered envelope.
@@ -20,8 +21,12 @@ import Testing
     func freshStore(in dir: TempFolder) throws -> (path: String, store: Store, box: Int64) {
         let path = dir.path + "/s.sqlite"
         let store = try Store(path: path)
-        return (path, store, try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t",
-                                                       address: nil))
+        return (
+            path, store,
+            try store.registerMailbox(
+                key: "isp/a", source: "isp", user: "a", target: "t",
+                address: nil)
+        )
     }
 
     /// A catch-all message fetched again after a crash finds its own routed deliveries by its hash: they are its
@@ -40,8 +45,10 @@ import Testing
         // Another message with the same bytes is a copy: of the first message's delivery.
         #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id)?.id == child.id)
         // ... unless the first message is still listed beside it: two UIDLs on the server are two messages.
-        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id,
-                                        isListed: { $0 == "x" }) == nil)
+        #expect(
+            try store.deliveredCopy(
+                mailbox: box, sha256: "same", excluding: rows[1].id,
+                isListed: { $0 == "x" }) == nil)
     }
 
     /// The arrival a run writes with each envelope is exactly what the schema's trigger derives from the envelope's
@@ -59,14 +66,18 @@ import Testing
             // A few never-dated messages arrive at their (fractional) first-seen time.
             let firstSeen = Date(timeIntervalSince1970: 1_790_000_000.75)
             let envelope = recovery.recover(HeaderBlock(parsing: bytes), firstSeen: firstSeen)
-            let columns = Store.EnvelopeColumns(messageID: nil, dateHeader: nil,
-                                                json: StoredEnvelope(envelope: envelope).json(), arrival: envelope.arrival)
+            let columns = Store.EnvelopeColumns(
+                messageID: nil, dateHeader: nil,
+                json: StoredEnvelope(envelope: envelope).json(), arrival: envelope.arrival)
             if columns.arrivalAt != nil { given += 1 }
-            try store.markDelivering(id: row.id, target: "t", token: "t\(row.id)", size: 1, sha256: "h",
-                                     envelope: columns)
+            try store.markDelivering(
+                id: row.id, target: "t", token: "t\(row.id)", size: 1, sha256: "h",
+                envelope: columns)
         }
         #expect(given >= 390, "most arrivals are whole seconds from a Received field")
-        let mismatched = try SQLiteProbe.dump(path, """
+        let mismatched = try SQLiteProbe.dump(
+            path,
+            """
             SELECT id, arrival_at FROM messages WHERE arrival_at IS NOT
                 CAST(strftime('%s', json_extract(envelope, '$.envelope.arrival')) AS INTEGER)
                 OR arrival_at IS NULL

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// The envelope column is written by hand for speed; these tests hold it to the bytes `JSONEncoder` writes.
 @Suite struct StoredEnvelopeJSONTests {
@@ -17,17 +18,20 @@ import Testing
 
     @Test(arguments: EnvelopeCorpus.cases)
     func everyCorpusEnvelope(_ item: EnvelopeCorpusCase) {
-        let envelope = item.provider.recovery.recover(HeaderBlock(parsing: item.message),
-                                                     firstSeen: EnvelopeCorpus.firstSeen)
+        let envelope = item.provider.recovery.recover(
+            HeaderBlock(parsing: item.message),
+            firstSeen: EnvelopeCorpus.firstSeen)
         Self.expectSame(envelope, item.name)
         // Without trusted hosts too (the common mailbox: no catch-all), which changes provenance and notes.
-        let plain = EnvelopeRecovery(trustedHosts: [], localDomains: []).recover(HeaderBlock(parsing: item.message),
-                                                                                  firstSeen: EnvelopeCorpus.firstSeen)
+        let plain = EnvelopeRecovery(trustedHosts: [], localDomains: []).recover(
+            HeaderBlock(parsing: item.message),
+            firstSeen: EnvelopeCorpus.firstSeen)
         Self.expectSame(plain, item.name + " (no trusted hosts)")
     }
 
     @Test func everyOptionalAndAwkwardText() {
-        let awkward = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }.joined()
+        let awkward =
+            (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }.joined()
             + "\"\\/ é 日本 \u{7F} \u{2028}\u{2029} \u{1F600}"
         let provenance = Provenance(header: "X-Original-To", position: 3, trusted: true)
         var envelope = RecoveredEnvelope(
@@ -52,8 +56,10 @@ import Testing
         envelope.arrivalZoneOffset = nil
         envelope.arrivalProvenance = nil
         Self.expectSame(envelope, "nil optionals")
-        for seconds in [0, 1, 59, 951_782_400, 1_763_625_600.5, 1_763_625_600.999, -1, -86_400.25, 4_102_444_800,
-                        253_402_300_799] as [Double] {
+        for seconds in [
+            0, 1, 59, 951_782_400, 1_763_625_600.5, 1_763_625_600.999, -1, -86_400.25, 4_102_444_800,
+            253_402_300_799,
+        ] as [Double] {
             envelope.arrival = Date(timeIntervalSince1970: seconds)
             Self.expectSame(envelope, "arrival \(seconds)")
         }

@@ -3,21 +3,23 @@ import Glibc
 import MailFerryLab
 import Synchronization
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Whole migrations into IMAP (an admin acting for each mailbox) and LMTP targets on a real Dovecot, through the
 /// real binary, including crashes.
 @Suite(.serialized) struct TargetEndToEndTests {
     @Test(arguments: [EndToEnd.Kind.imap, .lmtp])
     func migratesIntoServerTargetsExactlyOnce(kind: EndToEnd.Kind) throws {
-        let e2e = try EndToEnd("e2e-\(kind.rawValue)", counts: ["alice": 60, "bob": 60], bigAttachmentFor: "bob",
-                               kind: kind)
+        let e2e = try EndToEnd(
+            "e2e-\(kind.rawValue)", counts: ["alice": 60, "bob": 60], bigAttachmentFor: "bob",
+            kind: kind)
         let first = try e2e.run()
         #expect(first.code == 0, "\(first.out)\n\(first.err)")
         for user in ["alice", "bob"] { try e2e.expectExactlyOnce(user) }
@@ -121,7 +123,8 @@ import Testing
             do {
                 let probe = try lab.probe("gus-new")
                 defer { probe.logout() }
-                let reply = try probe.run("APPEND \"INBOX\" {\(bytes.count)+}\r\n" + String(decoding: bytes, as: UTF8.self))
+                let reply = try probe.run(
+                    "APPEND \"INBOX\" {\(bytes.count)+}\r\n" + String(decoding: bytes, as: UTF8.self))
                 appended.withLock { $0 = reply }
             } catch {
                 appended.withLock { $0 = ["\(error)"] }
@@ -134,8 +137,9 @@ import Testing
         #expect(rerun.code == 0, "\(rerun.out)\n\(rerun.err)")
         try e2e.expectExactlyOnce("gus")
         let (found, sent) = (rerun.reconciled, rerun.delivered)
-        #expect(found >= 1 && deliveredBefore + found + sent == 10,
-                "\(deliveredBefore) delivered before, then \(found) reconciled, \(sent) delivered")
+        #expect(
+            found >= 1 && deliveredBefore + found + sent == 10,
+            "\(deliveredBefore) delivered before, then \(found) reconciled, \(sent) delivered")
     }
 
     /// The "imap-append-literal" crash point dies truly mid-literal: a scripted IMAP server (LITERAL+) receives the
@@ -166,18 +170,23 @@ import Testing
         let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
         let start = plan.range(of: "targets: { archive: ")!.upperBound
         let end = plan.range(of: "folder: \"INBOX\" }", range: start..<plan.endIndex)!.upperBound
-        try plan.replacingCharacters(in: start..<end, with: """
-            { kind: "imap", host: "127.0.0.1", port: \(server.port), tls: "none", allowPlaintext: true,
-              user: "admin", password: { file: "\(e2e.workspace)/secrets/admin" }, authorize: "{mailbox}" }
-            """).write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+        try plan.replacingCharacters(
+            in: start..<end,
+            with: """
+                { kind: "imap", host: "127.0.0.1", port: \(server.port), tls: "none", allowPlaintext: true,
+                  user: "admin", password: { file: "\(e2e.workspace)/secrets/admin" }, authorize: "{mailbox}" }
+                """
+        ).write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
         let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "imap-append-literal@1"], timeout: 60)
         server.finish()
         #expect(crashed.code == 128 + SIGKILL, "\(crashed.out) \(crashed.err)")
         let wire = server.transcript.plain
         let text = String(decoding: wire, as: UTF8.self)
-        guard let appendAt = text.range(of: " APPEND \"INBOX\" () \""), let open = text[appendAt.upperBound...]
-            .range(of: "{"), let close = text[open.upperBound...].range(of: "+}\r\n"),
-            let size = Int(text[open.upperBound..<close.lowerBound]) else {
+        guard let appendAt = text.range(of: " APPEND \"INBOX\" () \""),
+            let open = text[appendAt.upperBound...]
+                .range(of: "{"), let close = text[open.upperBound...].range(of: "+}\r\n"),
+            let size = Int(text[open.upperBound..<close.lowerBound])
+        else {
             Issue.record("no APPEND with a non-synchronizing literal: \(text.prefix(400))")
             return
         }
@@ -203,8 +212,10 @@ import Testing
                 .write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
             try? FileManager.default.removeItem(atPath: tracePath)
             let result = try e2e.run(["--trace", tracePath])
-            return (result.code, result.out, result.err,
-                    (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? "")
+            return (
+                result.code, result.out, result.err,
+                (try? String(contentsOfFile: tracePath, encoding: .utf8)) ?? ""
+            )
         }
         let wrong = try run(#"acting: "master", masterSeparator: "%","#)
         #expect(wrong.code == 1, "\(wrong.out)\n\(wrong.err)")
@@ -215,8 +226,9 @@ import Testing
         // out), and the messages are deferred, not counted towards quarantine.
         #expect(wrong.trace.components(separatedBy: #" LOGIN "mia-new"#).count == 2, "\(wrong.trace)")
         let refused = try e2e.lastReport().mailboxes.first
-        #expect(refused?.errorKind == .auth && refused?.deferred == 1 && refused?.quarantined == 0,
-                "\(String(describing: refused))")
+        #expect(
+            refused?.errorKind == .auth && refused?.deferred == 1 && refused?.quarantined == 0,
+            "\(String(describing: refused))")
 
         // The admin fixes the plan; the refused message's backoff (5 minutes) has passed.
         try Database(path: e2e.statePath).execute("UPDATE messages SET next_try_at = 0")
@@ -236,15 +248,18 @@ import Testing
     func provenanceHeaderReconcilesAMessageWithoutMessageIDOrDate(header: Bool) throws {
         let e2e = try EndToEnd("e2e-provenance", counts: ["nora": 0], kind: .imap)
         let notes = (1...5).map { number in
-            Array(("From: someone@wingtip.example\r\nTo: nora@wingtip.example\r\nSubject: note \(number)\r\n\r\n"
-                + "No Message-ID and no Date in this one (\(number)).\r\n").utf8)
+            Array(
+                ("From: someone@wingtip.example\r\nTo: nora@wingtip.example\r\nSubject: note \(number)\r\n\r\n"
+                    + "No Message-ID and no Date in this one (\(number)).\r\n").utf8)
         }
         try e2e.lab.seed(user: "nora", messages: notes)
         if header {
             let plan = try String(contentsOfFile: e2e.planFile, encoding: .utf8)
-            try plan.replacingOccurrences(of: #"folder: "INBOX" }"#,
-                                          with: #"folder: "INBOX", provenanceHeader: true }"#)
-                .write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
+            try plan.replacingOccurrences(
+                of: #"folder: "INBOX" }"#,
+                with: #"folder: "INBOX", provenanceHeader: true }"#
+            )
+            .write(toFile: e2e.planFile, atomically: true, encoding: .utf8)
         }
         let crashed = try e2e.run(environment: ["MAILFERRY_CRASH_AT": "after-target-ack@3"])
         #expect(crashed.code == 128 + SIGKILL, "\(crashed.out) \(crashed.err)")
@@ -322,15 +337,18 @@ import Testing
 
     /// The store's target references (APPENDUID, or the UID a reconciliation found) are exactly the folder's UIDs:
     /// one row per stored message, no UID claimed twice, none missing, all of the folder's UIDVALIDITY.
-    func expectReferencesAreTheFolder(_ e2e: EndToEnd, _ user: String, _ note: String, count: Int,
-                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectReferencesAreTheFolder(
+        _ e2e: EndToEnd, _ user: String, _ note: String, count: Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let probe = try e2e.lab.probe("\(user)-new")
         defer { probe.logout() }
         let examined = try probe.run("EXAMINE \"INBOX\"")
-        let validity = examined.lazy.compactMap { line -> String? in
-            guard let range = line.range(of: "[UIDVALIDITY ") else { return nil }
-            return String(line[range.upperBound...].prefix { $0.isNumber })
-        }.first ?? "?"
+        let validity =
+            examined.lazy.compactMap { line -> String? in
+                guard let range = line.range(of: "[UIDVALIDITY ") else { return nil }
+                return String(line[range.upperBound...].prefix { $0.isNumber })
+            }.first ?? "?"
         let folder = try probe.run("UID SEARCH ALL").filter { $0.hasPrefix("* SEARCH") }
             .flatMap { $0.split(separator: " ").dropFirst(2).compactMap { UInt32($0) } }
         var referenced: [UInt32] = []
@@ -343,10 +361,12 @@ import Testing
                 malformed.append("\(row.uidl): \(row.ref ?? "nil")")
             }
         }
-        #expect(malformed.isEmpty, "\(note) \(user): references not of UIDVALIDITY \(validity): \(malformed.prefix(3))",
-                sourceLocation: sourceLocation)
+        #expect(
+            malformed.isEmpty, "\(note) \(user): references not of UIDVALIDITY \(validity): \(malformed.prefix(3))",
+            sourceLocation: sourceLocation)
         #expect(folder.count == count && referenced.count == count, "\(note) \(user)", sourceLocation: sourceLocation)
-        #expect(referenced.sorted() == folder.sorted(), "\(note) \(user): referenced UIDs are not the folder's",
-                sourceLocation: sourceLocation)
+        #expect(
+            referenced.sorted() == folder.sorted(), "\(note) \(user): referenced UIDs are not the folder's",
+            sourceLocation: sourceLocation)
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// What the POP3 hostile-server suite does for sources, for the delivery targets: IMAP, LMTP and SMTP servers that
 /// strip or refuse STARTTLS, inject bytes, tamper with capabilities, present bad certificates, never finish a reply,
@@ -23,8 +24,10 @@ enum HostileTarget {
         let dir = TempFolder("hostile")
         defer { dir.cleanup() }
         return #expect(throws: MailError.self, sourceLocation: sourceLocation) {
-            try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try DeliveryScript.spool(dir),
-                                                        arrival: DeliveryScript.arrival))
+            try delivery.deliverMessage(
+                DeliveryRequest(
+                    token: "t", spool: try DeliveryScript.spool(dir),
+                    arrival: DeliveryScript.arrival))
         }
     }
 
@@ -49,10 +52,14 @@ enum HostileTarget {
 @Suite struct IMAPTargetHostileServerTests {
     /// The server offers STARTTLS and then answers NO: no plaintext session goes on, no credential is sent.
     @Test func starttlsRefusedAborts() throws {
-        let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n"),
-                                    .expect("mf1 STARTTLS"), .send("mf1 NO not today\r\n"))
+        let server = try FakeServer(
+            .send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n"),
+            .expect("mf1 STARTTLS"), .send("mf1 NO not today\r\n"))
         let delivery = try DeliveryScript.imapDelivery(server, tls: .starttls)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("refused STARTTLS") == true, "\(error?.message ?? "")")
@@ -64,13 +71,17 @@ enum HostileTarget {
     /// Capabilities from before TLS are forgotten (RFC 9051 §6.2.1): the greeting promised AUTH=PLAIN, the secured
     /// CAPABILITY does not, so the client cannot act for the mailbox and sends nothing secret.
     @Test func capabilitiesBeforeTLSAreDiscarded() throws {
-        let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n"),
-                                    .expect("mf1 STARTTLS"), .send("mf1 OK go\r\n"), .startTLS(.good),
-                                    .expect("mf2 CAPABILITY"),
-                                    .send("* CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=XOAUTH2\r\nmf2 OK\r\n"),
-                                    .respond(["mf3 LOGOUT": "mf3 OK bye\r\n"]))
+        let server = try FakeServer(
+            .send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n"),
+            .expect("mf1 STARTTLS"), .send("mf1 OK go\r\n"), .startTLS(.good),
+            .expect("mf2 CAPABILITY"),
+            .send("* CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=XOAUTH2\r\nmf2 OK\r\n"),
+            .respond(["mf3 LOGOUT": "mf3 OK bye\r\n"]))
         let delivery = try DeliveryScript.imapDelivery(server, tls: .starttls)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .auth)
         delivery.close()
@@ -84,7 +95,10 @@ enum HostileTarget {
     func certificateFailuresAreRefused(certificate: FakeCertificate, reason: String) throws {
         let server = try FakeServer(.startTLSRejected(certificate))
         let delivery = try DeliveryScript.imapDelivery(server, tls: .implicit)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("certificate verify failed: \(reason)") == true, "\(error?.message ?? "")")
@@ -98,7 +112,10 @@ enum HostileTarget {
     @Test func replyThatNeverEndsTimesOut() throws {
         let server = try FakeServer(HostileTarget.endlessDrip("* OK "))
         let delivery = try DeliveryScript.imapDelivery(server, timeout: 0.5)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let started = Date()
         let error = HostileTarget.failure(delivery)
         let elapsed = Date().timeIntervalSince(started)
@@ -112,7 +129,10 @@ enum HostileTarget {
         let limit = 32 << 20
         let server = try FakeServer(.send("* OK "), .flood("x", upTo: limit))
         let delivery = try DeliveryScript.imapDelivery(server)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .protocol)
         #expect(error?.message.contains("sent a line longer than 65536 bytes") == true, "\(error?.message ?? "")")
@@ -123,10 +143,14 @@ enum HostileTarget {
 
     /// Untagged responses without end after a command: bounded by a count, not by memory.
     @Test func endlessUntaggedResponsesAreBounded() throws {
-        let server = try FakeServer(.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
-                                    .expect("mf1 AUTHENTICATE PLAIN"), .flood("* 1 EXISTS\r\n", upTo: 64 << 20))
+        let server = try FakeServer(
+            .send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
+            .expect("mf1 AUTHENTICATE PLAIN"), .flood("* 1 EXISTS\r\n", upTo: 64 << 20))
         let delivery = try DeliveryScript.imapDelivery(server)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .protocol, "\(error?.message ?? "")")
         delivery.close()
@@ -139,10 +163,15 @@ enum HostileTarget {
         let server = try FakeServer(
             .send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] \u{1B}]0;owned\u{07}hi\r\n"),
             .expect("mf1 AUTHENTICATE PLAIN"), .send("+ \u{1B}[2J\r\n"),
-            .respond([HostileTarget.imapPlain: "mf1 NO [AUTHENTICATIONFAILED] \u{1B}[31mdenied\u{07}\r\n",
-                      "mf2 LOGOUT": "mf2 OK bye\r\n"]))
+            .respond([
+                HostileTarget.imapPlain: "mf1 NO [AUTHENTICATIONFAILED] \u{1B}[31mdenied\u{07}\r\n",
+                "mf2 LOGOUT": "mf2 OK bye\r\n",
+            ]))
         let delivery = try DeliveryScript.imapDelivery(server)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error != nil && !HostileTarget.hasControls(error?.message), "\(error?.message ?? "")")
     }
@@ -154,11 +183,16 @@ enum HostileTarget {
     /// STARTTLS configured, not offered (stripped by a man in the middle): nothing after EHLO/LHLO, no AUTH.
     @Test(arguments: dialects)
     func starttlsStrippedIsRefused(dialect: SMTPDialect) throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                    .send("250-fake\r\n250 AUTH PLAIN\r\n"))
-        let delivery = try DeliveryScript.smtp(server, dialect: dialect, tls: .starttls, user: "relay",
-                                               password: HostileTarget.smtpPassword)
-        defer { delivery.close(); server.finish() }
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .send("250-fake\r\n250 AUTH PLAIN\r\n"))
+        let delivery = try DeliveryScript.smtp(
+            server, dialect: dialect, tls: .starttls, user: "relay",
+            password: HostileTarget.smtpPassword)
+        defer {
+            delivery.close()
+            server.finish()
+        }
         #expect(HostileTarget.failure(delivery)?.kind == .tls)
         delivery.close()
         server.finish()
@@ -168,12 +202,17 @@ enum HostileTarget {
     /// STARTTLS offered, then refused with 454: abort, no plaintext fallback, no AUTH.
     @Test(arguments: dialects)
     func starttlsRefusedAborts(dialect: SMTPDialect) throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                    .send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"), .expect("STARTTLS"),
-                                    .send("454 4.7.0 TLS not available\r\n"))
-        let delivery = try DeliveryScript.smtp(server, dialect: dialect, tls: .starttls, user: "relay",
-                                               password: HostileTarget.smtpPassword)
-        defer { delivery.close(); server.finish() }
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"), .expect("STARTTLS"),
+            .send("454 4.7.0 TLS not available\r\n"))
+        let delivery = try DeliveryScript.smtp(
+            server, dialect: dialect, tls: .starttls, user: "relay",
+            password: HostileTarget.smtpPassword)
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("refused STARTTLS") == true, "\(error?.message ?? "")")
@@ -185,12 +224,17 @@ enum HostileTarget {
     /// A forged reply in the same packet as the 220 to STARTTLS: aborted before the handshake (LMTP too).
     @Test(arguments: dialects)
     func bytesInjectedAfterStarttlsAbort(dialect: SMTPDialect) throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                    .send("250-fake\r\n250 STARTTLS\r\n"), .expect("STARTTLS"),
-                                    .sendRaw(bytes("220 go ahead\r\n250-AUTH PLAIN\r\n250 injected\r\n")))
-        let delivery = try DeliveryScript.smtp(server, dialect: dialect, tls: .starttls, user: "relay",
-                                               password: HostileTarget.smtpPassword)
-        defer { delivery.close(); server.finish() }
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .send("250-fake\r\n250 STARTTLS\r\n"), .expect("STARTTLS"),
+            .sendRaw(bytes("220 go ahead\r\n250-AUTH PLAIN\r\n250 injected\r\n")))
+        let delivery = try DeliveryScript.smtp(
+            server, dialect: dialect, tls: .starttls, user: "relay",
+            password: HostileTarget.smtpPassword)
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("injection") == true, "\(error?.message ?? "")")
@@ -203,14 +247,19 @@ enum HostileTarget {
     /// §4.2), so no AUTH is sent and the password never leaves.
     @Test(arguments: dialects)
     func capabilitiesBeforeTLSAreDiscarded(dialect: SMTPDialect) throws {
-        let server = try FakeServer(.send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                    .send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"),
-                                    .expect("STARTTLS"), .send("220 go ahead\r\n"), .startTLS(.good),
-                                    .expect(HostileTarget.hello(dialect)), .send("250-fake\r\n250 8BITMIME\r\n"),
-                                    .respond(["QUIT": "221 bye\r\n"]))
-        let delivery = try DeliveryScript.smtp(server, dialect: dialect, tls: .starttls, user: "relay",
-                                               password: HostileTarget.smtpPassword)
-        defer { delivery.close(); server.finish() }
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"),
+            .expect("STARTTLS"), .send("220 go ahead\r\n"), .startTLS(.good),
+            .expect(HostileTarget.hello(dialect)), .send("250-fake\r\n250 8BITMIME\r\n"),
+            .respond(["QUIT": "221 bye\r\n"]))
+        let delivery = try DeliveryScript.smtp(
+            server, dialect: dialect, tls: .starttls, user: "relay",
+            password: HostileTarget.smtpPassword)
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .auth, "\(error?.message ?? "")")
         delivery.close()
@@ -223,12 +272,17 @@ enum HostileTarget {
     @Test(arguments: dialects, HostileTarget.certificateFailures.map(\.0))
     func certificateFailuresAreRefused(dialect: SMTPDialect, certificate: FakeCertificate) throws {
         let reason = HostileTarget.certificateFailures.first { $0.0 == certificate }!.1
-        let server = try FakeServer(.send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                    .send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"), .expect("STARTTLS"),
-                                    .send("220 go ahead\r\n"), .startTLSRejected(certificate))
-        let delivery = try DeliveryScript.smtp(server, dialect: dialect, tls: .starttls, user: "relay",
-                                               password: HostileTarget.smtpPassword)
-        defer { delivery.close(); server.finish() }
+        let server = try FakeServer(
+            .send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"), .expect("STARTTLS"),
+            .send("220 go ahead\r\n"), .startTLSRejected(certificate))
+        let delivery = try DeliveryScript.smtp(
+            server, dialect: dialect, tls: .starttls, user: "relay",
+            password: HostileTarget.smtpPassword)
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .tls)
         #expect(error?.message.contains("certificate verify failed: \(reason)") == true, "\(error?.message ?? "")")
@@ -250,8 +304,9 @@ enum HostileTarget {
         slow.close()
         drip.finish()
 
-        let endless = try FakeServer(.send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                     .flood("250-more\r\n", upTo: 64 << 20))
+        let endless = try FakeServer(
+            .send("220 fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .flood("250-more\r\n", upTo: 64 << 20))
         let chatty = try DeliveryScript.smtp(endless, dialect: dialect)
         let tooLong = HostileTarget.failure(chatty)
         #expect(tooLong?.kind == .protocol)
@@ -267,7 +322,10 @@ enum HostileTarget {
         let limit = 32 << 20
         let server = try FakeServer(.send("220 "), .flood("x", upTo: limit))
         let delivery = try DeliveryScript.smtp(server, dialect: dialect)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .protocol)
         #expect(error?.message.contains("sent a line longer than 65536 bytes") == true, "\(error?.message ?? "")")
@@ -279,12 +337,16 @@ enum HostileTarget {
     /// Terminal escapes in a refusal are escaped in the error a person reads.
     @Test(arguments: dialects)
     func escapeSequencesAreNeutralized(dialect: SMTPDialect) throws {
-        let server = try FakeServer(.send("220 \u{1B}]0;owned\u{07}fake\r\n"), .expect(HostileTarget.hello(dialect)),
-                                    .send("250 fake\r\n"), .expect("MAIL FROM:<sender@wingtip.example>"),
-                                    .send("550 5.7.1 \u{1B}[31mno\u{07}\u{1B}[0m\r\n"),
-                                    .respond(["RSET": "250 ok\r\n", "QUIT": "221 bye\r\n"]))
+        let server = try FakeServer(
+            .send("220 \u{1B}]0;owned\u{07}fake\r\n"), .expect(HostileTarget.hello(dialect)),
+            .send("250 fake\r\n"), .expect("MAIL FROM:<sender@wingtip.example>"),
+            .send("550 5.7.1 \u{1B}[31mno\u{07}\u{1B}[0m\r\n"),
+            .respond(["RSET": "250 ok\r\n", "QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server, dialect: dialect)
-        defer { delivery.close(); server.finish() }
+        defer {
+            delivery.close()
+            server.finish()
+        }
         let error = HostileTarget.failure(delivery)
         #expect(error?.kind == .permanent)
         #expect(error != nil && !HostileTarget.hasControls(error?.message), "\(error?.message ?? "")")

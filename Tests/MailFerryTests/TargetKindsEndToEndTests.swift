@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// The same migration, three mailboxes of 200 corpus messages, through every kind of target: exactly once, with the
 /// bytes rules of `EndToEnd.expectExactlyOnce` (Maildir and IMAP byte for byte; LMTP and SMTP below the trace
@@ -17,8 +18,9 @@ import Testing
 
     @Test(arguments: [EndToEnd.Kind.maildir, .imap, .lmtp, .smtp])
     func threeMailboxesTwoHundredEachThroughEveryTargetKind(kind: EndToEnd.Kind) throws {
-        let e2e = try EndToEnd("e2e-3x200-\(kind.rawValue)", counts: ["alice": 200, "bob": 200, "carol": 200],
-                               kind: kind)
+        let e2e = try EndToEnd(
+            "e2e-3x200-\(kind.rawValue)", counts: ["alice": 200, "bob": 200, "carol": 200],
+            kind: kind)
         let started = Date()
         let first = try e2e.run()
         let ran = Date().timeIntervalSince(started)
@@ -27,9 +29,12 @@ import Testing
         #expect(first.code == 0, "\(first.out)\n\(first.err)")
         let report = try e2e.lastReport()
         #expect(report.delivered == 600)
-        print("3×200 into \(kind.rawValue): " + String(format: "run %.2f s (%.0f msgs/s)", ran, 600 / ran)
-              + (kind == .smtp ? String(format: ", all stored by Dovecot after %.2f s (%.0f msgs/s)", stored,
-                                        600 / stored) : ""))
+        print(
+            "3×200 into \(kind.rawValue): " + String(format: "run %.2f s (%.0f msgs/s)", ran, 600 / ran)
+                + (kind == .smtp
+                    ? String(
+                        format: ", all stored by Dovecot after %.2f s (%.0f msgs/s)", stored,
+                        600 / stored) : ""))
         for user in Self.users { try e2e.expectExactlyOnce(user) }
         if kind == .imap {
             for user in Self.users { try expectFetchedBackOverIMAP(e2e, user) }

@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// Targets that say no, through the real binary: a Dovecot mailbox over quota (the rest waits, nothing is lost, a
 /// later run delivers it once the quota is raised) and a Postfix relay refusing one of the people a catch-all
@@ -24,12 +25,15 @@ import Testing
 
     static func stateRows(_ statePath: String, where condition: String) throws -> [StateRow] {
         let db = try Database(path: statePath)
-        return try db.prepare("""
+        return try db.prepare(
+            """
             SELECT uidl, state, error_kind, last_error, next_try_at, attempts FROM messages WHERE \(condition)
             ORDER BY uidl
-            """).rows {
-            StateRow(uidl: $0.text(0) ?? "", state: $0.text(1) ?? "", kind: $0.text(2), error: $0.text(3),
-                     nextTry: $0.text(4).flatMap(Double.init), attempts: Int($0.int(5)))
+            """
+        ).rows {
+            StateRow(
+                uidl: $0.text(0) ?? "", state: $0.text(1) ?? "", kind: $0.text(2), error: $0.text(3),
+                nextTry: $0.text(4).flatMap(Double.init), attempts: Int($0.int(5)))
         }
     }
 
@@ -71,19 +75,23 @@ import Testing
             #expect(refused.count == 1 && rows[(firstRefused + 1)...].allSatisfy { $0.state == "listed" }, "\(states)")
         } else {
             // At most a pipeline's worth of APPENDs was on the wire behind the first refusal.
-            #expect(rows[(firstRefused + 1)...].filter { $0.state != "listed" }.count < IMAPDelivery.runPipelineDepth,
-                    "\(states)")
+            #expect(
+                rows[(firstRefused + 1)...].filter { $0.state != "listed" }.count < IMAPDelivery.runPipelineDepth,
+                "\(states)")
         }
         let report = try e2e.lastReport()
         let mailbox = try #require(report.mailboxes.first)
-        #expect(mailbox.delivered == delivered.count && mailbox.deferred == refused.count
+        #expect(
+            mailbox.delivered == delivered.count && mailbox.deferred == refused.count
                 && mailbox.pending == untouched.count, "\(mailbox)")
-        #expect(mailbox.errorKind == .quota && mailbox.error?.lowercased().contains("quota") == true,
-                "\(mailbox.error ?? "")")
+        #expect(
+            mailbox.errorKind == .quota && mailbox.error?.lowercased().contains("quota") == true,
+            "\(mailbox.error ?? "")")
         #expect(mailbox.messageErrors.count == refused.count)
         for row in refused {
-            #expect(mailbox.messageErrors.contains { $0.contains(row.uidl) && $0.contains("Quota exceeded") },
-                    "\(mailbox.messageErrors)")
+            #expect(
+                mailbox.messageErrors.contains { $0.contains(row.uidl) && $0.contains("Quota exceeded") },
+                "\(mailbox.messageErrors)")
         }
         let markdown = try String(contentsOfFile: e2e.workspace + "/reports/e2e/\(report.runID).md", encoding: .utf8)
         #expect(markdown.contains(refused[0].uidl) && markdown.contains("Quota exceeded"), "\(markdown)")
@@ -102,20 +110,21 @@ import Testing
     /// message is failed ("1 of 3 routed deliveries failed") and the report lists the refusal. A rerun delivers
     /// nothing again.
     @Test func relayRefusingOneRoutedRecipient() throws {
-        let message = Array([
-            "Return-Path: <partner@example.net>",
-            "Envelope-To: bob@wingtiptoys.com, dana@wingtiptoys.com, erin@wingtiptoys.com",
-            "Received: from mail.example.net (mail.example.net [192.0.2.5])",
-            "\tby mx1.wingtip-isp.example with esmtp (Exim 4.96) id 1qX-0002",
-            "\tfor bob@wingtiptoys.com; Fri, 6 Nov 2026 16:45:10 +0000",
-            "From: partner@example.net",
-            "To: bob@wingtiptoys.com, dana@wingtiptoys.com, erin@wingtiptoys.com",
-            "Subject: for three people, one of them refused",
-            "Message-ID: <three-1@example.net>",
-            "",
-            "All three of you.",
-            "",
-        ].joined(separator: "\n").utf8)
+        let message = Array(
+            [
+                "Return-Path: <partner@example.net>",
+                "Envelope-To: bob@wingtiptoys.com, dana@wingtiptoys.com, erin@wingtiptoys.com",
+                "Received: from mail.example.net (mail.example.net [192.0.2.5])",
+                "\tby mx1.wingtip-isp.example with esmtp (Exim 4.96) id 1qX-0002",
+                "\tfor bob@wingtiptoys.com; Fri, 6 Nov 2026 16:45:10 +0000",
+                "From: partner@example.net",
+                "To: bob@wingtiptoys.com, dana@wingtiptoys.com, erin@wingtiptoys.com",
+                "Subject: for three people, one of them refused",
+                "Message-ID: <three-1@example.net>",
+                "",
+                "All three of you.",
+                "",
+            ].joined(separator: "\n").utf8)
         let folder = TempFolder("e2e-refuse")
         defer { folder.cleanup() }
         let people = ["bob", "dana", "erin", "postmaster"]
@@ -124,12 +133,15 @@ import Testing
         let lab = try DovecotLab.start(users: users)
         defer { lab.stop() }
         try lab.seed(user: "everyone", messages: [message])
-        let relay = try PostfixLab.start(relayingTo: lab, recipients: people.map { "\($0)@contoso.example" },
-                                         saslUsers: [EndToEnd.relayUser: EndToEnd.relayPassword], requireAuth: true,
-                                         refusing: ["erin@contoso.example"])
+        let relay = try PostfixLab.start(
+            relayingTo: lab, recipients: people.map { "\($0)@contoso.example" },
+            saslUsers: [EndToEnd.relayUser: EndToEnd.relayPassword], requireAuth: true,
+            refusing: ["erin@contoso.example"])
         defer { try? relay.destroy() }
         let secret = folder.file("secrets/everyone", users["everyone"]! + "\n")
-        let plan = folder.file("jobs/refuse.json5", """
+        let plan = folder.file(
+            "jobs/refuse.json5",
+            """
             { plan: "refuse",
               sources: { isp: { host: "127.0.0.1", port: \(lab.ports.pop3s), caFile: "\(lab.caFile.path)" } },
               targets: { relay: \(EndToEnd.target(.smtp, lab: lab, postfix: relay, folder: folder)) },
@@ -155,9 +167,12 @@ import Testing
         let sent = trace.compactMap { line in line.range(of: "C: ").map { String(line[$0.upperBound...]) } }
         // The smtp target's default envelopeFrom ("plan") with from "": the null sender, not partner@example.net.
         #expect(sent.filter { $0.hasPrefix("MAIL FROM:<>") }.count == 1, "\(sent)")
-        #expect(sent.filter { $0.hasPrefix("RCPT TO:") } == ["RCPT TO:<bob@contoso.example>",
-                                                          "RCPT TO:<dana@contoso.example>",
-                                                          "RCPT TO:<erin@contoso.example>"], "\(sent)")
+        #expect(
+            sent.filter { $0.hasPrefix("RCPT TO:") } == [
+                "RCPT TO:<bob@contoso.example>",
+                "RCPT TO:<dana@contoso.example>",
+                "RCPT TO:<erin@contoso.example>",
+            ], "\(sent)")
         #expect(sent.filter { $0 == "DATA" }.count == 1, "\(sent)")
         #expect(relay.waitForEmptyQueue(timeout: 30), "\(relay.logTail())")
         #expect(inbox("bob") == 1 && inbox("dana") == 1, "\(relay.logTail())")
@@ -165,20 +180,24 @@ import Testing
         let workspace = URL(fileURLWithPath: folder.path).standardizedFileURL.path
         let statePath = workspace + "/state/refuse.sqlite"
         let db = try Database(path: statePath)
-        let routed = try db.prepare("""
+        let routed = try db.prepare(
+            """
             SELECT address, state, coalesce(last_error, '') FROM messages WHERE parent_id IS NOT NULL ORDER BY address
-            """).rows { ($0.text(0) ?? "", $0.text(1) ?? "", $0.text(2) ?? "") }
+            """
+        ).rows { ($0.text(0) ?? "", $0.text(1) ?? "", $0.text(2) ?? "") }
         #expect(routed.map(\.0) == ["bob@contoso.example", "dana@contoso.example", "erin@contoso.example"])
         #expect(routed.map(\.1) == ["delivered", "delivered", "failed"])
         let reply = routed.last?.2 ?? ""
-        #expect(reply.contains("554 5.7.1") && reply.contains("<erin@contoso.example>: Recipient address rejected"),
-                "\(reply)")
+        #expect(
+            reply.contains("554 5.7.1") && reply.contains("<erin@contoso.example>: Recipient address rejected"),
+            "\(reply)")
         let parent = try Self.stateRows(statePath, where: "parent_id IS NULL")
         #expect(parent.map(\.state) == ["failed"] && parent.first?.error?.contains("1 of 3") == true, "\(parent)")
 
         let reports = workspace + "/reports/refuse"
-        let markdownName = try #require(try FileManager.default.contentsOfDirectory(atPath: reports)
-            .filter { $0.hasSuffix(".md") }.sorted().last)
+        let markdownName = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: reports)
+                .filter { $0.hasSuffix(".md") }.sorted().last)
         let markdown = try String(contentsOfFile: reports + "/" + markdownName, encoding: .utf8)
         #expect(markdown.contains("554 5.7.1") && markdown.contains("erin@contoso.example"), "\(markdown)")
 

@@ -1,23 +1,27 @@
 import Foundation
 import MailFerryLab
 import Testing
-@testable import MailFerry
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailStore
+@testable import MailFerry
 @testable import MailFerryCommandLine
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// `mailferry verify` against a real migration (Dovecot as the legacy server): it names exactly the messages that
 /// are not in their targets, and the duplicates, and changes nothing on the server.
 @Suite struct VerifyEndToEndTests {
-    static func verify(_ e2e: EndToEnd, _ extra: [String] = []) throws -> (code: Int32, report: VerifyReport?,
-                                                                          out: String, err: String) {
+    static func verify(_ e2e: EndToEnd, _ extra: [String] = []) throws -> (
+        code: Int32, report: VerifyReport?,
+        out: String, err: String
+    ) {
         let (code, out, err) = try EndToEnd.mailferry(["verify", e2e.planFile] + extra)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        let report = extra.contains("--json")
+        let report =
+            extra.contains("--json")
             ? try? decoder.decode(VerifyReport.self, from: Data(out.utf8)) : nil
         return (code, report, out, err)
     }
@@ -31,17 +35,23 @@ import Testing
         #expect(run.code == 0, "\(run.out) \(run.err)")
         let clean = try Self.verify(e2e)
         #expect(clean.code == 0, "\(clean.out) \(clean.err)")
-        #expect(clean.out.contains("verify: all 16 messages on the legacy servers are in their target mailboxes; "
-            + "0 duplicates; exit 0"), "\(clean.out)")
+        #expect(
+            clean.out.contains(
+                "verify: all 16 messages on the legacy servers are in their target mailboxes; "
+                    + "0 duplicates; exit 0"), "\(clean.out)")
 
         let alice = try e2e.rows("alice").filter { $0.state == "delivered" }.sorted { $0.uidl < $1.uidl }
         let removed = [alice[2], alice[7]]
         for row in removed { try FileManager.default.removeItem(atPath: e2e.maildir("alice") + "/" + row.ref!) }
         let bob = try e2e.rows("bob").filter { $0.state == "delivered" }.sorted { $0.uidl < $1.uidl }
-        try FileManager.default.copyItem(atPath: e2e.maildir("bob") + "/" + bob[1].ref!,
-                                         toPath: e2e.maildir("bob") + "/cur/restored-from-backup:2,S")
-        try e2e.lab.seed(user: "bob", messages: Corpus.mailbox(user: "bob", domain: "wingtip.example", count: 1,
-                                                               seed: 99, bigAttachment: false))
+        try FileManager.default.copyItem(
+            atPath: e2e.maildir("bob") + "/" + bob[1].ref!,
+            toPath: e2e.maildir("bob") + "/cur/restored-from-backup:2,S")
+        try e2e.lab.seed(
+            user: "bob",
+            messages: Corpus.mailbox(
+                user: "bob", domain: "wingtip.example", count: 1,
+                seed: 99, bigAttachment: false))
         let before = try e2e.serverMessages("alice").count + e2e.serverMessages("bob").count
         let newUIDL = try #require(Set(try e2e.serverMessages("bob").keys).subtracting(bob.map(\.uidl)).first)
 
@@ -53,8 +63,9 @@ import Testing
         #expect(report.duplicates.map { "\($0.mailbox) \($0.uidl)" } == ["isp/bob \(bob[1].uidl)"])
         #expect(report.duplicates.first?.detail.contains("cur/restored-from-backup:2,S") == true)
         #expect(report.onServer == 17 && report.inTarget == 14 && report.exitCode == 1)
-        #expect(report.verdict == "3 of 17 messages on the legacy servers are missing from their target mailboxes; "
-            + "1 duplicate")
+        #expect(
+            report.verdict == "3 of 17 messages on the legacy servers are missing from their target mailboxes; "
+                + "1 duplicate")
         // Nothing changed: every message still on the server, the state as the run left it.
         #expect(try e2e.serverMessages("alice").count + e2e.serverMessages("bob").count == before)
         #expect(try e2e.rows("alice").allSatisfy { $0.state == "delivered" })
@@ -83,8 +94,9 @@ import Testing
         let e2e = try EndToEnd("verify-imap", counts: ["carol": 6], kind: .imap)
         #expect(try e2e.run().code == 0)
         let clean = try Self.verify(e2e, ["--json"])
-        #expect(clean.code == 0 && clean.report?.inTarget == 6 && clean.report?.missing.isEmpty == true,
-                "\(clean.out) \(clean.err)")
+        #expect(
+            clean.code == 0 && clean.report?.inTarget == 6 && clean.report?.missing.isEmpty == true,
+            "\(clean.out) \(clean.err)")
         // Remove one stored message from the target Maildir behind Dovecot's back (it notices on the next sync).
         let (victim, stored) = try #require(e2e.deliveredFiles("carol").sorted { $0.key < $1.key }.first)
         let server = try e2e.serverMessages("carol")
@@ -105,7 +117,9 @@ import Testing
         #expect(result.code == 0, "\(result.out) \(result.err)")
         let report = try #require(result.report)
         #expect((report.onServer, report.inTarget, report.notVerifiable, report.missing.count) == (4, 0, 4, 0))
-        #expect(report.verdict.contains("(4 of them delivered per state into LMTP/SMTP targets, which cannot be "
-            + "read back: not verifiable)"))
+        #expect(
+            report.verdict.contains(
+                "(4 of them delivered per state into LMTP/SMTP targets, which cannot be "
+                    + "read back: not verifiable)"))
     }
 }

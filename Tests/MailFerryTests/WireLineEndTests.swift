@@ -1,13 +1,14 @@
 import Foundation
 import MailFerryLab
 import Testing
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailWire
-@testable import MailFerryTestSupport
-@testable import MailStore
 @testable import MailFerry
 @testable import MailFerryCommandLine
+@testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
+@testable import MailWire
 
 /// What a message may hold, by a reference that knows nothing of chunks: every CRLF as it is, every bare CR and bare
 /// LF as CRLF (RFC 5321 §2.3.8), and a final CRLF when the last line has none. The bytes DATA carries, unstuffed.
@@ -103,8 +104,9 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
             ("a\r\n\n.", "a\r\n\r\n..\r\n.\r\n"),
         ]
         for (input, want) in cases {
-            expectSameBytes(Self.encode(Array(input.utf8), split: split), Array(want.utf8),
-                            "\(String(reflecting: input)) split \(split)")
+            expectSameBytes(
+                Self.encode(Array(input.utf8), split: split), Array(want.utf8),
+                "\(String(reflecting: input)) split \(split)")
         }
     }
 
@@ -139,15 +141,17 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
             for reader in LineReader.allCases {
                 let lines = reader.lines(want)
                 if lines.indices.filter({ lines[$0] == [46] }) != [lines.count - 2] {
-                    problems.append("\(String(reflecting: String(decoding: input, as: UTF8.self))): a \".\" line "
-                        + "before the end for a server that \(reader)")
+                    problems.append(
+                        "\(String(reflecting: String(decoding: input, as: UTF8.self))): a \".\" line "
+                            + "before the end for a server that \(reader)")
                 }
             }
             if input.count <= 4 {
                 let shape = try MessageShape.of(try makeSpool(dir, input))
                 if shape.wireSize != normalized.count {
-                    problems.append("\(String(reflecting: String(decoding: input, as: UTF8.self))): wireSize "
-                        + "\(shape.wireSize), sent \(normalized.count)")
+                    problems.append(
+                        "\(String(reflecting: String(decoding: input, as: UTF8.self))): wireSize "
+                            + "\(shape.wireSize), sent \(normalized.count)")
                 }
             }
         }
@@ -163,8 +167,10 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
     /// A message that, read with bare CR (or LF) as a line end, ends after "first line" and goes on with a second
     /// transaction for bob.
     static func smuggler(_ fakeEnd: String, id: String = UUID().uuidString) -> [UInt8] {
-        sampleMessage("smuggle", id: id, body: "first line\(fakeEnd)MAIL FROM:<attacker@evil.example>\r\n"
-            + "RCPT TO:<bob@contoso.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nafter the fake dot\r\n")
+        sampleMessage(
+            "smuggle", id: id,
+            body: "first line\(fakeEnd)MAIL FROM:<attacker@evil.example>\r\n"
+                + "RCPT TO:<bob@contoso.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nafter the fake dot\r\n")
     }
 
     static let fakeEnds = ["\r.\r\n", "\n.\n"]
@@ -183,14 +189,23 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
             .respond(["QUIT": "221 bye\r\n"]))
         let delivery = try DeliveryScript.smtp(server)
         let dir = TempFolder("smuggle")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
         let message = Self.smuggler(fakeEnd, id: "fixed")
-        _ = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try makeSpool(dir, message),
-                                                        arrival: Self.arrival, recipients: ["alice@contoso.example"]))
+        _ = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(dir, message),
+                arrival: Self.arrival, recipients: ["alice@contoso.example"]))
         delivery.close()
         server.finish()
-        let want = Array("EHLO client.test\r\nMAIL FROM:<sender@wingtip.example>\r\nRCPT TO:<alice@contoso.example>\r\n"
-            .utf8) + Array("DATA\r\n".utf8) + Self.smuggler("\r\n..\r\n", id: "fixed") + Array(".\r\nQUIT\r\n".utf8)
+        let want =
+            Array(
+                "EHLO client.test\r\nMAIL FROM:<sender@wingtip.example>\r\nRCPT TO:<alice@contoso.example>\r\n"
+                    .utf8) + Array("DATA\r\n".utf8) + Self.smuggler("\r\n..\r\n", id: "fixed")
+            + Array(".\r\nQUIT\r\n".utf8)
         expectSameBytes(server.transcript.plain, want, "what the client wrote")
     }
 
@@ -200,13 +215,15 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
     func throughPostfixOneWholeMessage(fakeEnd: String) throws {
         let labs = try SMTPDeliveryTests.Labs()
         let message = Self.smuggler(fakeEnd)
-        let delivery = SMTPDelivery.make(host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
-                                         tlsSettings: labs.tlsSettings, timeout: 20,
-                                         recipients: ["alice@contoso.example"])
+        let delivery = SMTPDelivery.make(
+            host: "127.0.0.1", port: labs.postfix.ports.smtp, tls: .starttls,
+            tlsSettings: labs.tlsSettings, timeout: 20,
+            recipients: ["alice@contoso.example"])
         defer { delivery.close() }
-        let result = try delivery.deliverMessage(DeliveryRequest(
-            token: "t", spool: try makeSpool(labs.dir, message), arrival: Self.arrival,
-            sender: "sender@wingtip.example"))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(labs.dir, message), arrival: Self.arrival,
+                sender: "sender@wingtip.example"))
         #expect(result.complete)
         delivery.close()
         let alice = try labs.inbox("alice", expecting: 1)
@@ -227,8 +244,10 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
         let message = Self.smuggler(fakeEnd)
         let delivery = LMTPDelivery.make(port: lab.ports.lmtp, timeout: 20, recipients: ["alice@contoso.example"])
         defer { delivery.close() }
-        let result = try delivery.deliverMessage(DeliveryRequest(
-            token: "t", spool: try makeSpool(dir, message), arrival: Self.arrival, sender: "sender@wingtip.example"))
+        let result = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(dir, message), arrival: Self.arrival, sender: "sender@wingtip.example")
+        )
         #expect(result.complete)
         delivery.close()
         let alice = try lab.probe("alice").messages(in: "INBOX")
@@ -245,16 +264,18 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
 @Suite struct EnvelopeSenderPolicyTests {
     /// A server that takes any transaction and answers every command; its transcript says what MAIL FROM was.
     static func acceptingServer() throws -> FakeServer {
-        try FakeServer(.send("220 fake\r\n"), .run { session in
-            while let line = try session.nextLine() {
-                if line.hasPrefix("DATA") {
-                    try session.send("354 go\r\n")
-                    while try session.readLine() != "." {}
+        try FakeServer(
+            .send("220 fake\r\n"),
+            .run { session in
+                while let line = try session.nextLine() {
+                    if line.hasPrefix("DATA") {
+                        try session.send("354 go\r\n")
+                        while try session.readLine() != "." {}
+                    }
+                    try session.send(line == "QUIT" ? "221 bye\r\n" : "250 ok\r\n")
+                    if line == "QUIT" { return }
                 }
-                try session.send(line == "QUIT" ? "221 bye\r\n" : "250 ok\r\n")
-                if line == "QUIT" { return }
-            }
-        })
+            })
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -289,23 +310,33 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
         let delivery: MailTransferDelivery
         switch (c.dialect, c.policy) {
         case (.smtp, nil):
-            delivery = SMTPDelivery.make(host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
-                                         timeout: 3, from: c.from, recipients: ["alice@contoso.example"])
+            delivery = SMTPDelivery.make(
+                host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
+                timeout: 3, from: c.from, recipients: ["alice@contoso.example"])
         case (.smtp, let policy?):
-            delivery = SMTPDelivery.make(host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
-                                         timeout: 3, from: c.from, envelopeFrom: policy,
-                                         recipients: ["alice@contoso.example"])
+            delivery = SMTPDelivery.make(
+                host: "127.0.0.1", port: server.port, tls: .none, allowPlaintext: true,
+                timeout: 3, from: c.from, envelopeFrom: policy,
+                recipients: ["alice@contoso.example"])
         case (.lmtp, nil):
-            delivery = LMTPDelivery.make(port: server.port, timeout: 3, from: c.from,
-                                         recipients: ["alice@contoso.example"])
+            delivery = LMTPDelivery.make(
+                port: server.port, timeout: 3, from: c.from,
+                recipients: ["alice@contoso.example"])
         case (.lmtp, let policy?):
-            delivery = LMTPDelivery.make(port: server.port, timeout: 3, from: c.from, envelopeFrom: policy,
-                                         recipients: ["alice@contoso.example"])
+            delivery = LMTPDelivery.make(
+                port: server.port, timeout: 3, from: c.from, envelopeFrom: policy,
+                recipients: ["alice@contoso.example"])
         }
         let dir = TempFolder("envelope")
-        defer { delivery.close(); server.finish(); dir.cleanup() }
-        _ = try delivery.deliverMessage(DeliveryRequest(token: "t", spool: try makeSpool(dir, sampleMessage("x")),
-                                                        arrival: Date(), sender: c.recovered))
+        defer {
+            delivery.close()
+            server.finish()
+            dir.cleanup()
+        }
+        _ = try delivery.deliverMessage(
+            DeliveryRequest(
+                token: "t", spool: try makeSpool(dir, sampleMessage("x")),
+                arrival: Date(), sender: c.recovered))
         delivery.close()
         server.finish()
         let mailFrom = server.transcript.plainText.split(separator: "\r\n").filter { $0.hasPrefix("MAIL FROM:") }
@@ -317,7 +348,9 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
     @Test func planKeyReachesTheDelivery() throws {
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
-        let file = dir.file("jobs/p.json5", """
+        let file = dir.file(
+            "jobs/p.json5",
+            """
             {
               plan: "p",
               sources: { isp: { host: "pop.wingtip-isp.example" } },
@@ -347,23 +380,32 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
             default: break
             }
         }
-        #expect(policies == ["lmtpDefault": .original, "lmtpPlan": .plan, "smtpDefault": .plan,
-                             "smtpOriginal": .original])
+        #expect(
+            policies == [
+                "lmtpDefault": .original, "lmtpPlan": .plan, "smtpDefault": .plan,
+                "smtpOriginal": .original,
+            ])
         var settings: [String] = []
         for mailbox in plan.mailboxes {
-            let delivery = try #require(try plan.delivery(for: mailbox, address: mailbox.address)
-                as? MailTransferDelivery)
+            let delivery = try #require(
+                try plan.delivery(for: mailbox, address: mailbox.address)
+                    as? MailTransferDelivery)
             settings.append("\(delivery.settings.envelopeFrom.rawValue) <\(delivery.settings.defaultSender)>")
         }
-        #expect(settings == ["original <>", "plan <migration@contoso.example>", "plan <>",
-                             "original <migration@contoso.example>"])
+        #expect(
+            settings == [
+                "original <>", "plan <migration@contoso.example>", "plan <>",
+                "original <migration@contoso.example>",
+            ])
     }
 
     /// A bad value is a plan problem at its place, with the choices; the key is unknown for other target kinds.
     @Test func badValuesAreProblems() throws {
         let dir = TempFolder("plan")
         defer { dir.cleanup() }
-        let file = dir.file("jobs/p.json5", """
+        let file = dir.file(
+            "jobs/p.json5",
+            """
             {
               plan: "p",
               sources: { isp: { host: "pop.wingtip-isp.example" } },
@@ -379,10 +421,14 @@ func wireNormalized(_ bytes: [UInt8]) -> [UInt8] {
         let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
         let lines = error?.description.split(separator: "\n").map(String.init) ?? []
         #expect(lines.count == 3, "\(lines)")
-        #expect(lines.first?.hasPrefix(file + ":5:54: targets.a.envelopeFrom: unknown envelope sender policy \"orignal\"; "
-            + "use \"original\"") == true, "\(lines)")
+        #expect(
+            lines.first?.hasPrefix(
+                file + ":5:54: targets.a.envelopeFrom: unknown envelope sender policy \"orignal\"; "
+                    + "use \"original\"") == true, "\(lines)")
         #expect(lines.first?.hasSuffix("(did you mean \"original\"?)") == true, "\(lines)")
-        #expect(lines.dropFirst().first?.hasPrefix(file + ":6:43: targets.b.envelopeFrom: must be text") == true, "\(lines)")
+        #expect(
+            lines.dropFirst().first?.hasPrefix(file + ":6:43: targets.b.envelopeFrom: must be text") == true, "\(lines)"
+        )
         #expect(lines.last?.hasPrefix(file + ":7:48: targets.c.envelopeFrom: unknown key") == true, "\(lines)")
     }
 }

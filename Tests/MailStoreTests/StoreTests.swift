@@ -1,12 +1,13 @@
 import CSQLite
 import Foundation
-import Synchronization
 import MailFerryLab
+import Synchronization
 import Testing
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailStore
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
 
 /// A listing entry as the store takes it (the engine hands over POP3's).
 struct ListedEntry: ListedMessage {
@@ -24,8 +25,12 @@ struct ListedEntry: ListedMessage {
     func freshStore(in dir: TempFolder) throws -> (path: String, store: Store, box: Int64) {
         let path = dir.path + "/s.sqlite"
         let store = try Store(path: path)
-        return (path, store, try store.registerMailbox(key: "isp/a", source: "isp", user: "a", target: "t",
-                                                       address: nil))
+        return (
+            path, store,
+            try store.registerMailbox(
+                key: "isp/a", source: "isp", user: "a", target: "t",
+                address: nil)
+        )
     }
 
     @Test func listingAddsOnlyNewUIDLsAndKeepsServerOrder() throws {
@@ -33,8 +38,10 @@ struct ListedEntry: ListedMessage {
         defer { dir.cleanup() }
         let store = try Store(path: dir.path + "/state/s.sqlite")
         let box = try store.registerMailbox(key: "isp/chris", source: "isp", user: "chris", target: "t", address: nil)
-        #expect(try store.registerMailbox(key: "isp/chris", source: "isp", user: "chris", target: "t",
-                                          address: nil) == box)
+        #expect(
+            try store.registerMailbox(
+                key: "isp/chris", source: "isp", user: "chris", target: "t",
+                address: nil) == box)
         let first = try store.syncListing(mailbox: box, entries: entries(["a", "b", "c"]))
         #expect(first.new == 3)
         #expect(first.work.map(\.uidl) == ["a", "b", "c"])
@@ -55,10 +62,14 @@ struct ListedEntry: ListedMessage {
         try store.markDelivering(id: rows[0].id, target: "t", token: "tok-x", size: 5, sha256: "same")
         #expect(try store.inDoubt(mailbox: box).map(\.token) == ["tok-x"])
         #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id)?.id == rows[0].id)
-        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id,
-                                        isListed: { $0 == "x" }) == nil)
-        #expect(try store.deliveredCopy(mailbox: box, sha256: "same", excluding: rows[1].id,
-                                        isListed: { $0 == "y" })?.uidl == "x")
+        #expect(
+            try store.deliveredCopy(
+                mailbox: box, sha256: "same", excluding: rows[1].id,
+                isListed: { $0 == "x" }) == nil)
+        #expect(
+            try store.deliveredCopy(
+                mailbox: box, sha256: "same", excluding: rows[1].id,
+                isListed: { $0 == "y" })?.uidl == "x")
         #expect(try store.deliveredCopy(mailbox: box, sha256: "other", excluding: rows[1].id) == nil)
         try store.markListed(id: rows[0].id)
         #expect(try store.inDoubt(mailbox: box).isEmpty)
@@ -73,25 +84,36 @@ struct ListedEntry: ListedMessage {
         let (path, store, box) = try freshStore(in: dir)
         let rows = try store.syncListing(mailbox: box, entries: entries(["x", "y", "z"])).work
         let json = #"{"envelope":{"arrival":"2026-03-01T10:00:00Z"}}"#
-        try store.markDelivering(id: rows[0].id, target: "out", token: "tok-x", size: 42, sha256: "hx",
-                                 envelope: .init(messageID: "<m@x>", dateHeader: "Sun, 1 Mar 2026", json: json))
+        try store.markDelivering(
+            id: rows[0].id, target: "out", token: "tok-x", size: 42, sha256: "hx",
+            envelope: .init(messageID: "<m@x>", dateHeader: "Sun, 1 Mar 2026", json: json))
         try store.markDelivering(id: rows[1].id, target: "out", token: "tok-y", size: 7, sha256: "hy")
         // The arrival given with the envelope is written as it is (the trigger derives it only when not given).
-        try store.markDelivering(id: rows[2].id, target: "out", token: "tok-z", size: 9, sha256: "hz",
-                                 envelope: .init(messageID: nil, dateHeader: nil, json: json,
-                                                 arrival: Date(timeIntervalSince1970: 1_772_359_200)))
-        let dumped = try SQLiteProbe.dump(path, """
+        try store.markDelivering(
+            id: rows[2].id, target: "out", token: "tok-z", size: 9, sha256: "hz",
+            envelope: .init(
+                messageID: nil, dateHeader: nil, json: json,
+                arrival: Date(timeIntervalSince1970: 1_772_359_200)))
+        let dumped = try SQLiteProbe.dump(
+            path,
+            """
             SELECT state, target, token, size, sha256, attempts, message_id, date_header, envelope, arrival_at
             FROM messages ORDER BY id
             """)
         #expect(dumped.count == 3)
         #expect(dumped.last?["arrival_at"] == "r:1772359200.0" && dumped.last?["envelope"] == "t:\(json)")
-        #expect(dumped[0] == ["state": "t:delivering", "target": "t:out", "token": "t:tok-x", "size": "i:42",
-                              "sha256": "t:hx", "attempts": "i:1", "message_id": "t:<m@x>",
-                              "date_header": "t:Sun, 1 Mar 2026", "envelope": "t:\(json)", "arrival_at": "r:1772359200.0"])
-        #expect(dumped[1] == ["state": "t:delivering", "target": "t:out", "token": "t:tok-y", "size": "i:7",
-                              "sha256": "t:hy", "attempts": "i:1", "message_id": "null", "date_header": "null",
-                              "envelope": "null", "arrival_at": "null"])
+        #expect(
+            dumped[0] == [
+                "state": "t:delivering", "target": "t:out", "token": "t:tok-x", "size": "i:42",
+                "sha256": "t:hx", "attempts": "i:1", "message_id": "t:<m@x>",
+                "date_header": "t:Sun, 1 Mar 2026", "envelope": "t:\(json)", "arrival_at": "r:1772359200.0",
+            ])
+        #expect(
+            dumped[1] == [
+                "state": "t:delivering", "target": "t:out", "token": "t:tok-y", "size": "i:7",
+                "sha256": "t:hy", "attempts": "i:1", "message_id": "null", "date_header": "null",
+                "envelope": "null", "arrival_at": "null",
+            ])
     }
 
     /// Workers read the hash defence concurrently, each on a reader connection of its own, while commits go on:
@@ -105,14 +127,16 @@ struct ListedEntry: ListedMessage {
         for row in rows.prefix(40) {
             try store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1, sha256: "h\(row.id)")
         }
-        let wrong = Mutex(0), failures = Mutex(0)
+        let wrong = Mutex(0)
+        let failures = Mutex(0)
         let threads = (0..<8).map { worker in
             Thread {
                 for (index, row) in rows.enumerated() where index % 8 == worker {
                     if index >= 40 {
                         do {
-                            try store.markDelivering(id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
-                                                     sha256: "h\(row.id)")
+                            try store.markDelivering(
+                                id: row.id, target: "t", token: "tok-\(row.id)", size: 1,
+                                sha256: "h\(row.id)")
                         } catch { failures.withLock { $0 += 1 } }
                     }
                     for probe in rows {
@@ -127,12 +151,14 @@ struct ListedEntry: ListedMessage {
                 }
             }
         }
-        threads.forEach { $0.start() }
+        for thread in threads { thread.start() }
         for _ in 0..<3000 where !threads.allSatisfy(\.isFinished) { usleep(10_000) }
         let finished = threads.allSatisfy { $0.isFinished }
         #expect(finished)
         #expect(wrong.withLock { $0 } == 0 && failures.withLock { $0 } == 0)
-        for row in rows { #expect(try store.deliveredCopy(mailbox: box, sha256: "h\(row.id)", excluding: -1)?.id == row.id) }
+        for row in rows {
+            #expect(try store.deliveredCopy(mailbox: box, sha256: "h\(row.id)", excluding: -1)?.id == row.id)
+        }
     }
 
     @Test func databaseIsPrivateAndVersioned() throws {
@@ -262,27 +288,37 @@ struct ListedEntry: ListedMessage {
         #expect(byID["i:8"]?["arrival_at"] == (version >= 4 ? "null" : nil), "invalid JSON: no arrival")
         let mailboxes = try SQLiteProbe.dump(path, "SELECT * FROM mailboxes ORDER BY id")
         #expect(mailboxes.first?["login_delay"] == (version >= 2 ? "i:900" : "null"))
-        #expect(try SQLiteProbe.dump(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'messages_summary'")
-                    .count == 1)
+        #expect(
+            try SQLiteProbe.dump(
+                path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'messages_summary'"
+            )
+            .count == 1)
         // Schema 6 adds only an index: the per-poll UIDL read is answered from it alone.
-        let plan = try SQLiteProbe.dump(path, """
+        let plan = try SQLiteProbe.dump(
+            path,
+            """
             EXPLAIN QUERY PLAN SELECT uidl, coalesce(listed_size, -1) FROM messages
             WHERE mailbox_id = 1 AND parent_id IS NULL
             """)
         #expect(plan.contains { ($0["detail"] ?? "").contains("COVERING INDEX messages_listing") }, "\(plan)")
         // And the store works on it as on a new one: old rows are read, known UIDLs are not new again.
-        #expect(try store.message(id: 1) == MessageRecord(
-            id: 1, uidl: "uid-delivered", listedSize: 1200, state: .delivered, token: "1700000000.Mabc.mailferry",
-            targetRef: "new/1700000000.Mabc.mailferry", attempts: 1, firstSeenAt: 1700000000, size: 1180,
-            messageID: version >= 4 ? "<m1@wingtip.example>" : nil,
-            dateHeader: version >= 4 ? "Sun, 1 Mar 2026 10:00:00 +0000" : nil, attemptTarget: "contoso"))
+        #expect(
+            try store.message(id: 1)
+                == MessageRecord(
+                    id: 1, uidl: "uid-delivered", listedSize: 1200, state: .delivered,
+                    token: "1700000000.Mabc.mailferry",
+                    targetRef: "new/1700000000.Mabc.mailferry", attempts: 1, firstSeenAt: 1_700_000_000, size: 1180,
+                    messageID: version >= 4 ? "<m1@wingtip.example>" : nil,
+                    dateHeader: version >= 4 ? "Sun, 1 Mar 2026 10:00:00 +0000" : nil, attemptTarget: "contoso"))
         #expect(try store.inDoubt(mailbox: 1).map(\.uidl) == ["uid-doubt"])
         #expect(try store.loginDelay(mailbox: 1) == (version >= 2 ? 900 : nil))
         #expect(try store.mailboxID(key: "isp/everyone") == 2)
         let listed = ["uid-delivered", "uid-deferred", "uid-dup", "uid-listed", "uid-doubt", "uid-new"]
-        let sync = try store.syncListing(mailbox: 1, entries: listed.enumerated().map {
-            ListedEntry(number: $0.offset + 1, uidl: $0.element, size: 10)
-        })
+        let sync = try store.syncListing(
+            mailbox: 1,
+            entries: listed.enumerated().map {
+                ListedEntry(number: $0.offset + 1, uidl: $0.element, size: 10)
+            })
         #expect(sync.new == 1)
         // The deferred row's retry time (2023) has passed; delivered, duplicate and in-doubt rows are not work.
         #expect(sync.work.map(\.uidl) == ["uid-deferred", "uid-listed", "uid-new"])
@@ -290,15 +326,20 @@ struct ListedEntry: ListedMessage {
         // Schema 7: the trigger still derives the arrival of an envelope written alone (rows 2 and 4), and leaves
         // one written together with the envelope as written.
         try store.recordEnvelope(id: 2, messageID: nil, dateHeader: nil, json: Self.envelope)
-        try store.markDelivering(id: 4, target: "contoso", token: "t4", size: 99, sha256: "ee55",
-                                 envelope: .init(messageID: nil, dateHeader: nil, json: Self.envelope))
+        try store.markDelivering(
+            id: 4, target: "contoso", token: "t4", size: 99, sha256: "ee55",
+            envelope: .init(messageID: nil, dateHeader: nil, json: Self.envelope))
         // (A value other than the JSON's, only to show the trigger leaves it alone.)
-        try store.markDelivering(id: 5, target: "contoso", token: "t5", size: 480, sha256: "bb22",
-                                 envelope: .init(messageID: nil, dateHeader: nil, json: Self.envelope,
-                                                 arrival: Date(timeIntervalSince1970: 1_000_000_000)))
-        let arrivals = try SQLiteProbe.dump(path, "SELECT id, arrival_at FROM messages WHERE id IN (2, 4, 5) ORDER BY id")
-        #expect(arrivals.map { $0["arrival_at"] } == ["r:1772359200.0", "r:1772359200.0", "r:1000000000.0"],
-                "\(arrivals)")
+        try store.markDelivering(
+            id: 5, target: "contoso", token: "t5", size: 480, sha256: "bb22",
+            envelope: .init(
+                messageID: nil, dateHeader: nil, json: Self.envelope,
+                arrival: Date(timeIntervalSince1970: 1_000_000_000)))
+        let arrivals = try SQLiteProbe.dump(
+            path, "SELECT id, arrival_at FROM messages WHERE id IN (2, 4, 5) ORDER BY id")
+        #expect(
+            arrivals.map { $0["arrival_at"] } == ["r:1772359200.0", "r:1772359200.0", "r:1000000000.0"],
+            "\(arrivals)")
     }
 }
 
@@ -309,12 +350,18 @@ struct ListedEntry: ListedMessage {
         defer { dir.cleanup() }
         let path = dir.path + "/state.sqlite"
         let store = try Store(path: path)
-        let all = try store.registerMailbox(key: "isp/everyone", source: "isp", user: "everyone", target: "t",
-                                            address: "everyone@contoso.example")
-        let bob = try store.registerMailbox(key: "isp/bob", source: "isp", user: "bob", target: "t",
-                                            address: "bob@contoso.example")
-        let (work, _) = try store.syncListing(mailbox: all, entries: [ListedEntry(number: 1, uidl: "u1", size: 10),
-                                                                       ListedEntry(number: 2, uidl: "u2", size: 20)])
+        let all = try store.registerMailbox(
+            key: "isp/everyone", source: "isp", user: "everyone", target: "t",
+            address: "everyone@contoso.example")
+        let bob = try store.registerMailbox(
+            key: "isp/bob", source: "isp", user: "bob", target: "t",
+            address: "bob@contoso.example")
+        let (work, _) = try store.syncListing(
+            mailbox: all,
+            entries: [
+                ListedEntry(number: 1, uidl: "u1", size: 10),
+                ListedEntry(number: 2, uidl: "u2", size: 20),
+            ])
         _ = try store.syncListing(mailbox: bob, entries: [ListedEntry(number: 1, uidl: "b1", size: 30)])
         let parent = try #require(work.first { $0.uidl == "u1" })
         _ = try store.routedDelivery(parent: parent, mailbox: all, address: "dana@contoso.example")

@@ -1,10 +1,11 @@
 import Foundation
 import MailFerryLab
 import Testing
+
 @testable import MailCore
-@testable import MailSystem
-@testable import MailStore
 @testable import MailFerryTestSupport
+@testable import MailStore
+@testable import MailSystem
 
 /// The C-library UTC dates agree with Foundation's formatters (the reference) wherever reports, the dashboard, run
 /// ids and plans use them.
@@ -22,7 +23,7 @@ import Testing
             (.day, "yyyy-MM-dd"), (.dayMinute, "yyyy-MM-dd HH:mm"), (.monthDayMinute, "MM-dd HH:mm"),
             (.time, "HH:mm:ss"), (.iso8601, "yyyy-MM-dd'T'HH:mm:ss'Z'"), (.compact, "yyyyMMdd'T'HHmmss.SSS'Z'"),
         ]
-        var random = SplitMix64(seed: 20261122)
+        var random = SplitMix64(seed: 20_261_122)
         // Leap days, year ends, the epoch, and a spread of instants from 1970 to 2096 with milliseconds. Each is
         // 0.4 ms past its millisecond: exactly on one, binary floating point may fall either side (Date keeps
         // seconds since 2001), and neither formatter is wrong then.
@@ -40,8 +41,10 @@ import Testing
     @Test func daysParseOnlyWhenTheyExist() {
         #expect(UTCDate.day("2026-12-15") == 1_797_292_800)
         #expect(UTCDate.day("2024-02-29") == 1_709_164_800)
-        for bad in ["2026-02-30", "2025-02-29", "2026-13-01", "2026-00-10", "2026-1-05", "2026-01-5", "26-01-05",
-                    "2026/01/05", "2026-01-05T", " 2026-01-05", "２０２６-01-05", ""] {
+        for bad in [
+            "2026-02-30", "2025-02-29", "2026-13-01", "2026-00-10", "2026-1-05", "2026-01-5", "26-01-05",
+            "2026/01/05", "2026-01-05T", " 2026-01-05", "２０２６-01-05", "",
+        ] {
             #expect(UTCDate.day(bad) == nil, "\(bad)")
         }
         let reference = Self.reference("yyyy-MM-dd")

@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import MailCore
+@testable import MailFerryTestSupport
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerryTestSupport
 
 /// The line reader over a real socket pair: lines split anywhere, bounded length, bodies then replies.
 @Suite struct ConnectionTests {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+
 @testable import MailCore
+@testable import MailFerryTestSupport
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerryTestSupport
 
 /// The dot-unstuffing reader must give the same bytes however the input is split (STYLE.md habit 3).
 @Suite struct DotUnstufferTests {
@@ -26,13 +27,13 @@ import Testing
 
     static let cases: [(wire: String, body: String)] = [
         ("Subject: x\r\n\r\nhello\r\n.\r\n", "Subject: x\r\n\r\nhello\r\n"),
-        ("a\r\n..\r\nb\r\n.\r\n", "a\r\n.\r\nb\r\n"),                // a line that is only "."
+        ("a\r\n..\r\nb\r\n.\r\n", "a\r\n.\r\nb\r\n"),  // a line that is only "."
         ("..leading dot\r\n...two\r\n.\r\n", ".leading dot\r\n..two\r\n"),
-        (".\r\n", ""),                                                   // empty message
-        ("x.\r\n.y\r\n.\r\n", "x.\r\ny\r\n"),                            // unstuffed dot is still dropped
-        ("bare\nlf\n..\n.\n", "bare\nlf\n.\n"),                          // bare LF line ends
+        (".\r\n", ""),  // empty message
+        ("x.\r\n.y\r\n.\r\n", "x.\r\ny\r\n"),  // unstuffed dot is still dropped
+        ("bare\nlf\n..\n.\n", "bare\nlf\n.\n"),  // bare LF line ends
         ("cr\rinside\r\n.\r\n", "cr\rinside\r\n"),
-        (".\rx\r\n.\r\n", "\rx\r\n"),                                    // ".\r" not followed by LF
+        (".\rx\r\n.\r\n", "\rx\r\n"),  // ".\r" not followed by LF
         ("no final newline\r\n.\r\n", "no final newline\r\n"),
     ]
 

@@ -2,10 +2,11 @@ import COpenSSL
 import Foundation
 import Glibc
 import Testing
+
 @testable import MailCore
+@testable import MailFerryTestSupport
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerryTestSupport
 
 /// The fake server itself: a broken script must surface as a failed test within its timeout, never as a hang, and
 /// the transcript must be what the client wrote.
@@ -42,15 +43,20 @@ import Testing
             client.close()
         }
         server.finish()
-        #expect(server.transcripts.map(\.plainText)
-            == ["PING 0\r\nafter the script\r\n", "PING 1\r\nafter the script\r\n"])
+        #expect(
+            server.transcripts.map(\.plainText)
+                == ["PING 0\r\nafter the script\r\n", "PING 1\r\nafter the script\r\n"])
     }
 
     /// `.expectSilence` catches a client that sends its next command without waiting (what pipelining tests rely
     /// on), and lets a waiting client through.
     @Test func expectSilenceCatchesACommandSentAhead() throws {
-        let server = try FakeServer(connections: 2, timeout: 2, steps: [.expect("ONE"), .expectSilence(0.3),
-                                                                         .send("+OK\r\n"), .expect("TWO")])
+        let server = try FakeServer(
+            connections: 2, timeout: 2,
+            steps: [
+                .expect("ONE"), .expectSilence(0.3),
+                .send("+OK\r\n"), .expect("TWO"),
+            ])
         let eager = try Connection.open(host: "127.0.0.1", port: server.port, timeout: 2)
         try eager.write("ONE\r\nTWO\r\n")
         eager.close()

@@ -1,8 +1,9 @@
 import Testing
+
 @testable import MailCore
+@testable import MailFerryTestSupport
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerryTestSupport
 
 /// The byte parser of LIST and UIDL lines, against what `Int(String)` on space-split words accepted before.
 @Suite struct ListingLineTests {

@@ -1,19 +1,23 @@
 import Foundation
 import MailFerryLab
 import Testing
+
 @testable import MailCore
+@testable import MailFerryTestSupport
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerryTestSupport
 
 @Suite struct POP3AuthTests {
     @Test func legacyDigestsMatchTheRFCExamples() {
         // RFC 1939 §7, APOP example.
-        #expect(LegacyDigest.md5Hex(Array("<1896.697170952@dbc.mtview.ca.us>tanstaaf".utf8))
+        #expect(
+            LegacyDigest.md5Hex(Array("<1896.697170952@dbc.mtview.ca.us>tanstaaf".utf8))
                 == "c4c9334bac560ecc979e58001b3e22fb")
         // RFC 2195 §2, CRAM-MD5 example.
-        #expect(LegacyDigest.hmacMD5Hex(key: Array("tanstaaftanstaaf".utf8),
-                                        data: Array("<1896.697170952@postoffice.reston.mci.net>".utf8))
+        #expect(
+            LegacyDigest.hmacMD5Hex(
+                key: Array("tanstaaftanstaaf".utf8),
+                data: Array("<1896.697170952@postoffice.reston.mci.net>".utf8))
                 == "b913a602c7eda7a495b4e6e7334d3890")
     }
 
@@ -23,10 +27,15 @@ import Testing
     func eachMethodLogsInToDovecot(method: POP3AuthMethod) throws {
         let lab = try DovecotLab.start(users: ["ivy": "ivy-secret"])
         defer { lab.stop() }
-        try lab.seed(user: "ivy", messages: Corpus.mailbox(user: "ivy", domain: "example.com", count: 3, seed: 9,
-                                                            bigAttachment: false))
-        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        try lab.seed(
+            user: "ivy",
+            messages: Corpus.mailbox(
+                user: "ivy", domain: "example.com", count: 3, seed: 9,
+                bigAttachment: false))
+        let client = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         var transcript: [String] = []
         client.trace = { transcript.append($0) }
         defer { client.quit() }
@@ -40,8 +49,9 @@ import Testing
     @Test func strongestOfferedMethodWinsAndWrongPasswordStops() throws {
         let lab = try DovecotLab.start(users: ["jay": "jay-secret"])
         defer { lab.stop() }
-        let endpoint = ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                      tlsSettings: TLSSettings(caFile: lab.caFile.path))
+        let endpoint = ServerEndpoint(
+            host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+            tlsSettings: TLSSettings(caFile: lab.caFile.path))
         let client = POP3Client(endpoint: endpoint)
         defer { client.quit() }
         try client.connect()
@@ -57,15 +67,18 @@ import Testing
         }
         #expect(error?.kind == .auth)
         // One refused credential is not retried with the next method (no lockouts).
-        #expect(transcript.filter { $0.hasPrefix("C: AUTH") || $0.hasPrefix("C: APOP") || $0.hasPrefix("C: USER") }
-                    .count == 1, "\(transcript)")
+        #expect(
+            transcript.filter { $0.hasPrefix("C: AUTH") || $0.hasPrefix("C: APOP") || $0.hasPrefix("C: USER") }
+                .count == 1, "\(transcript)")
     }
 
     @Test func tokenWithoutAnOAuthMechanismIsAClearError() throws {
         let lab = try DovecotLab.start(users: ["kim": "kim-secret"])
         defer { lab.stop() }
-        let client = POP3Client(endpoint: ServerEndpoint(host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
-                                                         tlsSettings: TLSSettings(caFile: lab.caFile.path)))
+        let client = POP3Client(
+            endpoint: ServerEndpoint(
+                host: "127.0.0.1", port: lab.ports.pop3s, tls: .implicit,
+                tlsSettings: TLSSettings(caFile: lab.caFile.path)))
         defer { client.quit() }
         try client.connect()
         let error = #expect(throws: MailError.self) {

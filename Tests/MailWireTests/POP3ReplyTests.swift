@@ -1,8 +1,9 @@
 import Testing
+
 @testable import MailCore
+@testable import MailFerryTestSupport
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerryTestSupport
 
 @Suite struct POP3ReplyTests {
     func parse(_ s: String) throws -> POP3Reply { try POP3Reply.parse(Array(s.utf8)) }
@@ -34,8 +35,11 @@ import Testing
     }
 
     @Test func capabilities() {
-        let caps = POP3Capabilities.parse(["CAPA", "TOP", "UIDL", "STLS", "SASL PLAIN LOGIN", "LOGIN-DELAY 900",
-                                           "PIPELINING", "USER"].map { Array($0.utf8) })
+        let caps = POP3Capabilities.parse(
+            [
+                "CAPA", "TOP", "UIDL", "STLS", "SASL PLAIN LOGIN", "LOGIN-DELAY 900",
+                "PIPELINING", "USER",
+            ].map { Array($0.utf8) })
         #expect(caps.known && caps.stls && caps.uidl && caps.pipelining && caps.user)
         #expect(caps.saslMechanisms == ["PLAIN", "LOGIN"])
         #expect(caps.loginDelay == 900)

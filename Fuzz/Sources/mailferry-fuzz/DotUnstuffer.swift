@@ -1,7 +1,7 @@
 @testable import MailCore
+@testable import MailFerry
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerry
 
 /// The dot-unstuffing body reader (Net/DotUnstuffer.swift): fed in arbitrary chunks it emits exactly what it emits
 /// fed whole, stops at the same byte, and both equal the obvious line-by-line decoding.

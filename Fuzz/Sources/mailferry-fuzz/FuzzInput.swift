@@ -1,8 +1,9 @@
 import Glibc
+
 @testable import MailCore
+@testable import MailFerry
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerry
 
 /// Reads structure out of a fuzzer's bytes: a few control values first, the rest is the payload. Running out of
 /// bytes is not an error: every read has a default, so every input is a valid test case.
@@ -52,8 +53,10 @@ struct FuzzInput {
 }
 
 /// Stops the fuzzer with a message when an invariant does not hold: libFuzzer records the input as a crash.
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-                    file: StaticString = #fileID, line: UInt = #line) {
+func require(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
     if !condition() {
         printError("invariant broken at \(file):\(line): \(message())")
         abort()
@@ -101,8 +104,9 @@ final class MemoryStream: ByteStream {
 
 /// A `Connection` reading `payload` cut into chunks, with a small buffer so that compaction happens.
 func memoryConnection(_ payload: [UInt8], sizes: [UInt8], bufferSize: Int, maxLineLength: Int) -> Connection {
-    let connection = Connection(stream: MemoryStream(FuzzInput.chunks(payload, sizes: sizes, maxChunk: 97)),
-                                peer: "fuzz", bufferSize: bufferSize)
+    let connection = Connection(
+        stream: MemoryStream(FuzzInput.chunks(payload, sizes: sizes, maxChunk: 97)),
+        peer: "fuzz", bufferSize: bufferSize)
     connection.maxLineLength = maxLineLength
     return connection
 }

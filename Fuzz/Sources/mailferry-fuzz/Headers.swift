@@ -1,8 +1,9 @@
 import Foundation
+
 @testable import MailCore
+@testable import MailFerry
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerry
 
 /// The header parser and envelope recovery (Message/HeaderParser.swift, Envelope.swift, Received.swift,
 /// MailAddress.swift, MailDate.swift, EncodedWords.swift). The parser only points into the bytes: every field lies
@@ -10,8 +11,9 @@ import Foundation
 /// least `limits.readBytes` (what the runner reads from the spool) gives the same result as the whole message; limits
 /// bound everything. Recovery never fails and its result survives JSON (the state database stores it).
 @Sendable func fuzzHeaders(_ input: inout FuzzInput) {
-    let limits = HeaderBlock.Limits(bytes: input.int(in: 0...4096), fields: input.int(in: 1...64),
-                                    valueBytes: input.int(in: 1...600), notes: input.int(in: 1...8))
+    let limits = HeaderBlock.Limits(
+        bytes: input.int(in: 0...4096), fields: input.int(in: 1...64),
+        valueBytes: input.int(in: 1...600), notes: input.int(in: 1...8))
     let bytes = input.rest()
     let block = HeaderBlock(parsing: bytes, limits: limits)
     let scanned = min(bytes.count, limits.bytes)
@@ -26,24 +28,29 @@ import Foundation
     var previousEnd = 0
     for (position, field) in block.fields.enumerated() {
         require(field.index == position, "field \(position) has index \(field.index)")
-        require(previousEnd <= field.range.lowerBound && field.range.upperBound <= block.headerEnd,
-                "field \(field.range) outside \(previousEnd)..<\(block.headerEnd)")
-        require(field.range.lowerBound <= field.valueRange.lowerBound
-                    && field.valueRange.upperBound <= field.range.upperBound,
-                "value \(field.valueRange) outside field \(field.range)")
+        require(
+            previousEnd <= field.range.lowerBound && field.range.upperBound <= block.headerEnd,
+            "field \(field.range) outside \(previousEnd)..<\(block.headerEnd)")
+        require(
+            field.range.lowerBound <= field.valueRange.lowerBound
+                && field.valueRange.upperBound <= field.range.upperBound,
+            "value \(field.valueRange) outside field \(field.range)")
         require(bytes[field.range].starts(with: Array(field.name.utf8)), "field does not start with its name")
-        require(!field.name.isEmpty && field.name.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != 58 },
-                "bad field name \(field.name.debugDescription)")
+        require(
+            !field.name.isEmpty && field.name.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != 58 },
+            "bad field name \(field.name.debugDescription)")
         require(field.value.count <= limits.valueBytes, "value of \(field.value.count) bytes kept")
         requireDisplaySafe(field.displayValue, "display value")
         previousEnd = field.range.upperBound
     }
     // What the runner does: parse only the first `limits.readBytes` of the spool file.
-    require(HeaderBlock(parsing: Array(bytes.prefix(limits.readBytes)), limits: limits) == block,
-            "parsing the prefix the runner reads differs from parsing the whole message")
+    require(
+        HeaderBlock(parsing: Array(bytes.prefix(limits.readBytes)), limits: limits) == block,
+        "parsing the prefix the runner reads differs from parsing the whole message")
 
-    let recovery = EnvelopeRecovery(trustedHosts: ["mx1.isp.example", ".relay.isp.example"],
-                                    localDomains: ["wingtiptoys.com"])
+    let recovery = EnvelopeRecovery(
+        trustedHosts: ["mx1.isp.example", ".relay.isp.example"],
+        localDomains: ["wingtiptoys.com"])
     let envelope = recovery.recover(block, firstSeen: Date(timeIntervalSince1970: 1_750_000_000))
     require(envelope.recipients.count <= 8 * EnvelopeRecovery.maxAddresses, "\(envelope.recipients.count) recipients")
     require(envelope.arrival.timeIntervalSince1970.isFinite, "arrival is not a finite date")

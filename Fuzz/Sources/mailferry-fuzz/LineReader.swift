@@ -1,7 +1,7 @@
 @testable import MailCore
+@testable import MailFerry
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerry
 
 /// The bounded line reader (Net/Connection.swift), with dot-stuffed bodies read from the same buffer in between, fed
 /// in odd chunks through a small buffer. Every line must equal the obvious split at LF (a CR before it dropped), a

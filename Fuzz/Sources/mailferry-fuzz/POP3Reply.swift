@@ -1,7 +1,7 @@
 @testable import MailCore
+@testable import MailFerry
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerry
 
 /// POP3 status lines and CAPA listings (POP3/POP3Reply.swift, POP3Capabilities.swift): any bytes parse or throw a
 /// protocol error, and nothing a server wrote reaches display text with its control characters.

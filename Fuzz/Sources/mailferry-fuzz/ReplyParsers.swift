@@ -1,8 +1,9 @@
 import Foundation
+
 @testable import MailCore
+@testable import MailFerry
 @testable import MailSystem
 @testable import MailWire
-@testable import MailFerry
 
 /// IMAP responses as the client reads them (Delivery/IMAPClient.swift readResponse, IMAPResponse.swift): lines
 /// with literals from a server that sends them in odd pieces. Bounded, and no server text reaches a person with its
@@ -65,8 +66,9 @@ import Foundation
     } catch {
         return require(false, "unexpected error type: \(error)")
     }
-    var validator = PlanValidator(file: "fuzz.json5", workspace: "/nonexistent/mailferry-fuzz",
-                                  positions: document.positions)
+    var validator = PlanValidator(
+        file: "fuzz.json5", workspace: "/nonexistent/mailferry-fuzz",
+        positions: document.positions)
     let plan = validator.build(document.value)
     let problems = validator.sortedProblems()
     require(plan != nil || !problems.isEmpty, "no plan and no problem")

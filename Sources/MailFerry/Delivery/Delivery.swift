@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// One message handed to a target.
 public struct DeliveryRequest {
@@ -25,8 +25,10 @@ public struct DeliveryRequest {
     /// Whether the target may stage this delivery (accept it now, make it durable and answer for it at `flush`):
     /// only when a crash in between leaves it exactly answerable by `reconcile`.
     public var mayStage: Bool
-    public init(token: String, spool: SpoolFile, arrival: Date, sender: String? = nil, recipients: [String] = [],
-                flags: [String] = [], mayStage: Bool = false) {
+    public init(
+        token: String, spool: SpoolFile, arrival: Date, sender: String? = nil, recipients: [String] = [],
+        flags: [String] = [], mayStage: Bool = false
+    ) {
         self.token = token
         self.spool = spool
         self.arrival = arrival
@@ -210,8 +212,12 @@ extension Delivery {
         let result = try deliverMessage(request)
         if let refusal = result.refused.first, let error = refusal.error {
             let accepted = result.accepted.count
-            throw accepted == 0 ? error : MailError(error.kind, "\(error.message) (\(accepted) of "
-                + "\(result.recipients.count) recipients accepted it)", code: error.code)
+            throw accepted == 0
+                ? error
+                : MailError(
+                    error.kind,
+                    "\(error.message) (\(accepted) of "
+                        + "\(result.recipients.count) recipients accepted it)", code: error.code)
         }
         return result
     }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Everything an IMAP target needs, in plain values (the plan's `targets.<name>` of kind "imap", with {mailbox}
 /// already expanded in `authorize`).
@@ -26,9 +26,11 @@ public struct IMAPDeliverySettings: Sendable {
     /// A healthy connection idle longer than this is checked with NOOP before it is used again.
     public var idleCheck: Double
 
-    public init(endpoint: ServerEndpoint, user: String, secret: @escaping @Sendable () throws -> LoginSecret,
-                authorize: String? = nil, acting: IMAPActingStyle = .saslAuthzid, folder: String = "INBOX",
-                flags: [String] = [], provenanceHeader: Bool = false, idleCheck: Double = 30) {
+    public init(
+        endpoint: ServerEndpoint, user: String, secret: @escaping @Sendable () throws -> LoginSecret,
+        authorize: String? = nil, acting: IMAPActingStyle = .saslAuthzid, folder: String = "INBOX",
+        flags: [String] = [], provenanceHeader: Bool = false, idleCheck: Double = 30
+    ) {
         self.endpoint = endpoint
         self.user = user
         self.secret = secret
@@ -84,11 +86,13 @@ public final class IMAPDelivery: Delivery {
 
     /// A target from plain plan values: host, port, `tls` (implicit | starttls | none), CA file, the login user with
     /// its password or token (each already resolved, or nil), `authorize` (expanded), folder and flags.
-    public static func make(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
-                            allowPlaintext: Bool = false, timeout: Double = 60, user: String,
-                            password: String? = nil, token: String? = nil, authorize: String? = nil,
-                            acting: IMAPActingStyle = .saslAuthzid, folder: String = "INBOX", flags: [String] = [],
-                            provenanceHeader: Bool = false) throws -> IMAPDelivery {
+    public static func make(
+        host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
+        allowPlaintext: Bool = false, timeout: Double = 60, user: String,
+        password: String? = nil, token: String? = nil, authorize: String? = nil,
+        acting: IMAPActingStyle = .saslAuthzid, folder: String = "INBOX", flags: [String] = [],
+        provenanceHeader: Bool = false
+    ) throws -> IMAPDelivery {
         let secret: LoginSecret
         if let token {
             secret = .token(token)
@@ -97,31 +101,37 @@ public final class IMAPDelivery: Delivery {
         } else {
             throw MailError(.auth, "imap \(host):\(port): no password or token for \(user)")
         }
-        return IMAPDelivery(settings: IMAPDeliverySettings(
-            endpoint: ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: tlsSettings,
-                                     allowPlaintext: allowPlaintext, timeout: timeout),
-            user: user, secret: { secret }, authorize: authorize, acting: acting, folder: folder, flags: flags,
-            provenanceHeader: provenanceHeader))
+        return IMAPDelivery(
+            settings: IMAPDeliverySettings(
+                endpoint: ServerEndpoint(
+                    host: host, port: port, tls: tls, tlsSettings: tlsSettings,
+                    allowPlaintext: allowPlaintext, timeout: timeout),
+                user: user, secret: { secret }, authorize: authorize, acting: acting, folder: folder, flags: flags,
+                provenanceHeader: provenanceHeader))
     }
 
     /// The same with the plan's secret references, resolved at each (re)connect.
-    public static func make(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
-                            allowPlaintext: Bool = false, timeout: Double = 60, user: String,
-                            password: SecretRef?, token: SecretRef?, authorize: String? = nil,
-                            acting: IMAPActingStyle = .saslAuthzid, folder: String = "INBOX", flags: [String] = [],
-                            provenanceHeader: Bool = false) throws -> IMAPDelivery {
+    public static func make(
+        host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
+        allowPlaintext: Bool = false, timeout: Double = 60, user: String,
+        password: SecretRef?, token: SecretRef?, authorize: String? = nil,
+        acting: IMAPActingStyle = .saslAuthzid, folder: String = "INBOX", flags: [String] = [],
+        provenanceHeader: Bool = false
+    ) throws -> IMAPDelivery {
         guard password != nil || token != nil else {
             throw MailError(.auth, "imap \(host):\(port): no password or token for \(user)")
         }
-        return IMAPDelivery(settings: IMAPDeliverySettings(
-            endpoint: ServerEndpoint(host: host, port: port, tls: tls, tlsSettings: tlsSettings,
-                                     allowPlaintext: allowPlaintext, timeout: timeout),
-            user: user,
-            secret: {
-                if let token { return .token(try token.resolve()) }
-                return .password(try password!.resolve())
-            },
-            authorize: authorize, acting: acting, folder: folder, flags: flags, provenanceHeader: provenanceHeader))
+        return IMAPDelivery(
+            settings: IMAPDeliverySettings(
+                endpoint: ServerEndpoint(
+                    host: host, port: port, tls: tls, tlsSettings: tlsSettings,
+                    allowPlaintext: allowPlaintext, timeout: timeout),
+                user: user,
+                secret: {
+                    if let token { return .token(try token.resolve()) }
+                    return .password(try password!.resolve())
+                },
+                authorize: authorize, acting: acting, folder: folder, flags: flags, provenanceHeader: provenanceHeader))
     }
 
     /// Searched after a crash; a run's pipelined APPENDs are staged (stored on arrival, answered at `flush`).
@@ -131,10 +141,13 @@ public final class IMAPDelivery: Delivery {
 
     /// The traits of an IMAP delivery with these settings.
     public static func traits(provenanceHeader: Bool, pipelineDepth: Int) -> DeliveryTraits {
-        DeliveryTraits(inDoubt: .search, confirmsLater: .whenSearchable(provenanceHeader: provenanceHeader),
-                       staging: pipelineDepth > 1 ? DeliveryTraits.Staging(messages: pipelineDepth, bytes: pipelineBytes,
-                                                                           seconds: pipelineSeconds, unseen: false)
-                           : nil)
+        DeliveryTraits(
+            inDoubt: .search, confirmsLater: .whenSearchable(provenanceHeader: provenanceHeader),
+            staging: pipelineDepth > 1
+                ? DeliveryTraits.Staging(
+                    messages: pipelineDepth, bytes: pipelineBytes,
+                    seconds: pipelineSeconds, unseen: false)
+                : nil)
     }
 
     public var staged: Int { outstanding.count + answered.count + lost }
@@ -156,8 +169,10 @@ public final class IMAPDelivery: Delivery {
         if lost > 0 {
             let count = lost
             lost = 0
-            throw MailError(.transient, "imap \(settings.endpoint.label): the connection broke with \(count) "
-                + "APPEND\(count == 1 ? "" : "s") unanswered; they are looked for in the folder on the next run")
+            throw MailError(
+                .transient,
+                "imap \(settings.endpoint.label): the connection broke with \(count) "
+                    + "APPEND\(count == 1 ? "" : "s") unanswered; they are looked for in the folder on the next run")
         }
         return answered
     }
@@ -183,8 +198,9 @@ public final class IMAPDelivery: Delivery {
                         // The folder went away under the pipeline: the messages sent after it are refused too.
                         // They are delivered again on a later run, into the folder created below.
                         folderMissing = true
-                        error = MailError(.transient, error.message + "; the folder is created again",
-                                          code: error.code)
+                        error = MailError(
+                            .transient, error.message + "; the folder is created again",
+                            code: error.code)
                     }
                     answered[item.token] = .failure(error)
                 }
@@ -205,7 +221,8 @@ public final class IMAPDelivery: Delivery {
         for flag in request.flags where !flags.contains(where: { $0.lowercased() == flag.lowercased() }) {
             flags.append(flag)
         }
-        let prefix = settings.provenanceHeader
+        let prefix =
+            settings.provenanceHeader
             ? Array("\(Self.provenanceHeaderName): \(request.token)\r\n".utf8) : []
         if pipelineDepth > 1 && request.mayStage, let staged = try pipeline(request, flags: flags, prefix: prefix) {
             return staged
@@ -216,8 +233,9 @@ public final class IMAPDelivery: Delivery {
             let client = try session()
             let folder = wireFolder!
             do {
-                let uid = try client.append(to: folder, flags: flags, date: request.arrival, prefix: prefix,
-                                            spool: request.spool)
+                let uid = try client.append(
+                    to: folder, flags: flags, date: request.arrival, prefix: prefix,
+                    spool: request.spool)
                 lastUsed = Date()
                 return DeliveryResult(reference: reference(uid))
             } catch let error as MailError {
@@ -244,8 +262,9 @@ public final class IMAPDelivery: Delivery {
             outstandingClient = client
         }
         do {
-            let tag = try client.pipelineAppend(to: folder, flags: flags, date: request.arrival, prefix: prefix,
-                                                spool: request.spool)
+            let tag = try client.pipelineAppend(
+                to: folder, flags: flags, date: request.arrival, prefix: prefix,
+                spool: request.spool)
             if outstanding.isEmpty { outstandingSince = monotonicSeconds() }
             outstanding.append((request.token, tag, size))
             outstandingBytes += size
@@ -318,7 +337,8 @@ public final class IMAPDelivery: Delivery {
         if settings.provenanceHeader {
             return try client.searchHeader(Self.provenanceHeaderName, attempt.token)
         }
-        let field: String, value: String
+        let field: String
+        let value: String
         if let messageID = attempt.messageID, !messageID.isEmpty {
             (field, value) = ("Message-ID", messageID)
         } else if let date = attempt.dateHeader, !date.isEmpty, attempt.size != nil {
@@ -356,8 +376,9 @@ public final class IMAPDelivery: Delivery {
         connectionsOpened += 1
         do {
             try fresh.connect()
-            loginMethod = try fresh.login(user: settings.user, secret: try settings.secret(),
-                                          authorize: settings.authorize, acting: settings.acting)
+            loginMethod = try fresh.login(
+                user: settings.user, secret: try settings.secret(),
+                authorize: settings.authorize, acting: settings.acting)
             let name = fresh.wireName(of: settings.folder, delimiter: try fresh.hierarchyDelimiter())
             if try creatingFolder && !fresh.folderExists(name) {
                 try fresh.createFolder(name)

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Which MAIL FROM a migrated message gets (the plan's `envelopeFrom`). The envelope sender is where a server that
 /// later fails to deliver sends its bounce (RFC 5321 §4.5.5, §6.1), so this decides who hears of failures.
@@ -53,11 +53,13 @@ public struct MailTransferSettings: Sendable {
     /// everything else.
     public var dataTimeout: Double
 
-    public init(endpoint: ServerEndpoint, dialect: SMTPDialect, user: String? = nil,
-                secret: (@Sendable () throws -> LoginSecret)? = nil, authorize: String? = nil,
-                defaultSender: String = "", envelopeFrom: EnvelopeSenderPolicy? = nil,
-                defaultRecipients: [String] = [], clientName: String? = nil, idleCheck: Double = 30,
-                dataTimeout: Double = Plan.defaultDataTimeout) {
+    public init(
+        endpoint: ServerEndpoint, dialect: SMTPDialect, user: String? = nil,
+        secret: (@Sendable () throws -> LoginSecret)? = nil, authorize: String? = nil,
+        defaultSender: String = "", envelopeFrom: EnvelopeSenderPolicy? = nil,
+        defaultRecipients: [String] = [], clientName: String? = nil, idleCheck: Double = 30,
+        dataTimeout: Double = Plan.defaultDataTimeout
+    ) {
         self.endpoint = endpoint
         self.dialect = dialect
         self.user = user
@@ -125,13 +127,15 @@ public final class MailTransferDelivery: Delivery {
     private func session() throws -> SMTPClient {
         if let client, client.isUsable {
             if Date().timeIntervalSince(lastUsed) < settings.idleCheck
-                || (try? client.guarded({ try client.command("NOOP") }))?.code == 250 {
+                || (try? client.guarded({ try client.command("NOOP") }))?.code == 250
+            {
                 return client
             }
         }
         drop()
-        let fresh = SMTPClient(endpoint: settings.endpoint, dialect: settings.dialect, clientName: settings.clientName,
-                               dataTimeout: settings.dataTimeout)
+        let fresh = SMTPClient(
+            endpoint: settings.endpoint, dialect: settings.dialect, clientName: settings.clientName,
+            dataTimeout: settings.dataTimeout)
         fresh.trace = trace
         connectionsOpened += 1
         do {

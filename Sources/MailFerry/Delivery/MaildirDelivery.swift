@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Delivers into a Maildir the way Dovecot does: write in tmp/, fsync, rename into new/, fsync the directory
 /// (https://cr.yp.to/proto/maildir.html). The file name is the delivery token plus `,S=<size>`, so whether an
@@ -52,8 +52,10 @@ public final class MaildirDelivery: Delivery {
     /// and tmp/, new/ and cur/, is opened without following symbolic links and created when missing, with the
     /// owner, group and mode `ownership` and the root call for (`MaildirCreation`). A symbolic link, or a file, where
     /// one of them should be is refused.
-    public init(location: MaildirLocation, ownership: MaildirOwnership = MaildirOwnership(),
-                stagingLimit: Int = 1) throws {
+    public init(
+        location: MaildirLocation, ownership: MaildirOwnership = MaildirOwnership(),
+        stagingLimit: Int = 1
+    ) throws {
         self.root = location.path
         self.stagingLimit = max(1, stagingLimit)
         let rootPath = location.root.isEmpty ? "/" : location.root
@@ -95,92 +97,10 @@ public final class MaildirDelivery: Delivery {
         newFD = new
     }
 
-    /// Creates a missing Maildir root with its parents, syncing each parent a folder was created in.
-    private static func createRoot(_ rootPath: String) throws {
-        var info = stat()
-        // The folders about to be created, outermost first: each new name is durable once its parent is synced.
-        var missing: [String] = []
-        var path = rootPath
-        while path != "/" && !path.isEmpty && stat(path, &info) != 0 {
-            missing.insert(path, at: 0)
-            path = (path as NSString).deletingLastPathComponent
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: rootPath, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
-        }
-        do {
-            for created in missing {
-                let parent = (created as NSString).deletingLastPathComponent
-                try Self.syncFolder(parent.isEmpty ? "." : parent, fault: FaultPoint.environment)
-            }
-        } catch {
-            // Removed again (they are empty), so the next run creates them anew and syncs them then.
-            for created in missing.reversed() { rmdir(created) }
-            throw error
-        }
-    }
-
     deinit {
         Glibc.close(folderFD)
         Glibc.close(tmpFD)
         Glibc.close(newFD)
-    }
-
-    /// Opens the folder `name` in `parent`, never through a symbolic link, creating it when missing (and syncing
-    /// `parent`, so the new folder survives a crash with what is later delivered into it).
-    private static func openFolder(_ name: String, in parent: Int32, path: String,
-                                   creation: MaildirCreation, fault: FaultPoint?) throws -> Int32 {
-        let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-        var fd = openat(parent, name, flags)
-        if fd < 0 && errno == ENOENT {
-            if mkdirat(parent, name, creation.folderMode) != 0 && errno != EEXIST {
-                throw MailError(.local, "cannot create Maildir folder \(path): \(errnoText())")
-            }
-            fd = openat(parent, name, flags)
-            if fd >= 0 {
-                let code = creation.apply(to: fd, folder: true)
-                if code != 0 {
-                    Glibc.close(fd)
-                    throw MailError(.local, "cannot give Maildir folder \(path) its \(creation.describe): "
-                        + errnoText(code))
-                }
-                guard DurableIO.fsync(parent, "maildir-fsync-folder", fault) == 0 else {
-                    let code = errno
-                    Glibc.close(fd)
-                    // Removed again (it is empty), so the next run creates it anew and syncs it then.
-                    unlinkat(parent, name, AT_REMOVEDIR)
-                    throw MailError(.local, "fsync of the folder holding \(path) failed: \(errnoText(code))")
-                }
-            }
-        }
-        if fd < 0 {
-            let code = errno
-            var info = stat()
-            if fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
-                if info.st_mode & S_IFMT == S_IFLNK {
-                    throw MailError(.local, "Maildir folder \(path) is a symbolic link; refused (mailferry never "
-                        + "writes through a link below a target's root)")
-                }
-                if info.st_mode & S_IFMT != S_IFDIR {
-                    throw MailError(.local, "Maildir folder \(path) exists and is not a folder")
-                }
-            }
-            throw MailError(.local, "cannot open Maildir folder \(path): \(errnoText(code))")
-        }
-        return fd
-    }
-
-    /// Syncs the folder at `path` (after a name was created in it).
-    private static func syncFolder(_ path: String, fault: FaultPoint?) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw MailError(.local, "cannot open \(path) to sync it: \(errnoText())") }
-        defer { Glibc.close(fd) }
-        guard DurableIO.fsync(fd, "maildir-fsync-folder", fault) == 0 else {
-            throw MailError(.local, "fsync of \(path) failed: \(errnoText())")
-        }
     }
 
     static func fileName(token: String, size: Int) -> String { "\(token),S=\(size)" }
@@ -191,8 +111,9 @@ public final class MaildirDelivery: Delivery {
 
     /// The traits of a Maildir delivery made with `stagingLimit`.
     public static func traits(stagingLimit: Int) -> DeliveryTraits {
-        let batch = DeliveryTraits.Staging(messages: stagingLimit, bytes: stagingBytes, seconds: stagingSeconds,
-                                           unseen: true)
+        let batch = DeliveryTraits.Staging(
+            messages: stagingLimit, bytes: stagingBytes, seconds: stagingSeconds,
+            unseen: true)
         return DeliveryTraits(inDoubt: .exact, confirmsLater: .always, staging: stagingLimit > 1 ? batch : nil)
     }
 
@@ -244,9 +165,10 @@ public final class MaildirDelivery: Delivery {
             throw error
         }
         guard DurableIO.fsync(newFD, "maildir-fsync-new", fault) == 0 else {
-            throw localError("fsync of new/ failed; \(names.count) message(s) stay in doubt, in new/ but perhaps not "
-                + "durably: \(names.prefix(3).map { "new/\($0)" }.joined(separator: ", "))"
-                + (names.count > 3 ? ", ..." : ""))
+            throw localError(
+                "fsync of new/ failed; \(names.count) message(s) stay in doubt, in new/ but perhaps not "
+                    + "durably: \(names.prefix(3).map { "new/\($0)" }.joined(separator: ", "))"
+                    + (names.count > 3 ? ", ..." : ""))
         }
         return Dictionary(batch.map { ($0.token, .success("new/\($0.name)")) }, uniquingKeysWith: { $1 })
     }
@@ -259,7 +181,9 @@ public final class MaildirDelivery: Delivery {
         // any leftover of an attempt that died before its rename): no second copy of its bytes.
         let handedOver = request.spool.handOver(into: tmpFD, name: name)
         let create = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC
-        var fd = handedOver ? openat(tmpFD, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        var fd =
+            handedOver
+            ? openat(tmpFD, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
             : openat(tmpFD, name, create, creation.fileMode)
         if fd < 0 && errno == EEXIST {
             // A leftover of an attempt that died before its rename (removed only then: one system call less for
@@ -324,8 +248,10 @@ public final class MaildirDelivery: Delivery {
             var info = stat()
             if fstatat(newFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
                 // A rename that reports failure and happened all the same (EIO after the fact): in doubt.
-                throw MailError(error.kind, error.message + "; new/\(name) exists all the same, so the message "
-                    + "stays in doubt", code: .inDoubt)
+                throw MailError(
+                    error.kind,
+                    error.message + "; new/\(name) exists all the same, so the message "
+                        + "stays in doubt", code: .inDoubt)
             }
             unlinkat(tmpFD, name, 0)
             throw error
@@ -333,8 +259,10 @@ public final class MaildirDelivery: Delivery {
         // The message is in new/ from here; until new/ is synced a crash may lose it: in doubt, never delivered.
         guard DurableIO.fsync(newFD, "maildir-fsync-new", fault) == 0 else {
             let error = localError("fsync of new/ failed")
-            throw MailError(error.kind, error.message + "; new/\(name) is there but perhaps not durably, so the "
-                + "message stays in doubt", code: .inDoubt)
+            throw MailError(
+                error.kind,
+                error.message + "; new/\(name) is there but perhaps not durably, so the "
+                    + "message stays in doubt", code: .inDoubt)
         }
         return "new/\(name)"
     }

@@ -1,8 +1,8 @@
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Where one mailbox's Maildir lies: under a root the plan's author wrote, by folder names filled in from values
 /// that may come from strangers (a catch-all's recovered recipients) or from long CSV lists. Each filled-in value
@@ -36,8 +36,10 @@ public struct MaildirLocation: Sendable, Equatable {
         var parts = template.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         parts.removeAll { $0 == "." }
         if let dotDot = parts.first(where: { $0 == ".." }) {
-            throw MailError(.permanent, "Maildir path \(sanitizeForDisplay(template, limit: 200)) has a '\(dotDot)' "
-                + "folder; write the path without it")
+            throw MailError(
+                .permanent,
+                "Maildir path \(sanitizeForDisplay(template, limit: 200)) has a '\(dotDot)' "
+                    + "folder; write the path without it")
         }
         guard !parts.isEmpty else {
             throw MailError(.permanent, "Maildir path \(sanitizeForDisplay(template, limit: 200)) names no folder")
@@ -50,15 +52,19 @@ public struct MaildirLocation: Sendable, Equatable {
             var name = part
             for (placeholder, value) in values where name.contains("{\(placeholder)}") {
                 if let problem = PathComponent.problem(value) {
-                    throw MailError(.permanent, "Maildir path \(sanitizeForDisplay(template, limit: 200)): "
-                        + "{\(placeholder)} = \"\(sanitizeForDisplay(value, limit: 80))\" cannot be a folder name: "
-                        + problem)
+                    throw MailError(
+                        .permanent,
+                        "Maildir path \(sanitizeForDisplay(template, limit: 200)): "
+                            + "{\(placeholder)} = \"\(sanitizeForDisplay(value, limit: 80))\" cannot be a folder name: "
+                            + problem)
                 }
                 name = name.replacingOccurrences(of: "{\(placeholder)}", with: value)
             }
             if name == "." || name == ".." || name.utf8.count > PathComponent.maxNameBytes {
-                throw MailError(.permanent, "Maildir path \(sanitizeForDisplay(template, limit: 200)): the folder "
-                    + "name \"\(sanitizeForDisplay(name, limit: 80))\" cannot be used")
+                throw MailError(
+                    .permanent,
+                    "Maildir path \(sanitizeForDisplay(template, limit: 200)): the folder "
+                        + "name \"\(sanitizeForDisplay(name, limit: 80))\" cannot be used")
             }
             below.append(name)
         }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A table read from a CSV file (RFC 4180): the header and the records, each with the line it starts on and the
 /// column each field starts at (counted in characters, from 1).
@@ -50,11 +50,14 @@ struct CSVTable {
         var reader = CSVReader(text: text, separator: separator)
         try reader.read()
         guard let header = reader.records.first else {
-            throw Failure(line: 1, message: "the list is empty; the first line names the columns, e.g. "
-                + "mailbox,user,password")
+            throw Failure(
+                line: 1,
+                message: "the list is empty; the first line names the columns, e.g. "
+                    + "mailbox,user,password")
         }
-        return CSVTable(header: header.fields, headerLine: header.line, headerColumns: header.columns,
-                        records: Array(reader.records.dropFirst()), problems: reader.problems)
+        return CSVTable(
+            header: header.fields, headerLine: header.line, headerColumns: header.columns,
+            records: Array(reader.records.dropFirst()), problems: reader.problems)
     }
 
     private static func firstBadUTF8Line(_ data: Data) -> Int {
@@ -82,11 +85,11 @@ private struct CSVReader {
     private var fields: [String] = []
     private var columns: [Int] = []
     private var field = ""
-    private var quoted = false       // inside quotes now
-    private var wasQuoted = false    // this field had quotes (so it is not trimmed)
+    private var quoted = false  // inside quotes now
+    private var wasQuoted = false  // this field had quotes (so it is not trimmed)
     private var atRecordStart = true
     private var line = 1
-    private var column = 1           // of the character about to be read
+    private var column = 1  // of the character about to be read
     private var fieldColumn = 1
     private var recordLine = 1
     private var quoteLine = 1
@@ -146,8 +149,10 @@ private struct CSVReader {
         }
         if i == chars.count && quoted {
             // Never closed: report it where it opened and read on from the line after that one.
-            let problem = Failure(line: quoteLine, column: quoteColumn, message: "a quote opened here is never "
-                + "closed; the rows below were read as if it ended its line")
+            let problem = Failure(
+                line: quoteLine, column: quoteColumn,
+                message: "a quote opened here is never "
+                    + "closed; the rows below were read as if it ended its line")
             if records.isEmpty { throw problem }
             problems.append(problem)
             rereadAfterQuote()
@@ -166,8 +171,11 @@ private struct CSVReader {
                 quoteColumn = at
                 quoteIndex = i
             } else {
-                try dropRow(Failure(line: line, column: at, message: "a quote in the middle of a field; put the "
-                    + "whole field in quotes and double the quote inside (\"\")"))
+                try dropRow(
+                    Failure(
+                        line: line, column: at,
+                        message: "a quote in the middle of a field; put the "
+                            + "whole field in quotes and double the quote inside (\"\")"))
             }
         case separator:
             endField()
@@ -177,13 +185,19 @@ private struct CSVReader {
         default:
             if wasQuoted && !c.isWhitespace && quoteLine < line && !records.isEmpty {
                 // Most likely the quote far above was never meant to close here (a field "…" missing its end).
-                problems.append(Failure(line: quoteLine, column: quoteColumn, message: "a quote opened here "
-                    + "closes only at line \(line), column \(at - 1), with text after it; the rows below were "
-                    + "read as if it ended its line"))
+                problems.append(
+                    Failure(
+                        line: quoteLine, column: quoteColumn,
+                        message: "a quote opened here "
+                            + "closes only at line \(line), column \(at - 1), with text after it; the rows below were "
+                            + "read as if it ended its line"))
                 rereadAfterQuote()
             } else if wasQuoted && !c.isWhitespace {
-                try dropRow(Failure(line: line, column: at, message: "text after a closing quote; a field is "
-                    + "either all in quotes or not at all"))
+                try dropRow(
+                    Failure(
+                        line: line, column: at,
+                        message: "text after a closing quote; a field is "
+                            + "either all in quotes or not at all"))
             } else if !wasQuoted {
                 field.append(c)
             }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Numbers (JSON5 §4).
 extension JSON5Parser {
@@ -37,8 +37,9 @@ extension JSON5Parser {
             advance()
         }
         guard !digits.isEmpty, let value = UInt64(digits, radix: 16) else {
-            throw error(digits.isEmpty ? "0x must be followed by hexadecimal digits" : "this number is too large",
-                        at: start)
+            throw error(
+                digits.isEmpty ? "0x must be followed by hexadecimal digits" : "this number is too large",
+                at: start)
         }
         try checkNumberEnd(start)
         return Double(value)

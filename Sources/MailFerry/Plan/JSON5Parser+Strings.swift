@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Keys and quoted text: ECMAScript identifiers (JSON5 §3) and single- or double-quoted strings (JSON5 §5).
 extension JSON5Parser {
@@ -53,8 +53,9 @@ extension JSON5Parser {
         if digits == 4 && (0xD800...0xDBFF).contains(value) {
             // A UTF-16 surrogate pair written as two \u escapes.
             guard peek() == "\\" && peek(1) == "u" else {
-                throw error("\\u\(String(value, radix: 16)) is half of a surrogate pair without its other half",
-                            at: start)
+                throw error(
+                    "\\u\(String(value, radix: 16)) is half of a surrogate pair without its other half",
+                    at: start)
             }
             let lowStart = position
             advance()
@@ -92,8 +93,9 @@ extension JSON5Parser {
                 return String(out)
             }
             if c == "\n" || c == "\r" {
-                throw error("a line break inside quoted text; close the quote, or end the line with \\ to "
-                    + "continue the text on the next line")
+                throw error(
+                    "a line break inside quoted text; close the quote, or end the line with \\ to "
+                        + "continue the text on the next line")
             }
             if c != "\\" {
                 out.append(c)
@@ -109,8 +111,10 @@ extension JSON5Parser {
 
     /// What the character after a backslash stands for (JSON5 §5.1), appended to `out`; a line continuation
     /// stands for nothing.
-    private mutating func appendEscape(_ e: Unicode.Scalar, at escapeStart: TextPosition,
-                                       to out: inout String.UnicodeScalarView) throws {
+    private mutating func appendEscape(
+        _ e: Unicode.Scalar, at escapeStart: TextPosition,
+        to out: inout String.UnicodeScalarView
+    ) throws {
         switch e {
         case "b": out.append("\u{08}")
         case "f": out.append("\u{0C}")

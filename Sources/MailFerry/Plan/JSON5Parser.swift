@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A place in a text file: 1-based line and column. Columns count Unicode scalars, so a tab or an "é" is one.
 public struct TextPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -45,8 +45,10 @@ enum PlanPath {
     private static func isPlain(_ key: String) -> Bool {
         guard let first = key.unicodeScalars.first, first == "_" || first == "$" || first.properties.isAlphabetic
         else { return false }
-        return key.unicodeScalars.allSatisfy { $0 == "_" || $0 == "$" || $0 == "-" || $0.properties.isAlphabetic
-            || ("0"..."9").contains($0) }
+        return key.unicodeScalars.allSatisfy {
+            $0 == "_" || $0 == "$" || $0 == "-" || $0.properties.isAlphabetic
+                || ("0"..."9").contains($0)
+        }
     }
 
     /// The "[" that opens the last subscript, skipping brackets inside a quoted key.
@@ -115,8 +117,9 @@ struct JSON5Parser {
 
     static func parse(_ data: Data) throws -> JSON5Document {
         guard data.count <= maxBytes else {
-            throw JSON5SyntaxError(position: TextPosition(line: 1, column: 1),
-                                   message: "the file is larger than 16 MiB; a plan never needs to be that big")
+            throw JSON5SyntaxError(
+                position: TextPosition(line: 1, column: 1),
+                message: "the file is larger than 16 MiB; a plan never needs to be that big")
         }
         var parser = JSON5Parser(try decodeUTF8(data))
         try parser.skipSpace()
@@ -140,12 +143,18 @@ struct JSON5Parser {
             switch decoder.decode(&iterator) {
             case .scalarValue(let scalar):
                 scalars.append(scalar)
-                if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+                if scalar == "\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
             case .emptyInput:
                 return scalars
             case .error:
-                throw JSON5SyntaxError(position: TextPosition(line: line, column: column),
-                                       message: "the file is not valid UTF-8 here; save it as UTF-8")
+                throw JSON5SyntaxError(
+                    position: TextPosition(line: line, column: column),
+                    message: "the file is not valid UTF-8 here; save it as UTF-8")
             }
         }
     }
@@ -169,7 +178,12 @@ struct JSON5Parser {
             column = 1
         case "\r":
             // CR LF is one line break: the LF moves to the next line.
-            if peek() == "\n" { column += 1 } else { line += 1; column = 1 }
+            if peek() == "\n" {
+                column += 1
+            } else {
+                line += 1
+                column = 1
+            }
         default:
             column += 1
         }
@@ -252,8 +266,9 @@ struct JSON5Parser {
                     throw error("unexpected word \(word): text values need quotes, as in \"\(word)\"", at: start)
                 }
             }
-            throw error("unexpected \(Self.describe(c)): a value (text in quotes, a number, true, false, null, "
-                + "{ an object } or [ a list ]) was expected")
+            throw error(
+                "unexpected \(Self.describe(c)): a value (text in quotes, a number, true, false, null, "
+                    + "{ an object } or [ a list ]) was expected")
         }
     }
 
@@ -266,28 +281,16 @@ struct JSON5Parser {
         while true {
             try skipSpace()
             guard let c = peek() else {
-                throw error("unexpected end of file: the object opened at line \(open.line), column \(open.column) "
-                    + "is not closed with }")
+                throw error(
+                    "unexpected end of file: the object opened at line \(open.line), column \(open.column) "
+                        + "is not closed with }")
             }
             if c == "}" {
                 advance()
                 return .object(members)
             }
             let keyStart = position
-            let key: String
-            if c == "\"" || c == "'" {
-                key = try string()
-            } else if Self.isIdentifierStart(c) || c == "\\" {
-                key = try identifier()
-            } else {
-                throw error("expected a key or }, found \(Self.describe(c))")
-            }
-            try skipSpace()
-            guard peek() == ":" else {
-                throw error("expected ':' after the key \(key), found \(Self.describe(peek()))")
-            }
-            advance()
-            try skipSpace()
+            let key = try objectKey(startingWith: c)
             let memberPath = PlanPath.member(path, key)
             if let first = keyPositions[key] {
                 duplicates.append((memberPath, keyStart, first))
@@ -307,14 +310,35 @@ struct JSON5Parser {
                 advance()
                 return .object(members)
             case nil:
-                throw error("unexpected end of file: the object opened at line \(open.line), column \(open.column) "
-                    + "is not closed with }")
+                throw error(
+                    "unexpected end of file: the object opened at line \(open.line), column \(open.column) "
+                        + "is not closed with }")
             case let other?:
-                let hint = other == "\"" || other == "'" || Self.isIdentifierStart(other)
+                let hint =
+                    other == "\"" || other == "'" || Self.isIdentifierStart(other)
                     ? " (is a comma missing before it?)" : ""
                 throw error("expected ',' or '}' after the value of \(key), found \(Self.describe(other))\(hint)")
             }
         }
+    }
+
+    /// A member's key (quoted, or a bare identifier) and the ':' after it.
+    private mutating func objectKey(startingWith c: Unicode.Scalar) throws -> String {
+        let key: String
+        if c == "\"" || c == "'" {
+            key = try string()
+        } else if Self.isIdentifierStart(c) || c == "\\" {
+            key = try identifier()
+        } else {
+            throw error("expected a key or }, found \(Self.describe(c))")
+        }
+        try skipSpace()
+        guard peek() == ":" else {
+            throw error("expected ':' after the key \(key), found \(Self.describe(peek()))")
+        }
+        advance()
+        try skipSpace()
+        return key
     }
 
     private mutating func array(path: String, depth: Int) throws -> JSONValue {
@@ -325,8 +349,9 @@ struct JSON5Parser {
         while true {
             try skipSpace()
             guard let c = peek() else {
-                throw error("unexpected end of file: the list opened at line \(open.line), column \(open.column) "
-                    + "is not closed with ]")
+                throw error(
+                    "unexpected end of file: the list opened at line \(open.line), column \(open.column) "
+                        + "is not closed with ]")
             }
             if c == "]" {
                 advance()
@@ -343,11 +368,13 @@ struct JSON5Parser {
                 advance()
                 return .array(items)
             case nil:
-                throw error("unexpected end of file: the list opened at line \(open.line), column \(open.column) "
-                    + "is not closed with ]")
+                throw error(
+                    "unexpected end of file: the list opened at line \(open.line), column \(open.column) "
+                        + "is not closed with ]")
             case let other?:
-                throw error("expected ',' or ']' after a list element, found \(Self.describe(other))"
-                    + (other == "{" || other == "\"" || other == "'" ? " (is a comma missing before it?)" : ""))
+                throw error(
+                    "expected ',' or ']' after a list element, found \(Self.describe(other))"
+                        + (other == "{" || other == "\"" || other == "'" ? " (is a comma missing before it?)" : ""))
             }
         }
     }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A plan file as a plain tree, parsed from JSON5 by `JSON5Parser` (which also records where each key is written).
 /// Validation walks this tree itself, so it can report every problem at once and name unknown keys.

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// `mailboxList`: people listed in CSV files, in the spirit of Exchange Online migration batches.
 ///
@@ -12,8 +12,10 @@ import MailStore
 extension PlanValidator {
     static let mailboxListKeys = ["csv", "source", "target", "mailbox"]
     static let csvColumns = ["mailbox", "user", "password", "token", "source", "target"]
-    static let csvAliases = ["emailaddress": "mailbox", "email": "mailbox", "address": "mailbox",
-                             "username": "user", "login": "user"]
+    static let csvAliases = [
+        "emailaddress": "mailbox", "email": "mailbox", "address": "mailbox",
+        "username": "user", "login": "user",
+    ]
 
     /// Every row of every list, as drafts with what their list lets them inherit.
     mutating func mailboxLists(_ value: JSONValue?, names: Names) -> [(MailboxDraft, Inherited)] {
@@ -27,8 +29,10 @@ extension PlanValidator {
                 mailboxList(item, at: PlanPath.element("mailboxList", index), names: names)
             }
         default:
-            problem("mailboxList", "must be { csv: \"jobs/people.csv\", source: ..., target: ... } or a list of "
-                + "those, found \(value.typeName)")
+            problem(
+                "mailboxList",
+                "must be { csv: \"jobs/people.csv\", source: ..., target: ... } or a list of "
+                    + "those, found \(value.typeName)")
             return []
         }
     }
@@ -36,27 +40,34 @@ extension PlanValidator {
     /// One `{ csv, source, target, mailbox }` entry: its rows as drafts, each with what the entry lets it inherit.
     private mutating func mailboxList(_ value: JSONValue, at: String, names: Names) -> [(MailboxDraft, Inherited)] {
         guard case .object(let list) = value else {
-            problem(at, "must be an object like { csv: \"jobs/people.csv\", source: \"isp\", target: \"archive\" }, "
-                + "found \(value.typeName)")
+            problem(
+                at,
+                "must be an object like { csv: \"jobs/people.csv\", source: \"isp\", target: \"archive\" }, "
+                    + "found \(value.typeName)")
             return []
         }
         checkKeys(list, allowed: Self.mailboxListKeys, at: at)
         var inherited = Inherited()
         inheritedFields(list, at: at, names: names, into: &inherited)
         guard let csv = nonEmptyString(list, "csv", at: at, required: true), let file = readList(csv, at: at),
-              let columns = listColumns(file.table, shown: file.shown) else { return [] }
+            let columns = listColumns(file.table, shown: file.shown)
+        else { return [] }
         let (table, shown) = file
         if table.records.isEmpty {
-            problem(at: PlanLocation(file: shown, line: table.headerLine, column: 1), "",
-                    "the list has a header but no people")
+            problem(
+                at: PlanLocation(file: shown, line: table.headerLine, column: 1), "",
+                "the list has a header but no people")
         }
         var drafts: [(MailboxDraft, Inherited)] = []
         for record in table.records {
-            let row = CSVRow(file: shown, line: record.line, fields: record.fields, starts: record.columns,
-                             columns: columns)
+            let row = CSVRow(
+                file: shown, line: record.line, fields: record.fields, starts: record.columns,
+                columns: columns)
             guard record.fields.count == table.header.count else {
-                problem(at: row.here, "", "\(record.fields.count) field\(record.fields.count == 1 ? "" : "s"), but "
-                    + "the first row names \(table.header.count) columns")
+                problem(
+                    at: row.here, "",
+                    "\(record.fields.count) field\(record.fields.count == 1 ? "" : "s"), but "
+                        + "the first row names \(table.header.count) columns")
                 continue
             }
             if let draft = listMailbox(row) { drafts.append((draft, inherited)) }
@@ -98,17 +109,20 @@ extension PlanValidator {
         var columns: [String: Int] = [:]
         let headerAt = PlanLocation(file: shown, line: table.headerLine, column: 1)
         func headerCell(_ index: Int) -> PlanLocation {
-            PlanLocation(file: shown, line: table.headerLine,
-                         column: index < table.headerColumns.count ? table.headerColumns[index] : 1)
+            PlanLocation(
+                file: shown, line: table.headerLine,
+                column: index < table.headerColumns.count ? table.headerColumns[index] : 1)
         }
         for (index, name) in table.header.enumerated() {
             let normalized = name.lowercased().replacingOccurrences(of: " ", with: "")
                 .replacingOccurrences(of: "_", with: "")
             let meaning = Self.csvColumns.contains(normalized) ? normalized : Self.csvAliases[normalized]
             guard let meaning else {
-                problem(at: headerCell(index), "", "unknown column \"\(sanitizeForDisplay(name, limit: 40))\""
-                    + suggestion(normalized, among: Self.csvColumns) + "; the columns are "
-                    + Self.csvColumns.joined(separator: ", ") + ", named in the first row")
+                problem(
+                    at: headerCell(index), "",
+                    "unknown column \"\(sanitizeForDisplay(name, limit: 40))\""
+                        + suggestion(normalized, among: Self.csvColumns) + "; the columns are "
+                        + Self.csvColumns.joined(separator: ", ") + ", named in the first row")
                 continue
             }
             if columns[meaning] != nil {
@@ -119,13 +133,17 @@ extension PlanValidator {
         }
         var ok = true
         if columns["user"] == nil {
-            problem(at: headerAt, "", "no user column: the first row must name the columns, e.g. "
-                + "mailbox,user,password")
+            problem(
+                at: headerAt, "",
+                "no user column: the first row must name the columns, e.g. "
+                    + "mailbox,user,password")
             ok = false
         }
         if columns["password"] == nil && columns["token"] == nil {
-            problem(at: headerAt, "", "no password column: each row names where its password is (env:NAME or "
-                + "file:PATH)")
+            problem(
+                at: headerAt, "",
+                "no password column: each row names where its password is (env:NAME or "
+                    + "file:PATH)")
             ok = false
         }
         return ok ? columns : nil
@@ -162,8 +180,9 @@ extension PlanValidator {
     /// The mailbox a row describes, before inheritance; nil (and a problem) when the row has no user or secret.
     private mutating func listMailbox(_ row: CSVRow) -> MailboxDraft? {
         let here = row.here
-        var draft = MailboxDraft(label: "\(row.file):\(row.line)", here: PlanSpot(path: "", location: here),
-                                 missing: { PlanSpot(path: $0, location: here) })
+        var draft = MailboxDraft(
+            label: "\(row.file):\(row.line)", here: PlanSpot(path: "", location: here),
+            missing: { PlanSpot(path: $0, location: here) })
         for meaning in row.columns.keys { draft.spots[meaning] = row.spot(meaning) }
         draft.user = row.cell("user")
         if draft.user == nil {
@@ -183,8 +202,9 @@ extension PlanValidator {
     private mutating func listSecret(_ row: CSVRow, into draft: inout MailboxDraft) -> Bool {
         switch (row.cell("password"), row.cell("token")) {
         case (nil, nil):
-            problem(row.spot(row.columns["password"] != nil ? "password" : "token"),
-                    "empty: write where the secret is, env:NAME or file:PATH")
+            problem(
+                row.spot(row.columns["password"] != nil ? "password" : "token"),
+                "empty: write where the secret is, env:NAME or file:PATH")
             return false
         case (.some, .some):
             problem(row.spot("token"), "give either password or token, not both")
@@ -208,8 +228,10 @@ extension PlanValidator {
         if lower.hasPrefix("env:") {
             let name = String(text.dropFirst(4)).trimmingCharacters(in: .whitespaces)
             guard Self.isVariableName(name) else {
-                problem(at: here, column, "the name after env: has letters, digits and '_' only, and does not start "
-                    + "with a digit")
+                problem(
+                    at: here, column,
+                    "the name after env: has letters, digits and '_' only, and does not start "
+                        + "with a digit")
                 return nil
             }
             return .env(name)
@@ -223,12 +245,16 @@ extension PlanValidator {
             return .file(resolve(path))
         }
         if lower.hasPrefix("command:") {
-            problem(at: here, column, "command secrets can only be written in the plan file "
-                + "({ command: [\"program\", \"arg\"] }); here use env:NAME or file:PATH")
+            problem(
+                at: here, column,
+                "command secrets can only be written in the plan file "
+                    + "({ command: [\"program\", \"arg\"] }); here use env:NAME or file:PATH")
             return nil
         }
-        problem(at: here, column, "a \(column) written in the list is refused (lists get mailed and copied); put it "
-            + "in an environment variable or a file readable only by you, and write env:NAME or file:PATH")
+        problem(
+            at: here, column,
+            "a \(column) written in the list is refused (lists get mailed and copied); put it "
+                + "in an environment variable or a file readable only by you, and write env:NAME or file:PATH")
         return nil
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A validated acquisition-transition plan: what to move from where to where. Built by `PlanLoader`.
 public struct Plan: Sendable {
@@ -242,12 +242,15 @@ public struct Plan: Sendable {
         /// How this mailbox's envelopes are recovered: a catch-all's trust boundary, domains and qmail option; for a
         /// person's mailbox, no boundary and no local domains.
         public var envelopeRecovery: EnvelopeRecovery {
-            EnvelopeRecovery(trustedHosts: global?.trustedHosts ?? [], localDomains: global?.domains ?? [],
-                             qmailPrefix: global?.qmailPrefix ?? .off)
+            EnvelopeRecovery(
+                trustedHosts: global?.trustedHosts ?? [], localDomains: global?.domains ?? [],
+                qmailPrefix: global?.qmailPrefix ?? .off)
         }
 
-        public init(source: String, user: String, password: SecretRef?, token: SecretRef?, target: String,
-                    address: String, global: GlobalRouting? = nil, origin: PlanOrigin = PlanOrigin()) {
+        public init(
+            source: String, user: String, password: SecretRef?, token: SecretRef?, target: String,
+            address: String, global: GlobalRouting? = nil, origin: PlanOrigin = PlanOrigin()
+        ) {
             self.source = source
             self.user = user
             self.password = password
@@ -309,8 +312,10 @@ func expandTemplate(_ template: String, mailbox: Plan.Mailbox) -> String {
 /// What `{mailbox}`, `{user}`, `{local}` and `{domain}` stand for in a mailbox's target templates.
 func placeholderValues(_ mailbox: Plan.Mailbox) -> [String: String] {
     let parts = mailbox.address.split(separator: "@", maxSplits: 1).map(String.init)
-    return ["mailbox": mailbox.address, "user": mailbox.user, "local": parts.first ?? mailbox.address,
-            "domain": parts.count > 1 ? parts[1] : ""]
+    return [
+        "mailbox": mailbox.address, "user": mailbox.user, "local": parts.first ?? mailbox.address,
+        "domain": parts.count > 1 ? parts[1] : "",
+    ]
 }
 
 /// Where a mailbox's Maildir lies under a Maildir target's `path`: every filled-in value one safe folder name

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A place in a plan file or one of its CSV lists, as problems print it: `jobs/x.json5:12:7`, `jobs/users.csv:4`.
 public struct PlanLocation: Sendable, Equatable, CustomStringConvertible {
@@ -107,32 +107,55 @@ public enum PlanLoader {
     public static func load(_ file: String) throws -> Plan {
         var info = stat()
         if stat(file, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
-            throw PlanError(file: file, problems: [PlanProblem(location: PlanLocation(file: file), path: "",
-                                                               message: "is a folder, not a plan file")])
+            throw PlanError(
+                file: file,
+                problems: [
+                    PlanProblem(
+                        location: PlanLocation(file: file), path: "",
+                        message: "is a folder, not a plan file")
+                ])
         }
         if stat(file, &info) == 0 && Int(info.st_size) > JSON5Parser.maxBytes {
-            throw PlanError(file: file, problems: [PlanProblem(location: PlanLocation(file: file), path: "",
-                message: "the file is larger than 16 MiB; a plan never needs to be that big")])
+            throw PlanError(
+                file: file,
+                problems: [
+                    PlanProblem(
+                        location: PlanLocation(file: file), path: "",
+                        message: "the file is larger than 16 MiB; a plan never needs to be that big")
+                ])
         }
         guard let data = FileManager.default.contents(atPath: file) else {
             let reason = FileManager.default.fileExists(atPath: file) ? "cannot be read" : "does not exist"
-            throw PlanError(file: file, problems: [PlanProblem(location: PlanLocation(file: file), path: "",
-                                                               message: "the plan file \(reason)")])
+            throw PlanError(
+                file: file,
+                problems: [
+                    PlanProblem(
+                        location: PlanLocation(file: file), path: "",
+                        message: "the plan file \(reason)")
+                ])
         }
         let document: JSON5Document
         do {
             document = try JSON5Parser.parse(data)
         } catch let error as JSON5SyntaxError {
             let location = PlanLocation(file: file, line: error.position.line, column: error.position.column)
-            throw PlanError(file: file, problems: [PlanProblem(location: location, path: "",
-                                                               message: "syntax error: \(error.message)")])
+            throw PlanError(
+                file: file,
+                problems: [
+                    PlanProblem(
+                        location: location, path: "",
+                        message: "syntax error: \(error.message)")
+                ])
         }
         var validator = PlanValidator(file: file, workspace: workspace(for: file), positions: document.positions)
         for duplicate in document.duplicateKeys {
-            validator.problem(at: PlanLocation(file: file, line: duplicate.position.line,
-                                               column: duplicate.position.column),
-                              duplicate.path, "written twice in the same object (first at line "
-                                  + "\(duplicate.first.line)); only this one would count, so remove one")
+            validator.problem(
+                at: PlanLocation(
+                    file: file, line: duplicate.position.line,
+                    column: duplicate.position.column),
+                duplicate.path,
+                "written twice in the same object (first at line "
+                    + "\(duplicate.first.line)); only this one would count, so remove one")
         }
         let plan = validator.build(document.value)
         let problems = validator.sortedProblems()
@@ -158,12 +181,14 @@ func closest(_ word: String, among candidates: [String]) -> String? {
     guard word.count <= 200 else { return nil }
     let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }),
-          best.1 <= max(2, word.count / 3), best.1 < max(word.count, best.0.count) else { return nil }
+        best.1 <= max(2, word.count / 3), best.1 < max(word.count, best.0.count)
+    else { return nil }
     return best.0
 }
 
 package func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
     var previous = Array(0...b.count)

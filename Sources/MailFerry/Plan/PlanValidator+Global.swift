@@ -1,21 +1,25 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Global (catch-all) mailboxes: `global: { domains, rewrite, trustedHosts, rules, aliases, fallback, qmailPrefix,
 /// reasonHeader }` (DESIGN.md). Rule matches and aliases are checked by the router's own rules
 /// (`RoutingRules.problems(of:)`, `aliasProblems`), so what the plan accepts is what the router accepts.
 extension PlanValidator {
-    static let globalKeys = ["domains", "rewrite", "trustedHosts", "rules", "aliases", "fallback", "qmailPrefix",
-                             "reasonHeader"]
+    static let globalKeys = [
+        "domains", "rewrite", "trustedHosts", "rules", "aliases", "fallback", "qmailPrefix",
+        "reasonHeader",
+    ]
     static let ruleKeys = ["match", "mailbox"]
 
     mutating func buildGlobal(_ value: JSONValue, at: String) -> Plan.GlobalRouting? {
         guard case .object(let g) = value else {
-            problem(at, "must be an object like { domains: [\"wingtiptoys.com\"], rewrite: \"{local}@contoso.example\" "
-                + "}, found \(value.typeName)")
+            problem(
+                at,
+                "must be an object like { domains: [\"wingtiptoys.com\"], rewrite: \"{local}@contoso.example\" "
+                    + "}, found \(value.typeName)")
             return nil
         }
         checkKeys(g, allowed: Self.globalKeys, at: at)
@@ -30,9 +34,10 @@ extension PlanValidator {
         let qmailPrefix = buildQmailPrefix(g["qmailPrefix"], at: PlanPath.member(at, "qmailPrefix"), ok: &ok)
         let reasonHeader = bool(g, "reasonHeader", at: at) ?? false
         guard ok else { return nil }
-        return Plan.GlobalRouting(domains: domains, rewrite: rewrite, trustedHosts: trusted, rules: rules,
-                                  fallback: fallback, aliases: aliases, qmailPrefix: qmailPrefix,
-                                  reasonHeader: reasonHeader)
+        return Plan.GlobalRouting(
+            domains: domains, rewrite: rewrite, trustedHosts: trusted, rules: rules,
+            fallback: fallback, aliases: aliases, qmailPrefix: qmailPrefix,
+            reasonHeader: reasonHeader)
     }
 
     /// `domains`: the legacy domains the mailbox catches mail for, lowercased (required, not empty).
@@ -92,8 +97,10 @@ extension PlanValidator {
             if Self.isDomain(lowered) || HostName.isIPAddress(host) {
                 trusted.append(lowered)
             } else {
-                problem(PlanPath.element(trustedPath, index), "\"\(sanitizeForDisplay(host, limit: 80))\" is not a "
-                    + "host name or IP address")
+                problem(
+                    PlanPath.element(trustedPath, index),
+                    "\"\(sanitizeForDisplay(host, limit: 80))\" is not a "
+                        + "host name or IP address")
                 ok = false
             }
         }
@@ -101,8 +108,10 @@ extension PlanValidator {
     }
 
     /// `rules`: a list of { match, mailbox }, checked in order, so a match already covered above is reported.
-    private mutating func globalRules(_ value: JSONValue?, at rulesPath: String,
-                                      ok: inout Bool) -> [Plan.GlobalRouting.Rule] {
+    private mutating func globalRules(
+        _ value: JSONValue?, at rulesPath: String,
+        ok: inout Bool
+    ) -> [Plan.GlobalRouting.Rule] {
         var rules: [Plan.GlobalRouting.Rule] = []
         switch value {
         case .array(let items)?:
@@ -121,11 +130,15 @@ extension PlanValidator {
     }
 
     /// One `{ match, mailbox }` rule; nil when its match or mailbox is missing or its match cannot be read.
-    private mutating func globalRule(_ item: JSONValue, at path: String, after rules: [Plan.GlobalRouting.Rule],
-                                     ok: inout Bool) -> Plan.GlobalRouting.Rule? {
+    private mutating func globalRule(
+        _ item: JSONValue, at path: String, after rules: [Plan.GlobalRouting.Rule],
+        ok: inout Bool
+    ) -> Plan.GlobalRouting.Rule? {
         guard case .object(let r) = item else {
-            problem(path, "must be an object like { match: \"list@treyresearch.net\", mailbox: "
-                + "\"kelly@contoso.example\" }, found \(item.typeName)")
+            problem(
+                path,
+                "must be an object like { match: \"list@treyresearch.net\", mailbox: "
+                    + "\"kelly@contoso.example\" }, found \(item.typeName)")
             ok = false
             return nil
         }
@@ -136,12 +149,16 @@ extension PlanValidator {
             checkRuleMatch(match, at: PlanPath.member(path, "match"), after: rules, ok: &ok)
         }
         if let mailbox, !Self.isAddress(mailbox) {
-            problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" is not an "
-                + "address like kelly@contoso.example")
+            problem(
+                PlanPath.member(path, "mailbox"),
+                "\"\(sanitizeForDisplay(mailbox, limit: 80))\" is not an "
+                    + "address like kelly@contoso.example")
             ok = false
         } else if let mailbox, let why = PathComponent.addressProblem(mailbox) {
-            problem(PlanPath.member(path, "mailbox"), "\"\(sanitizeForDisplay(mailbox, limit: 80))\" cannot "
-                + "name a mailbox: it would escape the target folder (\(why))")
+            problem(
+                PlanPath.member(path, "mailbox"),
+                "\"\(sanitizeForDisplay(mailbox, limit: 80))\" cannot "
+                    + "name a mailbox: it would escape the target folder (\(why))")
             ok = false
         }
         guard let match, let mailbox, let parsed = RoutingRules.Match(planText: match) else { return nil }
@@ -154,8 +171,10 @@ extension PlanValidator {
     }
 
     /// A rule's `match`, as the router reads it, and not one an earlier rule already has.
-    private mutating func checkRuleMatch(_ match: String, at matchPath: String, after rules: [Plan.GlobalRouting.Rule],
-                                         ok: inout Bool) {
+    private mutating func checkRuleMatch(
+        _ match: String, at matchPath: String, after rules: [Plan.GlobalRouting.Rule],
+        ok: inout Bool
+    ) {
         guard let parsed = RoutingRules.Match(planText: match) else {
             problem(matchPath, "must not be blank")
             ok = false
@@ -165,8 +184,10 @@ extension PlanValidator {
         for message in found {
             switch parsed {
             case .address, .domain:
-                problem(matchPath, message + "; a rule matches an address (someone@domain), a whole "
-                    + "domain (@domain), a header (Name: text) or a regular expression (/pattern/)")
+                problem(
+                    matchPath,
+                    message + "; a rule matches an address (someone@domain), a whole "
+                        + "domain (@domain), a header (Name: text) or a regular expression (/pattern/)")
             case .regex, .header:
                 problem(matchPath, message)
             }
@@ -174,8 +195,10 @@ extension PlanValidator {
         if !found.isEmpty {
             ok = false
         } else if rules.contains(where: { Self.sameMatch(.init(planText: $0.match), parsed) }) {
-            problem(matchPath, "\(sanitizeForDisplay(match, limit: 80)) already has a rule above; only "
-                + "the first would count")
+            problem(
+                matchPath,
+                "\(sanitizeForDisplay(match, limit: 80)) already has a rule above; only "
+                    + "the first would count")
             ok = false
         }
     }
@@ -184,14 +207,18 @@ extension PlanValidator {
     private mutating func globalFallback(_ g: [String: JSONValue], at: String, ok: inout Bool) -> String? {
         guard let text = nonEmptyString(g, "fallback", at: at) else { return nil }
         if Self.isAddress(text), let why = PathComponent.addressProblem(text) {
-            problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" cannot name a "
-                + "mailbox: it would escape the target folder (\(why))")
+            problem(
+                PlanPath.member(at, "fallback"),
+                "\"\(sanitizeForDisplay(text, limit: 80))\" cannot name a "
+                    + "mailbox: it would escape the target folder (\(why))")
             ok = false
         } else if Self.isAddress(text) {
             return text
         } else {
-            problem(PlanPath.member(at, "fallback"), "\"\(sanitizeForDisplay(text, limit: 80))\" is not an address "
-                + "like postmaster@contoso.example")
+            problem(
+                PlanPath.member(at, "fallback"),
+                "\"\(sanitizeForDisplay(text, limit: 80))\" is not an address "
+                    + "like postmaster@contoso.example")
             ok = false
         }
         return nil
@@ -208,12 +235,16 @@ extension PlanValidator {
 
     /// `aliases: { "old@acquired.example": "new@contoso.example", "sales": "kelly" }`: a legacy address (or a local
     /// part at any of the domains) → a target address (or a local part that `rewrite` makes an address of).
-    private mutating func buildAliases(_ value: JSONValue?, at: String, hasRewrite: Bool,
-                                       ok: inout Bool) -> [String: String] {
+    private mutating func buildAliases(
+        _ value: JSONValue?, at: String, hasRewrite: Bool,
+        ok: inout Bool
+    ) -> [String: String] {
         guard let value else { return [:] }
         guard case .object(let items) = value else {
-            problem(at, "must be an object like { \"old@wingtiptoys.com\": \"new@contoso.example\" }, found "
-                + value.typeName)
+            problem(
+                at,
+                "must be an object like { \"old@wingtiptoys.com\": \"new@contoso.example\" }, found "
+                    + value.typeName)
             ok = false
             return [:]
         }
@@ -229,8 +260,10 @@ extension PlanValidator {
             let problems = RoutingRules.aliasProblems(key: key, value: target, hasRewrite: hasRewrite)
             for message in problems { problem(path, message) }
             if let first = seen[key.lowercased()] {
-                problem(path, "\(sanitizeForDisplay(key, limit: 80)) is listed twice (also as "
-                    + "\(sanitizeForDisplay(first, limit: 80))); addresses compare without case")
+                problem(
+                    path,
+                    "\(sanitizeForDisplay(key, limit: 80)) is listed twice (also as "
+                        + "\(sanitizeForDisplay(first, limit: 80))); addresses compare without case")
                 ok = false
             } else if problems.isEmpty {
                 seen[key.lowercased()] = key
@@ -243,27 +276,35 @@ extension PlanValidator {
     }
 
     /// `qmailPrefix: "domain"` (remove `<domain>-`), a list of literal prefixes (`["wingtip-"]`), or "off".
-    private mutating func buildQmailPrefix(_ value: JSONValue?, at: String,
-                                           ok: inout Bool) -> EnvelopeRecovery.QmailPrefix {
-        let forms = "use \"domain\" (qmail virtualdomains entry domain:domain), a list of prefixes like "
+    private mutating func buildQmailPrefix(
+        _ value: JSONValue?, at: String,
+        ok: inout Bool
+    ) -> EnvelopeRecovery.QmailPrefix {
+        let forms =
+            "use \"domain\" (qmail virtualdomains entry domain:domain), a list of prefixes like "
             + "[\"wingtip-\"], or \"off\""
         switch value {
         case nil: return .off
         case .string("off")?: return .off
         case .string("domain")?: return .domain
         case .string(let text)?:
-            problem(at, "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; \(forms)"
-                + suggestion(text, among: ["domain", "off"]))
+            problem(
+                at,
+                "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; \(forms)"
+                    + suggestion(text, among: ["domain", "off"]))
         case .array(let items)?:
             var prefixes: [String] = []
             for (index, item) in items.enumerated() {
                 let path = PlanPath.element(at, index)
                 if case .string(let text) = item, !text.isEmpty, !text.contains("@"),
-                   RoutingRules.isLocalPart(text) {
+                    RoutingRules.isLocalPart(text)
+                {
                     prefixes.append(text.lowercased())
                 } else if case .string(let text) = item {
-                    problem(path, "\"\(sanitizeForDisplay(text, limit: 40))\" is not the start of a local part "
-                        + "(like \"wingtip-\")")
+                    problem(
+                        path,
+                        "\"\(sanitizeForDisplay(text, limit: 40))\" is not the start of a local part "
+                            + "(like \"wingtip-\")")
                 } else {
                     problem(path, "must be text in quotes, found \(item.typeName)")
                 }

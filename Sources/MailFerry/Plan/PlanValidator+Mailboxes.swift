@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Mailboxes: written in the plan or in CSV lists, with what they inherit from `defaults` and their list.
 extension PlanValidator {
@@ -69,8 +69,10 @@ extension PlanValidator {
             let spot = locations.spot(PlanPath.member(at, "mailbox"))
             if checkPlaceholders(template, allowed: ["user"], spot: spot) {
                 if !template.contains("{user}") {
-                    problem(spot, "must contain {user}, as in \"{user}@contoso.example\": otherwise every mailbox "
-                        + "would get the same address")
+                    problem(
+                        spot,
+                        "must contain {user}, as in \"{user}@contoso.example\": otherwise every mailbox "
+                            + "would get the same address")
                 } else {
                     inherited.address = (template, spot)
                 }
@@ -80,8 +82,10 @@ extension PlanValidator {
 
     mutating func checkReference(_ name: String, kind: String, defined: Set<String>, spot: PlanSpot) {
         guard !defined.contains(name) else { return }
-        problem(spot, "no \(kind) named \"\(sanitizeForDisplay(name, limit: 60))\" in \(kind)s"
-            + suggestion(name, among: Array(defined)))
+        problem(
+            spot,
+            "no \(kind) named \"\(sanitizeForDisplay(name, limit: 60))\" in \(kind)s"
+                + suggestion(name, among: Array(defined)))
     }
 
     /// Checks `{name}` placeholders; false when one is unknown.
@@ -91,15 +95,19 @@ extension PlanValidator {
         var rest = Substring(template)
         while let open = rest.firstIndex(of: "{") {
             guard let close = rest[open...].firstIndex(of: "}") else {
-                problem(spot, "a '{' without its '}'; placeholders are written "
-                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
+                problem(
+                    spot,
+                    "a '{' without its '}'; placeholders are written "
+                        + allowed.map { "{\($0)}" }.joined(separator: ", "))
                 return false
             }
             let name = String(rest[rest.index(after: open)..<close])
             if !allowed.contains(name) {
                 let hint = closest(name, among: allowed).map { " (did you mean {\($0)}?)" } ?? ""
-                problem(spot, "unknown placeholder {\(sanitizeForDisplay(name, limit: 40))}\(hint); use "
-                    + allowed.map { "{\($0)}" }.joined(separator: ", "))
+                problem(
+                    spot,
+                    "unknown placeholder {\(sanitizeForDisplay(name, limit: 40))}\(hint); use "
+                        + allowed.map { "{\($0)}" }.joined(separator: ", "))
                 ok = false
             }
             rest = rest[rest.index(after: close)...]
@@ -110,14 +118,17 @@ extension PlanValidator {
     /// A mailbox written in the plan's `mailboxes` list.
     mutating func jsonMailbox(_ value: JSONValue, at: String) -> MailboxDraft? {
         guard case .object(let m) = value else {
-            problem(at, "must be an object like { source: \"isp\", user: \"chris\", password: { env: \"PW\" }, "
-                + "target: \"archive\" }, found \(value.typeName)")
+            problem(
+                at,
+                "must be an object like { source: \"isp\", user: \"chris\", password: { env: \"PW\" }, "
+                    + "target: \"archive\" }, found \(value.typeName)")
             return nil
         }
         checkKeys(m, allowed: Self.mailboxKeys, at: at)
         let locations = self.locations
-        var draft = MailboxDraft(label: at, here: locations.spot(at),
-                                 missing: { locations.spot(PlanPath.member(at, $0)) })
+        var draft = MailboxDraft(
+            label: at, here: locations.spot(at),
+            missing: { locations.spot(PlanPath.member(at, $0)) })
         for key in m.keys { draft.spots[key] = locations.spot(PlanPath.member(at, key)) }
         draft.source = nonEmptyString(m, "source", at: at)
         draft.user = string(m, "user", at: at, required: true)
@@ -138,8 +149,10 @@ extension PlanValidator {
 
     /// Applies inheritance and the checks every mailbox gets, wherever it was written.
     /// Returns the mailbox's identity (source/user) when it has one, and the mailbox when it has no problem.
-    mutating func finishMailbox(_ draft: MailboxDraft, list: Inherited?, defaults: Inherited,
-                                names: Names) -> (key: String?, mailbox: Plan.Mailbox?) {
+    mutating func finishMailbox(
+        _ draft: MailboxDraft, list: Inherited?, defaults: Inherited,
+        names: Names
+    ) -> (key: String?, mailbox: Plan.Mailbox?) {
         if let source = draft.source, let spot = draft.spots["source"] {
             checkReference(source, kind: "source", defined: names.sources, spot: spot)
         }
@@ -152,48 +165,69 @@ extension PlanValidator {
         guard let user = draft.user else { return (nil, nil) }
         let key = source.map { "\($0)/\(user)" }
         if user.isEmpty || user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-            || user.count > 200 {
-            problem(draft.spots["user"] ?? draft.missing("user"), "must be a non-empty name without line breaks or "
-                + "control characters")
+            || user.count > 200
+        {
+            problem(
+                draft.spots["user"] ?? draft.missing("user"),
+                "must be a non-empty name without line breaks or "
+                    + "control characters")
             ok = false
         }
         let template = list?.address ?? defaults.address
-        let address = draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
+        let address =
+            draft.address ?? template.map { $0.template.replacingOccurrences(of: "{user}", with: user) }
             ?? user
         if !checkContainment(address, user: user, target: target, draft: draft, names: names) { ok = false }
         if ok, draft.global == nil, let target,
-           !checkDeliverable(address, user: user, target: target, draft: draft, templated: template != nil,
-                             fromList: list != nil, names: names) {
+            !checkDeliverable(
+                address, user: user, target: target, draft: draft, templated: template != nil,
+                fromList: list != nil, names: names)
+        {
             ok = false
         }
         if draft.token != nil, let source, let methods = names.validSources[source]?.auth,
-           !methods.contains(where: \.usesToken) {
-            problem(draft.spots["token"] ?? draft.here, "sources.\(source).auth allows no token method; add "
-                + "\"oauthbearer\" or \"xoauth2\"")
+            !methods.contains(where: \.usesToken)
+        {
+            problem(
+                draft.spots["token"] ?? draft.here,
+                "sources.\(source).auth allows no token method; add "
+                    + "\"oauthbearer\" or \"xoauth2\"")
         }
         guard ok, let source, let target, names.validSources[source] != nil, names.validTargets[target] != nil,
-              draft.password != nil || draft.token != nil else { return (key, nil) }
+            draft.password != nil || draft.token != nil
+        else { return (key, nil) }
         if let global = draft.global,
-           !checkGlobal(global, address: address, target: target, draft: draft, names: names) {
+            !checkGlobal(global, address: address, target: target, draft: draft, names: names)
+        {
             return (key, nil)
         }
-        return (key, Plan.Mailbox(source: source, user: user, password: draft.password, token: draft.token,
-                                  target: target, address: address, global: draft.global,
-                                  origin: PlanOrigin(label: draft.label, spots: draft.spots)))
+        return (
+            key,
+            Plan.Mailbox(
+                source: source, user: user, password: draft.password, token: draft.token,
+                target: target, address: address, global: draft.global,
+                origin: PlanOrigin(label: draft.label, spots: draft.spots))
+        )
     }
 
     /// A source and a target, written or inherited; false when either is missing.
-    private mutating func checkInherited(source: String?, target: String?, draft: MailboxDraft,
-                                         fromList: Bool) -> Bool {
+    private mutating func checkInherited(
+        source: String?, target: String?, draft: MailboxDraft,
+        fromList: Bool
+    ) -> Bool {
         var ok = true
         if source == nil {
-            problem(draft.missing("source"), "missing, and no defaults.source"
-                + (fromList ? " or mailboxList source" : "") + " to inherit")
+            problem(
+                draft.missing("source"),
+                "missing, and no defaults.source"
+                    + (fromList ? " or mailboxList source" : "") + " to inherit")
             ok = false
         }
         if target == nil {
-            problem(draft.missing("target"), "missing, and no defaults.target"
-                + (fromList ? " or mailboxList target" : "") + " to inherit")
+            problem(
+                draft.missing("target"),
+                "missing, and no defaults.target"
+                    + (fromList ? " or mailboxList target" : "") + " to inherit")
             ok = false
         }
         return ok
@@ -202,17 +236,24 @@ extension PlanValidator {
     /// A mailbox's address (and its parts) become folder names under a Maildir target's root, and an
     /// authorization identity at an IMAP one: each must be one safe path component (SECURITY.md, "Containment").
     /// False when one is not.
-    private mutating func checkContainment(_ address: String, user: String, target: String?, draft: MailboxDraft,
-                                           names: Names) -> Bool {
+    private mutating func checkContainment(
+        _ address: String, user: String, target: String?, draft: MailboxDraft,
+        names: Names
+    ) -> Bool {
         if let why = PathComponent.addressProblem(address) {
             let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
-            problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
-                + "target folder (\(why))")
+            problem(
+                spot,
+                "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
+                    + "target folder (\(why))")
             return false
         } else if let target, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
-                  path.contains("{user}"), let why = PathComponent.problem(user) {
-            problem(draft.spots["user"] ?? draft.here, "\"\(sanitizeForDisplay(user, limit: 80))\" cannot be a folder "
-                + "name in targets.\(target).path ({user}): it would escape the target folder (\(why))")
+            path.contains("{user}"), let why = PathComponent.problem(user)
+        {
+            problem(
+                draft.spots["user"] ?? draft.here,
+                "\"\(sanitizeForDisplay(user, limit: 80))\" cannot be a folder "
+                    + "name in targets.\(target).path ({user}): it would escape the target folder (\(why))")
             return false
         }
         return true
@@ -221,34 +262,48 @@ extension PlanValidator {
     /// LMTP and SMTP deliver by address (RCPT TO): a name that is not one would fail only at delivery. A Maildir
     /// takes any name, and IMAP too (it appends as its admin; `authorize` names a login, which need not be an
     /// address). A catch-all delivers to the addresses it routes to. False when the address cannot be delivered to.
-    private mutating func checkDeliverable(_ address: String, user: String, target: String, draft: MailboxDraft,
-                                           templated: Bool, fromList: Bool, names: Names) -> Bool {
+    private mutating func checkDeliverable(
+        _ address: String, user: String, target: String, draft: MailboxDraft,
+        templated: Bool, fromList: Bool, names: Names
+    ) -> Bool {
         guard let kind = names.validTargets[target]?.kind, kind.kindName == "lmtp" || kind.kindName == "smtp",
-              !Self.isAddress(address) else { return true }
+            !Self.isAddress(address)
+        else { return true }
         let spot = draft.spots["mailbox"] ?? draft.spots["user"] ?? draft.here
-        let how = draft.spots["mailbox"] == nil && !templated
-            ? (!fromList ? "add mailbox: \"\(sanitizeForDisplay(user, limit: 40))@contoso.example\", or "
-                + "defaults.mailbox: \"{user}@contoso.example\"" : "write the address in the row's mailbox column, "
-                + "or give the list mailbox: \"{user}@contoso.example\"")
+        let how =
+            draft.spots["mailbox"] == nil && !templated
+            ? (!fromList
+                ? "add mailbox: \"\(sanitizeForDisplay(user, limit: 40))@contoso.example\", or "
+                    + "defaults.mailbox: \"{user}@contoso.example\""
+                : "write the address in the row's mailbox column, "
+                    + "or give the list mailbox: \"{user}@contoso.example\"")
             : "write the person's address there, like chris@contoso.example"
-        problem(spot, "\"\(sanitizeForDisplay(address, limit: 80))\" is not an address, but targets.\(target) is "
-            + "an \(kind.kindName) target, which delivers by address; \(how)")
+        problem(
+            spot,
+            "\"\(sanitizeForDisplay(address, limit: 80))\" is not an address, but targets.\(target) is "
+                + "an \(kind.kindName) target, which delivers by address; \(how)")
         return false
     }
 
     /// A catch-all needs somewhere for mail to unknown recipients, and a target that can hold many people's mail.
     /// False (and a problem) when it lacks either.
-    private mutating func checkGlobal(_ global: Plan.GlobalRouting, address: String, target: String,
-                                      draft: MailboxDraft, names: Names) -> Bool {
+    private mutating func checkGlobal(
+        _ global: Plan.GlobalRouting, address: String, target: String,
+        draft: MailboxDraft, names: Names
+    ) -> Bool {
         if global.fallback == nil, !Self.isAddress(address) {
-            problem(draft.spots["global"] ?? draft.here, "has no fallback (where mail for unknown recipients goes), "
-                + "and the mailbox's own address \"\(sanitizeForDisplay(address, limit: 80))\", used instead, is not "
-                + "an address; add fallback: \"postmaster@contoso.example\"")
+            problem(
+                draft.spots["global"] ?? draft.here,
+                "has no fallback (where mail for unknown recipients goes), "
+                    + "and the mailbox's own address \"\(sanitizeForDisplay(address, limit: 80))\", used instead, is not "
+                    + "an address; add fallback: \"postmaster@contoso.example\"")
             return false
         }
         if let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind, !path.contains("{") {
-            problem(draft.spots["global"] ?? draft.here, "a global mailbox routes mail to many people, but "
-                + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
+            problem(
+                draft.spots["global"] ?? draft.here,
+                "a global mailbox routes mail to many people, but "
+                    + "targets.\(target).path has no placeholder like {mailbox}: all of it would land in one Maildir")
             return false
         }
         return true

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Typed access to the plan tree: each reader returns the value, or nil after recording a problem at its key path.
 extension PlanValidator {
@@ -57,8 +57,10 @@ extension PlanValidator {
         }
     }
 
-    mutating func nonEmptyString(_ object: [String: JSONValue], _ key: String, at: String,
-                                 required: Bool = false) -> String? {
+    mutating func nonEmptyString(
+        _ object: [String: JSONValue], _ key: String, at: String,
+        required: Bool = false
+    ) -> String? {
         guard let value = string(object, key, at: at, required: required) else { return nil }
         if value.isEmpty {
             problem(PlanPath.member(at, key), "must not be empty")
@@ -71,8 +73,10 @@ extension PlanValidator {
         switch object[key] {
         case .number(let value)?:
             guard value.isFinite, value == value.rounded(), let int = Int(exactly: value), range.contains(int) else {
-                problem(PlanPath.member(at, key), "must be a whole number from \(range.lowerBound) to "
-                    + "\(range.upperBound)")
+                problem(
+                    PlanPath.member(at, key),
+                    "must be a whole number from \(range.lowerBound) to "
+                        + "\(range.upperBound)")
                 return nil
             }
             return int
@@ -93,8 +97,10 @@ extension PlanValidator {
         }
     }
 
-    mutating func object(_ object: [String: JSONValue], _ key: String, at: String,
-                         required: Bool) -> [(String, JSONValue)] {
+    mutating func object(
+        _ object: [String: JSONValue], _ key: String, at: String,
+        required: Bool
+    ) -> [(String, JSONValue)] {
         switch object[key] {
         case .object(let value)?: return value.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         case nil:
@@ -130,8 +136,10 @@ extension PlanValidator {
     mutating func date(_ object: [String: JSONValue], _ key: String, at: String) -> String? {
         guard let text = string(object, key, at: at) else { return nil }
         guard UTCDate.day(text) != nil else {
-            problem(PlanPath.member(at, key), "\"\(sanitizeForDisplay(text, limit: 40))\" is not a date; write "
-                + "YYYY-MM-DD, e.g. \"2026-12-15\"")
+            problem(
+                PlanPath.member(at, key),
+                "\"\(sanitizeForDisplay(text, limit: 40))\" is not a date; write "
+                    + "YYYY-MM-DD, e.g. \"2026-12-15\"")
             return nil
         }
         return text
@@ -147,34 +155,25 @@ extension PlanValidator {
         case .object(let s)?:
             if s.count == 1, case .string(let name)? = s["env"] {
                 guard Self.isVariableName(name) else {
-                    problem(PlanPath.member(path, "env"), "an environment variable name has letters, digits and "
-                        + "'_' only, and does not start with a digit")
+                    problem(
+                        PlanPath.member(path, "env"),
+                        "an environment variable name has letters, digits and "
+                            + "'_' only, and does not start with a digit")
                     return nil
                 }
                 return .env(name)
             }
             if s.count == 1, case .string(let file)? = s["file"], !file.isEmpty { return .file(resolve(file)) }
             if case .array(let items)? = s["command"], s.keys.allSatisfy({ $0 == "command" || $0 == "env" }) {
-                let argv = items.compactMap { item -> String? in
-                    if case .string(let text) = item { return text }
-                    return nil
-                }
-                let names = commandEnvironment(s, at: path)
-                if !argv.isEmpty && argv.count == items.count && !argv[0].isEmpty {
-                    guard let names else { return nil }
-                    // A relative program path is the plan's, like every other path; a bare name is looked up in PATH.
-                    return .command([argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst(),
-                                    env: names)
-                }
-                problem(PlanPath.member(path, "command"), "must be a non-empty list of text: the program, then its "
-                    + "arguments")
-                return nil
+                return commandSecret(s, items: items, at: path)
             }
             let keys = s.keys.sorted()
             if s["command"] != nil, let other = keys.first(where: { $0 != "command" && $0 != "env" }) {
                 let near = closest(other, among: ["env"]).map { " (did you mean \"\($0)\"?)" } ?? ""
-                problem(PlanPath.member(path, other), "unknown key\(near); a command secret has command and, "
-                    + "optionally, env: the names of the variables it may see")
+                problem(
+                    PlanPath.member(path, other),
+                    "unknown key\(near); a command secret has command and, "
+                        + "optionally, env: the names of the variables it may see")
                 return nil
             }
             if keys.count == 1, let only = keys.first, let near = closest(only, among: ["env", "file", "command"]) {
@@ -184,8 +183,10 @@ extension PlanValidator {
             problem(path, "must be exactly one of \(forms)")
             return nil
         case .string?, .number?:
-            problem(path, "a password written in the plan is refused (plans get copied, mailed and committed); "
-                + "put it in an environment variable or a file readable only by you, and write \(forms)")
+            problem(
+                path,
+                "a password written in the plan is refused (plans get copied, mailed and committed); "
+                    + "put it in an environment variable or a file readable only by you, and write \(forms)")
             return nil
         case nil:
             problem(path, "missing: write \(forms)")
@@ -194,6 +195,28 @@ extension PlanValidator {
             problem(path, "must be \(forms), found \(other.typeName)")
             return nil
         }
+    }
+
+    /// A `{ command: [program, args…], env: [names] }` secret: a non-empty program, text arguments, a relative program
+    /// path resolved against the plan's folder.
+    mutating func commandSecret(_ s: [String: JSONValue], items: [JSONValue], at path: String) -> SecretRef? {
+        let argv = items.compactMap { item -> String? in
+            if case .string(let text) = item { return text }
+            return nil
+        }
+        let names = commandEnvironment(s, at: path)
+        if !argv.isEmpty && argv.count == items.count && !argv[0].isEmpty {
+            guard let names else { return nil }
+            // A relative program path is the plan's, like every other path; a bare name is looked up in PATH.
+            return .command(
+                [argv[0].contains("/") ? resolve(argv[0]) : argv[0]] + argv.dropFirst(),
+                env: names)
+        }
+        problem(
+            PlanPath.member(path, "command"),
+            "must be a non-empty list of text: the program, then its "
+                + "arguments")
+        return nil
     }
 
     /// The `env` of a command secret: names of environment variables the program may see besides PATH, HOME,
@@ -214,17 +237,23 @@ extension PlanValidator {
                 }
                 ok = false
                 if case .string = item {
-                    problem(PlanPath.element(envPath, index), "must be the name of an environment variable (letters, "
-                        + "digits and '_', not starting with a digit), not its value")
+                    problem(
+                        PlanPath.element(envPath, index),
+                        "must be the name of an environment variable (letters, "
+                            + "digits and '_', not starting with a digit), not its value")
                 } else {
-                    problem(PlanPath.element(envPath, index), "must be the name of an environment variable in "
-                        + "quotes, found \(item.typeName)")
+                    problem(
+                        PlanPath.element(envPath, index),
+                        "must be the name of an environment variable in "
+                            + "quotes, found \(item.typeName)")
                 }
             }
             return ok ? names : nil
         case let other?:
-            problem(envPath, "must be a list of environment variable names, e.g. [\"VAULT_ADDR\", \"VAULT_TOKEN\"]; "
-                + "found \(other.typeName)")
+            problem(
+                envPath,
+                "must be a list of environment variable names, e.g. [\"VAULT_ADDR\", \"VAULT_TOKEN\"]; "
+                    + "found \(other.typeName)")
             return nil
         }
     }
@@ -233,8 +262,11 @@ extension PlanValidator {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first), name.count <= 200 else {
             return false
         }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0 == "_"
-            || ("0"..."9").contains($0)) }
+        return name.unicodeScalars.allSatisfy {
+            $0.isASCII
+                && ($0.properties.isAlphabetic || $0 == "_"
+                    || ("0"..."9").contains($0))
+        }
     }
 
     func resolve(_ path: String) -> String {

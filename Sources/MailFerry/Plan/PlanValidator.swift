@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Walks the plan tree, building the model and collecting every problem with its place.
 ///
@@ -25,12 +25,16 @@ struct PlanValidator {
         self.fileOrder = [file]
     }
 
-    static let topKeys = ["plan", "transition", "state", "reports", "keepReports", "parallel", "quarantineAfter",
-                          "sources", "targets", "defaults", "mailboxes", "mailboxList"]
+    static let topKeys = [
+        "plan", "transition", "state", "reports", "keepReports", "parallel", "quarantineAfter",
+        "sources", "targets", "defaults", "mailboxes", "mailboxList",
+    ]
     static let transitionKeys = ["start", "cutover", "end"]
-    static let sourceKeys = ["host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
-                             "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
-                             "onUIDLReset", "maxMessageBytes"]
+    static let sourceKeys = [
+        "host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
+        "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
+        "onUIDLReset", "maxMessageBytes",
+    ]
     static let mailboxKeys = ["source", "user", "password", "token", "target", "mailbox", "global"]
     /// What mailboxes inherit when they do not say.
     static let defaultsKeys = ["source", "target", "mailbox"]
@@ -82,13 +86,15 @@ struct PlanValidator {
         let sources = buildSources(top)
         let targets = buildTargets(top)
         // A name that is defined but broken is not "undefined": its own problem is reported where it is written.
-        let names = Names(sources: Set(objectKeys(top["sources"])), targets: Set(objectKeys(top["targets"])),
-                          validSources: sources, validTargets: targets)
+        let names = Names(
+            sources: Set(objectKeys(top["sources"])), targets: Set(objectKeys(top["targets"])),
+            validSources: sources, validTargets: targets)
         let defaults = buildInherited(top["defaults"], at: "defaults", names: names)
         let mailboxes = buildMailboxes(top, defaults: defaults, names: names)
-        var plan = Plan(name: name, file: file, workspace: workspace, transition: transition, statePath: statePath,
-                        reportsPath: reportsPath, parallel: parallel, sources: sources, targets: targets,
-                        mailboxes: mailboxes)
+        var plan = Plan(
+            name: name, file: file, workspace: workspace, transition: transition, statePath: statePath,
+            reportsPath: reportsPath, parallel: parallel, sources: sources, targets: targets,
+            mailboxes: mailboxes)
         plan.locations = locations
         plan.quarantineAfter = quarantineAfter
         plan.keepReports = keepReports
@@ -99,9 +105,12 @@ struct PlanValidator {
     private mutating func planName(_ top: [String: JSONValue]) -> String {
         let name = string(top, "plan", at: "", required: true) ?? "plan"
         if !name.isEmpty && !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
-            || name.hasPrefix(".") {
-            problem("plan", "\"\(sanitizeForDisplay(name, limit: 60))\" cannot be a plan name: it becomes a file and "
-                + "folder name, so use letters, digits, '-', '_' and '.' (not at the start)")
+            || name.hasPrefix(".")
+        {
+            problem(
+                "plan",
+                "\"\(sanitizeForDisplay(name, limit: 60))\" cannot be a plan name: it becomes a file and "
+                    + "folder name, so use letters, digits, '-', '_' and '.' (not at the start)")
         } else if name.isEmpty {
             problem("plan", "must not be empty: the name becomes a file and folder name")
         }
@@ -133,13 +142,17 @@ struct PlanValidator {
     }
 
     /// The mailboxes of `mailboxes` and then of `mailboxList`, those without problems.
-    private mutating func buildMailboxes(_ top: [String: JSONValue], defaults: Inherited,
-                                         names: Names) -> [Plan.Mailbox] {
+    private mutating func buildMailboxes(
+        _ top: [String: JSONValue], defaults: Inherited,
+        names: Names
+    ) -> [Plan.Mailbox] {
         var mailboxes: [Plan.Mailbox] = []
         var seen: [String: String] = [:]
         // Duplicates are found by identity (source/user) even among mailboxes with other problems.
-        func add(_ result: (key: String?, mailbox: Plan.Mailbox?), draft: MailboxDraft,
-                 validator: inout PlanValidator) {
+        func add(
+            _ result: (key: String?, mailbox: Plan.Mailbox?), draft: MailboxDraft,
+            validator: inout PlanValidator
+        ) {
             guard let key = result.key else { return }
             if let first = seen[key] {
                 validator.problem(draft.here, "duplicate mailbox \(sanitizeForDisplay(key)) (also \(first))")
@@ -184,14 +197,18 @@ struct PlanValidator {
         transition.end = date(t, "end", at: "transition")
         // YYYY-MM-DD compares correctly as text. Each date out of order is reported once, against the latest date
         // written before it (start 3, cutover 2, end 1: cutover is before start, end before start; not three times).
-        let order: [(String, String?)] = [("start", transition.start), ("cutover", transition.cutover),
-                                          ("end", transition.end)]
+        let order: [(String, String?)] = [
+            ("start", transition.start), ("cutover", transition.cutover),
+            ("end", transition.end),
+        ]
         for (i, later) in order.enumerated() {
             guard let b = later.1 else { continue }
             let earlier = order[..<i].compactMap { name, date in date.map { (name, $0) } }
             if let latest = earlier.max(by: { $0.1 < $1.1 }), latest.1 > b {
-                problem("transition.\(later.0)", "\(later.0) \(b) is before \(latest.0) \(latest.1); the dates go "
-                    + "start ≤ cutover ≤ end")
+                problem(
+                    "transition.\(later.0)",
+                    "\(later.0) \(b) is before \(latest.0) \(latest.1); the dates go "
+                        + "start ≤ cutover ≤ end")
             }
         }
         return transition
@@ -211,22 +228,25 @@ struct PlanValidator {
         let maxConnections = integer(s, "maxConnections", at: at, range: 1...1000) ?? 4
         let pipelining = bool(s, "pipelining", at: at) ?? true
         let auth = sourceAuth(s["auth"], at: PlanPath.member(at, "auth"))
-        let withoutUIDL = choice(s, "withoutUIDL", at: at, default: Plan.WithoutUIDL.refuse,
-                                 use: "use \"refuse\" or \"header-fingerprint\"")
+        let withoutUIDL = choice(
+            s, "withoutUIDL", at: at, default: Plan.WithoutUIDL.refuse,
+            use: "use \"refuse\" or \"header-fingerprint\"")
         let allowExpireZero = bool(s, "allowExpireZero", at: at) ?? false
         // Retention is never a default: leave-a-copy unless the plan names a number of days.
         let deleteAfter = integer(s, "deleteFromSourceAfterDays", at: at, range: 0...3650)
-        let onUIDLReset = choice(s, "onUIDLReset", at: at, default: Plan.UIDLResetPolicy.stop,
-                                 use: "use \"stop\" or \"rekey\"")
+        let onUIDLReset = choice(
+            s, "onUIDLReset", at: at, default: Plan.UIDLResetPolicy.stop,
+            use: "use \"stop\" or \"rekey\"")
         let maxMessageBytes = integer(s, "maxMessageBytes", at: at, range: 1024...(1 << 40))
         guard let server else { return nil }
         var endpoint = server
         endpoint.pipelineWindow = pipelining ? ServerEndpoint.defaultPipelineWindow : 1
-        return Plan.Source(name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
-                           withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
-                           deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,
-                           maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes,
-                           authNamed: s["auth"] != nil)
+        return Plan.Source(
+            name: name, endpoint: endpoint, maxConnections: maxConnections, auth: auth,
+            withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
+            deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,
+            maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes,
+            authNamed: s["auth"] != nil)
     }
 
     /// A source's `auth`: the login methods to try, in order; all of them, strongest first, when not written.
@@ -241,10 +261,12 @@ struct PlanValidator {
                     }
                     auth.append(method)
                 } else if case .string(let text) = item {
-                    problem(PlanPath.element(at, index), "unknown login method "
-                        + "\"\(sanitizeForDisplay(text, limit: 40))\"; use "
-                        + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-                        + suggestion(text, among: POP3AuthMethod.allCases.map(\.rawValue)))
+                    problem(
+                        PlanPath.element(at, index),
+                        "unknown login method "
+                            + "\"\(sanitizeForDisplay(text, limit: 40))\"; use "
+                            + POP3AuthMethod.byStrength.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                            + suggestion(text, among: POP3AuthMethod.allCases.map(\.rawValue)))
                 } else {
                     problem(PlanPath.element(at, index), "must be text in quotes, found " + item.typeName)
                 }
@@ -266,15 +288,20 @@ struct PlanValidator {
     ) -> Value where Value.RawValue == String {
         guard let text = string(s, key, at: at) else { return fallback }
         if let value = Value(rawValue: text) { return value }
-        problem(PlanPath.member(at, key), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; " + use
-            + suggestion(text, among: Value.allCases.map(\.rawValue)))
+        problem(
+            PlanPath.member(at, key),
+            "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; " + use
+                + suggestion(text, among: Value.allCases.map(\.rawValue)))
         return fallback
     }
 
     /// Names of sources and targets become parts of mailbox keys and report lines: keep them plain.
     mutating func checkName(_ name: String, at: String, what: String) {
-        if name.isEmpty || name.contains("/") || name.unicodeScalars.contains(where: {
-            $0.properties.generalCategory == .control || $0 == " " }) {
+        if name.isEmpty || name.contains("/")
+            || name.unicodeScalars.contains(where: {
+                $0.properties.generalCategory == .control || $0 == " "
+            })
+        {
             problem(at, "a \(what) name must be non-empty, without '/', spaces or control characters")
         }
     }
@@ -298,55 +325,46 @@ struct PlanValidator {
 
     /// host, port, tls, caFile, allowPlaintext and timeoutSeconds of a server, with the impossible combinations
     /// refused. `credentials`: whether a password or token would travel on this connection.
-    mutating func endpoint(_ s: [String: JSONValue], at: String, service: Service,
-                           credentials: Bool) -> Plan.Endpoint? {
+    mutating func endpoint(
+        _ s: [String: JSONValue], at: String, service: Service,
+        credentials: Bool
+    ) -> Plan.Endpoint? {
         let host = string(s, "host", at: at, required: true)
         if let host, host.isEmpty || host.unicodeScalars.contains(where: { $0 == " " || $0 == "/" || $0.value < 32 }) {
             problem(PlanPath.member(at, "host"), "is not a host name or address")
         }
-        var tls = service.defaultTLS
-        if let text = string(s, "tls", at: at) {
-            let allowed = service.implicitPort == nil ? ["starttls", "none"] : ["implicit", "starttls", "none"]
-            if let mode = TLSMode(rawValue: text), allowed.contains(text) {
-                tls = mode
-            } else if text == "implicit" {
-                problem(PlanPath.member(at, "tls"), "\(service.name) has no implicit TLS; use \"starttls\" or \"none\"")
-            } else {
-                problem(PlanPath.member(at, "tls"), "unknown value \"\(sanitizeForDisplay(text, limit: 40))\"; use "
-                    + allowed.map { "\"\($0)\"" }.joined(separator: ", ") + suggestion(text, among: allowed))
-            }
-        }
+        let tls = tlsMode(s, at: at, service: service)
         let defaultPort = tls == .implicit ? (service.implicitPort ?? 0) : (service.plainPorts.first ?? 0)
         let port = integer(s, "port", at: at, range: 1...65535) ?? defaultPort
         if s["port"] != nil, s["tls"] != nil || service.defaultTLS != .none {
             // A well-known port that cannot match the TLS mode is a typo that would show as a confusing timeout.
             if tls == .implicit && service.plainPorts.contains(port) {
-                problem(PlanPath.member(at, "port"), "port \(port) is \(service.name)'s plain-text port, but tls is "
-                    + "\"implicit\" (TLS from the first byte); use port \(service.implicitPort ?? 0), or tls: "
-                    + "\"starttls\"")
+                problem(
+                    PlanPath.member(at, "port"),
+                    "port \(port) is \(service.name)'s plain-text port, but tls is "
+                        + "\"implicit\" (TLS from the first byte); use port \(service.implicitPort ?? 0), or tls: "
+                        + "\"starttls\"")
             } else if tls != .implicit, let implicit = service.implicitPort, port == implicit {
-                problem(PlanPath.member(at, "port"), "port \(port) expects TLS from the first byte, but tls is "
-                    + "\"\(tls.rawValue)\"; use tls: \"implicit\", or port \(service.plainPorts[0])")
+                problem(
+                    PlanPath.member(at, "port"),
+                    "port \(port) expects TLS from the first byte, but tls is "
+                        + "\"\(tls.rawValue)\"; use tls: \"implicit\", or port \(service.plainPorts[0])")
             }
         }
         let allowPlaintext = bool(s, "allowPlaintext", at: at) ?? false
         if tls == .none && credentials && !allowPlaintext {
-            problem(PlanPath.member(at, "tls"), "\"none\" sends passwords in clear text; add allowPlaintext: true to "
-                + "this \(at.hasPrefix("sources") ? "source" : "target") if that is really intended, or use "
-                + (service.implicitPort == nil ? "\"starttls\"" : "\"implicit\" or \"starttls\""))
+            problem(
+                PlanPath.member(at, "tls"),
+                "\"none\" sends passwords in clear text; add allowPlaintext: true to "
+                    + "this \(at.hasPrefix("sources") ? "source" : "target") if that is really intended, or use "
+                    + (service.implicitPort == nil ? "\"starttls\"" : "\"implicit\" or \"starttls\""))
         }
-        let caFile = nonEmptyString(s, "caFile", at: at).map(resolve)
-        if let caFile {
-            if tls == .none {
-                problem(PlanPath.member(at, "caFile"), "is set but tls is \"none\": there is no certificate to check")
-            } else if !FileManager.default.isReadableFile(atPath: caFile) {
-                problem(PlanPath.member(at, "caFile"), "cannot read \(caFile)"
-                    + (FileManager.default.fileExists(atPath: caFile) ? "" : ": no such file"))
-            }
-        }
+        let caFile = self.caFile(s, at: at, tls: tls)
         let timeout = integer(s, "timeoutSeconds", at: at, range: 1...3600) ?? 60
         guard let host else { return nil }
-        return Plan.Endpoint(host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile),
-                             allowPlaintext: allowPlaintext, timeout: Double(timeout))
+        return Plan.Endpoint(
+            host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile),
+            allowPlaintext: allowPlaintext, timeout: Double(timeout))
     }
+
 }

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Where a password comes from. Never the plan text itself: plans are copied, mailed and committed.
 /// Resolved only when a login needs it; the value is never printed, logged, reported or stored.
@@ -47,8 +47,10 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
                 throw MailError(.auth, "cannot read secret file \(path): \(errnoText())")
             }
             if info.st_mode & 0o077 != 0 {
-                throw MailError(.auth, "secret file \(path) is readable by group or others (mode "
-                    + String(info.st_mode & 0o777, radix: 8) + "); run: chmod 600 \(path)")
+                throw MailError(
+                    .auth,
+                    "secret file \(path) is readable by group or others (mode "
+                        + String(info.st_mode & 0o777, radix: 8) + "); run: chmod 600 \(path)")
             }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw MailError(.auth, "cannot read secret file \(path)")
@@ -62,8 +64,9 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
         case .command(let argv, let names):
             let output: [UInt8]
             do {
-                output = try CommandRunner.capture(argv, environment: CommandRunner.environment(passing: names),
-                                                   timeout: commandTimeout, limit: SecretRef.commandOutputLimit)
+                output = try CommandRunner.capture(
+                    argv, environment: CommandRunner.environment(passing: names),
+                    timeout: commandTimeout, limit: SecretRef.commandOutputLimit)
             } catch {
                 throw MailError(.auth, "secret command failed: \(error)")
             }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// `run --shard K/N`: a stable subset of a plan's mailboxes, so one plan can run as N jobs (a Kubernetes Indexed
 /// Job's completion index is K, or N cron hosts), each with its own state file and lock.
@@ -20,8 +20,9 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
             throw ShardError("--shard K/N: N must be from 1 to 10000, got \(count)")
         }
         guard index >= 0, index < count else {
-            throw ShardError("--shard K/N: K counts from 0, so it must be from 0 to \(count - 1) for N = \(count), "
-                + "got \(index)")
+            throw ShardError(
+                "--shard K/N: K counts from 0, so it must be from 0 to \(count - 1) for N = \(count), "
+                    + "got \(index)")
         }
         self.index = index
         self.count = count
@@ -31,9 +32,11 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]),
-              parts.allSatisfy({ $0.allSatisfy(\.isASCII) }) else {
-            throw ShardError("--shard wants K/N (this job's index K from 0 to N-1, of N shards), e.g. --shard 0/4; "
-                + "got \"\(sanitizeForDisplay(text))\"")
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) })
+        else {
+            throw ShardError(
+                "--shard wants K/N (this job's index K from 0 to N-1, of N shards), e.g. --shard 0/4; "
+                    + "got \"\(sanitizeForDisplay(text))\"")
         }
         try self.init(index: index, count: count)
     }
@@ -77,7 +80,8 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
             let middle = name.dropFirst(prefix.count).dropLast(".sqlite".count)
             let numbers = middle.components(separatedBy: "-of-")
             guard numbers.count == 2, let k = Int(numbers[0]), let n = Int(numbers[1]),
-                  let shard = try? Shard(index: k, count: n) else { continue }
+                let shard = try? Shard(index: k, count: n)
+            else { continue }
             found.append((shard, (folder.isEmpty ? "" : folder + "/") + name))
         }
         return found.sorted { ($0.shard.count, $0.shard.index) < ($1.shard.count, $1.shard.index) }

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// The dashboard's charts: inline SVG, well-formed XML (every text escaped), sized by viewBox so they scale with
 /// the page. No script, no external reference.
@@ -27,10 +27,16 @@ enum Charts {
     static let textColor = "#6b7280"
 
     /// A vertical bar chart with a light grid, y-axis ticks, a few x labels and vertical markers.
-    static func bars(_ bars: [Bar], width: Double = fullWidth, height: Double = 240, color: String,
-                     markers: [Marker] = [], xLabelEvery: Int? = nil, title: String) -> String {
-        let left = 48.0, right = 16.0, top = markers.isEmpty ? 26.0 : 44.0, bottom = 34.0
-        let plotWidth = width - left - right, plotHeight = height - top - bottom
+    static func bars(
+        _ bars: [Bar], width: Double = fullWidth, height: Double = 240, color: String,
+        markers: [Marker] = [], xLabelEvery: Int? = nil, title: String
+    ) -> String {
+        let left = 48.0
+        let right = 16.0
+        let top = markers.isEmpty ? 26.0 : 44.0
+        let bottom = 34.0
+        let plotWidth = width - left - right
+        let plotHeight = height - top - bottom
         let maximum = niceCeiling(bars.map(\.value).max() ?? 0)
         var svg = open(width: width, height: height, title: title)
         for step in 0...4 {
@@ -46,7 +52,8 @@ enum Charts {
             let x = left + slot * Double(index) + (slot - barWidth) / 2
             let h = plotHeight * Double(bar.value) / Double(maximum)
             if bar.value > 0 {
-                svg += "<rect x=\"\(f(x))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(barWidth))\" "
+                svg +=
+                    "<rect x=\"\(f(x))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(barWidth))\" "
                     + "height=\"\(f(max(h, 1)))\" rx=\"\(f(min(3, barWidth / 3)))\" fill=\"\(color)\">"
                     + "<title>\(escape(bar.tooltip))</title></rect>"
             }
@@ -57,30 +64,38 @@ enum Charts {
         if bars.count <= 24 {
             for (index, bar) in bars.enumerated() where bar.value > 0 {
                 let h = plotHeight * Double(bar.value) / Double(maximum)
-                svg += text(left + slot * (Double(index) + 0.5), top + plotHeight - h - 6, grouped(bar.value),
-                            anchor: "middle", color: "#374151", weight: "600")
+                svg += text(
+                    left + slot * (Double(index) + 0.5), top + plotHeight - h - 6, grouped(bar.value),
+                    anchor: "middle", color: "#374151", weight: "600")
             }
         }
         // A label close to the previous one goes one line lower, so they never print over each other.
-        var lastX = -1000.0, lastRow = 1
+        var lastX = -1000.0
+        var lastRow = 1
         for marker in markers {
             let x = left + slot * Double(marker.index)
             let row = x - lastX < 120 && lastRow == 0 ? 1 : 0
             (lastX, lastRow) = (x, row)
             let labelY = top - 24 + Double(row) * 14
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(labelY + 4))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" "
+            svg +=
+                "<line x1=\"\(f(x))\" y1=\"\(f(labelY + 4))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" "
                 + "stroke=\"\(marker.color)\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
             let anchor = x > width - 140 ? "end" : "start"
-            svg += text(x + (anchor == "end" ? -5 : 5), labelY, marker.label, anchor: anchor, color: marker.color,
-                        weight: "600")
+            svg += text(
+                x + (anchor == "end" ? -5 : 5), labelY, marker.label, anchor: anchor, color: marker.color,
+                weight: "600")
         }
         return svg + "</svg>"
     }
 
     /// Horizontal bars with a label on the left and the count on the right (errors by category).
-    static func horizontal(_ rows: [(label: String, value: Int, color: String)], width: Double = fullWidth,
-                           title: String) -> String {
-        let rowHeight = 34.0, left = 140.0, right = 50.0
+    static func horizontal(
+        _ rows: [(label: String, value: Int, color: String)], width: Double = fullWidth,
+        title: String
+    ) -> String {
+        let rowHeight = 34.0
+        let left = 140.0
+        let right = 50.0
         let height = Double(rows.count) * rowHeight + 12
         let maximum = Double(max(rows.map(\.value).max() ?? 1, 1))
         var svg = open(width: width, height: height, title: title)
@@ -88,12 +103,15 @@ enum Charts {
             let y = 6 + Double(index) * rowHeight
             let w = (width - left - right) * Double(row.value) / maximum
             svg += text(left - 12, y + 20, row.label, anchor: "end", color: "#374151", size: 14)
-            svg += "<rect x=\"\(f(left))\" y=\"\(f(y + 6))\" width=\"\(f(width - left - right))\" height=\"20\" "
+            svg +=
+                "<rect x=\"\(f(left))\" y=\"\(f(y + 6))\" width=\"\(f(width - left - right))\" height=\"20\" "
                 + "rx=\"4\" fill=\"#f1f4f8\"/>"
-            svg += "<rect x=\"\(f(left))\" y=\"\(f(y + 6))\" width=\"\(f(max(w, 3)))\" height=\"20\" rx=\"4\" "
+            svg +=
+                "<rect x=\"\(f(left))\" y=\"\(f(y + 6))\" width=\"\(f(max(w, 3)))\" height=\"20\" rx=\"4\" "
                 + "fill=\"\(row.color)\"><title>\(escape("\(row.label): \(row.value)"))</title></rect>"
-            svg += text(width - right + 10, y + 21, grouped(row.value), anchor: "start", color: "#111827",
-                        weight: "600", size: 14)
+            svg += text(
+                width - right + 10, y + 21, grouped(row.value), anchor: "start", color: "#111827",
+                weight: "600", size: 14)
         }
         return svg + "</svg>"
     }
@@ -109,8 +127,10 @@ enum Charts {
         "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(color)\" stroke-width=\"1\"/>"
     }
 
-    static func text(_ x: Double, _ y: Double, _ content: String, anchor: String, color: String = textColor,
-                     weight: String = "400", size: Int = 12) -> String {
+    static func text(
+        _ x: Double, _ y: Double, _ content: String, anchor: String, color: String = textColor,
+        weight: String = "400", size: Int = 12
+    ) -> String {
         "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\" fill=\"\(color)\" font-size=\"\(size)\" "
             + "font-weight=\"\(weight)\">\(escape(content))</text>"
     }
@@ -154,7 +174,8 @@ enum Charts {
             default:
                 // XML 1.0 allows no other C0 controls; C1 controls and non-characters have no business on the page.
                 if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0xFFFE
-                    || scalar.value == 0xFFFF {
+                    || scalar.value == 0xFFFF
+                {
                     continue
                 }
                 out.unicodeScalars.append(scalar)

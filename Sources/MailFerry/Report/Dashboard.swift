@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// reports/<plan>/index.html: the transition at a glance, for the people an admin answers to. One self-contained
 /// file (inline CSS and SVG, no script, no external asset), rewritten after every run and by `status --html`.
@@ -44,8 +44,9 @@ public enum Dashboard {
             var all = MailboxResult(key: "total", address: "total", target: "")
             (all.delivered, all.deferred, all.failed) = (totals.delivered, totals.deferred, totals.failed)
             let started = Date(timeIntervalSince1970: totals.startedAt)
-            return RunSummary(runID: totals.runID, plan: "", startedAt: started, finishedAt: started, mailboxes: [all],
-                              interrupted: false, exitCode: Int32(clamping: totals.exitCode))
+            return RunSummary(
+                runID: totals.runID, plan: "", startedAt: started, finishedAt: started, mailboxes: [all],
+                interrupted: false, exitCode: Int32(clamping: totals.exitCode))
         }
     }
 
@@ -77,10 +78,13 @@ public enum Dashboard {
         page += cards(status, total: total, verify: verify)
         page += mailboxTable(status)
         page += "<div class=\"grid\">\n"
-        page += panel("Messages migrated per run", note: "Messages delivered by each run, oldest first.",
-                      body: runsChart(summaries(runs), total: runs.total))
-        page += panel("Errors by category", note: "Open problems: messages deferred, failed or quarantined, and "
-                      + "mailboxes whose last poll failed.", body: errorsChart(status))
+        page += panel(
+            "Messages migrated per run", note: "Messages delivered by each run, oldest first.",
+            body: runsChart(summaries(runs), total: runs.total))
+        page += panel(
+            "Errors by category",
+            note: "Open problems: messages deferred, failed or quarantined, and "
+                + "mailboxes whose last poll failed.", body: errorsChart(status))
         page += "</div>\n"
         page += panel("Legacy arrivals per day", note: arrivalsNote(status), body: arrivalsChart(status))
         page += verifyPanel(verify)
@@ -103,9 +107,13 @@ public enum Dashboard {
         }
         let today = UTCDate.string(status.generatedAt, .day)
         var phase = "Before the transition"
-        if let end = t.end, today > end { phase = "Transition over" }
-        else if let cutover = t.cutover, today > cutover { phase = "After the cutover" }
-        else if let start = t.start, today >= start { phase = "Transition under way" }
+        if let end = t.end, today > end {
+            phase = "Transition over"
+        } else if let cutover = t.cutover, today > cutover {
+            phase = "After the cutover"
+        } else if let start = t.start, today >= start {
+            phase = "Transition under way"
+        }
         let steps = [("Start", t.start), ("Cutover", t.cutover), ("End", t.end)].map { name, day in
             "<div class=\"step\(day.map { today >= $0 ? " past" : "" } ?? "")\"><span>\(name)</span>"
                 + "<b>\(Charts.escape(day ?? "–"))</b></div>"
@@ -120,41 +128,50 @@ public enum Dashboard {
         let attention = total.failed + total.quarantined
         let stopped = status.mailboxes.filter { $0.lastError != nil }.count
         var out = "<section class=\"cards\">\n"
-        out += card("Migrated", value: Charts.grouped(total.done),
-                    detail: "of \(Charts.grouped(total.known)) messages seen · "
-                        + String(format: "%.1f%%", total.known == 0 ? 0 : percent),
-                    tone: total.known > 0 && total.done == total.known ? "good" : "",
-                    extra: "<div class=\"meter\"><i style=\"width:\(String(format: "%.1f", percent))%\"></i></div>")
-        out += card("Still to do", value: Charts.grouped(total.pending + total.deferred),
-                    detail: "\(Charts.grouped(total.pending)) pending · \(Charts.grouped(total.deferred)) deferred "
-                        + "(retried by the next run)", tone: "")
-        out += card("Needs attention", value: Charts.grouped(attention + stopped),
-                    detail: "\(Charts.grouped(total.failed)) failed · \(Charts.grouped(total.quarantined)) quarantined"
-                        + " · \(stopped) mailbox\(stopped == 1 ? "" : "es") stopped",
-                    tone: attention + stopped > 0 ? "bad" : "good")
+        out += card(
+            "Migrated", value: Charts.grouped(total.done),
+            detail: "of \(Charts.grouped(total.known)) messages seen · "
+                + String(format: "%.1f%%", total.known == 0 ? 0 : percent),
+            tone: total.known > 0 && total.done == total.known ? "good" : "",
+            extra: "<div class=\"meter\"><i style=\"width:\(String(format: "%.1f", percent))%\"></i></div>")
+        out += card(
+            "Still to do", value: Charts.grouped(total.pending + total.deferred),
+            detail: "\(Charts.grouped(total.pending)) pending · \(Charts.grouped(total.deferred)) deferred "
+                + "(retried by the next run)", tone: "")
+        out += card(
+            "Needs attention", value: Charts.grouped(attention + stopped),
+            detail: "\(Charts.grouped(total.failed)) failed · \(Charts.grouped(total.quarantined)) quarantined"
+                + " · \(stopped) mailbox\(stopped == 1 ? "" : "es") stopped",
+            tone: attention + stopped > 0 ? "bad" : "good")
         let flagged = status.flagged.count
         if let cutover = status.transition.cutover, let day = PlanStatus.day(cutover),
-           status.generatedAt.timeIntervalSince1970 < day + 86_400 {
+            status.generatedAt.timeIntervalSince1970 < day + 86_400
+        {
             let days = Int(((day - status.generatedAt.timeIntervalSince1970) / 86_400).rounded(.up))
-            out += card("Legacy mail after cutover", value: "–",
-                        detail: "the cutover is on \(Charts.escape(cutover))"
-                            + (days > 0 ? ", in \(days) day\(days == 1 ? "" : "s")" : ", today")
-                            + "; mailboxes still receiving legacy mail after it will be flagged", tone: "")
+            out += card(
+                "Legacy mail after cutover", value: "–",
+                detail: "the cutover is on \(Charts.escape(cutover))"
+                    + (days > 0 ? ", in \(days) day\(days == 1 ? "" : "s")" : ", today")
+                    + "; mailboxes still receiving legacy mail after it will be flagged", tone: "")
         } else {
-            out += card("Legacy mail after cutover", value: status.transition.cutover == nil ? "–" : "\(flagged)",
-                        detail: status.transition.cutover == nil ? "the plan names no cutover date"
-                            : flagged == 0 ? "no mailbox receives legacy mail after "
-                                + Charts.escape(status.transition.cutover!)
-                            : "mailbox\(flagged == 1 ? "" : "es") still receiving legacy mail",
-                        tone: flagged > 0 ? "warn" : "")
+            out += card(
+                "Legacy mail after cutover", value: status.transition.cutover == nil ? "–" : "\(flagged)",
+                detail: status.transition.cutover == nil
+                    ? "the plan names no cutover date"
+                    : flagged == 0
+                        ? "no mailbox receives legacy mail after "
+                            + Charts.escape(status.transition.cutover!)
+                        : "mailbox\(flagged == 1 ? "" : "es") still receiving legacy mail",
+                tone: flagged > 0 ? "warn" : "")
         }
         if let verify {
             let good = verify.complete
-            out += card("Verify", value: good ? "OK" : "\(verify.missing.count) missing",
-                        detail: "\(Charts.grouped(verify.onServer)) on the legacy servers · "
-                            + "\(verify.duplicates.count) duplicate\(verify.duplicates.count == 1 ? "" : "s") · "
-                            + Charts.escape(PlanStatus.timeText(verify.verifiedAt)),
-                        tone: good ? "good" : "bad")
+            out += card(
+                "Verify", value: good ? "OK" : "\(verify.missing.count) missing",
+                detail: "\(Charts.grouped(verify.onServer)) on the legacy servers · "
+                    + "\(verify.duplicates.count) duplicate\(verify.duplicates.count == 1 ? "" : "s") · "
+                    + Charts.escape(PlanStatus.timeText(verify.verifiedAt)),
+                tone: good ? "good" : "bad")
         } else {
             out += card("Verify", value: "–", detail: "not verified yet: mailferry verify PLAN", tone: "")
         }
@@ -177,12 +194,15 @@ public enum Dashboard {
 
             """
         for m in status.mailboxes {
-            let parts = [("delivered", m.delivered + m.removed), ("duplicate", m.duplicate), ("pending", m.pending),
-                         ("deferred", m.deferred), ("failed", m.failed), ("quarantined", m.quarantined)]
+            let parts = [
+                ("delivered", m.delivered + m.removed), ("duplicate", m.duplicate), ("pending", m.pending),
+                ("deferred", m.deferred), ("failed", m.failed), ("quarantined", m.quarantined),
+            ]
             let sum = max(parts.reduce(0) { $0 + $1.1 }, 1)
             var bar = "<div class=\"bar\">"
             for (name, count) in parts where count > 0 {
-                bar += "<i style=\"width:\(String(format: "%.2f", Double(count) * 100 / Double(sum)))%;"
+                bar +=
+                    "<i style=\"width:\(String(format: "%.2f", Double(count) * 100 / Double(sum)))%;"
                     + "background:\(color(name))\" title=\"\(name): \(count)\"></i>"
             }
             bar += "</div>"
@@ -191,10 +211,13 @@ public enum Dashboard {
             if m.stillReceivingAfterCutover {
                 badges += "<span class=\"badge warn\">\(m.arrivedAfterCutover) after cutover</span>"
             }
-            if m.lastError != nil { badges += "<span class=\"badge bad\" title=\"\(e(m.lastError!))\">poll failed</span>" }
+            if m.lastError != nil {
+                badges += "<span class=\"badge bad\" title=\"\(e(m.lastError!))\">poll failed</span>"
+            }
             if !m.inPlan { badges += "<span class=\"badge\">not in plan</span>" }
             if m.lastPollAt == nil { badges += "<span class=\"badge\">never polled</span>" }
-            out += "<tr><td><div class=\"addr\">\(e(m.address))</div><div class=\"key\">\(e(m.key)) → "
+            out +=
+                "<tr><td><div class=\"addr\">\(e(m.address))</div><div class=\"key\">\(e(m.key)) → "
                 + "\(e(m.target))\(badges.isEmpty ? "" : " ")\(badges)</div></td>"
                 + "<td class=\"bar-col\"><div class=\"progress\">\(bar)<div class=\"pct\">\(percent)</div></div></td>"
                 + "<td class=\"n\">\(m.onServer.map(Charts.grouped) ?? "–")</td>"
@@ -218,103 +241,29 @@ public enum Dashboard {
             + body + "\n</section>\n"
     }
 
-    /// The last runs (at most 40 shown) of `total` that left a report.
-    static func runsChart(_ runs: [RunSummary], total: Int) -> String {
-        guard !runs.isEmpty else { return "<p class=\"empty\">No run has finished yet.</p>" }
-        let shown = runs.suffix(StateSummary.recentRuns)
-        // Runs of one day are told apart by their time; longer spans by day and time.
-        let oneDay = (shown.last?.startedAt.timeIntervalSince(shown.first?.startedAt ?? Date()) ?? 0) < 86_400
-        let bars = shown.map { run in
-            Charts.Bar(label: UTCDate.string(run.startedAt, oneDay ? .time : .monthDayMinute), value: run.delivered,
-                       tooltip: "run \(run.runID): \(run.delivered) delivered, \(run.deferred) deferred, "
-                           + "\(run.failed) failed, exit \(run.exitCode)")
-        }
-        return Charts.bars(bars, width: 620, height: 250, color: "#3b6fd8", title: "Messages migrated per run")
-            + (max(total, runs.count) > shown.count
-                ? "<p class=\"note\">The last \(shown.count) of \(max(total, runs.count)) runs.</p>" : "")
-    }
-
-    static func errorsChart(_ status: PlanStatus) -> String {
-        let rows = status.errorsByCategory.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-        guard !rows.isEmpty else {
-            return "<div class=\"allclear\"><span class=\"tick\">✓</span>No open problems: nothing deferred, failed "
-                + "or quarantined, and every mailbox's last poll worked.</div>"
-        }
-        let palette = ["transient": "#e3a33b", "quota": "#d9822b", "permanent": "#d64545", "auth": "#b83280",
-                       "tls": "#8e5cc4", "protocol": "#5a67d8", "local": "#718096", "mailbox stopped": "#9b2c2c"]
-        return Charts.horizontal(rows.map { ($0.key, $0.value, palette[$0.key] ?? "#9aa5b4") },
-                                 width: 480, title: "Errors by category")
-    }
-
-    /// The days the arrivals chart covers: the transition (or the arrivals), extended to today and to the last
-    /// arrival, at most 400 days.
-    static func arrivalDays(_ status: PlanStatus) -> (days: [String], before: Int) {
-        let today = UTCDate.string(status.generatedAt, .day)
-        let counts = status.arrivalsPerDay
-        guard let first = status.transition.start ?? counts.first?.day else { return ([], 0) }
-        let last = [status.transition.end, counts.last?.day, today].compactMap { $0 }.filter { $0 >= first }.max()
-            ?? first
-        guard var day = PlanStatus.day(first), let end = PlanStatus.day(last) else { return ([], 0) }
-        day = max(day, end - 399 * 86_400)
-        var days: [String] = []
-        while day <= end {
-            days.append(UTCDate.string(Date(timeIntervalSince1970: day), .day))
-            day += 86_400
-        }
-        let before = counts.filter { $0.day < days.first ?? "" }.reduce(0) { $0 + $1.count }
-        return (days, before)
-    }
-
-    static func arrivalsNote(_ status: PlanStatus) -> String {
-        var note = "Messages the legacy servers received each day (the arrival recovered from their trace headers, "
-            + "else when mailferry first saw them)."
-        let (days, before) = arrivalDays(status)
-        if before > 0, let first = days.first {
-            note += " \(Charts.grouped(before)) older message\(before == 1 ? "" : "s") arrived before \(first)."
-        }
-        return note
-    }
-
-    static func arrivalsChart(_ status: PlanStatus) -> String {
-        let (days, _) = arrivalDays(status)
-        guard !days.isEmpty else { return "<p class=\"empty\">No legacy message seen yet.</p>" }
-        let counts = Dictionary(uniqueKeysWithValues: status.arrivalsPerDay.map { ($0.day, $0.count) })
-        let bars = days.map { day in
-            Charts.Bar(label: String(day.dropFirst(5)), value: counts[day] ?? 0,
-                       tooltip: "\(day): \(counts[day] ?? 0) message\(counts[day] == 1 ? "" : "s")")
-        }
-        let today = UTCDate.string(status.generatedAt, .day)
-        var markers: [Charts.Marker] = []
-        let t = status.transition
-        for (name, day, color) in [("start", t.start, "#2563eb"), ("cutover", t.cutover, "#d97706"),
-                                   ("end", t.end, "#6b7280"), ("today", today, "#111827")] {
-            guard let day, let index = days.firstIndex(of: day) else { continue }
-            markers.append(Charts.Marker(index: index, label: "\(name) \(day.dropFirst(5))", color: color))
-        }
-        // Markers on the same day would print over each other: keep the first.
-        var seen = Set<Int>()
-        markers = markers.filter { seen.insert($0.index).inserted }
-        return Charts.bars(bars, height: 250, color: "#0f8f8a", markers: markers,
-                           xLabelEvery: max(1, days.count / 12), title: "Legacy arrivals per day")
-    }
-
     static func verifyPanel(_ verify: VerifyReport?) -> String {
         let e = Charts.escape
         guard let verify else {
-            return panel("Verify", note: "Compares every message on the legacy servers with its target mailbox.",
-                         body: "<p class=\"empty\">Not verified yet. Run <code>mailferry verify PLAN</code>.</p>")
+            return panel(
+                "Verify", note: "Compares every message on the legacy servers with its target mailbox.",
+                body: "<p class=\"empty\">Not verified yet. Run <code>mailferry verify PLAN</code>.</p>")
         }
-        var body = "<div class=\"verdict \(verify.complete ? "good" : "bad")\"><span class=\"mark\">"
+        var body =
+            "<div class=\"verdict \(verify.complete ? "good" : "bad")\"><span class=\"mark\">"
             + (verify.complete ? "✓" : "!") + "</span><div><div class=\"verdict-text\">\(e(verify.verdict))</div>"
             + "<div class=\"verdict-sub\">Verified \(e(PlanStatus.timeText(verify.verifiedAt))) · "
             + "\(Charts.grouped(verify.inTarget)) found in their targets"
-            + (verify.notVerifiable > 0 ? " · \(Charts.grouped(verify.notVerifiable)) delivered per state into "
-                + "LMTP/SMTP (not verifiable)" : "") + " · exit \(verify.exitCode)</div></div></div>\n"
-        for (title, findings) in [("Missing", verify.missing), ("Duplicates", verify.duplicates)] where !findings.isEmpty {
-            body += "<h3>\(title) (\(findings.count))</h3><table class=\"findings\"><thead><tr><th>Mailbox</th>"
+            + (verify.notVerifiable > 0
+                ? " · \(Charts.grouped(verify.notVerifiable)) delivered per state into "
+                    + "LMTP/SMTP (not verifiable)" : "") + " · exit \(verify.exitCode)</div></div></div>\n"
+        for (title, findings) in [("Missing", verify.missing), ("Duplicates", verify.duplicates)]
+        where !findings.isEmpty {
+            body +=
+                "<h3>\(title) (\(findings.count))</h3><table class=\"findings\"><thead><tr><th>Mailbox</th>"
                 + "<th>UIDL</th><th class=\"n\">Size</th><th>Detail</th></tr></thead><tbody>"
             for f in findings.prefix(50) {
-                body += "<tr><td>\(e(f.address))<div class=\"key\">\(e(f.mailbox))</div></td><td><code>\(e(f.uidl))"
+                body +=
+                    "<tr><td>\(e(f.address))<div class=\"key\">\(e(f.mailbox))</div></td><td><code>\(e(f.uidl))"
                     + "</code></td><td class=\"n\">\(f.size.map { e(formatBytes($0)) } ?? "–")</td>"
                     + "<td>\(e(f.detail))</td></tr>"
             }
@@ -324,8 +273,10 @@ public enum Dashboard {
         for m in verify.unchecked {
             body += "<p class=\"problem\"><b>\(e(m.address))</b> not verified: \(e(m.error ?? ""))</p>"
         }
-        return panel("Verify", note: "The last mailferry verify: every message on the legacy servers compared with "
-                     + "the state and with its target mailbox.", body: body)
+        return panel(
+            "Verify",
+            note: "The last mailferry verify: every message on the legacy servers compared with "
+                + "the state and with its target mailbox.", body: body)
     }
 
     static let style = """

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// The release this build is: the command line prints it (`mailferry --version`), and the reports and the dashboard
 /// carry it.

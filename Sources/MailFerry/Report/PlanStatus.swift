@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+import Synchronization
 
 /// The cumulative view of a plan across every run so far (`mailferry status`, the dashboard): per mailbox what is
 /// on the server, what arrived, what is still to do, and who still gets legacy mail after the cutover.
@@ -97,8 +97,9 @@ public struct PlanStatus: Sendable, Codable, Equatable {
     public init(plan: Plan, state: StateSummary, now: Date = Date()) {
         self.plan = plan.name
         stateFiles = state.files
-        transition = Transition(start: plan.transition.start, cutover: plan.transition.cutover,
-                                end: plan.transition.end)
+        transition = Transition(
+            start: plan.transition.start, cutover: plan.transition.cutover,
+            end: plan.transition.end)
         generatedAt = now
         // Arrivals are counted by UTC day: one on or after the day after the cutover arrived after it.
         let cutoverEnd = plan.transition.cutover.flatMap(Self.day).map { $0 + 86_400 }
@@ -112,8 +113,9 @@ public struct PlanStatus: Sendable, Codable, Equatable {
         mailboxes = keys.map { key in
             let planned = plannedByKey[key]
             let stored = state.mailboxes[key]
-            var m = MailboxStatus(key: key, address: planned?.address ?? stored?.address ?? key,
-                                  target: planned?.target ?? stored?.target ?? "", inPlan: planned != nil)
+            var m = MailboxStatus(
+                key: key, address: planned?.address ?? stored?.address ?? key,
+                target: planned?.target ?? stored?.target ?? "", inPlan: planned != nil)
             m.onServer = stored?.serverCount
             m.lastPollAt = stored?.lastPollAt.map(Date.init(timeIntervalSince1970:))
             m.lastSuccessfulPollAt = stored?.lastOkAt.map(Date.init(timeIntervalSince1970:))

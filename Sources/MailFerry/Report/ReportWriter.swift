@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Writes a run's reports: `<run-id>.json` for machines and `<run-id>.md` for people, in the plan's reports folder.
 /// Files are written to a temporary name, synced and renamed, so a reader never sees half a report.
@@ -51,7 +51,8 @@ public enum ReportWriter {
     static func runGroup(_ text: some StringProtocol) -> String? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "."),
-              bytes[19] == UInt8(ascii: "Z") else { return nil }
+            bytes[19] == UInt8(ascii: "Z")
+        else { return nil }
         let digits = Array(0..<8) + Array(9..<15) + Array(16..<19)
         guard digits.allSatisfy({ bytes[$0].isASCIIDigit }) else { return nil }
         let suffix = String(decoding: bytes[20...], as: UTF8.self)
@@ -81,9 +82,11 @@ public enum ReportWriter {
         out += inDoubtSection(s)
         out += notesSection(s)
         out += problemsSection(s)
-        out += s.removed == 0 ? "\nNothing was deleted from the legacy server.\n"
+        out +=
+            s.removed == 0
+            ? "\nNothing was deleted from the legacy server.\n"
             : "\n\(s.removed) messages were deleted from the legacy server under the plan's retention policy, each "
-            + "confirmed delivered long enough before.\n"
+                + "confirmed delivered long enough before.\n"
         return out
     }
 
@@ -248,8 +251,9 @@ public enum ReportWriter {
 
     /// The reports folder, 0750 when created here.
     package static func createFolder(_ folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o750])
     }
 
     package static func writeAtomically(_ data: Data, to path: String) throws {

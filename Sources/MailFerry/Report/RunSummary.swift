@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// What happened to one mailbox in one run. Plain data: the terminal, the JSON report and the Markdown report are
 /// all rendered from it.
@@ -78,8 +78,10 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     mutating func noteDuplicate(uidl: String, of original: String) {
         var list = duplicates ?? DuplicateList()
         if list.entries.count < DuplicateList.listLimit {
-            list.entries.append(.init(uidl: sanitizeForDisplay(uidl, limit: 100),
-                                      duplicates: sanitizeForDisplay(original, limit: 100)))
+            list.entries.append(
+                .init(
+                    uidl: sanitizeForDisplay(uidl, limit: 100),
+                    duplicates: sanitizeForDisplay(original, limit: 100)))
         } else {
             list.notListed += 1
         }
@@ -124,10 +126,12 @@ public struct MailboxResult: Sendable, Codable, Equatable {
         if delivery.isGuessed { provenance.guessed += 1 }
         if provenance.deliveries.count < RoutingProvenance.listLimit {
             // Control characters escaped, other Unicode ("→", an 8-bit address) kept, as `route --dry-run` shows it.
-            provenance.deliveries.append(.init(uidl: sanitizeForDisplay(uidl, limit: 100),
-                                               mailbox: RoutePreview.shown(delivery.mailbox, limit: 200),
-                                               fallback: delivery.isFallback, guessed: delivery.isGuessed,
-                                               reason: RoutePreview.shown(delivery.because, limit: 500)))
+            provenance.deliveries.append(
+                .init(
+                    uidl: sanitizeForDisplay(uidl, limit: 100),
+                    mailbox: RoutePreview.shown(delivery.mailbox, limit: 200),
+                    fallback: delivery.isFallback, guessed: delivery.isGuessed,
+                    reason: RoutePreview.shown(delivery.because, limit: 500)))
         } else {
             provenance.notListed += 1
         }
@@ -194,7 +198,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
     public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
 
-    package init(runID: String, plan: String, startedAt: Date, finishedAt: Date, mailboxes: [MailboxResult], interrupted: Bool, exitCode: Int32, shard: String? = nil) {
+    package init(
+        runID: String, plan: String, startedAt: Date, finishedAt: Date, mailboxes: [MailboxResult], interrupted: Bool,
+        exitCode: Int32, shard: String? = nil
+    ) {
         self.runID = runID
         self.plan = plan
         self.startedAt = startedAt

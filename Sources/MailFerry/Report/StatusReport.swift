@@ -1,15 +1,16 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// `mailferry status` as text and JSON, rendered from a `PlanStatus`.
 public enum StatusReport {
     /// The table a person reads: one row per mailbox, a total row, then who still gets legacy mail after the
     /// cutover and which mailboxes stopped.
     public static func text(_ status: PlanStatus, workspace: String? = nil) -> String {
-        var out = "plan \(sanitizeForDisplay(status.plan)): \(status.mailboxes.count) mailbox"
+        var out =
+            "plan \(sanitizeForDisplay(status.plan)): \(status.mailboxes.count) mailbox"
             + (status.mailboxes.count == 1 ? "" : "es") + "; state: "
             + status.stateFiles.map { shorten($0, workspace: workspace) }.joined(separator: ", ") + "\n"
         let t = status.transition
@@ -17,8 +18,10 @@ public enum StatusReport {
             out += "transition: start \(t.start ?? "–"), cutover \(t.cutover ?? "–"), end \(t.end ?? "–")\n"
         }
         out += "\n"
-        let header = ["MAILBOX", "SOURCE", "ON SERVER", "DELIVERED", "PENDING", "DEFERRED", "FAILED", "QUARANTINED",
-                      "LAST LEGACY MAIL", "LAST GOOD POLL", ""]
+        let header = [
+            "MAILBOX", "SOURCE", "ON SERVER", "DELIVERED", "PENDING", "DEFERRED", "FAILED", "QUARANTINED",
+            "LAST LEGACY MAIL", "LAST GOOD POLL", "",
+        ]
         var rows = status.mailboxes.map { row($0) }
         rows.append(row(status.totals))
         out += table([header] + rows, rightAligned: 2...7)
@@ -26,16 +29,19 @@ public enum StatusReport {
         if let cutover = t.cutover {
             let over = PlanStatus.day(cutover).map { status.generatedAt.timeIntervalSince1970 >= $0 + 86_400 } ?? false
             if !over {
-                out += "\nthe cutover (\(cutover)) is still ahead: mailboxes that still receive legacy mail after it "
+                out +=
+                    "\nthe cutover (\(cutover)) is still ahead: mailboxes that still receive legacy mail after it "
                     + "will be flagged\n"
             } else if flagged.isEmpty {
                 out += "\nafter the cutover (\(cutover)): no mailbox receives legacy mail\n"
             } else {
-                out += "\nafter the cutover (\(cutover)): \(flagged.count) mailbox"
+                out +=
+                    "\nafter the cutover (\(cutover)): \(flagged.count) mailbox"
                     + (flagged.count == 1 ? " still receives" : "es still receive")
                     + " legacy mail (someone still writes to the old address, or MX has not moved):\n"
                 for m in flagged {
-                    out += "  \(sanitizeForDisplay(m.address)) (\(sanitizeForDisplay(m.key))): "
+                    out +=
+                        "  \(sanitizeForDisplay(m.address)) (\(sanitizeForDisplay(m.key))): "
                         + "\(m.arrivedAfterCutover) message\(m.arrivedAfterCutover == 1 ? "" : "s") since, the last "
                         + PlanStatus.timeText(m.lastArrivalAt) + "\n"
                 }
@@ -50,7 +56,8 @@ public enum StatusReport {
         }
         let gone = status.mailboxes.filter { !$0.inPlan }
         if !gone.isEmpty {
-            out += "\n* in the state database but no longer in the plan: "
+            out +=
+                "\n* in the state database but no longer in the plan: "
                 + gone.map { sanitizeForDisplay($0.key) }.joined(separator: ", ") + "\n"
         }
         return out
@@ -61,10 +68,12 @@ public enum StatusReport {
         var flag = m.stillReceivingAfterCutover ? "! after cutover" : ""
         if m.lastError != nil { flag += flag.isEmpty ? "! last poll failed" : ", last poll failed" }
         if !m.inPlan { flag += "*" }
-        return [sanitizeForDisplay(m.address, limit: 60), isTotal ? "" : sanitizeForDisplay(m.key, limit: 40),
-                m.onServer.map(String.init) ?? "–", "\(m.delivered)", "\(m.pending)", "\(m.deferred)", "\(m.failed)",
-                "\(m.quarantined)", PlanStatus.timeText(m.lastArrivalAt),
-                isTotal ? "" : PlanStatus.timeText(m.lastSuccessfulPollAt), flag]
+        return [
+            sanitizeForDisplay(m.address, limit: 60), isTotal ? "" : sanitizeForDisplay(m.key, limit: 40),
+            m.onServer.map(String.init) ?? "–", "\(m.delivered)", "\(m.pending)", "\(m.deferred)", "\(m.failed)",
+            "\(m.quarantined)", PlanStatus.timeText(m.lastArrivalAt),
+            isTotal ? "" : PlanStatus.timeText(m.lastSuccessfulPollAt), flag,
+        ]
     }
 
     /// Columns padded to their widest cell, two spaces apart; trailing blanks trimmed.

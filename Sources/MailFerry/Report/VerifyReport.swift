@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// The verdict of `mailferry verify`: every message on the legacy servers, compared with the state and with its
 /// target. Kept as reports/<plan>/verify.json for the dashboard.
@@ -71,14 +71,18 @@ public struct VerifyReport: Sendable, Codable, Equatable {
         let n = onServer
         var text: String
         if missing.isEmpty {
-            text = n == 1 ? "the 1 message on the legacy servers is in its target mailbox"
+            text =
+                n == 1
+                ? "the 1 message on the legacy servers is in its target mailbox"
                 : "all \(n) messages on the legacy servers are in their target mailboxes"
             if notVerifiable > 0 {
-                text += " (\(notVerifiable) of them delivered per state into LMTP/SMTP targets, which cannot be read "
+                text +=
+                    " (\(notVerifiable) of them delivered per state into LMTP/SMTP targets, which cannot be read "
                     + "back: not verifiable)"
             }
         } else {
-            text = "\(missing.count) of \(n) message\(n == 1 ? "" : "s") on the legacy servers "
+            text =
+                "\(missing.count) of \(n) message\(n == 1 ? "" : "s") on the legacy servers "
                 + (missing.count == 1 ? "is" : "are") + " missing from their target mailboxes"
         }
         text += "; \(duplicates.count) duplicate\(duplicates.count == 1 ? "" : "s")"
@@ -126,7 +130,8 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             for f in duplicates { out += "  " + Self.line(f) + "\n" }
         }
         for state in stateIntegrity ?? [] {
-            out += "state \(sanitizeForDisplay(DisplayPath.relativeToCurrent(state.path))): \(state.check.rawValue) "
+            out +=
+                "state \(sanitizeForDisplay(DisplayPath.relativeToCurrent(state.path))): \(state.check.rawValue) "
                 + (state.ok ? "ok\n" : "found damage:\n")
             for line in state.problems { out += "  \(sanitizeForDisplay(line, limit: 300))\n" }
         }
@@ -139,7 +144,10 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             + (f.size.map { " (\(formatBytes($0)))" } ?? "") + ": \(sanitizeForDisplay(f.detail, limit: 300))"
     }
 
-    package init(plan: String, verifiedAt: Date, stateFiles: [String], mailboxes: [Mailbox], missing: [Finding], duplicates: [Finding], exitCode: Int32, stateIntegrity: [StateIntegrity]? = nil) {
+    package init(
+        plan: String, verifiedAt: Date, stateFiles: [String], mailboxes: [Mailbox], missing: [Finding],
+        duplicates: [Finding], exitCode: Int32, stateIntegrity: [StateIntegrity]? = nil
+    ) {
         self.plan = plan
         self.verifiedAt = verifiedAt
         self.stateFiles = stateFiles

@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+import Synchronization
 
 /// `mailferry adopt PLAN`: rebuilds a lost state from the sources' listings and the targets, and delivers nothing
 /// (docs/design.md, "A lost state").
@@ -77,43 +77,52 @@ package final class Adopter: Sendable {
         outcome.onServer = entries.count
         let shared = listing.duplicateUIDLs
         for entry in entries where shared.contains(entry.uidl) {
-            outcome.undecided.append("\(sanitizeForDisplay(entry.uidl)): shares its UIDL with another message (a "
-                + "server bug); the next run tells them apart by content")
+            outcome.undecided.append(
+                "\(sanitizeForDisplay(entry.uidl)): shares its UIDL with another message (a "
+                    + "server bug); the next run tells them apart by content")
         }
         let unique = entries.filter { !shared.contains($0.uidl) }
-        let mailboxID = try store.registerMailbox(key: mailbox.key, source: mailbox.source, user: mailbox.user,
-                                                  target: mailbox.target,
-                                                  address: mailbox.address)
+        let mailboxID = try store.registerMailbox(
+            key: mailbox.key, source: mailbox.source, user: mailbox.user,
+            target: mailbox.target,
+            address: mailbox.address)
         let rows = try store.syncListing(mailbox: mailboxID, entries: unique).work
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
-        let search = TargetSearch(plan: plan, mailbox: mailbox, target: target, client: client,
-                                  router: try mailbox.global.map { try runner.router(for: mailbox, global: $0) })
+        let search = TargetSearch(
+            plan: plan, mailbox: mailbox, target: target, client: client,
+            router: try mailbox.global.map { try runner.router(for: mailbox, global: $0) })
         defer { search.close() }
         for row in rows {
             guard let entry = byUIDL[row.uidl] else { continue }
             let (wanted, found, undecided, headers) = try search.look(for: row, entry)
             if let undecided {
-                try store.markFailed(id: row.id, kind: .permanent, error: "adopt: \(undecided); set aside so it is "
-                    + "not delivered twice (it stays on the server)")
+                try store.markFailed(
+                    id: row.id, kind: .permanent,
+                    error: "adopt: \(undecided); set aside so it is "
+                        + "not delivered twice (it stays on the server)")
                 outcome.undecided.append("\(sanitizeForDisplay(row.uidl)): \(undecided)")
                 continue
             }
             if let headers {
                 // What verify and a later reconciliation search by.
-                try store.recordEnvelope(id: row.id, messageID: headers.messageID, dateHeader: headers.dateHeader,
-                                         json: "{}")
+                try store.recordEnvelope(
+                    id: row.id, messageID: headers.messageID, dateHeader: headers.dateHeader,
+                    json: "{}")
             }
             try record(row, wanted: wanted, found: found, mailbox: mailbox, mailboxID: mailboxID, &outcome)
         }
     }
 
     /// Records what was found of one listed message: matched (delivered) or absent (listed).
-    private func record(_ row: MessageRecord, wanted: [TargetSearch.Wanted], found: [String: TargetSearch.Hit],
-                        mailbox: Plan.Mailbox, mailboxID: Int64, _ outcome: inout Outcome) throws {
+    private func record(
+        _ row: MessageRecord, wanted: [TargetSearch.Wanted], found: [String: TargetSearch.Hit],
+        mailbox: Plan.Mailbox, mailboxID: Int64, _ outcome: inout Outcome
+    ) throws {
         if mailbox.global == nil {
             if let hit = found[mailbox.address] {
-                try store.markAdopted(id: row.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
-                                      size: hit.size, sha256: hit.sha256)
+                try store.markAdopted(
+                    id: row.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
+                    size: hit.size, sha256: hit.sha256)
                 outcome.matched += 1
             } else {
                 outcome.absent += 1
@@ -124,12 +133,15 @@ package final class Adopter: Sendable {
         for item in wanted {
             guard let hit = found[item.address] else { continue }
             let child = try store.routedDelivery(parent: row, mailbox: mailboxID, address: item.address)
-            try store.markAdopted(id: child.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
-                                  size: hit.size, sha256: hit.sha256)
+            try store.markAdopted(
+                id: child.id, token: hit.token, target: mailbox.target, targetRef: hit.ref,
+                size: hit.size, sha256: hit.sha256)
         }
         if found.count == wanted.count {
-            try store.markDelivered(id: row.id, targetRef: "routed to "
-                + wanted.map(\.address).joined(separator: ", "))
+            try store.markDelivered(
+                id: row.id,
+                targetRef: "routed to "
+                    + wanted.map(\.address).joined(separator: ", "))
             outcome.matched += 1
         } else {
             // Partly (or not) there: the next run fetches it again and makes only the deliveries not found.
@@ -172,7 +184,8 @@ final class TargetSearch {
     /// What is wanted for one listed message, what of it the target has, or why that cannot be known; and the
     /// headers an IMAP target was searched by.
     func look(for row: MessageRecord, _ entry: POP3Entry) throws
-        -> (wanted: [Wanted], found: [String: Hit], undecided: String?, searched: Searched?) {
+        -> (wanted: [Wanted], found: [String: Hit], undecided: String?, searched: Searched?)
+    {
         var wanted: [Wanted] = [(mailbox.address, mailbox.key, row.uidl)]
         var headers: HeaderBlock?
         if let router {
@@ -190,14 +203,20 @@ final class TargetSearch {
             let messageID = head.first("Message-ID").map { $0.text.trimmingSpaces() }
             let dateHeader = head.first("Date").map { $0.text.trimmingSpaces() }
             guard messageID != nil || dateHeader != nil else {
-                return (wanted, [:], "has neither Message-ID nor Date, so it cannot be looked for at the IMAP target",
-                        nil)
+                return (
+                    wanted, [:], "has neither Message-ID nor Date, so it cannot be looked for at the IMAP target",
+                    nil
+                )
             }
-            return (wanted, try imapHits(wanted, entry, messageID: messageID, dateHeader: dateHeader), nil,
-                    (messageID, dateHeader))
+            return (
+                wanted, try imapHits(wanted, entry, messageID: messageID, dateHeader: dateHeader), nil,
+                (messageID, dateHeader)
+            )
         case .lmtp, .smtp:
-            return (wanted, [:], "an \(target.kind.kindName) target cannot be asked whether it already has the message",
-                    nil)
+            return (
+                wanted, [:], "an \(target.kind.kindName) target cannot be asked whether it already has the message",
+                nil
+            )
         }
     }
 
@@ -210,15 +229,19 @@ final class TargetSearch {
             let identity = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl)
             if let file = maildirs.file(in: path, digests: [identity.identityDigest, identity.legacyDigest]) {
                 let data = FileManager.default.contents(atPath: path + "/" + file)
-                found[item.address] = (String(file.split(separator: "/").last!.prefix { $0 != "," && $0 != ":" }),
-                                       file, data?.count, data.map { SHA256Hasher.hex([UInt8]($0)) })
+                found[item.address] = (
+                    String(file.split(separator: "/").last!.prefix { $0 != "," && $0 != ":" }),
+                    file, data?.count, data.map { SHA256Hasher.hex([UInt8]($0)) }
+                )
             }
         }
         return found
     }
 
-    private func imapHits(_ wanted: [Wanted], _ entry: POP3Entry, messageID: String?,
-                          dateHeader: String?) throws -> [String: Hit] {
+    private func imapHits(
+        _ wanted: [Wanted], _ entry: POP3Entry, messageID: String?,
+        dateHeader: String?
+    ) throws -> [String: Hit] {
         let hasher = SHA256Hasher()
         var size = 0
         try client.retrieve(entry.number) { chunk in
@@ -230,8 +253,12 @@ final class TargetSearch {
         for item in wanted {
             guard let imap = try session(item.address) else { continue }
             let token = DeliveryIdentity(plan: plan.name, mailboxKey: item.key, uidl: item.uidl).identityDigest
-            let uids = try imap.locate([InDoubtAttempt(token: token, messageID: messageID, size: size,
-                                                       dateHeader: dateHeader)])[token] ?? []
+            let uids =
+                try imap.locate([
+                    InDoubtAttempt(
+                        token: token, messageID: messageID, size: size,
+                        dateHeader: dateHeader)
+                ])[token] ?? []
             if let uid = uids.first {
                 found[item.address] = ("adopted-\(token)", "\(imap.settings.folder);UID=\(uid)", size, sha256)
             }

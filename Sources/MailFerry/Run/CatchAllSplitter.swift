@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A catch-all mailbox's messages, routed: each message goes to every target mailbox its routing chose, once, and
 /// each routed delivery has its own checkpoint row under the message's. The router is built once per mailbox, when
@@ -39,15 +39,21 @@ final class CatchAllSplitter {
     }
 
     /// Routes and delivers `row`'s message; its own row is settled once every routed delivery is.
-    func deliver(_ row: MessageRecord, _ message: FetchedMessage, headers: HeaderBlock, number: Int,
-                 in run: MailboxRun) throws {
+    func deliver(
+        _ row: MessageRecord, _ message: FetchedMessage, headers: HeaderBlock, number: Int,
+        in run: MailboxRun
+    ) throws {
         let store = run.store
         let decision = try router().route(message.envelope, headers: headers)
-        try store.recordEnvelope(id: row.id, messageID: message.messageID, dateHeader: message.dateHeader,
-                                 json: StoredEnvelope(envelope: message.envelope, routing: decision).json())
-        try store.markDelivering(id: row.id, target: run.mailbox.target, token: Runner.routedToken,
-                                 size: message.spool.size, sha256: message.spool.sha256)
-        var finished = 0, failedRoutes = 0, held = 0
+        try store.recordEnvelope(
+            id: row.id, messageID: message.messageID, dateHeader: message.dateHeader,
+            json: StoredEnvelope(envelope: message.envelope, routing: decision).json())
+        try store.markDelivering(
+            id: row.id, target: run.mailbox.target, token: Runner.routedToken,
+            size: message.spool.size, sha256: message.spool.sha256)
+        var finished = 0
+        var failedRoutes = 0
+        var held = 0
         var waiting: [Waiting] = []
         for routed in decision.deliveries {
             let child = try store.routedDelivery(parent: row, mailbox: run.mailboxID, address: routed.mailbox)
@@ -67,10 +73,12 @@ final class CatchAllSplitter {
             // Some routed delivery waits for a later run: so does the message (it is fetched and routed again, and
             // the deliveries already made are skipped). One held in doubt is asked about again by the next run.
             let now = Date().timeIntervalSince1970
-            try store.markDeferred(id: row.id, kind: .transient, error: "a routed delivery is deferred",
-                                   retryAt: held > 0 ? now
-                                       : Disposition.retryTime(attempts: row.attempts + 1, kind: .transient, now: now),
-                                   countAttempt: false)
+            try store.markDeferred(
+                id: row.id, kind: .transient, error: "a routed delivery is deferred",
+                retryAt: held > 0
+                    ? now
+                    : Disposition.retryTime(attempts: row.attempts + 1, kind: .transient, now: now),
+                countAttempt: false)
             return
         }
         // Done only once every routed delivery's checkpoint is committed: a routed delivery left in doubt under a
@@ -80,23 +88,28 @@ final class CatchAllSplitter {
             try store.markDelivered(id: row.id, targetRef: "routed to " + decision.mailboxes.joined(separator: ", "))
             run.ledger.record(.delivered(bytes: message.spool.size), for: number)
         } else {
-            try store.markFailed(id: row.id, kind: .permanent,
-                                 error: "\(failedRoutes) of \(decision.deliveries.count) routed deliveries failed")
+            try store.markFailed(
+                id: row.id, kind: .permanent,
+                error: "\(failedRoutes) of \(decision.deliveries.count) routed deliveries failed")
         }
     }
 
     /// The routed deliveries still to be made: together in one LMTP/SMTP transaction where the target allows it,
     /// else one by one. The fallback copy may carry why it is there (`global.reasonHeader`): other bytes, so it goes
     /// on its own. Returns each one's result.
-    private func deliverRouted(_ waiting: [Waiting], of row: MessageRecord, _ message: FetchedMessage,
-                               routes: [String: RoutedDelivery], number: Int,
-                               in run: MailboxRun) throws -> [Checkpointer.RowResult] {
+    private func deliverRouted(
+        _ waiting: [Waiting], of row: MessageRecord, _ message: FetchedMessage,
+        routes: [String: RoutedDelivery], number: Int,
+        in run: MailboxRun
+    ) throws -> [Checkpointer.RowResult] {
         let columns = Store.EnvelopeColumns(messageID: message.messageID, dateHeader: message.dateHeader, json: "{}")
         func attemptRow(_ item: Waiting, _ message: FetchedMessage) -> Checkpointer.Row {
-            Checkpointer.Row(record: item.row, address: item.address,
-                             token: run.token(key: "\(run.mailbox.key)>\(item.address)", uidl: item.row.uidl,
-                                              message: message),
-                             credit: .routed(uidl: row.uidl, routes[item.address]), message: number)
+            Checkpointer.Row(
+                record: item.row, address: item.address,
+                token: run.token(
+                    key: "\(run.mailbox.key)>\(item.address)", uidl: item.row.uidl,
+                    message: message),
+                credit: .routed(uidl: row.uidl, routes[item.address]), message: number)
         }
         let isFallback = { (item: Waiting) in self.global.reasonHeader && routes[item.address]?.isFallback == true }
         var together = waiting.filter { !isFallback($0) }
@@ -104,8 +117,9 @@ final class CatchAllSplitter {
         var results: [Checkpointer.RowResult] = []
         if together.count > 1 && carriesEnvelope {
             // LMTP and SMTP take every routed recipient in one transaction (one RCPT each) and answer per recipient.
-            results = try run.checkpointer.attempt(together.map { attemptRow($0, message) }, message: message,
-                                                   envelope: columns, mayStage: false)
+            results = try run.checkpointer.attempt(
+                together.map { attemptRow($0, message) }, message: message,
+                envelope: columns, mayStage: false)
         } else {
             alone = together + alone
             together = []
@@ -114,13 +128,15 @@ final class CatchAllSplitter {
             var copy = message
             if global.reasonHeader, let routed = routes[item.address], routed.isFallback {
                 let spool = message.spool
-                let field = RoutingHeader.fallbackField(reason: routed.because,
-                                                        lineEnding: RoutingHeader.lineEnding(of: try spool.head(1000)))
+                let field = RoutingHeader.fallbackField(
+                    reason: routed.because,
+                    lineEnding: RoutingHeader.lineEnding(of: try spool.head(1000)))
                 copy.spool = try RoutingHeader.prefixed(spool, with: field, path: spool.path + ".routing")
             }
             defer { if copy.spool !== message.spool { copy.spool.discard() } }
-            results += try run.checkpointer.attempt([attemptRow(item, copy)], message: copy, envelope: columns,
-                                                    mayStage: false)
+            results += try run.checkpointer.attempt(
+                [attemptRow(item, copy)], message: copy, envelope: columns,
+                mayStage: false)
         }
         return results
     }
@@ -140,14 +156,17 @@ extension Plan {
             rules.append(RoutingRules.Rule(match: match, mailbox: rule.mailbox))
         }
         let fallback = global.fallback ?? mailbox.address
-        let settings = RoutingRules(domains: global.domains, rewrite: global.rewrite, aliases: global.aliases,
-                                    rules: rules, fallback: fallback,
-                                    knownMailboxes: people.isEmpty ? nil : people.union([fallback.lowercased()]))
+        let settings = RoutingRules(
+            domains: global.domains, rewrite: global.rewrite, aliases: global.aliases,
+            rules: rules, fallback: fallback,
+            knownMailboxes: people.isEmpty ? nil : people.union([fallback.lowercased()]))
         do {
             return try Router(settings)
         } catch {
-            throw MailError(.permanent, "global routing of \(mailbox.key): "
-                + error.problems.map { "\($0.setting): \($0.message)" }.joined(separator: "; "))
+            throw MailError(
+                .permanent,
+                "global routing of \(mailbox.key): "
+                    + error.problems.map { "\($0.setting): \($0.message)" }.joined(separator: "; "))
         }
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Target probes for `check`: reachable, secured, logged in, and willing to take mail for this mailbox, without
 /// storing anything. IMAP: LOGIN (acting for the mailbox) and EXAMINE of the folder, no APPEND. LMTP/SMTP: LHLO/EHLO,
@@ -25,15 +25,17 @@ extension Checker {
         var routed = mailbox
         routed.address = probeAddress(mailbox)
         let authorize = imap.authorize.map { expandTemplate($0, mailbox: routed) }
-        let client = IMAPClient(endpoint: ServerEndpoint(
-            host: endpoint.host, port: endpoint.port, tls: endpoint.tls, tlsSettings: endpoint.tlsSettings,
-            allowPlaintext: endpoint.allowPlaintext, timeout: endpoint.timeout))
+        let client = IMAPClient(
+            endpoint: ServerEndpoint(
+                host: endpoint.host, port: endpoint.port, tls: endpoint.tls, tlsSettings: endpoint.tlsSettings,
+                allowPlaintext: endpoint.allowPlaintext, timeout: endpoint.timeout))
         defer { client.logout() }
         do {
             try client.connect()
             row.target.tlsVersion = client.tlsInfo?.version
-            row.target.auth = try client.login(user: imap.user, secret: secret, authorize: authorize,
-                                                 acting: imap.actingStyle)
+            row.target.auth = try client.login(
+                user: imap.user, secret: secret, authorize: authorize,
+                acting: imap.actingStyle)
             let wire = client.wireName(of: imap.folder, delimiter: try client.hierarchyDelimiter())
             if try client.folderExists(wire), try client.examine(wire) != nil {
                 row.target.state = "\(imap.folder) ok"
@@ -47,13 +49,16 @@ extension Checker {
         }
     }
 
-    func checkMailTransfer(_ endpoint: Plan.Endpoint?, socket: String?, dialect: SMTPDialect, timeout: Double,
-                           user: String?, from: String, target: Plan.Target, mailbox: Plan.Mailbox,
-                           _ row: inout CheckRow) {
-        let server = ServerEndpoint(host: endpoint?.host ?? "127.0.0.1", port: endpoint?.port ?? 24,
-                                    tls: endpoint?.tls ?? .none, tlsSettings: endpoint?.tlsSettings ?? TLSSettings(),
-                                    allowPlaintext: endpoint?.allowPlaintext ?? false, timeout: timeout,
-                                    socketPath: socket)
+    func checkMailTransfer(
+        _ endpoint: Plan.Endpoint?, socket: String?, dialect: SMTPDialect, timeout: Double,
+        user: String?, from: String, target: Plan.Target, mailbox: Plan.Mailbox,
+        _ row: inout CheckRow
+    ) {
+        let server = ServerEndpoint(
+            host: endpoint?.host ?? "127.0.0.1", port: endpoint?.port ?? 24,
+            tls: endpoint?.tls ?? .none, tlsSettings: endpoint?.tlsSettings ?? TLSSettings(),
+            allowPlaintext: endpoint?.allowPlaintext ?? false, timeout: timeout,
+            socketPath: socket)
         row.target.server = server.label
         let client = SMTPClient(endpoint: server, dialect: dialect)
         defer { client.quit() }
@@ -73,13 +78,17 @@ extension Checker {
             // every message gets); a probe has no message, so an original sender cannot be tried here.
             let mail = try client.command("MAIL FROM:<\(from)>")
             guard mail.positive else {
-                throw MailError(.permanent, "\(dialect.rawValue) \(server.label): MAIL FROM:<\(from)> refused: "
-                    + sanitizeForDisplay(mail.summary, limit: 200))
+                throw MailError(
+                    .permanent,
+                    "\(dialect.rawValue) \(server.label): MAIL FROM:<\(from)> refused: "
+                        + sanitizeForDisplay(mail.summary, limit: 200))
             }
             let rcpt = try client.command("RCPT TO:<\(recipient)>")
             guard rcpt.positive else {
-                throw MailError(.permanent, "\(dialect.rawValue) \(server.label): RCPT TO:<\(recipient)> refused: "
-                    + sanitizeForDisplay(rcpt.summary, limit: 200))
+                throw MailError(
+                    .permanent,
+                    "\(dialect.rawValue) \(server.label): RCPT TO:<\(recipient)> refused: "
+                        + sanitizeForDisplay(rcpt.summary, limit: 200))
             }
             try client.reset()
             row.target.state = "accepts \(recipient)"
@@ -108,8 +117,11 @@ extension Checker {
             if name != "tmp" && name != "new" && name != "cur" { walked = path }
             var info = stat()
             if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
-                return .failure(MailError(.local, "Maildir folder \(path) is a symbolic link; a run refuses it "
-                    + "(mailferry never writes through a link below a target's root)"))
+                return .failure(
+                    MailError(
+                        .local,
+                        "Maildir folder \(path) is a symbolic link; a run refuses it "
+                            + "(mailferry never writes through a link below a target's root)"))
             }
         }
         let probeName = ".mailferry-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -135,8 +147,11 @@ extension Checker {
             close(fd)
             unlink(probe)
             if let writeError { return .failure(MailError(.local, "cannot write in \(probeDir): \(writeError)")) }
-            return .success(missing.isEmpty ? "writable" : "writable (\(missing.joined(separator: ", ")) will be "
-                + "created)")
+            return .success(
+                missing.isEmpty
+                    ? "writable"
+                    : "writable (\(missing.joined(separator: ", ")) will be "
+                        + "created)")
         }
         return probeCreation(of: root, probeName: probeName)
     }
@@ -159,8 +174,11 @@ extension Checker {
         }
         let probe = ancestor + "/" + probeName
         guard mkdir(probe, 0o700) == 0 else {
-            return .failure(MailError(.local, "cannot create Maildir \(root): cannot create folders in \(ancestor): "
-                + errnoText()))
+            return .failure(
+                MailError(
+                    .local,
+                    "cannot create Maildir \(root): cannot create folders in \(ancestor): "
+                        + errnoText()))
         }
         rmdir(probe)
         return .success("will be created")

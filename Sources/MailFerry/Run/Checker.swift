@@ -1,10 +1,10 @@
 import Foundation
 import Glibc
-import Synchronization
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+import Synchronization
 
 /// What `mailferry check` found for one mailbox: can a run work on it? Holds no secret.
 public struct CheckRow: Sendable, Codable, Equatable {
@@ -95,11 +95,15 @@ public final class Checker: Sendable {
         var jobs: [Job] = []
         for mailbox in plan.mailboxes {
             if let token = mailbox.token {
-                jobs.append(Job(key: mailbox.key, ref: token, spot: spot(mailbox, "token", plan), isToken: true,
-                                forMailbox: true))
+                jobs.append(
+                    Job(
+                        key: mailbox.key, ref: token, spot: spot(mailbox, "token", plan), isToken: true,
+                        forMailbox: true))
             } else if let password = mailbox.password {
-                jobs.append(Job(key: mailbox.key, ref: password, spot: spot(mailbox, "password", plan),
-                                isToken: false, forMailbox: true))
+                jobs.append(
+                    Job(
+                        key: mailbox.key, ref: password, spot: spot(mailbox, "password", plan),
+                        isToken: false, forMailbox: true))
             }
         }
         for target in plan.targets.values.sorted(by: { $0.name < $1.name }) {
@@ -110,10 +114,13 @@ public final class Checker: Sendable {
             case .maildir, .lmtp: refs = []
             }
             for case (let field, let ref?) in refs {
-                let spot = target.spots[field]
+                let spot =
+                    target.spots[field]
                     ?? plan.locations.spot(PlanPath.member(PlanPath.member("targets", target.name), field))
-                jobs.append(Job(key: target.name, ref: ref, spot: spot, isToken: field == "token",
-                                forMailbox: false))
+                jobs.append(
+                    Job(
+                        key: target.name, ref: ref, spot: spot, isToken: field == "token",
+                        forMailbox: false))
             }
         }
         return jobs
@@ -168,8 +175,9 @@ public final class Checker: Sendable {
     public func run(parallel: Int, progress: (@Sendable (CheckRow) -> Void)? = nil) -> [CheckRow] {
         let rows = Mutex<[String: CheckRow]>([:])
         let sources = plan.sources
-        let pool = WorkerPool(jobs: plan.mailboxes, group: { $0.source },
-                              limit: { sources[$0]?.maxConnections ?? 1 })
+        let pool = WorkerPool(
+            jobs: plan.mailboxes, group: { $0.source },
+            limit: { sources[$0]?.maxConnections ?? 1 })
         pool.run(threads: min(max(1, parallel), max(1, plan.mailboxes.count))) { mailbox in
             let row = self.check(mailbox)
             rows.withLock { $0[mailbox.key] = row }
@@ -185,8 +193,9 @@ public final class Checker: Sendable {
         let target = plan.targets[mailbox.target]
         var row = CheckRow(
             mailbox: mailbox.address, key: mailbox.key, origin: mailbox.origin.label,
-            source: .init(name: mailbox.source, server: source?.endpoint.label ?? "?",
-                          tls: source?.endpoint.tls.rawValue ?? "?"),
+            source: .init(
+                name: mailbox.source, server: source?.endpoint.label ?? "?",
+                tls: source?.endpoint.tls.rawValue ?? "?"),
             target: .init(name: mailbox.target, kind: target?.kind.kindName ?? "?"))
         checkTarget(mailbox, target, &row)
         if let source {
@@ -245,12 +254,14 @@ public final class Checker: Sendable {
         let after = client.capabilities.known ? client.capabilities : before
         row.source.capabilities = after.notable
         if let delay = after.loginDelay ?? before.loginDelay, delay > 0 {
-            row.notes.append("source: LOGIN-DELAY \(delay): the server counts this check's login; the next run may "
-                + "have to wait \(delay) s")
+            row.notes.append(
+                "source: LOGIN-DELAY \(delay): the server counts this check's login; the next run may "
+                    + "have to wait \(delay) s")
         }
         if after.expireZero && !source.allowExpireZero {
-            row.problems.append("source: the server announces EXPIRE 0: every message retrieved would be deleted; a "
-                + "run refuses this mailbox (set allowExpireZero: true on sources.\(source.name) to accept that)")
+            row.problems.append(
+                "source: the server announces EXPIRE 0: every message retrieved would be deleted; a "
+                    + "run refuses this mailbox (set allowExpireZero: true on sources.\(source.name) to accept that)")
         }
         checkListing(client, source, &row)
     }
@@ -263,15 +274,17 @@ public final class Checker: Sendable {
             row.source.bytes = listing.entries.reduce(0) { $0 + $1.size }
             if !listing.hasUIDL {
                 if source.withoutUIDL == .refuse {
-                    row.problems.append("source: the server does not support UIDL; a run refuses this mailbox (set "
-                        + "withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify messages by "
-                        + "their headers)")
+                    row.problems.append(
+                        "source: the server does not support UIDL; a run refuses this mailbox (set "
+                            + "withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify messages by "
+                            + "their headers)")
                 } else {
                     row.notes.append("source: no UIDL: messages will be identified by their headers")
                 }
             } else if !listing.duplicateUIDLs.isEmpty {
-                row.notes.append("source: \(listing.duplicateUIDLs.count) unique id(s) shared by several messages "
-                    + "(a server bug); those are told apart by content")
+                row.notes.append(
+                    "source: \(listing.duplicateUIDLs.count) unique id(s) shared by several messages "
+                        + "(a server bug); those are told apart by content")
             }
         } catch {
             row.problems.append("source: \(Self.describe(error))")
@@ -286,9 +299,10 @@ public final class Checker: Sendable {
             return
         }
         if let global = mailbox.global {
-            row.notes.append("target: a catch-all mailbox: checked for its fallback "
-                + "\(sanitizeForDisplay(global.fallback ?? mailbox.address, limit: 100)); routed recipients go to the "
-                + "same target")
+            row.notes.append(
+                "target: a catch-all mailbox: checked for its fallback "
+                    + "\(sanitizeForDisplay(global.fallback ?? mailbox.address, limit: 100)); routed recipients go to the "
+                    + "same target")
         }
         switch target.kind {
         case .maildir(let template, let ownership):
@@ -314,13 +328,15 @@ public final class Checker: Sendable {
         case .imap(let imap):
             checkIMAP(imap, target: target, mailbox: mailbox, &row)
         case .lmtp(let lmtp):
-            checkMailTransfer(lmtp.endpoint, socket: lmtp.socket, dialect: .lmtp, timeout: lmtp.timeout, user: nil,
-                              from: lmtp.envelopeFrom.sender(recovered: nil, from: lmtp.from), target: target,
-                              mailbox: mailbox, &row)
+            checkMailTransfer(
+                lmtp.endpoint, socket: lmtp.socket, dialect: .lmtp, timeout: lmtp.timeout, user: nil,
+                from: lmtp.envelopeFrom.sender(recovered: nil, from: lmtp.from), target: target,
+                mailbox: mailbox, &row)
         case .smtp(let smtp):
-            checkMailTransfer(smtp.endpoint, socket: nil, dialect: .smtp, timeout: smtp.endpoint.timeout,
-                              user: smtp.user, from: smtp.envelopeFrom.sender(recovered: nil, from: smtp.from),
-                              target: target, mailbox: mailbox, &row)
+            checkMailTransfer(
+                smtp.endpoint, socket: nil, dialect: .smtp, timeout: smtp.endpoint.timeout,
+                user: smtp.user, from: smtp.envelopeFrom.sender(recovered: nil, from: smtp.from),
+                target: target, mailbox: mailbox, &row)
         }
     }
 

@@ -1,7 +1,8 @@
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+
 /// The checkpoint of one delivery attempt, as a state machine: events in, the actions to take out. It owns the
 /// order "delivering durable → target → delivered" (design.md, "Per-message states") and says where the crash
 /// points are hit; `Checkpointer` carries the actions out against the store and the target. No I/O here, so every
@@ -106,8 +107,10 @@ struct CheckpointMachine: Equatable {
             return [.queueDelivering, .deliver(mayStage: true)]
         }
         state = .delivering
-        return [.commitDelivering, .crash(.afterDeliveringCommit),
-                .deliver(mayStage: mode == .staged)]
+        return [
+            .commitDelivering, .crash(.afterDeliveringCommit),
+            .deliver(mayStage: mode == .staged),
+        ]
     }
 
     /// The target staged the message; its answer comes with the flush.

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Carries out the checkpoint of a mailbox's delivery attempts (`CheckpointMachine`) against the store and the
 /// targets: one machine per attempt, fed the target's answers; staged deliveries held until their target's batch
@@ -81,13 +81,17 @@ final class Checkpointer {
     ///
     /// `mayStage` (a person's own mailbox, never a routed delivery): the target may stage the message (a Maildir
     /// batch, a pipelined IMAP APPEND); its checkpoint is then settled once the target's flush answered for it.
-    func attempt(_ rows: [Row], message: FetchedMessage, envelope: Store.EnvelopeColumns,
-                 mayStage: Bool) throws -> [RowResult] {
+    func attempt(
+        _ rows: [Row], message: FetchedMessage, envelope: Store.EnvelopeColumns,
+        mayStage: Bool
+    ) throws -> [RowResult] {
         try keepUp()
-        let asked = InDoubtAttempt(token: rows[0].token, messageID: message.messageID, size: message.spool.size,
-                                   dateHeader: message.dateHeader)
-        let mode = CheckpointMachine.Mode.choose(targets.traits, opened: targets.opened(for: rows[0].address) != nil,
-                                                 confirmsLater: targets.traits.confirmsLater(asked), mayStage: mayStage)
+        let asked = InDoubtAttempt(
+            token: rows[0].token, messageID: message.messageID, size: message.spool.size,
+            dateHeader: message.dateHeader)
+        let mode = CheckpointMachine.Mode.choose(
+            targets.traits, opened: targets.opened(for: rows[0].address) != nil,
+            confirmsLater: targets.traits.confirmsLater(asked), mayStage: mayStage)
         var machine = CheckpointMachine(mode: mode, rows: rows.count)
         var delivering: CommitTicket?
         var results = [RowResult](repeating: .staged, count: rows.count)
@@ -128,13 +132,16 @@ final class Checkpointer {
     }
 
     /// Hands the message to the target and feeds its answer to the machine.
-    private func send(_ rows: [Row], _ message: FetchedMessage, mayStage: Bool,
-                      machine: inout CheckpointMachine) throws -> [CheckpointMachine.Action] {
+    private func send(
+        _ rows: [Row], _ message: FetchedMessage, mayStage: Bool,
+        machine: inout CheckpointMachine
+    ) throws -> [CheckpointMachine.Action] {
         let address = rows[0].address
         do {
             let delivery = try targets.delivery(for: address)
-            var request = DeliveryRequest(token: rows[0].token, spool: message.spool, arrival: message.envelope.arrival,
-                                          sender: message.envelope.sender, mayStage: mayStage)
+            var request = DeliveryRequest(
+                token: rows[0].token, spool: message.spool, arrival: message.envelope.arrival,
+                sender: message.envelope.sender, mayStage: mayStage)
             guard rows.count > 1 else {
                 let outcome = try delivery.deliverToAll(request)
                 if outcome.staged { return machine.targetStaged() }
@@ -143,12 +150,13 @@ final class Checkpointer {
             }
             request.recipients = rows.map(\.address)
             let answers = try delivery.deliverMessage(request).recipients
-            return machine.targetAnswered(rows.indices.map { index in
-                guard index < answers.count else {
-                    return .failure(MailError(.protocol, "the server gave no answer for \(rows[index].address)"))
-                }
-                return answers[index].error.map { .failure($0) } ?? .success(answers[index].reply)
-            })
+            return machine.targetAnswered(
+                rows.indices.map { index in
+                    guard index < answers.count else {
+                        return .failure(MailError(.protocol, "the server gave no answer for \(rows[index].address)"))
+                    }
+                    return answers[index].error.map { .failure($0) } ?? .success(answers[index].reply)
+                })
         } catch let error as MailError where error.code == .inDoubt {
             // The target may have stored it: the rows stay "delivering" for the next run's reconciliation (which
             // finds it, or delivers it again and, where the target cannot be asked, lists a possible duplicate).
@@ -160,8 +168,9 @@ final class Checkpointer {
     }
 
     private func markDelivering(_ row: Row, _ spool: SpoolFile, _ envelope: Store.EnvelopeColumns) -> CommitTicket {
-        store.markDeliveringLater(id: row.record.id, target: target, address: row.address, token: row.token,
-                                  size: spool.size, sha256: spool.sha256, envelope: envelope)
+        store.markDeliveringLater(
+            id: row.record.id, target: target, address: row.address, token: row.token,
+            size: spool.size, sha256: spool.sha256, envelope: envelope)
     }
 
     private func credit(_ row: Row) -> RowResult {
@@ -177,8 +186,9 @@ final class Checkpointer {
         ledger.record(.messageError("message \(sanitizeForDisplay(row.record.uidl))\(whom): \(error.message)"))
         // `attempts` counted this attempt already when it went through "delivering".
         let attempts = row.record.attempts + 1
-        let disposition = Disposition.of(error.kind, attempts: attempts, quarantineAfter: quarantineAfter,
-                                         now: Date().timeIntervalSince1970)
+        let disposition = Disposition.of(
+            error.kind, attempts: attempts, quarantineAfter: quarantineAfter,
+            now: Date().timeIntervalSince1970)
         try store.record(disposition, id: row.record.id, kind: error.kind, error: error.message, countAttempt: false)
         ledger.record(.settled(disposition), for: row.message)
         return disposition
@@ -205,8 +215,9 @@ final class Checkpointer {
         guard let staging = targets.traits.staging else { return false }
         let now = monotonicSeconds()
         return batches.values.contains { batch in
-            batch.messages > 0 && (batch.interrupted || batch.messages >= staging.messages
-                || batch.bytes >= staging.bytes || now - batch.since >= staging.seconds)
+            batch.messages > 0
+                && (batch.interrupted || batch.messages >= staging.messages
+                    || batch.bytes >= staging.bytes || now - batch.since >= staging.seconds)
         }
     }
 
@@ -275,7 +286,9 @@ final class Checkpointer {
         for index in waiting.indices {
             for action in waiting[index].machine.flushAnswered(answers[waiting[index].row.token]) {
                 do {
-                    if case .stop(let error) = action { trouble = trouble ?? error } else {
+                    if case .stop(let error) = action {
+                        trouble = trouble ?? error
+                    } else {
                         try perform(action, waiting[index])
                     }
                 } catch {
@@ -288,7 +301,8 @@ final class Checkpointer {
 
     /// The flush failed as a whole: every staged delivery stays "delivering", pending.
     private func leaveAll(_ waiting: inout [Held], failure error: any Error, into failure: inout (any Error)?)
-        -> MailError? {
+        -> MailError?
+    {
         for index in waiting.indices {
             for action in waiting[index].machine.flushFailed() { try? perform(action, waiting[index]) }
         }

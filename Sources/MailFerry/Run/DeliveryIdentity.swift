@@ -1,7 +1,8 @@
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+
 /// The name a delivery leaves in its target, derived from the plan, the mailbox, the UIDL and the message's bytes,
 /// never from a clock or the state database: every attempt of the same message names the same Maildir file, and
 /// what a lost state had delivered can be recognised from the target alone (`mailferry adopt`).

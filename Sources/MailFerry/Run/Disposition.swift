@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// What becomes of a message a delivery or a retrieval did not get through: a pure decision from the failure's kind,
 /// the attempts counted so far and the plan's `quarantineAfter`. Retry policy reads only the classification.
@@ -30,7 +30,8 @@ enum Disposition: Equatable {
 
     /// Deferred, or quarantined once the message has failed `quarantineAfter` times.
     static func setAside(_ kind: FailureKind, attempts: Int, quarantineAfter: Int, now: Double) -> Disposition {
-        attempts >= quarantineAfter ? .quarantined(attempts: attempts)
+        attempts >= quarantineAfter
+            ? .quarantined(attempts: attempts)
             : .deferred(retryAt: retryTime(attempts: attempts, kind: kind, now: now))
     }
 

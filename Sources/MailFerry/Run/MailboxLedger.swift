@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// What happened during one mailbox's run, in order: each message's outcome is recorded once, when it is final
 /// (a staged delivery when its flush answered for it), so nothing counted is ever taken back. The mailbox's

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// One message to fetch: either its row is known from its UIDL, or (a UIDL shared by several messages) its identity
 /// comes from its content after retrieval.
@@ -24,16 +24,20 @@ struct MailboxListing {
     var entries: [POP3Entry]
 
     /// Lists the maildrop and plans the work; notes and counts go into `ledger`.
-    static func plan(_ client: POP3Client, source: Plan.Source, store: Store, mailboxID: Int64,
-                     ledger: MailboxLedger) throws -> MailboxListing {
+    static func plan(
+        _ client: POP3Client, source: Plan.Source, store: Store, mailboxID: Int64,
+        ledger: MailboxLedger
+    ) throws -> MailboxListing {
         let listing = try client.maildrop()
         ledger.record(.listed(onServer: listing.entries.count))
         var entries = listing.entries
         if !listing.hasUIDL {
             guard source.withoutUIDL == .headerFingerprint else {
-                throw MailError(.permanent, "the server does not support UIDL, so messages cannot be told apart "
-                    + "across runs; set withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify "
-                    + "them by their headers instead")
+                throw MailError(
+                    .permanent,
+                    "the server does not support UIDL, so messages cannot be told apart "
+                        + "across runs; set withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify "
+                        + "them by their headers instead")
             }
             for index in entries.indices {
                 entries[index].uidl = "hdr:" + (try client.headerFingerprint(entries[index].number)).prefix(40)
@@ -41,14 +45,18 @@ struct MailboxListing {
             ledger.record(.note("the server has no UIDL: messages identified by a fingerprint of their headers"))
         }
         if !listing.invalidUIDLs.isEmpty {
-            ledger.record(.note("\(listing.invalidUIDLs.count) message(s) have a unique id that breaks RFC 1939 "
-                + "(first: message \(listing.invalidUIDLs[0])); a hash of the server's id stands in for it"))
+            ledger.record(
+                .note(
+                    "\(listing.invalidUIDLs.count) message(s) have a unique id that breaks RFC 1939 "
+                        + "(first: message \(listing.invalidUIDLs[0])); a hash of the server's id stands in for it"))
         }
         let shared = sharedUIDLs(listing, entries)
         if !shared.isEmpty {
             let affected = entries.filter { shared.contains($0.uidl) }.count
-            ledger.record(.note("\(affected) messages share \(shared.count) unique id(s) (a server bug): each is "
-                + "fetched and told apart by its content"))
+            ledger.record(
+                .note(
+                    "\(affected) messages share \(shared.count) unique id(s) (a server bug): each is "
+                        + "fetched and told apart by its content"))
         }
         let unique = shared.isEmpty ? entries : entries.filter { !shared.contains($0.uidl) }
         let known = try store.knownSizes(mailbox: mailboxID)
@@ -62,7 +70,8 @@ struct MailboxListing {
         ledger.record(.new(new))
         if work.isEmpty && shared.isEmpty { return MailboxListing(items: [], entries: entries) }  // the usual cron run
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
-        let items = work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
+        let items =
+            work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
             + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
         return MailboxListing(items: items.sorted { $0.entry.number < $1.entry.number }, entries: entries)
     }
@@ -98,17 +107,20 @@ struct UIDLReset: Equatable {
             matching += 1
         }
         guard matching >= 10 && matching * 2 >= unknown.count else { return nil }
-        return UIDLReset(summary: "\(unknown.count) of the \(entries.count) messages listed have unique ids never "
-            + "seen before, and \(matching) of them have exactly the size of a message delivered earlier whose id "
-            + "is gone")
+        return UIDLReset(
+            summary: "\(unknown.count) of the \(entries.count) messages listed have unique ids never "
+                + "seen before, and \(matching) of them have exactly the size of a message delivered earlier whose id "
+                + "is gone")
     }
 
     /// The error that stops the mailbox (`onUIDLReset: stop`, the default).
     func refusal(_ source: Plan.Source) -> MailError {
-        MailError(.permanent, "UIDL reset suspected: \(summary). The server seems to have renumbered its "
-            + "messages (a provider migration?); nothing was fetched. If so, set onUIDLReset: \"rekey\" on "
-            + "sources.\(source.name): messages already delivered are then recognised by their content and not "
-            + "delivered again")
+        MailError(
+            .permanent,
+            "UIDL reset suspected: \(summary). The server seems to have renumbered its "
+                + "messages (a provider migration?); nothing was fetched. If so, set onUIDLReset: \"rekey\" on "
+                + "sources.\(source.name): messages already delivered are then recognised by their content and not "
+                + "delivered again")
     }
 }
 

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// What the parts of one mailbox's run share: the mailbox, its row, its targets and checkpoints, and the ledger its
 /// outcomes go into. The flow that uses them is `Runner.migrate`.
@@ -26,8 +26,9 @@ struct MailboxRun {
 
     /// The delivery token of `uidl` from the mailbox (or routed delivery) `key`.
     func token(key: String, uidl: String, message: FetchedMessage) -> String {
-        DeliveryIdentity(plan: plan.name, mailboxKey: key, uidl: uidl).token(sha256: message.spool.sha256,
-                                                                              arrival: message.envelope)
+        DeliveryIdentity(plan: plan.name, mailboxKey: key, uidl: uidl).token(
+            sha256: message.spool.sha256,
+            arrival: message.envelope)
     }
 }
 

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 extension MailboxRun {
     /// Fetches and delivers what the listing asks for. A message cut off for being too large leaves its session
@@ -23,8 +23,10 @@ extension MailboxRun {
     func transfer() throws {
         // A later session of this mailbox in the same run logs in the way the first did: no method twice a run.
         let methods = ledger.authMethod.flatMap(POP3AuthMethod.init(rawValue:)).map { [$0] }
-        let opening = try SourceSession.open(mailbox, plan: plan, methods: methods, trace: trace,
-                                             pacing: pacing) { step, client in
+        let opening = try SourceSession.open(
+            mailbox, plan: plan, methods: methods, trace: trace,
+            pacing: pacing
+        ) { step, client in
             if step == .connected { ledger.record(.connected(tlsVersion: client.tlsInfo?.version)) }
         }
         let session: SourceSession
@@ -38,8 +40,9 @@ extension MailboxRun {
         defer { session.client.quit() }
         ledger.record(.loggedIn(method: session.method.rawValue))
         if let note = try session.settleIn(pacing) { ledger.record(.note(note)) }
-        let listing = try MailboxListing.plan(session.client, source: session.source, store: store,
-                                              mailboxID: mailboxID, ledger: ledger)
+        let listing = try MailboxListing.plan(
+            session.client, source: session.source, store: store,
+            mailboxID: mailboxID, ledger: ledger)
         try fetchAll(listing, session)
         guard !StopSignal.requested else { return }
         try checkpointer.settle()
@@ -74,11 +77,13 @@ extension MailboxRun {
             }
             fetched += 1
             do {
-                try transferOne(item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
-                                listed: listed)
+                try transferOne(
+                    item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
+                    listed: listed)
             } catch let error as MailError where error.code == .tooLarge {
-                try refuseTooLarge(item, size: "more than \(limit) bytes by RETR (LIST said \(item.entry.size))",
-                                   source: session.source)
+                try refuseTooLarge(
+                    item, size: "more than \(limit) bytes by RETR (LIST said \(item.entry.size))",
+                    source: session.source)
                 throw SessionCutOff()
             } catch let error as MailError where !client.botched && client.refusedRetrieval == number {
                 // This one message was refused (deleted meanwhile?); the session is fine, go on.
@@ -92,8 +97,10 @@ extension MailboxRun {
         }
     }
 
-    private func transferOne(_ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client,
-                             spool: SpoolFile, listed: ListedUIDLs) throws {
+    private func transferOne(
+        _ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client,
+        spool: SpoolFile, listed: ListedUIDLs
+    ) throws {
         let entry = item.entry
         try spool.rewind()
         try checkpointer.flushIfDue()
@@ -103,8 +110,10 @@ extension MailboxRun {
         try checkpointer.keepUp()
         CrashPoint.hit("after-retr")
         if spool.size != entry.size && ledger.noteCount < 50 {
-            ledger.record(.note("message \(sanitizeForDisplay(entry.uidl)): LIST said \(entry.size) bytes, RETR "
-                + "gave \(spool.size)"))
+            ledger.record(
+                .note(
+                    "message \(sanitizeForDisplay(entry.uidl)): LIST said \(entry.size) bytes, RETR "
+                        + "gave \(spool.size)"))
         }
         let row: MessageRecord
         switch item {
@@ -122,8 +131,10 @@ extension MailboxRun {
     /// RETR into the spool, within the size limit and the slowest rate allowed. A session that breaks in the middle
     /// counts against the message, so one that breaks every session is set aside after `quarantineAfter` tries
     /// instead of holding up the rest for good.
-    private func retrieve(_ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client,
-                          spool: SpoolFile) throws {
+    private func retrieve(
+        _ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client,
+        spool: SpoolFile
+    ) throws {
         let entry = item.entry
         let started = monotonicSeconds()
         // Each read has its timeout; a server that trickles a body just fast enough to meet it is cut off once the
@@ -133,25 +144,32 @@ extension MailboxRun {
             try client.retrieve(entry.number, upcoming: upcoming) { chunk in
                 // LIST may lie, and a body may never end: stop reading at the limit, whatever was announced.
                 if spool.size + chunk.count > limit {
-                    throw MailError(.permanent, "message \(entry.number) is larger than \(limit) bytes",
-                                    code: .tooLarge)
+                    throw MailError(
+                        .permanent, "message \(entry.number) is larger than \(limit) bytes",
+                        code: .tooLarge)
                 }
                 try spool.append(chunk)
                 let elapsed = monotonicSeconds() - started
                 if elapsed > grace && Double(spool.size) < elapsed * Self.slowestRetrieval {
-                    throw MailError(.transient, "message \(entry.number) came too slowly: \(spool.size) bytes in "
-                        + "\(Int(elapsed)) s, less than \(Int(Self.slowestRetrieval)) bytes/s; the session was cut")
+                    throw MailError(
+                        .transient,
+                        "message \(entry.number) came too slowly: \(spool.size) bytes in "
+                            + "\(Int(elapsed)) s, less than \(Int(Self.slowestRetrieval)) bytes/s; the session was cut")
                 }
             }
         } catch let error as MailError where client.botched && error.code != .tooLarge && !StopSignal.requested {
             if case .known(let row, _) = item {
                 let attempts = try store.noteRetrievalFailure(id: row.id, error: error.message)
                 if attempts >= plan.quarantineAfter {
-                    try store.markQuarantined(id: row.id, kind: error.kind, error: "quarantined after \(attempts) "
-                        + "retrievals broke the session: \(error.message)")
+                    try store.markQuarantined(
+                        id: row.id, kind: error.kind,
+                        error: "quarantined after \(attempts) "
+                            + "retrievals broke the session: \(error.message)")
                     ledger.record(.settled(.quarantined(attempts: attempts)), for: entry.number)
-                    ledger.record(.messageError("message \(sanitizeForDisplay(row.uidl)) quarantined after "
-                        + "\(attempts) retrievals broke the session: \(error.message)"))
+                    ledger.record(
+                        .messageError(
+                            "message \(sanitizeForDisplay(row.uidl)) quarantined after "
+                                + "\(attempts) retrievals broke the session: \(error.message)"))
                 }
             }
             throw error
@@ -164,9 +182,10 @@ extension MailboxRun {
             ledger.record(.settled(.deferred(retryAt: Date().timeIntervalSince1970)), for: item.entry.number)
             return
         }
-        let disposition = Disposition.setAside(error.kind, attempts: row.attempts + 1,
-                                               quarantineAfter: plan.quarantineAfter,
-                                               now: Date().timeIntervalSince1970)
+        let disposition = Disposition.setAside(
+            error.kind, attempts: row.attempts + 1,
+            quarantineAfter: plan.quarantineAfter,
+            now: Date().timeIntervalSince1970)
         try store.record(disposition, id: row.id, kind: error.kind, error: error.message, countAttempt: true)
         ledger.record(.settled(disposition), for: item.entry.number)
     }
@@ -174,7 +193,8 @@ extension MailboxRun {
     /// Sets a message larger than `maxMessageBytes` aside for good (failed, quarantined; it stays on the server),
     /// with an error that names the mailbox, the UIDL, the size and the setting.
     private func refuseTooLarge(_ item: WorkItem, size: String, source: Plan.Source) throws {
-        let message = "message \(sanitizeForDisplay(item.entry.uidl)) of \(mailbox.key) refused: \(size), more "
+        let message =
+            "message \(sanitizeForDisplay(item.entry.uidl)) of \(mailbox.key) refused: \(size), more "
             + "than maxMessageBytes (\(source.maxMessageBytes)) of sources.\(source.name); left on the server"
         if case .known(let row, _) = item {
             try store.markQuarantined(id: row.id, kind: .permanent, error: message)
@@ -188,8 +208,10 @@ extension MailboxRun {
     /// A retrieved message: a copy already delivered under a vanished UIDL is a duplicate; else its envelope is
     /// recovered and it goes to the mailbox's target, or through the catch-all's routing.
     private func deliverOne(_ row: MessageRecord, spool: SpoolFile, listed: ListedUIDLs, number: Int) throws {
-        if let original = try store.deliveredCopy(mailbox: mailboxID, sha256: spool.sha256, excluding: row.id,
-                                                  isListed: listed.contains) {
+        if let original = try store.deliveredCopy(
+            mailbox: mailboxID, sha256: spool.sha256, excluding: row.id,
+            isListed: listed.contains)
+        {
             try store.markDuplicate(id: row.id, of: original.id, size: spool.size, sha256: spool.sha256)
             ledger.record(.duplicate(uidl: row.uidl, of: original.uidl), for: number)
             return
@@ -198,20 +220,23 @@ extension MailboxRun {
         let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.readBytes))
         let firstSeen = Date(timeIntervalSince1970: row.firstSeenAt)
         let envelope = mailbox.envelopeRecovery.recover(headers, firstSeen: firstSeen)
-        let message = FetchedMessage(spool: spool, envelope: envelope,
-                                     messageID: headers.first("Message-ID").map { $0.text.trimmingSpaces() },
-                                     dateHeader: headers.first("Date").map { $0.text.trimmingSpaces() })
+        let message = FetchedMessage(
+            spool: spool, envelope: envelope,
+            messageID: headers.first("Message-ID").map { $0.text.trimmingSpaces() },
+            dateHeader: headers.first("Date").map { $0.text.trimmingSpaces() })
         ledger.record(.envelope(envelope))
         if let splitter {
             try splitter.deliver(row, message, headers: headers, number: number, in: self)
             return
         }
-        let columns = Store.EnvelopeColumns(messageID: message.messageID, dateHeader: message.dateHeader,
-                                            json: StoredEnvelope(envelope: envelope).json(),
-                                            arrival: envelope.arrival)
-        let attempt = Checkpointer.Row(record: row, address: mailbox.address,
-                                       token: token(key: mailbox.key, uidl: row.uidl, message: message),
-                                       credit: .delivered(bytes: spool.size), message: number)
+        let columns = Store.EnvelopeColumns(
+            messageID: message.messageID, dateHeader: message.dateHeader,
+            json: StoredEnvelope(envelope: envelope).json(),
+            arrival: envelope.arrival)
+        let attempt = Checkpointer.Row(
+            record: row, address: mailbox.address,
+            token: token(key: mailbox.key, uidl: row.uidl, message: message),
+            credit: .delivered(bytes: spool.size), message: number)
         _ = try checkpointer.attempt([attempt], message: message, envelope: columns, mayStage: true)
     }
 

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// An exclusive lock per plan (flock on `<state>.lock`), so two runs from cron never work on the same mailboxes.
 /// The kernel drops it when the process dies, however it dies: no stale locks.
@@ -23,9 +23,10 @@ public final class PlanLock {
     /// The lock of the plan whose state database is `statePath` (`<state>.lock`), its folder created (0700) when
     /// missing: what `run` and `adopt` hold while they change the state.
     public static func forState(_ statePath: String) throws -> PlanLock {
-        try FileManager.default.createDirectory(atPath: (statePath as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: (statePath as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         return try PlanLock(path: statePath + ".lock")
     }
 
@@ -36,7 +37,8 @@ public final class PlanLock {
         // An older lock file keeps its mode through O_CREAT; it names the holder's pid, and is ours to make private.
         fchmod(fd, 0o600)
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+            let holder =
+                (try? String(contentsOfFile: path, encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)
             throw Busy(path: path, holder: sanitizeForDisplay(holder))

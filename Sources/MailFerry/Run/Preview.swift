@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 extension Runner {
     /// `run --dry-run` for one mailbox: logs in and lists, then says what a run would fetch and delete. Nothing is
@@ -23,10 +23,12 @@ extension Runner {
             let fresh = listing.entries.filter { known[$0.uidl] == nil }
             result.new = fresh.count
             let bytes = formatBytes(fresh.reduce(0) { $0 + $1.size })
-            result.notes.append("would fetch \(fresh.count) new message(s), \(bytes)"
-                + (listing.hasUIDL ? "" : " (the server has no UIDL)"))
+            result.notes.append(
+                "would fetch \(fresh.count) new message(s), \(bytes)"
+                    + (listing.hasUIDL ? "" : " (the server has no UIDL)"))
             if let id, let retention = Retention(session.source, store: store, mailboxID: id),
-               let note = try retention.preview(listing.entries) {
+                let note = try retention.preview(listing.entries)
+            {
                 result.notes.append(note)
             }
         } catch {

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 extension MailboxRun {
     /// Settles attempts a crash left in doubt, before they are retried: found in the target means delivered,
@@ -30,12 +30,17 @@ extension MailboxRun {
                 relisted += 1
                 continue
             }
-            let attempted = Attempted(target: row.attemptTarget ?? mailbox.target,
-                                      address: row.attemptAddress ?? row.address ?? mailbox.address)
+            let attempted = Attempted(
+                target: row.attemptTarget ?? mailbox.target,
+                address: row.attemptAddress ?? row.address ?? mailbox.address)
             byAddress[attempted, default: []].append(row)
         }
-        for (attempted, rows) in byAddress.sorted(by: { ($0.key.target, $0.key.address) < ($1.key.target,
-                                                                                         $1.key.address) }) {
+        for (attempted, rows) in byAddress.sorted(by: {
+            ($0.key.target, $0.key.address) < (
+                $1.key.target,
+                $1.key.address
+            )
+        }) {
             relisted += try reconcile(rows, at: attempted)
         }
         return relisted
@@ -55,7 +60,8 @@ extension MailboxRun {
                 try store.markDelivered(id: row.id, targetRef: ref)
                 ledger.record(.reconciled)
             } else if traits.inDoubt == .search, traits.confirmsLater(row.inDoubtAttempt),
-                      try store.holdInDoubt(id: row.id, until: now + settle) > now {
+                try store.holdInDoubt(id: row.id, until: now + settle) > now
+            {
                 ledger.record(.heldInDoubt(uidl: row.uidl))
             } else {
                 try store.markListed(id: row.id)
@@ -74,9 +80,11 @@ extension MailboxRun {
     private func delivery(at attempted: Attempted, doubtful: Int) throws -> any Delivery {
         if attempted.target == mailbox.target { return try targets.delivery(for: attempted.address) }
         guard plan.targets[attempted.target] != nil else {
-            throw MailError(.permanent, "\(doubtful) message(s) were left in doubt at target "
-                + "\(attempted.target), which the plan no longer has; put that target back into the plan so "
-                + "they can be settled there (they must not be delivered twice)")
+            throw MailError(
+                .permanent,
+                "\(doubtful) message(s) were left in doubt at target "
+                    + "\(attempted.target), which the plan no longer has; put that target back into the plan so "
+                    + "they can be settled there (they must not be delivered twice)")
         }
         var old = mailbox
         old.target = attempted.target

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// The source's retention policy (only when the plan names `deleteFromSourceAfterDays`): what was confirmed
 /// delivered long enough ago is deleted from the server, never anything else.

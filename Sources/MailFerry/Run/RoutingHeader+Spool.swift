@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 extension RoutingHeader {
     /// A second spool at `path` holding `field` followed by `spool`'s bytes: what a fallback copy is delivered from,

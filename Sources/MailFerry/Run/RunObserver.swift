@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Options of one `mailferry run`.
 public struct RunOptions: Sendable {
@@ -31,4 +31,3 @@ extension RunObserver {
     public func mailboxPlanned(_ mailbox: Plan.Mailbox, messages: Int, bytes: Int) {}
     public func messageSettled(_ mailbox: Plan.Mailbox, bytes: Int) {}
 }
-

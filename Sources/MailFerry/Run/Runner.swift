@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+import Synchronization
 
 /// Drives a plan: every mailbox through POP3 listing, retrieval and delivery, with the checkpoint kept in the store.
 ///
@@ -21,17 +21,21 @@ public final class Runner: Sendable {
     let trace: ProtocolTrace?
 
     /// `cleanSpool: false` for read-only uses (route previews) that may run beside a run holding the lock.
-    public init(plan: Plan, store: Store, observer: (any RunObserver)? = nil, cleanSpool: Bool = true,
-                trace: ProtocolTrace? = nil) throws {
+    public init(
+        plan: Plan, store: Store, observer: (any RunObserver)? = nil, cleanSpool: Bool = true,
+        trace: ProtocolTrace? = nil
+    ) throws {
         self.plan = plan
         self.store = store
         self.observer = observer
         self.trace = trace
-        spoolFolder = (plan.statePath as NSString).deletingLastPathComponent + "/spool-\(plan.name)"
+        spoolFolder =
+            (plan.statePath as NSString).deletingLastPathComponent + "/spool-\(plan.name)"
             + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
         do {
-            try FileManager.default.createDirectory(atPath: spoolFolder, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: spoolFolder, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             // Spool files are only ever half-way: left behind by a crash, they are fetched again.
             for name in try FileManager.default.contentsOfDirectory(atPath: spoolFolder) where cleanSpool {
                 unlink("\(spoolFolder)/\(name)")
@@ -46,8 +50,9 @@ public final class Runner: Sendable {
         let results = Mutex<[String: MailboxResult]>([:])
         let sources = plan.sources
         let mailboxes = plan.selectedMailboxes
-        let pool = WorkerPool(jobs: mailboxes, group: { $0.source },
-                              limit: { sources[$0]?.maxConnections ?? 1 })
+        let pool = WorkerPool(
+            jobs: mailboxes, group: { $0.source },
+            limit: { sources[$0]?.maxConnections ?? 1 })
         pool.run(threads: min(options.parallel ?? plan.parallel, max(1, mailboxes.count))) { mailbox in
             self.observer?.mailboxStarted(mailbox)
             let result = options.dryRun ? self.preview(mailbox) : self.migrate(mailbox)
@@ -65,8 +70,9 @@ public final class Runner: Sendable {
         let ledger = MailboxLedger(MailboxResult(key: mailbox.key, address: mailbox.address, target: mailbox.target))
         var mailboxID: Int64?
         do {
-            let id = try store.registerMailbox(key: mailbox.key, source: mailbox.source, user: mailbox.user,
-                                               target: mailbox.target, address: mailbox.address)
+            let id = try store.registerMailbox(
+                key: mailbox.key, source: mailbox.source, user: mailbox.user,
+                target: mailbox.target, address: mailbox.address)
             mailboxID = id
             let run = try mailboxRun(mailbox, id: id, ledger: ledger)
             defer {
@@ -79,7 +85,7 @@ public final class Runner: Sendable {
             try run.checkpointer.settle()
             if ledger.holdsInDoubt && !StopSignal.requested { try askAgain(run) }
             try store.finishPoll(mailbox: id, error: nil)
-        } catch where StopSignal.requested {
+        } catch  where StopSignal.requested {
             // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
             // (nothing partial is delivered; an in-doubt attempt is reconciled next run).
             ledger.record(.interrupted((error as? MailError)?.message ?? "\(error)"))
@@ -111,11 +117,13 @@ public final class Runner: Sendable {
         let targets = TargetPool(traits: try plan.deliveryTraits(for: mailbox, staged: true)) { address in
             try self.makeDelivery(for: mailbox, address: address)
         }
-        let checkpointer = Checkpointer(store: store, target: mailbox.target, quarantineAfter: plan.quarantineAfter,
-                                        targets: targets, ledger: ledger)
-        return MailboxRun(plan: plan, store: store, mailbox: mailbox, mailboxID: id, spoolFolder: spoolFolder,
-                          trace: trace, observer: observer, ledger: ledger, checkpointer: checkpointer,
-                          splitter: CatchAllSplitter(mailbox, plan: plan))
+        let checkpointer = Checkpointer(
+            store: store, target: mailbox.target, quarantineAfter: plan.quarantineAfter,
+            targets: targets, ledger: ledger)
+        return MailboxRun(
+            plan: plan, store: store, mailbox: mailbox, mailboxID: id, spoolFolder: spoolFolder,
+            trace: trace, observer: observer, ledger: ledger, checkpointer: checkpointer,
+            splitter: CatchAllSplitter(mailbox, plan: plan))
     }
 
     /// The delivery into one target mailbox: the mailbox's own address, or for a catch-all one of the addresses its

@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// A logged-in POP3 session to a mailbox's source. `open` is the one place that resolves the mailbox's secret,
 /// connects, secures the connection and logs in: runs (and their previews), `check`, `verify`, `adopt` and route
@@ -43,16 +43,21 @@ struct SourceSession {
     /// Opens a session for `mailbox`. `credential` when already resolved (check resolves every secret first), else
     /// the mailbox's secret is resolved now. `methods`: the login methods to try, else the source's (a later
     /// session of a run logs in the way the first did). A session that ends up waiting is closed again.
-    static func open(_ mailbox: Plan.Mailbox, plan: Plan, credential: POP3Credential? = nil,
-                     methods: [POP3AuthMethod]? = nil, trace: ProtocolTrace? = nil, pacing: Pacing? = nil,
-                     progress: (Step, POP3Client) -> Void = { _, _ in }) throws -> Opening {
+    static func open(
+        _ mailbox: Plan.Mailbox, plan: Plan, credential: POP3Credential? = nil,
+        methods: [POP3AuthMethod]? = nil, trace: ProtocolTrace? = nil, pacing: Pacing? = nil,
+        progress: (Step, POP3Client) -> Void = { _, _ in }
+    ) throws -> Opening {
         guard let source = plan.sources[mailbox.source] else {
             throw MailError(.local, "no source named \(mailbox.source)")
         }
         let now = Date().timeIntervalSince1970
         if let pacing, let next = try pacing.store.nextLoginAllowed(mailbox: pacing.mailboxID), next > now {
-            return .waiting(MailError(.transient, "the server allows the next login in \(Int(next - now)) s "
-                + "(LOGIN-DELAY)", code: .pop3(.loginDelay)))
+            return .waiting(
+                MailError(
+                    .transient,
+                    "the server allows the next login in \(Int(next - now)) s "
+                        + "(LOGIN-DELAY)", code: .pop3(.loginDelay)))
         }
         let secret = try credential ?? mailbox.credential()
         let client = POP3Client(endpoint: source.endpoint)
@@ -63,8 +68,9 @@ struct SourceSession {
             let before = client.capabilities
             let method: POP3AuthMethod
             do {
-                method = try client.login(user: mailbox.user, credential: secret, allowed: methods ?? source.auth,
-                                          planNamesMethods: source.authNamed)
+                method = try client.login(
+                    user: mailbox.user, credential: secret, allowed: methods ?? source.auth,
+                    planNamesMethods: source.authNamed)
             } catch let error as MailError where error.code == .pop3(.inUse) || error.code == .pop3(.loginDelay) {
                 if error.code == .pop3(.loginDelay), let pacing {
                     let remembered = try pacing.store.loginDelay(mailbox: pacing.mailboxID)
@@ -75,8 +81,10 @@ struct SourceSession {
                 return .waiting(error)
             }
             progress(.loggedIn, client)
-            return .loggedIn(SourceSession(client: client, source: source, user: mailbox.user, before: before,
-                                                     method: method))
+            return .loggedIn(
+                SourceSession(
+                    client: client, source: source, user: mailbox.user, before: before,
+                    method: method))
         } catch {
             client.quit()
             throw error
@@ -84,8 +92,10 @@ struct SourceSession {
     }
 
     /// `open` for a reader (verify, adopt, route previews): logged in, or the reason it is not, thrown.
-    static func reading(_ mailbox: Plan.Mailbox, plan: Plan, trace: ProtocolTrace? = nil,
-                        progress: (Step, POP3Client) -> Void = { _, _ in }) throws -> SourceSession {
+    static func reading(
+        _ mailbox: Plan.Mailbox, plan: Plan, trace: ProtocolTrace? = nil,
+        progress: (Step, POP3Client) -> Void = { _, _ in }
+    ) throws -> SourceSession {
         switch try open(mailbox, plan: plan, trace: trace, progress: progress) {
         case .loggedIn(let session): return session
         case .waiting(let error): throw error
@@ -100,9 +110,11 @@ struct SourceSession {
         try pacing.store.recordLogin(mailbox: pacing.mailboxID, delay: after.loginDelay ?? before.loginDelay)
         guard after.known ? after.expireZero : before.expireZero else { return nil }
         guard source.allowExpireZero else {
-            throw MailError(.permanent, "the server announces EXPIRE 0: every message retrieved would be deleted "
-                + "from \(user)'s mailbox, which someone may still read; refusing (set allowExpireZero: "
-                + "true on sources.\(source.name) to accept that)")
+            throw MailError(
+                .permanent,
+                "the server announces EXPIRE 0: every message retrieved would be deleted "
+                    + "from \(user)'s mailbox, which someone may still read; refusing (set allowExpireZero: "
+                    + "true on sources.\(source.name) to accept that)")
         }
         // Allowed, but the report must say what it costs: the server no longer holds what was fetched.
         return "the server announces EXPIRE 0: messages retrieved are deleted from the server "

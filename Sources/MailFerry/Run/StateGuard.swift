@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// Keeps a lost, emptied or swapped state database from re-delivering a whole migration (docs/design.md, "A lost
 /// state").
@@ -27,10 +27,14 @@ package enum StateGuard {
 
     /// The marker's file name in a Maildir target's root.
     static func markerName(_ plan: Plan) -> String {
-        let safe = String(plan.name.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars
-                .contains(scalar)) ? Character(scalar) : "_"
-        })
+        let safe = String(
+            plan.name.unicodeScalars.map { scalar -> Character in
+                scalar.isASCII
+                    && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                        || "-_.".unicodeScalars
+                            .contains(scalar))
+                    ? Character(scalar) : "_"
+            })
         return ".mailferry-\(safe)" + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
     }
 
@@ -39,7 +43,8 @@ package enum StateGuard {
         var roots: [String] = []
         for mailbox in plan.selectedMailboxes {
             guard case .maildir(let template, _)? = plan.targets[mailbox.target]?.kind,
-                  let location = try? maildirLocation(template, mailbox: mailbox) else { continue }
+                let location = try? maildirLocation(template, mailbox: mailbox)
+            else { continue }
             let root = location.root.isEmpty ? "/" : location.root
             if !roots.contains(root) { roots.append(root) }
         }
@@ -57,7 +62,7 @@ package enum StateGuard {
 
     /// Refuses a state that cannot be this plan's memory; see the type's comment. `newState` accepts a blank state
     /// although the plan delivered before (the admin starts over on purpose).
-    package static func check(plan: Plan, store: Store, newState: Bool) throws -> Void {
+    package static func check(plan: Plan, store: Store, newState: Bool) throws {
         let id = try store.identity()
         // A state with an id was stamped by a run of this plan (before its marker was written): however little it
         // holds (a run killed right after stamping), it is no lost state, and the markers tell whether it is the
@@ -68,11 +73,12 @@ package enum StateGuard {
             if let found = markerID(root: root, plan: plan) { markers.append((root, found)) }
         }
         if !blank, let id, let other = markers.first(where: { $0.id != id }) {
-            throw Refusal(description: "the state database \(plan.statePath) (id \(id)) is not the one that "
-                + "delivered into \(other.root): its marker \(markerName(plan)) names state \(other.id). Running with "
-                + "it would deliver again what the other state delivered. Put the right state file back (from a "
-                + "backup: mailferry backup), or move this one away and rebuild the state with mailferry adopt "
-                + plan.file)
+            throw Refusal(
+                description: "the state database \(plan.statePath) (id \(id)) is not the one that "
+                    + "delivered into \(other.root): its marker \(markerName(plan)) names state \(other.id). Running with "
+                    + "it would deliver again what the other state delivered. Put the right state file back (from a "
+                    + "backup: mailferry backup), or move this one away and rebuild the state with mailferry adopt "
+                    + plan.file)
         }
         guard blank, !newState else { return }
         var evidence = markers.map { "a marker of this plan's earlier runs in \($0.root) (\(markerName(plan)))" }
@@ -80,11 +86,12 @@ package enum StateGuard {
             evidence.append(reports)
         }
         guard !evidence.isEmpty else { return }
-        throw Refusal(description: "the state database \(plan.statePath) is missing or empty, but this plan has "
-            + "delivered mail before: " + evidence.joined(separator: "; ") + ". Running now would deliver every "
-            + "message again. If the state was lost, rebuild it from the sources and the targets with mailferry "
-            + "adopt \(plan.file) (it delivers nothing), then run again. If the targets were emptied and you mean "
-            + "to start over, run with --new-state.")
+        throw Refusal(
+            description: "the state database \(plan.statePath) is missing or empty, but this plan has "
+                + "delivered mail before: " + evidence.joined(separator: "; ") + ". Running now would deliver every "
+                + "message again. If the state was lost, rebuild it from the sources and the targets with mailferry "
+                + "adopt \(plan.file) (it delivers nothing), then run again. If the targets were emptied and you mean "
+                + "to start over, run with --new-state.")
     }
 
     /// Gives the state its id (a marker's, for a state that predates ids or one `adopt` rebuilt; a new one when
@@ -101,12 +108,14 @@ package enum StateGuard {
 
     static func writeMarker(root: String, plan: Plan, id: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: root, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw MailError(.local, "cannot create the Maildir root \(root): \(error.localizedDescription)")
         }
-        let text = "mailferry plan \(plan.name)\nstate \(id)\nstate file \(plan.statePath)\n"
+        let text =
+            "mailferry plan \(plan.name)\nstate \(id)\nstate file \(plan.statePath)\n"
             + "This file tells mailferry which state database delivered into this folder. Keep it.\n"
         let path = root + "/" + markerName(plan)
         let temporary = path + ".tmp-\(getpid())"
@@ -137,13 +146,16 @@ package enum StateGuard {
         var reports = 0
         var delivered = 0
         for name in names where name.hasSuffix(".json") && name != "index.json" {
-            if let suffix { guard name.hasSuffix(suffix) else { continue } } else if name.contains("-shard-") {
+            if let suffix {
+                guard name.hasSuffix(suffix) else { continue }
+            } else if name.contains("-shard-") {
                 continue
             }
             guard let data = FileManager.default.contents(atPath: folder + "/" + name),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  (object["plan"] as? String) == plan.name,
-                  let mailboxes = object["mailboxes"] as? [[String: Any]] else { continue }
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                (object["plan"] as? String) == plan.name,
+                let mailboxes = object["mailboxes"] as? [[String: Any]]
+            else { continue }
             let count = mailboxes.reduce(0) { $0 + (($1["delivered"] as? Int) ?? 0) + (($1["routed"] as? Int) ?? 0) }
             if count > 0 {
                 reports += 1
@@ -163,29 +175,35 @@ package enum StateGuard {
         var notes: [String: String] = [:]
         for mailbox in plan.selectedMailboxes {
             guard let bound = try store.binding(key: mailbox.key), bound.deliveries > 0,
-                  bound.target != mailbox.target || (bound.address ?? mailbox.address) != mailbox.address else {
+                bound.target != mailbox.target || (bound.address ?? mailbox.address) != mailbox.address
+            else {
                 continue
             }
             let was = "target \(bound.target), mailbox \(bound.address ?? "?")"
             let now = "target \(mailbox.target), mailbox \(mailbox.address)"
             if rebind.contains(mailbox.key) || rebind.contains("all") {
-                let note = "moved from \(was) to \(now) (run --rebind, \(UTCDate.string(Date(), .iso8601))): the "
+                let note =
+                    "moved from \(was) to \(now) (run --rebind, \(UTCDate.string(Date(), .iso8601))): the "
                     + "\(bound.deliveries) message\(bound.deliveries == 1 ? "" : "s") delivered before stay there; "
                     + "new mail goes to the new place"
                 try store.rebind(key: mailbox.key, target: mailbox.target, address: mailbox.address, note: note)
                 notes[mailbox.key] = note
             } else {
-                problems.append("\(mailbox.origin.label.isEmpty ? mailbox.key : mailbox.origin.label) (\(mailbox.key)): "
-                    + "moved after \(bound.deliveries) deliver\(bound.deliveries == 1 ? "y" : "ies"): it was bound to "
-                    + "\(was); the plan now says \(now)")
+                problems.append(
+                    "\(mailbox.origin.label.isEmpty ? mailbox.key : mailbox.origin.label) (\(mailbox.key)): "
+                        + "moved after \(bound.deliveries) deliver\(bound.deliveries == 1 ? "y" : "ies"): it was bound to "
+                        + "\(was); the plan now says \(now)")
             }
         }
         guard problems.isEmpty else {
-            throw Refusal(description: "the plan moves mailboxes that already received mail:\n  "
-                + problems.joined(separator: "\n  ") + "\nWhat was delivered stays where it is; a run would put new "
-                + "mail in the new place. If that is meant, run again with --rebind SOURCE/USER (several: "
-                + "comma-separated, or --rebind all): new mail goes to the new place, the old mail stays, and messages "
-                + "left in doubt are settled where they were attempted. Otherwise put the old target back in the plan.")
+            throw Refusal(
+                description: "the plan moves mailboxes that already received mail:\n  "
+                    + problems.joined(separator: "\n  ")
+                    + "\nWhat was delivered stays where it is; a run would put new "
+                    + "mail in the new place. If that is meant, run again with --rebind SOURCE/USER (several: "
+                    + "comma-separated, or --rebind all): new mail goes to the new place, the old mail stays, and messages "
+                    + "left in doubt are settled where they were attempted. Otherwise put the old target back in the plan."
+            )
         }
         return notes
     }

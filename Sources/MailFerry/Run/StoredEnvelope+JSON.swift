@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// The envelope column written by hand: `JSONEncoder` cost more per message than parsing the whole header block
 /// (it boxes every value and sorts every object's keys). The output is the same bytes `JSONEncoder` writes with

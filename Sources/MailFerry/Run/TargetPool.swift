@@ -1,8 +1,8 @@
 import Foundation
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
 
 /// The deliveries one mailbox run uses, one per target mailbox address: a person's mailbox has one, a catch-all
 /// mailbox fans out to several. Each is opened on first use (so an IMAP connection is reused across messages for

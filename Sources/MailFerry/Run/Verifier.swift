@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+import Synchronization
 
 /// `mailferry verify`: every message on the legacy servers (their UIDL listing now) compared with the state and with
 /// its target. Changes nothing: no DELE (the POP3 session ends with QUIT), no state change, no folder created;
@@ -50,9 +50,10 @@ public final class Verifier: Sendable {
         }
         let collected = outcomes.withLock { $0 }
         let ordered = plan.mailboxes.compactMap { collected[$0.key] }
-        var report = VerifyReport(plan: plan.name, verifiedAt: Date(), stateFiles: stateFiles,
-                                  mailboxes: ordered.map(\.mailbox), missing: ordered.flatMap(\.missing),
-                                  duplicates: ordered.flatMap(\.duplicates), exitCode: 0)
+        var report = VerifyReport(
+            plan: plan.name, verifiedAt: Date(), stateFiles: stateFiles,
+            mailboxes: ordered.map(\.mailbox), missing: ordered.flatMap(\.missing),
+            duplicates: ordered.flatMap(\.duplicates), exitCode: 0)
         // The command line sets the exit code from `complete` (its exit codes are its own).
         report.exitCode = report.complete ? 0 : 1
         return report
@@ -60,17 +61,22 @@ public final class Verifier: Sendable {
 
     func verify(_ mailbox: Plan.Mailbox) -> Outcome {
         let kind = plan.targets[mailbox.target]?.kind.kindName ?? "?"
-        var outcome = Outcome(mailbox: VerifyReport.Mailbox(key: mailbox.key, address: mailbox.address,
-                                                            target: mailbox.target, targetKind: kind))
+        var outcome = Outcome(
+            mailbox: VerifyReport.Mailbox(
+                key: mailbox.key, address: mailbox.address,
+                target: mailbox.target, targetKind: kind))
         do {
             let entries = try listing(mailbox)
             outcome.mailbox.onServer = entries.count
             var expected: [Expected] = []
             let state = try StateFiles.readMessages(stateFiles, mailbox: mailbox.key)
-            let rows = Dictionary((state.messages[mailbox.key] ?? []).map { ($0.uidl, $0) }, uniquingKeysWith: { a, _ in a })
+            let rows = Dictionary(
+                (state.messages[mailbox.key] ?? []).map { ($0.uidl, $0) }, uniquingKeysWith: { a, _ in a })
             for entry in entries {
                 guard let row = rows[entry.uidl] else {
-                    missing(&outcome, entry.uidl, entry.size, "not migrated yet: not in the state (arrived after the "
+                    missing(
+                        &outcome, entry.uidl, entry.size,
+                        "not migrated yet: not in the state (arrived after the "
                             + "last run?)")
                     continue
                 }
@@ -82,20 +88,27 @@ public final class Verifier: Sendable {
                     if let original, [.delivered, .removed].contains(original.state) {
                         outcome.mailbox.inTarget += 1
                     } else {
-                        missing(&outcome, row.uidl, row.size, "same bytes as \(row.duplicateOf ?? "?"), which is "
+                        missing(
+                            &outcome, row.uidl, row.size,
+                            "same bytes as \(row.duplicateOf ?? "?"), which is "
                                 + "not delivered")
                     }
                 case .listed:
                     missing(&outcome, row.uidl, row.size ?? entry.size, "not delivered yet (waiting for the next run)")
                 case .delivering:
-                    missing(&outcome, row.uidl, row.size, "in doubt: a delivery was interrupted; the next run settles "
+                    missing(
+                        &outcome, row.uidl, row.size,
+                        "in doubt: a delivery was interrupted; the next run settles "
                             + "it with the target")
                 case .deferred:
-                    missing(&outcome, row.uidl, row.size ?? entry.size, "deferred (\(row.errorKind?.rawValue ?? "?"))"
+                    missing(
+                        &outcome, row.uidl, row.size ?? entry.size,
+                        "deferred (\(row.errorKind?.rawValue ?? "?"))"
                             + (row.lastError.map { ": \($0)" } ?? "") + "; retried by a later run")
                 case .failed:
-                    missing(&outcome, row.uidl, row.size ?? entry.size,
-                            (row.quarantined ? "quarantined" : "failed") + " (\(row.errorKind?.rawValue ?? "?"))"
+                    missing(
+                        &outcome, row.uidl, row.size ?? entry.size,
+                        (row.quarantined ? "quarantined" : "failed") + " (\(row.errorKind?.rawValue ?? "?"))"
                             + (row.lastError.map { ": \($0)" } ?? ""))
                 }
             }
@@ -108,20 +121,25 @@ public final class Verifier: Sendable {
 
     func missing(_ outcome: inout Outcome, _ uidl: String, _ size: Int?, _ detail: String) {
         outcome.mailbox.missing += 1
-        outcome.missing.append(VerifyReport.Finding(mailbox: outcome.mailbox.key, address: outcome.mailbox.address,
-                                                    uidl: uidl, size: size, detail: detail))
+        outcome.missing.append(
+            VerifyReport.Finding(
+                mailbox: outcome.mailbox.key, address: outcome.mailbox.address,
+                uidl: uidl, size: size, detail: detail))
     }
 
     /// The deliveries a delivered row stands for: its own, or for a catch-all message each routed delivery.
-    func deliveries(of row: StateSnapshot.Message, mailbox: Plan.Mailbox,
-                    routed: [String: [StateSnapshot.Message]]) -> [Expected] {
+    func deliveries(
+        of row: StateSnapshot.Message, mailbox: Plan.Mailbox,
+        routed: [String: [StateSnapshot.Message]]
+    ) -> [Expected] {
         let children = routed[row.uidl] ?? []
         let rows = children.isEmpty ? [row] : children
         return rows.map { child in
-            Expected(uidl: children.isEmpty ? row.uidl : "\(row.uidl) → \(child.address ?? "?")",
-                     address: child.address ?? mailbox.address, token: child.token ?? "",
-                     targetRef: child.targetRef, size: child.size ?? row.size, sha256: child.sha256 ?? row.sha256,
-                     messageID: child.messageID ?? row.messageID, dateHeader: child.dateHeader ?? row.dateHeader)
+            Expected(
+                uidl: children.isEmpty ? row.uidl : "\(row.uidl) → \(child.address ?? "?")",
+                address: child.address ?? mailbox.address, token: child.token ?? "",
+                targetRef: child.targetRef, size: child.size ?? row.size, sha256: child.sha256 ?? row.sha256,
+                messageID: child.messageID ?? row.messageID, dateHeader: child.dateHeader ?? row.dateHeader)
         }
     }
 
@@ -184,19 +202,24 @@ public final class Verifier: Sendable {
         for item in expected {
             let found = byBase[item.token] ?? []
             if found.isEmpty {
-                missing(&outcome, item.uidl, item.size, "delivered per state (\(item.targetRef ?? "?")), but the "
+                missing(
+                    &outcome, item.uidl, item.size,
+                    "delivered per state (\(item.targetRef ?? "?")), but the "
                         + "file is not in the Maildir \(root)")
                 continue
             }
             outcome.mailbox.inTarget += 1
-            if found.count > 1 { duplicate(&outcome, item, "\(found.count) files: " + found.sorted().joined(separator: ", ")) }
+            if found.count > 1 {
+                duplicate(&outcome, item, "\(found.count) files: " + found.sorted().joined(separator: ", "))
+            }
             if let size = item.size { bySize[size, default: []].append(item) }
         }
         // Other files with the size of a delivered message: hashed, and the same bytes are a second copy.
         for file in files.sorted(by: { $0.name < $1.name }) {
             let base = String((file.name as NSString).lastPathComponent.prefix { $0 != "," && $0 != ":" })
             guard !tokens.contains(base), let candidates = bySize[file.size],
-                  let data = FileManager.default.contents(atPath: "\(root)/\(file.name)") else { continue }
+                let data = FileManager.default.contents(atPath: "\(root)/\(file.name)")
+            else { continue }
             let hash = SHA256Hasher.hex([UInt8](data))
             if let original = candidates.first(where: { $0.sha256 == hash }) {
                 duplicate(&outcome, original, "another copy with the same bytes: \(file.name)")
@@ -207,8 +230,11 @@ public final class Verifier: Sendable {
     /// IMAP: searched by Message-ID (or Date) and size in the target folder, read-only. A message that cannot be
     /// searched for (no Message-ID, no Date) is counted as not verifiable.
     func checkIMAP(_ imap: IMAPDelivery, _ expected: [Expected], _ outcome: inout Outcome) {
-        let attempts = expected.map { InDoubtAttempt(token: $0.token, messageID: $0.messageID, size: $0.size,
-                                                     dateHeader: $0.dateHeader) }
+        let attempts = expected.map {
+            InDoubtAttempt(
+                token: $0.token, messageID: $0.messageID, size: $0.size,
+                dateHeader: $0.dateHeader)
+        }
         let found: [String: [UInt32]]
         do {
             found = try imap.locate(attempts)
@@ -222,22 +248,28 @@ public final class Verifier: Sendable {
                 continue
             }
             if uids.isEmpty {
-                missing(&outcome, item.uidl, item.size, "delivered per state (\(item.targetRef ?? "?")), but not "
+                missing(
+                    &outcome, item.uidl, item.size,
+                    "delivered per state (\(item.targetRef ?? "?")), but not "
                         + "found in \(imap.settings.folder) by Message-ID and size")
                 continue
             }
             outcome.mailbox.inTarget += 1
             if uids.count > 1 {
-                duplicate(&outcome, item, "\(uids.count) copies in \(imap.settings.folder) (UIDs "
-                          + uids.map(String.init).joined(separator: ", ") + ")")
+                duplicate(
+                    &outcome, item,
+                    "\(uids.count) copies in \(imap.settings.folder) (UIDs "
+                        + uids.map(String.init).joined(separator: ", ") + ")")
             }
         }
     }
 
     func duplicate(_ outcome: inout Outcome, _ item: Expected, _ detail: String) {
         outcome.mailbox.duplicates += 1
-        outcome.duplicates.append(VerifyReport.Finding(mailbox: outcome.mailbox.key, address: item.address,
-                                                       uidl: item.uidl, size: item.size, detail: detail))
+        outcome.duplicates.append(
+            VerifyReport.Finding(
+                mailbox: outcome.mailbox.key, address: item.address,
+                uidl: item.uidl, size: item.size, detail: detail))
     }
 }
 

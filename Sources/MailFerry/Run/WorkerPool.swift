@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import MailCore
+import MailStore
 import MailSystem
 import MailWire
-import MailStore
+import Synchronization
 
 /// Runs jobs on a bounded number of OS threads (blocking network I/O must not sit on the Swift concurrency pool),
 /// with a per-group limit so one legacy server never gets more sessions than its `maxConnections`.

@@ -52,12 +52,16 @@ extension IMAPClient {
     /// A NO is thrown classified (OVERQUOTA → quota, TRYCREATE/LIMIT/TOOBIG → permanent; the code is kept in
     /// `MailError.code`) and leaves the session usable; a broken connection botches it.
     package func append(to wireName: String, flags: [String], date: Date, prefix: [UInt8], spool: SpoolFile) throws
-        -> IMAPAppendUID? {
+        -> IMAPAppendUID?
+    {
         let mailbox = try checkAppend(to: wireName, flags: flags, size: prefix.count + spool.size)
         var refusal: IMAPResponse?
         let appended: IMAPAppendUID? = try guarded {
-            guard let tag = try sendAppend(mailbox, flags: flags, date: date, prefix: prefix, spool: spool,
-                                           refusal: &refusal) else { return nil }
+            guard
+                let tag = try sendAppend(
+                    mailbox, flags: flags, date: date, prefix: prefix, spool: spool,
+                    refusal: &refusal)
+            else { return nil }
             do {
                 return try readAppendAnswer(tag: tag, refusal: &refusal)
             } catch let error as MailError {
@@ -79,7 +83,8 @@ extension IMAPClient {
     /// the answer: several can be on the wire while the server stores them. `appendAnswer(tag:)` reads the answers
     /// in the order they were sent. The checks of `append` are made first and thrown, nothing sent.
     package func pipelineAppend(to wireName: String, flags: [String], date: Date, prefix: [UInt8], spool: SpoolFile)
-        throws -> String {
+        throws -> String
+    {
         let mailbox = try checkAppend(to: wireName, flags: flags, size: prefix.count + spool.size)
         guard canPipelineAppend(size: prefix.count + spool.size) else {
             throw MailError(.protocol, "imap \(endpoint.label): APPEND cannot be pipelined without LITERAL+")
@@ -108,14 +113,23 @@ extension IMAPClient {
     private func checkAppend(to wireName: String, flags: [String], size: Int) throws -> String {
         // RFC 7889: a server announcing APPENDLIMIT refuses bigger messages; say so without sending them.
         if let limit = capabilities.compactMap({ $0.hasPrefix("APPENDLIMIT=") ? Int($0.dropFirst(12)) : nil }).first,
-           size > limit {
-            throw MailError(.permanent, "imap \(endpoint.label): the message (\(size) bytes) is larger than the "
-                + "server's APPENDLIMIT of \(limit) bytes", code: .imap(.tooBig))
+            size > limit
+        {
+            throw MailError(
+                .permanent,
+                "imap \(endpoint.label): the message (\(size) bytes) is larger than the "
+                    + "server's APPENDLIMIT of \(limit) bytes", code: .imap(.tooBig))
         }
-        for flag in flags where flag.isEmpty || flag.utf8.contains(where: {
-            $0 <= 32 || $0 >= 127 || "(){%*\"]".utf8.contains($0) || ($0 == 92 && flag.utf8.first != 92) }) {
-            throw MailError(.permanent, "imap \(endpoint.label): \(sanitizeForDisplay(flag, limit: 40)) is not a "
-                + "valid flag (RFC 9051 §9 flag)")
+        for flag in flags
+        where flag.isEmpty
+            || flag.utf8.contains(where: {
+                $0 <= 32 || $0 >= 127 || "(){%*\"]".utf8.contains($0) || ($0 == 92 && flag.utf8.first != 92)
+            })
+        {
+            throw MailError(
+                .permanent,
+                "imap \(endpoint.label): \(sanitizeForDisplay(flag, limit: 40)) is not a "
+                    + "valid flag (RFC 9051 §9 flag)")
         }
         guard let mailbox = IMAPString.quoted(wireName) else {
             throw MailError(.permanent, "imap \(endpoint.label): the folder name cannot be sent as a quoted string")
@@ -125,13 +139,16 @@ extension IMAPClient {
 
     /// Sends the APPEND command and its literal; returns the tag, or nil when the server refused it before the
     /// literal (`refusal`, synchronizing literals only).
-    private func sendAppend(_ mailbox: String, flags: [String], date: Date, prefix: [UInt8], spool: SpoolFile,
-                            refusal: inout IMAPResponse?) throws -> String? {
+    private func sendAppend(
+        _ mailbox: String, flags: [String], date: Date, prefix: [UInt8], spool: SpoolFile,
+        refusal: inout IMAPResponse?
+    ) throws -> String? {
         guard let conn = connection, !botched else { throw MailError(.transient, "not connected") }
         let size = prefix.count + spool.size
         let tag = nextTag()
         let nonSync = nonSynchronizing(size)
-        let head = "\(tag) APPEND \(mailbox) (\(flags.joined(separator: " "))) "
+        let head =
+            "\(tag) APPEND \(mailbox) (\(flags.joined(separator: " "))) "
             + "\"\(IMAPString.internalDate(date))\" {\(size)\(nonSync ? "+" : "")}"
         trace?("C: \(head) <\(size) bytes>")
         var buffer = WriteBuffer()

@@ -92,21 +92,26 @@ extension IMAPClient {
     ///   form when `acting` says so.
     /// - A password alone: AUTHENTICATE PLAIN, else LOGIN (unless LOGINDISABLED), else AUTHENTICATE LOGIN.
     @discardableResult
-    public func login(user: String, secret: LoginSecret, authorize: String? = nil,
-                      acting: IMAPActingStyle = .saslAuthzid) throws -> String {
+    public func login(
+        user: String, secret: LoginSecret, authorize: String? = nil,
+        acting: IMAPActingStyle = .saslAuthzid
+    ) throws -> String {
         var refusal: IMAPResponse?
         var what = ""
         let used: String = try guarded {
             guard connection != nil else { throw MailError(.transient, "not connected") }
             if state == .authenticated {
                 guard authorize == nil else {
-                    throw MailError(.auth, "the server pre-authenticated the connection (PREAUTH); it cannot act for "
-                        + "\(authorize!)")
+                    throw MailError(
+                        .auth,
+                        "the server pre-authenticated the connection (PREAUTH); it cannot act for "
+                            + "\(authorize!)")
                 }
                 return "PREAUTH"
             }
-            try checkLoginAllowed(user: user, secret: secret, authorize: authorize, encrypted: tlsInfo != nil,
-                                  allowPlaintext: endpoint.allowPlaintext)
+            try checkLoginAllowed(
+                user: user, secret: secret, authorize: authorize, encrypted: tlsInfo != nil,
+                allowPlaintext: endpoint.allowPlaintext)
             let offered = SASLMechanism.allCases.filter { has("AUTH=\($0.rawValue)") }
 
             var loginName = user
@@ -119,8 +124,10 @@ extension IMAPClient {
             let mechanism: SASLMechanism?
             if secret.isToken {
                 guard let oauth = [SASLMechanism.oauthbearer, .xoauth2].first(where: offered.contains) else {
-                    throw MailError(.auth, "the server offers no OAuth login (AUTH=OAUTHBEARER or AUTH=XOAUTH2) for "
-                        + "the token; it offers " + describe(offered))
+                    throw MailError(
+                        .auth,
+                        "the server offers no OAuth login (AUTH=OAUTHBEARER or AUTH=XOAUTH2) for "
+                            + "the token; it offers " + describe(offered))
                 }
                 mechanism = oauth
             } else if case .masterUser = acting, authorize != nil, !has("LOGINDISABLED") {
@@ -128,8 +135,10 @@ extension IMAPClient {
                 mechanism = nil
             } else if authzid != nil {
                 guard offered.contains(.plain) else {
-                    throw MailError(.auth, "cannot act for \(authzid!): the server does not offer AUTHENTICATE "
-                        + "PLAIN (it offers \(describe(offered))); Dovecot's master-user form is another way")
+                    throw MailError(
+                        .auth,
+                        "cannot act for \(authzid!): the server does not offer AUTHENTICATE "
+                            + "PLAIN (it offers \(describe(offered))); Dovecot's master-user form is another way")
                 }
                 mechanism = .plain
             } else if offered.contains(.plain) {
@@ -144,12 +153,15 @@ extension IMAPClient {
 
             let reply: IMAPResponse
             if let mechanism {
-                var exchange = SASLExchange(mechanism: mechanism, user: loginName, secret: secret, authorize: authzid,
-                                            host: endpoint.host, port: endpoint.port)
+                var exchange = SASLExchange(
+                    mechanism: mechanism, user: loginName, secret: secret, authorize: authzid,
+                    host: endpoint.host, port: endpoint.port)
                 reply = try authenticate(&exchange)
             } else {
-                reply = try command([.text("LOGIN "), Self.astring(loginName), .text(" "), Self.astring(secret.value)],
-                                    traceAs: "LOGIN \(IMAPString.quoted(loginName) ?? "{literal}") <redacted>").tagged
+                reply = try command(
+                    [.text("LOGIN "), Self.astring(loginName), .text(" "), Self.astring(secret.value)],
+                    traceAs: "LOGIN \(IMAPString.quoted(loginName) ?? "{literal}") <redacted>"
+                ).tagged
             }
             guard reply.status == .ok else {
                 refusal = reply
@@ -180,15 +192,18 @@ extension IMAPClient {
             line += " " + (initial.isEmpty ? "=" : Data(initial).base64EncodedString())
             initialSent = true
         }
-        try send(line, traceAs: "\(tag) AUTHENTICATE \(exchange.mechanism.rawValue)" + (initialSent ? " <redacted>" : ""))
+        try send(
+            line, traceAs: "\(tag) AUTHENTICATE \(exchange.mechanism.rawValue)" + (initialSent ? " <redacted>" : ""))
         for _ in 0..<8 {
             let response = try readResponse()
             switch response.kind {
             case .continuation:
                 let encoded = response.text.trimmingCharacters(in: .whitespaces)
                 guard let challenge = Data(base64Encoded: encoded) else {
-                    throw MailError(.protocol, "malformed SASL challenge during AUTHENTICATE "
-                        + exchange.mechanism.rawValue)
+                    throw MailError(
+                        .protocol,
+                        "malformed SASL challenge during AUTHENTICATE "
+                            + exchange.mechanism.rawValue)
                 }
                 if let answer = exchange.respond(to: [UInt8](challenge), initialSent: initialSent) {
                     try send(Data(answer).base64EncodedString(), traceAs: "<redacted>")

@@ -78,8 +78,10 @@ public final class IMAPClient: ProtocolSession {
     private func startTLS(_ conn: Connection) throws {
         guard state == .notAuthenticated else {
             // RFC 9051 §6.2.1: STARTTLS only in the not-authenticated state; a PREAUTH connection stays in clear.
-            throw MailError(.tls, "STARTTLS required but the server pre-authenticated the connection in clear; "
-                + "refusing to continue")
+            throw MailError(
+                .tls,
+                "STARTTLS required but the server pre-authenticated the connection in clear; "
+                    + "refusing to continue")
         }
         if capabilities.isEmpty { try refreshCapabilities() }
         try endpoint.startTLS(on: conn, unavailable: has("STARTTLS") ? nil : "the server does not offer it") {
@@ -157,8 +159,10 @@ public final class IMAPClient: ProtocolSession {
                 try noteUntagged(response)
                 untagged.append(response)
                 if untagged.count > Self.maxUntaggedPerCommand {
-                    throw MailError(.protocol, "more than \(Self.maxUntaggedPerCommand) untagged responses to one "
-                        + "command")
+                    throw MailError(
+                        .protocol,
+                        "more than \(Self.maxUntaggedPerCommand) untagged responses to one "
+                            + "command")
                 }
             }
         }

@@ -13,7 +13,11 @@ struct IMAPResponse {
     }
 
     enum Status: String {
-        case ok = "OK", no = "NO", bad = "BAD", bye = "BYE", preauth = "PREAUTH"
+        case ok = "OK"
+        case no = "NO"
+        case bad = "BAD"
+        case bye = "BYE"
+        case preauth = "PREAUTH"
     }
 
     var kind: Kind
@@ -42,8 +46,9 @@ struct IMAPResponse {
         if text == "+" || text.hasPrefix("+ ") {
             // Control characters are escaped here too, not only in status text: a continuation's text ends up in
             // error messages, and base64 (a SASL challenge) has none to lose (found by the IMAP fuzz target).
-            return IMAPResponse(kind: .continuation, text: EncodedWords.escapingControls(String(text.dropFirst(2))),
-                                literals: literals)
+            return IMAPResponse(
+                kind: .continuation, text: EncodedWords.escapingControls(String(text.dropFirst(2))),
+                literals: literals)
         }
         guard let space = text.firstIndex(of: " ") else { throw malformed() }
         let tag = String(text[..<space])

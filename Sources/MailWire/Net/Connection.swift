@@ -51,8 +51,10 @@ final class Connection {
     /// handshake, unprotected, and could be an injected response (the 2021 STARTTLS study; RFC 2595 §4).
     func upgradeToTLS(host: String, settings: TLSSettings) throws {
         guard bufferedCount == 0 else {
-            throw MailError(.tls, "\(bufferedCount) unexpected bytes arrived before the TLS handshake "
-                + "(possible response injection); connection aborted")
+            throw MailError(
+                .tls,
+                "\(bufferedCount) unexpected bytes arrived before the TLS handshake "
+                    + "(possible response injection); connection aborted")
         }
         guard let socket else { throw MailError(.tls, "\(peer) is not a network connection") }
         let tls = try TLSStream(socket: socket, host: host, settings: settings)
@@ -120,8 +122,10 @@ final class Connection {
             if let socket {
                 let limit = 2 * socket.timeout
                 if let deadline, Date() > deadline {
-                    throw MailError(.transient, "\(peer) did not finish a line within \(formatSeconds(limit)) "
-                        + "(\(bufferedCount) bytes so far)")
+                    throw MailError(
+                        .transient,
+                        "\(peer) did not finish a line within \(formatSeconds(limit)) "
+                            + "(\(bufferedCount) bytes so far)")
                 }
                 deadline = deadline ?? Date().addingTimeInterval(limit)
             }

@@ -19,8 +19,9 @@ enum LegacyDigest {
         var length: UInt32 = 0
         _ = key.withUnsafeBytes { keyBytes in
             data.withUnsafeBytes { dataBytes in
-                HMAC(EVP_md5(), keyBytes.baseAddress, Int32(keyBytes.count),
-                     dataBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), dataBytes.count, &digest, &length)
+                HMAC(
+                    EVP_md5(), keyBytes.baseAddress, Int32(keyBytes.count),
+                    dataBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), dataBytes.count, &digest, &length)
             }
         }
         return hexString(digest[0..<Int(length)])

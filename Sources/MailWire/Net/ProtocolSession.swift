@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// A client session that is "botched" after any error and never reused (mox's habit, STYLE.md): POP3, IMAP, SMTP
 /// and LMTP clients share how that happens.
 package protocol ProtocolSession: AnyObject {

@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
-import Synchronization
 import MailCore
 import MailSystem
+import Synchronization
 
 /// The protocol trace of `mailferry run --verbose` (standard error) and `--trace FILE`: every command and reply line
 /// of the POP3 sessions and of the IMAP, LMTP and SMTP target sessions, one line each, named by mailbox and server.

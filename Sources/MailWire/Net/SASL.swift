@@ -114,11 +114,15 @@ struct SASLExchange {
 
 /// What a target client checks before any credential leaves: no login over an unencrypted connection unless the
 /// plan allows it, and no value that would end the command line early.
-func checkLoginAllowed(user: String, secret: LoginSecret, authorize: String?, encrypted: Bool,
-                       allowPlaintext: Bool) throws {
+func checkLoginAllowed(
+    user: String, secret: LoginSecret, authorize: String?, encrypted: Bool,
+    allowPlaintext: Bool
+) throws {
     if !encrypted && !allowPlaintext {
-        throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
-            + "not set allowPlaintext for this target")
+        throw MailError(
+            .tls,
+            "refusing to log in as \(user) over an unencrypted connection: the plan does "
+                + "not set allowPlaintext for this target")
     }
     try checkLineSafe(user, what: "user name")
     try checkLineSafe(secret.value, what: secret.isToken ? "token" : "password")

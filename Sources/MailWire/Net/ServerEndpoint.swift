@@ -22,9 +22,11 @@ public struct ServerEndpoint: Sendable, Equatable {
     /// How many RETRs a POP3 session keeps in flight unless the plan turns pipelining off.
     public static let defaultPipelineWindow = 16
 
-    public init(host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
-                allowPlaintext: Bool = false, timeout: Double = 60, socketPath: String? = nil,
-                pipelineWindow: Int = ServerEndpoint.defaultPipelineWindow) {
+    public init(
+        host: String, port: Int, tls: TLSMode, tlsSettings: TLSSettings = TLSSettings(),
+        allowPlaintext: Bool = false, timeout: Double = 60, socketPath: String? = nil,
+        pipelineWindow: Int = ServerEndpoint.defaultPipelineWindow
+    ) {
         self.host = host
         self.port = port
         self.tls = tls
@@ -62,8 +64,10 @@ public struct ServerEndpoint: Sendable, Equatable {
     ///   written it, RFC 2595 §4, RFC 3207 §4.2) and asks again over TLS.
     ///
     /// Bytes that arrive between the server's yes and the handshake abort the connection (`upgradeToTLS`).
-    func startTLS(on connection: Connection, unavailable: String?, request: () throws -> String?,
-                  relearn: () throws -> Void) throws {
+    func startTLS(
+        on connection: Connection, unavailable: String?, request: () throws -> String?,
+        relearn: () throws -> Void
+    ) throws {
         if let unavailable {
             throw MailError(.tls, "STARTTLS required but \(unavailable); refusing to continue in plaintext")
         }

@@ -38,13 +38,16 @@ final class Socket: ByteStream {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let ai = entry {
             entry = ai.pointee.ai_next
-            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
+            let fd = socket(
+                ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
             if fd < 0 {
                 lastError = errnoText()
                 continue
             }
-            if let error = connectWithTimeout(fd: fd, address: ai.pointee.ai_addr, length: ai.pointee.ai_addrlen,
-                                              timeout: timeout) {
+            if let error = connectWithTimeout(
+                fd: fd, address: ai.pointee.ai_addr, length: ai.pointee.ai_addrlen,
+                timeout: timeout)
+            {
                 lastError = error
                 Glibc.close(fd)
                 continue
@@ -59,8 +62,10 @@ final class Socket: ByteStream {
         throw MailError(.transient, "cannot connect to \(host):\(port): \(lastError)")
     }
 
-    private static func connectWithTimeout(fd: Int32, address: UnsafeMutablePointer<sockaddr>, length: socklen_t,
-                                           timeout: Double) -> String? {
+    private static func connectWithTimeout(
+        fd: Int32, address: UnsafeMutablePointer<sockaddr>, length: socklen_t,
+        timeout: Double
+    ) -> String? {
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
         defer { _ = fcntl(fd, F_SETFL, flags) }

@@ -161,8 +161,10 @@ final class TLSStream: ByteStream {
         // The server answered with a version below our floor ("unsupported protocol"), or it found no version in
         // common and said so ("tlsv1 alert protocol version").
         if queue.contains("unsupported protocol") || queue.contains("alert protocol version") {
-            return MailError(.tls, "TLS handshake with \(host) failed: the server offers no TLS 1.2 or newer, "
-                + "which mailferry requires (\(queue))")
+            return MailError(
+                .tls,
+                "TLS handshake with \(host) failed: the server offers no TLS 1.2 or newer, "
+                    + "which mailferry requires (\(queue))")
         }
         return MailError(.tls, "TLS handshake with \(host) failed: \(queue)")
     }

@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// Ways to log in to a POP3 server. The plan lists the ones it allows; the client picks the strongest the server
 /// offers. Raw values are the plan's spelling.
 public enum POP3AuthMethod: String, Sendable, CaseIterable, Codable {

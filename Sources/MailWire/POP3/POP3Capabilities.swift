@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// What a POP3 server says it can do (CAPA, RFC 2449 §5). Servers without CAPA get the empty set, and we then
 /// try UIDL anyway (RFC 1939 lists it as optional but nearly every server has it).
 public struct POP3Capabilities: Equatable, Sendable {
@@ -57,6 +58,9 @@ public struct POP3Capabilities: Equatable, Sendable {
 
 /// RFC 4422 §3.1: a mechanism name is 1 to 20 characters from A-Z, 0-9, "-" and "_".
 func isSASLMechanismName(_ name: String) -> Bool {
-    (1...20).contains(name.utf8.count) && name.utf8.allSatisfy { (65...90).contains($0) || (48...57).contains($0)
-        || $0 == 45 || $0 == 95 }
+    (1...20).contains(name.utf8.count)
+        && name.utf8.allSatisfy {
+            (65...90).contains($0) || (48...57).contains($0)
+                || $0 == 45 || $0 == 95
+        }
 }

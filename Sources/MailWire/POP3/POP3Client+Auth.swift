@@ -19,15 +19,19 @@ extension POP3Client {
     ///   Otherwise a man in the middle could refuse APOP to read the password;
     /// - each method is tried at most once.
     @discardableResult
-    public func login(user: String, credential: POP3Credential,
-                      allowed: [POP3AuthMethod] = POP3AuthMethod.byStrength,
-                      planNamesMethods: Bool = false) throws -> POP3AuthMethod {
+    public func login(
+        user: String, credential: POP3Credential,
+        allowed: [POP3AuthMethod] = POP3AuthMethod.byStrength,
+        planNamesMethods: Bool = false
+    ) throws -> POP3AuthMethod {
         try guardedLogin {
             guard let conn = connection else { throw MailError(.protocol, "not connected") }
             let encrypted = conn.tlsInfo != nil
             if !encrypted && !endpoint.allowPlaintext {
-                throw MailError(.tls, "refusing to log in as \(user) over an unencrypted connection: the plan does "
-                    + "not set allowPlaintext for this source")
+                throw MailError(
+                    .tls,
+                    "refusing to log in as \(user) over an unencrypted connection: the plan does "
+                        + "not set allowPlaintext for this source")
             }
             try checkArgument(user, what: "user name")
             try checkArgument(credential.secret, what: credential.isToken ? "token" : "password")
@@ -38,20 +42,25 @@ extension POP3Client {
                 candidates.append(candidates.remove(at: apop))
             }
             guard !candidates.isEmpty else {
-                let offered = (capabilities.saslMechanisms.map { "SASL \($0)" } + (capabilities.user ? ["USER"] : [])
+                let offered =
+                    (capabilities.saslMechanisms.map { "SASL \($0)" } + (capabilities.user ? ["USER"] : [])
                     + (apopTimestamp != nil ? ["APOP"] : [])).joined(separator: ", ")
-                throw MailError(.auth, "no usable login method: the server offers \(offered.isEmpty ? "none" : offered)"
-                    + ", the plan allows \(allowed.map(\.rawValue).joined(separator: ", "))"
-                    + (credential.isToken ? " with a token" : " with a password"))
+                throw MailError(
+                    .auth,
+                    "no usable login method: the server offers \(offered.isEmpty ? "none" : offered)"
+                        + ", the plan allows \(allowed.map(\.rawValue).joined(separator: ", "))"
+                        + (credential.isToken ? " with a token" : " with a password"))
             }
             var refused: (method: POP3AuthMethod, error: MailError)?
             for method in candidates {
                 if let (previous, error) = refused {
                     if !encrypted && !planNamesMethods && previous.isChallenge && method.sendsPasswordInClear {
-                        throw MailError(error.kind, error.message + "; not falling back to \(method.shown), which "
-                            + "would send the password in clear over this unencrypted connection (to allow it, "
-                            + "name it in the source's auth, e.g. auth: [\"\(previous.rawValue)\", "
-                            + "\"\(method.rawValue)\"], or use TLS)")
+                        throw MailError(
+                            error.kind,
+                            error.message + "; not falling back to \(method.shown), which "
+                                + "would send the password in clear over this unencrypted connection (to allow it, "
+                                + "name it in the source's auth, e.g. auth: [\"\(previous.rawValue)\", "
+                                + "\"\(method.rawValue)\"], or use TLS)")
                     }
                     // A fresh connection for the next method: the refused one may be closed or in any state.
                     try reconnect()
@@ -141,8 +150,9 @@ extension POP3Client {
             }
         case .cramMD5:
             try sasl("CRAM-MD5", user: user) { challenge, step in
-                step == 0 ? Array("\(user) \(LegacyDigest.hmacMD5Hex(key: Array(secret.utf8), data: challenge))".utf8)
-                          : nil
+                step == 0
+                    ? Array("\(user) \(LegacyDigest.hmacMD5Hex(key: Array(secret.utf8), data: challenge))".utf8)
+                    : nil
             }
         case .xoauth2:
             // On failure the server sends a JSON error as a challenge; an empty reply ends the exchange.
@@ -152,8 +162,10 @@ extension POP3Client {
         case .oauthbearer:
             // RFC 7628 §3.2.3: after an error challenge the client answers with a single %x01.
             try sasl("OAUTHBEARER", user: user) { _, step in
-                step == 0 ? Array("n,a=\(user),\u{1}host=\(endpoint.host)\u{1}port=\(endpoint.port)\u{1}"
-                    .utf8) + Array("auth=Bearer \(secret)\u{1}\u{1}".utf8) : [1]
+                step == 0
+                    ? Array(
+                        "n,a=\(user),\u{1}host=\(endpoint.host)\u{1}port=\(endpoint.port)\u{1}"
+                            .utf8) + Array("auth=Bearer \(secret)\u{1}\u{1}".utf8) : [1]
             }
         }
     }

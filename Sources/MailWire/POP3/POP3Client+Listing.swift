@@ -50,15 +50,18 @@ extension POP3Client {
                     throw MailError(.protocol, "malformed LIST line: \(sanitizeForDisplay(line, limit: 120))")
                 }
                 guard number == sizes.count + 1 else {
-                    throw MailError(.protocol, "LIST numbers are not consecutive (message \(number) after "
-                        + "\(sizes.count)); refusing to guess which message is which")
+                    throw MailError(
+                        .protocol,
+                        "LIST numbers are not consecutive (message \(number) after "
+                            + "\(sizes.count)); refusing to guess which message is which")
                 }
                 sizes.append(size)
             }
             let uidlReply = try command("UIDL")
             guard uidlReply.ok else {
-                return POP3Listing(entries: sizes.enumerated().map { POP3Entry(number: $0 + 1, uidl: "", size: $1) },
-                                   duplicateUIDLs: [], hasUIDL: false)
+                return POP3Listing(
+                    entries: sizes.enumerated().map { POP3Entry(number: $0 + 1, uidl: "", size: $1) },
+                    duplicateUIDLs: [], hasUIDL: false)
             }
             var uidls: [String] = []
             var invalid: [Int] = []
@@ -68,8 +71,10 @@ extension POP3Client {
                     throw MailError(.protocol, "malformed UIDL line: \(sanitizeForDisplay(line, limit: 120))")
                 }
                 guard number == uidls.count + 1 else {
-                    throw MailError(.protocol, "UIDL numbers are not consecutive (message \(number) after "
-                        + "\(uidls.count)); refusing to guess which message is which")
+                    throw MailError(
+                        .protocol,
+                        "UIDL numbers are not consecutive (message \(number) after "
+                            + "\(uidls.count)); refusing to guess which message is which")
                 }
                 let uid = Array(rest)
                 // RFC 1939 §7: 1 to 70 characters in the range 0x21 to 0x7E. Anything else still names one

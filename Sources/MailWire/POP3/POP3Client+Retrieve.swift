@@ -9,8 +9,10 @@ extension POP3Client {
     /// A connection closed before the terminating "." throws: the partial message must not be delivered.
     /// A -ERR for this one message (say, deleted meanwhile by the person's mail program) throws without botching
     /// the session: replies stay in step, and the other messages can still be fetched.
-    public func retrieve(_ number: Int, upcoming: ArraySlice<Int> = [],
-                         into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    public func retrieve(
+        _ number: Int, upcoming: ArraySlice<Int> = [],
+        into sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var refusal: POP3Reply?
         refusedRetrieval = nil
         try guarded {
@@ -20,8 +22,10 @@ extension POP3Client {
                 pendingRetrievals.append(number)
             }
             guard pendingRetrievals.first == number else {
-                throw MailError(.protocol, "internal: RETR \(number) requested while RETR \(pendingRetrievals[0]) "
-                    + "is the next reply")
+                throw MailError(
+                    .protocol,
+                    "internal: RETR \(number) requested while RETR \(pendingRetrievals[0]) "
+                        + "is the next reply")
             }
             let window = capabilities.pipelining ? max(1, endpoint.pipelineWindow) : 1
             for next in upcoming.prefix(window - 1) where !pendingRetrievals.contains(next) {

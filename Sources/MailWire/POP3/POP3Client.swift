@@ -72,7 +72,9 @@ public final class POP3Client: ProtocolSession {
 
     /// STLS (RFC 2595 §4), which needs CAPA to be known to be offered; after it CAPA is asked again.
     private func startTLS(_ conn: Connection) throws {
-        let unavailable = !capabilities.known ? "the server does not answer CAPA"
+        let unavailable =
+            !capabilities.known
+            ? "the server does not answer CAPA"
             : !capabilities.stls ? "the server does not offer STLS" : nil
         try endpoint.startTLS(on: conn, unavailable: unavailable) {
             let reply = try command("STLS")

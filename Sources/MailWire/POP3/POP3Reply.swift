@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// One POP3 status line: "+OK text" or "-ERR [CODE] text" (RFC 1939 §3, response codes RFC 2449 §8, RFC 3206).
 struct POP3Reply: Equatable, Sendable {
     var ok: Bool

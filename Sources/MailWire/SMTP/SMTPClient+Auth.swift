@@ -13,21 +13,25 @@ extension SMTPClient {
         var what = ""
         let used: SASLMechanism = try guarded {
             guard connection != nil else { throw MailError(.transient, "not connected") }
-            try checkLoginAllowed(user: user, secret: secret, authorize: authorize, encrypted: tlsInfo != nil,
-                                  allowPlaintext: endpoint.allowPlaintext)
+            try checkLoginAllowed(
+                user: user, secret: secret, authorize: authorize, encrypted: tlsInfo != nil,
+                allowPlaintext: endpoint.allowPlaintext)
             let offered = Set((extensions["AUTH"] ?? "").split(separator: " ").map { $0.uppercased() })
             let candidates = SASLMechanism.byPreference.filter {
                 offered.contains($0.rawValue) && $0.usesToken == secret.isToken
                     && (authorize == nil || authorize == user || $0.carriesAuthzid)
             }
             guard let mechanism = candidates.first else {
-                throw MailError(.auth, "no usable AUTH mechanism: the server offers "
-                    + (offered.isEmpty ? "none" : offered.sorted().joined(separator: " "))
-                    + (secret.isToken ? " for a token" : " for a password"))
+                throw MailError(
+                    .auth,
+                    "no usable AUTH mechanism: the server offers "
+                        + (offered.isEmpty ? "none" : offered.sorted().joined(separator: " "))
+                        + (secret.isToken ? " for a token" : " for a password"))
             }
             what = "AUTH \(mechanism.rawValue) as \(user)" + (authorize.map { " for \($0)" } ?? "")
-            var exchange = SASLExchange(mechanism: mechanism, user: user, secret: secret, authorize: authorize,
-                                        host: endpoint.host, port: endpoint.port)
+            var exchange = SASLExchange(
+                mechanism: mechanism, user: user, secret: secret, authorize: authorize,
+                host: endpoint.host, port: endpoint.port)
             // RFC 4954 §4: the initial response goes with the command ("=" when empty).
             var initialSent = false
             var line = "AUTH \(mechanism.rawValue)"

@@ -17,28 +17,36 @@ extension SMTPClient {
     /// Refused recipients are results, not errors: the others still get the message. Throws (classified) when the
     /// whole transaction fails: MAIL FROM or DATA refused, SMTP's single final reply negative, or the connection
     /// broke (then the session is botched). After a refusal the session is reset (RSET) and stays usable.
-    package func transaction(from sender: String, to recipients: [String], spool: SpoolFile) throws -> SMTPTransactionOutcome {
+    package func transaction(from sender: String, to recipients: [String], spool: SpoolFile) throws
+        -> SMTPTransactionOutcome
+    {
         guard !recipients.isEmpty else {
             throw MailError(.permanent, "\(name) \(endpoint.label): no recipient to deliver to")
         }
         for address in [sender] + recipients {
             try checkLineSafe(address, what: "address \(sanitizeForDisplay(address, limit: 80))", kind: .permanent)
             if address.contains("<") || address.contains(">") {
-                throw MailError(.permanent, "\(name) \(endpoint.label): the address "
-                    + "\(sanitizeForDisplay(address, limit: 80)) contains angle brackets")
+                throw MailError(
+                    .permanent,
+                    "\(name) \(endpoint.label): the address "
+                        + "\(sanitizeForDisplay(address, limit: 80)) contains angle brackets")
             }
         }
         let shape = try MessageShape.of(spool)
         let utf8Addresses = ([sender] + recipients).contains { $0.utf8.contains { $0 > 127 } }
         if utf8Addresses && !has("SMTPUTF8") {
-            throw MailError(.permanent, "\(name) \(endpoint.label): an envelope address is not ASCII and the server "
-                + "does not offer SMTPUTF8 (RFC 6531)")
+            throw MailError(
+                .permanent,
+                "\(name) \(endpoint.label): an envelope address is not ASCII and the server "
+                    + "does not offer SMTPUTF8 (RFC 6531)")
         }
         if let limit = extensions["SIZE"].flatMap({ Int($0) }), limit > 0, shape.wireSize > limit {
             // Coded as the server would answer it (RFC 1870 §6.1; RFC 3463 §3.4, X.3.4 "message too big").
             let tooBig = SMTPStatus(reply: 552, enhanced: EnhancedStatusCode(5, 3, 4))
-            throw MailError(.permanent, "\(name) \(endpoint.label): the message (\(shape.wireSize) bytes) is larger "
-                + "than the server's SIZE limit of \(limit) bytes", code: .smtp(tooBig))
+            throw MailError(
+                .permanent,
+                "\(name) \(endpoint.label): the message (\(shape.wireSize) bytes) is larger "
+                    + "than the server's SIZE limit of \(limit) bytes", code: .smtp(tooBig))
         }
         var mail = "MAIL FROM:<\(sender)>"
         if has("SIZE") { mail += " SIZE=\(shape.wireSize)" }
@@ -83,9 +91,10 @@ extension SMTPClient {
             }
             var results = recipients.indices.map { index in
                 let reply = rcptReplies[index]
-                return RecipientResult(recipient: recipients[index],
-                                       error: reply.positive ? nil : reply.classify(doing: "RCPT TO:<\(recipients[index])>"),
-                                       reply: reply.summary)
+                return RecipientResult(
+                    recipient: recipients[index],
+                    error: reply.positive ? nil : reply.classify(doing: "RCPT TO:<\(recipients[index])>"),
+                    reply: reply.summary)
             }
             guard !accepted.isEmpty else {
                 try reset()

@@ -34,8 +34,10 @@ public final class SMTPClient: ProtocolSession {
     /// How long the final reply to DATA may take (RFC 5321 §4.5.3.2.6 recommends 10 minutes) unless the plan says.
     public static let defaultDataTimeout = 600.0
 
-    public init(endpoint: ServerEndpoint, dialect: SMTPDialect, clientName: String? = nil,
-                dataTimeout: Double = SMTPClient.defaultDataTimeout) {
+    public init(
+        endpoint: ServerEndpoint, dialect: SMTPDialect, clientName: String? = nil,
+        dataTimeout: Double = SMTPClient.defaultDataTimeout
+    ) {
         self.endpoint = endpoint
         self.dialect = dialect
         self.clientName = clientName ?? SMTPClient.localName()

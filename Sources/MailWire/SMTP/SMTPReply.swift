@@ -1,5 +1,6 @@
 import MailCore
 import MailSystem
+
 /// One SMTP or LMTP reply (RFC 5321 §4.2): one or more lines "250-text" ... "250 text", with an enhanced status code
 /// (RFC 3463, "5.2.2") when the server sends them (RFC 2034).
 package struct SMTPReply: Equatable {
@@ -24,7 +25,8 @@ package struct SMTPReply: Equatable {
         for _ in 0..<maxLines {
             let line = try nextLine()
             guard line.count >= 3, line[0..<3].allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                  line.count == 3 || line[3] == 32 || line[3] == 45 else {
+                line.count == 3 || line[3] == 32 || line[3] == 45
+            else {
                 throw MailError(.protocol, "unexpected SMTP reply: \(sanitizeForDisplay(line, limit: 120))")
             }
             let lineCode = Int(String(decoding: line[0..<3], as: UTF8.self))!
@@ -34,7 +36,8 @@ package struct SMTPReply: Equatable {
             code = lineCode
             var text = line.count > 4 ? String(decoding: line[4...], as: UTF8.self) : ""
             if lines.isEmpty, let first = text.split(separator: " ", maxSplits: 1).first,
-               let status = Self.enhancedCode(first), status.class == lineCode / 100 {
+                let status = Self.enhancedCode(first), status.class == lineCode / 100
+            {
                 enhanced = status
                 text = String(text.dropFirst(first.count).drop { $0 == " " })
             }
@@ -50,10 +53,12 @@ package struct SMTPReply: Equatable {
     /// zeros are not taken ("5.01.1" stays text), so the code prints back exactly as the server wrote it.
     private static func enhancedCode(_ word: Substring) -> EnhancedStatusCode? {
         let parts = word.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts.allSatisfy({ part in
-            (1...3).contains(part.utf8.count) && part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
-                && (part.utf8.count == 1 || part.utf8.first != 48)
-        }) else { return nil }
+        guard parts.count == 3,
+            parts.allSatisfy({ part in
+                (1...3).contains(part.utf8.count) && part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
+                    && (part.utf8.count == 1 || part.utf8.first != 48)
+            })
+        else { return nil }
         let numbers = parts.map { Int($0)! }
         guard [2, 4, 5].contains(numbers[0]) else { return nil }
         return EnhancedStatusCode(numbers[0], numbers[1], numbers[2])

@@ -7,7 +7,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-8bit-latin1-headers",
             provider: .postfix,
-            message: latin1Message("""
+            message: latin1Message(
+                """
                 Return-Path: <juergen@fabrikam.example>
                 X-Original-To: bob@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -35,7 +36,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-8bit-utf8-headers",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <søren@fabrikam.example>
                 X-Original-To: alice@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -62,7 +64,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-folded-and-malformed-header",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path:
                  <alice@fabrikam.example>
                 X-Original-To:
@@ -97,7 +100,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-bare-lf",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: bob@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -123,7 +127,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-bare-cr",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: kelly@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -150,7 +155,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-no-header-body-separator",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: dana@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -173,7 +179,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-unreadable-final-timestamp",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: chris@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -200,7 +207,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-final-timestamp-in-the-future",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: chris@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -227,7 +235,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "odd-provider-received-without-dates",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: kelly@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example

@@ -8,7 +8,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-plain",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: chris@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -41,7 +42,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-bcc-in-catch-all",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: dana@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -68,7 +70,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-cc-copy",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: bob@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -97,7 +100,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-unknown-local-address",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <billing@adventure-works.example>
                 X-Original-To: nobody@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -127,7 +131,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-forged-trace-below-boundary",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <mallory@attacker.example>
                 X-Original-To: chris@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -156,14 +161,17 @@ extension EnvelopeCorpus {
             recipients: [trusted("chris@wingtiptoys.com", "X-Original-To", 1)],
             arrival: "2025-11-19 02:12:44", arrivalSource: .providerReceived,
             deliveries: [deliver("chris@contoso.example", "chris@wingtiptoys.com")],
-            notes: ["Received (field 5) below the trust boundary claims to be by mx1.wingtip-isp.example",
-                    "X-Original-To (field 6) is below the trust boundary: sender-controlled, ignored",
-                    "Envelope-To (field 8) is below the trust boundary"]),
+            notes: [
+                "Received (field 5) below the trust boundary claims to be by mx1.wingtip-isp.example",
+                "X-Original-To (field 6) is below the trust boundary: sender-controlled, ignored",
+                "Envelope-To (field 8) is below the trust boundary",
+            ]),
 
         EnvelopeCorpusCase(
             name: "postfix-alias-address",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <orders@fabrikam.example>
                 X-Original-To: sales@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -190,7 +198,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-alias-local-part-then-rewrite",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 X-Original-To: chris.miller@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -217,7 +226,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-rule-exact-address",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <press@adventure-works.example>
                 X-Original-To: CEO@WingtipToys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -244,7 +254,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-rule-regex-subaddress",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <noreply@jobs-portal.example>
                 X-Original-To: jobs+website@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -271,7 +282,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-mailing-list-with-rule",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <mailinglist-bounces+bob=wingtiptoys.com@treyresearch.net>
                 X-Original-To: bob@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -306,7 +318,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-mailing-list-by-envelope-not-to",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <dev-bounces@lists.fabrikam.example>
                 X-Original-To: alice@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -336,7 +349,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-header-rule-spam-flag",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <promo@cheap-watches.example>
                 X-Original-To: bob@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -365,7 +379,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-bounce-null-sender",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <>
                 X-Original-To: bob@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -394,7 +409,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-second-domain-alias",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <visitor@adventure-works.example>
                 X-Original-To: info@wingtiptoys.net
                 Delivered-To: everyone@wingtip-isp.example
@@ -421,7 +437,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-mixed-case-address",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <Alice@Fabrikam.Example>
                 X-Original-To: Dana@WingtipToys.COM
                 Delivered-To: everyone@wingtip-isp.example
@@ -448,7 +465,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-content-filter-on-loopback",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <kelly@fabrikam.example>
                 X-Original-To: kelly@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -484,7 +502,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-multiple-delivered-to-forward-chain",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 Delivered-To: everyone@wingtip-isp.example
                 Received: by store.wingtip-isp.example (Postfix, from userid 5000)
@@ -514,7 +533,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-gmail-forwarded",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <chris.private+caf_=chris=wingtiptoys.com@gmail.com>
                 X-Original-To: chris@wingtiptoys.com
                 Delivered-To: everyone@wingtip-isp.example
@@ -551,7 +571,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-received-for-only",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 Delivered-To: everyone@wingtip-isp.example
                 Received: from mx2.wingtip-isp.example (mx2.wingtip-isp.example [10.1.0.12])
@@ -577,7 +598,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-no-envelope-to-cc-guess",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <news@fabrikam.example>
                 Delivered-To: everyone@wingtip-isp.example
                 Received: from mx1.wingtip-isp.example (mx1.wingtip-isp.example [10.1.0.11])
@@ -604,7 +626,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "postfix-nothing-recoverable",
             provider: .postfix,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Received: from mx1.wingtip-isp.example (mx1.wingtip-isp.example [10.1.0.11])
                 \tby store.wingtip-isp.example (Dovecot) with LMTP id nG4lI8zVXWe8TgAAqHmyYQ;
                 \tThu, 13 Nov 2025 19:00:07 +0100

@@ -8,7 +8,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "exim-one-copy-fans-out",
             provider: .exim,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-path: <newsletter@fabrikam.example>
                 Envelope-to: chris@wingtiptoys.com, kelly@wingtiptoys.com
                 Delivery-date: Wed, 19 Nov 2025 10:02:03 +0000
@@ -28,16 +29,21 @@ extension EnvelopeCorpus {
 
                 """),
             sender: "newsletter@fabrikam.example",
-            recipients: [trusted("chris@wingtiptoys.com", "Envelope-To", 1),
-                         trusted("kelly@wingtiptoys.com", "Envelope-To", 1)],
+            recipients: [
+                trusted("chris@wingtiptoys.com", "Envelope-To", 1),
+                trusted("kelly@wingtiptoys.com", "Envelope-To", 1),
+            ],
             arrival: "2025-11-19 10:02:03", arrivalSource: .providerReceived,
-            deliveries: [deliver("chris@contoso.example", "chris@wingtiptoys.com"),
-                         deliver("kelly@contoso.example", "kelly@wingtiptoys.com")]),
+            deliveries: [
+                deliver("chris@contoso.example", "chris@wingtiptoys.com"),
+                deliver("kelly@contoso.example", "kelly@wingtiptoys.com"),
+            ]),
 
         EnvelopeCorpusCase(
             name: "exim-once-per-mailbox-not-per-recipient",
             provider: .exim,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-path: <events@adventure-works.example>
                 Envelope-to: chris@wingtiptoys.com, chris.miller@wingtiptoys.com, sales@wingtiptoys.com,
                 \tkelly@wingtiptoys.com
@@ -57,18 +63,23 @@ extension EnvelopeCorpus {
 
                 """),
             sender: "events@adventure-works.example",
-            recipients: [trusted("chris@wingtiptoys.com", "Envelope-To", 1),
-                         trusted("chris.miller@wingtiptoys.com", "Envelope-To", 1),
-                         trusted("sales@wingtiptoys.com", "Envelope-To", 1),
-                         trusted("kelly@wingtiptoys.com", "Envelope-To", 1)],
+            recipients: [
+                trusted("chris@wingtiptoys.com", "Envelope-To", 1),
+                trusted("chris.miller@wingtiptoys.com", "Envelope-To", 1),
+                trusted("sales@wingtiptoys.com", "Envelope-To", 1),
+                trusted("kelly@wingtiptoys.com", "Envelope-To", 1),
+            ],
             arrival: "2025-11-19 11:00:00", arrivalSource: .providerReceived,
-            deliveries: [deliver("chris@contoso.example", "chris@wingtiptoys.com", "chris.miller@wingtiptoys.com"),
-                         deliver("kelly@contoso.example", "sales@wingtiptoys.com", "kelly@wingtiptoys.com")]),
+            deliveries: [
+                deliver("chris@contoso.example", "chris@wingtiptoys.com", "chris.miller@wingtiptoys.com"),
+                deliver("kelly@contoso.example", "sales@wingtiptoys.com", "kelly@wingtiptoys.com"),
+            ]),
 
         EnvelopeCorpusCase(
             name: "exim-single-recipient",
             provider: .exim,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-path: <bob@adventure-works.example>
                 Envelope-to: bob@wingtiptoys.com
                 Delivery-date: Tue, 18 Nov 2025 15:16:17 +0000
@@ -93,7 +104,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "exim-forged-envelope-to-below-boundary",
             provider: .exim,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-path: <promo@shady.example>
                 Envelope-to: alice@wingtiptoys.com
                 Delivery-date: Tue, 18 Nov 2025 16:00:00 +0000
@@ -118,13 +130,16 @@ extension EnvelopeCorpus {
             recipients: [trusted("alice@wingtiptoys.com", "Envelope-To", 1)],
             arrival: "2025-11-18 16:00:00", arrivalSource: .providerReceived,
             deliveries: [deliver("alice@contoso.example", "alice@wingtiptoys.com")],
-            notes: ["Envelope-To (field 5) is below the trust boundary",
-                    "Received (field 4) below the trust boundary claims to be by mx.exim-isp.example"]),
+            notes: [
+                "Envelope-To (field 5) is below the trust boundary",
+                "Received (field 4) below the trust boundary claims to be by mx.exim-isp.example",
+            ]),
 
         EnvelopeCorpusCase(
             name: "exim-known-and-unknown-recipients",
             provider: .exim,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-path: <alice@fabrikam.example>
                 Envelope-to: bob@wingtiptoys.com, ghost@wingtiptoys.com
                 Delivery-date: Mon, 17 Nov 2025 09:00:00 +0000
@@ -142,15 +157,18 @@ extension EnvelopeCorpus {
 
                 """),
             sender: "alice@fabrikam.example",
-            recipients: [trusted("bob@wingtiptoys.com", "Envelope-To", 1),
-                         trusted("ghost@wingtiptoys.com", "Envelope-To", 1)],
+            recipients: [
+                trusted("bob@wingtiptoys.com", "Envelope-To", 1),
+                trusted("ghost@wingtiptoys.com", "Envelope-To", 1),
+            ],
             arrival: "2025-11-17 09:00:00", arrivalSource: .providerReceived,
             deliveries: [deliver("bob@contoso.example", "bob@wingtiptoys.com"), toFallback("ghost@wingtiptoys.com")]),
 
         EnvelopeCorpusCase(
             name: "exim-mailing-list-header",
             provider: .exim,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-path: <announce-return-12-dana=wingtiptoys.com@lists.adventure-works.example>
                 Envelope-to: dana@wingtiptoys.com
                 Delivery-date: Mon, 17 Nov 2025 07:00:01 +0000
@@ -182,7 +200,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "qmail-virtual-domain-prefix",
             provider: .qmail,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <dana@adventure-works.example>
                 Delivered-To: wingtiptoys.com-dana@wingtiptoys.com
                 Received: (qmail 28417 invoked by uid 89); 19 Nov 2025 14:20:05 -0000
@@ -205,7 +224,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "qmail-unknown-local-address",
             provider: .qmail,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <scanner@security-audit.example>
                 Delivered-To: wingtiptoys.com-webmaster@wingtiptoys.com
                 Received: (qmail 28500 invoked by uid 89); 19 Nov 2025 15:00:01 -0000
@@ -227,7 +247,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "qmail-multiple-delivered-to",
             provider: .qmail,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice@fabrikam.example>
                 Delivered-To: wingtiptoys.com-everyone@wingtiptoys.com
                 Received: (qmail 30001 invoked by alias); 12 Nov 2025 08:00:02 -0000
@@ -252,7 +273,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "qmail-prefix-then-regex-rule",
             provider: .qmail,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <applicant@fabrikam.example>
                 Delivered-To: wingtiptoys.com-careers@wingtiptoys.com
                 Received: (qmail 31000 invoked by uid 89); 13 Nov 2025 09:00:01 -0000
@@ -276,7 +298,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "sendmail-x-envelope-to",
             provider: .sendmail,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <bob@adventure-works.example>
                 X-Envelope-To: <alice@wingtiptoys.com>
                 Received: from mail.adventure-works.example (mail.adventure-works.example [198.51.100.20])
@@ -299,7 +322,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "sendmail-x-envelope-to-two-recipients",
             provider: .sendmail,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <bob@adventure-works.example>
                 X-Envelope-To: <bob@wingtiptoys.com>, <dana@wingtiptoys.com>
                 Received: from mail.adventure-works.example (mail.adventure-works.example [198.51.100.20])
@@ -314,16 +338,21 @@ extension EnvelopeCorpus {
 
                 """),
             sender: "bob@adventure-works.example",
-            recipients: [trusted("bob@wingtiptoys.com", "X-Envelope-To", 1),
-                         trusted("dana@wingtiptoys.com", "X-Envelope-To", 1)],
+            recipients: [
+                trusted("bob@wingtiptoys.com", "X-Envelope-To", 1),
+                trusted("dana@wingtiptoys.com", "X-Envelope-To", 1),
+            ],
             arrival: "2025-11-19 08:05:02", arrivalSource: .providerReceived,
-            deliveries: [deliver("bob@contoso.example", "bob@wingtiptoys.com"),
-                         deliver("dana@contoso.example", "dana@wingtiptoys.com")]),
+            deliveries: [
+                deliver("bob@contoso.example", "bob@wingtiptoys.com"),
+                deliver("dana@contoso.example", "dana@wingtiptoys.com"),
+            ]),
 
         EnvelopeCorpusCase(
             name: "exchange-to-as-a-guess",
             provider: .exchange,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: alice@fabrikam.example
                 Received: from DM6PR12MB1234.namprd12.prod.outlook.com (2603:10b6:5:1::1) by
                  DM6PR12MB5678.namprd12.prod.outlook.com with HTTPS; Thu, 20 Nov 2025 07:30:02
@@ -352,13 +381,16 @@ extension EnvelopeCorpus {
             recipients: [],
             arrival: "2025-11-20 07:30:02", arrivalSource: .providerReceived,
             deliveries: [deliver("kelly@contoso.example", "kelly@wingtiptoys.com", guessed: true)],
-            notes: ["trust boundary: Received (field 3) by bn8nam12ft012.mail.protection.outlook.com",
-                    "no envelope recipient: To/Cc used as a guess"]),
+            notes: [
+                "trust boundary: Received (field 3) by bn8nam12ft012.mail.protection.outlook.com",
+                "no envelope recipient: To/Cc used as a guess",
+            ]),
 
         EnvelopeCorpusCase(
             name: "exchange-to-and-cc-as-a-guess",
             provider: .exchange,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Received: from DM6PR12MB1234.namprd12.prod.outlook.com (2603:10b6:5:1::1) by
                  DM6PR12MB5678.namprd12.prod.outlook.com with HTTPS; Thu, 20 Nov 2025 06:10:02
                  +0000
@@ -377,14 +409,17 @@ extension EnvelopeCorpus {
             sender: nil,
             recipients: [],
             arrival: "2025-11-20 06:10:02", arrivalSource: .providerReceived,
-            deliveries: [deliver("alice@contoso.example", "alice@wingtiptoys.com", guessed: true),
-                         deliver("bob@contoso.example", "bob@wingtiptoys.com", guessed: true)],
+            deliveries: [
+                deliver("alice@contoso.example", "alice@wingtiptoys.com", guessed: true),
+                deliver("bob@contoso.example", "bob@wingtiptoys.com", guessed: true),
+            ],
             notes: ["partner@fabrikam.example from Cc (field 4, guessed): not in wingtiptoys.com, wingtiptoys.net"]),
 
         EnvelopeCorpusCase(
             name: "exchange-list-without-envelope-goes-to-fallback",
             provider: .exchange,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Received: from mail.adventure-works.example (198.51.100.20) by
                  DM6PR12MB5678.namprd12.prod.outlook.com (2603:10b6:5:2::1) with Microsoft SMTP
                  Server id 15.20.8158.12; Thu, 20 Nov 2025 05:00:01 +0000
@@ -407,7 +442,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "exchange-forged-x-original-to-below-boundary",
             provider: .exchange,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Received: from attacker.example (203.0.113.66) by
                  DM6PR12MB5678.namprd12.prod.outlook.com (2603:10b6:5:2::1) with Microsoft SMTP
                  Server id 15.20.8158.12; Wed, 19 Nov 2025 23:00:01 +0000
@@ -430,7 +466,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "unknown-provider-guessed-from-received-for",
             provider: .unknown,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Delivered-To: chris@wingtiptoys.com
                 Received: from smtp.fabrikam.example (smtp.fabrikam.example [192.0.2.26])
                 \tby pop.old-isp.example (Postfix) with ESMTP id 11AA22BB33
@@ -452,7 +489,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "unknown-provider-gmail-forwarded",
             provider: .unknown,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 Return-Path: <alice.private@gmail.com>
                 Delivered-To: alice@wingtiptoys.com
                 Received: from mail-sor-f65.google.com (mail-sor-f65.google.com [209.85.220.65])
@@ -480,7 +518,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "unknown-provider-no-trace-no-date",
             provider: .unknown,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 From: someone@fabrikam.example
                 Subject: no trace at all
 
@@ -496,7 +535,8 @@ extension EnvelopeCorpus {
         EnvelopeCorpusCase(
             name: "unknown-provider-obsolete-date",
             provider: .unknown,
-            message: corpusMessage("""
+            message: corpusMessage(
+                """
                 X-Envelope-To: bob@wingtiptoys.com
                 From: someone@fabrikam.example
                 To: bob@wingtiptoys.com

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import MailCore
 
 // The envelope corpus: messages shaped like what Postfix, Exim, qmail, Sendmail and Exchange Online leave in a
@@ -114,8 +115,10 @@ enum EnvelopeCorpus {
     static let rules = RoutingRules(
         domains: ["wingtiptoys.com", "wingtiptoys.net"],
         rewrite: "{local}@contoso.example",
-        aliases: ["sales": "kelly@contoso.example", "chris.miller": "chris",
-                  "info@wingtiptoys.net": "reception@contoso.example"],
+        aliases: [
+            "sales": "kelly@contoso.example", "chris.miller": "chris",
+            "info@wingtiptoys.net": "reception@contoso.example",
+        ],
         rules: [
             .init(match: .address("mailinglist@treyresearch.net"), mailbox: "kelly@contoso.example"),
             .init(match: .address("ceo@wingtiptoys.com"), mailbox: "sam@contoso.example"),
@@ -123,8 +126,11 @@ enum EnvelopeCorpus {
             .init(match: .header(name: "X-Spam-Flag", contains: "YES"), mailbox: "quarantine@contoso.example"),
         ],
         fallback: "postmaster@contoso.example",
-        knownMailboxes: Set(["alice", "bob", "chris", "dana", "kelly", "sam", "hr", "reception", "quarantine",
-                             "postmaster"].map { "\($0)@contoso.example" }))
+        knownMailboxes: Set(
+            [
+                "alice", "bob", "chris", "dana", "kelly", "sam", "hr", "reception", "quarantine",
+                "postmaster",
+            ].map { "\($0)@contoso.example" }))
 
     static var cases: [EnvelopeCorpusCase] { postfix + postfixOdd + exim + qmail + others }
 }
