@@ -62,7 +62,8 @@ package final class Adopter: Sendable {
 
     func adopt(_ mailbox: Plan.Mailbox, _ outcome: inout Outcome) throws {
         guard let target = plan.targets[mailbox.target] else { throw MailError(.local, "no target \(mailbox.target)") }
-        let (client, source) = try plan.openSource(mailbox)
+        let session = try SourceSession.reading(mailbox, plan: plan)
+        let (client, source) = (session.client, session.source)
         defer { client.quit() }
         let listing = try client.maildrop()
         var entries = listing.entries

@@ -15,7 +15,7 @@ extension Runner {
         ]
         do {
             let router = try mailbox.global.map { try self.router(for: mailbox, global: $0) }
-            let (client, _) = try plan.openSource(mailbox)
+            let client = try SourceSession.reading(mailbox, plan: plan).client
             defer { client.quit() }
             let listing = try client.maildrop()
             let settled = try store.mailboxID(key: mailbox.key).map { try store.settledUIDLs(mailbox: $0) } ?? []

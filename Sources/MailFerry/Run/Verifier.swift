@@ -145,7 +145,8 @@ public final class Verifier: Sendable {
 
     /// Logs in to the mailbox's source and lists it: UIDLs (or header fingerprints, as a run makes them).
     func listing(_ mailbox: Plan.Mailbox) throws -> [POP3Entry] {
-        let (client, source) = try plan.openSource(mailbox)
+        let session = try SourceSession.reading(mailbox, plan: plan)
+        let (client, source) = (session.client, session.source)
         defer { client.quit() }
         let listing = try client.maildrop()
         guard !listing.hasUIDL else { return listing.entries }
@@ -270,13 +271,5 @@ public final class Verifier: Sendable {
             VerifyReport.Finding(
                 mailbox: outcome.mailbox.key, address: item.address,
                 uidl: item.uidl, size: item.size, detail: detail))
-    }
-}
-
-extension Plan {
-    /// A logged-in POP3 session to the mailbox's source (credential resolved now), for reading only.
-    func openSource(_ mailbox: Plan.Mailbox) throws -> (POP3Client, Plan.Source) {
-        let session = try SourceSession.reading(mailbox, plan: self)
-        return (session.client, session.source)
     }
 }
