@@ -18,6 +18,17 @@ static inline long mf_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_mode(ctx, mode);
 }
 static inline int mf_TLS1_2_VERSION(void) { return TLS1_2_VERSION; }
+static inline uint64_t mf_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
+static inline long mf_SSL_set_msg_callback_arg(SSL *ssl, void *arg) {
+    return SSL_set_msg_callback_arg(ssl, arg);
+}
+// The certificate the server presented first (its own), whether or not it was verified: on the client side the peer
+// chain starts with it, and it is kept even when the handshake failed verification, so the error can show its
+// fingerprint. Not up-referenced: valid while the SSL lives.
+static inline X509 *mf_SSL_peer_leaf(const SSL *ssl) {
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    return (chain != NULL && sk_X509_num(chain) > 0) ? sk_X509_value(chain, 0) : NULL;
+}
 static inline long mf_SSL_MODE_AUTO_RETRY(void) { return SSL_MODE_AUTO_RETRY; }
 
 #endif

@@ -132,8 +132,32 @@ struct CheckReport: Codable {
         return "CN=" + String(rest.prefix { $0 != "/" })
     }
 
-    /// One line per source used: how its TLS looked, and how many of its mailboxes are green.
+    /// One line per source used: how its TLS looked, and how many of its mailboxes are green; below it the
+    /// fingerprint of each certificate its connections saw, written as the plan pins it (`tlsFingerprint`), so the
+    /// admin can copy it. Then the same for each target reached over TLS.
     static func sourceSummary(_ rows: [CheckRow], plan: Plan) -> String {
+        sourceLines(rows) + targetLines(rows)
+    }
+
+    /// `    tlsFingerprint: "sha256:…"` for each fingerprint seen, in order.
+    static func fingerprintLines(_ fingerprints: [String?]) -> String {
+        Set(fingerprints.compactMap { $0 }).sorted().map { "\n    tlsFingerprint: \"\($0)\"" }.joined()
+    }
+
+    static func targetLines(_ rows: [CheckRow]) -> String {
+        let secured = rows.filter { $0.target.tlsVersion != nil }
+        guard !secured.isEmpty else { return "" }
+        var text = "\ntargets:"
+        for name in Set(secured.map(\.target.name)).sorted() {
+            let mine = secured.filter { $0.target.name == name }
+            let versions = Set(mine.compactMap(\.target.tlsVersion)).sorted().joined(separator: ", ")
+            text += "\n  \(name): \(mine.first?.target.server ?? "?"), \(versions)"
+            text += fingerprintLines(mine.map(\.target.tlsFingerprint))
+        }
+        return text
+    }
+
+    static func sourceLines(_ rows: [CheckRow]) -> String {
         var lines = ["sources:"]
         for name in Set(rows.map(\.source.name)).sorted() {
             let mine = rows.filter { $0.source.name == name }
@@ -153,7 +177,7 @@ struct CheckReport: Codable {
                 "; \(mine.filter(\.source.ok).count) of \(mine.count) mailbox\(mine.count == 1 ? "" : "es") "
                 + "logged in"
             if reached == 0 { text += " (not reached)" }
-            lines.append(text)
+            lines.append(text + fingerprintLines(mine.map(\.source.tlsFingerprint)))
         }
         return lines.joined(separator: "\n")
     }

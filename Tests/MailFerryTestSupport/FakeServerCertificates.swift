@@ -11,6 +11,15 @@ enum FakeCertificate: String, Sendable, CaseIterable {
     case expired
     /// Valid and for the right names, but signed by a second CA the client was never told to trust.
     case unknownCA
+    /// Valid and for the right names, but signed by its own key: what a legacy ISP often presents.
+    case selfSigned
+    /// Signed by the test CA for DNS:xn--bcher-kva.example only: the A-label of "bücher.example" (RFC 3492 §7.1's
+    /// example domain), for certificate matching of an international host name.
+    case international
+
+    /// The A-label `international` is issued for, and the Unicode name it stands for.
+    static let internationalALabel = "xn--bcher-kva.example"
+    static let internationalName = "bücher.example"
 }
 
 /// Why the throwaway PKI could not be made; a String inside so the cached result stays `Sendable`.
@@ -30,6 +39,31 @@ struct FakePKI: Sendable {
 
     func certificateFile(_ certificate: FakeCertificate) -> String { directory + "/\(certificate.rawValue).pem" }
     func keyFile(_ certificate: FakeCertificate) -> String { directory + "/\(certificate.rawValue).key" }
+
+    /// "sha256:AB:CD:…" of the certificate, as `openssl x509 -fingerprint -sha256` computes it: an independent
+    /// witness for what the client under test reports and pins.
+    func fingerprint(_ certificate: FakeCertificate) throws -> String {
+        try Self.fingerprint(ofPEM: certificateFile(certificate))
+    }
+
+    /// The same for any PEM certificate file (a lab's server certificate).
+    static func fingerprint(ofPEM path: String) throws -> String {
+        let output = NSTemporaryDirectory() + "mailferry-fingerprint-\(UUID().uuidString)"
+        defer { unlink(output) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "openssl x509 -in \"$0\" -noout -fingerprint -sha256 > \"$1\"", path, output]
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        // "sha256 Fingerprint=AB:CD:…" (OpenSSL 3) or "SHA256 Fingerprint=…" (older).
+        guard process.terminationStatus == 0, let equals = text.firstIndex(of: "=") else {
+            throw FakePKIError(description: "openssl x509 -fingerprint failed for \(path): \(text)")
+        }
+        return "sha256:" + text[text.index(after: equals)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     /// The process-wide PKI, generated on first use. Swift initializes the static once, even when tests race to it.
     static func shared() throws -> FakePKI {
@@ -64,10 +98,13 @@ struct FakePKI: Sendable {
 
         let rightNames = try write("subjectAltName = DNS:localhost, IP:127.0.0.1\n", to: "right-names.ext", in: pki)
         let wrongNames = try write("subjectAltName = DNS:wrong.example\n", to: "wrong-names.ext", in: pki)
+        let internationalNames = try write(
+            "subjectAltName = DNS:\(FakeCertificate.internationalALabel)\n", to: "international-names.ext", in: pki)
         let leaves: [(FakeCertificate, String, caCertificate: String, caKey: String, extensions: String)] = [
             (.good, "localhost", pki.caFile, caKey, rightNames),
             (.wrongHost, "wrong.example", pki.caFile, caKey, wrongNames),
             (.unknownCA, "localhost", otherCA, otherCAKey, rightNames),
+            (.international, FakeCertificate.internationalALabel, pki.caFile, caKey, internationalNames),
         ]
         for leaf in leaves {
             let request = try makeRequest(leaf.0, commonName: leaf.1, in: pki)
@@ -80,6 +117,12 @@ struct FakePKI: Sendable {
                 ], in: pki)
         }
         try makeExpired(caKey: caKey, extensions: rightNames, in: pki)
+        // Self-signed: its own issuer, with the right names, and no CA above it.
+        try openssl(
+            ["req", "-x509"] + newKey + [
+                "-keyout", pki.keyFile(.selfSigned), "-out", pki.certificateFile(.selfSigned), "-days", "30",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName = DNS:localhost, IP:127.0.0.1",
+            ], in: pki)
         return pki
     }
 

@@ -10,16 +10,16 @@ extension PlanValidator {
     static let targetKinds = ["maildir", "imap", "lmtp", "smtp"]
     static let maildirKeys = ["kind", "path", "owner", "group"]
     static let imapKeys = [
-        "kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds", "user",
+        "kind", "host", "port", "tls", "caFile", "tlsFingerprint", "allowPlaintext", "timeoutSeconds", "user",
         "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
         "provenanceHeader", "settleSeconds",
     ]
     static let lmtpKeys = [
-        "kind", "host", "port", "socket", "tls", "caFile", "timeoutSeconds", "dataTimeoutSeconds",
-        "from", "envelopeFrom",
+        "kind", "host", "port", "socket", "tls", "caFile", "tlsFingerprint", "timeoutSeconds",
+        "dataTimeoutSeconds", "from", "envelopeFrom",
     ]
     static let smtpKeys = [
-        "kind", "host", "port", "tls", "caFile", "allowPlaintext", "timeoutSeconds",
+        "kind", "host", "port", "tls", "caFile", "tlsFingerprint", "allowPlaintext", "timeoutSeconds",
         "dataTimeoutSeconds", "user", "password", "token", "from", "envelopeFrom",
     ]
 
@@ -263,7 +263,7 @@ extension PlanValidator {
         let policy = envelopeFromPolicy(t, at: at, default: .original)
         let dataTimeout = dataTimeoutSeconds(t, at: at)
         if let socket = nonEmptyString(t, "socket", at: at) {
-            for key in ["host", "port", "tls", "caFile"] where t[key] != nil {
+            for key in ["host", "port", "tls", "caFile", "tlsFingerprint"] where t[key] != nil {
                 problem(
                     PlanPath.member(at, key),
                     "has no meaning with socket: LMTP then talks over the Unix "

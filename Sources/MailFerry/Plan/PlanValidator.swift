@@ -31,7 +31,7 @@ struct PlanValidator {
     ]
     static let transitionKeys = ["start", "cutover", "end"]
     static let sourceKeys = [
-        "host", "port", "tls", "caFile", "allowPlaintext", "maxConnections", "timeoutSeconds",
+        "host", "port", "tls", "caFile", "tlsFingerprint", "allowPlaintext", "maxConnections", "timeoutSeconds",
         "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
         "onUIDLReset", "maxMessageBytes",
     ]
@@ -332,6 +332,8 @@ struct PlanValidator {
         let host = string(s, "host", at: at, required: true)
         if let host, host.isEmpty || host.unicodeScalars.contains(where: { $0 == " " || $0 == "/" || $0.value < 32 }) {
             problem(PlanPath.member(at, "host"), "is not a host name or address")
+        } else if let host {
+            internationalHost(host, at: at)
         }
         let tls = tlsMode(s, at: at, service: service)
         let defaultPort = tls == .implicit ? (service.implicitPort ?? 0) : (service.plainPorts.first ?? 0)
@@ -360,10 +362,11 @@ struct PlanValidator {
                     + (service.implicitPort == nil ? "\"starttls\"" : "\"implicit\" or \"starttls\""))
         }
         let caFile = self.caFile(s, at: at, tls: tls)
+        let fingerprint = tlsFingerprint(s, at: at, tls: tls)
         let timeout = integer(s, "timeoutSeconds", at: at, range: 1...3600) ?? 60
         guard let host else { return nil }
         return Plan.Endpoint(
-            host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile),
+            host: host, port: port, tls: tls, tlsSettings: TLSSettings(caFile: caFile, fingerprint: fingerprint),
             allowPlaintext: allowPlaintext, timeout: Double(timeout))
     }
 

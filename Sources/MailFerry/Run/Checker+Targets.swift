@@ -33,6 +33,7 @@ extension Checker {
         do {
             try client.connect()
             row.target.tlsVersion = client.tlsInfo?.version
+            row.target.tlsFingerprint = client.tlsInfo?.fingerprint?.description
             row.target.auth = try client.login(
                 user: imap.user, secret: secret, authorize: authorize,
                 acting: imap.actingStyle)
@@ -66,6 +67,7 @@ extension Checker {
         do {
             try client.connect()
             row.target.tlsVersion = client.tlsInfo?.version
+            row.target.tlsFingerprint = client.tlsInfo?.fingerprint?.description
             if let user {
                 guard let secret = targetSecrets[target.name] else {
                     row.problems.append("target: no password or token was resolved for targets.\(target.name)")

@@ -32,6 +32,8 @@ public struct CheckRow: Sendable, Codable, Equatable {
         public var tlsVersion: String?
         public var tlsCipher: String?
         public var certificateSubject: String?
+        /// The SHA-256 of the certificate the server presented ("sha256:AB:…"), as `tlsFingerprint` pins it.
+        public var tlsFingerprint: String?
         /// The login method that worked.
         public var auth: String?
         /// CAPA items of note after login (RFC 2449): UIDL, PIPELINING, LOGIN-DELAY, EXPIRE, SASL ...
@@ -52,6 +54,8 @@ public struct CheckRow: Sendable, Codable, Equatable {
         /// host:port (or socket) of an IMAP, LMTP or SMTP target.
         public var server: String?
         public var tlsVersion: String?
+        /// The SHA-256 of the certificate the target presented, as `tlsFingerprint` pins it.
+        public var tlsFingerprint: String?
         /// The login method used at the target, if it needs one.
         public var auth: String?
         public var ok = false
@@ -225,6 +229,7 @@ public final class Checker: Sendable {
                     row.source.tlsVersion = tls.version
                     row.source.tlsCipher = tls.cipher
                     row.source.certificateSubject = sanitizeForDisplay(tls.peerSubject, limit: 200)
+                    row.source.tlsFingerprint = tls.fingerprint?.description
                 }
                 before = client.capabilities
             }

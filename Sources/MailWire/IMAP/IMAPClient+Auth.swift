@@ -49,6 +49,7 @@ extension IMAPClient {
                     continue
                 }
                 pending += Array("{\(bytes.count)}\r\n".utf8)
+                try expectQuietBeforeLogin(Self.commandName(traceAs))
                 try conn.write(pending)
                 pending = bytes
                 if let early = try awaitContinuation(tag: tag, untagged: &untagged) {
@@ -56,6 +57,7 @@ extension IMAPClient {
                 }
             }
         }
+        try expectQuietBeforeLogin(Self.commandName(traceAs))
         try conn.write(pending + [13, 10])
         let rest = try collect(tag: tag)
         return (untagged + rest.untagged, rest.tagged)
@@ -155,7 +157,7 @@ extension IMAPClient {
             if let mechanism {
                 var exchange = SASLExchange(
                     mechanism: mechanism, user: loginName, secret: secret, authorize: authzid,
-                    host: endpoint.host, port: endpoint.port)
+                    host: endpoint.dnsName, port: endpoint.port)
                 reply = try authenticate(&exchange)
             } else {
                 reply = try command(

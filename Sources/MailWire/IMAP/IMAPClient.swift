@@ -65,6 +65,9 @@ public final class IMAPClient: ProtocolSession {
             if hello.code == .capability {
                 capabilities = IMAPResponse.capabilities(hello.codeArguments)
             }
+            // A greeting is one line: a second greeting or a flood of untagged data after it is refused here, also
+            // after PREAUTH (`expectQuietBeforeLogin`).
+            try expectQuiet(before: "the first command")
             if endpoint.tls == .starttls {
                 try startTLS(conn)
             } else if capabilities.isEmpty {
@@ -126,6 +129,7 @@ public final class IMAPClient: ProtocolSession {
 
     func send(_ text: String, traceAs: String? = nil) throws {
         guard let conn = connection, !botched else { throw MailError(.transient, "not connected") }
+        try expectQuietBeforeLogin(Self.commandName(traceAs ?? text))
         trace?("C: " + (traceAs ?? text))
         try conn.write(text + "\r\n")
     }
@@ -135,6 +139,39 @@ public final class IMAPClient: ProtocolSession {
         let tag = nextTag()
         try send("\(tag) \(text)", traceAs: traceAs.map { "\(tag) \($0)" })
         return try collect(tag: tag)
+    }
+
+    /// Unsolicited data (`Connection.expectQuiet`), IMAP's framing: untagged data may come at any time in IMAP
+    /// (RFC 9051 §2.2.2, §5.3; EXISTS, EXPUNGE, FLAGS, "* OK [ALERT]"), and after the login it is read with the next
+    /// command's responses as always. Before the login there is no mailbox for it to be about, and a credential is
+    /// about to go out: there, from the greeting on, the server must have said nothing since its last complete
+    /// response, or the session is botched with nothing sent ("* BYE" alone is the server hanging up). Dovecot,
+    /// Cyrus, Gmail and Microsoft 365 send one greeting line and then answer only what is asked.
+    func expectQuietBeforeLogin(_ what: String) throws {
+        guard state == .notAuthenticated else { return }
+        try expectQuiet(before: what)
+    }
+
+    /// A command line's name for messages, without its tag and arguments; a SASL response is named as such.
+    static func commandName(_ line: String) -> String {
+        let words = line.split(separator: " ", maxSplits: 2)
+        if words.count >= 2, words[0].hasPrefix("mf") { return String(words[1]) }
+        return MailWire.commandName(line, traceAs: nil)
+    }
+
+    /// `expectQuiet` in any state: after the greeting.
+    private func expectQuiet(before what: String) throws {
+        guard let conn = connection else { return }
+        do {
+            try conn.expectQuiet(before: what) { line in
+                let words = line.split(separator: 32, maxSplits: 2)
+                return words.count >= 2 && words[0].elementsEqual("*".utf8)
+                    && words[1].map(asciiUpper).elementsEqual("BYE".utf8)
+            }
+        } catch {
+            botched = true
+            throw error
+        }
     }
 
     /// Reads responses until the tagged status of `tag`. A continuation request here means the server and we

@@ -76,21 +76,41 @@ final class Connection {
         try stream.write(bytes)
     }
 
-    /// Reads more bytes into the buffer; throws on end of stream.
-    private func fill() throws {
+    /// Makes room at the end of the buffer: rewinds an empty one, moves the unread tail of a full one to the front.
+    private func makeRoom() {
         if start == end {
             start = 0
             end = 0
         } else if end == buffer.count {
-            // Compact: move the unread tail to the front.
             let pending = end - start
             buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: pending)
             start = 0
             end = pending
         }
+    }
+
+    /// Reads more bytes into the buffer; throws on end of stream.
+    private func fill() throws {
+        makeRoom()
         let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
         if n == 0 { throw MailError(.transient, "\(peer) closed the connection") }
         end += n
+    }
+
+    /// Takes into the buffer, without waiting, what the server has already sent, and returns how many bytes are
+    /// unread and the first `limit` of them. Nothing is consumed: the line reader still reads them.
+    func arrivedUnread(limit: Int = 4096) throws -> (count: Int, head: [UInt8]) {
+        // A few reads at most: the question is whether anything came, not how much.
+        for _ in 0..<4 {
+            makeRoom()
+            guard end < buffer.count,
+                let n = try stream.readAvailable(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...])),
+                n > 0
+            else { break }
+            end += n
+        }
+        let head = UnsafeRawBufferPointer(rebasing: buffer[start..<min(end, start + limit)])
+        return (end - start, Array(head))
     }
 
     /// Reads one line and returns it without its CRLF (or bare LF). Throws `.protocol` past `maxLineLength`, and

@@ -39,17 +39,33 @@ public struct ServerEndpoint: Sendable, Equatable {
 
     public var label: String { socketPath ?? "\(host):\(port)" }
 
+    /// The host as DNS, SNI and certificate matching need it (RFC 5890, RFC 6125 §6.4.2): an internationalized name as
+    /// its A-labels, an ASCII name or an address as it is (`HostName.ascii`). The plan validator refuses a name that
+    /// cannot be converted, so here that is an error only for a caller that skipped it.
+    public func asciiHost() throws -> String {
+        do {
+            return try HostName.ascii(host)
+        } catch {
+            throw MailError(.permanent, "the host name \(sanitizeForDisplay(host, limit: 100)) \(error.reason)")
+        }
+    }
+
+    /// `asciiHost()` where an error has already been reported (connect checks it first): the A-label form, or the
+    /// host as written.
+    var dnsName: String { (try? HostName.ascii(host)) ?? host }
+
     /// Opens the connection every client starts from: TCP, or the Unix socket when there is one; with implicit TLS
     /// (RFC 8314) the handshake is done before the first byte is read, so even the greeting comes encrypted.
     func connect() throws -> Connection {
         let connection: Connection
+        let name = try asciiHost()
         if let socketPath {
             connection = Connection(socket: try Socket.connectUnix(path: socketPath, timeout: timeout))
         } else {
-            connection = try Connection.open(host: host, port: port, timeout: timeout)
+            connection = try Connection.open(host: name, port: port, timeout: timeout)
         }
         if tls == .implicit {
-            try connection.upgradeToTLS(host: host, settings: tlsSettings)
+            try connection.upgradeToTLS(host: name, settings: tlsSettings)
         }
         return connection
     }
@@ -74,7 +90,7 @@ public struct ServerEndpoint: Sendable, Equatable {
         if let refusal = try request() {
             throw MailError(.tls, "\(refusal); refusing to continue in plaintext")
         }
-        try connection.upgradeToTLS(host: host, settings: tlsSettings)
+        try connection.upgradeToTLS(host: dnsName, settings: tlsSettings)
         try relearn()
     }
 }

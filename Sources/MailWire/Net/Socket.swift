@@ -122,6 +122,15 @@ final class Socket: ByteStream {
         return n
     }
 
+    func readAvailable(into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        let n = retryingEINTR { Glibc.recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
+        if n < 0 {
+            if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+            throw MailError(.transient, "read from \(peer) failed: \(errnoText())")
+        }
+        return n
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {

@@ -12,6 +12,8 @@ public struct POP3Capabilities: Equatable, Sendable {
     /// EXPIRE in days or "NEVER" (RFC 2449 §6.7).
     public var expire: String?
     public var implementation: String?
+    /// UTF8 with its USER argument (RFC 6856 §2): after the UTF8 command, USER and PASS take UTF-8.
+    public var utf8User = false
 
     /// Nothing learned yet (before CAPA, or a server without it).
     package init() {}
@@ -48,6 +50,7 @@ public struct POP3Capabilities: Equatable, Sendable {
             case "LOGIN-DELAY": caps.loginDelay = args.first.flatMap { Int($0) }
             case "EXPIRE": caps.expire = args.first.flatMap { $0 == "NEVER" || Int($0) != nil ? $0 : nil }
             case "EXPIRENEVER": caps.expire = "NEVER"  // GNU Mailutils writes it without the space
+            case "UTF8": caps.utf8User = args.contains { $0.uppercased() == "USER" }
             case "IMPLEMENTATION": caps.implementation = sanitizeForDisplay(args.joined(separator: " "), limit: 80)
             default: break
             }

@@ -51,6 +51,11 @@ extension POP3Client {
                         + ", the plan allows \(allowed.map(\.rawValue).joined(separator: ", "))"
                         + (credential.isToken ? " with a token" : " with a password"))
             }
+            // A user name with a space, or beyond ASCII, only goes by a method that can carry it
+            // (POP3Client+UserName); none left is refused here, before anything is sent.
+            let carriers = candidates.filter { carries($0, user: user) }
+            guard !carriers.isEmpty else { throw userNameRefusal(user, offered: candidates) }
+            candidates = carriers
             var refused: (method: POP3AuthMethod, error: MailError)?
             for method in candidates {
                 if let (previous, error) = refused {
@@ -64,7 +69,7 @@ extension POP3Client {
                     }
                     // A fresh connection for the next method: the refused one may be closed or in any state.
                     try reconnect()
-                    guard offers(method, for: credential) else { continue }
+                    guard offers(method, for: credential), carries(method, user: user) else { continue }
                 }
                 do {
                     try authenticate(method, user: user, credential: credential)
@@ -128,6 +133,7 @@ extension POP3Client {
         let secret = credential.secret
         switch method {
         case .user:
+            if user.utf8.contains(where: { $0 >= 0x80 }) { try enterUTF8Mode() }
             let userReply = try command("USER \(user)")
             guard userReply.ok else { throw classify(userReply, doing: "USER \(user)", defaultKind: .auth) }
             let passReply = try command("PASS \(secret)", traceAs: "PASS <redacted>")
@@ -164,7 +170,7 @@ extension POP3Client {
             try sasl("OAUTHBEARER", user: user) { _, step in
                 step == 0
                     ? Array(
-                        "n,a=\(user),\u{1}host=\(endpoint.host)\u{1}port=\(endpoint.port)\u{1}"
+                        "n,a=\(saslName(user)),\u{1}host=\(endpoint.dnsName)\u{1}port=\(endpoint.port)\u{1}"
                             .utf8) + Array("auth=Bearer \(secret)\u{1}\u{1}".utf8) : [1]
             }
         }
@@ -198,6 +204,11 @@ extension POP3Client {
             if step == 0 && reply.code == nil { throw MechanismRejected(error: error) }
             throw error
         }
+    }
+
+    /// RFC 5801 §4 saslname: "=" and "," escaped, for the authzid of OAUTHBEARER's GS2 header (RFC 7628 §3.1).
+    private func saslName(_ name: String) -> String {
+        name.replacingOccurrences(of: "=", with: "=3D").replacingOccurrences(of: ",", with: "=2C")
     }
 
     private func checkArgument(_ value: String, what: String) throws {

@@ -140,11 +140,23 @@ public final class POP3Client: ProtocolSession {
     package var sessionLabel: String { "pop3 \(endpoint.label)" }
 
     /// The one place commands leave: a botched session sends nothing more (not even a user name to a caller that
-    /// ignored the error that botched it).
+    /// ignored the error that botched it). Unless pipelined replies are still due, the server must have said nothing
+    /// since its last complete reply (or its greeting): anything it did say botches the session before the command
+    /// leaves (`Connection.expectQuiet`; a lone "-ERR" is the server hanging up, anything else a protocol violation).
     func send(_ line: String, traceAs: String? = nil) throws {
         guard let conn = connection else { throw MailError(.protocol, "not connected") }
         guard !botched else {
             throw MailError(.protocol, "the session failed earlier and is not reused; nothing more is sent")
+        }
+        if pendingRetrievals.isEmpty {
+            do {
+                try conn.expectQuiet(before: commandName(line, traceAs: traceAs)) { line in
+                    line.prefix(4).map(asciiUpper).elementsEqual("-ERR".utf8)
+                }
+            } catch {
+                botched = true
+                throw error
+            }
         }
         trace?("C: " + (traceAs ?? line))
         try conn.write(line + "\r\n")

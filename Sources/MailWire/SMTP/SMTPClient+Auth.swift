@@ -31,7 +31,7 @@ extension SMTPClient {
             what = "AUTH \(mechanism.rawValue) as \(user)" + (authorize.map { " for \($0)" } ?? "")
             var exchange = SASLExchange(
                 mechanism: mechanism, user: user, secret: secret, authorize: authorize,
-                host: endpoint.host, port: endpoint.port)
+                host: endpoint.dnsName, port: endpoint.port)
             // RFC 4954 §4: the initial response goes with the command ("=" when empty).
             var initialSent = false
             var line = "AUTH \(mechanism.rawValue)"

@@ -65,6 +65,7 @@ extension SMTPClient {
             var rcptReplies: [SMTPReply] = []
             var dataReply: SMTPReply?
             if has("PIPELINING") {
+                try expectQuiet(before: "MAIL")
                 for line in [mail] + rcpts + ["DATA"] { trace?("C: \(line)") }
                 try conn.write(([mail] + rcpts + ["DATA"]).map { $0 + "\r\n" }.joined())
                 mailReply = try readReply()
@@ -150,6 +151,7 @@ extension SMTPClient {
     /// no byte of the message can end DATA early at any server on the way; written in large chunks, so a message
     /// leaves in a few segments and never waits on Nagle and delayed ACKs.
     private func streamBody(_ spool: SpoolFile, to conn: Connection) throws {
+        try expectQuiet(before: "the message data")
         trace?("C: <\(spool.size) bytes of message data>")
         var stuffer = DotStuffer()
         var buffer = WriteBuffer()

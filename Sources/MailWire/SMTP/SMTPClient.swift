@@ -128,8 +128,25 @@ public final class SMTPClient: ProtocolSession {
 
     func send(_ line: String, traceAs: String? = nil) throws {
         guard let conn = connection, !botched else { throw MailError(.transient, "not connected") }
+        try expectQuiet(before: commandName(line, traceAs: traceAs))
         trace?("C: " + (traceAs ?? line))
         try conn.write(line + "\r\n")
+    }
+
+    /// Unsolicited data (`Connection.expectQuiet`): an SMTP or LMTP server speaks only to answer (RFC 5321 §4.1), so
+    /// before every command, and before a PIPELINING batch (RFC 2920) as a whole, nothing may have come since its last
+    /// complete reply: a second banner or any other bytes botch the session with nothing sent. A lone 421 is the
+    /// server closing the channel (RFC 5321 §3.8).
+    func expectQuiet(before what: String) throws {
+        guard let conn = connection else { return }
+        do {
+            try conn.expectQuiet(before: what) { line in
+                line.starts(with: "421".utf8) && (line.count == 3 || line[line.startIndex + 3] == 32)
+            }
+        } catch {
+            botched = true
+            throw error
+        }
     }
 
     package func command(_ line: String, traceAs: String? = nil) throws -> SMTPReply {
