@@ -126,7 +126,14 @@ enum Demo {
 
     /// What to try with the lab kept running, and how to stop it.
     static func afterwards(workspace: String, mailferry: String) -> String {
-        let shown = mailferry.hasPrefix(workspace + "/") ? String(mailferry.dropFirst(workspace.count + 1)) : mailferry
+        // .build/release/mailferry rather than the folder it links to, when that is the binary that runs.
+        let real = URL(fileURLWithPath: mailferry).resolvingSymlinksInPath().path
+        let linked = [".build/release/mailferry", ".build/debug/mailferry"].first {
+            URL(fileURLWithPath: workspace + "/" + $0).resolvingSymlinksInPath().path == real
+        }
+        let shown =
+            linked
+            ?? (mailferry.hasPrefix(workspace + "/") ? String(mailferry.dropFirst(workspace.count + 1)) : mailferry)
         let folder = (shown as NSString).deletingLastPathComponent
         let lab = (folder as NSString).appendingPathComponent("mailferry-lab")
         return """

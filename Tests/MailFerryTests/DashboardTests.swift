@@ -162,3 +162,32 @@ extension DashboardTests {
         #expect(Dashboard.runTimes(mixed) == ["08:00", "17:18:39.120", "17:18:39.480", "17:18:39.910", "17:18:52"])
     }
 }
+
+extension DashboardTests {
+    /// The open problems come from every state file, newest first, and a message that another file has further
+    /// along (delivered by a shard) is not a problem any more.
+    @Test func openProblemsTakeEachMessagesFurthestRow() throws {
+        let fixture = try StatusFixture()
+        defer { fixture.folder.cleanup() }
+        let before = try StateFiles.read([fixture.statePath, fixture.shardPath]).problems
+        #expect(before.map(\.uidl).sorted() == ["c5", "k2<b>&\"", "k3"])
+        #expect(before.first { $0.uidl == "k3" }?.quarantined == true)
+        #expect(before.first { $0.uidl == "c5" }?.lastError == "connection reset")
+        // The shard's file delivers kelly's failed message later on.
+        try StatusFixture.mailbox(
+            try Store(path: fixture.shardPath), "kelly", poll: "2026-12-21T09:30:00Z", ok: "2026-12-21T09:30:00Z",
+            messages: [("k2<b>&\"", .delivered, "2026-11-06T12:00:00Z")])
+        let after = try StateFiles.read([fixture.statePath, fixture.shardPath]).problems
+        #expect(after.map(\.uidl).sorted() == ["c5", "k3"])
+        #expect(after.map(\.updatedAt) == after.map(\.updatedAt).sorted(by: >))
+        let status = PlanStatus(
+            plan: try fixture.plan(), state: try StateFiles.read([fixture.statePath, fixture.shardPath]),
+            now: StatusFixture.now)
+        #expect(
+            status.problems.map { "\($0.address) \($0.uidl) \($0.state) \($0.kind ?? "-"): \($0.reason)" }.sorted()
+                == [
+                    "chris@contoso.example c5 deferred transient: connection reset",
+                    "kelly@contoso.example k3 quarantined quota: mailbox full",
+                ])
+    }
+}
