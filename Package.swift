@@ -51,15 +51,16 @@ let package = Package(
         .executableTarget(name: "mailferry", dependencies: ["MailFerryCommandLine"], swiftSettings: strict),
         // The lab: a private Dovecot on loopback, a seeded legacy corpus. Serves the tests and the demo.
         // Depends on Foundation only, so the lab never shares code paths with what it tests.
-        .target(name: "MailFerryLab"),
-        .executableTarget(name: "mailferry-lab", dependencies: ["MailFerryLab"]),
+        .target(name: "MailFerryLab", swiftSettings: strict),
+        .executableTarget(name: "mailferry-lab", dependencies: ["MailFerryLab"], swiftSettings: strict),
         // The benchmark against fetchmail, getmail6 and a raw RETR ceiling (scripts/bench); not part of the tests.
         .executableTarget(
             name: "mailferry-bench",
             dependencies: [
                 "MailFerryLab", "MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "CSQLite",
                 "COpenSSL",
-            ]
+            ],
+            swiftSettings: strict
         ),
         // The tests mirror the layers; fake servers, the envelope corpus and the helpers that run the real binary
         // are a target of their own, which knows nothing of mailferry but MailCore's types.

@@ -51,7 +51,7 @@ enum CheckCommand {
             let secrets = plan.mailboxes.count + plan.targets.values.filter(\.hasSecret).count
             let text =
                 "plan \(plan.name) is valid: " + CheckReport.counts(plan)
-                + "; \(secrets) secret\(secrets == 1 ? "" : "s") resolved (values not shown); nothing contacted"
+                + "; " + counted(secrets, "secret") + " resolved (values not shown); nothing contacted"
             if args.json {
                 let report = CheckReport(plan: plan.name, ok: true, exitCode: ExitCode.ok, seconds: 0, mailboxes: [])
                 console.line(report.jsonText)
@@ -82,14 +82,15 @@ enum CheckCommand {
         return exitCode
     }
 
-    /// The terminal's width, or COLUMNS, or 120 when output goes to a file.
-    static func terminalWidth() -> Int {
+    /// The width the table must fit: the terminal's, else COLUMNS when set; nil when output goes to a pipe or a
+    /// file (cron mail, `| tee`): the table then takes the width its cells need, so nothing is cut or wrapped.
+    static func terminalWidth() -> Int? {
         var size = winsize()
         if isatty(1) == 1, ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 40 { return Int(size.ws_col) }
         if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns >= 40 {
             return columns
         }
-        return 120
+        return nil
     }
 }
 

@@ -23,31 +23,34 @@ struct CheckReport: Codable {
     /// "3 mailboxes (2 from CSV lists), 1 source, 1 target".
     static func counts(_ plan: Plan) -> String {
         let fromCSV = plan.mailboxes.filter { !$0.origin.label.hasPrefix("mailboxes[") }.count
-        var text = "\(plan.mailboxes.count) mailbox\(plan.mailboxes.count == 1 ? "" : "es")"
+        var text = counted(plan.mailboxes.count, "mailbox")
         if fromCSV > 0 { text += " (\(fromCSV) from CSV list\(plan.mailboxes.count == 1 ? "" : "s"))" }
-        text += ", \(plan.sources.count) source\(plan.sources.count == 1 ? "" : "s")"
-        text += ", \(plan.targets.count) target\(plan.targets.count == 1 ? "" : "s")"
+        text += ", " + counted(plan.sources.count, "source") + ", " + counted(plan.targets.count, "target")
         return text
     }
 
     /// Capabilities the table shows (the JSON has them all).
     static let notableInTable = ["UIDL", "PIPELINING", "LOGIN-DELAY", "EXPIRE"]
 
-    /// One line per mailbox, then its reasons (red) or notes, indented below it. Columns shrink (cells end in "…")
-    /// until the table fits `width`; on a narrow terminal each mailbox takes two lines instead. Reason lines are
-    /// never cut.
-    static func table(_ rows: [CheckRow], width: Int) -> String {
+    /// One line per mailbox, then its reasons (red) or notes, indented below it. Without a `width` (standard output
+    /// is not a terminal: cron mail, a pipe, a file) every column is as wide as its widest cell. With one, columns
+    /// narrow until the table fits and a cell too long for its column wraps onto the lines below, within its
+    /// column; on a narrow terminal each mailbox takes two lines instead. No cell text is ever cut, and reason lines
+    /// are never wrapped by us (the terminal does).
+    static func table(_ rows: [CheckRow], width: Int?) -> String {
         let cells = rows.map(cells)
         // The status column is always 4 wide ("FAIL"), so rows line up the same whether or not one failed.
         let header = ["    ", "MAILBOX", "SOURCE", "TLS", "AUTH", "CAPABILITIES", "WAITING", "TARGET"]
         var lines: [String] = []
-        if let widths = fit([header] + cells, width: width, minimums: [4, 20, 14, 12, 4, 12, 8, 16]) {
-            lines.append(render(header, widths))
+        let all = [header] + cells
+        if let widths = width.map({ fit(all, width: $0, minimums: [4, 20, 14, 12, 4, 12, 8, 16]) }) ?? natural(all) {
+            lines += render(header, widths)
             for (row, line) in zip(rows, cells) {
-                lines.append(render(line, widths))
+                lines += render(line, widths)
                 lines += details(row)
             }
         } else {
+            let width = width ?? 80
             // Two lines per mailbox: what and where, then how the source answered.
             let first = { (line: [String]) in [line[0], line[1], line[6], line[7]] }
             let second = { (line: [String]) in [line[2], line[3], line[4], line[5]].joined(separator: " · ") }
@@ -55,11 +58,11 @@ struct CheckReport: Codable {
             let widths =
                 fit([top] + cells.map(first), width: width, minimums: [4, 12, 8, 10])
                 ?? [4, 12, 8, max(10, width - 36)]
-            lines.append(render(top, widths))
-            lines.append(cut("      SOURCE · TLS · AUTH · CAPABILITIES", width))
+            lines += render(top, widths)
+            lines += indented("SOURCE · TLS · AUTH · CAPABILITIES", width)
             for (row, line) in zip(rows, cells) {
-                lines.append(render(first(line), widths))
-                lines.append(cut("      " + second(line), width))
+                lines += render(first(line), widths)
+                lines += indented(second(line), width)
                 lines += details(row)
             }
         }
@@ -84,23 +87,30 @@ struct CheckReport: Codable {
         let waiting = source.messages.map { "\($0) (\(formatBytes(source.bytes ?? 0)))" } ?? "-"
         let target = "\(row.target.name) \(row.target.kind)" + (row.target.state.map { ": \($0)" } ?? "")
         return [
-            row.ok ? "ok" : "FAIL", sanitizeForDisplay(row.mailbox, limit: 100),
+            row.ok ? "ok" : "FAIL", sanitizeForDisplay(row.mailbox, limit: 320),
             "\(source.name) \(source.server)", tls, source.auth ?? "-", caps.isEmpty ? "-" : caps, waiting,
-            sanitizeForDisplay(target, limit: 200),
+            sanitizeForDisplay(target, limit: 400),
         ]
     }
 
     static func details(_ row: CheckRow) -> [String] {
-        row.problems.map { "      " + sanitizeForDisplay($0, limit: 600) }
-            + row.notes.map { "      note: " + sanitizeForDisplay($0, limit: 600) }
+        row.problems.map { indent + sanitizeForDisplay($0, limit: 600) }
+            + row.notes.map { indent + "note: " + sanitizeForDisplay($0, limit: 600) }
     }
 
     static let gap = 2
+    /// Where the reasons and the second line of a narrow table start.
+    static let indent = String(repeating: " ", count: 6)
+
+    /// Every column as wide as its widest cell.
+    static func natural(_ lines: [[String]]) -> [Int] {
+        (lines.first ?? []).indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
+    }
 
     /// Column widths that fit `width`: the natural ones, then the widest column that can still give loses one
     /// character at a time. Nil when even the minimums do not fit.
     static func fit(_ lines: [[String]], width: Int, minimums: [Int]) -> [Int]? {
-        var widths = minimums.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
+        var widths = natural(lines)
         var total = widths.reduce(0, +) + gap * (widths.count - 1)
         while total > width {
             let shrinkable = widths.indices.filter { widths[$0] > minimums[$0] }
@@ -111,18 +121,45 @@ struct CheckReport: Codable {
         return widths
     }
 
-    static func render(_ line: [String], _ widths: [Int]) -> String {
-        var out = ""
-        for (column, cell) in line.enumerated() {
-            let text = cut(cell, widths[column])
-            let padding = column == line.count - 1 ? 0 : widths[column] - text.count + gap
-            out += text + String(repeating: " ", count: padding)
+    /// One table row: as many lines as its tallest cell wraps into, each cell in its column.
+    static func render(_ line: [String], _ widths: [Int]) -> [String] {
+        let wrapped = line.enumerated().map { column, cell in wrap(cell, widths[column]) }
+        let height = wrapped.map(\.count).max() ?? 1
+        return (0..<height).map { index in
+            var out = ""
+            for (column, parts) in wrapped.enumerated() {
+                let text = index < parts.count ? parts[index] : ""
+                out += text
+                if column < line.count - 1 { out += String(repeating: " ", count: widths[column] - text.count + gap) }
+            }
+            // A cell that ends early on a continuation line leaves no trailing blanks behind.
+            while out.hasSuffix(" ") { out.removeLast() }
+            return out
         }
-        return out
     }
 
-    static func cut(_ text: String, _ width: Int) -> String {
-        text.count > width ? String(text.prefix(max(0, width - 1))) + "…" : text
+    /// `text` after the indent, wrapped to `width` with the same indent on every line.
+    static func indented(_ text: String, _ width: Int) -> [String] {
+        wrap(text, max(20, width - indent.count)).map { indent + $0 }
+    }
+
+    /// `text` in lines of at most `width` characters, broken at a space (which goes) or after a "-", ".", "@" or
+    /// "/" (which stays) where one is in the second half of the line, else inside a word. Nothing else is dropped.
+    static func wrap(_ text: String, _ width: Int) -> [String] {
+        guard width > 0, text.count > width else { return [text] }
+        var lines: [String] = []
+        var rest = Array(text)
+        while rest.count > width {
+            // A break before index `cut`: the line is rest[..<cut]; a space at `cut` is dropped.
+            let cut = stride(from: width, through: max(1, width / 2), by: -1).first { cut in
+                rest[cut] == " " || "-.@/".contains(rest[cut - 1])
+            }
+            let end = cut ?? width
+            lines.append(String(rest[..<end]))
+            rest = Array(rest[(end < rest.count && rest[end] == " " ? end + 1 : end)...])
+        }
+        lines.append(String(rest))
+        return lines
     }
 
     /// "CN=mail.example" out of "/C=US/O=Example/CN=mail.example"; the whole subject when it has no CN.
@@ -174,8 +211,7 @@ struct CheckReport: Codable {
             if !seen.isEmpty { text += ", " + seen.joined(separator: "; ") }
             let reached = mine.filter(\.source.reachable).count
             text +=
-                "; \(mine.filter(\.source.ok).count) of \(mine.count) mailbox\(mine.count == 1 ? "" : "es") "
-                + "logged in"
+                "; \(mine.filter(\.source.ok).count) of " + counted(mine.count, "mailbox") + " logged in"
             if reached == 0 { text += " (not reached)" }
             lines.append(text + fingerprintLines(mine.map(\.source.tlsFingerprint)))
         }
@@ -184,7 +220,7 @@ struct CheckReport: Codable {
 
     static func finalLine(_ rows: [CheckRow], seconds: Double, exitCode: Int32) -> String {
         let failed = rows.filter { !$0.ok }.count
-        var text = "check: \(rows.count) mailbox\(rows.count == 1 ? "" : "es"), \(rows.count - failed) ok"
+        var text = "check: " + counted(rows.count, "mailbox") + ", \(rows.count - failed) ok"
         if failed > 0 { text += ", \(failed) failed" }
         text += String(format: " in %.1f s", seconds) + "; exit \(exitCode)"
         return text

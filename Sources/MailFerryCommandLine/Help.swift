@@ -72,7 +72,8 @@ enum HelpText {
                          SOURCE/USER) with its own state file, <state>-shard-K-of-N.sqlite, and lock; for a
                          Kubernetes Indexed Job (K = JOB_COMPLETION_INDEX) or N cron hosts. Keep N once chosen
           --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
-          --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing
+          --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing:
+                         no report, no dashboard, nothing recorded
           --verbose, -v  trace every POP3, IMAP, LMTP and SMTP command and reply on standard error; passwords,
                          tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes
           --trace FILE   write that trace to FILE (created 0600) instead of, or with --verbose as well as, stderr
@@ -104,7 +105,9 @@ enum HelpText {
              (never RETR, never DELE; the session ends with QUIT), and checks that its target would take the
              mail: a Maildir can be written, an IMAP folder can be opened, an LMTP/SMTP server accepts the
              recipient (RSET before any DATA). Nothing is left behind.
-        Prints a table: one row per mailbox, green (ok) or red (FAIL) with the reason below it.
+        Prints a table: one row per mailbox, green (ok) or red (FAIL) with the reason below it. On a terminal it
+        fits the width (a long cell wraps within its column); otherwise (cron mail, a pipe, a file) it is as wide
+        as its cells need. No cell is ever cut.
 
         Options:
           --parallel N   check N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's

@@ -138,7 +138,8 @@ final class LiveProgress: RunObserver {
         state.withLock {
             guard !$0.stopped, force || now.timeIntervalSince($0.lastDraw) >= 0.1 else { return }
             $0.lastDraw = now
-            console.setStatus(render($0, width: CheckCommand.terminalWidth(), elapsed: now.timeIntervalSince(started)))
+            console.setStatus(
+                render($0, width: CheckCommand.terminalWidth() ?? 120, elapsed: now.timeIntervalSince(started)))
         }
     }
 

@@ -131,7 +131,8 @@ enum RunCommand {
         // and so of the report's file name.
         let runID = makeRunID(started) + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
         let mailboxes = plan.selectedMailboxes
-        try? store.startRun(id: runID)
+        // A dry run changes nothing: no run row, no report, no dashboard.
+        if !args.dryRun { try? store.startRun(id: runID) }
         if !args.quiet {
             console.line(
                 "mailferry: plan \(plan.name)"
@@ -175,6 +176,18 @@ enum RunCommand {
         } else if !results.allSatisfy(\.ok) {
             summary.exitCode = ExitCode.incomplete
         }
+        let reportPath = args.dryRun ? "" : record(summary, plan: plan, store: store, console: console)
+        if !(args.quiet && summary.uneventful) {
+            console.line(finalLine(summary))
+            if !reportPath.isEmpty { console.line("report: \(relativeToCurrent(reportPath))") }
+            if args.dryRun { console.line("dry run: nothing was fetched, delivered or deleted; no report written") }
+        }
+        return summary
+    }
+
+    /// Writes the run's report (returning its Markdown path, "" when it could not be written), its row in the
+    /// state, and the dashboard; prunes old reports.
+    static func record(_ summary: RunSummary, plan: Plan, store: Store, console: Console) -> String {
         var reportPath = ""
         do {
             reportPath = try ReportWriter.write(summary, to: plan.reportsPath).markdown
@@ -183,22 +196,18 @@ enum RunCommand {
         }
         if let json = try? ReportWriter.json(summary) {
             try? store.finishRun(
-                id: runID, exitCode: summary.exitCode,
+                id: summary.runID, exitCode: summary.exitCode,
                 summaryJSON: String(decoding: json, as: UTF8.self))
         }
         // A cron run every few minutes for months would leave tens of thousands of reports: keep the newest.
-        ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: runID)
-        _ = try? store.pruneRunSummaries(keep: plan.keepReports, sparing: runID)
+        ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: summary.runID)
+        _ = try? store.pruneRunSummaries(keep: plan.keepReports, sparing: summary.runID)
         do {
             try Dashboard.refresh(plan: plan)
         } catch {
             console.error("mailferry: cannot write the dashboard: \(error)")
         }
-        if !(args.quiet && summary.uneventful) {
-            console.line(finalLine(summary))
-            if !reportPath.isEmpty { console.line("report: \(relativeToCurrent(reportPath))") }
-        }
-        return summary
+        return reportPath
     }
 
     static func finalLine(_ s: RunSummary) -> String {

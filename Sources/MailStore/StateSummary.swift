@@ -15,6 +15,8 @@ public struct StateSummary: Sendable {
     /// Top-level messages (not the routed deliveries of catch-all messages) counted by mailbox key.
     public var tallies: [String: Tally] = [:]
     public var runs: RunHistory
+    /// The most recent messages deferred, failed or quarantined, with their reasons (`readProblems`).
+    public var problems: [OpenProblem] = []
 
     /// What a mailbox's messages add up to.
     public struct Tally: Sendable, Equatable {
@@ -87,6 +89,7 @@ public struct StateSummary: Sendable {
             summary.tallies[key] = try mergedTally(
                 indexes.map { index in (files[index].db, files[index].mailboxes.first { $0.value.key == key }!.key) })
         }
+        summary.problems = try readProblems(files, holders: holders)
         summary.runs.recent.sort { $0.startedAt < $1.startedAt }
         summary.runs.recent = Array(summary.runs.recent.suffix(recentRuns))
         return summary

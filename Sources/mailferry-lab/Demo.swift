@@ -3,8 +3,9 @@ import MailFerryLab
 
 /// `mailferry-lab demo`: a real migration on this machine. A private Dovecot on fixed loopback ports plays the
 /// legacy ISP (the ports jobs/demo.json5 names); the real `mailferry` binary migrates three seeded mailboxes into
-/// Maildirs under `.demo/target/`, fetches two batches of recent mail that arrive during the transition, runs again
-/// to show that nothing arrives twice, and verifies; reports/demo/index.html shows the whole story.
+/// Maildirs under `.demo/target/` (run 1), fetches two batches of recent mail that arrive during the transition
+/// (runs 2 and 3), runs a fourth time to show that nothing arrives twice, and verifies; reports/demo/index.html
+/// shows the whole story. With `keep`, the lab stays up afterwards, so every command can be tried against it.
 enum Demo {
     static let ports = LabPorts(pop3: 19110, pop3s: 19995, imap: 19143, imaps: 19993, lmtp: 19024)
     static let labRoot = URL(fileURLWithPath: "/tmp/mailferry-demo-lab", isDirectory: true)
@@ -13,7 +14,7 @@ enum Demo {
         ("carol", 60, false),
     ]
 
-    static func run(workspace: String) throws -> Int32 {
+    static func run(workspace: String, keep: Bool = false) throws -> Int32 {
         let plan = workspace + "/jobs/demo.json5"
         guard FileManager.default.fileExists(atPath: plan) else {
             throw LabError("no \(plan): run the demo from the mailferry checkout (scripts/demo)")
@@ -41,7 +42,9 @@ enum Demo {
         for box in mailboxes { passwords[box.user] = "demo-\(box.user)-\(UUID().uuidString.prefix(8))" }
         say("starting a private Dovecot on 127.0.0.1 (POP3S \(ports.pop3s), POP3+STLS \(ports.pop3)) as the legacy ISP")
         let lab = try DovecotLab.start(users: passwords, root: labRoot, ports: ports)
-        defer { try? lab.destroy() }
+        defer {
+            if keep { lab.detach() } else { try? lab.destroy() }
+        }
         var seeded = 0
         for (index, box) in mailboxes.enumerated() {
             let messages = Corpus.mailbox(
@@ -60,7 +63,8 @@ enum Demo {
             atPath: demo + "/secrets", withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         try FileManager.default.copyItem(atPath: lab.caFile.path, toPath: demo + "/ca.pem")
-        for user in ["alice", "carol"] {
+        // bob's comes from the environment (DEMO_BOB_PASSWORD); his file is there to try the plan after the demo.
+        for user in ["alice", "bob", "carol"] {
             guard
                 FileManager.default.createFile(
                     atPath: "\(demo)/secrets/\(user)",
@@ -86,7 +90,9 @@ enum Demo {
             for (user, messages) in recent { try lab.seed(user: user, messages: messages) }
             let count = recent.values.reduce(0) { $0 + $1.count }
             seeded += count
-            say("\(count) new legacy messages arrived (\(days.upperBound) to \(days.lowerBound) days ago)")
+            say(
+                "\(count) new legacy \(count == 1 ? "message" : "messages") arrived (\(days.upperBound) to \(days.lowerBound) days ago)"
+            )
             codes.append(try run("run \(batch + 1)", ["run", plan]))
         }
         codes.append(try run("last run: nothing is new, so nothing may be delivered", ["run", plan]))
@@ -110,7 +116,38 @@ enum Demo {
                 + "the dashboard in reports/demo/")
         let ok = codes.allSatisfy { $0 == 0 } && delivered == seeded && stillOnServer == seeded
         say(ok ? "demo: OK" : "demo: FAILED")
+        if keep {
+            print(afterwards(workspace: workspace, mailferry: mailferry))
+        } else {
+            say("the lab is stopped; scripts/demo --keep leaves it running, to try mailferry against it")
+        }
         return ok ? 0 : 1
+    }
+
+    /// What to try with the lab kept running, and how to stop it.
+    static func afterwards(workspace: String, mailferry: String) -> String {
+        // .build/release/mailferry rather than the folder it links to, when that is the binary that runs.
+        let real = URL(fileURLWithPath: mailferry).resolvingSymlinksInPath().path
+        let linked = [".build/release/mailferry", ".build/debug/mailferry"].first {
+            URL(fileURLWithPath: workspace + "/" + $0).resolvingSymlinksInPath().path == real
+        }
+        let shown =
+            linked
+            ?? (mailferry.hasPrefix(workspace + "/") ? String(mailferry.dropFirst(workspace.count + 1)) : mailferry)
+        let folder = (shown as NSString).deletingLastPathComponent
+        let lab = (folder as NSString).appendingPathComponent("mailferry-lab")
+        return """
+            == the lab keeps running: Dovecot on 127.0.0.1 (POP3S \(ports.pop3s), POP3+STLS \(ports.pop3)), under \(labRoot.path)
+               try it (from \(workspace)):
+                 export DEMO_BOB_PASSWORD="$(cat .demo/secrets/bob)"   # jobs/demo.json5 reads bob's from the environment
+                 \(shown) check jobs/demo.json5      # logs in everywhere, moves nothing
+                 \(lab) seed --root \(labRoot.path) --user alice --count 5 --seed 42 --domain wingtiptoys.example
+                 \(shown) run jobs/demo.json5        # fetches alice's 5 new messages
+                 \(shown) status jobs/demo.json5
+                 \(shown) verify jobs/demo.json5
+               stop it when done:
+                 \(lab) stop --root \(labRoot.path)
+            """
     }
 
     /// Legacy mail of the last weeks, `days` ago (fewer each day), per user: the transition's trickle.

@@ -7,7 +7,7 @@ enum LabCommand: Equatable {
     case start(root: URL?, users: [String: String], ports: PortChoice)
     case stop(root: URL)
     case seed(root: URL, user: String, count: Int, seed: UInt64, bigAttachment: Bool, domain: String, seen: Bool)
-    case demo(workspace: URL)
+    case demo(workspace: URL, keep: Bool)
     case help
 
     /// Ports given on the command line; the others are picked free at start.
@@ -44,9 +44,11 @@ enum LabCommand: Equatable {
               Write N corpus messages into NAME's Maildir (new/, or cur/ as read with --seen).
               --big adds a ~3 MiB attachment; --seed picks another deterministic mailbox (default 1);
               --domain is the recipient domain in the headers (default example.com).
-          demo [--workspace DIR]
+          demo [--workspace DIR] [--keep]
               The end-to-end demo: a lab on fixed ports 19110/19995/19143/19993/19024 as the legacy ISP, three
-              seeded mailboxes, `mailferry run DIR/jobs/demo.json5` twice (DIR: default the current folder).
+              seeded mailboxes, `mailferry run DIR/jobs/demo.json5` four times (two batches of new legacy mail
+              arrive in between), then `mailferry verify` (DIR: default the current folder). The lab is stopped
+              at the end; --keep leaves it running and prints how to use it and how to stop it.
 
         exit status: 0 ok, 1 the lab or the demo failed (message on stderr), 2 bad arguments.
         """
@@ -86,7 +88,8 @@ enum LabCommand: Equatable {
             command = .demo(
                 workspace: directory(
                     options.value("--workspace")
-                        ?? FileManager.default.currentDirectoryPath))
+                        ?? FileManager.default.currentDirectoryPath),
+                keep: options.flag("--keep"))
         default:
             throw UsageError(message: "unknown command \"\(name)\"")
         }
@@ -118,7 +121,7 @@ private struct Options {
     private var flags: Set<String> = []
     private var used: Set<String> = []
 
-    private static let flagNames: Set<String> = ["--big", "--seen", "--help", "-h"]
+    private static let flagNames: Set<String> = ["--big", "--seen", "--keep", "--help", "-h"]
 
     init(_ arguments: [String]) throws {
         var index = 0

@@ -50,8 +50,8 @@ func run(_ command: LabCommand) throws -> Int32 {
             print("file=\(name)")
         }
         print("maildir=\(lab.maildir(of: user).path)")
-    case .demo(let workspace):
-        return try Demo.run(workspace: workspace.path)
+    case .demo(let workspace, let keep):
+        return try Demo.run(workspace: workspace.path, keep: keep)
     }
     return 0
 }

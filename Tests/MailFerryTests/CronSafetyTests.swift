@@ -281,7 +281,7 @@ import Testing
                    'gone@example.com', '550 5.1.1 no such user' FROM messages WHERE id = 7
             """)
         let preview = try run(setup, adjust: retain, options: RunOptions(dryRun: true))
-        #expect(preview.notes.contains { $0.hasPrefix("would delete 4 message(s)") }, "\(preview.notes)")
+        #expect(preview.notes.contains { $0.hasPrefix("would delete 4 messages") }, "\(preview.notes)")
         #expect(onServer() == 9, "a dry run deletes nothing")
         let second = try run(setup, adjust: retain)
         #expect(second.removed == 4 && second.delivered == 0, "\(second)")

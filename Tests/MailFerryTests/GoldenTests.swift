@@ -103,7 +103,8 @@ import Testing
         try Self.compare(try Self.transcript(commands, in: dir.path), with: "cli/\(name).expected")
     }
 
-    /// The table layout, from fixed rows: wide, and squeezed into 80 columns.
+    /// The table layout, from fixed rows: not on a terminal (as wide as the cells need), wide, and squeezed into 80
+    /// columns (long cells wrap within their column). No cell is ever cut.
     @Test func checkTable() throws {
         var good = CheckRow(
             mailbox: "chris@contoso.example", key: "isp/chris", origin: "mailboxes[0]",
@@ -152,10 +153,13 @@ import Testing
             "source: pop3 127.0.0.1:1: cannot connect to 127.0.0.1:1: Connection refused",
         ]
         let rows = [good, wrongPassword, closed]
-        var text = ""
+        var text = "not a terminal:\n" + CheckReport.table(rows, width: nil) + "\n\n"
         for width in [220, 160, 80] {
             text += "width \(width):\n" + CheckReport.table(rows, width: width) + "\n\n"
         }
+        #expect(!text.contains("…"), "a cell was cut")
+        #expect(
+            CheckReport.table(rows, width: nil).contains("FAIL  kelly.longname-with-many-letters@contoso.example  "))
         text += CheckReport.finalLine(rows, seconds: 1.25, exitCode: 1) + "\n"
         for width in [160, 80] {
             for line in CheckReport.table(rows, width: width).split(separator: "\n")

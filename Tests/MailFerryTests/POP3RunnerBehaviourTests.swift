@@ -444,7 +444,7 @@ import Testing
         #expect(first.delivered == 2 && first.error == nil, "\(first)")
         #expect(
             first.notes == [
-                "1 message(s) have a unique id that breaks RFC 1939 (first: message 2); a hash of "
+                "1 message has a unique id that breaks RFC 1939 (first: message 2); a hash of "
                     + "the server's id stands in for it"
             ])
         #expect(setup.fileContents() == [Self.message1, Self.message2].sorted())

@@ -171,8 +171,8 @@ public final class IMAPDelivery: Delivery {
             lost = 0
             throw MailError(
                 .transient,
-                "imap \(settings.endpoint.label): the connection broke with \(count) "
-                    + "APPEND\(count == 1 ? "" : "s") unanswered; they are looked for in the folder on the next run")
+                "imap \(settings.endpoint.label): the connection broke with " + counted(count, "APPEND")
+                    + " unanswered; \(count == 1 ? "it is" : "they are") looked for in the folder on the next run")
         }
         return answered
     }

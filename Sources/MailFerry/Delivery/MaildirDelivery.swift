@@ -166,7 +166,8 @@ public final class MaildirDelivery: Delivery {
         }
         guard DurableIO.fsync(newFD, "maildir-fsync-new", fault) == 0 else {
             throw localError(
-                "fsync of new/ failed; \(names.count) message(s) stay in doubt, in new/ but perhaps not "
+                "fsync of new/ failed; " + counted(names.count, "message")
+                    + " \(names.count == 1 ? "stays" : "stay") in doubt, in new/ but perhaps not "
                     + "durably: \(names.prefix(3).map { "new/\($0)" }.joined(separator: ", "))"
                     + (names.count > 3 ? ", ..." : ""))
         }

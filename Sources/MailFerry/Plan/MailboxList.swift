@@ -66,7 +66,7 @@ extension PlanValidator {
             guard record.fields.count == table.header.count else {
                 problem(
                     at: row.here, "",
-                    "\(record.fields.count) field\(record.fields.count == 1 ? "" : "s"), but "
+                    counted(record.fields.count, "field") + ", but "
                         + "the first row names \(table.header.count) columns")
                 continue
             }

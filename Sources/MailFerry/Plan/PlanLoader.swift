@@ -79,7 +79,7 @@ public struct PlanError: Error, CustomStringConvertible, Sendable {
     }
 
     /// "3 problems" / "1 problem".
-    public var countText: String { "\(problems.count) problem\(problems.count == 1 ? "" : "s")" }
+    public var countText: String { counted(problems.count, "problem") }
 
     package init(file: String, problems: [PlanProblem]) {
         self.file = file
@@ -144,7 +144,8 @@ public enum PlanLoader {
                 problems: [
                     PlanProblem(
                         location: location, path: "",
-                        message: "syntax error: \(error.message)")
+                        message: "syntax error: \(error.message)"
+                            + (yamlHint(file: file, data: data).map { ". " + $0 } ?? ""))
                 ])
         }
         var validator = PlanValidator(file: file, workspace: workspace(for: file), positions: document.positions)

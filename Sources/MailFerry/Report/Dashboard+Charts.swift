@@ -12,6 +12,12 @@ enum Charts {
         var value: Int
         /// Shown on hover (the SVG <title>).
         var tooltip: String
+        /// A second line under the label (a run's time under its day).
+        var sublabel: String? = nil
+        /// Instead of the chart's colour (a run that did not end well).
+        var color: String? = nil
+        /// Written after the value above the bar ("exit 1").
+        var note: String? = nil
     }
 
     struct Marker {
@@ -34,7 +40,7 @@ enum Charts {
         let left = 48.0
         let right = 16.0
         let top = markers.isEmpty ? 26.0 : 44.0
-        let bottom = 34.0
+        let bottom = bars.contains { $0.sublabel != nil } ? 48.0 : 34.0
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
         let maximum = niceCeiling(bars.map(\.value).max() ?? 0)
@@ -47,45 +53,60 @@ enum Charts {
         }
         let slot = plotWidth / Double(max(bars.count, 1))
         let barWidth = max(1, min(slot * 0.72, 48))
-        let every = xLabelEvery ?? max(1, Int((Double(bars.count) / (width / 110)).rounded(.up)))
+        // Every bar's label when they fit side by side (about 6.6 units a character at 12 px), else every n-th.
+        let longest = bars.map { max($0.label.count, $0.sublabel?.count ?? 0) }.max() ?? 0
+        let every = xLabelEvery ?? max(1, Int(((Double(longest) * 6.6 + 10) / slot).rounded(.up)))
         for (index, bar) in bars.enumerated() {
             let x = left + slot * Double(index) + (slot - barWidth) / 2
             let h = plotHeight * Double(bar.value) / Double(maximum)
             if bar.value > 0 {
                 svg +=
                     "<rect x=\"\(f(x))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(barWidth))\" "
-                    + "height=\"\(f(max(h, 1)))\" rx=\"\(f(min(3, barWidth / 3)))\" fill=\"\(color)\">"
+                    + "height=\"\(f(max(h, 1)))\" rx=\"\(f(min(3, barWidth / 3)))\" fill=\"\(bar.color ?? color)\">"
                     + "<title>\(escape(bar.tooltip))</title></rect>"
             }
             if index % every == 0 {
-                svg += text(left + slot * (Double(index) + 0.5), height - bottom + 18, bar.label, anchor: "middle")
+                svg += text(left + slot * (Double(index) + 0.5), top + plotHeight + 18, bar.label, anchor: "middle")
+                if let sublabel = bar.sublabel {
+                    svg += text(left + slot * (Double(index) + 0.5), top + plotHeight + 33, sublabel, anchor: "middle")
+                }
             }
         }
         if bars.count <= 24 {
-            for (index, bar) in bars.enumerated() where bar.value > 0 {
+            for (index, bar) in bars.enumerated() where bar.value > 0 || bar.note != nil {
                 let h = plotHeight * Double(bar.value) / Double(maximum)
                 svg += text(
-                    left + slot * (Double(index) + 0.5), top + plotHeight - h - 6, grouped(bar.value),
+                    left + slot * (Double(index) + 0.5), top + plotHeight - h - 6,
+                    grouped(bar.value) + (bar.note.map { " · " + $0 } ?? ""),
                     anchor: "middle", color: "#374151", weight: "600")
             }
         }
-        // A label close to the previous one goes one line lower, so they never print over each other.
+        svg += markerLines(markers, at: { left + slot * Double($0) }, top: top, axis: top + plotHeight, width: width)
+        return svg + "</svg>"
+    }
+
+    /// Dashed vertical lines with their labels above the plot; `at` gives a bar index's x. A label close to the
+    /// previous one goes one line lower, so they never print over each other.
+    static func markerLines(
+        _ markers: [Marker], at: (Int) -> Double, top: Double, axis: Double, width: Double
+    ) -> String {
+        var svg = ""
         var lastX = -1000.0
         var lastRow = 1
         for marker in markers {
-            let x = left + slot * Double(marker.index)
+            let x = at(marker.index)
             let row = x - lastX < 120 && lastRow == 0 ? 1 : 0
             (lastX, lastRow) = (x, row)
             let labelY = top - 24 + Double(row) * 14
             svg +=
-                "<line x1=\"\(f(x))\" y1=\"\(f(labelY + 4))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" "
+                "<line x1=\"\(f(x))\" y1=\"\(f(labelY + 4))\" x2=\"\(f(x))\" y2=\"\(f(axis))\" "
                 + "stroke=\"\(marker.color)\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
             let anchor = x > width - 140 ? "end" : "start"
             svg += text(
                 x + (anchor == "end" ? -5 : 5), labelY, marker.label, anchor: anchor, color: marker.color,
                 weight: "600")
         }
-        return svg + "</svg>"
+        return svg
     }
 
     /// Horizontal bars with a label on the left and the count on the right (errors by category).

@@ -6,21 +6,46 @@ import MailWire
 
 /// The dashboard's chart panels: runs, errors by kind, and legacy arrivals per day.
 extension Dashboard {
-    /// The last runs (at most 40 shown) of `total` that left a report.
+    /// The last runs (at most 40 shown) of `total` that left a report. Each bar is labelled with its day and time
+    /// (UTC), to the second or the millisecond when runs close together would otherwise read the same; a run that
+    /// did not end with exit 0 is drawn in amber with its exit code above it.
     static func runsChart(_ runs: [RunSummary], total: Int) -> String {
         guard !runs.isEmpty else { return "<p class=\"empty\">No run has finished yet.</p>" }
-        let shown = runs.suffix(StateSummary.recentRuns)
-        // Runs of one day are told apart by their time; longer spans by day and time.
-        let oneDay = (shown.last?.startedAt.timeIntervalSince(shown.first?.startedAt ?? Date()) ?? 0) < 86_400
-        let bars = shown.map { run in
+        let shown = Array(runs.suffix(StateSummary.recentRuns))
+        let times = runTimes(shown)
+        let bars = zip(shown, times).map { run, time in
             Charts.Bar(
-                label: UTCDate.string(run.startedAt, oneDay ? .time : .monthDayMinute), value: run.delivered,
+                label: UTCDate.string(run.startedAt, .day), value: run.delivered,
                 tooltip: "run \(run.runID): \(run.delivered) delivered, \(run.deferred) deferred, "
-                    + "\(run.failed) failed, exit \(run.exitCode)")
+                    + "\(run.failed) failed, exit \(run.exitCode)", sublabel: time,
+                color: run.exitCode == 0 ? nil : "#e3a33b", note: run.exitCode == 0 ? nil : "exit \(run.exitCode)")
         }
-        return Charts.bars(bars, width: 620, height: 250, color: "#3b6fd8", title: "Messages migrated per run")
-            + (max(total, runs.count) > shown.count
-                ? "<p class=\"note\">The last \(shown.count) of \(max(total, runs.count)) runs.</p>" : "")
+        let more = max(total, runs.count)
+        return Charts.bars(bars, width: 620, height: 260, color: "#3b6fd8", title: "Messages migrated per run")
+            + (more > shown.count ? "<p class=\"note\">The last \(shown.count) of \(more) runs.</p>" : "")
+    }
+
+    /// The start of each run as the chart labels it: hours and minutes; with seconds for a run that started in the
+    /// same minute of the same day as another; with milliseconds (from the run id, 20261221T171839.123Z) for one
+    /// that started in the same second as another.
+    static func runTimes(_ runs: [RunSummary]) -> [String] {
+        let seconds = runs.map { UTCDate.string($0.startedAt, .iso8601) }
+        func shared(_ length: Int) -> Set<Substring> {
+            var seen: [Substring: Int] = [:]
+            for text in seconds { seen[text.prefix(length), default: 0] += 1 }
+            return Set(seen.filter { $0.value > 1 }.keys)
+        }
+        // 2026-12-21T17:18:39Z: the minute is the first 16 characters, the second the first 19.
+        let sameMinute = shared(16)
+        let sameSecond = shared(19)
+        return zip(runs, seconds).map { run, text in
+            let time = UTCDate.string(run.startedAt, .time)
+            guard sameMinute.contains(text.prefix(16)) else { return String(time.prefix(5)) }
+            guard sameSecond.contains(text.prefix(19)), let dot = run.runID.firstIndex(of: "."),
+                run.runID[dot...].count >= 4
+            else { return time }
+            return time + run.runID[dot...].prefix(4)
+        }
     }
 
     static func errorsChart(_ status: PlanStatus) -> String {
@@ -64,7 +89,8 @@ extension Dashboard {
             + "else when mailferry first saw them)."
         let (days, before) = arrivalDays(status)
         if before > 0, let first = days.first {
-            note += " \(Charts.grouped(before)) older message\(before == 1 ? "" : "s") arrived before \(first)."
+            note +=
+                " \(Charts.grouped(before)) older \(pluralized("message", count: before)) arrived before \(first)."
         }
         return note
     }
@@ -76,7 +102,7 @@ extension Dashboard {
         let bars = days.map { day in
             Charts.Bar(
                 label: String(day.dropFirst(5)), value: counts[day] ?? 0,
-                tooltip: "\(day): \(counts[day] ?? 0) message\(counts[day] == 1 ? "" : "s")")
+                tooltip: "\(day): " + counted(counts[day] ?? 0, "message"))
         }
         let today = UTCDate.string(status.generatedAt, .day)
         var markers: [Charts.Marker] = []

@@ -69,17 +69,20 @@ public enum Dashboard {
               <div>
                 <div class="brand"><span class="logo"></span>mailferry</div>
                 <h1>Plan <strong>\(e(status.plan))</strong></h1>
-                <p class="sub">Updated \(e(PlanStatus.timeText(status.generatedAt))) · \(status.mailboxes.count) mailbox\(status.mailboxes.count == 1 ? "" : "es") · \(status.stateFiles.count) state file\(status.stateFiles.count == 1 ? "" : "s")</p>
+                <p class="sub">Updated \(e(PlanStatus.timeText(status.generatedAt))) · \(counted(status.mailboxes.count, "mailbox")) · \(counted(status.stateFiles.count, "state file"))</p>
               </div>
               \(transitionBlock(status))
             </header>
 
             """
         page += cards(status, total: total, verify: verify)
+        page += problemsPanel(status)
         page += mailboxTable(status)
         page += "<div class=\"grid\">\n"
         page += panel(
-            "Messages migrated per run", note: "Messages delivered by each run, oldest first.",
+            "Messages migrated per run",
+            note: "Messages delivered by each run, oldest first, labelled with its start (UTC). Amber: the run "
+                + "ended with another exit code than 0 (something was deferred, failed or stopped).",
             body: runsChart(summaries(runs), total: runs.total))
         page += panel(
             "Errors by category",
@@ -125,12 +128,12 @@ public enum Dashboard {
     static func cards(_ status: PlanStatus, total: PlanStatus.MailboxStatus, verify: VerifyReport?) -> String {
         let known = max(total.known, 1)
         let percent = Double(total.done) * 100 / Double(known)
-        let attention = total.failed + total.quarantined
-        let stopped = status.mailboxes.filter { $0.lastError != nil }.count
+        let attention = attentionParts(status)
+        let needing = attention.reduce(0) { $0 + $1.count }
         var out = "<section class=\"cards\">\n"
         out += card(
             "Migrated", value: Charts.grouped(total.done),
-            detail: "of \(Charts.grouped(total.known)) messages seen · "
+            detail: "of \(Charts.grouped(total.known)) \(pluralized("message", count: total.known)) seen · "
                 + String(format: "%.1f%%", total.known == 0 ? 0 : percent),
             tone: total.known > 0 && total.done == total.known ? "good" : "",
             extra: "<div class=\"meter\"><i style=\"width:\(String(format: "%.1f", percent))%\"></i></div>")
@@ -139,10 +142,9 @@ public enum Dashboard {
             detail: "\(Charts.grouped(total.pending)) pending · \(Charts.grouped(total.deferred)) deferred "
                 + "(retried by the next run)", tone: "")
         out += card(
-            "Needs attention", value: Charts.grouped(attention + stopped),
-            detail: "\(Charts.grouped(total.failed)) failed · \(Charts.grouped(total.quarantined)) quarantined"
-                + " · \(stopped) mailbox\(stopped == 1 ? "" : "es") stopped",
-            tone: attention + stopped > 0 ? "bad" : "good")
+            "Needs attention", value: Charts.grouped(needing),
+            detail: attention.map { "\(Charts.grouped($0.count)) \($0.label)" }.joined(separator: " · "),
+            tone: needing > 0 ? "bad" : "good")
         let flagged = status.flagged.count
         if let cutover = status.transition.cutover, let day = PlanStatus.day(cutover),
             status.generatedAt.timeIntervalSince1970 < day + 86_400
@@ -151,7 +153,7 @@ public enum Dashboard {
             out += card(
                 "Legacy mail after cutover", value: "–",
                 detail: "the cutover is on \(Charts.escape(cutover))"
-                    + (days > 0 ? ", in \(days) day\(days == 1 ? "" : "s")" : ", today")
+                    + (days > 0 ? ", in " + counted(days, "day") : ", today")
                     + "; mailboxes still receiving legacy mail after it will be flagged", tone: "")
         } else {
             out += card(
@@ -161,7 +163,7 @@ public enum Dashboard {
                     : flagged == 0
                         ? "no mailbox receives legacy mail after "
                             + Charts.escape(status.transition.cutover!)
-                        : "mailbox\(flagged == 1 ? "" : "es") still receiving legacy mail",
+                        : pluralized("mailbox", count: flagged) + " still receiving legacy mail",
                 tone: flagged > 0 ? "warn" : "")
         }
         if let verify {
@@ -169,7 +171,7 @@ public enum Dashboard {
             out += card(
                 "Verify", value: good ? "OK" : "\(verify.missing.count) missing",
                 detail: "\(Charts.grouped(verify.onServer)) on the legacy servers · "
-                    + "\(verify.duplicates.count) duplicate\(verify.duplicates.count == 1 ? "" : "s") · "
+                    + counted(verify.duplicates.count, "duplicate") + " · "
                     + Charts.escape(PlanStatus.timeText(verify.verifiedAt)),
                 tone: good ? "good" : "bad")
         } else {
@@ -178,172 +180,25 @@ public enum Dashboard {
         return out + "</section>\n"
     }
 
+    /// What the "Needs attention" card adds up: messages someone must act on and mailboxes that stopped. Another
+    /// kind of trouble is one more part here (and its rows in `problemRows`).
+    static func attentionParts(_ status: PlanStatus) -> [(count: Int, label: String)] {
+        let total = status.totals
+        let stopped = status.mailboxes.filter { $0.lastError != nil }.count
+        return [
+            (total.failed, "failed"), (total.quarantined, "quarantined"),
+            (stopped, pluralized("mailbox", count: stopped) + " stopped"),
+        ]
+    }
+
     /// `value`, `detail` and `extra` are HTML already escaped by the caller.
     static func card(_ title: String, value: String, detail: String, tone: String, extra: String = "") -> String {
         "<div class=\"card \(tone)\"><div class=\"card-title\">\(title)</div><div class=\"card-value\">\(value)</div>"
             + "\(extra)<div class=\"card-detail\">\(detail)</div></div>\n"
     }
 
-    static func mailboxTable(_ status: PlanStatus) -> String {
-        let e = Charts.escape
-        var out = """
-            <section class="panel"><h2>Mailboxes</h2>
-            <p class="note">Cumulative over every run. The bar shows each mailbox's messages by state.</p>
-            <table class="boxes"><thead><tr><th>Mailbox</th><th class="bar-col">Progress</th><th class="n">On server</th><th class="n">Delivered</th><th class="n">Pending</th><th class="n">Deferred</th><th class="n">Failed</th><th class="n">Quarant.</th><th>Last legacy mail</th><th>Last good poll</th></tr></thead>
-            <tbody>
-
-            """
-        for m in status.mailboxes {
-            let parts = [
-                ("delivered", m.delivered + m.removed), ("duplicate", m.duplicate), ("pending", m.pending),
-                ("deferred", m.deferred), ("failed", m.failed), ("quarantined", m.quarantined),
-            ]
-            let sum = max(parts.reduce(0) { $0 + $1.1 }, 1)
-            var bar = "<div class=\"bar\">"
-            for (name, count) in parts where count > 0 {
-                bar +=
-                    "<i style=\"width:\(String(format: "%.2f", Double(count) * 100 / Double(sum)))%;"
-                    + "background:\(color(name))\" title=\"\(name): \(count)\"></i>"
-            }
-            bar += "</div>"
-            let percent = m.known == 0 ? "–" : String(format: "%.0f%%", Double(m.done) * 100 / Double(m.known))
-            var badges = ""
-            if m.stillReceivingAfterCutover {
-                badges += "<span class=\"badge warn\">\(m.arrivedAfterCutover) after cutover</span>"
-            }
-            if m.lastError != nil {
-                badges += "<span class=\"badge bad\" title=\"\(e(m.lastError!))\">poll failed</span>"
-            }
-            if !m.inPlan { badges += "<span class=\"badge\">not in plan</span>" }
-            if m.lastPollAt == nil { badges += "<span class=\"badge\">never polled</span>" }
-            out +=
-                "<tr><td><div class=\"addr\">\(e(m.address))</div><div class=\"key\">\(e(m.key)) → "
-                + "\(e(m.target))\(badges.isEmpty ? "" : " ")\(badges)</div></td>"
-                + "<td class=\"bar-col\"><div class=\"progress\">\(bar)<div class=\"pct\">\(percent)</div></div></td>"
-                + "<td class=\"n\">\(m.onServer.map(Charts.grouped) ?? "–")</td>"
-                + "<td class=\"n\">\(Charts.grouped(m.delivered + m.removed))</td>"
-                + "<td class=\"n\">\(Charts.grouped(m.pending))</td>"
-                + "<td class=\"n\(m.deferred > 0 ? " warn" : "")\">\(Charts.grouped(m.deferred))</td>"
-                + "<td class=\"n\(m.failed > 0 ? " bad" : "")\">\(Charts.grouped(m.failed))</td>"
-                + "<td class=\"n\(m.quarantined > 0 ? " bad" : "")\">\(Charts.grouped(m.quarantined))</td>"
-                + "<td class=\"when\">\(e(PlanStatus.timeText(m.lastArrivalAt)))</td>"
-                + "<td class=\"when\">\(e(PlanStatus.timeText(m.lastSuccessfulPollAt)))</td></tr>\n"
-        }
-        out += "</tbody></table>\n<div class=\"legend\">"
-        for (name, value) in colors {
-            out += "<span><i style=\"background:\(value)\"></i>\(name)</span>"
-        }
-        return out + "</div></section>\n"
-    }
-
     static func panel(_ title: String, note: String, body: String) -> String {
         "<section class=\"panel\"><h2>\(Charts.escape(title))</h2><p class=\"note\">\(Charts.escape(note))</p>\n"
             + body + "\n</section>\n"
     }
-
-    static func verifyPanel(_ verify: VerifyReport?) -> String {
-        let e = Charts.escape
-        guard let verify else {
-            return panel(
-                "Verify", note: "Compares every message on the legacy servers with its target mailbox.",
-                body: "<p class=\"empty\">Not verified yet. Run <code>mailferry verify PLAN</code>.</p>")
-        }
-        var body =
-            "<div class=\"verdict \(verify.complete ? "good" : "bad")\"><span class=\"mark\">"
-            + (verify.complete ? "✓" : "!") + "</span><div><div class=\"verdict-text\">\(e(verify.verdict))</div>"
-            + "<div class=\"verdict-sub\">Verified \(e(PlanStatus.timeText(verify.verifiedAt))) · "
-            + "\(Charts.grouped(verify.inTarget)) found in their targets"
-            + (verify.notVerifiable > 0
-                ? " · \(Charts.grouped(verify.notVerifiable)) delivered per state into "
-                    + "LMTP/SMTP (not verifiable)" : "") + " · exit \(verify.exitCode)</div></div></div>\n"
-        for (title, findings) in [("Missing", verify.missing), ("Duplicates", verify.duplicates)]
-        where !findings.isEmpty {
-            body +=
-                "<h3>\(title) (\(findings.count))</h3><table class=\"findings\"><thead><tr><th>Mailbox</th>"
-                + "<th>UIDL</th><th class=\"n\">Size</th><th>Detail</th></tr></thead><tbody>"
-            for f in findings.prefix(50) {
-                body +=
-                    "<tr><td>\(e(f.address))<div class=\"key\">\(e(f.mailbox))</div></td><td><code>\(e(f.uidl))"
-                    + "</code></td><td class=\"n\">\(f.size.map { e(formatBytes($0)) } ?? "–")</td>"
-                    + "<td>\(e(f.detail))</td></tr>"
-            }
-            body += "</tbody></table>"
-            if findings.count > 50 { body += "<p class=\"note\">… and \(findings.count - 50) more in verify.json.</p>" }
-        }
-        for m in verify.unchecked {
-            body += "<p class=\"problem\"><b>\(e(m.address))</b> not verified: \(e(m.error ?? ""))</p>"
-        }
-        return panel(
-            "Verify",
-            note: "The last mailferry verify: every message on the legacy servers compared with "
-                + "the state and with its target mailbox.", body: body)
-    }
-
-    static let style = """
-        :root{--bg:#f3f5f9;--panel:#fff;--line:#e4e8ef;--text:#1f2937;--muted:#6b7280;--good:#2f9e6b;--bad:#d64545;--warn:#d97706;--accent:#2563eb}
-        *{box-sizing:border-box}
-        body{margin:0;background:var(--bg);color:var(--text);font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","Liberation Sans",sans-serif;-webkit-font-smoothing:antialiased}
-        main{max-width:1240px;margin:0 auto;padding:28px 28px 40px}
-        .top{display:flex;justify-content:space-between;align-items:flex-end;gap:24px;margin-bottom:22px}
-        .brand{display:flex;align-items:center;gap:8px;font-weight:700;color:var(--accent);letter-spacing:.02em;text-transform:uppercase;font-size:12px}
-        .logo{width:14px;height:14px;border-radius:4px;background:linear-gradient(135deg,#2563eb,#0f8f8a);display:inline-block}
-        h1{margin:4px 0 2px;font-size:26px;font-weight:600;letter-spacing:-.01em}
-        h1 strong{font-weight:700}
-        h2{margin:0 0 2px;font-size:16px;font-weight:650}
-        h3{margin:18px 0 8px;font-size:14px}
-        .sub,.note{color:var(--muted);margin:0}
-        .note{font-size:13px;margin-bottom:14px}
-        .phase{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:12px 16px;min-width:360px}
-        .phase-name{font-weight:650;margin-bottom:8px}
-        .steps{display:flex;gap:8px}
-        .step{flex:1;border-top:3px solid #d5dbe5;padding-top:6px;font-size:12px;color:var(--muted)}
-        .step b{display:block;color:var(--text);font-size:13px}
-        .step.past{border-top-color:var(--accent)}
-        .muted{color:var(--muted)}
-        .cards{display:grid;grid-template-columns:repeat(5,1fr);gap:14px;margin-bottom:18px}
-        .card{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:14px 16px;border-top:4px solid #cfd6e2}
-        .card.good{border-top-color:var(--good)}.card.bad{border-top-color:var(--bad)}.card.warn{border-top-color:var(--warn)}
-        .card-title{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em;font-weight:600}
-        .card-value{font-size:28px;font-weight:700;margin:4px 0 6px;font-variant-numeric:tabular-nums}
-        .card.bad .card-value{color:var(--bad)}.card.good .card-value{color:var(--good)}.card.warn .card-value{color:var(--warn)}
-        .card-detail{font-size:12.5px;color:var(--muted)}
-        .meter{height:6px;background:#edf0f5;border-radius:3px;overflow:hidden;margin-bottom:8px}
-        .meter i{display:block;height:100%;background:var(--good)}
-        .panel{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:18px 20px;margin-bottom:18px;box-shadow:0 1px 2px rgba(16,24,40,.04)}
-        .grid{display:grid;grid-template-columns:1.35fr 1fr;gap:18px}
-        .grid .panel{margin-bottom:18px}
-        table{width:100%;border-collapse:collapse}
-        th{font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);white-space:nowrap}
-        td{padding:10px;border-bottom:1px solid #f0f2f6;vertical-align:middle}
-        tbody tr:last-child td{border-bottom:0}
-        .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-        td.warn{color:var(--warn);font-weight:600}td.bad{color:var(--bad);font-weight:600}
-        .addr{font-weight:600}
-        .key{color:var(--muted);font-size:12px}
-        .when{color:var(--muted);font-size:12.5px;white-space:nowrap}
-        .bar-col{width:22%}
-        .progress{display:flex;align-items:center;gap:8px;min-width:150px}
-        .bar{flex:1;display:flex;height:12px;border-radius:6px;overflow:hidden;background:#edf0f5}
-        .bar i{display:block;height:100%}
-        .pct{width:36px;text-align:right;font-size:12.5px;font-weight:600;font-variant-numeric:tabular-nums}
-        .legend{display:flex;gap:16px;margin-top:12px;font-size:12px;color:var(--muted)}
-        .legend i{display:inline-block;width:10px;height:10px;border-radius:3px;margin-right:6px;vertical-align:-1px}
-        .badge{display:inline-block;font-size:11px;font-weight:600;padding:1px 7px;border-radius:9px;background:#eef1f6;color:#4b5563;margin-left:4px}
-        .badge.warn{background:#fdf1dc;color:#a65f00}.badge.bad{background:#fde3e3;color:#b42323}
-        svg.chart{width:100%;height:auto;display:block;font-family:inherit}
-        .empty{color:var(--muted);padding:18px 0;margin:0}
-        .allclear{display:flex;align-items:center;gap:12px;padding:22px 4px;color:#29523f}
-        .tick{display:inline-flex;width:30px;height:30px;border-radius:50%;background:#e1f3ea;color:var(--good);align-items:center;justify-content:center;font-weight:700}
-        .verdict{display:flex;gap:14px;align-items:center;padding:14px 16px;border-radius:10px}
-        .verdict.good{background:#e9f6ef}.verdict.bad{background:#fdeaea}
-        .mark{display:inline-flex;flex:none;width:34px;height:34px;border-radius:50%;align-items:center;justify-content:center;color:#fff;font-weight:800;font-size:18px}
-        .verdict.good .mark{background:var(--good)}.verdict.bad .mark{background:var(--bad)}
-        .verdict-text{font-size:16px;font-weight:650}
-        .verdict-sub{color:var(--muted);font-size:12.5px;margin-top:2px}
-        .findings td{font-size:13px}
-        code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f3f5f9;padding:1px 5px;border-radius:4px}
-        .problem{color:var(--bad);margin:8px 0 0}
-        footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
-        @media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}.grid{grid-template-columns:1fr}.top{flex-direction:column;align-items:stretch}}
-        """
 }

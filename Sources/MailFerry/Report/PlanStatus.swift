@@ -18,6 +18,9 @@ public struct PlanStatus: Sendable, Codable, Equatable {
     /// Problems waiting for someone: messages deferred, failed or quarantined, and mailboxes whose last poll
     /// failed, by category (transient, permanent, quota, auth, tls, protocol, local).
     public var errorsByCategory: [String: Int]
+    /// The most recent messages waiting for someone (failed, quarantined, or deferred until the next run), newest
+    /// first, each with its reason; at most `StateSummary.problemsListed` (the counts above are whole).
+    public var problems: [Problem]
 
     public struct Transition: Sendable, Codable, Equatable {
         public var start: String?
@@ -29,6 +32,19 @@ public struct PlanStatus: Sendable, Codable, Equatable {
         /// YYYY-MM-DD (UTC).
         public var day: String
         public var count: Int
+    }
+
+    public struct Problem: Sendable, Codable, Equatable {
+        public var key: String
+        public var address: String
+        public var uidl: String
+        /// "failed", "quarantined" or "deferred".
+        public var state: String
+        /// The failure kind: "permanent", "quota", "transient"...
+        public var kind: String?
+        public var reason: String
+        /// When its last attempt was recorded.
+        public var at: Date
     }
 
     public struct MailboxStatus: Sendable, Codable, Equatable {
@@ -147,6 +163,18 @@ public struct PlanStatus: Sendable, Codable, Equatable {
             DayCount(day: UTCDate.string(Date(timeIntervalSince1970: Double(day) * 86_400), .day), count: count)
         }
         errorsByCategory = errors
+        problems = Self.problems(state.problems, mailboxes: mailboxes)
+    }
+
+    /// The state's open problems, each with its mailbox's address.
+    static func problems(_ open: [StateSummary.OpenProblem], mailboxes: [MailboxStatus]) -> [Problem] {
+        let addresses = Dictionary(mailboxes.map { ($0.key, $0.address) }, uniquingKeysWith: { first, _ in first })
+        return open.map { p in
+            Problem(
+                key: p.mailboxKey, address: addresses[p.mailboxKey] ?? p.mailboxKey, uidl: p.uidl,
+                state: p.quarantined ? "quarantined" : p.state.rawValue, kind: p.errorKind,
+                reason: p.lastError ?? "no reason was recorded", at: Date(timeIntervalSince1970: p.updatedAt))
+        }
     }
 
     /// Midnight UTC of a YYYY-MM-DD day, as unix time.

@@ -75,7 +75,9 @@ public enum ReportWriter {
         out += mailboxTable(s)
         out += envelopeSection(s)
         let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
-        if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
+        if routed > 0 {
+            out += "\nCatch-all messages were routed in " + counted(routed, "delivery") + " to people's mailboxes.\n"
+        }
         out += routingSection(s)
         out += setAsideSection(s)
         out += possibleDuplicatesSection(s)
@@ -85,7 +87,8 @@ public enum ReportWriter {
         out +=
             s.removed == 0
             ? "\nNothing was deleted from the legacy server.\n"
-            : "\n\(s.removed) messages were deleted from the legacy server under the plan's retention policy, each "
+            : "\n" + counted(s.removed, "message") + " \(s.removed == 1 ? "was" : "were") deleted from the legacy "
+                + "server under the plan's retention policy, each "
                 + "confirmed delivered long enough before.\n"
         return out
     }
@@ -96,7 +99,8 @@ public enum ReportWriter {
         out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) "
         out += "(\(String(format: "%.1f", s.seconds)) s)\n"
         out += "- outcome: \(outcomeText(s))\n"
-        out += "- delivered: \(s.delivered) messages, \(formatBytes(s.bytes)); duplicates skipped: \(s.duplicate); "
+        out += "- delivered: " + counted(s.delivered, "message") + ", \(formatBytes(s.bytes)); "
+        out += "duplicates skipped: \(s.duplicate); "
         out += "deferred: \(s.deferred); failed: \(s.failed); quarantined: \(s.quarantined); "
         out += "deleted at the source (retention): \(s.removed); in-doubt attempts confirmed: \(s.reconciled); "
         out += "left for a later run: \(s.pending)\n\n"

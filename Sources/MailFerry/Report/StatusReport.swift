@@ -10,8 +10,7 @@ public enum StatusReport {
     /// cutover and which mailboxes stopped.
     public static func text(_ status: PlanStatus, workspace: String? = nil) -> String {
         var out =
-            "plan \(sanitizeForDisplay(status.plan)): \(status.mailboxes.count) mailbox"
-            + (status.mailboxes.count == 1 ? "" : "es") + "; state: "
+            "plan \(sanitizeForDisplay(status.plan)): " + counted(status.mailboxes.count, "mailbox") + "; state: "
             + status.stateFiles.map { shorten($0, workspace: workspace) }.joined(separator: ", ") + "\n"
         let t = status.transition
         if t.start != nil || t.cutover != nil || t.end != nil {
@@ -36,13 +35,13 @@ public enum StatusReport {
                 out += "\nafter the cutover (\(cutover)): no mailbox receives legacy mail\n"
             } else {
                 out +=
-                    "\nafter the cutover (\(cutover)): \(flagged.count) mailbox"
-                    + (flagged.count == 1 ? " still receives" : "es still receive")
+                    "\nafter the cutover (\(cutover)): " + counted(flagged.count, "mailbox")
+                    + (flagged.count == 1 ? " still receives" : " still receive")
                     + " legacy mail (someone still writes to the old address, or MX has not moved):\n"
                 for m in flagged {
                     out +=
                         "  \(sanitizeForDisplay(m.address)) (\(sanitizeForDisplay(m.key))): "
-                        + "\(m.arrivedAfterCutover) message\(m.arrivedAfterCutover == 1 ? "" : "s") since, the last "
+                        + counted(m.arrivedAfterCutover, "message") + " since, the last "
                         + PlanStatus.timeText(m.lastArrivalAt) + "\n"
                 }
             }

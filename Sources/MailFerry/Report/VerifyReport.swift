@@ -82,12 +82,12 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             }
         } else {
             text =
-                "\(missing.count) of \(n) message\(n == 1 ? "" : "s") on the legacy servers "
+                "\(missing.count) of " + counted(n, "message") + " on the legacy servers "
                 + (missing.count == 1 ? "is" : "are") + " missing from their target mailboxes"
         }
-        text += "; \(duplicates.count) duplicate\(duplicates.count == 1 ? "" : "s")"
+        text += "; " + counted(duplicates.count, "duplicate")
         if !unchecked.isEmpty {
-            text += "; \(unchecked.count) mailbox\(unchecked.count == 1 ? "" : "es") could not be verified"
+            text += "; " + counted(unchecked.count, "mailbox") + " could not be verified"
         }
         return text
     }
@@ -118,7 +118,7 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             out += "\(m.onServer ?? 0) on server, \(m.inTarget) in target"
             if m.notVerifiable > 0 { out += ", \(m.notVerifiable) delivered per state (not verifiable)" }
             if m.missing > 0 { out += ", \(m.missing) missing" }
-            if m.duplicates > 0 { out += ", \(m.duplicates) duplicate\(m.duplicates == 1 ? "" : "s")" }
+            if m.duplicates > 0 { out += ", " + counted(m.duplicates, "duplicate") }
             out += "\n"
         }
         if !missing.isEmpty {

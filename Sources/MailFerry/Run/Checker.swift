@@ -288,7 +288,7 @@ public final class Checker: Sendable {
                 }
             } else if !listing.duplicateUIDLs.isEmpty {
                 row.notes.append(
-                    "source: \(listing.duplicateUIDLs.count) unique id(s) shared by several messages "
+                    "source: " + counted(listing.duplicateUIDLs.count, "unique id") + " shared by several messages "
                         + "(a server bug); those are told apart by content")
             }
         } catch {

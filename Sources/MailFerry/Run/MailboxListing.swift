@@ -47,7 +47,8 @@ struct MailboxListing {
         if !listing.invalidUIDLs.isEmpty {
             ledger.record(
                 .note(
-                    "\(listing.invalidUIDLs.count) message(s) have a unique id that breaks RFC 1939 "
+                    counted(listing.invalidUIDLs.count, "message")
+                        + " \(listing.invalidUIDLs.count == 1 ? "has" : "have") a unique id that breaks RFC 1939 "
                         + "(first: message \(listing.invalidUIDLs[0])); a hash of the server's id stands in for it"))
         }
         let shared = sharedUIDLs(listing, entries)
@@ -55,7 +56,7 @@ struct MailboxListing {
             let affected = entries.filter { shared.contains($0.uidl) }.count
             ledger.record(
                 .note(
-                    "\(affected) messages share \(shared.count) unique id(s) (a server bug): each is "
+                    "\(affected) messages share " + counted(shared.count, "unique id") + " (a server bug): each is "
                         + "fetched and told apart by its content"))
         }
         let unique = shared.isEmpty ? entries : entries.filter { !shared.contains($0.uidl) }
@@ -108,7 +109,7 @@ struct UIDLReset: Equatable {
         }
         guard matching >= 10 && matching * 2 >= unknown.count else { return nil }
         return UIDLReset(
-            summary: "\(unknown.count) of the \(entries.count) messages listed have unique ids never "
+            summary: "\(unknown.count) of the " + counted(entries.count, "message") + " listed have unique ids never "
                 + "seen before, and \(matching) of them have exactly the size of a message delivered earlier whose id "
                 + "is gone")
     }

@@ -24,7 +24,7 @@ extension Runner {
             result.new = fresh.count
             let bytes = formatBytes(fresh.reduce(0) { $0 + $1.size })
             result.notes.append(
-                "would fetch \(fresh.count) new message(s), \(bytes)"
+                "would fetch " + counted(fresh.count, "new message") + ", \(bytes)"
                     + (listing.hasUIDL ? "" : " (the server has no UIDL)"))
             if let id, let retention = Retention(session.source, store: store, mailboxID: id),
                 let note = try retention.preview(listing.entries)

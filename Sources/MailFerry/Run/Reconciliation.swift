@@ -82,9 +82,10 @@ extension MailboxRun {
         guard plan.targets[attempted.target] != nil else {
             throw MailError(
                 .permanent,
-                "\(doubtful) message(s) were left in doubt at target "
+                counted(doubtful, "message") + " \(doubtful == 1 ? "was" : "were") left in doubt at target "
                     + "\(attempted.target), which the plan no longer has; put that target back into the plan so "
-                    + "they can be settled there (they must not be delivered twice)")
+                    + "\(doubtful == 1 ? "it" : "they") can be settled there (\(doubtful == 1 ? "it" : "they") must "
+                    + "not be delivered twice)")
         }
         var old = mailbox
         old.target = attempted.target

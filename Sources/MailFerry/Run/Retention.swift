@@ -40,7 +40,8 @@ struct Retention {
     func preview(_ entries: [POP3Entry]) throws -> String? {
         let doomed = try doomed(entries)
         guard !doomed.isEmpty else { return nil }
-        return "would delete \(doomed.count) message(s) from the server (delivered over \(days) days ago): "
+        return "would delete " + counted(doomed.count, "message")
+            + " from the server (delivered over " + counted(days, "day") + " ago): "
             + doomed.prefix(20).map { "\($0.number) \(sanitizeForDisplay($0.uidl))" }.joined(separator: ", ")
             + (doomed.count > 20 ? ", …" : "")
     }

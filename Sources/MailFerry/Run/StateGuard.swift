@@ -163,8 +163,8 @@ package enum StateGuard {
             }
         }
         guard reports > 0 else { return nil }
-        return "\(reports) run report\(reports == 1 ? "" : "s") in \(folder) say it delivered \(delivered) "
-            + "message\(delivered == 1 ? "" : "s")"
+        return counted(reports, "run report") + " in \(folder) \(reports == 1 ? "says" : "say") it delivered "
+            + counted(delivered, "message")
     }
 
     /// A mailbox whose target or target mailbox changed after deliveries is refused: what was delivered stays in the
@@ -184,14 +184,16 @@ package enum StateGuard {
             if rebind.contains(mailbox.key) || rebind.contains("all") {
                 let note =
                     "moved from \(was) to \(now) (run --rebind, \(UTCDate.string(Date(), .iso8601))): the "
-                    + "\(bound.deliveries) message\(bound.deliveries == 1 ? "" : "s") delivered before stay there; "
+                    + counted(bound.deliveries, "message")
+                    + " delivered before \(bound.deliveries == 1 ? "stays" : "stay") "
+                    + "there; "
                     + "new mail goes to the new place"
                 try store.rebind(key: mailbox.key, target: mailbox.target, address: mailbox.address, note: note)
                 notes[mailbox.key] = note
             } else {
                 problems.append(
                     "\(mailbox.origin.label.isEmpty ? mailbox.key : mailbox.origin.label) (\(mailbox.key)): "
-                        + "moved after \(bound.deliveries) deliver\(bound.deliveries == 1 ? "y" : "ies"): it was bound to "
+                        + "moved after " + counted(bound.deliveries, "delivery") + ": it was bound to "
                         + "\(was); the plan now says \(now)")
             }
         }
