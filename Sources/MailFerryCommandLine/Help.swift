@@ -78,7 +78,7 @@ enum HelpText {
                          Kubernetes Indexed Job (K = JOB_COMPLETION_INDEX) or N cron hosts. Keep N once chosen
           --quiet, -q    for cron: print only what changed: what a mailbox delivered, and its trouble when it
                          starts, changes or ends, with a reminder every remindAfter (plan key, default 6 h) while
-                         it lasts. Nothing when nothing new arrived and nothing changed; the exit code still tells
+                         it lasts; nothing when nothing arrived and nothing changed (the exit code still says)
           --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing
           --verbose, -v  trace every POP3, IMAP, LMTP and SMTP command and reply on standard error; passwords,
                          tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes

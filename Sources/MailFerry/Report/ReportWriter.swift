@@ -279,23 +279,31 @@ public enum ReportWriter {
     package static func writeAtomically(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, fileMode)
-        guard fd >= 0 else { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
+        // Errors name the file being written, not its temporary name (which carries a pid).
+        guard fd >= 0 else { throw MailError(.local, "cannot write \(path): \(errnoText())") }
         defer { close(fd) }
         guard fchmod(fd, fileMode) == 0 else {
+            let cause = errnoText()
             unlink(temporary)
-            throw MailError(.local, "cannot make \(temporary) private: \(errnoText())")
+            throw MailError(.local, "cannot make \(path) private: \(cause)")
         }
         try data.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let n = retryingEINTR { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
+                if n < 0 {
+                    let cause = errnoText()
+                    unlink(temporary)
+                    throw MailError(.local, "cannot write \(path): \(cause)")
+                }
                 offset += n
             }
         }
         fsync(fd)
         guard rename(temporary, path) == 0 else {
-            throw MailError(.local, "cannot rename \(temporary) to \(path): \(errnoText())")
+            let cause = errnoText()
+            unlink(temporary)
+            throw MailError(.local, "cannot write \(path) (renaming it into place): \(cause)")
         }
     }
 }
