@@ -25,8 +25,9 @@ public final class Console: Sendable {
     public func line(_ text: String) { emit(stamped(text) + "\n", to: out) }
     public func error(_ text: String) { emit(stamped(text) + "\n", to: err) }
 
-    /// From now on, every line (each line of a text of several) starts with the UTC time, ISO 8601 to the second:
-    /// "2026-12-21T09:00:03Z ".
+    /// From now on, every line starts with the UTC time, ISO 8601 to the second: "2026-12-21T09:00:03Z ". A text of
+    /// several lines (a mailbox and its error below it, SQLite's complaints) is one entry: its first line gets the
+    /// time, the others as many spaces, so the block stays together and lined up.
     func stampLines(_ on: Bool) { stamping.withLock { $0 = on } }
 
     /// Whether standard output is a terminal (where a person watches, and the time is on the wall).
@@ -35,7 +36,10 @@ public final class Console: Sendable {
     private func stamped(_ text: String) -> String {
         guard stamping.withLock({ $0 }) else { return text }
         let time = UTCDate.string(Date(), .iso8601) + " "
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map { time + $0 }.joined(separator: "\n")
+        let pad = String(repeating: " ", count: time.count)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { index, line in
+            (index == 0 ? time : pad) + line
+        }.joined(separator: "\n")
     }
 
     /// Replaces the status block with `lines` (each shorter than the terminal is wide); `[]` removes it.

@@ -189,6 +189,7 @@ import Testing
         var out = text.replacingOccurrences(of: workspace, with: "$DIR")
         for (pattern, replacement) in [
             (#"(?m)^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z "#, "TIME "),
+            (#"(?m)^ {21}"#, "     "),
             (#"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z"#, "RUN-ID"), (#"\[[0-9]+\.[0-9] s\]"#, "[T s]"),
             (#"in [0-9]+\.[0-9] s"#, "in T s"),
         ] {

@@ -16,14 +16,19 @@ enum Truth {
     /// "2026-12-21T09:00:03Z ": the stamp `run` puts before every line when its output is not a terminal.
     static let stamp = #"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z "#
 
-    /// The lines of `text`, each stripped of its time stamp; a line without one is recorded as an issue.
+    /// The lines of `text`, each stripped of its time stamp (or, for the continuation lines of an entry, of the
+    /// stamp's width in spaces); a line with neither is recorded as an issue.
     static func unstamped(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
-        text.split(separator: "\n").map { line in
-            guard let range = line.range(of: stamp, options: .regularExpression) else {
-                Issue.record("no time stamp: \(line)", sourceLocation: sourceLocation)
-                return String(line)
+        let pad = String(repeating: " ", count: 21)
+        var first = true
+        return text.split(separator: "\n").map { line in
+            defer { first = false }
+            if let range = line.range(of: stamp, options: .regularExpression) {
+                return String(line[range.upperBound...])
             }
-            return String(line[range.upperBound...])
+            if !first && line.hasPrefix(pad) { return String(line.dropFirst(pad.count)) }
+            Issue.record("no time stamp: \(line)", sourceLocation: sourceLocation)
+            return String(line)
         }
     }
 
