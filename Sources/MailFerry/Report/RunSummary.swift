@@ -174,6 +174,7 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var complete: Bool {
         guard error == nil, leftInDoubt == nil else { return false }
         guard let standing else { return ok }
+        // Each further way a listed message can end up not delivered is one more condition here.
         return standing.undelivered == 0
     }
 
@@ -210,8 +211,6 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Mailboxes stopped by transient trouble (a timeout, a dropped connection): retried by the next run.
     public var mailboxesDeferred: Int { mailboxes.filter { $0.error != nil && $0.errorKind == .transient }.count }
     public var waiting: Int { mailboxes.filter { $0.waiting != nil }.count }
-    /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
-    public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
 
     /// Where the run's mailboxes stand in the state after it (`status`'s pending, deferred, failed, quarantined),
     /// added up; for a mailbox without a standing (a dry run), its own counters. What the closing line, the
