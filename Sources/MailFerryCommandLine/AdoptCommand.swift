@@ -40,7 +40,7 @@ enum AdoptCommand {
         do {
             scanned = try ArgumentScanner.scan(arguments, flags: [:], options: ["--parallel", "--shard"])
         } catch {
-            console.error("mailferry adopt: \(error)\nRun mailferry adopt --help for usage.")
+            console.error("mailferry adopt: \(ErrorText.sentence(error))\nRun mailferry adopt --help for usage.")
             return ExitCode.usage
         }
         guard let file = scanned.plan else {
@@ -53,7 +53,7 @@ enum AdoptCommand {
         do {
             if let shard = try scanned.values["--shard"].map({ try Shard(parsing: $0) }) { plan = plan.sharded(shard) }
         } catch {
-            console.error("mailferry adopt: \(error)")
+            console.error("mailferry adopt: \(ErrorText.sentence(error))")
             return ExitCode.usage
         }
         let parallel = ((try? scanned.parallel()) ?? nil) ?? plan.parallel
@@ -66,7 +66,7 @@ enum AdoptCommand {
             console.error("mailferry: \(busy); adopt waits for no run: try again when it is done")
             return ExitCode.locked
         } catch {
-            console.error("mailferry adopt: \(error)")
+            console.error("mailferry adopt: \(ErrorText.sentence(error))")
             return ExitCode.incomplete
         }
         defer { withExtendedLifetime(lock) {} }
@@ -80,7 +80,7 @@ enum AdoptCommand {
             }
             try StateGuard.check(plan: plan, store: store, newState: true)
         } catch {
-            console.error("mailferry adopt: \(error)")
+            console.error("mailferry adopt: \(ErrorText.sentence(error))")
             return ExitCode.usage
         }
         console.line(
@@ -92,7 +92,7 @@ enum AdoptCommand {
             outcomes = try Adopter(plan: plan, store: store).run(parallel: parallel)
             try StateGuard.stamp(plan: plan, store: store)
         } catch {
-            console.error("mailferry adopt: \(error)")
+            console.error("mailferry adopt: \(ErrorText.sentence(error))")
             return ExitCode.incomplete
         }
         for outcome in outcomes {

@@ -23,8 +23,8 @@ struct ScannedArguments {
     }
 }
 
-/// The one argument loop every command (`run`, `check`, `route`) shares: flags, options with a value, and a single
-/// plan file. Text from the command line is escaped before it is shown, and a misspelt option gets a suggestion.
+/// The one argument loop every command (`run`, `check`, `route`) shares: flags, options with a value (`--option
+/// value` or `--option=value`), and a single plan file. Text from the command line is escaped before it is shown, and a misspelt option gets a suggestion.
 enum ArgumentScanner {
     /// `flags` maps each spelling to its canonical name; `options` are the names that take a value.
     static func scan(_ arguments: [String], flags: [String: String], options: [String]) throws -> ScannedArguments {
@@ -33,6 +33,14 @@ enum ArgumentScanner {
         while let argument = iterator.next() {
             if let canonical = flags[argument] {
                 scanned.flags.insert(canonical)
+            } else if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "="),
+                options.contains(String(argument[..<equals]))
+            {
+                // --option=value, as GNU tools take it.
+                let name = String(argument[..<equals])
+                let value = String(argument[argument.index(after: equals)...])
+                scanned.values[name] = value
+                scanned.repeated[name, default: []].append(value)
             } else if options.contains(argument) {
                 guard let value = iterator.next() else { throw UsageError("\(argument) needs a value") }
                 scanned.values[argument] = value

@@ -49,7 +49,7 @@ enum BackupCommand {
                 do {
                     shard = try Shard(parsing: value)
                 } catch {
-                    throw UsageError("\(error)")
+                    throw UsageError(ErrorText.sentence(error))
                 }
             default:
                 if argument.hasPrefix("-") && argument != "-" {
@@ -75,7 +75,7 @@ enum BackupCommand {
         do {
             args = try parse(arguments)
         } catch {
-            console.error("mailferry backup: \(error)\nRun mailferry backup --help for usage.")
+            console.error("mailferry backup: \(ErrorText.sentence(error))\nRun mailferry backup --help for usage.")
             return ExitCode.usage
         }
         guard var plan = loadPlan(args.plan, command: "backup", console: console) else { return ExitCode.usage }
@@ -98,7 +98,7 @@ enum BackupCommand {
             console.error("mailferry backup: \(sanitizeForDisplay(exists.description))")
             return ExitCode.usage
         } catch {
-            console.error("mailferry backup: \(sanitizeForDisplay("\(error)", limit: 600))")
+            console.error("mailferry backup: \(sanitizeForDisplay(ErrorText.sentence(error), limit: 600))")
             return ExitCode.incomplete
         }
     }

@@ -8,12 +8,32 @@ import MailWire
 /// Exit codes cron and scripts can rely on (README "Exit codes").
 public enum ExitCode {
     public static let ok: Int32 = 0
-    /// Some messages were deferred or failed, or a mailbox could not be worked on.
+    /// Messages are not delivered yet (pending, deferred, failed, in doubt), or a mailbox could not be worked on.
     public static let incomplete: Int32 = 1
     /// Bad plan or bad command line.
     public static let usage: Int32 = 2
+    /// A file or folder mailferry must create or write cannot be: the state folder, the reports folder, the trace
+    /// file (EX_CANTCREAT). Someone must fix it; a rerun alone will not.
+    public static let cannotCreate: Int32 = 73
+    /// A file mailferry must read cannot be read: the state database (EX_IOERR).
+    public static let cannotRead: Int32 = 74
     /// Another run holds the plan's lock (EX_TEMPFAIL).
     public static let locked: Int32 = 75
+    /// A file the plan names is not what it must be: a caFile that holds no certificate (EX_CONFIG).
+    public static let configuration: Int32 = 78
+
+    /// The exit code of setup problems found before any mail moved: the first one's.
+    static func setup(_ problems: [SetupProblem]) -> Int32? {
+        problems.first.map { setup($0.kind) }
+    }
+
+    static func setup(_ kind: SetupProblem.Kind) -> Int32 {
+        switch kind {
+        case .cannotCreate: cannotCreate
+        case .cannotRead: cannotRead
+        case .configuration: configuration
+        }
+    }
 }
 
 /// The command line, as a library function so tests can call it and the executable stays thin.

@@ -33,7 +33,7 @@ enum CheckCommand {
         do {
             args = try parse(arguments)
         } catch {
-            console.error("mailferry check: \(error)\nRun mailferry check --help for usage.")
+            console.error("mailferry check: \(ErrorText.sentence(error))\nRun mailferry check --help for usage.")
             return ExitCode.usage
         }
         let started = Date()
@@ -47,39 +47,65 @@ enum CheckCommand {
             console.error("mailferry check: \(error.countText) with secrets; nothing was checked")
             return ExitCode.usage
         }
-        if args.offline {
-            let secrets = plan.mailboxes.count + plan.targets.values.filter(\.hasSecret).count
-            let text =
-                "plan \(plan.name) is valid: " + CheckReport.counts(plan)
-                + "; " + counted(secrets, "secret") + " resolved (values not shown); nothing contacted"
-            if args.json {
-                let report = CheckReport(plan: plan.name, ok: true, exitCode: ExitCode.ok, seconds: 0, mailboxes: [])
-                console.line(report.jsonText)
-            } else {
-                console.line(text)
-            }
-            return ExitCode.ok
-        }
+        // What a run needs of this machine (folders it writes, CA files), asked without writing anything.
+        let setup = SetupCheck.inspect(plan: plan)
+        if args.offline { return offline(plan, setup: setup, json: args.json, console: console) }
         if !args.json {
             console.line("mailferry check: plan \(plan.name), " + CheckReport.counts(plan))
+            for problem in setup { console.line(Self.setupRow(problem)) }
         }
         let progress = ProgressLine(total: plan.mailboxes.count, enabled: !args.json && isatty(2) == 1)
         let checker = Checker(plan: plan, secrets: secrets)
         let rows = checker.run(parallel: parallel) { _ in progress.step() }
         progress.finish()
         let seconds = Date().timeIntervalSince(started)
-        let exitCode = rows.allSatisfy(\.ok) ? ExitCode.ok : ExitCode.incomplete
+        let exitCode = rows.allSatisfy(\.ok) && setup.isEmpty ? ExitCode.ok : ExitCode.incomplete
         if args.json {
             let report = CheckReport(
                 plan: plan.name, ok: exitCode == ExitCode.ok, exitCode: exitCode,
-                seconds: (seconds * 1000).rounded() / 1000, mailboxes: rows)
+                seconds: (seconds * 1000).rounded() / 1000, mailboxes: rows, setup: setup.isEmpty ? nil : setup)
             console.line(report.jsonText)
         } else {
             console.line(CheckReport.table(rows, width: terminalWidth()))
             console.line(CheckReport.sourceSummary(rows, plan: plan))
-            console.line(CheckReport.finalLine(rows, seconds: seconds, exitCode: exitCode))
+            console.line(
+                Self.withSetup(CheckReport.finalLine(rows, seconds: seconds, exitCode: exitCode), setup, exitCode))
         }
         return exitCode
+    }
+
+    /// `check --offline`: the plan and its secrets are fine (exit 0), unless a setup problem makes a red row (1).
+    static func offline(_ plan: Plan, setup: [SetupProblem], json: Bool, console: Console) -> Int32 {
+        let exitCode = setup.isEmpty ? ExitCode.ok : ExitCode.incomplete
+        if json {
+            let report = CheckReport(
+                plan: plan.name, ok: setup.isEmpty, exitCode: exitCode, seconds: 0, mailboxes: [],
+                setup: setup.isEmpty ? nil : setup)
+            console.line(report.jsonText)
+            return exitCode
+        }
+        for problem in setup { console.line(setupRow(problem)) }
+        let secrets = plan.mailboxes.count + plan.targets.values.filter(\.hasSecret).count
+        let text =
+            "plan \(plan.name) is valid: " + CheckReport.counts(plan)
+            + "; " + counted(secrets, "secret") + " resolved (values not shown); nothing contacted"
+        console.line(setup.isEmpty ? text : text + "; " + problemCount(setup) + "; exit \(exitCode)")
+        return exitCode
+    }
+
+    /// A red row for a setup problem, lined up with the table's rows: "FAIL  the state folder state/: …".
+    static func setupRow(_ problem: SetupProblem) -> String {
+        "FAIL  " + problem.description
+    }
+
+    static func problemCount(_ setup: [SetupProblem]) -> String {
+        counted(setup.count, "setup problem") + " (see FAIL above)"
+    }
+
+    /// The table's closing line with the setup problems counted before its exit code.
+    static func withSetup(_ line: String, _ setup: [SetupProblem], _ exitCode: Int32) -> String {
+        guard !setup.isEmpty, line.hasSuffix("; exit \(exitCode)") else { return line }
+        return String(line.dropLast("; exit \(exitCode)".count)) + "; " + problemCount(setup) + "; exit \(exitCode)"
     }
 
     /// The width the table must fit: the terminal's, else COLUMNS when set; nil when output goes to a pipe or a

@@ -12,6 +12,8 @@ struct CheckReport: Codable {
     var exitCode: Int32
     var seconds: Double
     var mailboxes: [CheckRow]
+    /// What keeps any run from working on this machine (`SetupCheck`): one red row each. Absent when none.
+    var setup: [SetupProblem]? = nil
 
     var jsonText: String {
         let encoder = JSONEncoder()

@@ -14,14 +14,33 @@ public final class Console: Sendable {
     private let block = Mutex<[String]>([])
     private let out: Int32
     private let err: Int32
+    /// Each line printed starts with the time (`run --timestamps`), so a cron mail or a log says when.
+    private let stamping = Mutex(false)
 
     public init(out: Int32 = 1, err: Int32 = 2) {
         self.out = out
         self.err = err
     }
 
-    public func line(_ text: String) { emit(text + "\n", to: out) }
-    public func error(_ text: String) { emit(text + "\n", to: err) }
+    public func line(_ text: String) { emit(stamped(text) + "\n", to: out) }
+    public func error(_ text: String) { emit(stamped(text) + "\n", to: err) }
+
+    /// From now on, every line starts with the UTC time, ISO 8601 to the second: "2026-12-21T09:00:03Z ". A text of
+    /// several lines (a mailbox and its error below it, SQLite's complaints) is one entry: its first line gets the
+    /// time, the others as many spaces, so the block stays together and lined up.
+    func stampLines(_ on: Bool) { stamping.withLock { $0 = on } }
+
+    /// Whether standard output is a terminal (where a person watches, and the time is on the wall).
+    var outputIsTerminal: Bool { isatty(out) == 1 }
+
+    private func stamped(_ text: String) -> String {
+        guard stamping.withLock({ $0 }) else { return text }
+        let time = UTCDate.string(Date(), .iso8601) + " "
+        let pad = String(repeating: " ", count: time.count)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { index, line in
+            (index == 0 ? time : pad) + line
+        }.joined(separator: "\n")
+    }
 
     /// Replaces the status block with `lines` (each shorter than the terminal is wide); `[]` removes it.
     func setStatus(_ lines: [String]) {
@@ -58,16 +77,36 @@ public final class Console: Sendable {
     }
 }
 
-/// Prints a line per finished mailbox (the cron-friendly form).
-struct ConsoleObserver: RunObserver {
+/// Prints a line per finished mailbox (the cron-friendly form). Under `--quiet`, only what is news: what a mailbox
+/// delivered, and its trouble when it starts, changes or ends, with a reminder while it lasts (`QuietEtiquette`).
+final class ConsoleObserver: RunObserver, Sendable {
     let console: Console
     let quiet: Bool
+    let etiquette: QuietEtiquette?
+    private let printed = Mutex(0)
+
+    init(console: Console, quiet: Bool, etiquette: QuietEtiquette? = nil) {
+        self.console = console
+        self.quiet = quiet
+        self.etiquette = etiquette
+    }
+
+    /// Mailbox lines printed so far.
+    var said: Int { printed.withLock { $0 } }
 
     func mailboxStarted(_ mailbox: Plan.Mailbox) {}
 
     func mailboxFinished(_ r: MailboxResult) {
-        if quiet && r.ok && r.delivered == 0 && r.duplicate == 0 && r.reconciled == 0 { return }
-        console.line(Self.describe(r))
+        var text: String
+        if let etiquette {
+            guard let said = etiquette.say(r) else { return }
+            text = Self.describe(r) + said
+        } else {
+            if quiet && r.ok && r.delivered == 0 && r.duplicate == 0 && r.reconciled == 0 { return }
+            text = Self.describe(r)
+        }
+        printed.withLock { $0 += 1 }
+        console.line(text)
     }
 
     static func describe(_ r: MailboxResult) -> String {
@@ -83,6 +122,9 @@ struct ConsoleObserver: RunObserver {
         if r.removed > 0 { text += ", \(r.removed) deleted from the source (retention)" }
         for note in r.notes where note.hasPrefix("would ") { text += "\n    \(note)" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
+        if let waitingEarlier = r.standing.map({ $0.deferred - r.deferred }), waitingEarlier > 0 {
+            text += ", \(waitingEarlier) deferred earlier (waiting for their next try)"
+        }
         if let doubt = r.leftInDoubt?.count {
             text +=
                 ", \(doubt) \(doubt == 1 ? "message" : "messages") in doubt at the IMAP target, left for a later "

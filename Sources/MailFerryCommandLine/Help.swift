@@ -8,12 +8,17 @@ import MailWire
 enum HelpText {
     static let exitCodes = """
         Exit codes:
-          0    done: everything listed was delivered (run), every row is green (check), nothing is missing
+          0    done: every listed message is delivered (run), every row is green (check), nothing is missing
                (verify), shown (status), files written (init)
-          1    some messages were deferred or failed, or a mailbox could not be reached (run); a row is red
-               (check); messages are missing or a mailbox could not be verified (verify); no state yet (status)
+          1    messages are not delivered yet: pending, deferred (also while waiting for their next try), failed
+               or in doubt, or a mailbox could not be reached (run); a row is red (check); messages are missing
+               or a mailbox could not be verified (verify); no state yet (status)
           2    bad plan or bad command line; the state database is damaged (run: nothing moved)
+          73   a folder or file mailferry must write cannot be: the state folder, the reports folder, the trace
+               file (run: nothing moved; fix it, a rerun alone will not)
+          74   the state database cannot be read (status, verify)
           75   another run of this plan is in progress
+          78   a caFile holds no usable certificate (run: nothing moved)
           130  interrupted (SIGINT), 143 terminated (SIGTERM): rerun to continue
         """
 
@@ -23,7 +28,7 @@ enum HelpText {
 
         Usage:
           mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-              [--trace FILE] [--new-state]
+              [--trace FILE] [--timestamps WHEN] [--new-state]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
@@ -56,7 +61,7 @@ enum HelpText {
 
     static let run = """
         Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-                         [--trace FILE] [--new-state] [--rebind MAILBOXES]
+                         [--trace FILE] [--timestamps WHEN] [--new-state] [--rebind MAILBOXES]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server: no DELE is sent unless a source sets deleteFromSourceAfterDays. Every message is checkpointed in the plan's state database before its
@@ -71,12 +76,17 @@ enum HelpText {
           --shard K/N    run only shard K (0 to N-1) of N: a stable share of the mailboxes (by a hash of
                          SOURCE/USER) with its own state file, <state>-shard-K-of-N.sqlite, and lock; for a
                          Kubernetes Indexed Job (K = JOB_COMPLETION_INDEX) or N cron hosts. Keep N once chosen
-          --quiet, -q    print nothing when nothing new arrived and nothing failed (for cron)
+          --quiet, -q    for cron: print only what changed: what a mailbox delivered, and its trouble when it
+                         starts, changes or ends, with a reminder every remindAfter (plan key, default 6 h) while
+                         it lasts; nothing when nothing arrived and nothing changed (the exit code still says)
           --dry-run, -n  list what would be fetched (and, under a retention policy, deleted); change nothing:
                          no report, no dashboard, nothing recorded
           --verbose, -v  trace every POP3, IMAP, LMTP and SMTP command and reply on standard error; passwords,
                          tokens and SASL exchanges are redacted where they are sent, message bodies shown as sizes
-          --trace FILE   write that trace to FILE (created 0600) instead of, or with --verbose as well as, stderr
+          --trace FILE   append that trace to FILE (created 0600 with its folder; a header line per run, every
+                         line dated) instead of, or with --verbose as well as, stderr
+          --timestamps WHEN  start every output line with its UTC time (2026-12-21T09:00:03Z): always, never,
+                         or auto (the default: when standard output is not a terminal, as under cron)
           --no-progress  no live view even on a terminal
           --new-state    accept a missing or empty state database although this plan delivered before (a run
                          refuses it otherwise, exit 2): every message is delivered again. Use it only when the
@@ -85,13 +95,23 @@ enum HelpText {
                          separated, or all): a run refuses a mailbox whose plan entry moved since it delivered, exit 2
           --help, -h     show this text
 
-        Exit codes:
-          0    every listed message is delivered (or was already)
-          1    some messages were deferred or failed, or a mailbox could not be worked on: see the report
+        Before any mail moves, a run checks what no rerun fixes by itself: the state and reports folders can be
+        written (created when missing, as is the trace file's folder) and every caFile is a PEM bundle with at
+        least one certificate. A problem stops it there, with the path and the cause.
+
+        Exit codes (from the state after the run, as mailferry status shows it, not only from this run):
+          0    every listed message is delivered (or a duplicate), and every mailbox was worked on (one that
+               only waits for [IN-USE] or [LOGIN-DELAY] is not a failure; the output and the report say so)
+          1    messages are not delivered yet: pending, deferred (also those waiting for their next try, which
+               this run did not retry), failed or in doubt; or a mailbox could not be worked on: see the report
           2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
                backup, see docs/operations.md); or it is missing, empty or another state's while the targets
                hold this plan's deliveries (see mailferry adopt)
+          73   the state folder, the reports folder or the trace file cannot be written (nothing moved; or,
+               after the run, its report or dashboard could not be written)
+          74   the state database cannot be opened (nothing moved)
           75   another run of this plan holds its lock
+          78   a caFile holds no usable certificate (nothing moved)
           130  interrupted (SIGINT), 143 terminated (SIGTERM): the checkpoint is written, rerun to continue
         """
 
@@ -113,14 +133,18 @@ enum HelpText {
           --parallel N   check N mailboxes at once (1-256; default: the plan's `parallel`, else 4). A source's
                          maxConnections still caps the sessions to that server.
           --json         print the result as JSON instead of a table
-          --offline      stop after steps 1 and 2: no network, nothing written
+          --offline      stop after steps 1 and 2 and the setup check: no network, nothing written
           --help, -h     show this text
+
+        Before the mailboxes (with --offline too), what a run needs of this machine, asked without writing
+        anything: the state and reports folders can be written (or created), and every caFile is a PEM bundle
+        with at least one certificate. Each problem is a red row of its own (FAIL), with the path and the cause.
 
         A source that announces LOGIN-DELAY counts the check's login too: the next run may have to wait.
 
         Exit codes:
-          0    every row is green (or, with --offline, the plan and its secrets are fine)
-          1    at least one row is red
+          0    every row is green (or, with --offline, the plan, its secrets and the setup are fine)
+          1    at least one row is red (a mailbox, or the setup)
           2    bad plan (including a secret that cannot be resolved) or bad command line
         """
 

@@ -53,7 +53,7 @@ enum InitCommand {
                 throw error
             }
         } catch {
-            console.error("mailferry init: \(error)")
+            console.error("mailferry init: \(ErrorText.sentence(error))")
             return ExitCode.usage
         }
         console.line(

@@ -14,7 +14,7 @@ func loadPlan(_ file: String, command: String, nothingDone: String? = nil, conso
         console.error(error.description)
         if let nothingDone { console.error("mailferry \(command): \(error.countText) in the plan; \(nothingDone)") }
     } catch {
-        console.error("\(file): \(error)")
+        console.error("\(file): \(ErrorText.sentence(error))")
     }
     return nil
 }

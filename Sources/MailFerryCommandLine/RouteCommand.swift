@@ -30,7 +30,7 @@ enum RouteCommand {
                 arguments, flags: ["--dry-run": "--dry-run", "-n": "--dry-run"],
                 options: ["--mailbox", "--limit"])
         } catch {
-            return usage(console, "\(error)")
+            return usage(console, ErrorText.sentence(error))
         }
         guard let plan = scanned.plan else {
             return usage(console, "route needs a plan file: mailferry route PLAN --dry-run")
@@ -70,7 +70,7 @@ enum RouteCommand {
             }
             return failed ? ExitCode.incomplete : ExitCode.ok
         } catch {
-            console.error("mailferry route: \(error)")
+            console.error("mailferry route: \(ErrorText.sentence(error))")
             return ExitCode.incomplete
         }
     }

@@ -22,6 +22,21 @@ enum RunCommand {
         var newState = false
         /// Mailboxes (SOURCE/USER, or "all") whose new target or target mailbox is meant (`--rebind`).
         var rebind: Set<String> = []
+        /// The time at the start of each output line (`--timestamps`).
+        var timestamps = Timestamps.auto
+    }
+
+    /// `--timestamps always|never|auto`: auto stamps the lines when standard output is not a terminal (cron, a log).
+    enum Timestamps: String, CaseIterable {
+        case always, never, auto
+
+        func enabled(onTerminal: Bool) -> Bool {
+            switch self {
+            case .always: true
+            case .never: false
+            case .auto: !onTerminal
+            }
+        }
     }
 
     static func parse(_ arguments: [String]) throws -> Arguments {
@@ -34,7 +49,7 @@ enum RunCommand {
                 "--no-progress": "--no-progress",
                 "--new-state": "--new-state",
             ],
-            options: ["--parallel", "--shard", "--trace", "--rebind"])
+            options: ["--parallel", "--shard", "--trace", "--rebind", "--timestamps"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
@@ -42,7 +57,14 @@ enum RunCommand {
         do {
             shard = try scanned.values["--shard"].map { try Shard(parsing: $0) }
         } catch {
-            throw UsageError("\(error)")
+            throw UsageError(ErrorText.sentence(error))
+        }
+        let timestamps = try scanned.values["--timestamps"].map { text in
+            guard let value = Timestamps(rawValue: text) else {
+                throw UsageError(
+                    "--timestamps takes always, never or auto (got \(sanitizeForDisplay(text, limit: 40)))")
+            }
+            return value
         }
         return Arguments(
             plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
@@ -53,7 +75,8 @@ enum RunCommand {
             rebind: Set(
                 (scanned.values["--rebind"] ?? "").split(separator: ",").map {
                     $0.trimmingCharacters(in: .whitespaces)
-                }.filter { !$0.isEmpty }))
+                }.filter { !$0.isEmpty }),
+            timestamps: timestamps ?? .auto)
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -61,7 +84,7 @@ enum RunCommand {
         do {
             args = try parse(arguments)
         } catch {
-            console.error("mailferry run: \(error)\nRun mailferry --help for usage.")
+            console.error("mailferry run: \(ErrorText.sentence(error))\nRun mailferry --help for usage.")
             return ExitCode.usage
         }
         // The same closing line as `check`, so a cron mail says at once how much is wrong.
@@ -74,26 +97,63 @@ enum RunCommand {
             return ExitCode.usage
         }
         if let shard = args.shard { plan = plan.sharded(shard) }
+        // From here on every line says when (under cron, in a log), unless asked otherwise.
+        console.stampLines(args.timestamps.enabled(onTerminal: console.outputIsTerminal))
         StopSignal.install()
+        // Before any mail moves, and before the lock or the state is touched: what no rerun fixes by itself.
+        let problems = SetupCheck.prepare(plan: plan, trace: args.trace.map(absolutePath), dryRun: args.dryRun)
+        if let code = ExitCode.setup(problems) {
+            for problem in problems { console.error("mailferry run: \(problem)") }
+            console.error("mailferry run: nothing was run and no mail moved; exit \(code)")
+            return code
+        }
         let lock: PlanLock
         let store: Store
+        let rebound: [String: String]
+        switch openState(plan, console: console).flatMap({ opened in
+            // A blank or swapped state must not re-deliver what an earlier state delivered.
+            guardState(plan, store: opened.1, args: args, console: console).map { (opened.0, opened.1, $0) }
+        }) {
+        case .success(let opened): (lock, store, rebound) = opened
+        case .failure(let failure): return failure.code
+        }
+        let summary = execute(plan: plan, store: store, args: args, console: console, rebound: rebound)
+        withExtendedLifetime(lock) {}
+        return summary.exitCode
+    }
+
+    /// The plan's lock and its state, checked; else the exit code (the reason printed): 75 another run holds the
+    /// lock, 2 the state is damaged, 73 the lock cannot be made, 74 the state cannot be opened.
+    static func openState(_ plan: Plan, console: Console) -> Result<(PlanLock, Store), ExitFailure> {
+        let nothingDone = "; nothing was run and no mail moved"
+        let lock: PlanLock
         do {
             lock = try PlanLock.forState(plan.statePath)
+        } catch let busy as PlanLock.Busy {
+            console.error("mailferry: \(busy); not starting a second one")
+            return .failure(ExitFailure(code: ExitCode.locked))
+        } catch {
+            console.error("mailferry run: " + ErrorText.sentence(error) + nothingDone)
+            return .failure(ExitFailure(code: ExitCode.cannotCreate))
+        }
+        do {
             // Before any mail moves: a damaged state could deliver messages again or lose checkpoints (issue 16).
             if let damage = try StateIntegrity.beforeRun(path: plan.statePath), !damage.ok {
                 console.error("mailferry run: " + damage.refusal(display: relativeToCurrent(plan.statePath)))
-                return ExitCode.usage
+                return .failure(ExitFailure(code: ExitCode.usage))
             }
-            store = try Store(path: plan.statePath)
-        } catch let busy as PlanLock.Busy {
-            console.error("mailferry: \(busy); not starting a second one")
-            return ExitCode.locked
+            return .success((lock, try Store(path: plan.statePath)))
         } catch {
-            console.error("mailferry: \(error)")
-            return ExitCode.incomplete
+            console.error("mailferry run: " + ErrorText.sentence(error) + nothingDone)
+            return .failure(ExitFailure(code: ExitCode.cannotRead))
         }
-        // A blank or swapped state must not re-deliver what an earlier state delivered.
-        var rebound: [String: String] = [:]
+    }
+
+    /// `StateGuard`'s checks and the state's stamp (not for a dry run): the mailboxes `--rebind` moved; else the exit
+    /// code (the reason printed): 2 a refusal, 73 a Maildir root or marker that cannot be written, 74 the state.
+    static func guardState(
+        _ plan: Plan, store: Store, args: Arguments, console: Console
+    ) -> Result<[String: String], ExitFailure> {
         do {
             try StateGuard.check(plan: plan, store: store, newState: args.newState)
             if let unknown = args.rebind.subtracting(["all"]).first(where: { key in
@@ -103,139 +163,25 @@ enum RunCommand {
                     description: "--rebind \(sanitizeForDisplay(unknown)): no mailbox with that "
                         + "SOURCE/USER in the plan")
             }
-            if !args.dryRun {
-                rebound = try StateGuard.checkBindings(plan: plan, store: store, rebind: args.rebind)
-                try StateGuard.stamp(plan: plan, store: store, newState: args.newState)
-                // A test may kill the run here: the state has its id and the Maildir roots their markers, and
-                // nothing else happened yet.
-                CrashPoint.hit("after-state-stamp")
-            }
+            guard !args.dryRun else { return .success([:]) }
+            let rebound = try StateGuard.checkBindings(plan: plan, store: store, rebind: args.rebind)
+            try StateGuard.stamp(plan: plan, store: store, newState: args.newState)
+            // A test may kill the run here: the state has its id and the Maildir roots their markers, and nothing
+            // else happened yet.
+            CrashPoint.hit("after-state-stamp")
+            return .success(rebound)
         } catch let refusal as StateGuard.Refusal {
             console.error("mailferry run: \(refusal)")
-            return ExitCode.usage
+            return .failure(ExitFailure(code: ExitCode.usage))
         } catch {
-            console.error("mailferry: \(error)")
-            return ExitCode.incomplete
+            console.error("mailferry run: " + ErrorText.sentence(error) + "; nothing was run and no mail moved")
+            return .failure(ExitFailure(code: error is MailError ? ExitCode.cannotCreate : ExitCode.cannotRead))
         }
-        let summary = execute(plan: plan, store: store, args: args, console: console, rebound: rebound)
-        withExtendedLifetime(lock) {}
-        return summary.exitCode
     }
 
-    static func execute(
-        plan: Plan, store: Store, args: Arguments, console: Console,
-        rebound: [String: String] = [:]
-    ) -> RunSummary {
-        let started = Date()
-        // Shards of one plan may start in the same millisecond (an Indexed Job): the shard is part of the run id,
-        // and so of the report's file name.
-        let runID = makeRunID(started) + (plan.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? "")
-        let mailboxes = plan.selectedMailboxes
-        // A dry run changes nothing: no run row, no report, no dashboard.
-        if !args.dryRun { try? store.startRun(id: runID) }
-        if !args.quiet {
-            console.line(
-                "mailferry: plan \(plan.name)"
-                    + (plan.shard.map {
-                        ", shard \($0) of \(plan.mailboxes.count) "
-                            + "mailboxes"
-                    } ?? "") + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es")
-                    + ", run \(runID)")
-        }
-        var results: [MailboxResult] = []
-        do {
-            let showTrace: (@Sendable (String) -> Void)? =
-                args.verbose ? { @Sendable line in console.error(line) } : nil
-            let trace =
-                args.verbose || args.trace != nil
-                ? try ProtocolTrace(path: args.trace, standardError: showTrace) : nil
-            let lines = ConsoleObserver(console: console, quiet: args.quiet)
-            let live =
-                args.quiet || args.noProgress
-                ? nil : LiveProgress.onTerminal(console: console, lines: lines, mailboxes: mailboxes.count)
-            let runner = try Runner(plan: plan, store: store, observer: live ?? lines, trace: trace)
-            results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
-            live?.finish()
-        } catch {
-            console.error("mailferry: \(error)")
-            results = mailboxes.map {
-                var r = MailboxResult(key: $0.key, address: $0.address, target: $0.target)
-                r.error = "\(error)"
-                return r
-            }
-        }
-        for index in results.indices {
-            if let note = rebound[results[index].key] { results[index].notes.insert(note, at: 0) }
-        }
-        var summary = RunSummary(
-            runID: runID, plan: plan.name, startedAt: started, finishedAt: Date(),
-            mailboxes: results, interrupted: StopSignal.requested, exitCode: ExitCode.ok)
-        summary.shard = plan.shard?.description
-        if StopSignal.requested {
-            summary.exitCode = StopSignal.exitCode
-        } else if !results.allSatisfy(\.ok) {
-            summary.exitCode = ExitCode.incomplete
-        }
-        let reportPath = args.dryRun ? "" : record(summary, plan: plan, store: store, console: console)
-        if !(args.quiet && summary.uneventful) {
-            console.line(finalLine(summary))
-            if !reportPath.isEmpty { console.line("report: \(relativeToCurrent(reportPath))") }
-            if args.dryRun { console.line("dry run: nothing was fetched, delivered or deleted; no report written") }
-        }
-        return summary
-    }
-
-    /// Writes the run's report (returning its Markdown path, "" when it could not be written), its row in the
-    /// state, and the dashboard; prunes old reports.
-    static func record(_ summary: RunSummary, plan: Plan, store: Store, console: Console) -> String {
-        var reportPath = ""
-        do {
-            reportPath = try ReportWriter.write(summary, to: plan.reportsPath).markdown
-        } catch {
-            console.error("mailferry: cannot write the run report: \(error)")
-        }
-        if let json = try? ReportWriter.json(summary) {
-            try? store.finishRun(
-                id: summary.runID, exitCode: summary.exitCode,
-                summaryJSON: String(decoding: json, as: UTF8.self))
-        }
-        // A cron run every few minutes for months would leave tens of thousands of reports: keep the newest.
-        ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: summary.runID)
-        _ = try? store.pruneRunSummaries(keep: plan.keepReports, sparing: summary.runID)
-        do {
-            try Dashboard.refresh(plan: plan)
-        } catch {
-            console.error("mailferry: cannot write the dashboard: \(error)")
-        }
-        return reportPath
-    }
-
-    static func finalLine(_ s: RunSummary) -> String {
-        var text = s.interrupted ? "interrupted: " : "done: "
-        text += "\(s.mailboxes.count) mailbox\(s.mailboxes.count == 1 ? "" : "es"), \(s.delivered) message"
-        text += "\(s.delivered == 1 ? "" : "s") delivered (\(formatBytes(s.bytes))) in "
-        text += String(format: "%.1f s", s.seconds)
-        var tail: [String] = []
-        if s.duplicate > 0 { tail.append("\(s.duplicate) duplicate") }
-        if s.reconciled > 0 { tail.append("\(s.reconciled) confirmed from an interrupted run") }
-        if s.deferred > 0 { tail.append("\(s.deferred) deferred") }
-        if s.quarantined > 0 { tail.append("\(s.quarantined) quarantined") }
-        if s.removed > 0 { tail.append("\(s.removed) deleted from the source (retention)") }
-        if s.failed > 0 { tail.append("\(s.failed) failed") }
-        if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
-        if s.leftInDoubt > 0 {
-            tail.append(
-                "\(s.leftInDoubt) message\(s.leftInDoubt == 1 ? "" : "s") in doubt at the IMAP target, left "
-                    + "for a later run so \(s.leftInDoubt == 1 ? "it is" : "they are") not delivered twice")
-        }
-        if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }
-        if s.mailboxesDeferred > 0 {
-            tail.append("\(s.mailboxesDeferred) mailbox\(s.mailboxesDeferred == 1 ? "" : "es") deferred (transient)")
-        }
-        if s.mailboxErrors > 0 { tail.append("\(s.mailboxErrors) mailbox\(s.mailboxErrors == 1 ? "" : "es") stopped") }
-        if !tail.isEmpty { text += "; " + tail.joined(separator: ", ") }
-        text += "; exit \(s.exitCode)"
-        return text
+    /// A path from the command line, absolute (relative to the folder mailferry was started in).
+    static func absolutePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     static func makeRunID(_ date: Date) -> String {

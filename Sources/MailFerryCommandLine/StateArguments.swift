@@ -23,7 +23,8 @@ struct StateArguments {
             scanned = try ArgumentScanner.scan(arguments, flags: flags, options: ["--state"] + options)
             _ = try scanned.parallel()
         } catch {
-            console.error("mailferry \(command): \(error)\nRun mailferry \(command) --help for usage.")
+            console.error(
+                "mailferry \(command): \(ErrorText.sentence(error))\nRun mailferry \(command) --help for usage.")
             return .failure(ExitFailure(code: ExitCode.usage))
         }
         guard let file = scanned.plan else {
@@ -75,9 +76,32 @@ struct StateArguments {
                     + "Start with: mailferry run \(sanitizeForDisplay(plan.file))")
             return .failure(ExitFailure(code: ExitCode.incomplete))
         } catch {
-            console.error("mailferry \(command): \(error)")
-            return .failure(ExitFailure(code: ExitCode.incomplete))
+            let (text, code) = Self.unreadable(error)
+            console.error("mailferry \(command): \(text)")
+            return .failure(ExitFailure(code: code))
         }
+    }
+
+    /// A state file that exists but cannot be read, as a sentence with its path and the cause, and the exit code
+    /// (74: someone must see to the file or its folder).
+    static func unreadable(_ error: any Error) -> (text: String, code: Int32) {
+        guard let database = error as? DatabaseError, let path = database.path else {
+            return (ErrorText.sentence(error), ExitCode.cannotRead)
+        }
+        var text = "cannot read the state database \(RunCommand.relativeToCurrent(path)): "
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            return (text + "it is a folder, not a file", ExitCode.cannotRead)
+        }
+        text += database.reason ?? database.message
+        let folder = SetupCheck.folder(of: path)
+        if database.cannotOpen, access(folder, W_OK) != 0 {
+            // SQLite needs its shared-memory file (-shm) beside a WAL database even to read it.
+            text +=
+                " (its folder \(RunCommand.relativeToCurrent(folder))/ cannot be written: \(errnoText()); "
+                + "SQLite must create \((path as NSString).lastPathComponent)-shm there even to read)"
+        }
+        return (text, ExitCode.cannotRead)
     }
 }
 

@@ -26,8 +26,10 @@ enum StatusCommand {
 
         Exit codes:
           0    shown
-          1    no state yet (nothing has run), or a state file cannot be read
+          1    no state yet (nothing has run)
           2    bad plan or bad command line
+          73   --html: the dashboard cannot be written (the reports folder)
+          74   a state file cannot be read (the message names it and why)
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -53,8 +55,8 @@ enum StatusCommand {
                     console.line("dashboard: \(RunCommand.relativeToCurrent(path))")
                 }
             } catch {
-                console.error("mailferry status: cannot write the dashboard: \(error)")
-                return ExitCode.incomplete
+                console.error("mailferry status: cannot write the dashboard: \(ErrorText.sentence(error))")
+                return ExitCode.cannotCreate
             }
         }
         return ExitCode.ok

@@ -32,6 +32,8 @@ enum VerifyCommand {
           1    messages are missing, a mailbox could not be verified, the state database is damaged
                (integrity_check), or nothing has run yet
           2    bad plan or bad command line
+          73   the verdict cannot be kept in the reports folder
+          74   a state file cannot be read (the message names it and why)
         """
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
@@ -49,8 +51,9 @@ enum VerifyCommand {
             integrity = try input.stateFiles.filter { FileManager.default.fileExists(atPath: $0) }
                 .map { try StateIntegrity.run(.full, path: $0) }
         } catch {
-            console.error("mailferry verify: \(error)")
-            return ExitCode.incomplete
+            let (text, code) = StateArguments.unreadable(error)
+            console.error("mailferry verify: \(text)")
+            return code
         }
         var report: VerifyReport
         if integrity.contains(where: { !$0.ok }) {
@@ -80,7 +83,8 @@ enum VerifyCommand {
                     reportsPath: input.plan.reportsPath)
             }
         } catch {
-            console.error("mailferry verify: cannot keep the verdict: \(error)")
+            console.error("mailferry verify: cannot keep the verdict: \(ErrorText.sentence(error))")
+            report.exitCode = ExitCode.cannotCreate
         }
         if input.scanned.flags.contains("--json") {
             console.line(String(decoding: (try? report.json()) ?? Data(), as: UTF8.self))

@@ -7,7 +7,16 @@ import MailSystem
 public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     public var code: Int32
     public var message: String
+    /// The database file, and SQLite's own words for what went wrong ("unable to open database file"), where
+    /// known: what `status` and `verify` put in a sentence of their own.
+    public var path: String? = nil
+    public var reason: String? = nil
     public var description: String { message }
+
+    /// SQLite could not open or read the file at all (as opposed to a statement failing on a database it read).
+    public var cannotOpen: Bool {
+        [SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_NOTADB, SQLITE_AUTH].contains(code & 0xFF)
+    }
 }
 
 /// One SQLite connection (sqlite3*). Every call into SQLite passes `check`, which turns result codes into errors.
@@ -29,7 +38,8 @@ final class Database: @unchecked Sendable {
             let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
             if fd < 0 {
                 throw DatabaseError(
-                    code: SQLITE_CANTOPEN, message: "cannot create state database \(path): \(errnoText())")
+                    code: SQLITE_CANTOPEN, message: "cannot create state database \(path): \(errnoText())",
+                    path: path, reason: errnoText())
             }
             close(fd)
         } else {
@@ -48,7 +58,8 @@ final class Database: @unchecked Sendable {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
             handle = nil
-            throw DatabaseError(code: rc, message: "cannot open state database \(path): \(message)")
+            throw DatabaseError(
+                code: rc, message: "cannot open state database \(path): \(message)", path: path, reason: message)
         }
         sqlite3_busy_timeout(db, 10_000)
     }
@@ -71,7 +82,8 @@ final class Database: @unchecked Sendable {
             return rc
         default:
             let message = String(cString: sqlite3_errmsg(handle))
-            throw DatabaseError(code: rc, message: "state database \(path): \(what()): \(message)")
+            throw DatabaseError(
+                code: rc, message: "state database \(path): \(what()): \(message)", path: path, reason: message)
         }
     }
 
@@ -82,7 +94,7 @@ final class Database: @unchecked Sendable {
         if rc != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(error)
-            throw DatabaseError(code: rc, message: "state database \(path): \(message)")
+            throw DatabaseError(code: rc, message: "state database \(path): \(message)", path: path, reason: message)
         }
     }
 

@@ -122,6 +122,19 @@ enum Schema {
         ALTER TABLE messages ADD COLUMN attempt_address TEXT;   -- the target mailbox an attempt went to
         ALTER TABLE mailboxes ADD COLUMN rebound TEXT;          -- run --rebind: where it was bound before, and when
         """,
+        // 9: what `run --quiet` last said about a mailbox's trouble (so cron mails a change, a recovery and a
+        // reminder, not every run), and the time of the mailbox's first listing (status: a message first seen then
+        // was already on the server, so its first sight says nothing about when it arrived). Mailboxes polled before
+        // get the earliest first sight of their messages.
+        """
+        ALTER TABLE mailboxes ADD COLUMN said_kind TEXT;        -- the trouble last printed: a FailureKind or "waiting"
+        ALTER TABLE mailboxes ADD COLUMN said_error TEXT;       -- its text, exactly as printed
+        ALTER TABLE mailboxes ADD COLUMN said_since REAL;       -- when it was first printed
+        ALTER TABLE mailboxes ADD COLUMN said_at REAL;          -- when it was last printed (a reminder counts)
+        ALTER TABLE mailboxes ADD COLUMN first_listed_at REAL;  -- the first poll that listed the maildrop
+        UPDATE mailboxes SET first_listed_at = (SELECT min(first_seen_at) FROM messages
+            WHERE messages.mailbox_id = mailboxes.id AND messages.parent_id IS NULL);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

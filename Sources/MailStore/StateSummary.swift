@@ -25,10 +25,13 @@ public struct StateSummary: Sendable {
         public var quarantined = 0
         /// Deferred and failed messages by failure kind ("unknown" when none was recorded).
         public var errors: [String: Int] = [:]
-        /// The latest arrival (recovered, else first seen) and the latest first sight, as unix time.
+        /// The latest known arrival and the latest first sight, as unix time. An arrival is known when it was
+        /// recovered from the headers, or when the message was first seen after the mailbox's first listing (it
+        /// arrived between two polls); a message already there at the first listing whose headers were not read yet
+        /// has no known arrival (its first sight says when mailferry looked, not when it arrived).
         public var lastArrivalAt: Double?
         public var lastSeenAt: Double?
-        /// Arrivals by UTC day, as days since 1970-01-01.
+        /// Known arrivals by UTC day, as days since 1970-01-01.
         public var arrivalsPerDay: [Int: Int] = [:]
 
         public var known: Int { states.values.reduce(0, +) + quarantined }
@@ -37,13 +40,13 @@ public struct StateSummary: Sendable {
         /// `count` messages in one state; `lastArrival`/`lastSeen` the latest of them.
         mutating func add(
             state: MessageState, quarantined isQuarantined: Bool, errorKind: String?, count: Int,
-            lastArrival: Double, lastSeen: Double
+            lastArrival: Double?, lastSeen: Double
         ) {
             if state == .failed && isQuarantined { quarantined += count } else { states[state, default: 0] += count }
             if state == .deferred || state == .failed {
                 errors[errorKind.flatMap(FailureKind.init(rawValue:))?.rawValue ?? "unknown", default: 0] += count
             }
-            lastArrivalAt = max(lastArrivalAt ?? lastArrival, lastArrival)
+            if let lastArrival { lastArrivalAt = max(lastArrivalAt ?? lastArrival, lastArrival) }
             lastSeenAt = max(lastSeenAt ?? lastSeen, lastSeen)
         }
 
@@ -100,34 +103,41 @@ public struct StateSummary: Sendable {
         mailboxes[mailbox.key] = mailboxes[mailbox.key].map { $0.merged(with: mailbox) } ?? mailbox
     }
 
-    /// The arrival of a row: recovered, else first seen (SQL).
-    static let arrival = "coalesce(arrival_at, first_seen_at)"
+    /// The known arrival of a row `m` of the mailbox `b` (SQL; NULL when unknown): recovered, else first seen when
+    /// that was after the mailbox's first listing (the message came between two polls). One the first listing
+    /// found and whose headers were not read yet is as old as anything: its first sight is when mailferry looked.
+    static let arrival = """
+        CASE WHEN m.arrival_at IS NOT NULL THEN m.arrival_at
+             WHEN m.first_seen_at > coalesce(b.first_listed_at, 9e18) THEN m.first_seen_at END
+        """
 
     /// Counts the messages of the mailboxes `owned` (by id) in one file: two index scans, no table rows read.
     mutating func count(_ db: Database, mailboxes owned: [Int64: StateSnapshot.Mailbox]) throws {
         guard !owned.isEmpty else { return }
         let byState = try db.prepare(
             """
-            SELECT mailbox_id, state, quarantined, error_kind, count(*), max(\(Self.arrival)), max(first_seen_at)
-            FROM messages WHERE parent_id IS NULL GROUP BY mailbox_id, state, quarantined, error_kind
+            SELECT m.mailbox_id, m.state, m.quarantined, m.error_kind, count(*), max(\(Self.arrival)),
+                   max(m.first_seen_at)
+            FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.parent_id IS NULL
+            GROUP BY m.mailbox_id, m.state, m.quarantined, m.error_kind
             """)
         try byState.bind([])
         while try byState.step() {
             guard let key = owned[byState.int(0)]?.key else { continue }
             tallies[key, default: Tally()].add(
                 state: MessageState(rawValue: byState.text(1) ?? "") ?? .listed, quarantined: byState.int(2) != 0,
-                errorKind: byState.text(3), count: Int(byState.int(4)), lastArrival: byState.double(5),
-                lastSeen: byState.double(6))
+                errorKind: byState.text(3), count: Int(byState.int(4)),
+                lastArrival: byState.isNull(5) ? nil : byState.double(5), lastSeen: byState.double(6))
         }
         // floor(arrival / 86400): CAST truncates towards zero, so a time before 1970 that is not a midnight is one
         // day lower.
         let perDay = try db.prepare(
             """
-            SELECT mailbox_id, day, count(*) FROM (
-                SELECT mailbox_id, CAST(\(Self.arrival) / 86400.0 AS INTEGER)
-                    - (\(Self.arrival) < CAST(\(Self.arrival) / 86400.0 AS INTEGER) * 86400.0) AS day
-                FROM messages WHERE parent_id IS NULL)
-            GROUP BY mailbox_id, day
+            SELECT mailbox_id, CAST(arrival / 86400.0 AS INTEGER)
+                - (arrival < CAST(arrival / 86400.0 AS INTEGER) * 86400.0) AS day, count(*) FROM (
+                SELECT m.mailbox_id, \(Self.arrival) AS arrival
+                FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.parent_id IS NULL)
+            WHERE arrival IS NOT NULL GROUP BY mailbox_id, day
             """)
         try perDay.bind([])
         while try perDay.step() {
@@ -169,9 +179,9 @@ public struct StateSummary: Sendable {
         let cursors = try sources.map { source in
             let statement = try source.db.prepare(
                 """
-                SELECT uidl, state, quarantined, parent_id IS NOT NULL, error_kind, \(arrival), first_seen_at,
-                       updated_at
-                FROM messages WHERE mailbox_id = ? ORDER BY uidl
+                SELECT m.uidl, m.state, m.quarantined, m.parent_id IS NOT NULL, m.error_kind, \(arrival),
+                       m.first_seen_at, m.updated_at
+                FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? ORDER BY m.uidl
                 """)
             try statement.bind([.int(source.mailbox)])
             return RowCursor(statement: statement)
@@ -194,7 +204,7 @@ public struct StateSummary: Sendable {
             tally.add(
                 state: row.state, quarantined: row.quarantined, errorKind: row.errorKind, count: 1,
                 lastArrival: row.arrival, lastSeen: row.firstSeenAt)
-            tally.arrivalsPerDay[Tally.day(row.arrival), default: 0] += 1
+            if let arrival = row.arrival { tally.arrivalsPerDay[Tally.day(arrival), default: 0] += 1 }
         }
         return tally
     }
@@ -207,7 +217,8 @@ public struct StateSummary: Sendable {
             var quarantined: Bool
             var routed: Bool
             var errorKind: String?
-            var arrival: Double
+            /// The known arrival (`StateSummary.arrival`), nil when unknown.
+            var arrival: Double?
             var firstSeenAt: Double
             var updatedAt: Double
         }
@@ -226,7 +237,8 @@ public struct StateSummary: Sendable {
                 uidl: Array((statement.text(0) ?? "").utf8),
                 state: MessageState(rawValue: statement.text(1) ?? "") ?? .listed,
                 quarantined: statement.int(2) != 0, routed: statement.int(3) != 0,
-                errorKind: statement.text(4), arrival: statement.double(5), firstSeenAt: statement.double(6),
+                errorKind: statement.text(4), arrival: statement.isNull(5) ? nil : statement.double(5),
+                firstSeenAt: statement.double(6),
                 updatedAt: statement.double(7))
         }
     }

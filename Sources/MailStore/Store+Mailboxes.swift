@@ -84,15 +84,26 @@ extension Store {
         }
     }
 
-    /// Notes the end of a mailbox's poll: success clears the last error.
+    /// Notes the end of a mailbox's poll: success clears the last error. The first poll that listed the maildrop
+    /// is kept too (`first_listed_at`, the time of that listing, which its rows' first sight equals): `status`
+    /// knows from it which messages were already on the server when mailferry first looked.
     public func finishPoll(mailbox: Int64, error: String?) throws {
         let time = now()
         try write { db in
             if let error {
-                try db.prepare("UPDATE mailboxes SET last_error = ? WHERE id = ?").run([.text(error), .int(mailbox)])
+                try db.prepare(
+                    """
+                    UPDATE mailboxes SET last_error = ?, first_listed_at = coalesce(first_listed_at, last_poll_at)
+                    WHERE id = ?
+                    """
+                ).run([.text(error), .int(mailbox)])
             } else {
-                try db.prepare("UPDATE mailboxes SET last_error = NULL, last_ok_at = ? WHERE id = ?")
-                    .run([.double(time), .int(mailbox)])
+                try db.prepare(
+                    """
+                    UPDATE mailboxes SET last_error = NULL, last_ok_at = ?,
+                        first_listed_at = coalesce(first_listed_at, last_poll_at) WHERE id = ?
+                    """
+                ).run([.double(time), .int(mailbox)])
             }
         }
     }

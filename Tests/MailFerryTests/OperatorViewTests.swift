@@ -70,7 +70,7 @@ import Testing
             e2e.folder.cleanup()
         }
         let reports = e2e.workspace + "/reports/e2e"
-        let first = try e2e.run(["--dry-run"])
+        let first = try e2e.run(["--dry-run", "--timestamps", "never"])
         #expect(first.code == 0, "\(first.out)\n\(first.err)")
         #expect(first.out.contains("\n    would fetch 3 new messages, "), "\(first.out)")
         #expect(first.out.contains("dry run: nothing was fetched, delivered or deleted; no report written"))
@@ -88,14 +88,14 @@ import Testing
             user: "alice",
             messages: Corpus.mailbox(
                 user: "alice", domain: "wingtip.example", count: 1, seed: 77, bigAttachment: false))
-        let second = try e2e.run(["--dry-run"])
+        let second = try e2e.run(["--dry-run", "--timestamps", "never"])
         #expect(second.code == 0, "\(second.out)\n\(second.err)")
         #expect(second.out.contains("\n    would fetch 1 new message, "), "\(second.out)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: reports).sorted() == written)
         #expect(try Data(contentsOf: URL(fileURLWithPath: reports + "/index.html")) == dashboard)
         #expect(try Self.runRows(e2e.statePath) == 1)
         // And the real run after it fetches the one message: the dry run recorded nothing of it.
-        let after = try e2e.run()
+        let after = try e2e.run(["--timestamps", "never"])
         #expect(after.out.contains("done: 1 mailbox, 1 message delivered"), "\(after.out)")
     }
 

@@ -37,6 +37,8 @@ import Testing
         chris.notes = ["2 messages share 1 unique id(s) (a server bug): each is fetched and told apart by its content"]
         chris.authMethod = "SASL CRAM-MD5"
         chris.tlsVersion = "TLSv1.3"
+        // Where the state stands after the run: two more deferred by earlier runs, waiting for their next try.
+        chris.standing = MailboxStanding(deferred: 3, failed: 1)
         var kelly = MailboxResult(key: "isp/kelly", address: "kelly@contoso.example", target: "relay")
         kelly.error = "pop3 127.0.0.1:995: AUTH CRAM-MD5 as kelly refused: [AUTH] Authentication failed."
         kelly.errorKind = .auth
@@ -181,10 +183,13 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: folder + "/index.html"))
     }
 
-    /// Run ids, durations and the workspace path vary from run to run.
+    /// Run ids, durations, the time stamp of each line (output that is not a terminal carries one) and the
+    /// workspace path vary from run to run.
     static func normalise(_ text: String, workspace: String) -> String {
         var out = text.replacingOccurrences(of: workspace, with: "$DIR")
         for (pattern, replacement) in [
+            (#"(?m)^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z "#, "TIME "),
+            (#"(?m)^ {21}"#, "     "),
             (#"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z"#, "RUN-ID"), (#"\[[0-9]+\.[0-9] s\]"#, "[T s]"),
             (#"in [0-9]+\.[0-9] s"#, "in T s"),
         ] {

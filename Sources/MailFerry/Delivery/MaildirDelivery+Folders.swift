@@ -22,7 +22,7 @@ extension MaildirDelivery {
                 atPath: rootPath, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700])
         } catch {
-            throw MailError(.local, "cannot create the Maildir root \(rootPath): \(error.localizedDescription)")
+            throw MailError(.local, "cannot create the Maildir root \(rootPath): \(ErrorText.cause(error))")
         }
         do {
             for created in missing {

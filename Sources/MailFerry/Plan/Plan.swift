@@ -27,6 +27,11 @@ public struct Plan: Sendable {
     /// Run reports kept per plan (and per shard): the newest this many runs' `.json` and `.md` files, and their
     /// summaries in the state database; older ones are removed after each run. 0 keeps every one.
     public var keepReports: Int = 1000
+    /// `run --quiet` says a mailbox's trouble when it starts, when it changes and when it is over; while it lasts,
+    /// it says it again at most every this many seconds (default 6 h), so cron mails the admin a reminder, not a
+    /// message every run.
+    public var remindAfter: Int = Plan.defaultRemindAfter
+    public static let defaultRemindAfter = 6 * 3600
     /// Set by `run --shard K/N` (`sharded(_:)`): only this shard's mailboxes run, with their own state file.
     public private(set) var shard: Shard?
     /// Where each key path of the plan file is written, for problems found after loading (`check` resolving a

@@ -26,7 +26,7 @@ struct PlanValidator {
     }
 
     static let topKeys = [
-        "plan", "transition", "state", "reports", "keepReports", "parallel", "quarantineAfter",
+        "plan", "transition", "state", "reports", "keepReports", "parallel", "quarantineAfter", "remindAfter",
         "sources", "targets", "defaults", "mailboxes", "mailboxList",
     ]
     static let transitionKeys = ["start", "cutover", "end"]
@@ -83,6 +83,7 @@ struct PlanValidator {
         let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
         let quarantineAfter = integer(top, "quarantineAfter", at: "", range: 1...1000) ?? 5
         let keepReports = integer(top, "keepReports", at: "", range: 0...10_000_000) ?? 1000
+        let remindAfter = duration(top, "remindAfter", at: "", range: 1...(30 * 86_400)) ?? Plan.defaultRemindAfter
         let sources = buildSources(top)
         let targets = buildTargets(top)
         // A name that is defined but broken is not "undefined": its own problem is reported where it is written.
@@ -98,6 +99,7 @@ struct PlanValidator {
         plan.locations = locations
         plan.quarantineAfter = quarantineAfter
         plan.keepReports = keepReports
+        plan.remindAfter = remindAfter
         return plan
     }
 

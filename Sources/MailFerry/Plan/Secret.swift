@@ -68,7 +68,7 @@ public enum SecretRef: Sendable, Equatable, CustomStringConvertible {
                     argv, environment: CommandRunner.environment(passing: names),
                     timeout: commandTimeout, limit: SecretRef.commandOutputLimit)
             } catch {
-                throw MailError(.auth, "secret command failed: \(error)")
+                throw MailError(.auth, "secret command failed: \(ErrorText.sentence(error))")
             }
             var text = String(decoding: output, as: UTF8.self)
             while text.hasSuffix("\n") || text.hasSuffix("\r\n") { text.removeLast() }

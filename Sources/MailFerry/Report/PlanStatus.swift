@@ -13,7 +13,10 @@ public struct PlanStatus: Sendable, Codable, Equatable {
     public var transition: Transition
     public var generatedAt: Date
     public var mailboxes: [MailboxStatus]
-    /// Messages the legacy servers received per day (recovered arrival, else first seen), over every mailbox.
+    /// Messages the legacy servers received per day, over every mailbox: each message's known arrival (recovered
+    /// from its headers, or its first sight when it came after the mailbox's first listing). A message that was
+    /// already on the server at the first listing and whose headers were not read yet is not counted: its first
+    /// sight is when mailferry looked, not when it arrived.
     public var arrivalsPerDay: [DayCount]
     /// Problems waiting for someone: messages deferred, failed or quarantined, and mailboxes whose last poll
     /// failed, by category (transient, permanent, quota, auth, tls, protocol, local).
@@ -68,14 +71,17 @@ public struct PlanStatus: Sendable, Codable, Equatable {
         public var quarantined = 0
         /// Deleted at the source under a retention policy, after delivery.
         public var removed = 0
-        /// The latest arrival of a legacy message (recovered from its headers, else when first seen).
+        /// The latest known arrival of a legacy message (recovered from its headers, or first seen after the
+        /// mailbox's first listing); nil when none is known yet.
         public var lastArrivalAt: Date?
         /// When mailferry last saw a message it had not seen before.
         public var lastNewSeenAt: Date?
         public var lastPollAt: Date?
         public var lastSuccessfulPollAt: Date?
         public var lastError: String?
-        /// Messages that arrived after the plan's cutover day.
+        /// Messages known to have arrived after the plan's cutover day: by their recovered arrival, or first seen
+        /// after the cutover when they were not on the server at the first listing. Never by the first sight of a
+        /// message the first listing found (a first run after the cutover would flag 2005's mail).
         public var arrivedAfterCutover = 0
         /// The cutover has passed and legacy mail still arrives: someone writes to the old address, or MX has not
         /// moved.

@@ -99,11 +99,15 @@ public enum ReportWriter {
         out += "- started: \(iso(s.startedAt)), finished: \(iso(s.finishedAt)) "
         out += "(\(String(format: "%.1f", s.seconds)) s)\n"
         out += "- outcome: \(outcomeText(s))\n"
+        // Deferred, failed, quarantined and what is left count every message of these mailboxes as the state has
+        // it after the run (what `status` shows), not only this run's: a message waiting for its next try is
+        // deferred whichever run deferred it.
+        let standing = s.standing
         out += "- delivered: " + counted(s.delivered, "message") + ", \(formatBytes(s.bytes)); "
         out += "duplicates skipped: \(s.duplicate); "
-        out += "deferred: \(s.deferred); failed: \(s.failed); quarantined: \(s.quarantined); "
+        out += "deferred: \(standing.deferred); failed: \(standing.failed); quarantined: \(standing.quarantined); "
         out += "deleted at the source (retention): \(s.removed); in-doubt attempts confirmed: \(s.reconciled); "
-        out += "left for a later run: \(s.pending)\n\n"
+        out += "left for a later run: \(standing.pending + standing.inDoubt + standing.deferred)\n\n"
         return out
     }
 
@@ -113,8 +117,11 @@ public enum ReportWriter {
         out += "| seconds |\n"
         out += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for m in s.mailboxes {
+            // Deferred and failed as the state has them after the run (as in the totals above).
+            let deferred = m.standing?.deferred ?? m.deferred
+            let failed = m.standing?.failed ?? m.failed
             out += "| \(cell(m.address)) | \(cell(m.key)) | \(m.onServer.map(String.init) ?? "–") | \(m.new) | "
-            out += "\(m.delivered) | \(formatBytes(m.bytes)) | \(m.duplicate) | \(m.deferred) | \(m.failed) | "
+            out += "\(m.delivered) | \(formatBytes(m.bytes)) | \(m.duplicate) | \(deferred) | \(failed) | "
             out += String(format: "%.1f", m.seconds) + " |\n"
         }
         return out
@@ -228,10 +235,19 @@ public enum ReportWriter {
         return out
     }
 
+    /// "complete (exit 0)", or what keeps it from being complete, from the state after the run.
     static func outcomeText(_ s: RunSummary) -> String {
         if s.interrupted { return "interrupted (exit \(s.exitCode)); rerun to continue" }
         if s.exitCode == 0 { return "complete (exit 0)" }
-        return "incomplete (exit \(s.exitCode)): see Problems"
+        let standing = s.standing
+        let open = [
+            (standing.pending, "pending"), (standing.inDoubt, "in doubt"), (standing.deferred, "deferred"),
+            (standing.failed, "failed"), (standing.quarantined, "quarantined"),
+        ].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        var text = "incomplete (exit \(s.exitCode)): "
+        if !open.isEmpty { text += "not yet delivered: " + open.joined(separator: ", ") + "; " }
+        let problems = s.mailboxes.contains { $0.error != nil || !$0.messageErrors.isEmpty }
+        return text + (problems ? "see Problems" : "a later run goes on with them")
     }
 
     /// Table cells must not break the table or carry markup from server text.
@@ -255,31 +271,43 @@ public enum ReportWriter {
 
     /// The reports folder, 0750 when created here.
     package static func createFolder(_ folder: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: folder, withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o750])
+        do {
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw MailError(.local, "cannot create the reports folder \(folder): \(ErrorText.cause(error))")
+        }
     }
 
     package static func writeAtomically(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, fileMode)
-        guard fd >= 0 else { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
+        // Errors name the file being written, not its temporary name (which carries a pid).
+        guard fd >= 0 else { throw MailError(.local, "cannot write \(path): \(errnoText())") }
         defer { close(fd) }
         guard fchmod(fd, fileMode) == 0 else {
+            let cause = errnoText()
             unlink(temporary)
-            throw MailError(.local, "cannot make \(temporary) private: \(errnoText())")
+            throw MailError(.local, "cannot make \(path) private: \(cause)")
         }
         try data.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let n = retryingEINTR { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 { throw MailError(.local, "cannot write \(temporary): \(errnoText())") }
+                if n < 0 {
+                    let cause = errnoText()
+                    unlink(temporary)
+                    throw MailError(.local, "cannot write \(path): \(cause)")
+                }
                 offset += n
             }
         }
         fsync(fd)
         guard rename(temporary, path) == 0 else {
-            throw MailError(.local, "cannot rename \(temporary) to \(path): \(errnoText())")
+            let cause = errnoText()
+            unlink(temporary)
+            throw MailError(.local, "cannot write \(path) (renaming it into place): \(cause)")
         }
     }
 }

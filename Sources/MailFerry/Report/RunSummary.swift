@@ -158,8 +158,24 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     /// Messages of this run that reached a final or deferred state.
     public var settled: Int { delivered + duplicate + deferred + failed + quarantined }
 
+    /// What this run's counters say: nothing went wrong in this run. Not the verdict (`complete`): a message
+    /// deferred by an earlier run and waiting for its next try is not this run's, and still not delivered.
     public var ok: Bool {
         error == nil && deferred == 0 && failed == 0 && quarantined == 0 && pending == 0 && leftInDoubt == nil
+    }
+
+    /// Where the mailbox's messages stand in the state once this run is over (what `status` shows for it); nil
+    /// when the run never got to its rows (a dry run, a mailbox it could not register) and in older reports.
+    public var standing: MailboxStanding?
+
+    /// The verdict: every message the state knows of this mailbox is delivered (or a duplicate, or removed under
+    /// retention) and the mailbox was worked on. Read from the state, not from this run's counters; a mailbox that
+    /// only waits (`[IN-USE]`, `[LOGIN-DELAY]`) is not a failure, so its waiting alone does not make it incomplete.
+    public var complete: Bool {
+        guard error == nil, leftInDoubt == nil else { return false }
+        guard let standing else { return ok }
+        // Each further way a listed message can end up not delivered is one more condition here.
+        return standing.undelivered == 0
     }
 
     mutating func noteLeftInDoubt(_ uidl: String) {
@@ -195,8 +211,22 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Mailboxes stopped by transient trouble (a timeout, a dropped connection): retried by the next run.
     public var mailboxesDeferred: Int { mailboxes.filter { $0.error != nil && $0.errorKind == .transient }.count }
     public var waiting: Int { mailboxes.filter { $0.waiting != nil }.count }
-    /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
-    public var uneventful: Bool { delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) }
+
+    /// Where the run's mailboxes stand in the state after it (`status`'s pending, deferred, failed, quarantined),
+    /// added up; for a mailbox without a standing (a dry run), its own counters. What the closing line, the
+    /// report's outcome and the exit code say.
+    public var standing: MailboxStanding {
+        mailboxes.reduce(MailboxStanding()) { total, m in
+            total
+                + (m.standing
+                    ?? MailboxStanding(
+                        pending: m.pending, inDoubt: m.leftInDoubt?.count ?? 0, deferred: m.deferred,
+                        failed: m.failed, quarantined: m.quarantined))
+        }
+    }
+
+    /// Every message listed is delivered (or a duplicate) and every mailbox was worked on: exit 0's promise.
+    public var complete: Bool { !interrupted && mailboxes.allSatisfy(\.complete) }
 
     package init(
         runID: String, plan: String, startedAt: Date, finishedAt: Date, mailboxes: [MailboxResult], interrupted: Bool,

@@ -52,7 +52,7 @@ package final class Adopter: Sendable {
             do {
                 try self.adopt(mailbox, &outcome)
             } catch {
-                outcome.error = (error as? MailError)?.message ?? "\(error)"
+                outcome.error = ErrorText.sentence(error)
             }
             outcomes.withLock { $0[mailbox.key] = outcome }
         }

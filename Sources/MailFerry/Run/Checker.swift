@@ -145,7 +145,7 @@ public final class Checker: Sendable {
             } catch let error as MailError {
                 result = .failure(error)
             } catch {
-                result = .failure(MailError(.auth, "\(error)"))
+                result = .failure(MailError(.auth, ErrorText.sentence(error)))
             }
             results.withLock { $0[item.offset] = result }
         }
@@ -358,6 +358,6 @@ public final class Checker: Sendable {
     }
 
     static func describe(_ error: Error) -> String {
-        (error as? MailError)?.message ?? "\(error)"
+        ErrorText.sentence(error)
     }
 }

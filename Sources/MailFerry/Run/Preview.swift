@@ -32,7 +32,7 @@ extension Runner {
                 result.notes.append(note)
             }
         } catch {
-            let mailError = error as? MailError ?? MailError(.local, "\(error)")
+            let mailError = error as? MailError ?? MailError(.local, ErrorText.sentence(error))
             result.error = mailError.message
             result.errorKind = mailError.kind
         }

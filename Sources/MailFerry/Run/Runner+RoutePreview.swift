@@ -46,7 +46,7 @@ extension Runner {
                 }
             }
         } catch {
-            out.append("  error: \((error as? MailError)?.message ?? "\(error)")")
+            out.append("  error: \(ErrorText.sentence(error))")
         }
         return out
     }

@@ -41,7 +41,7 @@ public final class Runner: Sendable {
                 unlink("\(spoolFolder)/\(name)")
             }
         } catch {
-            throw MailError(.local, "cannot prepare spool folder \(spoolFolder): \(error.localizedDescription)")
+            throw MailError(.local, "cannot prepare spool folder \(spoolFolder): \(ErrorText.cause(error))")
         }
     }
 
@@ -88,14 +88,16 @@ public final class Runner: Sendable {
         } catch  where StopSignal.requested {
             // Stopped by SIGINT/SIGTERM mid-way: not the mailbox's fault. What was in flight is abandoned safely
             // (nothing partial is delivered; an in-doubt attempt is reconciled next run).
-            ledger.record(.interrupted((error as? MailError)?.message ?? "\(error)"))
+            ledger.record(.interrupted(ErrorText.sentence(error)))
         } catch {
-            let mailError = error as? MailError ?? MailError(.local, "\(error)")
+            let mailError = error as? MailError ?? MailError(.local, ErrorText.sentence(error))
             ledger.record(.failure(mailError))
             if let mailboxID { try? store.finishPoll(mailbox: mailboxID, error: mailError.message) }
         }
         var result = ledger.result
         result.seconds = Date().timeIntervalSince(started)
+        // Where its messages stand now, as `status` counts them: what the run's verdict is made of.
+        result.standing = mailboxID.flatMap { try? store.standing(mailbox: $0) }
         return result
     }
 

@@ -112,7 +112,7 @@ package enum StateGuard {
                 atPath: root, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700])
         } catch {
-            throw MailError(.local, "cannot create the Maildir root \(root): \(error.localizedDescription)")
+            throw MailError(.local, "cannot create the Maildir root \(root): \(ErrorText.cause(error))")
         }
         let text =
             "mailferry plan \(plan.name)\nstate \(id)\nstate file \(plan.statePath)\n"

@@ -114,7 +114,7 @@ public final class Verifier: Sendable {
             }
             try check(expected, mailbox: mailbox, &outcome)
         } catch {
-            outcome.mailbox.error = (error as? MailError)?.message ?? "\(error)"
+            outcome.mailbox.error = ErrorText.sentence(error)
         }
         return outcome
     }
@@ -240,7 +240,7 @@ public final class Verifier: Sendable {
         do {
             found = try imap.locate(attempts)
         } catch {
-            outcome.mailbox.error = "target: " + ((error as? MailError)?.message ?? "\(error)")
+            outcome.mailbox.error = "target: " + ErrorText.sentence(error)
             return
         }
         for item in expected {
