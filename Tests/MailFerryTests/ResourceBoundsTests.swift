@@ -210,12 +210,16 @@ struct GeneratedMaildrop: Sendable {
         #expect(result.peakKB < Self.baselineKB + 16 * 1024, "peak \(result.peakKB) kB, baseline \(Self.baselineKB)")
         print("endless body: peak RSS \(result.peakKB / 1024) MiB (baseline \(Self.baselineKB / 1024) MiB)")
 
-        // The next run does not fetch it again: it is set aside (quarantined), and nothing else is waiting.
+        // The next run does not fetch it again: it is set aside (quarantined), and nothing else is waiting. A
+        // quarantined message is listed and not delivered, so the exit code (read from the state) stays 1 until
+        // the admin acts, and the closing line says why.
         let again = try FakeServer(timeout: 30, handler: drop.serve)
         try setup.rewritePort(again.port)
         let second = try Self.run(setup, timeout: 60)
         again.finish()
-        #expect(second.code == 0, "\(second.out)\n\(second.err)")
+        #expect(second.code == 1, "\(second.out)\n\(second.err)")
+        #expect(second.out.contains("0 messages delivered (0 B) in "), "\(second.out)")
+        #expect(second.out.contains("; 1 quarantined; exit 1\n"), "\(second.out)")
         #expect(!again.transcript.contains("RETR"))
     }
 
