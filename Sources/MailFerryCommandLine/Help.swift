@@ -86,7 +86,8 @@ enum HelpText {
 
         Exit codes:
           0    every listed message is delivered (or was already)
-          1    some messages were deferred or failed, or a mailbox could not be worked on: see the report
+          1    some messages were deferred or failed, a mailbox could not be worked on, or a message was found
+               gone from the server before it was delivered (vanished; said once): see the report
           2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
                backup, see docs/operations.md); or it is missing, empty or another state's while the targets
                hold this plan's deliveries (see mailferry adopt)

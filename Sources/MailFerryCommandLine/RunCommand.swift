@@ -175,6 +175,8 @@ enum RunCommand {
         } else if !results.allSatisfy(\.ok) {
             summary.exitCode = ExitCode.incomplete
         }
+        // Mail that vanished from the server before it was copied: exit 1 the first time a run notices it (issue 22).
+        if summary.newlyVanished > 0 && summary.exitCode == ExitCode.ok { summary.exitCode = ExitCode.incomplete }
         var reportPath = ""
         do {
             reportPath = try ReportWriter.write(summary, to: plan.reportsPath).markdown
@@ -214,6 +216,11 @@ enum RunCommand {
         if s.removed > 0 { tail.append("\(s.removed) deleted from the source (retention)") }
         if s.failed > 0 { tail.append("\(s.failed) failed") }
         if s.pending > 0 { tail.append("\(s.pending) left for the next run") }
+        if s.newlyVanished > 0 {
+            tail.append(
+                "\(s.newlyVanished) message\(s.newlyVanished == 1 ? "" : "s") VANISHED from the server before "
+                    + "\(s.newlyVanished == 1 ? "it was" : "they were") delivered (see the report)")
+        }
         if s.leftInDoubt > 0 {
             tail.append(
                 "\(s.leftInDoubt) message\(s.leftInDoubt == 1 ? "" : "s") in doubt at the IMAP target, left "

@@ -10,7 +10,7 @@ import MailWire
 public enum Dashboard {
     static let colors: [(name: String, color: String)] = [
         ("delivered", "#2f9e6b"), ("duplicate", "#7cc4b4"), ("pending", "#c9d2de"), ("deferred", "#e3a33b"),
-        ("failed", "#d64545"), ("quarantined", "#8e5cc4"),
+        ("failed", "#d64545"), ("quarantined", "#8e5cc4"), ("vanished", "#7f1d1d"),
     ]
     static func color(_ name: String) -> String { colors.first { $0.name == name }?.color ?? "#9aa5b4" }
 
@@ -77,6 +77,7 @@ public enum Dashboard {
             """
         page += cards(status, total: total, verify: verify)
         page += mailboxTable(status)
+        page += vanishedPanel(status)
         page += "<div class=\"grid\">\n"
         page += panel(
             "Messages migrated per run", note: "Messages delivered by each run, oldest first.",
@@ -125,7 +126,7 @@ public enum Dashboard {
     static func cards(_ status: PlanStatus, total: PlanStatus.MailboxStatus, verify: VerifyReport?) -> String {
         let known = max(total.known, 1)
         let percent = Double(total.done) * 100 / Double(known)
-        let attention = total.failed + total.quarantined
+        let attention = total.failed + total.quarantined + total.vanished
         let stopped = status.mailboxes.filter { $0.lastError != nil }.count
         var out = "<section class=\"cards\">\n"
         out += card(
@@ -141,6 +142,7 @@ public enum Dashboard {
         out += card(
             "Needs attention", value: Charts.grouped(attention + stopped),
             detail: "\(Charts.grouped(total.failed)) failed · \(Charts.grouped(total.quarantined)) quarantined"
+                + (total.vanished > 0 ? " · \(Charts.grouped(total.vanished)) vanished before delivery" : "")
                 + " · \(stopped) mailbox\(stopped == 1 ? "" : "es") stopped",
             tone: attention + stopped > 0 ? "bad" : "good")
         let flagged = status.flagged.count
@@ -197,6 +199,7 @@ public enum Dashboard {
             let parts = [
                 ("delivered", m.delivered + m.removed), ("duplicate", m.duplicate), ("pending", m.pending),
                 ("deferred", m.deferred), ("failed", m.failed), ("quarantined", m.quarantined),
+                ("vanished", m.vanished),
             ]
             let sum = max(parts.reduce(0) { $0 + $1.1 }, 1)
             var bar = "<div class=\"bar\">"
@@ -214,6 +217,7 @@ public enum Dashboard {
             if m.lastError != nil {
                 badges += "<span class=\"badge bad\" title=\"\(e(m.lastError!))\">poll failed</span>"
             }
+            if m.vanished > 0 { badges += "<span class=\"badge bad\">\(m.vanished) vanished</span>" }
             if !m.inPlan { badges += "<span class=\"badge\">not in plan</span>" }
             if m.lastPollAt == nil { badges += "<span class=\"badge\">never polled</span>" }
             out +=

@@ -73,6 +73,7 @@ public enum ReportWriter {
     public static func markdown(_ s: RunSummary) -> String {
         var out = headline(s)
         out += mailboxTable(s)
+        out += vanishedSection(s)
         out += envelopeSection(s)
         let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
         if routed > 0 { out += "\nCatch-all messages were routed in \(routed) deliveries to people's mailboxes.\n" }
@@ -87,6 +88,7 @@ public enum ReportWriter {
             ? "\nNothing was deleted from the legacy server.\n"
             : "\n\(s.removed) messages were deleted from the legacy server under the plan's retention policy, each "
                 + "confirmed delivered long enough before.\n"
+        out += goneAfterDeliveryLine(s)
         return out
     }
 
@@ -99,7 +101,9 @@ public enum ReportWriter {
         out += "- delivered: \(s.delivered) messages, \(formatBytes(s.bytes)); duplicates skipped: \(s.duplicate); "
         out += "deferred: \(s.deferred); failed: \(s.failed); quarantined: \(s.quarantined); "
         out += "deleted at the source (retention): \(s.removed); in-doubt attempts confirmed: \(s.reconciled); "
-        out += "left for a later run: \(s.pending)\n\n"
+        out += "left for a later run: \(s.pending)\n"
+        if s.newlyVanished > 0 { out += "- vanished from the server before delivery: \(s.newlyVanished) (see below)\n" }
+        out += "\n"
         return out
     }
 
@@ -227,6 +231,9 @@ public enum ReportWriter {
     static func outcomeText(_ s: RunSummary) -> String {
         if s.interrupted { return "interrupted (exit \(s.exitCode)); rerun to continue" }
         if s.exitCode == 0 { return "complete (exit 0)" }
+        if s.newlyVanished > 0 && s.mailboxes.allSatisfy(\.ok) {
+            return "incomplete (exit \(s.exitCode)): mail vanished from the server before it was copied, see below"
+        }
         return "incomplete (exit \(s.exitCode)): see Problems"
     }
 
