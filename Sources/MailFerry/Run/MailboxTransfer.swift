@@ -26,8 +26,8 @@ extension MailboxRun {
                 }
                 ledger.record(
                     .note(
-                        "the POP3 session was ended (QUIT) while the run waited over maxIdleSeconds for the target, "
-                            + "and resumed in a new session"))
+                        "the POP3 session was ended while the run waited for the target (QUIT after maxIdleSeconds, "
+                            + "or lost), and the run resumed in a new session"))
             }
         }
     }
