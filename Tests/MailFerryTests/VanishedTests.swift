@@ -168,6 +168,30 @@ import Testing
         #expect(status.text.contains("2 delivered messages were since deleted on the legacy server"))
     }
 
+    /// What a hostile message says of itself reaches the admin escaped: no terminal escape, no markup, no table
+    /// broken.
+    @Test func hostileHeadersAreShownEscaped() throws {
+        let w = Workspace()
+        defer { w.folder.cleanup() }
+        let subject = Data("\u{1B}[2Jcleared | col".utf8).base64EncodedString()
+        let hostile = (
+            uidl: "u-bad",
+            body: "From: <script>alert(1)</script>\r\nSubject: =?UTF-8?B?\(subject)?=\r\n\r\n"
+                + String(repeating: "x", count: 200) + "\r\n"
+        )
+        _ = try w.run(Self.maildrop([hostile], breaking: 1))
+        let (gone, console) = try w.run(Self.maildrop([]))
+        #expect(gone.newlyVanished == 1 && gone.exitCode == 1)
+        #expect(gone.mailboxes[0].vanished?.first?.subject == "\\x1B[2Jcleared | col")
+        let report = try w.report(gone)
+        #expect(report.contains("Subject: \\x1B[2Jcleared \\| col"), "\(report)")
+        let status = try w.status()
+        for text in [report, console, status.text, status.html] { #expect(!text.contains("\u{1B}")) }
+        #expect(status.text.contains("Subject: \\x1B[2Jcleared | col"), "\(status.text)")
+        #expect(
+            !status.html.contains("<script>") && status.html.contains("From: &lt;script&gt;alert(1)&lt;/script&gt;"))
+    }
+
     /// Issue 22's scenario against Dovecot as the POP3 source: the first run's retrieval of the second message breaks
     /// (fault point `pop3-retrieve`), the file is deleted from the source Maildir between runs, the second run exits
     /// 1 and its report, `status` and the dashboard name the message with its UIDL and size; a third run does not
