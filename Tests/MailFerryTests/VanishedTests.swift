@@ -140,7 +140,8 @@ import Testing
         #expect(status.text.contains("needs attention: 1 message vanished from the server before it was delivered"))
         #expect(
             status.text.contains(
-                "(odd/u): UIDL u-two; \(Self.two.body.utf8.count) bytes; pending; 1 attempt; From: Kelly <kelly@wingtip.example>; Subject: Q3 númbers"
+                "(odd/u): UIDL u-two; \(Self.two.body.utf8.count) bytes; pending; 1 attempt; "
+                    + "From: Kelly <kelly@wingtip.example>; Subject: Q3 númbers"
             ), "\(status.text)")
         #expect(status.text.contains("! 1 vanished"), "\(status.text)")
         #expect(

@@ -180,9 +180,10 @@ public struct MailboxResult: Sendable, Codable, Equatable {
         }
         if gaps.goneAfterDelivery > 0 { goneAfterDelivery = (goneAfterDelivery ?? 0) + gaps.goneAfterDelivery }
         if gaps.back > 0 {
+            let one = gaps.back == 1
             notes.append(
-                "\(gaps.back) message\(gaps.back == 1 ? "" : "s") that had vanished from the server \(gaps.back == 1 ? "is" : "are") "
-                    + "listed again (same UIDL): handled as before, nothing delivered twice")
+                "\(gaps.back) message\(one ? "" : "s") that had vanished from the server \(one ? "is" : "are") listed "
+                    + "again (same UIDL): handled as before, nothing delivered twice")
         }
     }
 

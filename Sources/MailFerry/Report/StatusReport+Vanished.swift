@@ -26,7 +26,8 @@ extension StatusReport {
                     + "; last seen \(PlanStatus.timeText(v.lastSeenAt)), gone \(PlanStatus.timeText(v.vanishedAt))\n"
             }
             if total.vanished > vanishedShown {
-                out += "  … \(total.vanished - min(vanishedShown, status.vanishedMessages.count)) more: status --json\n"
+                let more = total.vanished - min(vanishedShown, status.vanishedMessages.count)
+                out += "  … \(more) more: status --json\n"
             }
         }
         if total.goneAfterDelivery > 0 {
