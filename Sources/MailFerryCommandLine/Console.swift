@@ -66,7 +66,9 @@ struct ConsoleObserver: RunObserver {
     func mailboxStarted(_ mailbox: Plan.Mailbox) {}
 
     func mailboxFinished(_ r: MailboxResult) {
-        if quiet && r.ok && r.delivered == 0 && r.duplicate == 0 && r.reconciled == 0 { return }
+        if quiet && r.ok && r.delivered == 0 && r.duplicate == 0 && r.reconciled == 0 && r.newlyVanished == 0 {
+            return
+        }
         console.line(Self.describe(r))
     }
 
@@ -83,6 +85,7 @@ struct ConsoleObserver: RunObserver {
         if r.removed > 0 { text += ", \(r.removed) deleted from the source (retention)" }
         for note in r.notes where note.hasPrefix("would ") { text += "\n    \(note)" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
+        if r.newlyVanished > 0 { text += ", \(r.newlyVanished) VANISHED from the server before delivery" }
         if let doubt = r.leftInDoubt?.count {
             text +=
                 ", \(doubt) \(doubt == 1 ? "message" : "messages") in doubt at the IMAP target, left for a later "

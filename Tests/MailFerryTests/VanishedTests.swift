@@ -125,6 +125,7 @@ import Testing
         // What the broken retrieval saw of its header, decoded.
         #expect(lost.from == "Kelly <kelly@wingtip.example>" && lost.subject == "Q3 númbers", "\(lost)")
         #expect(console.contains("1 message VANISHED from the server before it was delivered"), "\(console)")
+        #expect(console.contains("u@contoso.example (odd/u): 1 on server, 0 new, 0 delivered (0 B), 1 VANISHED from"))
         let report = try w.report(second)
         #expect(report.contains("## Needs attention: mail that vanished before it was copied"), "\(report)")
         #expect(
