@@ -128,6 +128,10 @@ import Testing
         #expect(console.contains("u@contoso.example (odd/u): 1 on server, 0 new, 0 delivered (0 B), 1 VANISHED from"))
         let report = try w.report(second)
         #expect(report.contains("## Needs attention: mail that vanished before it was copied"), "\(report)")
+        // The JSON report holds it, valid against the schema reports/README.md documents.
+        let json = try ReportTests.json(Data(contentsOf: URL(fileURLWithPath: "\(w.reports)/\(second.runID).json")))
+        let problems = SchemaValidator.problems(json, try ReportTests.schema())
+        #expect(problems.isEmpty, "\(problems)")
         #expect(
             report.contains(
                 "| u@contoso.example | u-two | \(formatBytes(Self.two.body.utf8.count)) | pending, 1 attempt |"))
@@ -165,6 +169,8 @@ import Testing
         let (gone, _) = try w.run(Self.maildrop([]))
         #expect(gone.exitCode == 0 && gone.newlyVanished == 0 && gone.goneAfterDelivery == 2)
         #expect(try w.report(gone).contains("2 delivered messages are no longer on the legacy server"))
+        let goneJSON = try ReportTests.json(Data(contentsOf: URL(fileURLWithPath: "\(w.reports)/\(gone.runID).json")))
+        #expect(SchemaValidator.problems(goneJSON, try ReportTests.schema()).isEmpty)
         status = try w.status()
         #expect(status.json.totals.goneAfterDelivery == 2 && status.json.totals.vanished == 0)
         #expect(status.text.contains("2 delivered messages were since deleted on the legacy server"))
