@@ -99,10 +99,15 @@ final class ConsoleObserver: RunObserver, Sendable {
     func mailboxFinished(_ r: MailboxResult) {
         var text: String
         if let etiquette {
-            guard let said = etiquette.say(r) else { return }
-            text = Self.describe(r) + said
+            // Mail that vanished before it was copied is said even when nothing else changed (once: the run that
+            // notices it is the only one that counts it).
+            let said = etiquette.say(r)
+            guard said != nil || r.newlyVanished > 0 else { return }
+            text = Self.describe(r) + (said ?? "")
         } else {
-            if quiet && r.ok && r.delivered == 0 && r.duplicate == 0 && r.reconciled == 0 { return }
+            if quiet && r.ok && r.delivered == 0 && r.duplicate == 0 && r.reconciled == 0 && r.newlyVanished == 0 {
+                return
+            }
             text = Self.describe(r)
         }
         printed.withLock { $0 += 1 }
@@ -122,6 +127,7 @@ final class ConsoleObserver: RunObserver, Sendable {
         if r.removed > 0 { text += ", \(r.removed) deleted from the source (retention)" }
         for note in r.notes where note.hasPrefix("would ") { text += "\n    \(note)" }
         if r.pending > 0 { text += ", \(r.pending) left for the next run" }
+        if r.newlyVanished > 0 { text += ", \(r.newlyVanished) VANISHED from the server before delivery" }
         if let waitingEarlier = r.standing.map({ $0.deferred - r.deferred }), waitingEarlier > 0 {
             text += ", \(waitingEarlier) deferred earlier (waiting for their next try)"
         }

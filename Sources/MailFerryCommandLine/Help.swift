@@ -103,7 +103,9 @@ enum HelpText {
           0    every listed message is delivered (or a duplicate), and every mailbox was worked on (one that
                only waits for [IN-USE] or [LOGIN-DELAY] is not a failure; the output and the report say so)
           1    messages are not delivered yet: pending, deferred (also those waiting for their next try, which
-               this run did not retry), failed or in doubt; or a mailbox could not be worked on: see the report
+               this run did not retry), failed, quarantined or in doubt; a message was found gone from the
+               server before it was delivered (vanished; said once); or a mailbox could not be worked on: see
+               the report
           2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
                backup, see docs/operations.md); or it is missing, empty or another state's while the targets
                hold this plan's deliveries (see mailferry adopt)

@@ -61,7 +61,7 @@ extension RunCommand {
         summary.shard = plan.shard?.description
         summary.exitCode = verdict(summary, selected: mailboxes.count)
         let reportPath = args.dryRun ? nil : finish(&summary, plan: plan, store: store, console: console)
-        if !args.quiet || lines.said > 0 || summary.exitCode == ExitCode.cannotCreate {
+        if !args.quiet || lines.said > 0 || summary.newlyVanished > 0 || summary.exitCode == ExitCode.cannotCreate {
             console.line(finalLine(summary))
             if let reportPath { console.line("report: \(relativeToCurrent(reportPath))") }
             if args.dryRun { console.line("dry run: nothing was fetched, delivered or deleted; no report written") }
@@ -74,6 +74,8 @@ extension RunCommand {
     /// failed or in doubt; 130/143 when interrupted.
     static func verdict(_ summary: RunSummary, selected: Int) -> Int32 {
         if summary.interrupted { return StopSignal.exitCode }
+        // Mail that vanished from the server before it was copied: exit 1 the first time a run notices it.
+        if summary.newlyVanished > 0 { return ExitCode.incomplete }
         return summary.complete && summary.mailboxes.count == selected ? ExitCode.ok : ExitCode.incomplete
     }
 
@@ -135,6 +137,11 @@ extension RunCommand {
         if s.removed > 0 { tail.append("\(s.removed) deleted from the source (retention)") }
         if standing.failed > 0 { tail.append("\(standing.failed) failed") }
         if standing.pending > 0 { tail.append("\(standing.pending) left for the next run") }
+        if s.newlyVanished > 0 {
+            tail.append(
+                counted(s.newlyVanished, "message") + " VANISHED from the server before "
+                    + "\(s.newlyVanished == 1 ? "it was" : "they were") delivered (see the report)")
+        }
         let doubt = standing.inDoubt - s.leftInDoubt
         if doubt > 0 {
             tail.append("\(doubt) in doubt after an interrupted attempt (the next run asks the target first)")

@@ -14,6 +14,8 @@ enum StatusCommand {
         the messages on the server at the last poll, delivered, pending, deferred, failed and quarantined; when the
         last legacy message arrived and when the last successful poll was. After the plan's cutover date, mailboxes
         that still receive legacy mail are flagged (someone still writes to the old address, or MX has not moved).
+        Below the table, "needs attention" lists the messages that vanished from the server before they were
+        delivered (UIDL, size, what is known of them); they count in no other column.
 
         The plan's state file is read together with every shard file beside it (<stem>-shard-K-of-N.sqlite,
         written by run --shard K/N).

@@ -135,6 +135,18 @@ enum Schema {
         UPDATE mailboxes SET first_listed_at = (SELECT min(first_seen_at) FROM messages
             WHERE messages.mailbox_id = mailboxes.id AND messages.parent_id IS NULL);
         """,
+        // 10: mail that vanished from the server (design.md, "Mail that vanished"): the first complete UIDL
+        // listing that no longer shows a known message marks its row (its checkpoint state stays as it was), with the
+        // last listing that showed it; a listing that shows it again clears both. What a partial retrieval saw of its
+        // header is kept for the report. A partial index covers what a poll and `status` read of the marked rows.
+        """
+        ALTER TABLE messages ADD COLUMN vanished_at REAL;       -- first complete listing without it; NULL: listed
+        ALTER TABLE messages ADD COLUMN last_listed_at REAL;    -- the last complete listing that showed it
+        ALTER TABLE messages ADD COLUMN seen_from TEXT;         -- From and Subject, decoded, as a retrieval that broke
+        ALTER TABLE messages ADD COLUMN seen_subject TEXT;      -- or a refused delivery saw them
+        CREATE INDEX messages_vanished ON messages
+            (mailbox_id, parent_id, state, quarantined, error_kind, uidl, vanished_at) WHERE vanished_at IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -34,7 +34,8 @@ extension StateSummary {
             let rows = try file.db.prepare(
                 """
                 SELECT mailbox_id, uidl, state, quarantined, error_kind, last_error, updated_at FROM messages
-                WHERE parent_id IS NULL AND state IN ('deferred', 'failed') ORDER BY updated_at DESC LIMIT ?
+                WHERE parent_id IS NULL AND state IN ('deferred', 'failed') AND vanished_at IS NULL
+                ORDER BY updated_at DESC LIMIT ?
                 """
             ).rows([.int(Int64(limit))]) { row -> OpenProblem? in
                 guard let key = file.mailboxes[row.int(0)]?.key else { return nil }

@@ -17,6 +17,9 @@ public struct StateSummary: Sendable {
     public var runs: RunHistory
     /// The most recent messages deferred, failed or quarantined, with their reasons (`readProblems`).
     public var problems: [OpenProblem] = []
+    /// Messages that vanished from the server before they were delivered, by mailbox key, oldest first (at most
+    /// `Store.vanishedDetailLimit` per file; `Tally.vanished` counts them all).
+    public var vanished: [String: [VanishedMessage]] = [:]
 
     /// What a mailbox's messages add up to.
     public struct Tally: Sendable, Equatable {
@@ -33,9 +36,43 @@ public struct StateSummary: Sendable {
         public var lastSeenAt: Double?
         /// Known arrivals by UTC day, as days since 1970-01-01.
         public var arrivalsPerDay: [Int: Int] = [:]
+        /// Of the messages counted above, those a complete listing no longer showed, by state (`vanishedQuarantined`
+        /// apart, as above). Their failure kinds are not in `errors`: what they need is someone's look, whatever the
+        /// delivery's trouble was.
+        public var vanishedStates: [MessageState: Int] = [:]
+        public var vanishedQuarantined = 0
 
         public var known: Int { states.values.reduce(0, +) + quarantined }
         public func count(_ state: MessageState) -> Int { states[state] ?? 0 }
+
+        /// Messages in `state` still on the server (or not known to have left it).
+        public func listed(_ state: MessageState) -> Int { count(state) - (vanishedStates[state] ?? 0) }
+        public var listedQuarantined: Int { quarantined - vanishedQuarantined }
+
+        /// Undelivered messages gone from the server: lost unless someone finds them elsewhere.
+        public var vanished: Int {
+            [MessageState.listed, .delivering, .deferred, .failed].reduce(vanishedQuarantined) {
+                $0 + (vanishedStates[$1] ?? 0)
+            }
+        }
+
+        /// Delivered messages (or duplicates of delivered ones) since deleted on the server: normal.
+        public var goneAfterDelivery: Int { (vanishedStates[.delivered] ?? 0) + (vanishedStates[.duplicate] ?? 0) }
+
+        /// `count` of the messages added in `state` are marked vanished.
+        mutating func addVanished(state: MessageState, quarantined isQuarantined: Bool, errorKind: String?, count: Int)
+        {
+            if state == .failed && isQuarantined {
+                vanishedQuarantined += count
+            } else {
+                vanishedStates[state, default: 0] += count
+            }
+            if state == .deferred || state == .failed {
+                let kind = errorKind.flatMap(FailureKind.init(rawValue:))?.rawValue ?? "unknown"
+                errors[kind, default: 0] -= count
+                if errors[kind] ?? 0 <= 0 { errors[kind] = nil }
+            }
+        }
 
         /// `count` messages in one state; `lastArrival`/`lastSeen` the latest of them.
         mutating func add(
@@ -89,8 +126,11 @@ public struct StateSummary: Sendable {
             try summary.addRuns(file.db)
         }
         for (key, indexes) in holders where indexes.count > 1 {
+            var vanished = Set<String>()
             summary.tallies[key] = try mergedTally(
-                indexes.map { index in (files[index].db, files[index].mailboxes.first { $0.value.key == key }!.key) })
+                indexes.map { index in (files[index].db, files[index].mailboxes.first { $0.value.key == key }!.key) },
+                vanished: &vanished)
+            try summary.mergeVanished(key, from: indexes.map { files[$0].db }, winners: vanished)
         }
         summary.problems = try readProblems(files, holders: holders)
         summary.runs.recent.sort { $0.startedAt < $1.startedAt }
@@ -144,6 +184,7 @@ public struct StateSummary: Sendable {
             guard let key = owned[perDay.int(0)]?.key else { continue }
             tallies[key, default: Tally()].arrivalsPerDay[Int(perDay.int(1)), default: 0] += Int(perDay.int(2))
         }
+        try countVanished(db, mailboxes: owned)
     }
 
     /// The runs of one file that left a report: how many, and the totals of the most recent ones, added up from
@@ -175,12 +216,14 @@ public struct StateSummary: Sendable {
 
     /// One mailbox several files know: their rows streamed in UIDL order (SQLite's BINARY order: the UTF-8 bytes)
     /// and merged like `MergedState` merges them, the row further along winning, the earlier file on a tie.
-    static func mergedTally(_ sources: [(db: Database, mailbox: Int64)]) throws -> Tally {
+    static func mergedTally(
+        _ sources: [(db: Database, mailbox: Int64)], vanished: inout Set<String>
+    ) throws -> Tally {
         let cursors = try sources.map { source in
             let statement = try source.db.prepare(
                 """
                 SELECT m.uidl, m.state, m.quarantined, m.parent_id IS NOT NULL, m.error_kind, \(arrival),
-                       m.first_seen_at, m.updated_at
+                       m.first_seen_at, m.updated_at, m.vanished_at IS NOT NULL
                 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? ORDER BY m.uidl
                 """)
             try statement.bind([.int(source.mailbox)])
@@ -205,6 +248,12 @@ public struct StateSummary: Sendable {
                 state: row.state, quarantined: row.quarantined, errorKind: row.errorKind, count: 1,
                 lastArrival: row.arrival, lastSeen: row.firstSeenAt)
             if let arrival = row.arrival { tally.arrivalsPerDay[Tally.day(arrival), default: 0] += 1 }
+            if row.vanished {
+                tally.addVanished(state: row.state, quarantined: row.quarantined, errorKind: row.errorKind, count: 1)
+                if row.state != .delivered && row.state != .duplicate && row.state != .removed {
+                    vanished.insert(String(decoding: row.uidl, as: UTF8.self))
+                }
+            }
         }
         return tally
     }
@@ -221,6 +270,7 @@ public struct StateSummary: Sendable {
             var arrival: Double?
             var firstSeenAt: Double
             var updatedAt: Double
+            var vanished: Bool
         }
 
         let statement: Statement
@@ -239,7 +289,7 @@ public struct StateSummary: Sendable {
                 quarantined: statement.int(2) != 0, routed: statement.int(3) != 0,
                 errorKind: statement.text(4), arrival: statement.isNull(5) ? nil : statement.double(5),
                 firstSeenAt: statement.double(6),
-                updatedAt: statement.double(7))
+                updatedAt: statement.double(7), vanished: statement.int(8) != 0)
         }
     }
 }

@@ -52,13 +52,16 @@ public struct SaidTrouble: Sendable, Equatable {
 }
 
 extension Store {
-    /// The mailbox's messages (not the routed deliveries of catch-all messages) by where they stand.
+    /// The mailbox's messages (not the routed deliveries of catch-all messages) by where they stand. A message that
+    /// vanished from the server is not among them: the run that noticed it said so (and exited 1); it is listed
+    /// apart, under "needs attention", and no later run can deliver it.
     public func standing(mailbox: Int64) throws -> MailboxStanding {
         try read { db in
             var standing = MailboxStanding()
             for (state, quarantined, count) in try db.prepare(
                 """
-                SELECT state, quarantined, count(*) FROM messages WHERE mailbox_id = ? AND parent_id IS NULL
+                SELECT state, quarantined, count(*) FROM messages
+                WHERE mailbox_id = ? AND parent_id IS NULL AND vanished_at IS NULL
                 GROUP BY state, quarantined
                 """
             ).rows([.int(mailbox)], { ($0.text(0) ?? "", $0.int(1) != 0, Int($0.int(2))) }) {

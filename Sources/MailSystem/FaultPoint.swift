@@ -10,8 +10,8 @@ import Synchronization
 /// nil check per call.
 ///
 /// The names: `maildir-fsync-file`, `maildir-close-file`, `maildir-rename`, `maildir-fsync-new`,
-/// `maildir-fsync-folder` (the parent of a folder just created) and `spool-handover` (the rename of a spool file
-/// into a Maildir's tmp/).
+/// `maildir-fsync-folder` (the parent of a folder just created), `spool-handover` (the rename of a spool file
+/// into a Maildir's tmp/) and `pop3-retrieve` (a RETR breaks after its first chunk, as a dropped connection does).
 public final class FaultPoint: Sendable {
     public let name: String
     public let hit: Int
@@ -30,7 +30,7 @@ public final class FaultPoint: Sendable {
     }()
 
     /// Whether the call named `call` fails this time.
-    func fails(_ call: String) -> Bool {
+    package func fails(_ call: String) -> Bool {
         guard call == name else { return false }
         return hits.add(1, ordering: .relaxed).newValue == hit
     }

@@ -434,6 +434,37 @@ final class FakeSession {
         }
     }
 
+    /// What `nextLine(idleLimit:)` found.
+    enum IdleLine: Equatable {
+        case line(String)
+        case closed
+        /// Nothing complete came within the limit: a server's inactivity autologout (RFC 1939 §3) would fire now.
+        case idle
+    }
+
+    /// The next client line (without CRLF), or `.idle` when none is complete within `seconds` of the call: what a
+    /// server with an autologout timer sees. Plain connections only (under TLS, bytes may wait inside the library).
+    func nextLine(idleLimit seconds: Double) throws -> IdleLine {
+        try checkOpen()
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let newline = pending.firstIndex(of: 10) {
+                var line = pending[..<newline]
+                if line.last == 13 { line = line.dropLast() }
+                let text = String(decoding: line, as: UTF8.self)
+                pending.removeSubrange(...newline)
+                return .line(text)
+            }
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return .idle }
+            var pfd = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, Int32(max(1, left * 1000))) > 0 else { continue }
+            guard let received = try receive() else { continue }
+            guard !received.isEmpty else { return .closed }
+            pending += received
+        }
+    }
+
     /// Reads one chunk and records it in the transcript. Returns [] at end of stream and nil on timeout.
     private func receive() throws -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)

@@ -82,6 +82,14 @@ public struct Plan: Sendable {
         /// The plan wrote `auth`: its cleartext methods are wanted even after a challenge method was refused on a
         /// connection without TLS (POP3Client.login). Unwritten, the default list never falls back that way.
         public var authNamed: Bool = false
+        /// While the run waits for a slow target, its POP3 session is sent NOOP after this many seconds of silence
+        /// (RFC 1939 §3: servers log idle sessions out, after no less than 10 minutes, some sooner) ...
+        public var keepaliveSeconds: Int = Source.defaultKeepaliveSeconds
+        /// ... and ended with QUIT once one wait has lasted this long; a new session resumes after it.
+        public var maxIdleSeconds: Int = Source.defaultMaxIdleSeconds
+
+        public static let defaultKeepaliveSeconds = 120
+        public static let defaultMaxIdleSeconds = 300
 
         /// 4 GiB: far above what any mail system accepts (Exchange Online: 150 MB), so nothing real is refused.
         public static let defaultMaxMessageBytes = 4 << 30

@@ -34,6 +34,7 @@ struct PlanValidator {
         "host", "port", "tls", "caFile", "tlsFingerprint", "allowPlaintext", "maxConnections", "timeoutSeconds",
         "auth", "withoutUIDL", "allowExpireZero", "pipelining", "deleteFromSourceAfterDays",
         "onUIDLReset", "maxMessageBytes",
+        "keepaliveSeconds", "maxIdleSeconds",
     ]
     static let mailboxKeys = ["source", "user", "password", "token", "target", "mailbox", "global"]
     /// What mailboxes inherit when they do not say.
@@ -240,6 +241,9 @@ struct PlanValidator {
             s, "onUIDLReset", at: at, default: Plan.UIDLResetPolicy.stop,
             use: "use \"stop\" or \"rekey\"")
         let maxMessageBytes = integer(s, "maxMessageBytes", at: at, range: 1024...(1 << 40))
+        // A keepalive must come before the shortest autologout RFC 1939 §3 allows (10 minutes).
+        let keepalive = integer(s, "keepaliveSeconds", at: at, range: 1...599)
+        let maxIdle = integer(s, "maxIdleSeconds", at: at, range: 1...86_400)
         guard let server else { return nil }
         var endpoint = server
         endpoint.pipelineWindow = pipelining ? ServerEndpoint.defaultPipelineWindow : 1
@@ -248,7 +252,8 @@ struct PlanValidator {
             withoutUIDL: withoutUIDL, allowExpireZero: allowExpireZero,
             deleteFromSourceAfterDays: deleteAfter, onUIDLReset: onUIDLReset,
             maxMessageBytes: maxMessageBytes ?? Plan.Source.defaultMaxMessageBytes,
-            authNamed: s["auth"] != nil)
+            authNamed: s["auth"] != nil, keepaliveSeconds: keepalive ?? Plan.Source.defaultKeepaliveSeconds,
+            maxIdleSeconds: maxIdle ?? Plan.Source.defaultMaxIdleSeconds)
     }
 
     /// A source's `auth`: the login methods to try, in order; all of them, strongest first, when not written.

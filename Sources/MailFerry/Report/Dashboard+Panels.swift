@@ -57,6 +57,7 @@ extension Dashboard {
         let palette = [
             "transient": "#e3a33b", "quota": "#d9822b", "permanent": "#d64545", "auth": "#b83280",
             "tls": "#8e5cc4", "protocol": "#5a67d8", "local": "#718096", "mailbox stopped": "#9b2c2c",
+            "vanished": "#7f1d1d",
         ]
         return Charts.horizontal(
             rows.map { ($0.key, $0.value, palette[$0.key] ?? "#9aa5b4") },

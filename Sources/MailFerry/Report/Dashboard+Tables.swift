@@ -29,6 +29,7 @@ extension Dashboard {
         let parts = [
             ("delivered", m.delivered + m.removed), ("duplicate", m.duplicate), ("pending", m.pending),
             ("deferred", m.deferred), ("failed", m.failed), ("quarantined", m.quarantined),
+            ("vanished", m.vanished),
         ]
         let sum = max(parts.reduce(0) { $0 + $1.1 }, 1)
         var bar = "<div class=\"bar\">"
@@ -44,6 +45,7 @@ extension Dashboard {
             badges += "<span class=\"badge warn\">\(m.arrivedAfterCutover) after cutover</span>"
         }
         if m.lastError != nil { badges += "<span class=\"badge bad\">poll failed</span>" }
+        if m.vanished > 0 { badges += "<span class=\"badge bad\">\(m.vanished) vanished</span>" }
         if !m.inPlan { badges += "<span class=\"badge\">not in plan</span>" }
         if m.lastPollAt == nil { badges += "<span class=\"badge\">never polled</span>" }
         // The reason is on the page, not in a tooltip: whoever reads it can act on it.

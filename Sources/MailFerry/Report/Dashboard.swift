@@ -10,7 +10,7 @@ import MailWire
 public enum Dashboard {
     static let colors: [(name: String, color: String)] = [
         ("delivered", "#2f9e6b"), ("duplicate", "#7cc4b4"), ("pending", "#c9d2de"), ("deferred", "#e3a33b"),
-        ("failed", "#d64545"), ("quarantined", "#8e5cc4"),
+        ("failed", "#d64545"), ("quarantined", "#8e5cc4"), ("vanished", "#7f1d1d"),
     ]
     static func color(_ name: String) -> String { colors.first { $0.name == name }?.color ?? "#9aa5b4" }
 
@@ -78,6 +78,7 @@ public enum Dashboard {
         page += cards(status, total: total, verify: verify)
         page += problemsPanel(status)
         page += mailboxTable(status)
+        page += vanishedPanel(status)
         page += "<div class=\"grid\">\n"
         page += panel(
             "Messages migrated per run",
@@ -188,7 +189,7 @@ public enum Dashboard {
         return [
             (total.failed, "failed"), (total.quarantined, "quarantined"),
             (stopped, pluralized("mailbox", count: stopped) + " stopped"),
-        ]
+        ] + (total.vanished > 0 ? [(total.vanished, "vanished before delivery")] : [])
     }
 
     /// `value`, `detail` and `extra` are HTML already escaped by the caller.

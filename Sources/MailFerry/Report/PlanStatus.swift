@@ -19,11 +19,16 @@ public struct PlanStatus: Sendable, Codable, Equatable {
     /// sight is when mailferry looked, not when it arrived.
     public var arrivalsPerDay: [DayCount]
     /// Problems waiting for someone: messages deferred, failed or quarantined, and mailboxes whose last poll
-    /// failed, by category (transient, permanent, quota, auth, tls, protocol, local).
+    /// failed, by category (transient, permanent, quota, auth, tls, protocol, local), and messages that vanished
+    /// before they were delivered ("vanished").
     public var errorsByCategory: [String: Int]
     /// The most recent messages waiting for someone (failed, quarantined, or deferred until the next run), newest
     /// first, each with its reason; at most `StateSummary.problemsListed` (the counts above are whole).
     public var problems: [Problem]
+    /// Messages that vanished from the server before they were delivered (design.md, "Mail that vanished"), in the
+    /// plan's mailbox order, oldest first per mailbox (at most `Store.vanishedDetailLimit` per state file; each
+    /// mailbox's `vanished` counts them all).
+    public var vanishedMessages: [VanishedMessage]
 
     public struct Transition: Sendable, Codable, Equatable {
         public var start: String?
@@ -71,6 +76,11 @@ public struct PlanStatus: Sendable, Codable, Equatable {
         public var quarantined = 0
         /// Deleted at the source under a retention policy, after delivery.
         public var removed = 0
+        /// Not delivered, and no longer listed by the server: needs someone's look. Counted here only, not in
+        /// pending, deferred, failed or quarantined.
+        public var vanished = 0
+        /// Delivered, and since deleted on the server (normal after the migration); still counted in `delivered`.
+        public var goneAfterDelivery = 0
         /// The latest known arrival of a legacy message (recovered from its headers, or first seen after the
         /// mailbox's first listing); nil when none is known yet.
         public var lastArrivalAt: Date?
@@ -103,6 +113,8 @@ public struct PlanStatus: Sendable, Codable, Equatable {
             total.failed += m.failed
             total.quarantined += m.quarantined
             total.removed += m.removed
+            total.vanished += m.vanished
+            total.goneAfterDelivery += m.goneAfterDelivery
             total.arrivedAfterCutover += m.arrivedAfterCutover
             total.lastArrivalAt = [total.lastArrivalAt, m.lastArrivalAt].compactMap { $0 }.max()
             total.lastNewSeenAt = [total.lastNewSeenAt, m.lastNewSeenAt].compactMap { $0 }.max()
@@ -145,14 +157,18 @@ public struct PlanStatus: Sendable, Codable, Equatable {
             if m.lastError != nil { errors["mailbox stopped", default: 0] += 1 }
             if let tally = state.tallies[key] {
                 m.known = tally.known
-                m.pending = tally.count(.listed) + tally.count(.delivering)
+                // A vanished message counts as vanished only, whatever its checkpoint state.
+                m.pending = tally.listed(.listed) + tally.listed(.delivering)
                 m.delivered = tally.count(.delivered)
                 m.duplicate = tally.count(.duplicate)
-                m.deferred = tally.count(.deferred)
-                m.failed = tally.count(.failed)
-                m.quarantined = tally.quarantined
+                m.deferred = tally.listed(.deferred)
+                m.failed = tally.listed(.failed)
+                m.quarantined = tally.listedQuarantined
                 m.removed = tally.count(.removed)
+                m.vanished = tally.vanished
+                m.goneAfterDelivery = tally.goneAfterDelivery
                 errors.merge(tally.errors, uniquingKeysWith: +)
+                if tally.vanished > 0 { errors["vanished", default: 0] += tally.vanished }
                 m.lastArrivalAt = tally.lastArrivalAt.map(Date.init(timeIntervalSince1970:))
                 m.lastNewSeenAt = tally.lastSeenAt.map(Date.init(timeIntervalSince1970:))
                 for (day, count) in tally.arrivalsPerDay {
@@ -169,6 +185,7 @@ public struct PlanStatus: Sendable, Codable, Equatable {
             DayCount(day: UTCDate.string(Date(timeIntervalSince1970: Double(day) * 86_400), .day), count: count)
         }
         errorsByCategory = errors
+        vanishedMessages = keys.flatMap { state.vanished[$0] ?? [] }
         problems = Self.problems(state.problems, mailboxes: mailboxes)
     }
 

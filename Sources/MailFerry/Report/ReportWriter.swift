@@ -73,6 +73,7 @@ public enum ReportWriter {
     public static func markdown(_ s: RunSummary) -> String {
         var out = headline(s)
         out += mailboxTable(s)
+        out += vanishedSection(s)
         out += envelopeSection(s)
         let routed = s.mailboxes.reduce(0) { $0 + $1.routed }
         if routed > 0 {
@@ -90,6 +91,7 @@ public enum ReportWriter {
             : "\n" + counted(s.removed, "message") + " \(s.removed == 1 ? "was" : "were") deleted from the legacy "
                 + "server under the plan's retention policy, each "
                 + "confirmed delivered long enough before.\n"
+        out += goneAfterDeliveryLine(s)
         return out
     }
 
@@ -107,7 +109,9 @@ public enum ReportWriter {
         out += "duplicates skipped: \(s.duplicate); "
         out += "deferred: \(standing.deferred); failed: \(standing.failed); quarantined: \(standing.quarantined); "
         out += "deleted at the source (retention): \(s.removed); in-doubt attempts confirmed: \(s.reconciled); "
-        out += "left for a later run: \(standing.pending + standing.inDoubt + standing.deferred)\n\n"
+        out += "left for a later run: \(standing.pending + standing.inDoubt + standing.deferred)\n"
+        if s.newlyVanished > 0 { out += "- vanished from the server before delivery: \(s.newlyVanished) (see below)\n" }
+        out += "\n"
         return out
     }
 
@@ -239,6 +243,9 @@ public enum ReportWriter {
     static func outcomeText(_ s: RunSummary) -> String {
         if s.interrupted { return "interrupted (exit \(s.exitCode)); rerun to continue" }
         if s.exitCode == 0 { return "complete (exit 0)" }
+        if s.newlyVanished > 0 && s.complete {
+            return "incomplete (exit \(s.exitCode)): mail vanished from the server before it was copied, see below"
+        }
         let standing = s.standing
         let open = [
             (standing.pending, "pending"), (standing.inDoubt, "in doubt"), (standing.deferred, "deferred"),

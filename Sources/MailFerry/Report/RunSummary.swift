@@ -41,6 +41,14 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     public var leftInDoubt: [String]?
     /// Work left for a later run because the run stopped early (interrupt or a lost connection).
     public var pending = 0
+    /// Messages not yet delivered that this run's listing was the first to miss: the server lost them (or the person
+    /// deleted them) before they were copied. Nil when there were none (and in reports written before it existed).
+    public var vanished: [VanishedMessage]?
+    /// Those beyond the first `Store.vanishedDetailLimit` per listing (nil when none).
+    public var vanishedNotListed: Int?
+    /// Delivered messages this run's listing was the first to miss: deleted on the server after their migration,
+    /// which is normal (nil when none).
+    public var goneAfterDelivery: Int?
     public var seconds = 0.0
     /// Why the mailbox was not worked on this time although nothing is wrong (LOGIN-DELAY, [IN-USE]).
     public var waiting: String?
@@ -178,6 +186,23 @@ public struct MailboxResult: Sendable, Codable, Equatable {
         return standing.undelivered == 0
     }
 
+    /// Undelivered messages this run was the first to find gone from the server: each is a reason for exit 1, once.
+    public var newlyVanished: Int { (vanished?.count ?? 0) + (vanishedNotListed ?? 0) }
+
+    mutating func noteGaps(_ gaps: Store.ListingGaps) {
+        if !gaps.newlyVanished.isEmpty { vanished = (vanished ?? []) + gaps.newlyVanished }
+        if gaps.newlyVanishedNotListed > 0 {
+            vanishedNotListed = (vanishedNotListed ?? 0) + gaps.newlyVanishedNotListed
+        }
+        if gaps.goneAfterDelivery > 0 { goneAfterDelivery = (goneAfterDelivery ?? 0) + gaps.goneAfterDelivery }
+        if gaps.back > 0 {
+            let one = gaps.back == 1
+            notes.append(
+                "\(gaps.back) message\(one ? "" : "s") that had vanished from the server \(one ? "is" : "are") listed "
+                    + "again (same UIDL): handled as before, nothing delivered twice")
+        }
+    }
+
     mutating func noteLeftInDoubt(_ uidl: String) {
         leftInDoubt = (leftInDoubt ?? []) + [uidl]
     }
@@ -206,6 +231,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var removed: Int { mailboxes.reduce(0) { $0 + $1.removed } }
     public var pending: Int { mailboxes.reduce(0) { $0 + $1.pending } }
     public var leftInDoubt: Int { mailboxes.reduce(0) { $0 + ($1.leftInDoubt?.count ?? 0) } }
+    /// Undelivered messages this run was the first to find gone from the server (design.md, "Mail that vanished"):
+    /// a reason for exit 1 of its own, not part of `MailboxResult.ok`, so a later run does not repeat the alarm.
+    public var newlyVanished: Int { mailboxes.reduce(0) { $0 + $1.newlyVanished } }
+    /// Delivered messages this run found deleted on the server (normal after their migration).
+    public var goneAfterDelivery: Int { mailboxes.reduce(0) { $0 + ($1.goneAfterDelivery ?? 0) } }
     /// Mailboxes stopped by a lasting problem (credentials, TLS, a refusal), which needs someone to act.
     public var mailboxErrors: Int { mailboxes.filter { $0.error != nil && $0.errorKind != .transient }.count }
     /// Mailboxes stopped by transient trouble (a timeout, a dropped connection): retried by the next run.
@@ -227,6 +257,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     /// Every message listed is delivered (or a duplicate) and every mailbox was worked on: exit 0's promise.
     public var complete: Bool { !interrupted && mailboxes.allSatisfy(\.complete) }
+
+    /// True when the run found nothing to do and nothing went wrong: what `--quiet` stays silent about.
+    public var uneventful: Bool {
+        delivered == 0 && duplicate == 0 && reconciled == 0 && mailboxes.allSatisfy(\.ok) && newlyVanished == 0
+    }
 
     package init(
         runID: String, plan: String, startedAt: Date, finishedAt: Date, mailboxes: [MailboxResult], interrupted: Bool,

@@ -24,6 +24,7 @@ public enum StatusReport {
         var rows = status.mailboxes.map { row($0) }
         rows.append(row(status.totals))
         out += table([header] + rows, rightAligned: 2...7)
+        out += vanishedText(status, total: status.totals)
         let flagged = status.flagged
         if let cutover = t.cutover {
             let over = PlanStatus.day(cutover).map { status.generatedAt.timeIntervalSince1970 >= $0 + 86_400 } ?? false
@@ -66,6 +67,7 @@ public enum StatusReport {
         let isTotal = m.key == "total" && m.address == "total"
         var flag = m.stillReceivingAfterCutover ? "! after cutover" : ""
         if m.lastError != nil { flag += flag.isEmpty ? "! last poll failed" : ", last poll failed" }
+        if m.vanished > 0 { flag += (flag.isEmpty ? "! " : ", ") + "\(m.vanished) vanished" }
         if !m.inPlan { flag += "*" }
         return [
             sanitizeForDisplay(m.address, limit: 60), isTotal ? "" : sanitizeForDisplay(m.key, limit: 40),

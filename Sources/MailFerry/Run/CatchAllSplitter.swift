@@ -38,11 +38,12 @@ final class CatchAllSplitter {
         var address: String
     }
 
-    /// Routes and delivers `row`'s message; its own row is settled once every routed delivery is.
+    /// Routes and delivers `row`'s message; its own row is settled once every routed delivery is. Returns whether it
+    /// was: false while a routed delivery waits for a later run, or when one failed.
     func deliver(
         _ row: MessageRecord, _ message: FetchedMessage, headers: HeaderBlock, number: Int,
         in run: MailboxRun
-    ) throws {
+    ) throws -> Bool {
         let store = run.store
         let decision = try router().route(message.envelope, headers: headers)
         try store.recordEnvelope(
@@ -79,7 +80,7 @@ final class CatchAllSplitter {
                     ? now
                     : Disposition.retryTime(attempts: row.attempts + 1, kind: .transient, now: now),
                 countAttempt: false)
-            return
+            return false
         }
         // Done only once every routed delivery's checkpoint is committed: a routed delivery left in doubt under a
         // message that is never fetched again could not be completed.
@@ -87,11 +88,12 @@ final class CatchAllSplitter {
         if failedRoutes == 0 {
             try store.markDelivered(id: row.id, targetRef: "routed to " + decision.mailboxes.joined(separator: ", "))
             run.ledger.record(.delivered(bytes: message.spool.size), for: number)
-        } else {
-            try store.markFailed(
-                id: row.id, kind: .permanent,
-                error: "\(failedRoutes) of \(decision.deliveries.count) routed deliveries failed")
+            return true
         }
+        try store.markFailed(
+            id: row.id, kind: .permanent,
+            error: "\(failedRoutes) of \(decision.deliveries.count) routed deliveries failed")
+        return false
     }
 
     /// The routed deliveries still to be made: together in one LMTP/SMTP transaction where the target allows it,

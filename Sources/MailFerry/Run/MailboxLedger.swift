@@ -15,6 +15,8 @@ final class MailboxLedger {
         case waiting(String)
         case listed(onServer: Int)
         case new(Int)
+        /// What a complete listing changed in the vanished marks (design.md, "Mail that vanished").
+        case listingGaps(Store.ListingGaps)
         case note(String)
         case messageError(String)
         case envelope(RecoveredEnvelope)
@@ -82,6 +84,7 @@ extension MailboxResult {
         case .waiting(let reason): waiting = reason
         case .listed(let count): onServer = count
         case .new(let count): new += count
+        case .listingGaps(let gaps): noteGaps(gaps)
         case .note(let text): notes.append(text)
         case .messageError(let text): messageErrors.append(text)
         case .envelope(let envelope): countEnvelope(envelope)

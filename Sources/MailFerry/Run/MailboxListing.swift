@@ -64,9 +64,17 @@ struct MailboxListing {
         if let reset = UIDLReset.suspected(unique, known: known) {
             switch source.onUIDLReset {
             case .stop: throw reset.refusal(source)
-            case .rekey: ledger.record(.note("UIDL reset: \(reset.summary); re-keying by content (onUIDLReset: rekey)"))
+            case .rekey:
+                ledger.record(
+                    .note(
+                        "UIDL reset: \(reset.summary); re-keying by content (onUIDLReset: rekey); messages not "
+                            + "delivered under their old ids are reported as vanished, and fetched again if the "
+                            + "server lists them under new ones"))
             }
         }
+        // Only a complete listing with the server's own UIDLs may say a message is gone: header fingerprints can
+        // change under a server that rewrites messages, and a listing that failed never gets here.
+        if listing.hasUIDL { try noteGaps(entries, known: known, store: store, mailboxID: mailboxID, ledger: ledger) }
         let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
         ledger.record(.new(new))
         if work.isEmpty && shared.isEmpty { return MailboxListing(items: [], entries: entries) }  // the usual cron run

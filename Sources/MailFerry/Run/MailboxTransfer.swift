@@ -6,15 +6,28 @@ import MailWire
 
 extension MailboxRun {
     /// Fetches and delivers what the listing asks for. A message cut off for being too large leaves its session
-    /// mid-reply: a fresh one fetches the rest.
+    /// mid-reply: a fresh one fetches the rest. So does a session ended while a slow target held the run.
     func transferAll() throws {
         var sessions = 1
+        var resumed = 0
         while true {
             do {
                 try transfer()
                 return
             } catch is SessionCutOff where sessions < Self.maxSessionsPerMailbox {
                 sessions += 1
+            } catch is SessionParked {
+                resumed += 1
+                guard resumed <= Self.maxResumedSessions else {
+                    throw MailError(
+                        .transient,
+                        "the POP3 session was ended \(Self.maxResumedSessions) times while a slow target held the "
+                            + "run; the rest of the mailbox waits for the next run")
+                }
+                ledger.record(
+                    .note(
+                        "the POP3 session was ended while the run waited for the target (QUIT after maxIdleSeconds, "
+                            + "or lost), and the run resumed in a new session"))
             }
         }
     }
@@ -39,21 +52,46 @@ extension MailboxRun {
         }
         defer { session.client.quit() }
         ledger.record(.loggedIn(method: session.method.rawValue))
-        if let note = try session.settleIn(pacing) { ledger.record(.note(note)) }
+        let expireNote = try session.settleIn(pacing)
+        if let expireNote { ledger.record(.note(expireNote)) }
+        // While the run waits for a target, the session is kept (NOOP) and, after maxIdleSeconds, ended.
+        let keeper = SourceKeeper(
+            client: session.client,
+            clock: session.source.idleClock(
+                loginDelay: session.client.capabilities.loginDelay ?? session.before.loginDelay),
+            expiresRetrieved: expireNote != nil)
+        defer { stopKeeper(keeper) }
         let listing = try MailboxListing.plan(
             session.client, source: session.source, store: store,
             mailboxID: mailboxID, ledger: ledger)
-        try fetchAll(listing, session)
+        try fetchAll(listing, session, keeper: keeper)
         guard !StopSignal.requested else { return }
-        try checkpointer.settle()
+        try keeper.waiting { try checkpointer.settle() }
         if let retention = Retention(session.source, store: store, mailboxID: mailboxID) {
+            // Retention needs the session; a new one lists again first.
+            if keeper.parked { throw SessionParked() }
             ledger.record(.removed(try retention.apply(session.client, entries: listing.entries)))
+        }
+    }
+
+    /// Ends a session's keeper and notes what it did.
+    private func stopKeeper(_ keeper: SourceKeeper) {
+        keeper.stop()
+        let done = keeper.report
+        if done.keepalives > 0 {
+            ledger.record(
+                .note(
+                    "\(done.keepalives) NOOP\(done.keepalives == 1 ? "" : "s") kept the POP3 session while the run "
+                        + "waited for a slow target"))
+        }
+        if let lost = done.lost {
+            ledger.record(.note("the POP3 session was lost while the run waited for the target: \(lost)"))
         }
     }
 
     /// Every planned message in turn. A failure that stops the mailbox leaves the rest (and this message, unless it
     /// was counted) pending for the next run.
-    private func fetchAll(_ listing: MailboxListing, _ session: SourceSession) throws {
+    private func fetchAll(_ listing: MailboxListing, _ session: SourceSession, keeper: SourceKeeper) throws {
         let items = listing.items
         let limit = session.source.maxMessageBytes
         // Only what may be fetched is pipelined: a message LIST says is too large is never asked for.
@@ -69,6 +107,8 @@ extension MailboxRun {
                 ledger.record(.pending(items.count - index))
                 break
             }
+            // The keeper ended the session while a target held the run: a new one goes on from here.
+            if keeper.parked { throw SessionParked() }
             let number = item.entry.number
             if item.entry.size > limit {
                 try refuseTooLarge(item, size: "\(item.entry.size) bytes by LIST", source: session.source)
@@ -79,7 +119,9 @@ extension MailboxRun {
             do {
                 try transferOne(
                     item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
-                    listed: listed)
+                    listed: listed, keeper: keeper)
+            } catch let parked as SessionParked {
+                throw parked
             } catch let error as MailError where error.code == .tooLarge {
                 try refuseTooLarge(
                     item, size: "more than \(limit) bytes by RETR (LIST said \(item.entry.size))",
@@ -99,13 +141,22 @@ extension MailboxRun {
 
     private func transferOne(
         _ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client,
-        spool: SpoolFile, listed: ListedUIDLs
+        spool: SpoolFile, listed: ListedUIDLs, keeper: SourceKeeper
     ) throws {
-        let entry = item.entry
         try spool.rewind()
-        try checkpointer.flushIfDue()
-        try retrieve(item, upcoming: upcoming, limit: limit, client: client, spool: spool)
+        try keeper.waiting { try checkpointer.flushIfDue() }
+        if keeper.parked { throw SessionParked() }
+        keeper.sourceActive()
+        // Nothing is pipelined ahead while the target is slow: a NOOP would have to read it all first.
+        try retrieve(
+            item, upcoming: keeper.pipelining ? upcoming : [], limit: limit, client: client, spool: spool)
         try spool.finish()
+        try keeper.waiting { try handle(item, spool: spool, listed: listed) }
+    }
+
+    /// A retrieved message, from its checkpoint on.
+    private func handle(_ item: WorkItem, spool: SpoolFile, listed: ListedUIDLs) throws {
+        let entry = item.entry
         // The previous message's "delivered" commit ran while this one was fetched.
         try checkpointer.keepUp()
         CrashPoint.hit("after-retr")
@@ -149,6 +200,11 @@ extension MailboxRun {
                         code: .tooLarge)
                 }
                 try spool.append(chunk)
+                // A test breaks the N-th message's retrieval after its first chunk, as a dropped connection does.
+                if spool.size == chunk.count, let fault = FaultPoint.environment, fault.fails("pop3-retrieve") {
+                    throw MailError(
+                        .transient, "message \(entry.number): the connection dropped (fault point pop3-retrieve)")
+                }
                 let elapsed = monotonicSeconds() - started
                 if elapsed > grace && Double(spool.size) < elapsed * Self.slowestRetrieval {
                     throw MailError(
@@ -159,6 +215,8 @@ extension MailboxRun {
             }
         } catch let error as MailError where client.botched && error.code != .tooLarge && !StopSignal.requested {
             if case .known(let row, _) = item {
+                // What the broken retrieval saw of the header: all a report can say of it should it vanish.
+                try? SeenHeader(partial: spool).keep(row.id, in: store)
                 let attempts = try store.noteRetrievalFailure(id: row.id, error: error.message)
                 if attempts >= plan.quarantineAfter {
                     try store.markQuarantined(
@@ -225,25 +283,46 @@ extension MailboxRun {
             messageID: headers.first("Message-ID").map { $0.text.trimmingSpaces() },
             dateHeader: headers.first("Date").map { $0.text.trimmingSpaces() })
         ledger.record(.envelope(envelope))
-        if let splitter {
-            try splitter.deliver(row, message, headers: headers, number: number, in: self)
-            return
+        // A message that is not delivered now keeps what its header says, for the report should it vanish.
+        let seen = SeenHeader(headers)
+        do {
+            if try !deliver(row, message, headers: headers, number: number) { try seen.keep(row.id, in: store) }
+        } catch {
+            try? seen.keep(row.id, in: store)
+            throw error
         }
+    }
+
+    /// Delivers a retrieved message to the mailbox's target, or through the catch-all's routing. Returns false when
+    /// it was not delivered (nor staged): refused, deferred or set aside.
+    private func deliver(_ row: MessageRecord, _ message: FetchedMessage, headers: HeaderBlock, number: Int) throws
+        -> Bool
+    {
+        if let splitter { return try splitter.deliver(row, message, headers: headers, number: number, in: self) }
         let columns = Store.EnvelopeColumns(
             messageID: message.messageID, dateHeader: message.dateHeader,
-            json: StoredEnvelope(envelope: envelope).json(),
-            arrival: envelope.arrival)
+            json: StoredEnvelope(envelope: message.envelope).json(),
+            arrival: message.envelope.arrival)
         let attempt = Checkpointer.Row(
             record: row, address: mailbox.address,
             token: token(key: mailbox.key, uidl: row.uidl, message: message),
-            credit: .delivered(bytes: spool.size), message: number)
-        _ = try checkpointer.attempt([attempt], message: message, envelope: columns, mayStage: true)
+            credit: .delivered(bytes: message.spool.size), message: number)
+        let results = try checkpointer.attempt([attempt], message: message, envelope: columns, mayStage: true)
+        return !results.contains { if case .settled = $0 { true } else { false } }
     }
 
     /// Bytes per second below which a retrieval, on average and past its grace, is cut off as stalled.
     static let slowestRetrieval = 1024.0
     /// Sessions one mailbox may use in a run: each message cut off mid-RETR for its size costs one.
     static let maxSessionsPerMailbox = 8
+    /// Sessions resumed in a run after the keeper ended one (each after a wait of maxIdleSeconds that ended with a
+    /// message delivered or settled): a bound that is never reached in practice.
+    static let maxResumedSessions = 1000
+}
+
+/// The source's session was ended (or lost) while a target held the run: a new one lists and goes on.
+struct SessionParked: Error, CustomStringConvertible {
+    var description: String { "the POP3 session was ended while the run waited for its target" }
 }
 
 /// The POP3 session had to stop reading in the middle of a reply (a message too large): it cannot go on.
