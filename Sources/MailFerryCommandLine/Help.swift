@@ -101,7 +101,8 @@ enum HelpText {
 
         Exit codes (from the state after the run, as mailferry status shows it, not only from this run):
           0    every listed message is delivered (or a duplicate), and every mailbox was worked on (one that
-               only waits for [IN-USE] or [LOGIN-DELAY] is not a failure; the output and the report say so)
+               only waits for [IN-USE] or [LOGIN-DELAY] is not a failure, unless it was never listed; the
+               output and the report say so)
           1    messages are not delivered yet: pending, deferred (also those waiting for their next try, which
                this run did not retry), failed, quarantined or in doubt; a message was found gone from the
                server before it was delivered (vanished; said once); or a mailbox could not be worked on: see

@@ -43,6 +43,8 @@ struct QuietEtiquette: Sendable {
                 && (r.deferred > 0 || r.failed > 0 || r.quarantined > 0 || r.pending > 0 || r.leftInDoubt != nil))
         guard let trouble else {
             guard let said = known.said else { return news ? "" : nil }
+            // A mailbox that only waited this time never logged in: the trouble last said is not known to be over.
+            if r.waiting != nil { return news ? "" : nil }
             record(r.key, nil)
             return "\n    recovered: \(Self.was(said)) since \(Self.time(said.since)) is over"
         }

@@ -15,6 +15,9 @@ public struct MailboxStanding: Sendable, Codable, Equatable {
     /// Failed for good (not counting the quarantined).
     public var failed = 0
     public var quarantined = 0
+    /// True when no poll ever listed the maildrop (a mailbox held by `[IN-USE]` since its first run): nothing of it
+    /// is known, so nothing of it is delivered. Nil otherwise, and in older reports.
+    public var neverListed: Bool?
 
     public init(pending: Int = 0, inDoubt: Int = 0, deferred: Int = 0, failed: Int = 0, quarantined: Int = 0) {
         self.pending = pending
@@ -74,6 +77,10 @@ extension Store {
                 default: break
                 }
             }
+            let listed =
+                try db.prepare("SELECT last_poll_at IS NOT NULL FROM mailboxes WHERE id = ?")
+                .rows([.int(mailbox)]) { $0.int(0) != 0 }.first ?? false
+            if !listed { standing.neverListed = true }
             return standing
         }
     }

@@ -131,5 +131,13 @@ import Testing
         #expect(etiquette(1140).say(delivered)?.hasPrefix("\n    recovered: the wait ([IN-USE]") == true)
         #expect(etiquette(1150).say(delivered) == "")  // news is always said
         #expect(try store.saidTrouble(key: "isp/u").said == nil)
+        // A failure, then a run that only waits (listed moments ago, so no trouble yet): it never logged in, so it
+        // cannot tell the failure is over; no recovery is said until a run that did log in.
+        _ = try store.syncListing(
+            mailbox: try #require(try store.mailboxID(key: "isp/u")), entries: [POP3Entry]())
+        #expect(etiquette(0).say(down) == "")
+        #expect(etiquette(5).say(waiting) == nil)
+        #expect(try store.saidTrouble(key: "isp/u").said?.kind == "transient")
+        #expect(etiquette(10).say(fine)?.hasPrefix("\n    recovered: the transient failure (cannot connect") == true)
     }
 }

@@ -127,6 +127,26 @@ import Testing
         #expect(notes.contains("kept the POP3 session while the run waited for a slow target"), "\(notes)")
     }
 
+    /// A target slow on every message: once it counted as slow, nothing is pipelined ahead again while it stays slow
+    /// (a flush that was not due, between two messages, says nothing of the target's speed). So each message after
+    /// the first stall is asked for once more at most: RETR 3 twice (pipelined during the first message, dropped
+    /// before the first NOOP, then alone), never a third time.
+    @Test func aTargetSlowOnEveryMessageIsNotPipelinedAgain() throws {
+        let pop3 = try AutologoutPOP3(messages: Self.messages, autologout: 60, sessions: 1)
+        let lmtp = try StallingLMTP(stallFirst: 4, stallEvery: true)
+        let setup = try Self.workspace(pop3: pop3.port, lmtp: lmtp.port, keepalive: 2, maxIdle: 600)
+        defer { setup.folder.cleanup() }
+        let summary = try setup.run()
+        pop3.server.finish()
+        lmtp.server.finish()
+        #expect(summary.exitCode == 0 && summary.delivered == 3, "\(summary.mailboxes)")
+        #expect(lmtp.delivered.sorted() == Self.messages.map { $0.body }.sorted())
+        let lines = pop3.log.map(\.line)
+        #expect(lines.filter { $0 == "NOOP" }.count >= 3, "\(lines)")
+        #expect(lines.filter { $0 == "RETR 2" }.count == 2, "\(lines)")
+        #expect(lines.filter { $0 == "RETR 3" }.count == 2, "\(lines)")
+    }
+
     /// A server with EXPIRE 0 removes what was retrieved at QUIT: the keeper then ends the session without QUIT, so
     /// nothing retrieved and not yet delivered can be removed.
     @Test func expireZeroSessionIsDroppedWithoutQuit() throws {
@@ -285,7 +305,8 @@ final class StallingLMTP: @unchecked Sendable {
     /// When the first message's final reply went out (monotonic seconds).
     var firstAnsweredAt: Double? { state.value.answered }
 
-    init(stallFirst: Double) throws {
+    /// `stallEvery`: every message stalls, not only the first.
+    init(stallFirst: Double, stallEvery: Bool = false) throws {
         let box = state
         server = try FakeServer(connections: 1, timeout: 60) { session in
             try session.send("220 fake LMTP\r\n")
@@ -300,7 +321,7 @@ final class StallingLMTP: @unchecked Sendable {
                         body += (data.hasPrefix(".") ? String(data.dropFirst()) : data) + "\r\n"
                     }
                     let first = box.value.delivered.isEmpty
-                    if first { session.sleep(stallFirst) }
+                    if first || stallEvery { session.sleep(stallFirst) }
                     box.update {
                         $0.delivered.append(body)
                         if first { $0.answered = monotonicSeconds() }

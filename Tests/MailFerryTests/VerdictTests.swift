@@ -38,6 +38,15 @@ import Testing
         #expect(RunCommand.verdict(Self.summary([waiting]), selected: 1) == 0)
         let waitingWithDeferred = Self.result(MailboxStanding(deferred: 2), waiting: "[IN-USE] maildrop locked")
         #expect(RunCommand.verdict(Self.summary([waitingWithDeferred]), selected: 1) == 1)
+        // One that has waited since its first run was never listed: nothing of it is migrated, not worked on.
+        var neverListed = MailboxStanding()
+        neverListed.neverListed = true
+        #expect(
+            RunCommand.verdict(Self.summary([Self.result(neverListed, waiting: "[IN-USE] locked")]), selected: 1) == 1)
+        // A standing the state could not give is no proof of anything.
+        var unreadable = Self.result(nil)
+        unreadable.standingUnreadable = true
+        #expect(RunCommand.verdict(Self.summary([unreadable]), selected: 1) == 1)
         // A mailbox that stopped, or one never worked on.
         var stopped = Self.result(MailboxStanding())
         stopped.error = "cannot connect"
@@ -48,6 +57,22 @@ import Testing
         #expect(RunCommand.verdict(Self.summary([preview]), selected: 1) == 0)
         preview.deferred = 1
         #expect(RunCommand.verdict(Self.summary([preview]), selected: 1) == 1)
+    }
+
+    /// The state says whether a mailbox was ever listed; a vanished row is left out of where the mailbox stands
+    /// (it is listed apart, and no run can reach it).
+    @Test func theStandingKnowsNeverListedAndLeavesVanishedOut() throws {
+        let folder = TempFolder("standing")
+        defer { folder.cleanup() }
+        let store = try Store(path: folder.path + "/state.sqlite")
+        let id = try store.registerMailbox(key: "isp/u", source: "isp", user: "u", target: "t", address: "u@example")
+        #expect(try store.standing(mailbox: id).neverListed == true)
+        _ = try store.syncListing(
+            mailbox: id,
+            entries: [POP3Entry(number: 1, uidl: "a", size: 10), POP3Entry(number: 2, uidl: "b", size: 20)])
+        #expect(try store.standing(mailbox: id) == MailboxStanding(pending: 2))
+        _ = try store.noteListingGaps(mailbox: id, gone: ["b"], back: [])
+        #expect(try store.standing(mailbox: id) == MailboxStanding(pending: 1))
     }
 
     @Test func theClosingLineCountsWhatTheExitCodeIsMadeOf() {

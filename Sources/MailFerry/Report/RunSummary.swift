@@ -175,13 +175,18 @@ public struct MailboxResult: Sendable, Codable, Equatable {
     /// Where the mailbox's messages stand in the state once this run is over (what `status` shows for it); nil
     /// when the run never got to its rows (a dry run, a mailbox it could not register) and in older reports.
     public var standing: MailboxStanding?
+    /// True when the state could not tell where the mailbox's messages stand after the run: not a complete run.
+    public var standingUnreadable: Bool?
 
     /// The verdict: every message the state knows of this mailbox is delivered (or a duplicate, or removed under
     /// retention) and the mailbox was worked on. Read from the state, not from this run's counters; a mailbox that
     /// only waits (`[IN-USE]`, `[LOGIN-DELAY]`) is not a failure, so its waiting alone does not make it incomplete.
     public var complete: Bool {
         guard error == nil, leftInDoubt == nil else { return false }
+        guard standingUnreadable != true else { return false }
         guard let standing else { return ok }
+        // A mailbox that only waited and was never listed has had nothing migrated: not worked on.
+        if waiting != nil && standing.neverListed == true { return false }
         // Each further way a listed message can end up not delivered is one more condition here.
         return standing.undelivered == 0
     }

@@ -72,9 +72,9 @@ struct MailboxListing {
                             + "server lists them under new ones"))
             }
         }
-        // Only a complete listing with the server's own UIDLs may say a message is gone: header fingerprints can
-        // change under a server that rewrites messages, and a listing that failed never gets here.
-        if listing.hasUIDL { try noteGaps(entries, known: known, store: store, mailboxID: mailboxID, ledger: ledger) }
+        // Only a complete listing says a message is gone. Header fingerprints too (design.md, "Mail that vanished"):
+        // a rewritten message's old row is reported once, not left to hold the exit code at 1 for ever.
+        try noteGaps(entries, known: known, store: store, mailboxID: mailboxID, ledger: ledger)
         let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
         ledger.record(.new(new))
         if work.isEmpty && shared.isEmpty { return MailboxListing(items: [], entries: entries) }  // the usual cron run

@@ -144,7 +144,7 @@ extension MailboxRun {
         spool: SpoolFile, listed: ListedUIDLs, keeper: SourceKeeper
     ) throws {
         try spool.rewind()
-        try keeper.waiting { try checkpointer.flushIfDue() }
+        try keeper.waiting(judgesTarget: false) { try checkpointer.flushIfDue() }
         if keeper.parked { throw SessionParked() }
         keeper.sourceActive()
         // Nothing is pipelined ahead while the target is slow: a NOOP would have to read it all first.

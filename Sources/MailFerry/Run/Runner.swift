@@ -97,7 +97,15 @@ public final class Runner: Sendable {
         var result = ledger.result
         result.seconds = Date().timeIntervalSince(started)
         // Where its messages stand now, as `status` counts them: what the run's verdict is made of.
-        result.standing = mailboxID.flatMap { try? store.standing(mailbox: $0) }
+        if let mailboxID {
+            do {
+                result.standing = try store.standing(mailbox: mailboxID)
+            } catch {
+                result.standingUnreadable = true
+                result.notes.append(
+                    "where its messages stand could not be read from the state: \(ErrorText.sentence(error))")
+            }
+        }
         return result
     }
 

@@ -61,7 +61,12 @@ public enum SetupCheck {
         }
         if let trace {
             let traceFolder = folder(of: trace)
-            if let cause = makeWritable(traceFolder, mode: 0o700) {
+            // A trace file that exists is only appended to: its folder need not be writable (/var/log/…).
+            if access(trace, F_OK) == 0 {
+                if let cause = existingFileProblem(trace, mode: W_OK) {
+                    problems.append(SetupProblem(.cannotCreate, "the trace file", path: trace, cause: cause))
+                }
+            } else if let cause = makeWritable(traceFolder, mode: 0o700) {
                 problems.append(SetupProblem(.cannotCreate, "the trace file's folder", path: traceFolder, cause: cause))
             } else if let cause = existingFileProblem(trace, mode: W_OK) {
                 problems.append(SetupProblem(.cannotCreate, "the trace file", path: trace, cause: cause))
@@ -146,8 +151,11 @@ public enum SetupCheck {
         }
         // access(2) answers EROFS for a read-only mount even for root; a real file answers everything else
         // (root writes where the mode bits say no, a full disk, an ACL, a file system that refuses new files).
+        // A probe left by a run killed right here (same pid, as PID 1 in a container) is removed and tried once more.
         let probe = folder + "/.mailferry-probe-\(getpid())"
-        let fd = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        let flags = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC
+        var fd = open(probe, flags, 0o600)
+        if fd < 0 && errno == EEXIST && unlink(probe) == 0 { fd = open(probe, flags, 0o600) }
         guard fd >= 0 else { return "cannot write there: \(errnoText())" }
         close(fd)
         unlink(probe)

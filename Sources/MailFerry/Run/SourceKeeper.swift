@@ -66,8 +66,10 @@ final class SourceKeeper: @unchecked Sendable {
 
     /// The session was ended (or lost) while the run waited: the rest of the mailbox needs a new one.
     var parked: Bool { condition.withLock { closedByKeeper } }
-    /// Whether retrievals may be pipelined: not while the target is slow.
-    var pipelining: Bool { condition.withLock { !slow } }
+    /// Whether RETRs may be sent ahead: not while the target is slow (a NOOP would have to read them all first), and
+    /// never on a server that expires what was retrieved (EXPIRE 0): a pipelined message dropped before a NOOP would
+    /// count as retrieved, and go at the next QUIT undelivered.
+    var pipelining: Bool { condition.withLock { !slow && !expiresRetrieved } }
     /// NOOPs sent so far, and why the keeper lost the session if it did (a NOOP refused or unanswered).
     var report: (keepalives: Int, lost: String?) { condition.withLock { (keepalives, lostReason) } }
 
@@ -78,7 +80,9 @@ final class SourceKeeper: @unchecked Sendable {
 
     /// Runs `body` (work for a target) with the session kept meanwhile; returns once the keeper has let go of it.
     /// Cheap: once per message, it only wakes the keeper when `maxIdle` could come before the next keepalive.
-    func waiting<T>(_ body: () throws -> T) rethrows -> T {
+    /// `judgesTarget`: whether this wait says how quick the target is. A flush that was not due returns at once and
+    /// says nothing: it may mark the target slow when it took long, never quick again.
+    func waiting<T>(judgesTarget: Bool = true, _ body: () throws -> T) rethrows -> T {
         let started = monotonicSeconds()
         condition.withLock {
             waitingSince = started
@@ -88,7 +92,8 @@ final class SourceKeeper: @unchecked Sendable {
             condition.withLock {
                 waitingSince = nil
                 while acting { condition.wait() }
-                slow = monotonicSeconds() - started >= clock.keepalive
+                let long = monotonicSeconds() - started >= clock.keepalive
+                if judgesTarget || long { slow = long }
             }
         }
         return try body()
