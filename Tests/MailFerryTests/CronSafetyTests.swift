@@ -224,6 +224,36 @@ import Testing
         #expect(setup.maildirFiles.count == 3)
     }
 
+    /// A UIDL that was shared and no longer is (or the other way round) names the same messages: what was delivered
+    /// under "<UIDL>#<hash>" is not delivered again under the plain UIDL, nor the plain one again under its hash.
+    @Test func aUIDLThatStopsOrStartsBeingSharedDeliversNothingTwice() throws {
+        let bodies = ["one", "two", "three", "four"].map { "Subject: \($0)\r\n\r\n\($0)\r\n" }
+        let server = try FakeServer(connections: 4) { s in
+            let steps: [FakeStep]
+            switch s.number {
+            case 0: steps = Self.session(uidls: ["x", "x"], bodies: [bodies[0], bodies[1]])  // shared: both new
+            case 1: steps = Self.session(uidls: ["x"], bodies: [bodies[0]])  // plain again: the same message
+            case 2: steps = Self.session(uidls: ["y"], bodies: [bodies[2]])  // a new message
+            default: steps = Self.session(uidls: ["y", "y"], bodies: [bodies[2], bodies[3]])  // y shared now
+            }
+            for step in steps { try s.run(step) }
+        }
+        let setup = Setup(port: server.port)
+        defer { setup.folder.cleanup() }
+        let shared = try run(setup)
+        #expect(shared.delivered == 2 && shared.error == nil, "\(shared)")
+        let plain = try run(setup)
+        #expect(plain.delivered == 0 && plain.duplicate == 1 && plain.error == nil, "\(plain)")
+        #expect(setup.maildirFiles.count == 2)
+        let fresh = try run(setup)
+        #expect(fresh.delivered == 1, "\(fresh)")
+        // Now "y" is shared: its first copy is the plain "y" delivered before (the same message), the second is new.
+        let sharedAgain = try run(setup)
+        server.finish()
+        #expect(sharedAgain.delivered == 1 && sharedAgain.duplicate == 1, "\(sharedAgain)")
+        #expect(setup.fileContents().sorted() == bodies.sorted())
+    }
+
     /// Retention deletes a message at the source only when every delivery of it is confirmed and old enough. Old
     /// rows that are not (a deferred message, a failed one, a catch-all message one of whose routed deliveries
     /// failed although the other was delivered long ago) stay on the server, however old their timestamps.

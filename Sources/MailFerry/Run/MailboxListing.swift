@@ -153,4 +153,15 @@ struct ListedUIDLs {
         guard let hash = uidl.lastIndex(of: "#") else { return false }
         return names.contains(String(uidl[..<hash]))
     }
+
+    /// The UIDL a row's name stands for: "<UIDL>#<hash>" (rows of messages that shared it) and the UIDL itself name
+    /// one family. A copy with the same bytes in the same family is the same message, whether it was fetched while
+    /// the UIDL was shared or not: never a twin to deliver again (`MailboxTransfer.deliverOne`).
+    static func family(_ name: String) -> String {
+        if let hash = name.lastIndex(of: "#") {
+            let suffix = name[name.index(after: hash)...]
+            if suffix.count == 16 && suffix.allSatisfy(\.isHexDigit) { return String(name[..<hash]) }
+        }
+        return String(name.prefix(50))
+    }
 }

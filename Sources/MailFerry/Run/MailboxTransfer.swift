@@ -266,9 +266,12 @@ extension MailboxRun {
     /// A retrieved message: a copy already delivered under a vanished UIDL is a duplicate; else its envelope is
     /// recovered and it goes to the mailbox's target, or through the catch-all's routing.
     private func deliverOne(_ row: MessageRecord, spool: SpoolFile, listed: ListedUIDLs, number: Int) throws {
+        // A copy under a listed UIDL is a twin the person also has; under this message's own UIDL (its row named
+        // while the UIDL was shared, or before) it is this very message.
+        let family = ListedUIDLs.family(row.uidl)
         if let original = try store.deliveredCopy(
             mailbox: mailboxID, sha256: spool.sha256, excluding: row.id,
-            isListed: listed.contains)
+            isListed: { listed.contains($0) && ListedUIDLs.family($0) != family })
         {
             try store.markDuplicate(id: row.id, of: original.id, size: spool.size, sha256: spool.sha256)
             ledger.record(.duplicate(uidl: row.uidl, of: original.uidl), for: number)
