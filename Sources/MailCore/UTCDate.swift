@@ -16,6 +16,8 @@ package enum UTCDate {
         case time
         /// 2026-12-20T14:03:07Z
         case iso8601
+        /// 2026-12-20T14:03:07.123Z (`run --log-format json`)
+        case iso8601Milliseconds
         /// 20261220T140307.123Z (run ids: sortable, unique to the millisecond)
         case compact
     }
@@ -39,6 +41,9 @@ package enum UTCDate {
         case .monthDayMinute: return "\(month)-\(day) \(hour):\(minute)"
         case .time: return "\(hour):\(minute):\(second)"
         case .iso8601: return "\(year)-\(month)-\(day)T\(hour):\(minute):\(second)Z"
+        case .iso8601Milliseconds:
+            let millis = Int(millisecondsSinceEpoch - whole * 1000)
+            return "\(year)-\(month)-\(day)T\(hour):\(minute):\(second).\(pad(millis, 3))Z"
         case .compact:
             let millis = Int(millisecondsSinceEpoch - whole * 1000)
             return "\(year)\(month)\(day)T\(hour)\(minute)\(second).\(pad(millis, 3))Z"

@@ -16,14 +16,30 @@ public final class Console: Sendable {
     private let err: Int32
     /// Each line printed starts with the time (`run --timestamps`), so a cron mail or a log says when.
     private let stamping = Mutex(false)
+    /// `run --log-format json`: every line is one JSON object (`LogEntry`), with the plan's name once it is known.
+    private let json = Mutex<(on: Bool, plan: String?)>((false, nil))
 
     public init(out: Int32 = 1, err: Int32 = 2) {
         self.out = out
         self.err = err
     }
 
-    public func line(_ text: String) { emit(stamped(text) + "\n", to: out) }
-    public func error(_ text: String) { emit(stamped(text) + "\n", to: err) }
+    public func line(_ text: String) { say(LogEntry(event: "message", message: text)) }
+    public func error(_ text: String) { say(LogEntry(.error, event: "message", message: text), toError: true) }
+
+    /// Prints `entry`: its text (stamped when asked) or, under `--log-format json`, its JSON object; on standard
+    /// error when `toError`.
+    func say(_ entry: LogEntry, toError: Bool = false) {
+        let (on, plan) = json.withLock { ($0.on, $0.plan) }
+        let text = on ? entry.json(time: Date(), plan: plan) : stamped(entry.message)
+        emit(text + "\n", to: toError ? err : out)
+    }
+
+    /// From now on, every line is one JSON object (`run --log-format json`); `plan` names the plan in each.
+    func logJSON(plan: String?) { json.withLock { $0 = (true, plan) } }
+
+    /// Whether lines are JSON objects (no live view then, and no time stamp before them: the time is a field).
+    var logsJSON: Bool { json.withLock { $0.on } }
 
     /// From now on, every line starts with the UTC time, ISO 8601 to the second: "2026-12-21T09:00:03Z ". A text of
     /// several lines (a mailbox and its error below it, SQLite's complaints) is one entry: its first line gets the
@@ -111,7 +127,7 @@ final class ConsoleObserver: RunObserver, Sendable {
             text = Self.describe(r)
         }
         printed.withLock { $0 += 1 }
-        console.line(text)
+        console.say(RunLog.mailbox(r, message: text))
     }
 
     static func describe(_ r: MailboxResult) -> String {

@@ -15,7 +15,7 @@ enum HelpText {
                or a mailbox could not be verified (verify); no state yet (status)
           2    bad plan or bad command line; the state database is damaged (run: nothing moved)
           73   a folder or file mailferry must write cannot be: the state folder, the reports folder, the trace
-               file (run: nothing moved; fix it, a rerun alone will not)
+               file, the metrics file (run: nothing moved; fix it, a rerun alone will not)
           74   the state database cannot be read (status, verify)
           75   another run of this plan is in progress
           78   a caFile holds no usable certificate (run: nothing moved)
@@ -28,7 +28,7 @@ enum HelpText {
 
         Usage:
           mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-              [--trace FILE] [--timestamps WHEN] [--new-state]
+              [--trace FILE] [--timestamps WHEN] [--log-format FORMAT] [--new-state]
               Copy every new message of every mailbox in PLAN to its target. Messages stay on the POP3 server.
               Safe to interrupt and rerun at any moment: nothing is lost, nothing arrives twice.
           mailferry check PLAN [--parallel N] [--json] [--offline]
@@ -61,7 +61,8 @@ enum HelpText {
 
     static let run = """
         Usage: mailferry run PLAN [--parallel N] [--shard K/N] [--quiet] [--dry-run] [--no-progress] [--verbose]
-                         [--trace FILE] [--timestamps WHEN] [--new-state] [--rebind MAILBOXES]
+                         [--trace FILE] [--timestamps WHEN] [--log-format FORMAT] [--new-state]
+                         [--rebind MAILBOXES]
 
         Copies every new message of every mailbox in PLAN to its target, one pass. Messages stay on the POP3
         server: no DELE is sent unless a source sets deleteFromSourceAfterDays. Every message is checkpointed in the plan's state database before its
@@ -87,6 +88,9 @@ enum HelpText {
                          line dated) instead of, or with --verbose as well as, stderr
           --timestamps WHEN  start every output line with its UTC time (2026-12-21T09:00:03Z): always, never,
                          or auto (the default: when standard output is not a terminal, as under cron)
+          --log-format FORMAT  text (the default) or json: every line the run prints, on standard output and
+                         error, is one JSON object (time, level, plan, mailbox, event, counts, and the text line
+                         as message) for journald and log shippers; no live view, no time stamp before it
           --no-progress  no live view even on a terminal
           --new-state    accept a missing or empty state database although this plan delivered before (a run
                          refuses it otherwise, exit 2): every message is delivered again. Use it only when the
@@ -96,8 +100,13 @@ enum HelpText {
           --help, -h     show this text
 
         Before any mail moves, a run checks what no rerun fixes by itself: the state and reports folders can be
-        written (created when missing, as is the trace file's folder) and every caFile is a PEM bundle with at
-        least one certificate. A problem stops it there, with the path and the cause.
+        written (created when missing, as are the trace file's and the metrics file's folders) and every caFile
+        is a PEM bundle with at least one certificate. A problem stops it there, with the path and the cause.
+
+        After every run (not a dry run), a plan with metricsFile gets that file rewritten for Prometheus'
+        node_exporter (textfile collector): the run's start, end and exit code, the last run that exited 0, and
+        per mailbox its messages by state (as mailferry status counts them), waiting, stopped and legacy mail
+        after the cutover. See docs/operations.md, "Monitoring".
 
         Exit codes (from the state after the run, as mailferry status shows it, not only from this run):
           0    every listed message is delivered (or a duplicate), and every mailbox was worked on (one that
@@ -110,8 +119,8 @@ enum HelpText {
           2    bad plan or bad command line; the state database is damaged (SQLite's quick_check: restore a
                backup, see docs/operations.md); or it is missing, empty or another state's while the targets
                hold this plan's deliveries (see mailferry adopt)
-          73   the state folder, the reports folder or the trace file cannot be written (nothing moved; or,
-               after the run, its report or dashboard could not be written)
+          73   the state folder, the reports folder, the metrics file's folder or the trace file cannot be
+               written (nothing moved; or, after the run, its report, dashboard or metrics file could not be)
           74   the state database cannot be opened (nothing moved)
           75   another run of this plan holds its lock
           78   a caFile holds no usable certificate (nothing moved)

@@ -113,6 +113,7 @@ enum InitCommand {
           // state: "state/\#(name).sqlite",      // the default: the checkpoint database; keep it all along
           // reports: "reports/\#(name)",         // the default: a JSON and a Markdown report per run
           // keepReports: 1000,                   // the default: reports of the newest 1000 runs are kept (0: all)
+          // metricsFile: "/var/lib/prometheus/node-exporter/\#(name).prom",   // metrics after each run
           parallel: 4,                            // mailboxes at once (--parallel overrides)
           // quarantineAfter: 5,                  // failures before a message is set aside (it stays on the server)
 

@@ -29,17 +29,18 @@ extension RunCommand {
         // A dry run changes nothing: no run row, no report, no dashboard.
         if !args.dryRun { try? store.startRun(id: runID) }
         if !args.quiet {
-            console.line(
+            let text =
                 "mailferry: plan \(plan.name)"
-                    + (plan.shard.map { ", shard \($0) of \(plan.mailboxes.count) mailboxes" } ?? "")
-                    + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es") + ", run \(runID)")
+                + (plan.shard.map { ", shard \($0) of \(plan.mailboxes.count) mailboxes" } ?? "")
+                + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es") + ", run \(runID)"
+            console.say(RunLog.start(plan: plan, runID: runID, mailboxes: mailboxes.count, message: text))
         }
         let etiquette = args.quiet && !args.dryRun ? QuietEtiquette(plan: plan, store: store) : nil
         let lines = ConsoleObserver(console: console, quiet: args.quiet, etiquette: etiquette)
         var results: [MailboxResult] = []
         do {
             let live =
-                args.quiet || args.noProgress
+                args.quiet || args.noProgress || args.logFormat == .json
                 ? nil : LiveProgress.onTerminal(console: console, lines: lines, mailboxes: mailboxes.count)
             let runner = try Runner(plan: plan, store: store, observer: live ?? lines, trace: trace)
             results = runner.run(options: RunOptions(parallel: args.parallel, dryRun: args.dryRun), runID: runID)
@@ -62,8 +63,8 @@ extension RunCommand {
         summary.exitCode = verdict(summary, selected: mailboxes.count)
         let reportPath = args.dryRun ? nil : finish(&summary, plan: plan, store: store, console: console)
         if !args.quiet || lines.said > 0 || summary.newlyVanished > 0 || summary.exitCode == ExitCode.cannotCreate {
-            console.line(finalLine(summary))
-            if let reportPath { console.line("report: \(relativeToCurrent(reportPath))") }
+            console.say(RunLog.end(summary, message: finalLine(summary)))
+            if let reportPath { console.say(RunLog.report(relativeToCurrent(reportPath))) }
             if args.dryRun { console.line("dry run: nothing was fetched, delivered or deleted; no report written") }
         }
         return summary
@@ -79,8 +80,9 @@ extension RunCommand {
         return summary.complete && summary.mailboxes.count == selected ? ExitCode.ok : ExitCode.incomplete
     }
 
-    /// Writes the report, records the run's end and refreshes the dashboard; a report or dashboard that cannot be
-    /// written makes the exit code 73 (someone must see to the reports folder). Returns the Markdown report's path.
+    /// Writes the report, records the run's end, refreshes the dashboard and writes the metrics file; a report,
+    /// dashboard or metrics file that cannot be written makes the exit code 73 (someone must see to its folder).
+    /// Returns the Markdown report's path.
     static func finish(_ summary: inout RunSummary, plan: Plan, store: Store, console: Console) -> String? {
         var reportPath: String?
         do {
@@ -98,22 +100,51 @@ extension RunCommand {
         // A cron run every few minutes for months would leave tens of thousands of reports: keep the newest.
         ReportWriter.prune(folder: plan.reportsPath, keep: plan.keepReports, like: summary.runID)
         _ = try? store.pruneRunSummaries(keep: plan.keepReports, sparing: summary.runID)
-        do {
-            try Dashboard.refresh(plan: plan)
-        } catch {
-            console.error("mailferry run: cannot write the dashboard: \(ErrorText.sentence(error))")
+        func failed(_ what: String, _ error: any Error) {
+            console.error("mailferry run: cannot write \(what): \(ErrorText.sentence(error))")
             if !summary.interrupted && summary.exitCode != ExitCode.cannotCreate {
                 summary.exitCode = ExitCode.cannotCreate
                 record()
             }
         }
+        var status: PlanStatus?
+        do {
+            let state = try StateFiles.read(StateFiles.discover(statePath: plan.statePath))
+            status = PlanStatus(plan: plan, state: state)
+            try Dashboard.write(status: status!, runs: state.runs, reportsPath: plan.reportsPath)
+        } catch {
+            failed("the dashboard", error)
+        }
+        if let path = plan.metricsPath {
+            do {
+                try writeMetrics(summary, status: status, plan: plan, store: store, to: path)
+            } catch {
+                failed("the metrics file", error)
+            }
+        }
         return reportPath
+    }
+
+    /// The plan's metrics file, from the run's summary, where its mailboxes stand (`status`) and the state's last
+    /// run that exited 0. The exit code is the one recorded: a metrics file that cannot be written is not written.
+    static func writeMetrics(
+        _ summary: RunSummary, status: PlanStatus?, plan: Plan, store: Store, to path: String
+    ) throws {
+        guard let status else {
+            throw MailError(.local, "\(path): the state could not be read for its numbers")
+        }
+        let input = MetricsFile.Input(
+            summary: summary, status: status, mailboxes: plan.selectedMailboxes.map(\.key),
+            lastSuccess: try store.lastSuccessfulRunEnd())
+        try MetricsFile.write(input, to: path)
     }
 
     /// `--trace FILE` (appended to, a header per run) and/or `--verbose` (standard error); nil for neither.
     static func openTrace(_ args: Arguments, plan: Plan, runID: String, console: Console) throws -> ProtocolTrace? {
         guard args.verbose || args.trace != nil else { return nil }
-        let showTrace: (@Sendable (String) -> Void)? = args.verbose ? { @Sendable line in console.error(line) } : nil
+        let showTrace: (@Sendable (String) -> Void)? =
+            args.verbose
+            ? { @Sendable line in console.say(LogEntry(.debug, event: "trace", message: line), toError: true) } : nil
         let trace = try ProtocolTrace(path: args.trace.map(absolutePath), standardError: showTrace)
         trace.header(
             "mailferry \(MailFerryCLI.version) run \(runID), plan \(plan.name) (\(plan.file))"

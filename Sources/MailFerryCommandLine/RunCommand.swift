@@ -24,6 +24,8 @@ enum RunCommand {
         var rebind: Set<String> = []
         /// The time at the start of each output line (`--timestamps`).
         var timestamps = Timestamps.auto
+        /// `--log-format text|json`: lines for people, or one JSON object per line for journald and log shippers.
+        var logFormat = LogFormat.text
     }
 
     /// `--timestamps always|never|auto`: auto stamps the lines when standard output is not a terminal (cron, a log).
@@ -49,7 +51,7 @@ enum RunCommand {
                 "--no-progress": "--no-progress",
                 "--new-state": "--new-state",
             ],
-            options: ["--parallel", "--shard", "--trace", "--rebind", "--timestamps"])
+            options: ["--parallel", "--shard", "--trace", "--rebind", "--timestamps", "--log-format"])
         guard let plan = scanned.plan else {
             throw UsageError("run needs a plan file: mailferry run jobs/PLAN.json5")
         }
@@ -66,6 +68,12 @@ enum RunCommand {
             }
             return value
         }
+        let logFormat = try scanned.values["--log-format"].map { text in
+            guard let value = LogFormat(rawValue: text) else {
+                throw UsageError("--log-format takes text or json (got \(sanitizeForDisplay(text, limit: 40)))")
+            }
+            return value
+        }
         return Arguments(
             plan: plan, parallel: try scanned.parallel(), quiet: scanned.flags.contains("--quiet"),
             dryRun: scanned.flags.contains("--dry-run"), shard: shard,
@@ -76,10 +84,18 @@ enum RunCommand {
                 (scanned.values["--rebind"] ?? "").split(separator: ",").map {
                     $0.trimmingCharacters(in: .whitespaces)
                 }.filter { !$0.isEmpty }),
-            timestamps: timestamps ?? .auto)
+            timestamps: timestamps ?? .auto, logFormat: logFormat ?? .text)
+    }
+
+    /// Whether the command line asks for `--log-format json`, read before the rest is checked: so that even a
+    /// mistake elsewhere on it is said as JSON.
+    static func asksForJSON(_ arguments: [String]) -> Bool {
+        arguments.contains("--log-format=json")
+            || zip(arguments, arguments.dropFirst()).contains { $0 == "--log-format" && $1 == "json" }
     }
 
     static func main(_ arguments: [String], console: Console) -> Int32 {
+        if asksForJSON(arguments) { console.logJSON(plan: nil) }
         let args: Arguments
         do {
             args = try parse(arguments)
@@ -97,13 +113,24 @@ enum RunCommand {
             return ExitCode.usage
         }
         if let shard = args.shard { plan = plan.sharded(shard) }
-        // From here on every line says when (under cron, in a log), unless asked otherwise.
+        // From here on every line says when (under cron, in a log), unless asked otherwise; a JSON line has the time
+        // as a field, and the plan's name.
         console.stampLines(args.timestamps.enabled(onTerminal: console.outputIsTerminal))
+        if args.logFormat == .json { console.logJSON(plan: plan.name) }
         StopSignal.install()
         // Before any mail moves, and before the lock or the state is touched: what no rerun fixes by itself.
         let problems = SetupCheck.prepare(plan: plan, trace: args.trace.map(absolutePath), dryRun: args.dryRun)
         if let code = ExitCode.setup(problems) {
-            for problem in problems { console.error("mailferry run: \(problem)") }
+            for problem in problems {
+                console.say(
+                    LogEntry(
+                        .error, event: "setup-problem",
+                        fields: [
+                            ("path", .text(DisplayPath.relativeToCurrent(problem.path))),
+                            ("cause", .text(problem.cause)),
+                        ],
+                        message: "mailferry run: \(problem)"), toError: true)
+            }
             console.error("mailferry run: nothing was run and no mail moved; exit \(code)")
             return code
         }

@@ -45,6 +45,15 @@ extension Store {
         }
     }
 
+    /// When the latest run that ended with exit 0 ended (unix time), nil when none has: the metrics' last success,
+    /// which a failing run leaves as it was.
+    public func lastSuccessfulRunEnd() throws -> Double? {
+        try read { db in
+            try db.prepare("SELECT max(finished_at) FROM runs WHERE exit_code = 0 AND finished_at IS NOT NULL")
+                .rows { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+        }
+    }
+
     /// The run's end (also commits whatever notes still wait in the group commit's queue).
     public func finishRun(id runID: String, exitCode: Int32, summaryJSON: String) throws {
         let time = now()

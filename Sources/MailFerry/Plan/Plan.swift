@@ -27,6 +27,10 @@ public struct Plan: Sendable {
     /// Run reports kept per plan (and per shard): the newest this many runs' `.json` and `.md` files, and their
     /// summaries in the state database; older ones are removed after each run. 0 keeps every one.
     public var keepReports: Int = 1000
+    /// After every run (not a dry run), the plan's metrics in Prometheus' text format, for node_exporter's textfile
+    /// collector (`MetricsFile`): an absolute path ending in `.prom`, or nil when the plan names none. A shard writes
+    /// its own file beside it (`metricsPath`).
+    public var metricsFile: String?
     /// `run --quiet` says a mailbox's trouble when it starts, when it changes and when it is over; while it lasts,
     /// it says it again at most every this many seconds (default 6 h), so cron mails the admin a reminder, not a
     /// message every run.
@@ -43,6 +47,13 @@ public struct Plan: Sendable {
     public var selectedMailboxes: [Mailbox] {
         guard let shard else { return mailboxes }
         return mailboxes.filter { shard.contains(mailboxKey: $0.key) }
+    }
+
+    /// Where this run writes its metrics: the plan's `metricsFile`, or for a shard `<name>-shard-K-of-N.prom` beside
+    /// it (each shard its own file, so node_exporter never reads the same series twice).
+    public var metricsPath: String? {
+        guard let metricsFile, let shard else { return metricsFile }
+        return String(metricsFile.dropLast(".prom".count)) + "-shard-\(shard.index)-of-\(shard.count).prom"
     }
 
     /// The plan as shard `shard` runs it: its own state file `<stem>-shard-K-of-N.sqlite` (and so its own lock).

@@ -26,7 +26,8 @@ struct PlanValidator {
     }
 
     static let topKeys = [
-        "plan", "transition", "state", "reports", "keepReports", "parallel", "quarantineAfter", "remindAfter",
+        "plan", "transition", "state", "reports", "metricsFile", "keepReports", "parallel", "quarantineAfter",
+        "remindAfter",
         "sources", "targets", "defaults", "mailboxes", "mailboxList",
     ]
     static let transitionKeys = ["start", "cutover", "end"]
@@ -84,6 +85,7 @@ struct PlanValidator {
         let parallel = integer(top, "parallel", at: "", range: 1...256) ?? 4
         let quarantineAfter = integer(top, "quarantineAfter", at: "", range: 1...1000) ?? 5
         let keepReports = integer(top, "keepReports", at: "", range: 0...10_000_000) ?? 1000
+        let metricsFile = metricsFile(top)
         let remindAfter = duration(top, "remindAfter", at: "", range: 1...(30 * 86_400)) ?? Plan.defaultRemindAfter
         let sources = buildSources(top)
         let targets = buildTargets(top)
@@ -100,6 +102,7 @@ struct PlanValidator {
         plan.locations = locations
         plan.quarantineAfter = quarantineAfter
         plan.keepReports = keepReports
+        plan.metricsFile = metricsFile
         plan.remindAfter = remindAfter
         return plan
     }

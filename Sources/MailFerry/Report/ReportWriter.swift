@@ -287,16 +287,17 @@ public enum ReportWriter {
         }
     }
 
-    package static func writeAtomically(_ data: Data, to path: String) throws {
+    /// Writes `data` to a temporary file beside `path` (`<path>.tmp-<pid>`), fsyncs it and renames it over `path`.
+    package static func writeAtomically(_ data: Data, to path: String, mode: mode_t = fileMode) throws {
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, fileMode)
+        let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode)
         // Errors name the file being written, not its temporary name (which carries a pid).
         guard fd >= 0 else { throw MailError(.local, "cannot write \(path): \(errnoText())") }
         defer { close(fd) }
-        guard fchmod(fd, fileMode) == 0 else {
+        guard fchmod(fd, mode) == 0 else {
             let cause = errnoText()
             unlink(temporary)
-            throw MailError(.local, "cannot make \(path) private: \(cause)")
+            throw MailError(.local, "cannot set the mode of \(path): \(cause)")
         }
         try data.withUnsafeBytes { bytes in
             var offset = 0
@@ -310,7 +311,11 @@ public enum ReportWriter {
                 offset += n
             }
         }
-        fsync(fd)
+        guard fsync(fd) == 0 else {
+            let cause = errnoText()
+            unlink(temporary)
+            throw MailError(.local, "cannot write \(path) (fsync): \(cause)")
+        }
         guard rename(temporary, path) == 0 else {
             let cause = errnoText()
             unlink(temporary)

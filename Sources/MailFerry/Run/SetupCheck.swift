@@ -41,8 +41,8 @@ public struct SetupProblem: Sendable, Codable, Equatable, CustomStringConvertibl
 }
 
 /// What a run needs of this machine before any mail moves: the state folder (its database, lock and spool) and the
-/// reports folder writable, the trace file's folder too, and every `caFile` a PEM bundle with at least one
-/// certificate. `prepare` (run) creates what is missing and proves each folder can be written by creating and
+/// reports folder writable, the metrics file's folder and the trace file's folder too, and every `caFile` a PEM
+/// bundle with at least one certificate. `prepare` (run) creates what is missing and proves each folder can be written by creating and
 /// removing a file in it; `inspect` (check, which writes nothing) asks the same questions with access(2).
 public enum SetupCheck {
     /// For `run`: what stands in the way, after creating the folders that are missing. Empty: go on. A dry run
@@ -59,6 +59,7 @@ public enum SetupCheck {
         if let cause = reports {
             problems.append(SetupProblem(.cannotCreate, "the reports folder", path: plan.reportsPath, cause: cause))
         }
+        problems += metricsFile(plan, create: !dryRun)
         if let trace {
             let traceFolder = folder(of: trace)
             // A trace file that exists is only appended to: its folder need not be writable (/var/log/…).
@@ -87,7 +88,23 @@ public enum SetupCheck {
         if let cause = writableOrCreatable(plan.reportsPath) {
             problems.append(SetupProblem(.cannotCreate, "the reports folder", path: plan.reportsPath, cause: cause))
         }
-        return problems + caFiles(plan)
+        return problems + metricsFile(plan, create: false) + caFiles(plan)
+    }
+
+    /// The plan's `metricsFile` (a shard's own, `Plan.metricsPath`): its folder writable, created (0755, so
+    /// node_exporter may read it) when `create` and missing, and nothing but a file in its place. The file itself
+    /// need not be writable: a new one is renamed over it.
+    static func metricsFile(_ plan: Plan, create: Bool) -> [SetupProblem] {
+        guard let path = plan.metricsPath else { return [] }
+        let metricsFolder = folder(of: path)
+        if let cause = create ? makeWritable(metricsFolder, mode: 0o755) : writableOrCreatable(metricsFolder) {
+            return [SetupProblem(.cannotCreate, "the metrics file's folder", path: metricsFolder, cause: cause)]
+        }
+        var info = stat()
+        if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
+            return [SetupProblem(.cannotCreate, "the metrics file", path: path, cause: "it is a folder, not a file")]
+        }
+        return []
     }
 
     /// Every `caFile` of the plan, each file once (with the first source or target that names it).
