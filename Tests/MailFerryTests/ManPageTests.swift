@@ -95,12 +95,31 @@ import Testing
         #expect(plain.contains(".SH EXIT STATUS") && plain.contains(".SH ENVIRONMENT") && plain.contains(".SH FILES"))
     }
 
+    /// The bash and zsh completions offer every command and every option its help names.
+    @Test(arguments: ["packaging/completions/mailferry.bash", "packaging/completions/_mailferry"])
+    func completionsOfferEveryCommandAndOption(file: String) throws {
+        let script = try String(contentsOf: Self.root.appendingPathComponent(file), encoding: .utf8)
+        let words = Set(script.split { !($0.isLetter || $0.isNumber || $0 == "-") }.map(String.init))
+        for name in ManPage.commandOrder {
+            #expect(words.contains(name), "\(file): no command \(name)")
+            let help = try #require(HelpText.forCommand(name))
+            // What the usage line and the option list name (not `-wal` in a sentence about SQLite's files).
+            let listed = help.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { ($0.hasPrefix("-") && $0.contains("  ")) || $0.hasPrefix("Usage:") }
+                .map { $0.hasPrefix("-") ? $0.components(separatedBy: "  ")[0] : $0 }
+            let options = Self.options(listed.joined(separator: "\n"))
+            #expect(options.contains("--help") || name == "route", "\(name): no options found")
+            for option in options { #expect(words.contains(option), "\(file): \(name) \(option)") }
+        }
+    }
+
     /// The options a help text names: words that start with `-` or `--` and a letter (`--parallel`, `-q`).
     static func options(_ text: String) -> Set<String> {
         let words = text.split { !($0.isLetter || $0.isNumber || $0 == "-") }
         let found = words.filter { word in
             let name = word.drop { $0 == "-" }
             return word.hasPrefix("-") && word.count - name.count <= 2 && name.first?.isLetter == true
+                && name.allSatisfy { ($0.isLetter && $0.isLowercase) || $0 == "-" }
         }
         return Set(found.map(String.init))
     }

@@ -19,7 +19,7 @@ _mailferry() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     }
-    local commands="run check status verify backup route adopt init help --version --help"
+    local commands="run check status verify backup route adopt init help --version --help -h"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         return
@@ -27,14 +27,14 @@ _mailferry() {
     local command=${words[1]} options=""
     case $command in
         run) options="--parallel --shard --quiet -q --dry-run -n --no-progress --verbose -v --trace --timestamps
-                      --new-state --rebind --help" ;;
-        check) options="--parallel --json --offline --help" ;;
-        status) options="--json --html --state --help" ;;
-        verify) options="--json --parallel --state --help" ;;
-        backup) options="--shard --force --help" ;;
-        route) options="--dry-run --mailbox --limit --help" ;;
-        adopt) options="--parallel --shard --help" ;;
-        init) options="--help" ;;
+                      --new-state --rebind --help -h" ;;
+        check) options="--parallel --json --offline --help -h" ;;
+        status) options="--json --html --state --help -h" ;;
+        verify) options="--json --parallel --state --help -h" ;;
+        backup) options="--shard --force --help -h" ;;
+        route) options="--dry-run --mailbox --limit --help -h" ;;
+        adopt) options="--parallel --shard --help -h" ;;
+        init) options="--help -h" ;;
         help) COMPREPLY=($(compgen -W "run check status verify backup route adopt init" -- "$cur")); return ;;
         --version) COMPREPLY=($(compgen -W "--verbose" -- "$cur")); return ;;
         *) return ;;
