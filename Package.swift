@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // The layers, lowest first. Each target may import only what it lists: `scripts/check-layers` proves a wrong-way
@@ -11,6 +12,10 @@ import PackageDescription
 //   MailFerry      the engine: plan, targets, mailbox runs, reconciliation, retention, reports.
 //   MailFerryCommandLine  commands, help, exit codes, console, live progress.
 //   mailferry      `main` alone.
+// The commit `mailferry --version` names: scripts/package sets MAILFERRY_COMMIT (`git rev-parse HEAD`); a build
+// without it says "unknown". Only hex digits pass, so the value cannot become anything but a C string literal.
+let commit = String((ProcessInfo.processInfo.environment["MAILFERRY_COMMIT"] ?? "").filter(\.isHexDigit).prefix(40))
+
 let strict: [SwiftSetting] = [
     .unsafeFlags(["-warnings-as-errors"])
 ]
@@ -34,6 +39,11 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The build's commit, for `mailferry --version` (a C define is the one way to take it from the build in).
+        .target(
+            name: "CBuildInfo",
+            cSettings: [.define("MAILFERRY_COMMIT", to: "\"\(commit.isEmpty ? "unknown" : commit)\"")]
+        ),
         .target(name: "MailCore", swiftSettings: strict),
         .target(name: "MailSystem", dependencies: ["MailCore", "COpenSSL"], swiftSettings: strict),
         .target(name: "MailWire", dependencies: ["MailCore", "MailSystem", "COpenSSL"], swiftSettings: strict),
@@ -45,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "MailFerryCommandLine",
-            dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry"],
+            dependencies: ["MailCore", "MailSystem", "MailWire", "MailStore", "MailFerry", "CBuildInfo"],
             swiftSettings: strict
         ),
         .executableTarget(name: "mailferry", dependencies: ["MailFerryCommandLine"], swiftSettings: strict),

@@ -73,6 +73,7 @@ public enum MailFerryCLI {
         case "backup":
             return BackupCommand.main(rest, console: console)
         case "--help", "-h", "help":
+            if rest.first == "--man" { return ManPage.main(Array(rest.dropFirst()), console: console) }
             if let topic = rest.first {
                 guard let text = HelpText.forCommand(topic) else {
                     console.error(
@@ -92,7 +93,7 @@ public enum MailFerryCLI {
             }
             return ExitCode.ok
         case "--version", "version":
-            console.line("mailferry \(version)")
+            console.line(versionLine)
             if rest.contains("--verbose") { console.line(ProcessHygiene.statusLine) }
             return ExitCode.ok
         default:

@@ -25,10 +25,10 @@ import Testing
         let result = child.finish(within: 60, "mailferry --version --verbose")
         #expect(result.code == 0)
         #expect(
-            result.out == "mailferry \(MailFerryCLI.version)\n"
+            result.out == "mailferry \(MailFerryCLI.version) (commit \(MailFerryCLI.commit))\n"
                 + "process: core dumps off (not dumpable, core file size limit 0)\n", "\(result.out)")
         let plain = try EndToEnd.mailferry(["--version"])
-        #expect(plain.out == "mailferry \(MailFerryCLI.version)\n")
+        #expect(plain.out == "mailferry \(MailFerryCLI.version) (commit \(MailFerryCLI.commit))\n")
     }
 
     /// The line says what is on when it is: this test process has not called disableCoreDumps.
