@@ -8,7 +8,7 @@ import MailWire
 /// so plans can be written (and checked) now, and a run stops their mailboxes with a clear reason.
 extension PlanValidator {
     static let targetKinds = ["maildir", "imap", "lmtp", "smtp"]
-    static let maildirKeys = ["kind", "path", "owner", "group"]
+    static let maildirKeys = ["kind", "path", "owner", "group", "keepPOP3UIDL"]
     static let imapKeys = [
         "kind", "host", "port", "tls", "caFile", "tlsFingerprint", "allowPlaintext", "timeoutSeconds", "user",
         "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
@@ -59,7 +59,8 @@ extension PlanValidator {
                 name: name,
                 kind: .maildir(
                     path: resolve(path),
-                    ownership: MaildirOwnership(owner: owner, group: group)))
+                    ownership: MaildirOwnership(owner: owner, group: group),
+                    keepPOP3UIDL: bool(t, "keepPOP3UIDL", at: at) ?? false))
         case "imap":
             checkKeys(t, allowed: Self.imapKeys, at: at)
             return imapTarget(name, t, at: at)

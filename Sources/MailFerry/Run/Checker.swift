@@ -310,7 +310,7 @@ public final class Checker: Sendable {
                     + "same target")
         }
         switch target.kind {
-        case .maildir(let template, let ownership):
+        case .maildir(let template, let ownership, _):
             var routed = mailbox
             routed.address = probeAddress(mailbox)
             let location: MaildirLocation

@@ -112,7 +112,19 @@ extension Plan.Target {
 extension MessageRecord {
     /// What the target is asked about this row's attempt when a crash left it in doubt.
     var inDoubtAttempt: InDoubtAttempt {
-        InDoubtAttempt(token: token ?? "", messageID: messageID, size: size, dateHeader: dateHeader)
+        InDoubtAttempt(
+            token: token ?? "", messageID: messageID, size: size, dateHeader: dateHeader, pop3UIDL: legacyUIDL)
+    }
+
+    /// The legacy UIDL a Maildir keeping them records for this row when its attempt is found after a crash: the
+    /// row's UIDL as the server gave it. Not for a routed delivery, nor where the row's key is mailferry's own
+    /// (a header fingerprint, an RFC 1939 stand-in, or a UIDL shared by several messages told apart by content):
+    /// a key that only looks like one of those goes without, never with a wrong UIDL.
+    var legacyUIDL: String? {
+        guard parentID == nil, DovecotUIDList.recordable(uidl), !uidl.hasPrefix("hdr:") else { return nil }
+        if uidl.hasPrefix("~") && uidl.count == 41 { return nil }
+        if let hash = uidl.lastIndex(of: "#"), uidl[uidl.index(after: hash)...].count == 16 { return nil }
+        return uidl
     }
 }
 

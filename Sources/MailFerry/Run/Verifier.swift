@@ -167,7 +167,7 @@ public final class Verifier: Sendable {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
         switch target.kind {
-        case .maildir(let template, _):
+        case .maildir(let template, _, _):
             var routed = mailbox
             for (address, group) in Dictionary(grouping: expected, by: \.address).sorted(by: { $0.key < $1.key }) {
                 routed.address = address

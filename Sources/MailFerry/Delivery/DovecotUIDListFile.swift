@@ -1,0 +1,164 @@
+import Foundation
+import Glibc
+import MailCore
+import MailSystem
+
+/// The `dovecot-uidlist` of a Maildir, changed under Dovecot's own lock protocol (maildir-uidlist.c,
+/// `maildir_uidlist_lock`; file-dotlock.c): the lock is the file `dovecot-uidlist.lock`, created with O_EXCL beside
+/// it. Whoever holds it may rewrite the uidlist; Dovecot (delivering, or serving POP3/IMAP) waits for it up to about
+/// two minutes and overrides a lock untouched for `staleSeconds` (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT). The new
+/// uidlist is written into the lock file, synced, and renamed over `dovecot-uidlist`: one atomic step that also
+/// releases the lock. A reader sees the old list or the new one, never a part; Dovecot notices the new inode and
+/// reads the list again from its start (it ignores lines appended for UIDs it has read, so appending would not do).
+///
+/// Everything goes through the Maildir folder's descriptor, never following a symbolic link (O_NOFOLLOW).
+final class DovecotUIDListFile {
+    static let name = "dovecot-uidlist"
+    static let lockName = "dovecot-uidlist.lock"
+    /// Dovecot overrides a uidlist lock whose file is this old; so does mailferry.
+    static let staleSeconds = 120.0
+    /// How long mailferry waits for a lock another process holds: past Dovecot's own stale time, so a lock left by
+    /// a process that died is overridden within the wait.
+    static let waitSeconds = 150.0
+
+    private let folderFD: Int32
+    private let creation: MaildirCreation
+    private let root: String
+    private let fault: FaultPoint?
+    private var lockFD: Int32 = -1
+
+    /// Takes the lock of the uidlist in the Maildir open as `folderFD` (waiting, bounded, for another holder).
+    init(folderFD: Int32, root: String, creation: MaildirCreation, fault: FaultPoint?) throws {
+        self.folderFD = folderFD
+        self.root = root
+        self.creation = creation
+        self.fault = fault
+        try lock()
+    }
+
+    deinit { release() }
+
+    private func lock() throws {
+        let deadline = monotonicSeconds() + Self.waitSeconds
+        var pause: useconds_t = 2_000
+        while true {
+            let fd = openat(
+                folderFD, Self.lockName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, creation.fileMode)
+            if fd >= 0 {
+                lockFD = fd
+                let code = creation.apply(to: fd, folder: false)
+                guard code == 0 else {
+                    errno = code
+                    throw failure("cannot give \(Self.lockName) its \(creation.describe)")
+                }
+                return
+            }
+            guard errno == EEXIST else { throw failure("cannot create \(Self.lockName)") }
+            if overrideStaleLock() { continue }
+            guard monotonicSeconds() < deadline else {
+                throw MailError(
+                    .transient,
+                    "Maildir \(root): \(Self.lockName) is held by another process (Dovecot?) for more than "
+                        + "\(Int(Self.waitSeconds)) s; the POP3 UIDLs could not be recorded, so nothing was delivered "
+                        + "now")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 100_000)
+        }
+    }
+
+    /// Removes a lock nobody has touched for `staleSeconds`, as Dovecot would; true when it was removed.
+    private func overrideStaleLock() -> Bool {
+        var info = stat()
+        guard fstatat(folderFD, Self.lockName, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return errno == ENOENT }
+        let age = Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec)
+        guard age > Self.staleSeconds else { return false }
+        // The same file still (not one another process created meanwhile)?
+        var again = stat()
+        guard fstatat(folderFD, Self.lockName, &again, AT_SYMLINK_NOFOLLOW) == 0, again.st_ino == info.st_ino,
+            again.st_mtim.tv_sec == info.st_mtim.tv_sec
+        else { return true }
+        return unlinkat(folderFD, Self.lockName, 0) == 0 || errno == ENOENT
+    }
+
+    /// The uidlist as it is now (nil: there is none yet).
+    func read() throws -> DovecotUIDList? {
+        let fd = openat(folderFD, Self.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw failure("cannot open \(Self.name)")
+        }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = retryingEINTR { Glibc.read(fd, &buffer, buffer.count) }
+            if n < 0 { throw failure("cannot read \(Self.name)") }
+            if n == 0 { break }
+            bytes += buffer[0..<n]
+        }
+        do {
+            return try DovecotUIDList.parse(bytes)
+        } catch {
+            throw MailError(
+                .local,
+                "Maildir \(root): \(Self.name) cannot be read (\(error.reason)); let Dovecot open the mailbox "
+                    + "once to rewrite it, then run again")
+        }
+    }
+
+    /// A uidlist for a Maildir without one: the UIDVALIDITY and next UID of Dovecot's index when it has one there
+    /// (a mailbox opened before), else the time, as Dovecot picks a first UIDVALIDITY.
+    func fresh() -> DovecotUIDList {
+        var header = [UInt8](repeating: 0, count: 32)
+        let fd = openat(folderFD, "dovecot.index", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 {
+            defer { Glibc.close(fd) }
+            // struct mail_index_header (mail-index.h): major version 7; uid_validity at 24, next_uid at 28.
+            if Glibc.read(fd, &header, 32) == 32, header[0] == 7 {
+                let word = { (at: Int) in (0..<4).reduce(UInt32(0)) { $0 | UInt32(header[at + $1]) << (8 * $1) } }
+                if word(24) != 0 { return .fresh(uidValidity: word(24), nextUID: word(28)) }
+            }
+        }
+        return .fresh(uidValidity: UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
+    }
+
+    /// Writes `list` into the lock file, syncs it, renames it over the uidlist (which releases the lock) and syncs
+    /// the folder. A failure leaves the old uidlist; the lock is removed.
+    func replace(with list: DovecotUIDList) throws {
+        let bytes = list.render()
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { raw in
+                retryingEINTR { Glibc.write(lockFD, raw.baseAddress!, raw.count) }
+            }
+            if n <= 0 { throw failure("cannot write \(Self.lockName)") }
+            offset += n
+        }
+        guard DurableIO.fsync(lockFD, "uidlist-fsync", fault) == 0 else {
+            throw failure("fsync of \(Self.lockName) failed")
+        }
+        guard DurableIO.renameat(folderFD, Self.lockName, folderFD, Self.name, "uidlist-rename", fault) == 0 else {
+            throw failure("cannot rename \(Self.lockName) to \(Self.name)")
+        }
+        Glibc.close(lockFD)
+        lockFD = -1
+        guard DurableIO.fsync(folderFD, "uidlist-fsync-folder", fault) == 0 else {
+            throw failure("fsync of the Maildir folder after writing \(Self.name) failed")
+        }
+    }
+
+    /// Gives up the lock without changing the uidlist (idempotent).
+    func release() {
+        guard lockFD >= 0 else { return }
+        Glibc.close(lockFD)
+        lockFD = -1
+        unlinkat(folderFD, Self.lockName, 0)
+    }
+
+    private func failure(_ what: String) -> MailError {
+        let code = errno
+        let kind: FailureKind = (code == ENOSPC || code == EDQUOT) ? .quota : .local
+        return MailError(kind, "Maildir \(root): \(what): \(errnoText(code))")
+    }
+}
