@@ -134,7 +134,8 @@ struct DovecotUIDList: Equatable {
         var changed = false
         var index: [String: Int] = [:]
         for (position, record) in records.enumerated() { index[record.name] = position }
-        for mark in marks {
+        // A UIDL that is not RFC 1939's would break the line (a space ends a field): Dovecot numbers that file.
+        for mark in marks where Self.recordable(mark.uidl) {
             let base = Self.baseName(mark.name)
             if let position = index[base] {
                 var record = records[position]
