@@ -159,6 +159,21 @@ import Testing
             #expect(migrated == later[index], "\(user): \(migrated.suffix(3)) vs \(later[index].suffix(3))")
         }
         #expect(setup.uidlistComplaints.isEmpty, "\(setup.uidlistComplaints)")
+
+        // verify reads the UIDLs back; one changed behind its back is named, and the verdict is exit 1.
+        let verified = try EndToEnd.mailferry(["verify", setup.planFile], in: setup.folder.path)
+        #expect(verified.code == 0, "\(verified.out)\n\(verified.err)")
+        #expect(verified.out.contains("207 on server, 207 in target, 207 with the legacy POP3 UIDL"), "\(verified.out)")
+        #expect(verified.out.contains("; 0 messages without the legacy POP3 UIDL"), "\(verified.out)")
+        let uidlist = setup.lab.maildir(of: "bob-new").path + "/dovecot-uidlist"
+        let text = try String(contentsOfFile: uidlist, encoding: .utf8)
+        try text.replacingOccurrences(of: " Pwingtip-bob-0002-x7q ", with: " Pchanged ").write(
+            toFile: uidlist, atomically: true, encoding: .utf8)
+        let tampered = try EndToEnd.mailferry(["verify", setup.planFile], in: setup.folder.path)
+        #expect(tampered.code == 1, "\(tampered.out)\n\(tampered.err)")
+        #expect(tampered.out.contains("without the legacy POP3 UIDL:\n"), "\(tampered.out)")
+        #expect(tampered.out.contains("wingtip-bob-0002-x7q"), "\(tampered.out)")
+        #expect(tampered.out.contains("gives it the POP3 UIDL changed, not the legacy one"), "\(tampered.out)")
     }
 
     /// The same while Dovecot delivers other mail into the same Maildirs over LMTP during the run: Dovecot's log

@@ -117,14 +117,9 @@ extension MessageRecord {
     }
 
     /// The legacy UIDL a Maildir keeping them records for this row when its attempt is found after a crash: the
-    /// row's UIDL as the server gave it. Not for a routed delivery, nor where the row's key is mailferry's own
-    /// (a header fingerprint, an RFC 1939 stand-in, or a UIDL shared by several messages told apart by content):
-    /// a key that only looks like one of those goes without, never with a wrong UIDL.
+    /// row's UIDL as the server gave it; never for a routed delivery (`legacyPOP3UIDL`).
     var legacyUIDL: String? {
-        guard parentID == nil, DovecotUIDList.recordable(uidl), !uidl.hasPrefix("hdr:") else { return nil }
-        if uidl.hasPrefix("~") && uidl.count == 41 { return nil }
-        if let hash = uidl.lastIndex(of: "#"), uidl[uidl.index(after: hash)...].count == 16 { return nil }
-        return uidl
+        parentID == nil ? legacyPOP3UIDL(uidl) : nil
     }
 }
 
@@ -132,4 +127,14 @@ extension MessageRecord {
 struct Attempted: Hashable {
     var target: String
     var address: String
+}
+
+/// A message's key in the state as the UIDL its legacy server gave it, to be recorded as its POP3 UIDL; nil where the
+/// key is mailferry's own (a header fingerprint, an RFC 1939 stand-in, a UIDL shared by several messages told apart by
+/// content) or no RFC 1939 UIDL. A key that only looks like one of those goes without: never a wrong UIDL.
+func legacyPOP3UIDL(_ key: String) -> String? {
+    guard DovecotUIDList.recordable(key), !key.hasPrefix("hdr:") else { return nil }
+    if key.hasPrefix("~") && key.count == 41 { return nil }
+    if let hash = key.lastIndex(of: "#"), key[key.index(after: hash)...].count == 16 { return nil }
+    return key
 }
