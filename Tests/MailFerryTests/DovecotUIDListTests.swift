@@ -193,4 +193,46 @@ import Testing
         #expect(row("shared#0123456789abcdef").legacyUIDL == nil)
         #expect(row("00000001abcdef00", parent: 3).legacyUIDL == nil)
     }
+
+    /// The option is a Maildir target's; on an IMAP or LMTP target the plan is refused with the reason and the
+    /// alternative, and the key is not also called unknown.
+    @Test func thePlanKeepsUIDLsOnlyForMaildirTargets() throws {
+        let dir = TempFolder("uidl-plan")
+        defer { dir.cleanup() }
+        let file = dir.file(
+            "jobs/p.json5",
+            """
+            {
+              plan: "p",
+              sources: { isp: { host: "pop.example", port: 995, tls: "implicit" } },
+              targets: { dovecot: { kind: "maildir", path: "m/{mailbox}", keepPOP3UIDL: true },
+                         imap: { kind: "imap", host: "imap.example", user: "admin", password: { env: "P" },
+                                 keepPOP3UIDL: true },
+                         lmtp: { kind: "lmtp", host: "127.0.0.1", keepPOP3UIDL: true } },
+              mailboxes: [ { source: "isp", user: "a", password: { env: "A" }, target: "dovecot" } ],
+            }
+            """)
+        let error = #expect(throws: PlanError.self) { try PlanLoader.load(file) }
+        let text = error?.description ?? ""
+        #expect(
+            text.contains(
+                "targets.imap.keepPOP3UIDL: works only for a maildir target: an IMAP server offers no way to set a "
+                    + "message's POP3 UIDL over the protocol"))
+        #expect(text.contains("targets.lmtp.keepPOP3UIDL: works only for a maildir target: an LMTP server"))
+        #expect(text.contains("(pop3_reuse_xuidl), which changes the message bytes"))
+        #expect(!text.contains("unknown key"))
+        #expect(!text.contains("targets.dovecot"))
+        let fine = dir.file(
+            "jobs/q.json5",
+            """
+            { plan: "q", sources: { isp: { host: "pop.example", port: 995, tls: "implicit" } },
+              targets: { dovecot: { kind: "maildir", path: "m/{mailbox}", keepPOP3UIDL: true } },
+              mailboxes: [ { source: "isp", user: "a", password: { env: "A" }, target: "dovecot" } ] }
+            """)
+        guard case .maildir(_, _, let keep)? = try PlanLoader.load(fine).targets["dovecot"]?.kind else {
+            Issue.record("no maildir target")
+            return
+        }
+        #expect(keep)
+    }
 }

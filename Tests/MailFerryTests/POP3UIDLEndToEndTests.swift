@@ -128,6 +128,9 @@ import Testing
         let legacy = try Self.users.map { try setup.uidls($0) }
         #expect(legacy.map(\.count) == [200, 200, 200])
         #expect(legacy[0][6] == "wingtip-alice-0007-x7q")
+        let check = try EndToEnd.mailferry(["check", setup.planFile], in: setup.folder.path)
+        #expect(check.out.contains("note: target: POP3 UIDLs kept: each message gets the UIDL"), "\(check.out)")
+        #expect(check.out.contains("none there yet: the first run creates it"), "\(check.out)")
         let first = try setup.run()
         #expect(first.code == 0, "\(first.out)\n\(first.err)")
         var matching = 0

@@ -26,7 +26,7 @@ extension PlanValidator {
     mutating func buildTarget(_ name: String, _ value: JSONValue) -> Plan.Target? {
         let at = PlanPath.member("targets", name)
         checkName(name, at: at, what: "target")
-        guard case .object(let t) = value else {
+        guard case .object(var t) = value else {
             problem(
                 at,
                 "must be an object like { kind: \"maildir\", path: \"/srv/mail/{mailbox}\" }, found "
@@ -34,6 +34,7 @@ extension PlanValidator {
             return nil
         }
         guard let kind = string(t, "kind", at: at, required: true) else { return nil }
+        if kind != "maildir" { refuseKeepPOP3UIDL(&t, kind: kind, at: at) }
         switch kind {
         case "maildir":
             checkKeys(t, allowed: Self.maildirKeys, at: at)
