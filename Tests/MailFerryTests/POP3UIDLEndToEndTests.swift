@@ -192,7 +192,7 @@ import Testing
         let failure = Mutex<String?>(nil)
         let group = DispatchGroup()
         let lmtpPort = setup.lab.ports.lmtp
-        let child = try ChildProcess(EndToEnd.binary, ["run", setup.planFile])
+        let going = DispatchSemaphore(value: 0)
         // Until the run has ended (at most 300 messages a mailbox): other mail, one LMTP session per mailbox.
         for user in Self.users {
             DispatchQueue.global().async(group: group) {
@@ -205,7 +205,12 @@ import Testing
                     do {
                         let spool = try makeSpool(dir, sampleMessage("other mail \(number) for \(user)"))
                         _ = try lmtp.deliverToAll(DeliveryRequest(token: "t", spool: spool, arrival: Date()))
-                        sent.withLock { $0[user, default: 0] += 1 }
+                        if sent.withLock({
+                            $0[user, default: 0] += 1
+                            return $0[user]!
+                        }) == 1 {
+                            going.signal()
+                        }
                     } catch {
                         failure.withLock { $0 = $0 ?? "\(error)" }
                         return
@@ -213,6 +218,9 @@ import Testing
                 }
             }
         }
+        // The run starts once every mailbox's LMTP session has delivered (bounded: a failure ends the wait too).
+        for _ in Self.users { _ = going.wait(timeout: .now() + 60) }
+        let child = try ChildProcess(EndToEnd.binary, ["run", setup.planFile])
         let result = child.finish(within: 300, "mailferry run")
         stop.store(true, ordering: .relaxed)
         #expect(group.wait(timeout: .now() + 60) == .success)
@@ -227,6 +235,40 @@ import Testing
             // Migrated messages first (they have a POP3 order), in the legacy order; the LMTP mail after them.
             #expect(Array(listed.prefix(200)) == legacy[index])
             #expect(Set(listed.suffix(others)).isDisjoint(with: legacy[index]))
+        }
+        #expect(setup.uidlistComplaints.isEmpty, "\(setup.uidlistComplaints)")
+    }
+
+    /// A run killed between the renames into new/ and the uidlist (lock held, files without records): Dovecot
+    /// overrides the dead process's lock and numbers the files its own way meanwhile; the next run finds the
+    /// attempts in doubt and records their legacy UIDLs, so every listing is the legacy one again. A run killed with
+    /// the lock held before the renames leaves nothing Dovecot or the next run waits two minutes for.
+    @Test(arguments: ["uidlist-before-write@3", "maildir-before-rename@50"])
+    func aKilledRunIsCompletedByTheNext(_ crash: String) throws {
+        let setup = try Setup(count: 60)
+        let legacy = try Self.users.map { try setup.uidls($0) }
+        let killed = try EndToEnd.mailferry(
+            ["run", setup.planFile], in: setup.folder.path, environment: ["MAILFERRY_CRASH_AT": crash])
+        #expect(killed.code != 0)
+        // Each mailbox's worker may have held its Maildir's lock when the process died.
+        let held = Self.users.map { setup.lab.maildir(of: "\($0)-new").path + "/dovecot-uidlist.lock" }.filter {
+            FileManager.default.fileExists(atPath: $0)
+        }
+        #expect(!held.isEmpty, "the killed run held no uidlist lock")
+        for lock in held {
+            let text = try String(contentsOfFile: lock, encoding: .utf8)
+            #expect(text.hasSuffix(":\(DovecotUIDListFile.hostName)\n"), "\(text)")
+        }
+        // Dovecot overrides the lock of a process that is gone (after its 2 s grace), and lists what it has.
+        let listed = Date()
+        for user in Self.users { _ = try setup.uidls("\(user)-new") }
+        #expect(Date().timeIntervalSince(listed) < 30)
+        let started = Date()
+        let again = try setup.run()
+        #expect(again.code == 0, "\(again.out)\n\(again.err)")
+        #expect(Date().timeIntervalSince(started) < 60)
+        for (index, user) in Self.users.enumerated() {
+            #expect(try setup.uidls("\(user)-new") == legacy[index], "\(user)")
         }
         #expect(setup.uidlistComplaints.isEmpty, "\(setup.uidlistComplaints)")
     }

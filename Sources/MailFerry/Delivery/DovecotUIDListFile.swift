@@ -4,17 +4,19 @@ import MailCore
 import MailSystem
 
 /// The `dovecot-uidlist` of a Maildir, changed under Dovecot's own lock protocol (maildir-uidlist.c,
-/// `maildir_uidlist_lock`; file-dotlock.c): the lock is the file `dovecot-uidlist.lock`, created with O_EXCL beside
-/// it. Whoever holds it may rewrite the uidlist; Dovecot (delivering, or serving POP3/IMAP) waits for it up to about
-/// two minutes and overrides a lock untouched for `staleSeconds` (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT). The new
-/// uidlist is written into the lock file, synced, and renamed over `dovecot-uidlist`: one atomic step that also
-/// releases the lock. A reader sees the old list or the new one, never a part; Dovecot notices the new inode and
-/// reads the list again from its start (it ignores lines appended for UIDs it has read, so appending would not do).
+/// `maildir_uidlist_lock` and `maildir_uidlist_recreate`; file-dotlock.c): the lock is the file
+/// `dovecot-uidlist.lock`, created with O_EXCL beside it and holding "<pid>:<host>". Whoever holds it may rewrite the
+/// uidlist; Dovecot (delivering, or serving POP3/IMAP) waits for it up to about two minutes, overrides a lock whose
+/// process on this host is gone, and one untouched for `staleSeconds` (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT). The new
+/// uidlist is written whole into `dovecot-uidlist.tmp`, synced and renamed over `dovecot-uidlist` (a reader sees the
+/// old list or the new one, never a part; Dovecot notices the new inode and reads the list again from its start; it
+/// ignores lines appended for UIDs it has read, so appending would not do); then the lock is removed.
 ///
 /// Everything goes through the Maildir folder's descriptor, never following a symbolic link (O_NOFOLLOW).
 final class DovecotUIDListFile {
     static let name = "dovecot-uidlist"
     static let lockName = "dovecot-uidlist.lock"
+    static let tempName = "dovecot-uidlist.tmp"
     /// Dovecot overrides a uidlist lock whose file is this old; so does mailferry.
     static let staleSeconds = 120.0
     /// How long mailferry waits for a lock another process holds: past Dovecot's own stale time, so a lock left by
@@ -46,11 +48,10 @@ final class DovecotUIDListFile {
                 folderFD, Self.lockName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, creation.fileMode)
             if fd >= 0 {
                 lockFD = fd
-                let code = creation.apply(to: fd, folder: false)
-                guard code == 0 else {
-                    errno = code
-                    throw failure("cannot give \(Self.lockName) its \(creation.describe)")
-                }
+                // Who holds it, as Dovecot's dotlocks say: a lock of a process that died is overridden at once.
+                let holder = Array("\(getpid()):\(Self.hostName)\n".utf8)
+                guard creation.apply(to: fd, folder: false) == 0, Glibc.write(fd, holder, holder.count) == holder.count
+                else { throw failure("cannot write \(Self.lockName)") }
                 return
             }
             guard errno == EEXIST else { throw failure("cannot create \(Self.lockName)") }
@@ -67,12 +68,13 @@ final class DovecotUIDListFile {
         }
     }
 
-    /// Removes a lock nobody has touched for `staleSeconds`, as Dovecot would; true when it was removed.
+    /// Removes a lock nobody has touched for `staleSeconds`, or whose process on this host is gone, as Dovecot
+    /// would; true when it was removed (or is gone).
     private func overrideStaleLock() -> Bool {
         var info = stat()
         guard fstatat(folderFD, Self.lockName, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return errno == ENOENT }
         let age = Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec)
-        guard age > Self.staleSeconds else { return false }
+        guard age > Self.staleSeconds || holderIsGone() else { return false }
         // The same file still (not one another process created meanwhile)?
         var again = stat()
         guard fstatat(folderFD, Self.lockName, &again, AT_SYMLINK_NOFOLLOW) == 0, again.st_ino == info.st_ino,
@@ -80,6 +82,28 @@ final class DovecotUIDListFile {
         else { return true }
         return unlinkat(folderFD, Self.lockName, 0) == 0 || errno == ENOENT
     }
+
+    /// Whether the lock names a process of this host that no longer exists (file-dotlock.c, `read_local_pid`).
+    private func holderIsGone() -> Bool {
+        let fd = openat(folderFD, Self.lockName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = Glibc.read(fd, &buffer, buffer.count)
+        Glibc.close(fd)
+        guard n > 0 else { return false }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .newlines)
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, String(parts[1]) == Self.hostName, let pid = pid_t(parts[0]), pid > 0 else {
+            return false
+        }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 
     /// The uidlist as it is now (nil: there is none yet).
     func read() throws -> DovecotUIDList? {
@@ -123,26 +147,39 @@ final class DovecotUIDListFile {
         return .fresh(uidValidity: UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
     }
 
-    /// Writes `list` into the lock file, syncs it, renames it over the uidlist (which releases the lock) and syncs
-    /// the folder. A failure leaves the old uidlist; the lock is removed.
+    /// Writes `list` into `dovecot-uidlist.tmp`, syncs it, renames it over the uidlist and syncs the folder. A
+    /// failure leaves the old uidlist. The lock stays held until `release`.
     func replace(with list: DovecotUIDList) throws {
         let bytes = list.render()
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { raw in
-                retryingEINTR { Glibc.write(lockFD, raw.baseAddress!, raw.count) }
+        let fd = openat(
+            folderFD, Self.tempName, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, creation.fileMode)
+        guard fd >= 0 else { throw failure("cannot create \(Self.tempName)") }
+        do {
+            guard creation.apply(to: fd, folder: false) == 0 else {
+                throw failure("cannot give \(Self.tempName) its \(creation.describe)")
             }
-            if n <= 0 { throw failure("cannot write \(Self.lockName)") }
-            offset += n
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { raw in
+                    retryingEINTR { Glibc.write(fd, raw.baseAddress!, raw.count) }
+                }
+                if n <= 0 { throw failure("cannot write \(Self.tempName)") }
+                offset += n
+            }
+            guard DurableIO.fsync(fd, "uidlist-fsync", fault) == 0 else {
+                throw failure("fsync of \(Self.tempName) failed")
+            }
+        } catch {
+            Glibc.close(fd)
+            unlinkat(folderFD, Self.tempName, 0)
+            throw error
         }
-        guard DurableIO.fsync(lockFD, "uidlist-fsync", fault) == 0 else {
-            throw failure("fsync of \(Self.lockName) failed")
+        Glibc.close(fd)
+        guard DurableIO.renameat(folderFD, Self.tempName, folderFD, Self.name, "uidlist-rename", fault) == 0 else {
+            let error = failure("cannot rename \(Self.tempName) to \(Self.name)")
+            unlinkat(folderFD, Self.tempName, 0)
+            throw error
         }
-        guard DurableIO.renameat(folderFD, Self.lockName, folderFD, Self.name, "uidlist-rename", fault) == 0 else {
-            throw failure("cannot rename \(Self.lockName) to \(Self.name)")
-        }
-        Glibc.close(lockFD)
-        lockFD = -1
         guard DurableIO.fsync(folderFD, "uidlist-fsync-folder", fault) == 0 else {
             throw failure("fsync of the Maildir folder after writing \(Self.name) failed")
         }

@@ -20,6 +20,8 @@ extension MaildirDelivery {
         defer { file.release() }
         var list = try file.read() ?? file.fresh()
         let result = try move()
+        // A test kills the run here: the files are in new/, the uidlist without them, the lock left behind.
+        CrashPoint.hit("uidlist-before-write")
         do {
             if list.keep(marks) { try file.replace(with: list) }
         } catch let error as MailError {
