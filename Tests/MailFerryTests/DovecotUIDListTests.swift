@@ -97,6 +97,29 @@ import Testing
         #expect(list.uidValidity > 1_000_000_000 && list.guid.count == 32)
         #expect(!FileManager.default.fileExists(atPath: root + "/dovecot-uidlist.lock"))
         #expect(maildirFileCount(root) == 5)
+        // New records are appended (same file, earlier lines untouched); a changed record rewrites the list.
+        func inode() -> ino_t {
+            var info = stat()
+            return stat(root + "/dovecot-uidlist", &info) == 0 ? info.st_ino : 0
+        }
+        let before = inode()
+        let text = try String(contentsOfFile: root + "/dovecot-uidlist", encoding: .utf8)
+        _ = try single.deliver(
+            DeliveryRequest(token: "t5", spool: try spool(dir, "z\r\n"), arrival: Date(), pop3UIDL: "legacy-5"))
+        let appended = try String(contentsOfFile: root + "/dovecot-uidlist", encoding: .utf8)
+        #expect(appended == text + "5 Plegacy-5 O5 :t5,S=3\n")
+        #expect(inode() == before)
+        _ = try single.reconcile([InDoubtAttempt(token: "routed", pop3UIDL: "late")])
+        #expect(inode() == before)
+        _ = try single.reconcile([InDoubtAttempt(token: "t1", pop3UIDL: "legacy-1-again")])
+        let rewritten = try uidlist(root)
+        #expect(rewritten.records.map(\.uid) == [1, 2, 3, 4, 5, 6])
+        #expect(rewritten.records[0].fields == ["Plegacy-1-again", "O1"])
+        #expect(rewritten.records[5].fields == ["Plate", "O6"] && rewritten.nextUID == 7)
+        #expect(inode() != before)
+        #expect(
+            try String(contentsOfFile: root + "/dovecot-uidlist", encoding: .utf8).hasPrefix(
+                "3 V\(rewritten.uidValidity) N7 G"))
     }
 
     /// A lock another process holds is waited for (the delivery lands once it is gone); one untouched for longer

@@ -72,6 +72,8 @@ struct DovecotUIDList: Equatable {
             }
             list.records.append(record)
         }
+        // Appended records (Dovecot's and mailferry's) leave the header's next UID behind, as Dovecot allows.
+        list.nextUID = max(list.nextUID, (list.records.last?.uid ?? 0) + 1)
         return list
     }
 
@@ -100,7 +102,12 @@ struct DovecotUIDList: Equatable {
     func render() -> [UInt8] {
         var text = "3 V\(uidValidity) N\(nextUID)" + (guid.isEmpty ? "" : " G\(guid)")
         for field in otherHeader { text += " " + field }
-        text += "\n"
+        return Array((text + "\n").utf8) + Self.render(records[...])
+    }
+
+    /// The lines of `records`, as `render` writes them.
+    static func render(_ records: ArraySlice<Record>) -> [UInt8] {
+        var text = ""
         for record in records {
             text += "\(record.uid)"
             for field in record.fields { text += " " + field }

@@ -7,10 +7,11 @@ import MailSystem
 /// `maildir_uidlist_lock` and `maildir_uidlist_recreate`; file-dotlock.c): the lock is the file
 /// `dovecot-uidlist.lock`, created with O_EXCL beside it and holding "<pid>:<host>". Whoever holds it may rewrite the
 /// uidlist; Dovecot (delivering, or serving POP3/IMAP) waits for it up to about two minutes, overrides a lock whose
-/// process on this host is gone, and one untouched for `staleSeconds` (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT). The new
-/// uidlist is written whole into `dovecot-uidlist.tmp`, synced and renamed over `dovecot-uidlist` (a reader sees the
-/// old list or the new one, never a part; Dovecot notices the new inode and reads the list again from its start; it
-/// ignores lines appended for UIDs it has read, so appending would not do); then the lock is removed.
+/// process on this host is gone, and one untouched for `staleSeconds` (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT). New
+/// records are appended in one write, as Dovecot appends them (it reads lines for UIDs it has not seen yet). A record
+/// that changes needs the whole list: written into `dovecot-uidlist.tmp`, synced and renamed over `dovecot-uidlist`
+/// (a reader sees the old list or the new one; Dovecot notices the new inode and reads the list again from its
+/// start; an appended line for a UID it has read would be ignored). Then the lock is removed.
 ///
 /// Everything goes through the Maildir folder's descriptor, never following a symbolic link (O_NOFOLLOW).
 final class DovecotUIDListFile {
@@ -183,6 +184,30 @@ final class DovecotUIDListFile {
         guard DurableIO.fsync(folderFD, "uidlist-fsync-folder", fault) == 0 else {
             throw failure("fsync of the Maildir folder after writing \(Self.name) failed")
         }
+    }
+
+    /// Appends record lines to the uidlist in one write and syncs it; false (nothing written) when its last line
+    /// has no line end (an append would join two lines): the caller replaces the list instead.
+    func append(_ lines: [UInt8]) throws -> Bool {
+        let fd = openat(folderFD, Self.name, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("cannot open \(Self.name)") }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        var last: UInt8 = 0
+        guard fstat(fd, &info) == 0, info.st_size > 0, pread(fd, &last, 1, info.st_size - 1) == 1 else {
+            throw failure("cannot read \(Self.name)")
+        }
+        guard last == 10 else { return false }
+        var offset = 0
+        while offset < lines.count {
+            let n = lines[offset...].withUnsafeBytes { raw in
+                retryingEINTR { pwrite(fd, raw.baseAddress!, raw.count, info.st_size + off_t(offset)) }
+            }
+            if n <= 0 { throw failure("cannot append to \(Self.name)") }
+            offset += n
+        }
+        guard DurableIO.fsync(fd, "uidlist-fsync", fault) == 0 else { throw failure("fsync of \(Self.name) failed") }
+        return true
     }
 
     /// Gives up the lock without changing the uidlist (idempotent).

@@ -18,12 +18,23 @@ extension MaildirDelivery {
         guard keepPOP3UIDL, !marks.isEmpty else { return try move() }
         let file = try DovecotUIDListFile(folderFD: folderFD, root: root, creation: creation, fault: fault)
         defer { file.release() }
-        var list = try file.read() ?? file.fresh()
+        let existing = try file.read()
+        var list = existing ?? file.fresh()
         let result = try move()
         // A test kills the run here: the files are in new/, the uidlist without them, the lock left behind.
         CrashPoint.hit("uidlist-before-write")
         do {
-            if list.keep(marks) { try file.replace(with: list) }
+            if list.keep(marks) {
+                // Only new records (the usual batch): appended, as Dovecot appends, instead of the whole list
+                // rewritten for every batch. A record that changed needs the whole list (Dovecot reads appended
+                // lines only for UIDs it has not seen).
+                if let existing, list.records.starts(with: existing.records) {
+                    let lines = DovecotUIDList.render(list.records[existing.records.count...])
+                    if try !file.append(lines) { try file.replace(with: list) }
+                } else {
+                    try file.replace(with: list)
+                }
+            }
         } catch let error as MailError {
             throw MailError(
                 error.kind,
