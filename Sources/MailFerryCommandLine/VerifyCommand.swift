@@ -16,6 +16,8 @@ enum VerifyCommand {
         as delivered per state, not verifiable. Prints every missing message and every duplicate (by mailbox and
         UIDL, never by content), then the verdict:
           all N messages on the legacy servers are in their target mailboxes; 0 duplicates
+        A Maildir target with keepPOP3UIDL must also give each person's message found there its legacy UIDL in
+        Dovecot's dovecot-uidlist; those without are listed under "without the legacy POP3 UIDL" (exit 1).
         Every state file is first checked with SQLite's integrity_check (its result is printed before the verdict);
         a damaged state is reported with SQLite's complaints, nothing else is verified, and verify exits 1.
         Changes nothing on the servers (no DELE, no folder created) nor in the state; the verdict is kept in

@@ -25,9 +25,13 @@ public struct DeliveryRequest {
     /// Whether the target may stage this delivery (accept it now, make it durable and answer for it at `flush`):
     /// only when a crash in between leaves it exactly answerable by `reconcile`.
     public var mayStage: Bool
+    /// The UIDL the legacy POP3 server gave this message, for a target that keeps it (`keepPOP3UIDL`): set for a
+    /// person's own message from a server with UIDLs, nil for a catch-all's routed copy (the person never had it
+    /// under that UIDL) and for a server without UIDLs.
+    public var pop3UIDL: String?
     public init(
         token: String, spool: SpoolFile, arrival: Date, sender: String? = nil, recipients: [String] = [],
-        flags: [String] = [], mayStage: Bool = false
+        flags: [String] = [], mayStage: Bool = false, pop3UIDL: String? = nil
     ) {
         self.token = token
         self.spool = spool
@@ -36,6 +40,7 @@ public struct DeliveryRequest {
         self.recipients = recipients
         self.flags = flags
         self.mayStage = mayStage
+        self.pop3UIDL = pop3UIDL
     }
 }
 
@@ -73,12 +78,18 @@ public struct InDoubtAttempt: Sendable, Equatable {
     public var size: Int?
     /// The Date header, searched (with the size) when the message has no Message-ID.
     public var dateHeader: String?
+    /// The legacy POP3 UIDL to record for the attempt when it is found (`DeliveryRequest.pop3UIDL`).
+    public var pop3UIDL: String?
 
-    public init(token: String, messageID: String? = nil, size: Int? = nil, dateHeader: String? = nil) {
+    public init(
+        token: String, messageID: String? = nil, size: Int? = nil, dateHeader: String? = nil,
+        pop3UIDL: String? = nil
+    ) {
         self.token = token
         self.messageID = messageID
         self.size = size
         self.dateHeader = dateHeader
+        self.pop3UIDL = pop3UIDL
     }
 }
 

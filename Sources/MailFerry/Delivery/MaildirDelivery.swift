@@ -29,23 +29,26 @@ public final class MaildirDelivery: Delivery {
     /// A batch is flushed at the latest this long after its first message, so mail does not wait unseen in tmp/
     /// behind a slow server.
     static let stagingSeconds = 1.0
-    /// Written into tmp/, not yet synced and renamed: their tokens and file names.
-    private var stagedNames: [(token: String, name: String)] = []
+    /// Records each message's POP3 UIDL (`DeliveryRequest.pop3UIDL`) and order in Dovecot's `dovecot-uidlist`
+    /// (`keepPOP3UIDL` in the plan; MaildirDelivery+POP3UIDL.swift).
+    public let keepPOP3UIDL: Bool
+    /// Written into tmp/, not yet synced and renamed: their tokens, file names and POP3 UIDLs to keep.
+    private var stagedNames: [(token: String, name: String, uidl: String?)] = []
 
     /// The Maildir folder, tmp/ and new/, opened once: every later step works relative to them, so nothing a
     /// folder is replaced with while a run goes on (a symbolic link) can lead a write elsewhere.
-    private let folderFD: Int32
+    let folderFD: Int32
     private let tmpFD: Int32
     private let newFD: Int32
     /// Owner, group and modes for what this delivery creates.
-    private let creation: MaildirCreation
+    let creation: MaildirCreation
     /// Makes a named fsync, close or rename fail (tests); nil in production unless `MAILFERRY_FAIL_AT` is set.
     var fault: FaultPoint? = FaultPoint.environment
 
     /// Opens the Maildir at `root`, creating it (and tmp/, new/, cur/) when missing; its parent folder is the root
     /// whose owner and modes what it creates follows.
-    public convenience init(root: String, stagingLimit: Int = 1) throws {
-        try self.init(location: MaildirLocation(path: root), stagingLimit: stagingLimit)
+    public convenience init(root: String, stagingLimit: Int = 1, keepPOP3UIDL: Bool = false) throws {
+        try self.init(location: MaildirLocation(path: root), stagingLimit: stagingLimit, keepPOP3UIDL: keepPOP3UIDL)
     }
 
     /// Opens the Maildir at `location`: the root is created with its parents when missing; each folder below it,
@@ -54,10 +57,11 @@ public final class MaildirDelivery: Delivery {
     /// one of them should be is refused.
     public init(
         location: MaildirLocation, ownership: MaildirOwnership = MaildirOwnership(),
-        stagingLimit: Int = 1
+        stagingLimit: Int = 1, keepPOP3UIDL: Bool = false
     ) throws {
         self.root = location.path
         self.stagingLimit = max(1, stagingLimit)
+        self.keepPOP3UIDL = keepPOP3UIDL
         let rootPath = location.root.isEmpty ? "/" : location.root
         var info = stat()
         if stat(rootPath, &info) != 0 { try Self.createRoot(rootPath) }
@@ -126,7 +130,7 @@ public final class MaildirDelivery: Delivery {
     public var staged: Int { stagedNames.count }
 
     public func discardStaged() {
-        for (_, name) in stagedNames { unlinkat(tmpFD, name, 0) }
+        for (_, name, _) in stagedNames { unlinkat(tmpFD, name, 0) }
         stagedNames = []
     }
 
@@ -136,23 +140,37 @@ public final class MaildirDelivery: Delivery {
         if case .discard = fate { discardStaged() }
         guard !stagedNames.isEmpty else { return [:] }
         let batch = stagedNames
-        let names = batch.map(\.name)
         stagedNames = []
-        // A throw leaves the whole batch in doubt (the runner keeps every row "delivering"): what was not renamed
-        // stays in tmp/ for `reconcile` to remove, what was is found in new/ by it, once synced.
-        do {
-            for name in names {
-                let fd = openat(tmpFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-                if fd < 0 { throw localError("cannot open tmp/\(name)") }
-                guard DurableIO.fsync(fd, "maildir-fsync-file", fault) == 0 else {
-                    let error = localError("fsync of tmp/\(name) failed")
-                    Glibc.close(fd)
-                    throw error
-                }
-                guard DurableIO.close(fd, "maildir-close-file", fault) == 0 else {
-                    throw localError("closing tmp/\(name) failed")
-                }
+        // Under the uidlist lock when UIDLs are kept: Dovecot cannot number the files before their records exist.
+        let names = batch.map(\.name)
+        try syncStaged(names)
+        try keepingUIDLs(batch.compactMap { staged in staged.uidl.map { (staged.name, $0) } }) {
+            try renameStaged(names)
+        }
+        return Dictionary(batch.map { ($0.token, .success("new/\($0.name)")) }, uniquingKeysWith: { $1 })
+    }
+
+    /// Syncs every staged file in tmp/. A throw leaves the whole batch in doubt (the runner keeps every row
+    /// "delivering"): what was not renamed stays in tmp/ for `reconcile` to remove, what was is found in new/ by it,
+    /// once synced.
+    private func syncStaged(_ names: [String]) throws {
+        for name in names {
+            let fd = openat(tmpFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 { throw localError("cannot open tmp/\(name)") }
+            guard DurableIO.fsync(fd, "maildir-fsync-file", fault) == 0 else {
+                let error = localError("fsync of tmp/\(name) failed")
+                Glibc.close(fd)
+                throw error
             }
+            guard DurableIO.close(fd, "maildir-close-file", fault) == 0 else {
+                throw localError("closing tmp/\(name) failed")
+            }
+        }
+    }
+
+    /// Renames every synced staged file into new/, and syncs new/ once.
+    private func renameStaged(_ names: [String]) throws {
+        do {
             for name in names {
                 CrashPoint.hit("maildir-before-rename")
                 guard DurableIO.renameat(tmpFD, name, newFD, name, "maildir-rename", fault) == 0 else {
@@ -171,7 +189,6 @@ public final class MaildirDelivery: Delivery {
                     + "durably: \(names.prefix(3).map { "new/\($0)" }.joined(separator: ", "))"
                     + (names.count > 3 ? ", ..." : ""))
         }
-        return Dictionary(batch.map { ($0.token, .success("new/\($0.name)")) }, uniquingKeysWith: { $1 })
     }
 
     /// Writes the message into tmp/ (without following a link, and with the owner and mode `creation` asks for),
@@ -240,9 +257,14 @@ public final class MaildirDelivery: Delivery {
     /// A message written and closed in tmp/: staged, or renamed into new/ and new/ synced.
     private func land(_ name: String, request: DeliveryRequest, staging: Bool) throws -> String {
         if staging {
-            stagedNames.append((request.token, name))
+            stagedNames.append((request.token, name, request.pop3UIDL))
             return "new/\(name)"
         }
+        return try keepingUIDLs(request.pop3UIDL.map { [(name, $0)] } ?? []) { try moveIntoNew(name) }
+    }
+
+    /// Renames a synced file from tmp/ into new/ and syncs new/.
+    private func moveIntoNew(_ name: String) throws -> String {
         CrashPoint.hit("maildir-before-rename")
         guard DurableIO.renameat(tmpFD, name, newFD, name, "maildir-rename", fault) == 0 else {
             let error = localError("cannot move tmp/\(name) into new/")
@@ -293,6 +315,12 @@ public final class MaildirDelivery: Delivery {
                 throw localError("fsync of \(sub)/ failed; the attempts in doubt stay so")
             }
         }
+        // A file found whose POP3 UIDL was not recorded (the run died between the rename and the uidlist) gets it now.
+        try keepingUIDLs(
+            attempts.compactMap { attempt in
+                found[attempt.token].flatMap { ref in attempt.pop3UIDL.map { (String(ref.dropFirst(4)), $0) } }
+            }
+        ) {}
         return found
     }
 
@@ -320,7 +348,7 @@ public final class MaildirDelivery: Delivery {
         return names
     }
 
-    private func localError(_ what: String) -> MailError {
+    func localError(_ what: String) -> MailError {
         let code = errno
         let kind: FailureKind = (code == ENOSPC || code == EDQUOT) ? .quota : .local
         return MailError(kind, "Maildir \(root): \(what): \(errnoText(code))")

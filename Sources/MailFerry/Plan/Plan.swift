@@ -129,7 +129,8 @@ public struct Plan: Sendable {
     public enum TargetKind: Sendable, Equatable {
         /// A Maildir per mailbox; `path` may contain {mailbox}, {user}, {local}, {domain}. What it creates below the
         /// root (the part of `path` before the first placeholder) belongs to `ownership` (`MaildirOwnership`).
-        case maildir(path: String, ownership: MaildirOwnership = MaildirOwnership())
+        /// `keepPOP3UIDL`: each message's legacy POP3 UIDL and order go into Dovecot's `dovecot-uidlist`.
+        case maildir(path: String, ownership: MaildirOwnership = MaildirOwnership(), keepPOP3UIDL: Bool = false)
         /// IMAP APPEND into a folder, logged in as one admin account that may act for each mailbox.
         case imap(IMAPTarget)
         /// LMTP (RFC 2033) to a local delivery agent, over TCP or a Unix socket.

@@ -42,6 +42,11 @@ extension PlanReference {
                     + "placeholder is the root."),
             PlanKey("owner", "name or numeric id", "the root folder's (as root)", "Who owns what mailferry creates."),
             PlanKey("group", "name or numeric id", "the root folder's (as root)", "The group of what it creates."),
+            PlanKey(
+                "keepPOP3UIDL", "boolean", "false",
+                "true: each message keeps its legacy POP3 UIDL and order for Dovecot's POP3 server (the P and O "
+                    + "records of dovecot-uidlist, written under Dovecot's own lock); the message bytes are not "
+                    + "touched. Refused on the other kinds of target."),
         ])
 
     static let imap = PlanObject(

@@ -247,7 +247,7 @@ extension PlanValidator {
                 "\"\(sanitizeForDisplay(address, limit: 80))\" cannot name a mailbox: it would escape the "
                     + "target folder (\(why))")
             return false
-        } else if let target, let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind,
+        } else if let target, let kind = names.validTargets[target]?.kind, case .maildir(let path, _, _) = kind,
             path.contains("{user}"), let why = PathComponent.problem(user)
         {
             problem(
@@ -299,7 +299,7 @@ extension PlanValidator {
                     + "an address; add fallback: \"postmaster@contoso.example\"")
             return false
         }
-        if let kind = names.validTargets[target]?.kind, case .maildir(let path, _) = kind, !path.contains("{") {
+        if let kind = names.validTargets[target]?.kind, case .maildir(let path, _, _) = kind, !path.contains("{") {
             problem(
                 draft.spots["global"] ?? draft.here,
                 "a global mailbox routes mail to many people, but "

@@ -8,7 +8,7 @@ import MailWire
 /// so plans can be written (and checked) now, and a run stops their mailboxes with a clear reason.
 extension PlanValidator {
     static let targetKinds = ["maildir", "imap", "lmtp", "smtp"]
-    static let maildirKeys = ["kind", "path", "owner", "group"]
+    static let maildirKeys = ["kind", "path", "owner", "group", "keepPOP3UIDL"]
     static let imapKeys = [
         "kind", "host", "port", "tls", "caFile", "tlsFingerprint", "allowPlaintext", "timeoutSeconds", "user",
         "password", "token", "authorize", "acting", "masterSeparator", "folder", "flags",
@@ -26,7 +26,7 @@ extension PlanValidator {
     mutating func buildTarget(_ name: String, _ value: JSONValue) -> Plan.Target? {
         let at = PlanPath.member("targets", name)
         checkName(name, at: at, what: "target")
-        guard case .object(let t) = value else {
+        guard case .object(var t) = value else {
             problem(
                 at,
                 "must be an object like { kind: \"maildir\", path: \"/srv/mail/{mailbox}\" }, found "
@@ -34,6 +34,7 @@ extension PlanValidator {
             return nil
         }
         guard let kind = string(t, "kind", at: at, required: true) else { return nil }
+        if kind != "maildir" { refuseKeepPOP3UIDL(&t, kind: kind, at: at) }
         switch kind {
         case "maildir":
             checkKeys(t, allowed: Self.maildirKeys, at: at)
@@ -59,7 +60,8 @@ extension PlanValidator {
                 name: name,
                 kind: .maildir(
                     path: resolve(path),
-                    ownership: MaildirOwnership(owner: owner, group: group)))
+                    ownership: MaildirOwnership(owner: owner, group: group),
+                    keepPOP3UIDL: bool(t, "keepPOP3UIDL", at: at) ?? false))
         case "imap":
             checkKeys(t, allowed: Self.imapKeys, at: at)
             return imapTarget(name, t, at: at)

@@ -18,6 +18,8 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     public var exitCode: Int32
     /// SQLite's `integrity_check` of each state file read (nil in a verdict kept by an older mailferry).
     public var stateIntegrity: [StateIntegrity]?
+    /// Messages in a `keepPOP3UIDL` Maildir without their legacy POP3 UIDL (nil when no target keeps them).
+    public var wrongUIDLs: [Finding]?
 
     public struct Mailbox: Sendable, Codable, Equatable {
         public var key: String
@@ -35,6 +37,8 @@ public struct VerifyReport: Sendable, Codable, Equatable {
         public var duplicates = 0
         /// Why the mailbox could not be verified (login refused, target unreachable...).
         public var error: String?
+        /// Messages found with their legacy POP3 UIDL in Dovecot's uidlist (nil unless the target keeps them).
+        public var uidlsKept: Int?
 
         public init(key: String, address: String, target: String, targetKind: String) {
             self.key = key
@@ -60,7 +64,9 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     /// State files SQLite's `integrity_check` found damaged.
     public var damagedState: [StateIntegrity] { (stateIntegrity ?? []).filter { !$0.ok } }
     /// Nothing missing, every mailbox checked, and the state sound: exit 0.
-    public var complete: Bool { missing.isEmpty && unchecked.isEmpty && damagedState.isEmpty }
+    public var complete: Bool {
+        missing.isEmpty && unchecked.isEmpty && damagedState.isEmpty && (wrongUIDLs ?? []).isEmpty
+    }
 
     /// The one sentence an admin trusts (in the spirit of imapsync's end-of-run verdict).
     public var verdict: String {
@@ -86,6 +92,9 @@ public struct VerifyReport: Sendable, Codable, Equatable {
                 + (missing.count == 1 ? "is" : "are") + " missing from their target mailboxes"
         }
         text += "; " + counted(duplicates.count, "duplicate")
+        if let wrongUIDLs {
+            text += "; " + counted(wrongUIDLs.count, "message") + " without the legacy POP3 UIDL"
+        }
         if !unchecked.isEmpty {
             text += "; " + counted(unchecked.count, "mailbox") + " could not be verified"
         }
@@ -119,6 +128,7 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             if m.notVerifiable > 0 { out += ", \(m.notVerifiable) delivered per state (not verifiable)" }
             if m.missing > 0 { out += ", \(m.missing) missing" }
             if m.duplicates > 0 { out += ", " + counted(m.duplicates, "duplicate") }
+            if let kept = m.uidlsKept { out += ", \(kept) with the legacy POP3 UIDL" }
             out += "\n"
         }
         if !missing.isEmpty {
@@ -128,6 +138,10 @@ public struct VerifyReport: Sendable, Codable, Equatable {
         if !duplicates.isEmpty {
             out += "duplicates:\n"
             for f in duplicates { out += "  " + Self.line(f) + "\n" }
+        }
+        if let wrongUIDLs, !wrongUIDLs.isEmpty {
+            out += "without the legacy POP3 UIDL:\n"
+            for f in wrongUIDLs { out += "  " + Self.line(f) + "\n" }
         }
         for state in stateIntegrity ?? [] {
             out +=

@@ -197,7 +197,7 @@ final class TargetSearch {
             wanted = decision.mailboxes.map { ($0, "\(mailbox.key)>\($0)", "\(row.uidl.prefix(60))>\($0)") }
         }
         switch target.kind {
-        case .maildir(let template, _):
+        case .maildir(let template, _, _):
             return (wanted, try maildirHits(wanted, template: template), nil, nil)
         case .imap:
             let head = try headers ?? HeaderBlock(parsing: client.headers(entry.number))

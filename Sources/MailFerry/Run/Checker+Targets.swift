@@ -185,4 +185,28 @@ extension Checker {
         rmdir(probe)
         return .success("will be created")
     }
+
+    /// `keepPOP3UIDL`: what a run will do with the Maildir's `dovecot-uidlist`, and whether the one there can be read
+    /// (a run refuses to deliver into a Maildir whose uidlist it cannot read).
+    static func checkUIDList(_ location: MaildirLocation, global: Bool, _ row: inout CheckRow) {
+        let path = location.path + "/" + DovecotUIDListFile.name
+        var note =
+            "target: POP3 UIDLs kept: each message gets the UIDL and order the legacy server gave it in "
+            + "\(DovecotUIDListFile.name) (Dovecot's POP3 server answers with them, whatever pop3_uidl_format says)"
+        if global { note += "; the catch-all's routed copies get Dovecot's own UIDLs (no legacy UIDL is theirs)" }
+        if let bytes = FileManager.default.contents(atPath: path) {
+            do {
+                let list = try DovecotUIDList.parse([UInt8](bytes))
+                let kept = list.records.filter { $0.value("P") != nil }.count
+                note += "; \(list.records.count) records there now, \(kept) with a POP3 UIDL"
+            } catch {
+                row.problems.append(
+                    "target: \(path) cannot be read (\(error.reason)); let Dovecot open the mailbox once to "
+                        + "rewrite it")
+            }
+        } else {
+            note += "; none there yet: the first run creates it, and Dovecot adopts it"
+        }
+        row.notes.append(note)
+    }
 }

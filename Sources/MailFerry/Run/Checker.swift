@@ -310,7 +310,7 @@ public final class Checker: Sendable {
                     + "same target")
         }
         switch target.kind {
-        case .maildir(let template, let ownership):
+        case .maildir(let template, let ownership, let keepPOP3UIDL):
             var routed = mailbox
             routed.address = probeAddress(mailbox)
             let location: MaildirLocation
@@ -326,6 +326,7 @@ public final class Checker: Sendable {
             case .success(let state):
                 row.target.state = state + Self.maildirOwnerNote(location, ownership)
                 row.target.ok = true
+                if keepPOP3UIDL { Self.checkUIDList(location, global: mailbox.global != nil, &row) }
             case .failure(let error):
                 row.target.state = "not writable"
                 row.problems.append("target: \(error.message)")

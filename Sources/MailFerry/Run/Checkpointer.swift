@@ -141,7 +141,8 @@ final class Checkpointer {
             let delivery = try targets.delivery(for: address)
             var request = DeliveryRequest(
                 token: rows[0].token, spool: message.spool, arrival: message.envelope.arrival,
-                sender: message.envelope.sender, mayStage: mayStage)
+                sender: message.envelope.sender, mayStage: mayStage,
+                pop3UIDL: rows.count == 1 ? message.pop3UIDL : nil)
             guard rows.count > 1 else {
                 let outcome = try delivery.deliverToAll(request)
                 if outcome.staged { return machine.targetStaged() }

@@ -22,6 +22,16 @@ struct MailboxListing {
     var items: [WorkItem]
     /// Every message listed (UIDLs stood in for where the server has none).
     var entries: [POP3Entry]
+    /// Whether the entries carry the server's own UIDLs (not header fingerprints).
+    var hasUIDL = true
+    /// Messages whose UIDL broke RFC 1939 and has a stand-in.
+    var standIns: Set<Int> = []
+
+    /// The UIDL the server gave `entry`, as a POP3 client of it knows it; nil where a stand-in replaced it.
+    func legacyUIDL(of entry: POP3Entry) -> String? {
+        guard hasUIDL, !standIns.contains(entry.number), DovecotUIDList.recordable(entry.uidl) else { return nil }
+        return entry.uidl
+    }
 
     /// Lists the maildrop and plans the work; notes and counts go into `ledger`.
     static func plan(
@@ -77,12 +87,17 @@ struct MailboxListing {
         try noteGaps(entries, known: known, store: store, mailboxID: mailboxID, ledger: ledger)
         let (work, new) = try store.syncListing(mailbox: mailboxID, entries: unique, known: Set(known.keys))
         ledger.record(.new(new))
-        if work.isEmpty && shared.isEmpty { return MailboxListing(items: [], entries: entries) }  // the usual cron run
+        let standIns = Set(listing.invalidUIDLs)
+        if work.isEmpty && shared.isEmpty {  // the usual cron run
+            return MailboxListing(items: [], entries: entries, hasUIDL: listing.hasUIDL, standIns: standIns)
+        }
         let byUIDL = Dictionary(uniqueKeysWithValues: unique.map { ($0.uidl, $0) })
         let items =
             work.map { WorkItem.known($0, byUIDL[$0.uidl]!) }
             + entries.filter { shared.contains($0.uidl) }.map { WorkItem.byContent($0) }
-        return MailboxListing(items: items.sorted { $0.entry.number < $1.entry.number }, entries: entries)
+        return MailboxListing(
+            items: items.sorted { $0.entry.number < $1.entry.number }, entries: entries, hasUIDL: listing.hasUIDL,
+            standIns: standIns)
     }
 
     /// UIDLs several messages share (a server bug), fingerprints standing in for UIDLs included.

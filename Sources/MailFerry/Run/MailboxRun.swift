@@ -38,4 +38,6 @@ struct FetchedMessage {
     var envelope: RecoveredEnvelope
     var messageID: String?
     var dateHeader: String?
+    /// The legacy UIDL a target that keeps them records (`keepPOP3UIDL`): a person's own message only.
+    var pop3UIDL: String? = nil
 }

@@ -119,7 +119,7 @@ extension MailboxRun {
             do {
                 try transferOne(
                     item, upcoming: numbers[fetched...], limit: limit, client: client, spool: spool,
-                    listed: listed, keeper: keeper)
+                    listed: listed, keeper: keeper, legacyUIDL: listing.legacyUIDL(of: item.entry))
             } catch let parked as SessionParked {
                 throw parked
             } catch let error as MailError where error.code == .tooLarge {
@@ -141,7 +141,7 @@ extension MailboxRun {
 
     private func transferOne(
         _ item: WorkItem, upcoming: ArraySlice<Int>, limit: Int, client: POP3Client,
-        spool: SpoolFile, listed: ListedUIDLs, keeper: SourceKeeper
+        spool: SpoolFile, listed: ListedUIDLs, keeper: SourceKeeper, legacyUIDL: String?
     ) throws {
         try spool.rewind()
         try keeper.waiting(judgesTarget: false) { try checkpointer.flushIfDue() }
@@ -151,11 +151,11 @@ extension MailboxRun {
         try retrieve(
             item, upcoming: keeper.pipelining ? upcoming : [], limit: limit, client: client, spool: spool)
         try spool.finish()
-        try keeper.waiting { try handle(item, spool: spool, listed: listed) }
+        try keeper.waiting { try handle(item, spool: spool, listed: listed, legacyUIDL: legacyUIDL) }
     }
 
     /// A retrieved message, from its checkpoint on.
-    private func handle(_ item: WorkItem, spool: SpoolFile, listed: ListedUIDLs) throws {
+    private func handle(_ item: WorkItem, spool: SpoolFile, listed: ListedUIDLs, legacyUIDL: String?) throws {
         let entry = item.entry
         // The previous message's "delivered" commit ran while this one was fetched.
         try checkpointer.keepUp()
@@ -176,7 +176,7 @@ extension MailboxRun {
             guard let fresh = try store.messageNeedingWork(mailbox: mailboxID, entry: identified) else { return }
             row = fresh
         }
-        try deliverOne(row, spool: spool, listed: listed, number: entry.number)
+        try deliverOne(row, spool: spool, listed: listed, number: entry.number, legacyUIDL: legacyUIDL)
     }
 
     /// RETR into the spool, within the size limit and the slowest rate allowed. A session that breaks in the middle
@@ -265,7 +265,9 @@ extension MailboxRun {
 
     /// A retrieved message: a copy already delivered under a vanished UIDL is a duplicate; else its envelope is
     /// recovered and it goes to the mailbox's target, or through the catch-all's routing.
-    private func deliverOne(_ row: MessageRecord, spool: SpoolFile, listed: ListedUIDLs, number: Int) throws {
+    private func deliverOne(
+        _ row: MessageRecord, spool: SpoolFile, listed: ListedUIDLs, number: Int, legacyUIDL: String?
+    ) throws {
         // A copy under a listed UIDL is a twin the person also has; under this message's own UIDL (its row named
         // while the UIDL was shared, or before) it is this very message.
         let family = ListedUIDLs.family(row.uidl)
@@ -281,10 +283,12 @@ extension MailboxRun {
         let headers = HeaderBlock(parsing: try spool.head(HeaderBlock.Limits.default.readBytes))
         let firstSeen = Date(timeIntervalSince1970: row.firstSeenAt)
         let envelope = mailbox.envelopeRecovery.recover(headers, firstSeen: firstSeen)
+        // Only a person's own message keeps its legacy UIDL: a catch-all's routed copy was never theirs under it.
         let message = FetchedMessage(
             spool: spool, envelope: envelope,
             messageID: headers.first("Message-ID").map { $0.text.trimmingSpaces() },
-            dateHeader: headers.first("Date").map { $0.text.trimmingSpaces() })
+            dateHeader: headers.first("Date").map { $0.text.trimmingSpaces() },
+            pop3UIDL: splitter == nil ? legacyUIDL : nil)
         ledger.record(.envelope(envelope))
         // A message that is not delivered now keeps what its header says, for the report should it vanish.
         let seen = SeenHeader(headers)

@@ -20,10 +20,10 @@ extension Plan {
         routed.address = address
         let label = "\(mailbox.key) \(target.name)"
         switch target.kind {
-        case .maildir(let template, let ownership):
+        case .maildir(let template, let ownership, let keepPOP3UIDL):
             return try MaildirDelivery(
                 location: maildirLocation(template, mailbox: routed), ownership: ownership,
-                stagingLimit: staged ? MaildirDelivery.runBatch : 1)
+                stagingLimit: staged ? MaildirDelivery.runBatch : 1, keepPOP3UIDL: keepPOP3UIDL)
         case .imap(let imap):
             let endpoint = imap.endpoint
             let delivery = try IMAPDelivery.make(

@@ -112,7 +112,14 @@ extension Plan.Target {
 extension MessageRecord {
     /// What the target is asked about this row's attempt when a crash left it in doubt.
     var inDoubtAttempt: InDoubtAttempt {
-        InDoubtAttempt(token: token ?? "", messageID: messageID, size: size, dateHeader: dateHeader)
+        InDoubtAttempt(
+            token: token ?? "", messageID: messageID, size: size, dateHeader: dateHeader, pop3UIDL: legacyUIDL)
+    }
+
+    /// The legacy UIDL a Maildir keeping them records for this row when its attempt is found after a crash: the
+    /// row's UIDL as the server gave it; never for a routed delivery (`legacyPOP3UIDL`).
+    var legacyUIDL: String? {
+        parentID == nil ? legacyPOP3UIDL(uidl) : nil
     }
 }
 
@@ -120,4 +127,14 @@ extension MessageRecord {
 struct Attempted: Hashable {
     var target: String
     var address: String
+}
+
+/// A message's key in the state as the UIDL its legacy server gave it, to be recorded as its POP3 UIDL; nil where the
+/// key is mailferry's own (a header fingerprint, an RFC 1939 stand-in, a UIDL shared by several messages told apart by
+/// content) or no RFC 1939 UIDL. A key that only looks like one of those goes without: never a wrong UIDL.
+func legacyPOP3UIDL(_ key: String) -> String? {
+    guard DovecotUIDList.recordable(key), !key.hasPrefix("hdr:") else { return nil }
+    if key.hasPrefix("~") && key.count == 41 { return nil }
+    if let hash = key.lastIndex(of: "#"), key[key.index(after: hash)...].count == 16 { return nil }
+    return key
 }

@@ -42,7 +42,7 @@ package enum StateGuard {
     static func maildirRoots(_ plan: Plan) -> [String] {
         var roots: [String] = []
         for mailbox in plan.selectedMailboxes {
-            guard case .maildir(let template, _)? = plan.targets[mailbox.target]?.kind,
+            guard case .maildir(let template, _, _)? = plan.targets[mailbox.target]?.kind,
                 let location = try? maildirLocation(template, mailbox: mailbox)
             else { continue }
             let root = location.root.isEmpty ? "/" : location.root

@@ -26,6 +26,8 @@ public final class Verifier: Sendable {
         var mailbox: VerifyReport.Mailbox
         var missing: [VerifyReport.Finding] = []
         var duplicates: [VerifyReport.Finding] = []
+        /// Messages whose POP3 UIDL in a `keepPOP3UIDL` Maildir is not the legacy one.
+        var wrongUIDLs: [VerifyReport.Finding] = []
     }
 
     /// A delivery the state says was made: what to look for in the target.
@@ -38,6 +40,8 @@ public final class Verifier: Sendable {
         var sha256: String?
         var messageID: String?
         var dateHeader: String?
+        /// The UIDL the legacy server lists the message under now, for a person's own message (not a routed copy).
+        var pop3UIDL: String? = nil
     }
 
     public func run(parallel: Int) -> VerifyReport {
@@ -54,6 +58,8 @@ public final class Verifier: Sendable {
             plan: plan.name, verifiedAt: Date(), stateFiles: stateFiles,
             mailboxes: ordered.map(\.mailbox), missing: ordered.flatMap(\.missing),
             duplicates: ordered.flatMap(\.duplicates), exitCode: 0)
+        let wrong = ordered.flatMap(\.wrongUIDLs)
+        if ordered.contains(where: { $0.mailbox.uidlsKept != nil }) { report.wrongUIDLs = wrong }
         // The command line sets the exit code from `complete` (its exit codes are its own).
         report.exitCode = report.complete ? 0 : 1
         return report
@@ -82,7 +88,9 @@ public final class Verifier: Sendable {
                 }
                 switch row.state {
                 case .delivered, .removed:
-                    expected += deliveries(of: row, mailbox: mailbox, routed: state.routed[mailbox.key] ?? [:])
+                    var made = deliveries(of: row, mailbox: mailbox, routed: state.routed[mailbox.key] ?? [:])
+                    if made.count == 1 && made[0].uidl == row.uidl { made[0].pop3UIDL = legacyPOP3UIDL(entry.uidl) }
+                    expected += made
                 case .duplicate:
                     let original = row.duplicateOf.flatMap { rows[$0] }
                     if let original, [.delivered, .removed].contains(original.state) {
@@ -167,11 +175,13 @@ public final class Verifier: Sendable {
             throw MailError(.local, "no target named \(mailbox.target)")
         }
         switch target.kind {
-        case .maildir(let template, _):
+        case .maildir(let template, _, let keepPOP3UIDL):
             var routed = mailbox
             for (address, group) in Dictionary(grouping: expected, by: \.address).sorted(by: { $0.key < $1.key }) {
                 routed.address = address
-                checkMaildir(try maildirLocation(template, mailbox: routed).path, group, &outcome)
+                let root = try maildirLocation(template, mailbox: routed).path
+                let found = checkMaildir(root, group, &outcome)
+                if keepPOP3UIDL { checkUIDLs(root, group, found: found, &outcome) }
             }
         case .imap:
             for (address, group) in Dictionary(grouping: expected, by: \.address).sorted(by: { $0.key < $1.key }) {
@@ -188,7 +198,9 @@ public final class Verifier: Sendable {
     /// Maildir: the file named by the delivery token is in new/ or cur/ (a reader may have moved it and added
     /// flags). A second file with the same token, or another file with exactly the bytes of a delivered message,
     /// is a duplicate.
-    func checkMaildir(_ root: String, _ expected: [Expected], _ outcome: inout Outcome) {
+    /// Returns the files found, by token.
+    @discardableResult
+    func checkMaildir(_ root: String, _ expected: [Expected], _ outcome: inout Outcome) -> [String: [String]] {
         var byBase: [String: [String]] = [:]
         var files: [(name: String, size: Int)] = []
         for sub in ["new", "cur"] {
@@ -226,6 +238,7 @@ public final class Verifier: Sendable {
                 duplicate(&outcome, original, "another copy with the same bytes: \(file.name)")
             }
         }
+        return byBase
     }
 
     /// IMAP: searched by Message-ID (or Date) and size in the target folder, read-only. A message that cannot be
