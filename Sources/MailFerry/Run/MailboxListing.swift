@@ -40,20 +40,7 @@ struct MailboxListing {
     ) throws -> MailboxListing {
         let listing = try client.maildrop()
         ledger.record(.listed(onServer: listing.entries.count))
-        var entries = listing.entries
-        if !listing.hasUIDL {
-            guard source.withoutUIDL == .headerFingerprint else {
-                throw MailError(
-                    .permanent,
-                    "the server does not support UIDL, so messages cannot be told apart "
-                        + "across runs; set withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify "
-                        + "them by their headers instead")
-            }
-            for index in entries.indices {
-                entries[index].uidl = "hdr:" + (try client.headerFingerprint(entries[index].number)).prefix(40)
-            }
-            ledger.record(.note("the server has no UIDL: messages identified by a fingerprint of their headers"))
-        }
+        let entries = try identified(listing, client: client, source: source, ledger: ledger)
         if !listing.invalidUIDLs.isEmpty {
             ledger.record(
                 .note(
@@ -98,6 +85,27 @@ struct MailboxListing {
         return MailboxListing(
             items: items.sorted { $0.entry.number < $1.entry.number }, entries: entries, hasUIDL: listing.hasUIDL,
             standIns: standIns)
+    }
+
+    /// The listing's entries, each with the name its row has: the server's UIDL, or without UIDL (where the plan
+    /// allows it) a fingerprint of its headers.
+    private static func identified(
+        _ listing: POP3Listing, client: POP3Client, source: Plan.Source, ledger: MailboxLedger
+    ) throws -> [POP3Entry] {
+        var entries = listing.entries
+        guard !listing.hasUIDL else { return entries }
+        guard source.withoutUIDL == .headerFingerprint else {
+            throw MailError(
+                .permanent,
+                "the server does not support UIDL, so messages cannot be told apart "
+                    + "across runs; set withoutUIDL: \"header-fingerprint\" on sources.\(source.name) to identify "
+                    + "them by their headers instead")
+        }
+        for index in entries.indices {
+            entries[index].uidl = "hdr:" + (try client.headerFingerprint(entries[index].number)).prefix(40)
+        }
+        ledger.record(.note("the server has no UIDL: messages identified by a fingerprint of their headers"))
+        return entries
     }
 
     /// UIDLs several messages share (a server bug), fingerprints standing in for UIDLs included.

@@ -82,8 +82,7 @@ public final class Verifier: Sendable {
                 guard let row = rows[entry.uidl] else {
                     missing(
                         &outcome, entry.uidl, entry.size,
-                        "not migrated yet: not in the state (arrived after the "
-                            + "last run?)")
+                        "not migrated yet: not in the state (arrived after the last run?)")
                     continue
                 }
                 switch row.state {
@@ -98,16 +97,14 @@ public final class Verifier: Sendable {
                     } else {
                         missing(
                             &outcome, row.uidl, row.size,
-                            "same bytes as \(row.duplicateOf ?? "?"), which is "
-                                + "not delivered")
+                            "same bytes as \(row.duplicateOf ?? "?"), which is not delivered")
                     }
                 case .listed:
                     missing(&outcome, row.uidl, row.size ?? entry.size, "not delivered yet (waiting for the next run)")
                 case .delivering:
                     missing(
                         &outcome, row.uidl, row.size,
-                        "in doubt: a delivery was interrupted; the next run settles "
-                            + "it with the target")
+                        "in doubt: a delivery was interrupted; the next run settles it with the target")
                 case .deferred:
                     missing(
                         &outcome, row.uidl, row.size ?? entry.size,
