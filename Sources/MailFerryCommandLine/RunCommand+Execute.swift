@@ -32,7 +32,7 @@ extension RunCommand {
             let text =
                 "mailferry: plan \(plan.name)"
                 + (plan.shard.map { ", shard \($0) of \(plan.mailboxes.count) mailboxes" } ?? "")
-                + ", \(mailboxes.count) mailbox" + (mailboxes.count == 1 ? "" : "es") + ", run \(runID)"
+                + ", " + counted(mailboxes.count, "mailbox") + ", run \(runID)"
             console.say(RunLog.start(plan: plan, runID: runID, mailboxes: mailboxes.count, message: text))
         }
         let etiquette = args.quiet && !args.dryRun ? QuietEtiquette(plan: plan, store: store) : nil
@@ -156,8 +156,8 @@ extension RunCommand {
     /// the exit code.
     static func finalLine(_ s: RunSummary) -> String {
         var text = s.interrupted ? "interrupted: " : "done: "
-        text += "\(s.mailboxes.count) mailbox\(s.mailboxes.count == 1 ? "" : "es"), \(s.delivered) message"
-        text += "\(s.delivered == 1 ? "" : "s") delivered (\(formatBytes(s.bytes))) in "
+        text += counted(s.mailboxes.count, "mailbox") + ", " + counted(s.delivered, "message")
+        text += " delivered (\(formatBytes(s.bytes))) in "
         text += String(format: "%.1f s", s.seconds)
         let standing = s.standing
         var tail: [String] = []
@@ -179,14 +179,14 @@ extension RunCommand {
         }
         if s.leftInDoubt > 0 {
             tail.append(
-                "\(s.leftInDoubt) message\(s.leftInDoubt == 1 ? "" : "s") in doubt at the IMAP target, left "
+                counted(s.leftInDoubt, "message") + " in doubt at the IMAP target, left "
                     + "for a later run so \(s.leftInDoubt == 1 ? "it is" : "they are") not delivered twice")
         }
-        if s.waiting > 0 { tail.append("\(s.waiting) mailbox\(s.waiting == 1 ? "" : "es") waiting") }
+        if s.waiting > 0 { tail.append(counted(s.waiting, "mailbox") + " waiting") }
         if s.mailboxesDeferred > 0 {
-            tail.append("\(s.mailboxesDeferred) mailbox\(s.mailboxesDeferred == 1 ? "" : "es") deferred (transient)")
+            tail.append(counted(s.mailboxesDeferred, "mailbox") + " deferred (transient)")
         }
-        if s.mailboxErrors > 0 { tail.append("\(s.mailboxErrors) mailbox\(s.mailboxErrors == 1 ? "" : "es") stopped") }
+        if s.mailboxErrors > 0 { tail.append(counted(s.mailboxErrors, "mailbox") + " stopped") }
         if !tail.isEmpty { text += "; " + tail.joined(separator: ", ") }
         text += "; exit \(s.exitCode)"
         return text
